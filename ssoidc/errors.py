@@ -1,0 +1,120 @@
+"""Domain exceptions for ssoidc.
+
+No HTTP and no AWS names live here: ``ssoidc.aws.errors`` is the single table that maps each class to an AWS
+error shape and status. ``message`` is always safe to show to the caller; internal detail belongs in the
+exception's ``__cause__`` and the logs, never in ``message`` (and never a token, code, assertion or key).
+
+Hierarchy::
+
+    SsoidcError
+    ├── OAuthError                       CreateTokenWithIAM failures (RFC 6749 section 5.2 style)
+    │   ├── InvalidRequest
+    │   ├── InvalidClient
+    │   ├── InvalidGrant
+    │   ├── UnauthorizedClient
+    │   ├── UnsupportedGrantType
+    │   ├── InvalidScope
+    │   ├── AccessDenied
+    │   └── ExpiredToken
+    ├── AuthError                        request authentication (SigV4) failures, before any operation runs
+    │   ├── MissingAuthenticationToken
+    │   ├── IncompleteSignature
+    │   ├── InvalidSignature
+    │   └── UnrecognizedClient
+    ├── ConfigError                      an invalid configuration file or value (names the field)
+    └── NotFound                         a route or resource that does not exist
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+
+class SsoidcError(Exception):
+    """Root of every error ssoidc raises on purpose. ``message`` is safe to show to the caller."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class OAuthError(SsoidcError):
+    """An OAuth-style failure of a token request. ``error`` is the RFC 6749 error code."""
+
+    error: ClassVar[str] = "invalid_request"
+
+
+class InvalidRequest(OAuthError):
+    """The request is missing a member, has a malformed one, or combines members that do not fit."""
+
+    error = "invalid_request"
+
+
+class InvalidClient(OAuthError):
+    """``clientId`` does not name an application that can use CreateTokenWithIAM."""
+
+    error = "invalid_client"
+
+
+class InvalidGrant(OAuthError):
+    """The grant (code, refresh token, assertion, subject token) is invalid, expired, revoked or replayed."""
+
+    error = "invalid_grant"
+
+
+class UnauthorizedClient(OAuthError):
+    """The application is not configured for the requested grant type."""
+
+    error = "unauthorized_client"
+
+
+class UnsupportedGrantType(OAuthError):
+    """``grantType`` is not one of the grant types the service supports."""
+
+    error = "unsupported_grant_type"
+
+
+class InvalidScope(OAuthError):
+    """A requested scope is not available to this application or wider than the grant allows."""
+
+    error = "invalid_scope"
+
+
+class AccessDenied(OAuthError):
+    """The caller or the user is not allowed to do this (actor policy, assignment gate)."""
+
+    error = "access_denied"
+
+
+class ExpiredToken(OAuthError):
+    """A device or token has expired (device flow only; refresh tokens report InvalidGrant, as AWS does)."""
+
+    error = "expired_token"
+
+
+class AuthError(SsoidcError):
+    """The request could not be authenticated (SigV4). Raised before any operation runs."""
+
+
+class MissingAuthenticationToken(AuthError):
+    """No Authorization header (or query signature) was sent at all."""
+
+
+class IncompleteSignature(AuthError):
+    """An Authorization header was sent but lacks a required element or signs too little."""
+
+
+class InvalidSignature(AuthError):
+    """The signature does not match, is outside the clock-skew window, or has the wrong scope."""
+
+
+class UnrecognizedClient(AuthError):
+    """The access key id is unknown, or the session token does not belong to it."""
+
+
+class ConfigError(SsoidcError):
+    """An invalid configuration file or value. ``message`` names the offending field."""
+
+
+class NotFound(SsoidcError):
+    """No such route or resource."""
