@@ -1,0 +1,3 @@
+from ssoidc.cli import main
+
+main()

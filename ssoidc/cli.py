@@ -1,0 +1,312 @@
+"""The ``ssoidc`` command line: serve, apply, credentials, demo. Thin: it calls the node, config and storage only."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from ssoidc.errors import ConfigError
+from ssoidc.settings import Settings, export_env, settings_from_env
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="ssoidc: AWS IAM Identity Center OIDC, self-hosted.")
+credentials_app = typer.Typer(no_args_is_help=True, help="Manage the SigV4 credential registry.")
+demo_app = typer.Typer(no_args_is_help=True, help="Demo helpers (dev only).")
+app.add_typer(credentials_app, name="credentials")
+app.add_typer(demo_app, name="demo")
+
+DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Data directory (SSOIDC_DATA_DIR, default .data)")]
+
+
+def _settings(**overrides: Any) -> Settings:
+    try:
+        return settings_from_env(**overrides)
+    except ConfigError as exc:
+        typer.secho(f"error: {exc.message}", fg="red", err=True)
+        raise typer.Exit(2) from None
+
+
+def _fail(message: str) -> None:
+    typer.secho(f"error: {message}", fg="red", err=True)
+    raise typer.Exit(2)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address (default 127.0.0.1)")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default 8000)")] = None,
+    data_dir: DataDir = None,
+    workers: Annotated[int | None, typer.Option(help="Worker processes (default 1)")] = None,
+    config: Annotated[Path | None, typer.Option("--config", help="Declarative configuration file to apply at start")] = None,
+    demo: Annotated[bool, typer.Option("--demo", help="Serve demo data and the demo token issuer (dev only)")] = False,
+    public_url: Annotated[str | None, typer.Option(help="Base URL clients use (default http://HOST:PORT)")] = None,
+    allow_insecure_issuers: Annotated[
+        bool, typer.Option("--allow-insecure-issuers", help="Allow http/loopback trusted token issuers (SSRF guard off)")
+    ] = False,
+    access_log: Annotated[bool, typer.Option("--access-log", help="Log every request line")] = False,
+) -> None:
+    """Serve the sso-oidc API (CreateTokenWithIAM) over HTTP."""
+    import uvicorn
+
+    settings = _settings(
+        host=host,
+        port=port,
+        data_dir=data_dir,
+        workers=workers,
+        config_file=config,
+        public_url=public_url,
+        demo=demo or None,
+        allow_insecure_issuers=(allow_insecure_issuers or demo) or None,
+    )
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from ssoidc.node import Node
+
+    async def prepare() -> None:
+        node = Node(settings)
+        try:
+            await node.bootstrap()
+        finally:
+            await node.stop()
+
+    try:
+        asyncio.run(prepare())
+    except ConfigError as exc:
+        _fail(exc.message)
+    _banner(settings)
+    os.environ.update(export_env(settings))
+    uvicorn.run(
+        "ssoidc.web.app:app_from_env",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        access_log=access_log,
+        log_level="info",
+        loop="uvloop" if sys.platform != "win32" else "asyncio",
+        http="httptools",
+        timeout_graceful_shutdown=10,
+        server_header=False,
+    )
+
+
+def _load_config_summary(settings: Settings) -> tuple[Any, str | None]:
+    from ssoidc.node import open_store
+
+    async def go() -> tuple[Any, str | None]:
+        store, _ = open_store(settings)
+        try:
+            config, _v = await store.load_configuration()
+            return config, await store.get_meta("bootstrap_access_key_id")
+        finally:
+            await store.close()
+
+    return asyncio.run(go())
+
+
+def _banner(settings: Settings) -> None:
+    config, akid = _load_config_summary(settings)
+    url = settings.base_url
+    out = [f"ssoidc serving on {url} (data dir {settings.data_dir.resolve()}, region {settings.region})"]
+    cred_file = settings.data_dir.resolve() / "bootstrap-credentials"
+    if os.environ.get("SSOIDC_BOOTSTRAP_ACCESS_KEY_ID"):
+        out.append(f"Bootstrap admin credential: {akid} (from SSOIDC_BOOTSTRAP_* variables)")
+    elif cred_file.exists():
+        out.append(f"Bootstrap admin credential: {akid}, profile 'ssoidc' in {cred_file}")
+    if settings.demo and config is not None:
+        apps = {a.name: a.arn for a in config.applications}
+        exe = Path(sys.argv[0]).resolve()
+        dd = settings.data_dir.resolve()
+        out += [
+            "",
+            "Demo mode (dev only). Try it from another shell:",
+            "",
+            f"  export AWS_SHARED_CREDENTIALS_FILE={cred_file} AWS_PROFILE=ssoidc AWS_REGION={settings.region} AWS_DEFAULT_REGION={settings.region}",
+            f"  aws sso-oidc create-token-with-iam --endpoint-url {url} \\",
+            f"    --client-id {apps.get('demo-app')} \\",
+            "    --grant-type urn:ietf:params:oauth:grant-type:jwt-bearer \\",
+            f"    --assertion \"$({exe} demo token alice --data-dir {dd})\"",
+            "",
+            "  # or with boto3:",
+            f"  python -c \"import boto3,subprocess; t=subprocess.check_output(['{exe}','demo','token','alice',"
+            f"'--data-dir','{dd}'],text=True).strip(); print(boto3.client('sso-oidc',endpoint_url='{url}')"
+            f".create_token_with_iam(clientId='{apps.get('demo-app')}',grantType='urn:ietf:params:oauth:grant-type:jwt-bearer',"
+            "assertion=t)['accessToken'][:12]+'...')\"",
+            "",
+            f"  Applications: {json.dumps(apps)}",
+            "  Users: alice (alice@example.com), bob (bob@example.com)",
+        ]
+    typer.echo("\n".join(out), err=False)
+
+
+@app.command()
+def apply(
+    file: Annotated[Path, typer.Argument(help="YAML configuration file")],
+    data_dir: DataDir = None,
+) -> None:
+    """Validate a configuration file and make it the live configuration (all or nothing)."""
+    from ssoidc.config.apply import load_file
+    from ssoidc.node import open_store
+    from ssoidc.config.apply import resolve
+
+    settings = _settings(data_dir=data_dir)
+
+    async def go() -> Any:
+        spec = load_file(file)
+        store, _ = open_store(settings)
+        try:
+            current, _v = await store.load_configuration()
+            config = resolve(spec, current, settings.account_id)
+            if config != current:
+                await store.replace_configuration(config)
+            return config
+        finally:
+            await store.close()
+
+    try:
+        config = asyncio.run(go())
+    except ConfigError as exc:
+        _fail(exc.message)
+    typer.echo(f"applied: instance {config.instance.instance_arn}")
+    for a in config.applications:
+        typer.echo(f"  application {a.name}: {a.arn}")
+    for t in config.trusted_token_issuers:
+        typer.echo(f"  trusted token issuer {t.name}: {t.arn}")
+    typer.echo(f"  {len(config.users)} users, {len(config.groups)} groups, {len(config.assignments)} assignments")
+
+
+@credentials_app.command("create")
+def credentials_create(
+    principal_arn: Annotated[str, typer.Option(help="IAM principal: user, role, root or assumed-role session ARN")],
+    access_key_id: Annotated[str | None, typer.Option(help="Use this key id (default: generated)")] = None,
+    secret_access_key: Annotated[str | None, typer.Option(help="Use this secret (default: generated)")] = None,
+    session_token: Annotated[str | None, typer.Option(help="Require this x-amz-security-token (session credentials)")] = None,
+    policy_file: Annotated[Path | None, typer.Option(help="Identity policy (JSON) attached to the credential")] = None,
+    description: Annotated[str, typer.Option(help="Free text")] = "",
+    data_dir: DataDir = None,
+) -> None:
+    """Register a SigV4 credential. The secret is printed once and stored encrypted."""
+    import re
+
+    from ssoidc.iam.policy import Policy, PolicyError
+    from ssoidc.node import new_access_key_id, new_secret_access_key, open_store
+    from ssoidc.storage.base import StoredCredential
+
+    settings = _settings(data_dir=data_dir)
+    if not re.fullmatch(
+        r"arn:aws:(iam::\d{12}:(root|user/[\w+=,.@/-]+|role/[\w+=,.@/-]+)|sts::\d{12}:assumed-role/[\w+=,.@-]+/[\w+=,.@-]+)",
+        principal_arn,
+    ):
+        _fail("--principal-arn must be an IAM user, role or root ARN, or an STS assumed-role session ARN")
+    policy = None
+    if policy_file is not None:
+        try:
+            policy = json.loads(policy_file.read_text())
+            Policy.parse(policy, kind="identity")
+        except (OSError, ValueError) as exc:
+            _fail(f"{policy_file}: {exc}")
+        except PolicyError as exc:
+            _fail(f"{policy_file}: {exc}")
+    akid = access_key_id or new_access_key_id()
+    secret = secret_access_key or new_secret_access_key()
+    if not re.fullmatch(r"[A-Z0-9]{16,128}", akid):
+        _fail("--access-key-id must be 16-128 upper-case letters and digits")
+    st_hash = hashlib.sha256(session_token.encode()).digest() if session_token else None
+
+    async def go() -> None:
+        store, _ = open_store(settings)
+        try:
+            await store.create_credential(StoredCredential(akid, secret, principal_arn, st_hash, policy, description))
+        finally:
+            await store.close()
+
+    try:
+        asyncio.run(go())
+    except KeyError:
+        _fail(f"access key id {akid} already exists")
+    typer.echo(json.dumps({"AccessKeyId": akid, "SecretAccessKey": secret, "PrincipalArn": principal_arn}, indent=2))
+
+
+@credentials_app.command("list")
+def credentials_list(data_dir: DataDir = None) -> None:
+    """List registered credentials (never their secrets)."""
+    from ssoidc.node import open_store
+
+    settings = _settings(data_dir=data_dir)
+
+    async def go() -> list[Any]:
+        store, _ = open_store(settings)
+        try:
+            return await store.load_credentials()
+        finally:
+            await store.close()
+
+    for c in asyncio.run(go()):
+        kind = "session" if c.session_token_sha256 else "long-term"
+        typer.echo(f"{c.access_key_id}\t{c.principal_arn}\t{kind}\t{'policy' if c.policy else '-'}\t{c.description}")
+
+
+@credentials_app.command("delete")
+def credentials_delete(access_key_id: str, data_dir: DataDir = None) -> None:
+    """Delete a credential; requests signed with it fail at once on every worker."""
+    from ssoidc.node import open_store
+
+    settings = _settings(data_dir=data_dir)
+
+    async def go() -> bool:
+        store, _ = open_store(settings)
+        try:
+            return await store.delete_credential(access_key_id)
+        finally:
+            await store.close()
+
+    if not asyncio.run(go()):
+        _fail(f"no credential {access_key_id}")
+    typer.echo(f"deleted {access_key_id}")
+
+
+@demo_app.command("token")
+def demo_token(
+    user: Annotated[str, typer.Argument(help="Demo user (alice, bob) or an email address")],
+    data_dir: DataDir = None,
+    lifetime: Annotated[int, typer.Option(help="Seconds until the assertion expires")] = 300,
+    audience: Annotated[str | None, typer.Option(help="Override aud")] = None,
+) -> None:
+    """Print a fresh assertion from the built-in demo token issuer (requires a data dir served with --demo)."""
+    from ssoidc.demo import demo_claims
+    from ssoidc.node import DEMO_ISSUER_PURPOSE, open_store
+    from ssoidc.oauth.keys import Signer
+
+    settings = _settings(data_dir=data_dir)
+
+    async def go() -> str:
+        store, _ = open_store(settings)
+        try:
+            keys = [k for k in await store.signing_keys(DEMO_ISSUER_PURPOSE) if k.active]
+            config, _v = await store.load_configuration()
+        finally:
+            await store.close()
+        tti = next((t for t in (config.trusted_token_issuers if config else ()) if t.name == "demo-issuer"), None)
+        if not keys or tti is None:
+            _fail(f"no demo issuer in {settings.data_dir}; start the server once with --demo (make run)")
+        claims = demo_claims(settings, user, lifetime=lifetime)
+        claims["iss"] = tti.issuer_url  # type: ignore[union-attr]
+        if audience:
+            claims["aud"] = audience
+        return Signer(keys[0]).sign(claims)
+
+    typer.echo(asyncio.run(go()))
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

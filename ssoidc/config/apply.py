@@ -1,0 +1,271 @@
+"""Turn a declarative configuration file into the domain ``Configuration`` (``ssoidc apply``).
+
+The file is validated whole before anything is written: schema errors and cross-reference errors are all
+collected, each naming its field path, and an invalid file changes nothing. Identifiers that the file does not
+pin (instance ARN, application ARNs, user and group ids...) are generated once and then kept: entities are
+matched to the stored configuration by name, so re-applying the same file is a no-op and tokens stay valid.
+The file is declarative: what it does not list is removed.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from ssoidc.config.schema import GRANT_MEMBER, ConfigFile
+from ssoidc.errors import ConfigError
+from ssoidc.iam.policy import Policy, PolicyError
+from ssoidc.model import (
+    AccessScope,
+    Application,
+    Assignment,
+    AuthorizationCodeGrant,
+    AuthorizedTokenIssuer,
+    Configuration,
+    Email,
+    ExternalId,
+    GrantConfig,
+    Group,
+    Instance,
+    JwtBearerGrant,
+    RefreshTokenGrant,
+    TokenExchangeGrant,
+    TrustedTokenIssuer,
+    User,
+)
+
+_ALNUM = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+
+
+def _rand(alphabet: str, n: int) -> str:
+    return "".join(secrets.choice(alphabet) for _ in range(n))
+
+
+def new_instance_arn() -> str:
+    return f"arn:aws:sso:::instance/ssoins-{secrets.token_hex(8)}"
+
+
+def new_identity_store_id() -> str:
+    return f"d-{secrets.token_hex(5)}"
+
+
+def new_directory_id() -> str:
+    return f"{secrets.token_hex(5)}-{uuid.uuid4()}"
+
+
+def _loc(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def parse_file(text: str, source: str = "config") -> ConfigFile:
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{source}: not valid YAML: {exc}") from None
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: the top level must be a mapping")
+    try:
+        return ConfigFile.model_validate(raw)
+    except ValidationError as exc:
+        problems = [f"{_loc(err['loc'])}: {err['msg']}" for err in exc.errors()]
+        raise ConfigError(f"{source}: invalid configuration:\n  " + "\n  ".join(problems)) from None
+
+
+def load_file(path: Path) -> ConfigFile:
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    return parse_file(text, str(path))
+
+
+def resolve(spec: ConfigFile, current: Configuration | None, account_id: str) -> Configuration:
+    """Build the domain configuration, keeping identifiers of entities that already exist (matched by name)."""
+    problems: list[str] = []
+    cur_inst = current.instance if current else None
+    instance = Instance(
+        instance_arn=spec.Instance.InstanceArn or (cur_inst.instance_arn if cur_inst else new_instance_arn()),
+        identity_store_id=spec.Instance.IdentityStoreId
+        or (cur_inst.identity_store_id if cur_inst else new_identity_store_id()),
+        owner_account_id=account_id,
+        name=spec.Instance.Name,
+    )
+    inst_id = instance.instance_id
+
+    def unique(names: list[str], where: str) -> None:
+        seen: set[str] = set()
+        for i, n in enumerate(names):
+            if n in seen:
+                problems.append(f"{where}[{i}]: duplicate name {n!r}")
+            seen.add(n)
+
+    unique([t.Name for t in spec.TrustedTokenIssuers], "TrustedTokenIssuers")
+    unique([a.Name for a in spec.Applications], "Applications")
+    unique([u.UserName for u in spec.Users], "Users")
+    unique([g.DisplayName for g in spec.Groups], "Groups")
+
+    old_tti = {t.name: t for t in (current.trusted_token_issuers if current else ())}
+    issuers: list[TrustedTokenIssuer] = []
+    for t in spec.TrustedTokenIssuers:
+        c = t.TrustedTokenIssuerConfiguration.OidcJwtConfiguration
+        prev = old_tti.get(t.Name)
+        arn = t.TrustedTokenIssuerArn or (
+            prev.arn if prev and prev.arn.split("/")[1] == inst_id else None
+        ) or f"arn:aws:sso::{account_id}:trustedTokenIssuer/{inst_id}/tti-{uuid.uuid4()}"
+        issuers.append(
+            TrustedTokenIssuer(
+                arn=arn,
+                name=t.Name,
+                issuer_url=c.IssuerUrl,
+                claim_attribute_path=c.ClaimAttributePath,
+                identity_store_attribute_path=c.IdentityStoreAttributePath,
+                allowed_algorithms=tuple(t.AllowedAlgorithms),
+            )
+        )
+    tti_ref = {t.name: t.arn for t in issuers} | {t.arn: t.arn for t in issuers}
+
+    old_users = {u.user_name: u for u in (current.users if current else ())}
+    users: list[User] = []
+    for u in spec.Users:
+        prev_u = old_users.get(u.UserName)
+        users.append(
+            User(
+                user_id=u.UserId or (prev_u.user_id if prev_u else new_directory_id()),
+                user_name=u.UserName,
+                display_name=u.DisplayName,
+                given_name=u.Name.GivenName,
+                family_name=u.Name.FamilyName,
+                emails=tuple(Email(e.Value, e.Type, e.Primary) for e in u.Emails),
+                external_ids=tuple(ExternalId(x.Issuer, x.Id) for x in u.ExternalIds),
+            )
+        )
+    user_ref = {u.user_name: u.user_id for u in users} | {u.user_id: u.user_id for u in users}
+
+    old_groups = {g.display_name: g for g in (current.groups if current else ())}
+    groups: list[Group] = []
+    for gi, g in enumerate(spec.Groups):
+        members: list[str] = []
+        for mi, m in enumerate(g.Members):
+            if m not in user_ref:
+                problems.append(f"Groups[{gi}].Members[{mi}]: no user {m!r} in this file")
+            else:
+                members.append(user_ref[m])
+        prev_g = old_groups.get(g.DisplayName)
+        groups.append(
+            Group(
+                group_id=g.GroupId or (prev_g.group_id if prev_g else new_directory_id()),
+                display_name=g.DisplayName,
+                description=g.Description,
+                member_user_ids=tuple(dict.fromkeys(members)),
+            )
+        )
+    group_ref = {g.display_name: g.group_id for g in groups} | {g.group_id: g.group_id for g in groups}
+
+    old_apps = {a.name: a for a in (current.applications if current else ())}
+    app_arns: dict[str, str] = {}
+    for a in spec.Applications:
+        prev_a = old_apps.get(a.Name)
+        app_arns[a.Name] = a.ApplicationArn or (
+            prev_a.arn if prev_a and prev_a.instance_arn == instance.instance_arn else None
+        ) or f"arn:aws:sso::{account_id}:application/{inst_id}/apl-{_rand(_ALNUM, 16)}"
+    app_ref = dict(app_arns) | {v: v for v in app_arns.values()}
+
+    applications: list[Application] = []
+    assignments: list[Assignment] = []
+    for ai, a in enumerate(spec.Applications):
+        where = f"Applications[{ai}]"
+        arn = app_arns[a.Name]
+        grants: dict[str, GrantConfig] = {}
+        for gt, g in a.Grants.items():
+            member = GRANT_MEMBER[gt]
+            set_members = [k for k in ("AuthorizationCode", "JwtBearer", "RefreshToken", "TokenExchange") if getattr(g, k) is not None]
+            if set_members != [member]:
+                problems.append(f"{where}.Grants.{gt}: must set exactly the {member} member")
+                continue
+            if g.AuthorizationCode is not None:
+                grants[gt] = AuthorizationCodeGrant(tuple(g.AuthorizationCode.RedirectUris))
+            elif g.JwtBearer is not None:
+                items = []
+                for ii, ati in enumerate(g.JwtBearer.AuthorizedTokenIssuers):
+                    ref = tti_ref.get(ati.TrustedTokenIssuerArn)
+                    if ref is None:
+                        problems.append(
+                            f"{where}.Grants.{gt}.JwtBearer.AuthorizedTokenIssuers[{ii}].TrustedTokenIssuerArn:"
+                            f" no trusted token issuer {ati.TrustedTokenIssuerArn!r} in this file"
+                        )
+                        continue
+                    items.append(AuthorizedTokenIssuer(ref, tuple(ati.AuthorizedAudiences)))
+                grants[gt] = JwtBearerGrant(tuple(items))
+            elif g.RefreshToken is not None:
+                grants[gt] = RefreshTokenGrant()
+            else:
+                grants[gt] = TokenExchangeGrant()
+        actor_policy = None
+        if "IAM" in a.AuthenticationMethods:
+            actor_policy = a.AuthenticationMethods["IAM"].Iam.ActorPolicy
+            try:
+                Policy.parse(actor_policy, kind="resource")
+            except PolicyError as exc:
+                problems.append(f"{where}.AuthenticationMethods.IAM.Iam.ActorPolicy.{exc.path}: {exc}")
+        scopes = []
+        seen_scopes: set[str] = set()
+        for si, s in enumerate(a.AccessScopes):
+            if s.Scope in seen_scopes:
+                problems.append(f"{where}.AccessScopes[{si}].Scope: duplicate scope {s.Scope!r}")
+            seen_scopes.add(s.Scope)
+            targets = []
+            for ti, t in enumerate(s.AuthorizedTargets):
+                if t == instance.instance_arn:
+                    targets.append(t)
+                elif t in app_ref:
+                    targets.append(app_ref[t])
+                else:
+                    problems.append(
+                        f"{where}.AccessScopes[{si}].AuthorizedTargets[{ti}]: {t!r} is neither an application in"
+                        " this file nor the instance ARN"
+                    )
+            scopes.append(AccessScope(s.Scope, tuple(targets)))
+        for xi, asg in enumerate(a.Assignments):
+            ref_map = user_ref if asg.PrincipalType == "USER" else group_ref
+            pid = ref_map.get(asg.PrincipalId)
+            if pid is None:
+                problems.append(
+                    f"{where}.Assignments[{xi}].PrincipalId: no {asg.PrincipalType.lower()} {asg.PrincipalId!r}"
+                    " in this file"
+                )
+                continue
+            assignments.append(Assignment(arn, asg.PrincipalType, pid))
+        applications.append(
+            Application(
+                arn=arn,
+                name=a.Name,
+                instance_arn=instance.instance_arn,
+                provider_arn=a.ApplicationProviderArn,
+                status=a.Status,
+                description=a.Description,
+                grants=grants,
+                actor_policy=actor_policy,
+                access_scopes=tuple(scopes),
+                assignment_required=a.AssignmentRequired,
+            )
+        )
+    if problems:
+        raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems))
+    return Configuration(
+        instance=instance,
+        trusted_token_issuers=tuple(issuers),
+        applications=tuple(applications),
+        users=tuple(users),
+        groups=tuple(groups),
+        assignments=tuple(dict.fromkeys(assignments)),
+    )

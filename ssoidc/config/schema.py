@@ -1,0 +1,187 @@
+"""The declarative configuration file (``ssoidc apply FILE``, ``serve --config FILE``).
+
+Names mirror the sso-admin and identitystore shapes (``TrustedTokenIssuerConfiguration.OidcJwtConfiguration``,
+``Grant.JwtBearer.AuthorizedTokenIssuers``, ``AuthenticationMethod.Iam.ActorPolicy``, ``Emails[].Value``...).
+Unknown keys are errors, so a typo never passes silently; every error names the field path.
+See docs/configuration.md for a complete example.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ssoidc.model import GRANT_AUTHORIZATION_CODE, GRANT_JWT_BEARER, GRANT_REFRESH_TOKEN, GRANT_TOKEN_EXCHANGE
+
+_STRICT = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+INSTANCE_ARN = r"^arn:aws:sso:::instance/(sso)?ins-[a-zA-Z0-9-.]{16}$"
+APPLICATION_ARN = r"^arn:(aws|aws-us-gov|aws-cn|aws-iso|aws-iso-b):sso::\d{12}:application/(sso)?ins-[a-zA-Z0-9-.]{16}/apl-[a-zA-Z0-9]{16}$"
+TTI_ARN = r"^arn:(aws|aws-us-gov|aws-cn|aws-iso|aws-iso-b):sso::\d{12}:trustedTokenIssuer/(sso)?ins-[a-zA-Z0-9-.]{16}/tti-[a-f0-9]{8}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{12}$"
+SCOPE = r"^[A-Za-z0-9_]{1,50}(:[A-Za-z0-9_]{1,50}){0,2}$"
+ID_UUID = r"^([0-9a-f]{10}-|)[A-Fa-f0-9]{8}-[A-Fa-f0-9]{4}-[A-Fa-f0-9]{4}-[A-Fa-f0-9]{4}-[A-Fa-f0-9]{12}$"
+
+
+class InstanceSpec(BaseModel):
+    model_config = _STRICT
+    Name: str = Field(default="ssoidc", min_length=1, max_length=32)
+    InstanceArn: str | None = Field(default=None, pattern=INSTANCE_ARN)
+    IdentityStoreId: str | None = Field(default=None, pattern=r"^d-[0-9a-f]{10}$")
+
+
+class OidcJwtConfiguration(BaseModel):
+    model_config = _STRICT
+    IssuerUrl: str = Field(pattern=r"^https?://.+$", max_length=512)
+    ClaimAttributePath: str = Field(pattern=r"^\w+(?:(\.|_)\w+){0,2}$", max_length=255)
+    IdentityStoreAttributePath: str = Field(pattern=r"^[A-Za-z]+(?:\.[A-Za-z:]+){0,2}$", max_length=255)
+    JwksRetrievalOption: Literal["OPEN_ID_DISCOVERY"] = "OPEN_ID_DISCOVERY"
+
+
+class TrustedTokenIssuerConfiguration(BaseModel):
+    model_config = _STRICT
+    OidcJwtConfiguration: OidcJwtConfiguration
+
+
+class TrustedTokenIssuerSpec(BaseModel):
+    model_config = _STRICT
+    Name: str = Field(pattern=r"^[\w+=,.@-]+$", max_length=255)
+    TrustedTokenIssuerArn: str | None = Field(default=None, pattern=TTI_ARN)
+    TrustedTokenIssuerType: Literal["OIDC_JWT"] = "OIDC_JWT"
+    TrustedTokenIssuerConfiguration: TrustedTokenIssuerConfiguration
+    AllowedAlgorithms: list[Literal["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"]] = Field(
+        default_factory=lambda: ["RS256"], min_length=1
+    )
+    """ssoidc extension: the signature algorithms accepted from this issuer (AWS documents RS256 only)."""
+
+
+class AuthorizedTokenIssuerSpec(BaseModel):
+    model_config = _STRICT
+    TrustedTokenIssuerArn: str = Field(min_length=1)
+    """An ARN, or the Name of a trusted token issuer in this file."""
+    AuthorizedAudiences: list[str] = Field(min_length=1, max_length=10)
+
+
+class JwtBearerSpec(BaseModel):
+    model_config = _STRICT
+    AuthorizedTokenIssuers: list[AuthorizedTokenIssuerSpec] = Field(min_length=1, max_length=10)
+
+
+class AuthorizationCodeSpec(BaseModel):
+    model_config = _STRICT
+    RedirectUris: list[str] = Field(min_length=1, max_length=10)
+
+
+class EmptySpec(BaseModel):
+    model_config = _STRICT
+
+
+class GrantSpec(BaseModel):
+    """The sso-admin ``Grant`` union: exactly one member set."""
+
+    model_config = _STRICT
+    AuthorizationCode: AuthorizationCodeSpec | None = None
+    JwtBearer: JwtBearerSpec | None = None
+    RefreshToken: EmptySpec | None = None
+    TokenExchange: EmptySpec | None = None
+
+
+class IamAuthenticationMethod(BaseModel):
+    model_config = _STRICT
+    ActorPolicy: dict[str, Any]
+
+
+class AuthenticationMethodSpec(BaseModel):
+    model_config = _STRICT
+    Iam: IamAuthenticationMethod
+
+
+class AccessScopeSpec(BaseModel):
+    model_config = _STRICT
+    Scope: str = Field(pattern=SCOPE)
+    AuthorizedTargets: list[str] = Field(default_factory=list, max_length=10)
+    """Application ARNs or Names in this file, or the instance ARN."""
+
+
+class AssignmentSpec(BaseModel):
+    model_config = _STRICT
+    PrincipalType: Literal["USER", "GROUP"]
+    PrincipalId: str = Field(min_length=1)
+    """A user id or UserName (USER), a group id or DisplayName (GROUP)."""
+
+
+GrantTypeName = Literal[
+    "authorization_code",
+    "refresh_token",
+    "urn:ietf:params:oauth:grant-type:jwt-bearer",
+    "urn:ietf:params:oauth:grant-type:token-exchange",
+]
+GRANT_MEMBER = {
+    GRANT_AUTHORIZATION_CODE: "AuthorizationCode",
+    GRANT_JWT_BEARER: "JwtBearer",
+    GRANT_REFRESH_TOKEN: "RefreshToken",
+    GRANT_TOKEN_EXCHANGE: "TokenExchange",
+}
+
+
+class ApplicationSpec(BaseModel):
+    model_config = _STRICT
+    Name: str = Field(min_length=1, max_length=100)
+    ApplicationArn: str | None = Field(default=None, pattern=APPLICATION_ARN)
+    ApplicationProviderArn: str = Field(
+        default="arn:aws:sso::aws:applicationProvider/custom", pattern=r"^arn:[\w+=/,.@-]+:sso::aws:applicationProvider/[a-zA-Z0-9-/]+$"
+    )
+    Description: str = Field(default="", max_length=128)
+    Status: Literal["ENABLED", "DISABLED"] = "ENABLED"
+    AssignmentRequired: bool = True
+    Grants: dict[GrantTypeName, GrantSpec] = Field(default_factory=dict)
+    AuthenticationMethods: dict[Literal["IAM"], AuthenticationMethodSpec] = Field(default_factory=dict)
+    AccessScopes: list[AccessScopeSpec] = Field(default_factory=list, max_length=25)
+    Assignments: list[AssignmentSpec] = Field(default_factory=list)
+
+
+class NameSpec(BaseModel):
+    model_config = _STRICT
+    GivenName: str = ""
+    FamilyName: str = ""
+    Formatted: str = ""
+
+
+class EmailSpec(BaseModel):
+    model_config = _STRICT
+    Value: str = Field(min_length=1, max_length=1024)
+    Type: str = "work"
+    Primary: bool = True
+
+
+class ExternalIdSpec(BaseModel):
+    model_config = _STRICT
+    Issuer: str = Field(min_length=1, max_length=100)
+    Id: str = Field(min_length=1, max_length=256)
+
+
+class UserSpec(BaseModel):
+    model_config = _STRICT
+    UserName: str = Field(min_length=1, max_length=128)
+    UserId: str | None = Field(default=None, pattern=ID_UUID)
+    DisplayName: str = ""
+    Name: NameSpec = Field(default_factory=NameSpec)
+    Emails: list[EmailSpec] = Field(default_factory=list, max_length=1)
+    ExternalIds: list[ExternalIdSpec] = Field(default_factory=list, max_length=10)
+
+
+class GroupSpec(BaseModel):
+    model_config = _STRICT
+    DisplayName: str = Field(min_length=1, max_length=1024)
+    GroupId: str | None = Field(default=None, pattern=ID_UUID)
+    Description: str = ""
+    Members: list[str] = Field(default_factory=list)
+    """User ids or UserNames."""
+
+
+class ConfigFile(BaseModel):
+    model_config = _STRICT
+    Instance: InstanceSpec = Field(default_factory=InstanceSpec)
+    TrustedTokenIssuers: list[TrustedTokenIssuerSpec] = Field(default_factory=list, max_length=10)
+    Applications: list[ApplicationSpec] = Field(default_factory=list)
+    Users: list[UserSpec] = Field(default_factory=list)
+    Groups: list[GroupSpec] = Field(default_factory=list)

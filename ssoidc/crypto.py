@@ -1,0 +1,84 @@
+"""Key material at rest: the node's master key and authenticated encryption under keys derived from it.
+
+* The master key is 32 random bytes, read from ``SSOIDC_MASTER_KEY`` (base64url) or from ``<data dir>/master.key``
+  (created at first start with mode 0600). Every node sharing a store must share it.
+* Purpose keys are derived with HKDF-SHA256 (RFC 5869) using the purpose as ``info``, so the key that seals SigV4
+  secrets never equals the one that seals identity contexts.
+* ``Sealer`` is AES-256-GCM with a random 96-bit nonce; the purpose and an optional caller-supplied context are
+  bound as associated data, so a ciphertext cannot be moved between purposes or rows.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+from pathlib import Path
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from ssoidc.errors import ConfigError
+
+MASTER_KEY_ENV = "SSOIDC_MASTER_KEY"
+_VERSION = b"\x01"
+
+
+def b64u(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def b64u_decode(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def load_or_create_master_key(data_dir: Path) -> bytes:
+    """Return the master key from the environment or the data dir, creating the file on first start."""
+    raw = os.environ.get(MASTER_KEY_ENV)
+    if raw:
+        try:
+            key = b64u_decode(raw.strip())
+        except (ValueError, TypeError):
+            raise ConfigError(f"{MASTER_KEY_ENV}: not valid base64url") from None
+        if len(key) != 32:
+            raise ConfigError(f"{MASTER_KEY_ENV}: must decode to 32 bytes, got {len(key)}")
+        return key
+    path = data_dir / "master.key"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        key = b64u_decode(path.read_text().strip())
+        if len(key) != 32:
+            raise ConfigError(f"{path}: corrupt master key (expected 32 bytes)") from None
+        return key
+    key = secrets.token_bytes(32)
+    with os.fdopen(fd, "w") as f:
+        f.write(b64u(key) + "\n")
+    return key
+
+
+def derive_key(master: bytes, purpose: str, length: int = 32) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=length, salt=None, info=purpose.encode()).derive(master)
+
+
+class Sealer:
+    """AES-256-GCM under a purpose key. ``seal``/``open`` bind ``purpose`` and ``aad`` as associated data."""
+
+    def __init__(self, master: bytes, purpose: str) -> None:
+        self._aead = AESGCM(derive_key(master, "seal:" + purpose))
+        self._purpose = purpose.encode()
+
+    def seal(self, plaintext: bytes, aad: bytes = b"") -> bytes:
+        nonce = secrets.token_bytes(12)
+        return _VERSION + nonce + self._aead.encrypt(nonce, plaintext, self._purpose + b"\x00" + aad)
+
+    def open(self, blob: bytes, aad: bytes = b"") -> bytes:
+        """Decrypt; raises ``ValueError`` if the blob is malformed, tampered with or sealed for something else."""
+        if len(blob) < 1 + 12 + 16 or blob[:1] != _VERSION:
+            raise ValueError("malformed sealed blob")
+        try:
+            return self._aead.decrypt(blob[1:13], blob[13:], self._purpose + b"\x00" + aad)
+        except Exception as exc:  # cryptography raises InvalidTag
+            raise ValueError("sealed blob failed authentication") from exc

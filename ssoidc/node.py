@@ -1,0 +1,228 @@
+"""The composition root: builds one node's services from ``Settings`` and keeps its caches coherent.
+
+Startup (``bootstrap``) runs migrations, loads or creates the master key, the bootstrap admin credential, the
+idToken signing key and (in demo mode) the demo data; it is idempotent and safe to run from several processes.
+At request time the node checks the stored configuration version once per request (one indexed read) and
+rebuilds its ``Directory`` snapshot and credential table when it changed, so every worker serves a change at
+once. Tokens and revocations are never cached.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+import string
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from ssoidc.aws.oidc import SIGNING_NAME, SsoOidcApi
+from ssoidc.aws.sigv4 import Credential, SigV4Verifier
+from ssoidc.clock import Clock, SystemClock
+from ssoidc.config.apply import load_file, resolve
+from ssoidc.config.schema import ConfigFile
+from ssoidc.crypto import load_or_create_master_key
+from ssoidc.model import Configuration, Directory, Instance
+from ssoidc.oauth.grants.jwt_bearer import JwtBearerGrantHandler
+from ssoidc.oauth.issuer import TokenIssuer
+from ssoidc.oauth.jwks import JwksCache, JwksSettings
+from ssoidc.oauth.keys import Signer, load_signer
+from ssoidc.oauth.request import Caller, TokenRequest, TokenResult
+from ssoidc.oauth.service import TokenService
+from ssoidc.oauth.tokens import TokenMinter
+from ssoidc.settings import Settings
+from ssoidc.storage.base import StoredCredential
+from ssoidc.storage.sqlite import SqliteStore
+
+log = logging.getLogger("ssoidc")
+
+BOOTSTRAP_KEY_ENV = "SSOIDC_BOOTSTRAP_ACCESS_KEY_ID"
+BOOTSTRAP_SECRET_ENV = "SSOIDC_BOOTSTRAP_SECRET_ACCESS_KEY"  # noqa: S105 - an environment variable name
+BOOTSTRAP_FILE = "bootstrap-credentials"
+ID_TOKEN_PURPOSE = "id-token"
+DEMO_ISSUER_PURPOSE = "demo-issuer"
+
+
+def new_access_key_id() -> str:
+    return "AKIA" + "".join(secrets.choice(string.ascii_uppercase + "234567") for _ in range(16))
+
+
+def new_secret_access_key() -> str:
+    return "".join(secrets.choice(string.ascii_letters + string.digits + "+/") for _ in range(40))
+
+
+def open_store(settings: Settings) -> tuple[SqliteStore, bytes]:
+    master = load_or_create_master_key(settings.data_dir)
+    return SqliteStore(settings.db_path, master_key=master, synchronous=settings.sqlite_synchronous), master
+
+
+class Node:
+    def __init__(self, settings: Settings, *, clock: Clock | None = None) -> None:
+        self.settings = settings
+        self.clock: Clock = clock or SystemClock()
+        self.store, self.master_key = open_store(settings)
+        self.minter = TokenMinter(self.master_key)
+        self.jwks = JwksCache(
+            JwksSettings(
+                allow_insecure=settings.allow_insecure_issuers,
+                ttl_seconds=float(settings.jwks_ttl),
+                min_refetch_interval_seconds=float(settings.jwks_min_refetch_interval),
+            ),
+            clock=self.clock,
+        )
+        self._directory: Directory | None = None
+        self._credentials: dict[str, StoredCredential] = {}
+        self._verifier_creds: dict[str, Credential] = {}
+        self._lock = asyncio.Lock()
+        self.signer: Signer | None = None
+        self.jwks_document: dict[str, Any] = {"keys": []}
+        self.demo_signer: Signer | None = None
+        self.demo_jwks: dict[str, Any] = {"keys": []}
+        self.verifier = SigV4Verifier(
+            self._lookup_credential,
+            region=settings.region,
+            service=SIGNING_NAME,
+            max_skew_seconds=settings.sigv4_max_skew,
+        )
+        self.token_service: TokenService | None = None
+        self.oidc: SsoOidcApi | None = None
+        self._purger: asyncio.Task[None] | None = None
+
+    # -- startup ----------------------------------------------------------------------------------------------
+    async def bootstrap(self) -> None:
+        """Idempotent first-start work; safe from several processes at once."""
+        await self.ensure_bootstrap_credential()
+        if self.settings.demo:
+            from ssoidc.demo import demo_config  # demo data only when asked for
+
+            self.demo_signer, keys = await load_signer(self.store, DEMO_ISSUER_PURPOSE, "RS256")
+            self.demo_jwks = {"keys": keys}
+            await self.apply(demo_config(self.settings))
+        if self.settings.config_file is not None:
+            await self.apply(load_file(self.settings.config_file))
+
+    async def start(self) -> None:
+        await self.bootstrap()
+        self.signer, keys = await load_signer(self.store, ID_TOKEN_PURPOSE, self.settings.id_token_alg)
+        self.jwks_document = {"keys": keys}
+        issuer = TokenIssuer(
+            minter=self.minter,
+            signer=self.signer,
+            store=self.store,
+            base_url=self.settings.base_url,
+            access_ttl=self.settings.access_token_ttl,
+        )
+        self.token_issuer = issuer
+        self.token_service = TokenService(
+            {
+                JwtBearerGrantHandler.grant_type: JwtBearerGrantHandler(
+                    issuer=issuer,
+                    jwks=self.jwks,
+                    leeway=float(self.settings.assertion_leeway),
+                    session_ttl=self.settings.session_ttl,
+                    default_scopes=self.settings.default_scopes,
+                )
+            }
+        )
+        self.oidc = SsoOidcApi(
+            verifier=self.verifier,
+            create_token=self.create_token_with_iam,
+            identity_policy_of=self.identity_policy_of,
+            now=self.clock.now,
+        )
+        await self.refresh()
+
+    def start_background(self) -> None:
+        self._purger = asyncio.get_running_loop().create_task(self._purge_loop())
+
+    async def _purge_loop(self) -> None:
+        while True:
+            await asyncio.sleep(60)
+            try:
+                while await self.store.purge_expired(self.clock.now(), 500) >= 500:
+                    await asyncio.sleep(0.05)  # small batches: never hold the write lock for long
+            except Exception:  # pragma: no cover - logged and retried next round
+                log.exception("purging expired tokens failed")
+
+    async def stop(self) -> None:
+        if self._purger is not None:
+            self._purger.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._purger
+        await self.jwks.aclose()
+        await self.store.close()
+
+    async def ensure_bootstrap_credential(self) -> None:
+        env_key = os.environ.get(BOOTSTRAP_KEY_ENV, "")
+        env_secret = os.environ.get(BOOTSTRAP_SECRET_ENV, "")
+        root = f"arn:aws:iam::{self.settings.account_id}:root"
+        existing = {c.access_key_id for c in await self.store.load_credentials()}
+        if env_key and env_secret:
+            if env_key not in existing:
+                await self.store.create_credential(
+                    StoredCredential(env_key, env_secret, root, description="bootstrap admin (from environment)")
+                )
+            await self.store.put_meta_if_absent("bootstrap_access_key_id", env_key)
+            return
+        if await self.store.get_meta("bootstrap_access_key_id") is not None:
+            return
+        akid, secret = new_access_key_id(), new_secret_access_key()
+        winner = await self.store.put_meta_if_absent("bootstrap_access_key_id", akid)
+        if winner != akid:
+            return  # another process made it first
+        await self.store.create_credential(StoredCredential(akid, secret, root, description="bootstrap admin"))
+        write_credentials_file(self.settings.data_dir / BOOTSTRAP_FILE, akid, secret)
+
+    async def apply(self, spec: ConfigFile) -> Configuration:
+        current, _ = await self.store.load_configuration()
+        config = resolve(spec, current, self.settings.account_id)
+        if config != current:
+            await self.store.replace_configuration(config)
+        return config
+
+    # -- request time -----------------------------------------------------------------------------------------
+    async def refresh(self) -> Directory:
+        version = await self.store.config_version()
+        d = self._directory
+        if d is not None and d.version == version:
+            return d
+        async with self._lock:
+            config, version = await self.store.load_configuration()
+            if config is None:
+                config = Configuration(
+                    instance=Instance("arn:aws:sso:::instance/ssoins-0000000000000000", "d-0000000000",
+                                      self.settings.account_id, "unconfigured")
+                )
+            creds = await self.store.load_credentials()
+            self._credentials = {c.access_key_id: c for c in creds}
+            self._verifier_creds = {
+                c.access_key_id: Credential(c.access_key_id, c.secret_access_key, c.principal_arn,
+                                            c.session_token_sha256)
+                for c in creds
+            }
+            self._directory = Directory(config, version)
+            return self._directory
+
+    def _lookup_credential(self, access_key_id: str) -> Credential | None:
+        return self._verifier_creds.get(access_key_id)
+
+    def identity_policy_of(self, access_key_id: str) -> Mapping[str, Any] | None:
+        c = self._credentials.get(access_key_id)
+        return None if c is None else c.policy
+
+    async def create_token_with_iam(self, req: TokenRequest, caller: Caller) -> TokenResult:
+        assert self.token_service is not None
+        directory = self._directory
+        assert directory is not None
+        return await self.token_service.create_token_with_iam(req, caller, directory, self.clock.now())
+
+
+def write_credentials_file(path: Path, akid: str, secret: str) -> None:
+    """Write an AWS shared-credentials file (profile ``ssoidc``) readable only by the owner."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(f"[ssoidc]\naws_access_key_id = {akid}\naws_secret_access_key = {secret}\n")

@@ -1,0 +1,294 @@
+"""Verification of a JWT-bearer assertion from a trusted token issuer (the signature and the time claims).
+
+Specifications implemented:
+
+* RFC 7523 section 3 (JWT profile for OAuth 2.0 authorization grants): the JWT must contain ``iss`` (here:
+  equal to the trusted token issuer's URL, exactly), ``sub``, ``aud`` (present, a string or a non-empty list
+  of strings; the caller checks its value against the application) and ``exp`` (the assertion is rejected at
+  or after ``exp``, with a small clock-skew leeway); ``nbf`` and ``iat``, when present, are honoured; the
+  JWT must be digitally signed (section 3, item 9) and the signature is verified with the issuer's key.
+  ``jti`` is required here (a non-empty string of at most 1024 characters) so the caller can refuse replays.
+* RFC 7515 (JWS) compact serialisation: exactly three base64url parts (a five-part JWE is refused); a
+  ``crit`` header is refused outright (section 4.1.11: we understand no extensions), and so is ``b64`` other
+  than ``true`` (RFC 7797). Duplicate member names in the header or the claims are refused (section 5.2)
+  rather than resolved by "last wins"; ``NaN``/``Infinity`` are refused too.
+* RFC 8725 (JWT BCP): the algorithm is checked against the issuer's allow-list, which is itself intersected
+  with the asymmetric algorithms :data:`~ssoidc.oauth.jwks.SUPPORTED_ALGORITHMS` (section 3.1: never
+  ``none``, never HMAC, even if the caller's list contains them, so a public key can never double as an HMAC
+  secret); the key comes only from the issuer's published JWKS (``jwk``/``jku``/``x5u``/``x5c`` in the
+  header are ignored) and is bound to the algorithm (section 3.2); the key type must fit the algorithm.
+  Explicit typing (section 3.11): ``typ``, when present, must be ``JWT`` or ``at+jwt`` (with or without the
+  ``application/`` prefix, compared case-insensitively, RFC 7515 section 4.1.9), which refuses other JWT
+  kinds such as logout tokens, security event tokens or DPoP proofs; a missing ``typ`` is accepted because
+  many identity providers omit it.
+
+PyJWT verifies only the signature here: its own ``exp``/``nbf``/``iat``/``aud``/``iss`` checks are turned
+off because they read the system clock, and this module checks the claims itself against the injected
+``now``.
+
+Error messages (:class:`AssertionInvalid`) name the failed check and never echo the assertion; header values
+are only quoted when they are short and made of safe characters.
+
+Deliberately not done here: checking ``aud`` against the application (the caller does it), replay detection
+by ``jti`` (the caller keeps the store), any maximum lifetime (``exp - iat``) policy, JWE (encrypted
+assertions) and nested JWTs.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import math
+import re
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from types import MappingProxyType
+from typing import Any, Final, Protocol
+
+import jwt
+
+from ssoidc.oauth.jwks import SUPPORTED_ALGORITHMS
+
+__all__ = ["AssertionInvalid", "SigningKeySource", "VerifiedAssertion", "peek_issuer", "verify_assertion"]
+
+#: Longest assertion accepted at all (bounds the work done on input nobody has authenticated yet).
+MAX_ASSERTION_LENGTH: Final = 64 * 1024
+MAX_JTI_LENGTH: Final = 1024
+_ACCEPTED_TYPES: Final = frozenset({"jwt", "at+jwt", "application/jwt", "application/at+jwt"})
+_B64URL: Final = re.compile(r"[A-Za-z0-9_-]*")
+_SAFE_VALUE: Final = re.compile(r"[A-Za-z0-9._~+/=:@-]{1,64}")
+
+
+class AssertionInvalid(Exception):  # noqa: N818 - the name is the API
+    """The assertion failed a check. ``message`` is safe to show: it names the check, never the token."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class SigningKeySource(Protocol):
+    """Where verification keys come from; :class:`~ssoidc.oauth.jwks.JwksCache` is the implementation."""
+
+    async def get_signing_key(self, issuer_url: str, kid: str | None, alg: str) -> jwt.PyJWK: ...
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedAssertion:
+    """A verified assertion's JOSE header and claims (read-only views)."""
+
+    header: Mapping[str, Any]
+    claims: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class _Parts:
+    header: dict[str, Any]
+    claims: dict[str, Any]
+
+
+def _show(value: object) -> str:
+    """A header value fit for an error message, or a placeholder."""
+    return value if isinstance(value, str) and _SAFE_VALUE.fullmatch(value) else "(unprintable)"
+
+
+def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for name, value in pairs:
+        if name in result:
+            raise ValueError("duplicate member name")
+        result[name] = value
+    return result
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not allowed")
+
+
+def _b64url_json(part: str, what: str) -> dict[str, Any]:
+    if not _B64URL.fullmatch(part) or len(part) % 4 == 1:
+        raise AssertionInvalid(f"assertion {what} is not base64url")
+    try:
+        raw = base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+    except (binascii.Error, ValueError):
+        raise AssertionInvalid(f"assertion {what} is not base64url") from None
+    try:
+        value = json.loads(raw, object_pairs_hook=_reject_duplicates, parse_constant=_reject_constant)
+    except (ValueError, RecursionError):
+        raise AssertionInvalid(f"assertion {what} is not valid JSON") from None
+    if not isinstance(value, dict):
+        raise AssertionInvalid(f"assertion {what} is not a JSON object")
+    return value
+
+
+def _split(token: object) -> _Parts:
+    if not isinstance(token, str) or not token:
+        raise AssertionInvalid("assertion is not a well-formed JWT")
+    if len(token) > MAX_ASSERTION_LENGTH:
+        raise AssertionInvalid(f"assertion is longer than {MAX_ASSERTION_LENGTH} characters")
+    parts = token.split(".")
+    if len(parts) == 5:
+        raise AssertionInvalid("assertion is a JWE; encrypted assertions are not supported")
+    if len(parts) != 3 or not parts[0] or not parts[1] or not parts[2]:
+        raise AssertionInvalid("assertion is not a well-formed JWT (expected three non-empty parts)")
+    header = _b64url_json(parts[0], "header")
+    claims = _b64url_json(parts[1], "payload")
+    if not _B64URL.fullmatch(parts[2]) or len(parts[2]) % 4 == 1:
+        raise AssertionInvalid("assertion signature is not base64url")
+    return _Parts(header=header, claims=claims)
+
+
+def _issuer_of(claims: Mapping[str, Any]) -> str:
+    iss = claims.get("iss")
+    if iss is None:
+        raise AssertionInvalid("assertion has no iss claim")
+    if not isinstance(iss, str) or not iss:
+        raise AssertionInvalid("assertion iss claim is not a non-empty string")
+    return iss
+
+
+def peek_issuer(token: str) -> tuple[str, Mapping[str, Any]]:
+    """The *unverified* ``iss`` claim and header, to pick the trusted token issuer before verification.
+
+    Nothing returned here is authenticated; :func:`verify_assertion` must still run.
+    """
+    parts = _split(token)
+    return _issuer_of(parts.claims), MappingProxyType(parts.header)
+
+
+def _utc(timestamp: float) -> str:
+    try:
+        return datetime.fromtimestamp(timestamp, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except (OverflowError, ValueError, OSError):
+        return f"{timestamp}"
+
+
+def _numeric_date(claims: Mapping[str, Any], name: str) -> float | None:
+    """An RFC 7519 NumericDate claim, or None when absent."""
+    if name not in claims:
+        return None
+    value = claims[name]
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise AssertionInvalid(f"assertion {name} claim is not a number")
+    return value
+
+
+def _check_header(header: Mapping[str, Any], allowed: frozenset[str]) -> tuple[str, str | None]:
+    alg = header.get("alg")
+    if not isinstance(alg, str) or not alg:
+        raise AssertionInvalid("assertion header has no alg")
+    if alg not in allowed:
+        shown = ", ".join(sorted(allowed)) or "none configured"
+        raise AssertionInvalid(
+            f"assertion algorithm {_show(alg)} is not allowed for this issuer (allowed: {shown})"
+        )
+    if "crit" in header:
+        raise AssertionInvalid("assertion header has a crit parameter; no JWS extensions are supported")
+    if "b64" in header and header["b64"] is not True:
+        raise AssertionInvalid("assertion header has an unsupported b64 parameter")
+    if "typ" in header:
+        typ = header["typ"]
+        if not isinstance(typ, str) or typ.lower() not in _ACCEPTED_TYPES:
+            raise AssertionInvalid(f"assertion typ {_show(typ)} is not accepted (expected JWT or at+jwt)")
+    kid = header.get("kid")
+    if kid is not None and (not isinstance(kid, str) or not kid):
+        raise AssertionInvalid("assertion header kid is not a non-empty string")
+    return alg, kid
+
+
+def _check_signature(token: str, key: jwt.PyJWK, alg: str) -> None:
+    try:
+        jwt.decode(
+            token,
+            key=key,
+            algorithms=[alg],
+            options={
+                "verify_signature": True,
+                "verify_exp": False,
+                "verify_nbf": False,
+                "verify_iat": False,
+                "verify_aud": False,
+                "verify_iss": False,
+                "verify_sub": False,
+                "verify_jti": False,
+                "require": [],
+                "enforce_minimum_key_length": True,
+            },
+        )
+    except jwt.InvalidSignatureError:
+        raise AssertionInvalid("assertion signature is invalid") from None
+    except jwt.PyJWTError:
+        raise AssertionInvalid("assertion signature could not be verified") from None
+    except (ValueError, TypeError):  # defensive: malformed input PyJWT did not wrap
+        raise AssertionInvalid("assertion signature could not be verified") from None
+
+
+def _check_claims(claims: Mapping[str, Any], *, issuer_url: str, now: float, leeway: float) -> None:
+    if _issuer_of(claims) != issuer_url:
+        raise AssertionInvalid("assertion issuer does not match the trusted token issuer")
+
+    leeway_text = f"{leeway:g}s"
+    exp = _numeric_date(claims, "exp")
+    if exp is None:
+        raise AssertionInvalid("assertion has no exp claim")
+    if not now < exp + leeway:
+        raise AssertionInvalid(f"assertion expired at {_utc(exp)} (leeway {leeway_text})")
+    nbf = _numeric_date(claims, "nbf")
+    if nbf is not None and now < nbf - leeway:
+        raise AssertionInvalid(f"assertion is not valid before {_utc(nbf)} (leeway {leeway_text})")
+    iat = _numeric_date(claims, "iat")
+    if iat is not None and iat > now + leeway:
+        raise AssertionInvalid(f"assertion was issued in the future, at {_utc(iat)} (leeway {leeway_text})")
+
+    if "jti" not in claims:
+        raise AssertionInvalid("assertion has no jti claim")
+    jti = claims["jti"]
+    if not isinstance(jti, str) or not jti:
+        raise AssertionInvalid("assertion jti claim is not a non-empty string")
+    if len(jti) > MAX_JTI_LENGTH:
+        raise AssertionInvalid(f"assertion jti claim is longer than {MAX_JTI_LENGTH} characters")
+
+    if "sub" not in claims:
+        raise AssertionInvalid("assertion has no sub claim")
+    sub = claims["sub"]
+    if not isinstance(sub, str) or not sub:
+        raise AssertionInvalid("assertion sub claim is not a non-empty string")
+
+    if "aud" not in claims:
+        raise AssertionInvalid("assertion has no aud claim")
+    aud = claims["aud"]
+    if isinstance(aud, str):
+        if not aud:
+            raise AssertionInvalid("assertion aud claim is empty")
+    elif isinstance(aud, list):
+        if not aud or not all(isinstance(a, str) and a for a in aud):
+            raise AssertionInvalid("assertion aud claim is not a non-empty list of non-empty strings")
+    else:
+        raise AssertionInvalid("assertion aud claim is not a string or a list of strings")
+
+
+async def verify_assertion(
+    token: str,
+    *,
+    issuer_url: str,
+    allowed_algorithms: Collection[str],
+    keys: SigningKeySource,
+    now: float,
+    leeway_seconds: float,
+) -> VerifiedAssertion:
+    """Verify the assertion's form, header, signature and claims (except the ``aud`` value and replay).
+
+    Raises :class:`AssertionInvalid` for a bad assertion and lets :class:`~ssoidc.oauth.jwks.IssuerKeyError`
+    through when the issuer's key cannot be obtained.
+    """
+    if leeway_seconds < 0 or not math.isfinite(leeway_seconds):
+        raise ValueError("leeway_seconds must be a finite number >= 0")
+    parts = _split(token)
+    allowed = frozenset(a for a in allowed_algorithms if a in SUPPORTED_ALGORITHMS)
+    alg, kid = _check_header(parts.header, allowed)
+    key = await keys.get_signing_key(issuer_url, kid, alg)
+    _check_signature(token, key, alg)
+    _check_claims(parts.claims, issuer_url=issuer_url, now=now, leeway=leeway_seconds)
+    return VerifiedAssertion(header=MappingProxyType(parts.header), claims=MappingProxyType(parts.claims))

@@ -1,0 +1,23 @@
+"""The grant protocol: each grant type of CreateTokenWithIAM is one pluggable unit (STYLE.md section 4)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar, Protocol
+
+from ssoidc.model import Application, Directory
+from ssoidc.oauth.request import Caller, TokenRequest, TokenResult
+
+
+@dataclass(frozen=True, slots=True)
+class GrantContext:
+    directory: Directory
+    application: Application
+    caller: Caller
+    now: float
+
+
+class Grant(Protocol):
+    grant_type: ClassVar[str]
+
+    async def exchange(self, req: TokenRequest, ctx: GrantContext) -> TokenResult: ...

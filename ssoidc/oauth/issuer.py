@@ -1,0 +1,156 @@
+"""Minting one token set (access, optional refresh, idToken, identity context) and persisting it atomically.
+
+Shared by every grant, so the claims of spec section 4.3 are built in one place:
+``iss`` = ``<base url>/<instance id>``, ``sub`` = identity-store user id, ``aud`` = application ARN, ``iat``/``exp``,
+``auth_time`` as an ISO-8601 string (as AWS), the ``aws:*`` claims, ``sts:identity_context`` and, for JWT bearer,
+``act.sub`` = the trusted token issuer ARN.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ssoidc.model import (
+    GRANT_REFRESH_TOKEN,
+    TOKEN_TYPE_ACCESS,
+    TOKEN_TYPE_REFRESH,
+    Application,
+    Directory,
+)
+from ssoidc.oauth.keys import Signer
+from ssoidc.oauth.request import TokenResult
+from ssoidc.oauth.tokens import TokenMinter
+from ssoidc.storage.base import TokenRecord, TokenStore
+
+
+def iso_utc(t: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+
+
+@dataclass(frozen=True, slots=True)
+class IssueSpec:
+    """What a grant decided: who, for which application, which scopes, and how the session is bounded."""
+
+    application: Application
+    user_id: str
+    scopes: tuple[str, ...]
+    grant_type: str
+    now: float
+    session_expires_at: float
+    auth_time: float
+    act: Mapping[str, Any] | None = None
+    family_id: str | None = None
+    parent_hash: bytes | None = None
+    with_refresh: bool | None = None  # None: when the application has the RefreshToken grant
+    extra_context: Mapping[str, Any] = field(default_factory=dict)
+
+
+class TokenIssuer:
+    def __init__(
+        self, *, minter: TokenMinter, signer: Signer, store: TokenStore, base_url: str, access_ttl: int
+    ) -> None:
+        self._minter = minter
+        self._signer = signer
+        self._store = store
+        self._base_url = base_url
+        self._access_ttl = access_ttl
+
+    def issuer_url(self, directory: Directory) -> str:
+        return f"{self._base_url}/{directory.instance.instance_id}"
+
+    async def issue(
+        self, spec: IssueSpec, directory: Directory, *, jti: tuple[str, str, float] | None = None
+    ) -> TokenResult:
+        now = spec.now
+        app = spec.application
+        inst = directory.instance
+        family = spec.family_id or secrets.token_urlsafe(16)
+        expires_at = min(now + self._access_ttl, spec.session_expires_at)
+        expires_in = max(0, int(expires_at - now))
+        access, access_hash = self._minter.mint("access")
+        with_refresh = (GRANT_REFRESH_TOKEN in app.grants) if spec.with_refresh is None else spec.with_refresh
+        iss = self.issuer_url(directory)
+        identity_context = self._minter.seal_identity_context(
+            {
+                "v": 1,
+                "iss": iss,
+                "sub": spec.user_id,
+                "isa": inst.identity_store_arn,
+                "app": app.arn,
+                "iat": int(now),
+                "exp": int(expires_at),
+                "fam": family,
+            }
+        )
+        claims: dict[str, Any] = {
+            "iss": iss,
+            "sub": spec.user_id,
+            "aud": app.arn,
+            "iat": int(now),
+            "exp": int(expires_at),
+            "auth_time": iso_utc(spec.auth_time),
+            "aws:identity_store_id": inst.identity_store_id,
+            "aws:identity_store_arn": inst.identity_store_arn,
+            "aws:instance_arn": inst.instance_arn,
+            "aws:instance_account": inst.owner_account_id,
+            "aws:credential_id": family,
+            "aws:application_arn": app.arn,
+            "sts:identity_context": identity_context,
+        }
+        if spec.act is not None:
+            claims["act"] = dict(spec.act)
+        id_token = self._signer.sign(claims)
+        context: dict[str, Any] = {
+            "auth_time": spec.auth_time,
+            "act": dict(spec.act) if spec.act is not None else None,
+            **spec.extra_context,
+        }
+        records = [
+            TokenRecord(
+                token_hash=access_hash,
+                kind="access",
+                family_id=family,
+                parent_hash=spec.parent_hash,
+                application_arn=app.arn,
+                user_id=spec.user_id,
+                scopes=spec.scopes,
+                issued_at=now,
+                expires_at=expires_at,
+                session_expires_at=spec.session_expires_at,
+                grant_type=spec.grant_type,
+                context=context,
+            )
+        ]
+        refresh: str | None = None
+        if with_refresh:
+            refresh, refresh_hash = self._minter.mint("refresh")
+            records.append(
+                TokenRecord(
+                    token_hash=refresh_hash,
+                    kind="refresh",
+                    family_id=family,
+                    parent_hash=spec.parent_hash,
+                    application_arn=app.arn,
+                    user_id=spec.user_id,
+                    scopes=spec.scopes,
+                    issued_at=now,
+                    expires_at=spec.session_expires_at,
+                    session_expires_at=spec.session_expires_at,
+                    grant_type=spec.grant_type,
+                    context=context,
+                )
+            )
+        await self._store.issue(records, jti=jti)
+        return TokenResult(
+            access_token=access,
+            expires_in=expires_in,
+            id_token=id_token,
+            issued_token_type=TOKEN_TYPE_REFRESH if refresh else TOKEN_TYPE_ACCESS,
+            scope=spec.scopes,
+            identity_context=identity_context,
+            refresh_token=refresh,
+        )

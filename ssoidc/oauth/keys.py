@@ -1,0 +1,76 @@
+"""Signing keys for idTokens (and the demo token issuer), and the JWKS that publishes them (RFC 7517).
+
+Keys are made at first start, stored encrypted under the master key (``KeyStore``), and carry a ``kid`` so they
+can be rotated: the JWKS publishes every key of a purpose, the newest active one signs.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
+from jwt.algorithms import ECAlgorithm, RSAAlgorithm
+
+from ssoidc.storage.base import KeyStore, SigningKey
+
+
+def generate_private_pem(alg: str) -> bytes:
+    key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
+    if alg == "ES256":
+        key = ec.generate_private_key(ec.SECP256R1())
+    elif alg == "RS256":
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    else:
+        raise ValueError(f"unsupported signing algorithm {alg}")
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+
+
+def new_kid() -> str:
+    return f"key-{int(time.time())}-{secrets.token_hex(4)}"
+
+
+class Signer:
+    """Signs JWTs with one loaded private key."""
+
+    def __init__(self, key: SigningKey) -> None:
+        self.kid = key.kid
+        self.alg = key.alg
+        self._private: PrivateKeyTypes = serialization.load_pem_private_key(key.private_pem, password=None)
+        self._headers = {"kid": key.kid, "typ": "JWT"}
+
+    def sign(self, claims: Mapping[str, Any]) -> str:
+        return jwt.encode(dict(claims), self._private, algorithm=self.alg, headers=self._headers)  # type: ignore[arg-type]
+
+    def public_jwk(self) -> dict[str, Any]:
+        return public_jwk(self._private, self.kid, self.alg)
+
+
+def public_jwk(private: PrivateKeyTypes, kid: str, alg: str) -> dict[str, Any]:
+    pub = private.public_key()
+    if isinstance(pub, ec.EllipticCurvePublicKey):
+        jwk: dict[str, Any] = ECAlgorithm.to_jwk(pub, as_dict=True)
+    elif isinstance(pub, rsa.RSAPublicKey):
+        jwk = RSAAlgorithm.to_jwk(pub, as_dict=True)
+    else:  # pragma: no cover - we only make EC and RSA keys
+        raise ValueError("unsupported key type")
+    jwk.update({"kid": kid, "alg": alg, "use": "sig"})
+    return jwk
+
+
+async def load_signer(store: KeyStore, purpose: str, alg: str) -> tuple[Signer, list[dict[str, Any]]]:
+    """Ensure a key for ``purpose``/``alg`` exists; return its signer and the JWKS of every key of the purpose."""
+    active = await store.ensure_signing_key(purpose, alg, lambda: (new_kid(), generate_private_pem(alg)))
+    keys = await store.signing_keys(purpose)
+    jwks = []
+    for k in keys:
+        priv = serialization.load_pem_private_key(k.private_pem, password=None)
+        jwks.append(public_jwk(priv, k.kid, k.alg))
+    return Signer(active), jwks

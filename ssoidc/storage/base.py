@@ -1,0 +1,112 @@
+"""Storage contracts: narrow Protocols per need (fosite's per-handler storage).
+
+The domain (``ssoidc.oauth``, ``ssoidc.config``) depends only on these. ``ssoidc.storage.sqlite`` implements them;
+a PostgreSQL implementation comes later against the same contract. Tokens and secrets are stored only as hashes
+(tokens) or encrypted under the master key (secrets the server must read back, such as SigV4 secret keys).
+Single-use artefacts are consumed with conditional writes, never read-then-write.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+from ssoidc.model import Configuration
+
+
+class StorageError(Exception):
+    """An unexpected storage failure (driver error). Never shown to clients verbatim."""
+
+
+class JtiReplay(Exception):  # noqa: N818 - domain vocabulary: "replay"
+    """The (issuer, jti) pair was already redeemed."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredCredential:
+    """A SigV4 credential in the registry. ``secret_access_key`` is decrypted; it is encrypted at rest."""
+
+    access_key_id: str
+    secret_access_key: str
+    principal_arn: str
+    session_token_sha256: bytes | None = None
+    policy: Mapping[str, Any] | None = None
+    description: str = ""
+    created_at: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class SigningKey:
+    kid: str
+    purpose: str
+    alg: str
+    private_pem: bytes
+    created_at: float
+    active: bool
+
+
+@dataclass(frozen=True, slots=True)
+class TokenRecord:
+    """One issued access or refresh token, by hash. ``context`` carries what later grants need to continue."""
+
+    token_hash: bytes
+    kind: Literal["access", "refresh"]
+    family_id: str
+    parent_hash: bytes | None
+    application_arn: str
+    user_id: str
+    scopes: tuple[str, ...]
+    issued_at: float
+    expires_at: float
+    session_expires_at: float
+    grant_type: str
+    context: Mapping[str, Any] = field(default_factory=dict)
+    revoked_at: float | None = None
+
+
+class ConfigStore(Protocol):
+    async def config_version(self) -> int: ...
+
+    async def load_configuration(self) -> tuple[Configuration | None, int]: ...
+
+    async def replace_configuration(self, config: Configuration) -> int: ...
+
+
+class CredentialStore(Protocol):
+    async def load_credentials(self) -> list[StoredCredential]: ...
+
+    async def create_credential(self, cred: StoredCredential) -> None: ...
+
+    async def delete_credential(self, access_key_id: str) -> bool: ...
+
+
+class KeyStore(Protocol):
+    async def signing_keys(self, purpose: str) -> list[SigningKey]: ...
+
+    async def ensure_signing_key(self, purpose: str, alg: str, make: Any) -> SigningKey: ...
+
+    async def get_meta(self, key: str) -> str | None: ...
+
+    async def put_meta_if_absent(self, key: str, value: str) -> str: ...
+
+
+class TokenStore(Protocol):
+    async def issue(
+        self, tokens: Sequence[TokenRecord], *, jti: tuple[str, str, float] | None = None
+    ) -> None:
+        """Insert ``tokens`` and (if given) mark ``(issuer, jti)`` used until its expiry, atomically.
+
+        Raises ``JtiReplay`` (and writes nothing) if the jti was already used.
+        """
+        ...
+
+    async def find_token(self, token_hash: bytes) -> TokenRecord | None: ...
+
+    async def purge_expired(self, now: float, limit: int = 1000) -> int: ...
+
+
+class Store(ConfigStore, CredentialStore, KeyStore, TokenStore, Protocol):
+    """Everything a node needs. Implementations: ``SqliteStore``."""
+
+    async def close(self) -> None: ...

@@ -1,0 +1,158 @@
+"""Domain configuration objects <-> JSON documents stored in ``config_resources``. Storage-internal format."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ssoidc.model import (
+    AccessScope,
+    Application,
+    Assignment,
+    AuthorizationCodeGrant,
+    AuthorizedTokenIssuer,
+    Email,
+    ExternalId,
+    GrantConfig,
+    Group,
+    Instance,
+    JwtBearerGrant,
+    RefreshTokenGrant,
+    TokenExchangeGrant,
+    TrustedTokenIssuer,
+    User,
+)
+
+
+def grant_to_doc(g: GrantConfig) -> dict[str, Any]:
+    if isinstance(g, AuthorizationCodeGrant):
+        return {"type": "authorization_code", "redirect_uris": list(g.redirect_uris)}
+    if isinstance(g, JwtBearerGrant):
+        return {
+            "type": "jwt_bearer",
+            "issuers": [
+                {"arn": i.trusted_token_issuer_arn, "audiences": list(i.authorized_audiences)}
+                for i in g.authorized_token_issuers
+            ],
+        }
+    if isinstance(g, RefreshTokenGrant):
+        return {"type": "refresh_token"}
+    return {"type": "token_exchange"}
+
+
+def grant_from_doc(d: dict[str, Any]) -> GrantConfig:
+    t = d["type"]
+    if t == "authorization_code":
+        return AuthorizationCodeGrant(tuple(d["redirect_uris"]))
+    if t == "jwt_bearer":
+        return JwtBearerGrant(
+            tuple(AuthorizedTokenIssuer(i["arn"], tuple(i["audiences"])) for i in d["issuers"])
+        )
+    if t == "refresh_token":
+        return RefreshTokenGrant()
+    return TokenExchangeGrant()
+
+
+def to_doc(obj: Any) -> dict[str, Any]:
+    if isinstance(obj, Instance):
+        return {
+            "instance_arn": obj.instance_arn,
+            "identity_store_id": obj.identity_store_id,
+            "owner_account_id": obj.owner_account_id,
+            "name": obj.name,
+        }
+    if isinstance(obj, TrustedTokenIssuer):
+        return {
+            "arn": obj.arn,
+            "name": obj.name,
+            "issuer_url": obj.issuer_url,
+            "claim_attribute_path": obj.claim_attribute_path,
+            "identity_store_attribute_path": obj.identity_store_attribute_path,
+            "allowed_algorithms": list(obj.allowed_algorithms),
+        }
+    if isinstance(obj, Application):
+        return {
+            "arn": obj.arn,
+            "name": obj.name,
+            "instance_arn": obj.instance_arn,
+            "provider_arn": obj.provider_arn,
+            "status": obj.status,
+            "description": obj.description,
+            "grants": {k: grant_to_doc(v) for k, v in obj.grants.items()},
+            "actor_policy": obj.actor_policy,
+            "access_scopes": [{"scope": s.scope, "targets": list(s.authorized_targets)} for s in obj.access_scopes],
+            "assignment_required": obj.assignment_required,
+        }
+    if isinstance(obj, User):
+        return {
+            "user_id": obj.user_id,
+            "user_name": obj.user_name,
+            "display_name": obj.display_name,
+            "given_name": obj.given_name,
+            "family_name": obj.family_name,
+            "emails": [{"value": e.value, "type": e.type, "primary": e.primary} for e in obj.emails],
+            "external_ids": [{"issuer": x.issuer, "id": x.id} for x in obj.external_ids],
+        }
+    if isinstance(obj, Group):
+        return {
+            "group_id": obj.group_id,
+            "display_name": obj.display_name,
+            "description": obj.description,
+            "members": list(obj.member_user_ids),
+        }
+    if isinstance(obj, Assignment):
+        return {
+            "application_arn": obj.application_arn,
+            "principal_type": obj.principal_type,
+            "principal_id": obj.principal_id,
+        }
+    raise TypeError(f"cannot encode {type(obj).__name__}")
+
+
+def instance_from_doc(d: dict[str, Any]) -> Instance:
+    return Instance(d["instance_arn"], d["identity_store_id"], d["owner_account_id"], d["name"])
+
+
+def issuer_from_doc(d: dict[str, Any]) -> TrustedTokenIssuer:
+    return TrustedTokenIssuer(
+        d["arn"],
+        d["name"],
+        d["issuer_url"],
+        d["claim_attribute_path"],
+        d["identity_store_attribute_path"],
+        tuple(d["allowed_algorithms"]),
+    )
+
+
+def application_from_doc(d: dict[str, Any]) -> Application:
+    return Application(
+        arn=d["arn"],
+        name=d["name"],
+        instance_arn=d["instance_arn"],
+        provider_arn=d["provider_arn"],
+        status=d["status"],
+        description=d["description"],
+        grants={k: grant_from_doc(v) for k, v in d["grants"].items()},
+        actor_policy=d["actor_policy"],
+        access_scopes=tuple(AccessScope(s["scope"], tuple(s["targets"])) for s in d["access_scopes"]),
+        assignment_required=d["assignment_required"],
+    )
+
+
+def user_from_doc(d: dict[str, Any]) -> User:
+    return User(
+        user_id=d["user_id"],
+        user_name=d["user_name"],
+        display_name=d["display_name"],
+        given_name=d["given_name"],
+        family_name=d["family_name"],
+        emails=tuple(Email(e["value"], e["type"], e["primary"]) for e in d["emails"]),
+        external_ids=tuple(ExternalId(x["issuer"], x["id"]) for x in d["external_ids"]),
+    )
+
+
+def group_from_doc(d: dict[str, Any]) -> Group:
+    return Group(d["group_id"], d["display_name"], d["description"], tuple(d["members"]))
+
+
+def assignment_from_doc(d: dict[str, Any]) -> Assignment:
+    return Assignment(d["application_arn"], d["principal_type"], d["principal_id"])

@@ -1,0 +1,156 @@
+"""The ASGI application: routes, lifespan, nothing else (no logic lives here).
+
+Routes:
+  POST /token?aws_iam=t                          CreateTokenWithIAM (sso-oidc, SigV4 ``sso-oauth``)
+  POST /token                                    CreateToken (public clients; answered with a clear error for now)
+  GET  /healthz                                  200 once the node serves requests
+  GET  /<instance id>/.well-known/openid-configuration, /<instance id>/.well-known/jwks.json
+                                                 OIDC discovery and JWKS for our idTokens
+  GET  /demo-issuer/.well-known/openid-configuration, /demo-issuer/jwks.json   (demo mode only)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from urllib.parse import parse_qs
+
+import orjson
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from ssoidc.aws.oidc import MAX_BODY
+from ssoidc.aws.wire import WireRequest, WireResponse
+from ssoidc.demo import demo_discovery
+from ssoidc.node import Node
+from ssoidc.settings import Settings, settings_from_env
+
+log = logging.getLogger("ssoidc.web")
+
+
+def _json(doc: object, status: int = 200, cache: str = "no-store") -> Response:
+    return Response(orjson.dumps(doc), status, media_type="application/json", headers={"cache-control": cache})
+
+
+def _raw(resp: WireResponse) -> Response:
+    r = Response(resp.body, resp.status)
+    r.raw_headers = [*resp.headers, (b"content-length", str(len(resp.body)).encode())]
+    return r
+
+
+def create_app(settings: Settings, node: Node | None = None) -> Starlette:
+    node = node or Node(settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await node.start()
+        node.start_background()
+        try:
+            yield
+        finally:
+            await node.stop()
+
+    async def token(request: Request) -> Response:
+        declared = request.headers.get("content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY):
+            body = b"x" * (MAX_BODY + 1)  # rejected by the codec with a clear error, body never read
+        else:
+            chunks = []
+            size = 0
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > MAX_BODY:
+                    break
+                chunks.append(chunk)
+            body = b"".join(chunks) if size <= MAX_BODY else b"x" * (MAX_BODY + 1)
+        scope = request.scope
+        client = scope.get("client")
+        wire = WireRequest(
+            method=scope["method"],
+            raw_path=scope.get("raw_path") or scope["path"].encode(),
+            query_string=scope["query_string"],
+            headers=list(scope["headers"]),
+            body=body,
+            client_ip=client[0] if client else None,
+        )
+        await node.refresh()
+        assert node.oidc is not None
+        if parse_qs(scope["query_string"].decode("latin-1")).get("aws_iam") == ["t"]:
+            return _raw(await node.oidc.create_token_with_iam(wire))
+        return _raw(await node.oidc.create_token(wire))
+
+    async def healthz(request: Request) -> Response:
+        return _json({"status": "ok"})
+
+    async def discovery(request: Request) -> Response:
+        directory = await node.refresh()
+        if request.path_params["instance_id"] != directory.instance.instance_id:
+            raise HTTPException(404)
+        iss = f"{settings.base_url}/{directory.instance.instance_id}"
+        return _json(
+            {
+                "issuer": iss,
+                "jwks_uri": f"{iss}/.well-known/jwks.json",
+                "token_endpoint": f"{settings.base_url}/token",
+                "response_types_supported": ["code"],
+                "subject_types_supported": ["public"],
+                "id_token_signing_alg_values_supported": [settings.id_token_alg],
+                "grant_types_supported": [
+                    "authorization_code",
+                    "refresh_token",
+                    "urn:ietf:params:oauth:grant-type:jwt-bearer",
+                    "urn:ietf:params:oauth:grant-type:token-exchange",
+                ],
+            },
+            cache="public, max-age=300",
+        )
+
+    async def jwks(request: Request) -> Response:
+        directory = await node.refresh()
+        if request.path_params["instance_id"] != directory.instance.instance_id:
+            raise HTTPException(404)
+        return _json(node.jwks_document, cache="public, max-age=300")
+
+    async def demo_disc(request: Request) -> Response:
+        if not settings.demo:
+            raise HTTPException(404)
+        return _json(demo_discovery(settings), cache="public, max-age=300")
+
+    async def demo_keys(request: Request) -> Response:
+        if not settings.demo:
+            raise HTTPException(404)
+        return _json(node.demo_jwks, cache="public, max-age=300")
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        status = exc.status_code if isinstance(exc, HTTPException) else 500
+        message = {404: "Not found", 405: "Method not allowed"}.get(status, "Error")
+        return _json({"message": message}, status)
+
+    async def server_error(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return _json({"message": "Internal server error"}, 500)
+
+    routes = [
+        Route("/token", token, methods=["POST"]),
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/demo-issuer/.well-known/openid-configuration", demo_disc, methods=["GET"]),
+        Route("/demo-issuer/jwks.json", demo_keys, methods=["GET"]),
+        Route("/{instance_id}/.well-known/openid-configuration", discovery, methods=["GET"]),
+        Route("/{instance_id}/.well-known/jwks.json", jwks, methods=["GET"]),
+    ]
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={HTTPException: http_error, Exception: server_error},
+    )
+    app.state.node = node
+    return app
+
+
+def app_from_env() -> Starlette:
+    """uvicorn factory for worker processes: settings travel through ``SSOIDC_*`` variables."""
+    return create_app(settings_from_env())
