@@ -38,7 +38,7 @@ _FIELD = {name: _CAMEL.sub("_", name).lower() for name in _INPUT.members}  # cli
 
 def decode_create_token_with_iam(body: bytes) -> TokenRequest:
     if len(body) > MAX_BODY:
-        raise InvalidRequest("Request body is too large")
+        raise InvalidRequest(f"Request body is too large (limit {MAX_BODY // 1024} KiB)")
     try:
         doc = orjson.loads(body) if body else {}
     except orjson.JSONDecodeError:
@@ -92,6 +92,8 @@ class SsoOidcApi:
     async def create_token_with_iam(self, req: WireRequest) -> WireResponse:
         request_id = str(uuid.uuid4())
         try:
+            if req.oversized:
+                raise InvalidRequest(f"Request body is too large (limit {MAX_BODY // 1024} KiB)")
             verified = self._verifier.verify(
                 SignedRequest(req.method, req.raw_path, req.query_string, req.headers, req.body), self._now()
             )

@@ -97,11 +97,11 @@ class VerifiedCaller:
 
 CredentialLookup = Callable[[str], Credential | None]
 
-ALGORITHM = "AWS4-HMAC-SHA256"
+_ALGORITHM = "AWS4-HMAC-SHA256"
 _TERMINATOR = "aws4_request"
 _SIGNING_KEY_CACHE_SIZE = 256
 
-_HEX_LOWER = frozenset("0123456789abcdef")
+_HEX_LOWER = "0123456789abcdef"
 _ECHO_SAFE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.:+")
 _PRESIGN_KEYS = frozenset((b"x-amz-algorithm", b"x-amz-credential", b"x-amz-signature"))
 _OWS = b" \t"
@@ -361,11 +361,11 @@ class SigV4Verifier:
             raise IncompleteSignature("Only one Authorization header may be sent.")
 
         # --- Authorization: AWS4-HMAC-SHA256 Credential=..., SignedHeaders=..., Signature=...
-        authorization = auth_values[0].strip(_OWS).decode("latin-1")
+        authorization = auth_values[0].strip(_OWS).decode("latin1")
         algorithm, _, rest = authorization.partition(" ")
-        if algorithm != ALGORITHM:
+        if algorithm != _ALGORITHM:
             raise IncompleteSignature(
-                f"Unsupported AWS 'algorithm'{_echo(algorithm)}: only {ALGORITHM} is supported."
+                f"Unsupported AWS 'algorithm'{_echo(algorithm)}: only {_ALGORITHM} is supported."
             )
         components: dict[str, str] = {}
         if rest.strip(" \t"):
@@ -402,40 +402,40 @@ class SigV4Verifier:
         if len(scope_date) != 8 or not scope_date.isascii() or not scope_date.isdigit():
             raise IncompleteSignature("Credential scope date must have the form YYYYMMDD.")
 
-        if len(signature) != 64 or not _HEX_LOWER.issuperset(signature):
+        if len(signature) != 64 or signature.strip(_HEX_LOWER):  # leaves a rest iff a char is not hex
             raise IncompleteSignature("Signature must be 64 lowercase hexadecimal characters.")
 
         signed_names = signed_headers.split(";")
         if signed_headers != signed_headers.lower() or "" in signed_names:
             raise IncompleteSignature("SignedHeaders must list non-empty, lowercase header names.")
-        if len(signed_names) > 1 and signed_names != sorted(set(signed_names)):
-            raise IncompleteSignature("SignedHeaders must be sorted and must not repeat a header name.")
         signed_set = frozenset(signed_names)
+        if len(signed_set) != len(signed_names) or signed_names != sorted(signed_names):
+            raise IncompleteSignature("SignedHeaders must be sorted and must not repeat a header name.")
         if "host" not in signed_set:
             raise IncompleteSignature("'Host' must be a 'SignedHeader' in the AWS Authorization.")
         if "x-amz-date" not in signed_set:
             raise IncompleteSignature("'X-Amz-Date' must be a 'SignedHeader' in the AWS Authorization.")
         for name in headers:
-            if name.startswith(b"x-amz-") and name.decode("latin-1") not in signed_set:
-                shown = _echo(name.decode("latin-1"))
+            if name.startswith(b"x-amz-") and name.decode("latin1") not in signed_set:
+                shown = _echo(name.decode("latin1"))
                 raise IncompleteSignature(f"Header{shown} must be a 'SignedHeader' in the AWS Authorization.")
 
         canonical_headers: list[str] = []
         for signed_name in signed_names:
-            values = headers.get(signed_name.encode("latin-1"))
+            values = headers.get(signed_name.encode("latin1"))
             if values is None:
                 raise IncompleteSignature(
                     f"SignedHeaders names a header{_echo(signed_name)} that is not present in the request."
                 )
             if len(values) == 1:
-                joined = " ".join(values[0].decode("latin-1").split())
+                joined = " ".join(values[0].decode("latin1").split())
             else:
-                joined = ",".join([" ".join(v.decode("latin-1").split()) for v in values])
+                joined = ",".join([" ".join(v.decode("latin1").split()) for v in values])
             canonical_headers.append(f"{signed_name}:{joined}\n")
 
         # --- date, scope and clock skew
         date_values = headers[b"x-amz-date"]
-        amz_date = date_values[0].strip(_OWS).decode("latin-1") if len(date_values) == 1 else ""
+        amz_date = date_values[0].strip(_OWS).decode("latin1") if len(date_values) == 1 else ""
         signed_at = _parse_amz_date(amz_date)
         if signed_at is None:
             raise IncompleteSignature(
@@ -494,7 +494,7 @@ class SigV4Verifier:
             )
         )
         string_to_sign = (
-            f"{ALGORITHM}\n{amz_date}\n{scope_date}/{region}/{service}/{_TERMINATOR}\n"
+            f"{_ALGORITHM}\n{amz_date}\n{scope_date}/{region}/{service}/{_TERMINATOR}\n"
             f"{hashlib.sha256(canonical_request.encode('utf-8')).hexdigest()}"
         ).encode()
         return _Parsed(

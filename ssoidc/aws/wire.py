@@ -13,6 +13,8 @@ class WireRequest:
     headers: list[tuple[bytes, bytes]]
     body: bytes
     client_ip: str | None = None
+    oversized: bool = False
+    """The body exceeded the size limit and was not read; answered before authentication."""
 
     def header(self, name: bytes) -> bytes | None:
         for k, v in self.headers:

@@ -514,6 +514,17 @@ def _condition_values(value: object, path: str) -> list[tuple[str, str]]:
     return out
 
 
+def _bounds(family: _Family, values: list[tuple[str, str]]) -> tuple[float, ...]:
+    parse = _parse_number if family == "numeric" else _parse_date
+    bounds: list[float] = []
+    for p, v in values:
+        x = parse(v)
+        if x is None:
+            raise PolicyError(p, "not a number" if family == "numeric" else "not an ISO 8601 date/epoch")
+        bounds.append(x)
+    return tuple(bounds)
+
+
 def _compile_test(family: _Family, cmp: _Cmp | None, values: list[tuple[str, str]]) -> Callable[[str], bool]:
     """The positive test of one request value against all policy values (OR)."""
     if family == "string":
@@ -550,13 +561,7 @@ def _compile_test(family: _Family, cmp: _Cmp | None, values: list[tuple[str, str
     if family in ("numeric", "date"):
         assert cmp is not None
         parse = _parse_number if family == "numeric" else _parse_date
-        bounds: list[float] = []
-        for p, v in values:
-            x = parse(v)
-            if x is None:
-                raise PolicyError(p, "not a number" if family == "numeric" else "not an ISO 8601 date/epoch")
-            bounds.append(x)
-        bounds_t = tuple(bounds)
+        bounds_t = _bounds(family, values)
 
         def cmp_test(v: str) -> bool:
             x = parse(v)
@@ -583,6 +588,12 @@ class _Condition:
     negated: bool
     test: Callable[[str], bool]
     null_accepts: frozenset[bool] | None  # Null only: accepted values of "key is absent"
+    time_test: Callable[[float], bool] | None  # Date operators on aws:CurrentTime / aws:EpochTime
+
+    def holds_for(self, ctx: RequestContext, caller: _Caller) -> bool:
+        if self.time_test is not None:  # fast path: always present, single-valued, no string round trip
+            return self.time_test(math.floor(ctx.current_time)) != self.negated
+        return self.holds(_lookup(ctx, caller, self.key_lower))
 
     def holds(self, values: _Values) -> bool:
         if self.null_accepts is not None:
@@ -594,11 +605,20 @@ class _Condition:
                 return False
             return self.negated
         test = self.test
+        if len(values) == 1:  # the same for every qualifier
+            return test(values[0]) != self.negated
         if self.qualifier == "any":
             return any(test(v) != self.negated for v in values)
         if self.qualifier == "all":
             return all(test(v) != self.negated for v in values)
         return any(test(v) for v in values) != self.negated
+
+
+_TIME_KEYS: Final = frozenset(("aws:currenttime", "aws:epochtime"))
+
+
+def _time_test(cmp: _Cmp, bounds: tuple[float, ...]) -> Callable[[float], bool]:
+    return lambda x: any(cmp(x, b) for b in bounds)
 
 
 def _parse_conditions(value: object, path: str) -> tuple[_Condition, ...]:
@@ -629,6 +649,7 @@ def _parse_conditions(value: object, path: str) -> tuple[_Condition, ...]:
                 raise PolicyError(kpath, "a condition key must not be empty")
             values = _condition_values(raw, kpath)
             null_accepts: frozenset[bool] | None = None
+            time_test: Callable[[float], bool] | None = None
             test: Callable[[str], bool]
             if family == "null":
                 accepts: set[bool] = set()
@@ -640,7 +661,12 @@ def _parse_conditions(value: object, path: str) -> tuple[_Condition, ...]:
                 test = bool
             else:
                 test = _compile_test(family, cmp, values)
-            out.append(_Condition(op, key, key.lower(), qualifier, if_exists, negated, test, null_accepts))
+                if family == "date" and key.lower() in _TIME_KEYS:
+                    assert cmp is not None
+                    time_test = _time_test(cmp, _bounds(family, values))
+            out.append(
+                _Condition(op, key, key.lower(), qualifier, if_exists, negated, test, null_accepts, time_test)
+            )
     return tuple(out)
 
 
@@ -727,7 +753,7 @@ class _Statement:
 
     def failing_condition(self, ctx: RequestContext, caller: _Caller) -> _Condition | None:
         for cond in self.conditions:
-            if not cond.holds(_lookup(ctx, caller, cond.key_lower)):
+            if not cond.holds_for(ctx, caller):
                 return cond
         return None
 

@@ -61,6 +61,7 @@ import json
 import logging
 import re
 import socket
+import ssl
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -238,14 +239,26 @@ async def _system_resolver(host: str, port: int) -> Sequence[str]:
     return [str(info[4][0]) for info in infos]
 
 
+def _causes(exc: BaseException) -> list[BaseException]:
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and len(chain) < 10:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    return chain
+
+
 def _http_error_reason(exc: httpx.HTTPError) -> str:
-    text = str(exc).lower()
+    """A short, fixed phrase for a transport failure (never the exception text itself)."""
     if isinstance(exc, httpx.TimeoutException):
         return "timed out"
     if isinstance(exc, httpx.ConnectError):
-        if "certificate" in text:
+        chain = _causes(exc)
+        if any(isinstance(e, ssl.SSLCertVerificationError) for e in chain):
             return "TLS certificate verification failed"
-        if "refused" in text:
+        if any(isinstance(e, ssl.SSLError) for e in chain):
+            return "TLS handshake failed"
+        if any(isinstance(e, ConnectionRefusedError) for e in chain):
             return "connection refused"
         return "could not connect"
     if isinstance(exc, httpx.RemoteProtocolError):
@@ -528,7 +541,9 @@ class JwksCache:
                 raise IssuerKeyError(f"{failed}: the response is larger than {limit} bytes")
             chunks: list[bytes] = []
             received = 0
-            async for chunk in response.aiter_raw():
+            # aiter_bytes rather than aiter_raw only so a body some transport already holds in memory is
+            # served too; with Content-Encoding refused above it is the raw body, bounded chunk by chunk.
+            async for chunk in response.aiter_bytes():
                 received += len(chunk)
                 if received > limit:
                     raise IssuerKeyError(f"{failed}: the response is larger than {limit} bytes")

@@ -56,17 +56,17 @@ def create_app(settings: Settings, node: Node | None = None) -> Starlette:
 
     async def token(request: Request) -> Response:
         declared = request.headers.get("content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY):
-            body = b"x" * (MAX_BODY + 1)  # rejected by the codec with a clear error, body never read
-        else:
-            chunks = []
+        oversized = declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY)
+        chunks: list[bytes] = []
+        if not oversized:
             size = 0
             async for chunk in request.stream():
                 size += len(chunk)
                 if size > MAX_BODY:
+                    oversized = True
                     break
                 chunks.append(chunk)
-            body = b"".join(chunks) if size <= MAX_BODY else b"x" * (MAX_BODY + 1)
+        body = b"" if oversized else b"".join(chunks)
         scope = request.scope
         client = scope.get("client")
         wire = WireRequest(
@@ -76,6 +76,7 @@ def create_app(settings: Settings, node: Node | None = None) -> Starlette:
             headers=list(scope["headers"]),
             body=body,
             client_ip=client[0] if client else None,
+            oversized=oversized,
         )
         await node.refresh()
         assert node.oidc is not None

@@ -1,0 +1,66 @@
+# ssoidc: make help lists the targets.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+NODE_STAMP := tests/node/node_modules/.installed
+PORT ?= 8000
+DATA ?= .data/demo
+
+.DEFAULT_GOAL := help
+.PHONY: help install system-deps node-deps run test test-fast lint fmt typecheck bench clean
+
+help: ## show this help
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-12s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	@rm -f $(VENV)/.installed-*
+	@touch $(STAMP)
+
+install: $(STAMP) system-deps node-deps ## install everything the tests need (venv, Debian and npm packages)
+
+system-deps: ## Debian packages used by tests and benchmarks: AWS CLI v2, wrk
+	@missing=""; \
+	  [ -x /usr/bin/aws ] || missing="$$missing awscli"; \
+	  command -v wrk >/dev/null || missing="$$missing wrk"; \
+	  if [ -n "$$missing" ]; then \
+	    echo "installing Debian packages:$$missing"; \
+	    if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
+	    $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	  fi
+
+$(NODE_STAMP): tests/node/package.json tests/node/package-lock.json
+	cd tests/node && npm ci --no-audit --no-fund --loglevel=error
+	@touch $(NODE_STAMP)
+
+node-deps: $(NODE_STAMP) ## npm packages for the JavaScript SDK tests
+
+run: $(STAMP) ## serve on http://127.0.0.1:$(PORT) with demo data (SQLite in $(DATA))
+	$(BIN)/ssoidc serve --demo --port $(PORT) --data-dir $(DATA)
+
+test: install ## install what is needed and run every test
+	$(BIN)/pytest -q -n 2
+
+test-fast: $(STAMP) ## unit tests only
+	$(BIN)/pytest -q tests/unit
+
+lint: $(STAMP) ## ruff and mypy --strict
+	$(BIN)/ruff check ssoidc tests bench
+	$(BIN)/ruff format --check ssoidc tests bench
+	$(BIN)/mypy
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+fmt: $(STAMP) ## format and auto-fix
+	$(BIN)/ruff format ssoidc tests bench
+	$(BIN)/ruff check --fix ssoidc tests bench
+
+bench: install ## load benchmark (wrk): JWT-bearer tokens/s at 1/16/64 connections
+	$(BIN)/python bench/run.py
+
+clean: ## remove the venv, caches and demo data
+	rm -rf $(VENV) .data .pytest_cache .mypy_cache .ruff_cache tests/node/node_modules

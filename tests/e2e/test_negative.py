@@ -1,0 +1,341 @@
+"""Every failure of CreateTokenWithIAM: the modelled error, no 5xx, nothing issued, nothing consumed.
+
+After each rejected request the same user gets a token with a fresh assertion, proving the failure consumed
+nothing that should survive.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import jwt
+import pytest
+from botocore.exceptions import ClientError
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from tests.conftest import make_client
+from tests.support import (
+    ACCOUNT,
+    JWT_BEARER,
+    OTHER_ACCOUNT,
+    LiveServer,
+    create_credential,
+    post_token,
+)
+
+OIDC_NS = "http://internal.amazon.com/coral/com.amazonaws.sso.oidc/"
+
+
+@pytest.fixture()
+def unchanged(server: LiveServer) -> Iterator[Callable[[], None]]:
+    """Snapshot token and jti counts; the test calls the returned check after its failing request."""
+    before = (server.count("tokens"), server.count("used_jtis"))
+
+    def check() -> None:
+        assert (server.count("tokens"), server.count("used_jtis")) == before, "a failed request wrote something"
+
+    yield check
+
+
+def expect(client: Any, code: str, status: int, **params: Any) -> dict[str, Any]:
+    with pytest.raises(ClientError) as info:
+        client.create_token_with_iam(**params)
+    err = info.value
+    assert type(err).__name__ == code, f"boto3 raised {type(err).__name__}: {err}"
+    assert err.response["Error"]["Code"] == code
+    assert err.response["ResponseMetadata"]["HTTPStatusCode"] == status
+    return dict(err.response)
+
+
+def still_works(server: LiveServer, oidc: Any, email: str = "alice@example.com", app: str = "main") -> None:
+    resp = oidc.create_token_with_iam(clientId=server.apps[app], grantType=JWT_BEARER, assertion=server.assertion(email))
+    assert resp["accessToken"].startswith("aoa")
+
+
+def other_key_token(claims: dict[str, Any]) -> str:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return jwt.encode(claims, key, algorithm="RS256", headers={"kid": "attacker"})
+
+
+def base_claims(server: LiveServer) -> dict[str, Any]:
+    return jwt.decode(server.assertion(), options={"verify_signature": False})
+
+
+JWT_FAILURES: dict[str, Callable[[LiveServer], str]] = {
+    "expired": lambda s: s.assertion(exp=int(time.time()) - 600, iat=int(time.time()) - 900, nbf=None),
+    "not-yet-valid": lambda s: s.assertion(nbf=int(time.time()) + 600),
+    "issued-in-future": lambda s: s.assertion(iat=int(time.time()) + 600),
+    "missing-jti": lambda s: s.assertion(jti=None),
+    "missing-exp": lambda s: s.assertion(exp=None),
+    "untrusted-issuer": lambda s: s.assertion(iss="https://evil.example.com"),
+    "issuer-trailing-slash": lambda s: s.assertion(iss=s.issuer_url + "/"),
+    "audience-not-authorized": lambda s: s.assertion(aud="someone-else"),
+    "audience-list-not-authorized": lambda s: s.assertion(aud=["x", "y"]),
+    "no-claim-attribute": lambda s: s.assertion(email=None),
+    "claim-not-a-string": lambda s: s.assertion(email=["alice@example.com"]),
+    "no-matching-user": lambda s: s.assertion("nobody@example.com"),
+    "several-matching-users": lambda s: s.assertion("dup@example.com"),
+    "bad-signature": lambda s: s.assertion()[:-6] + ("AAAAAA" if not s.assertion().endswith("AAAAAA") else "BBBBBB"),
+    "foreign-key-same-kid": lambda s: jwt.encode(
+        base_claims(s),
+        rsa.generate_private_key(public_exponent=65537, key_size=2048),
+        algorithm="RS256",
+        headers={"kid": jwt.get_unverified_header(s.assertion())["kid"]},
+    ),
+    "unknown-kid": lambda s: other_key_token(base_claims(s)),
+    "alg-none": lambda s: jwt.encode(base_claims(s), None, algorithm="none"),  # type: ignore[arg-type]
+    "alg-hs256": lambda s: jwt.encode(base_claims(s), "secret-secret-secret-secret-secret!", algorithm="HS256"),
+    "not-a-jwt": lambda s: "not-a-jwt",
+    "two-parts": lambda s: ".".join(s.assertion().split(".")[:2]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(JWT_FAILURES))
+def test_jwt_bearer_failures_are_invalid_grant(
+    case: str, server: LiveServer, oidc: Any, unchanged: Callable[[], None]
+) -> None:
+    assertion = JWT_FAILURES[case](server)
+    resp = expect(oidc, "InvalidGrantException", 400, clientId=server.apps["main"], grantType=JWT_BEARER,
+                  assertion=assertion)
+    assert resp["error"] == "invalid_grant"
+    assert resp["error_description"]
+    assert assertion not in json.dumps(resp)
+    unchanged()
+    still_works(server, oidc)
+
+
+def test_replayed_jti_is_invalid_grant_and_names_the_cause(server: LiveServer, oidc: Any) -> None:
+    assertion = server.assertion()
+    oidc.create_token_with_iam(clientId=server.apps["main"], grantType=JWT_BEARER, assertion=assertion)
+    tokens = server.count("tokens")
+    resp = expect(oidc, "InvalidGrantException", 400, clientId=server.apps["main"], grantType=JWT_BEARER,
+                  assertion=assertion)
+    assert "already been used" in resp["error_description"]
+    assert server.count("tokens") == tokens
+
+
+def test_unassigned_user_is_access_denied_with_reason(
+    server: LiveServer, oidc: Any, unchanged: Callable[[], None]
+) -> None:
+    resp = expect(oidc, "AccessDeniedException", 400, clientId=server.apps["main"], grantType=JWT_BEARER,
+                  assertion=server.assertion("carol@example.com"))
+    assert resp["error"] == "access_denied"
+    assert "not assigned" in resp["error_description"]
+    unchanged()
+    still_works(server, oidc, "carol@example.com", app="no-refresh")  # carol is fine where assignment is optional
+
+
+def test_missing_assertion_is_invalid_request(server: LiveServer, oidc: Any, unchanged: Callable[[], None]) -> None:
+    expect(oidc, "InvalidRequestException", 400, clientId=server.apps["main"], grantType=JWT_BEARER)
+    unchanged()
+
+
+def test_unknown_client_is_invalid_client_401(server: LiveServer, oidc: Any, unchanged: Callable[[], None]) -> None:
+    bogus = server.apps["main"][:-4] + "ZZZZ"
+    expect(oidc, "InvalidClientException", 401, clientId=bogus, grantType=JWT_BEARER, assertion=server.assertion())
+    expect(oidc, "InvalidClientException", 401, clientId="not-an-arn", grantType=JWT_BEARER,
+           assertion=server.assertion())
+    unchanged()
+
+
+def test_disabled_application_is_invalid_client(server: LiveServer, oidc: Any, unchanged: Callable[[], None]) -> None:
+    expect(oidc, "InvalidClientException", 401, clientId=server.apps["disabled"], grantType=JWT_BEARER,
+           assertion=server.assertion())
+    unchanged()
+
+
+def test_unsupported_grant_type(server: LiveServer, oidc: Any, unchanged: Callable[[], None]) -> None:
+    for grant in ("password", "client_credentials", "urn:ietf:params:oauth:grant-type:device_code", ""):
+        expect(oidc, "UnsupportedGrantTypeException", 400, clientId=server.apps["main"], grantType=grant)
+    unchanged()
+
+
+def test_grant_not_configured_is_unauthorized_client(
+    server: LiveServer, oidc: Any, unchanged: Callable[[], None]
+) -> None:
+    expect(oidc, "UnauthorizedClientException", 400, clientId=server.apps["no-refresh"], grantType="refresh_token",
+           refreshToken="aorX")
+    expect(oidc, "UnauthorizedClientException", 400, clientId=server.apps["target"], grantType=JWT_BEARER,
+           assertion=server.assertion())
+    unchanged()
+
+
+def test_scope_outside_application_is_invalid_scope(
+    server: LiveServer, oidc: Any, unchanged: Callable[[], None]
+) -> None:
+    resp = expect(oidc, "InvalidScopeException", 400, clientId=server.apps["main"], grantType=JWT_BEARER,
+                  assertion=server.assertion(), scope=["openid", "admin:everything"])
+    assert "admin:everything" in resp["error_description"]
+    unchanged()
+    still_works(server, oidc)
+
+
+# -- policy denials --------------------------------------------------------------------------------------------
+
+
+def test_application_without_actor_policy_denies_everyone(
+    server: LiveServer, oidc: Any, unchanged: Callable[[], None]
+) -> None:
+    resp = expect(oidc, "AccessDeniedException", 400, clientId=server.apps["no-policy"], grantType=JWT_BEARER,
+                  assertion=server.assertion())
+    assert "PutApplicationAuthenticationMethod" in resp["error_description"]
+    unchanged()
+
+
+def test_actor_policy_naming_another_account_denies_without_leaking_it(
+    server: LiveServer, oidc: Any, unchanged: Callable[[], None]
+) -> None:
+    resp = expect(oidc, "AccessDeniedException", 400, clientId=server.apps["other-account-only"],
+                  grantType=JWT_BEARER, assertion=server.assertion())
+    assert OTHER_ACCOUNT not in json.dumps(resp)
+    assert f"arn:aws:iam::{ACCOUNT}:root" in resp["error_description"]  # the caller learns who it is
+    assert "ActorPolicy" in resp["error_description"]
+    unchanged()
+
+
+def test_explicit_deny_for_role_session_wins(server: LiveServer, unchanged: Callable[[], None]) -> None:
+    key, secret = create_credential(server, f"arn:aws:sts::{ACCOUNT}:assumed-role/Denied/session-1")
+    client = make_client(server, aws_access_key_id=key, aws_secret_access_key=secret)
+    resp = expect(client, "AccessDeniedException", 400, clientId=server.apps["main"], grantType=JWT_BEARER,
+                  assertion=server.assertion())
+    assert "explicit" in resp["error_description"].lower()
+    unchanged()
+    other_key, other_secret = create_credential(server, f"arn:aws:sts::{ACCOUNT}:assumed-role/Allowed/session-1")
+    allowed = make_client(server, aws_access_key_id=other_key, aws_secret_access_key=other_secret)
+    still_works(server, allowed)
+
+
+def test_identity_policy_on_credential_must_also_allow(
+    server: LiveServer, tmp_path: Any, unchanged: Callable[[], None]
+) -> None:
+    policy = tmp_path / "deny.json"
+    policy.write_text(json.dumps({"Statement": {"Effect": "Allow", "Action": "sso:*", "Resource": "*"}}))
+    key, secret = create_credential(server, f"arn:aws:iam::{ACCOUNT}:user/limited", "--policy-file", str(policy))
+    client = make_client(server, aws_access_key_id=key, aws_secret_access_key=secret)
+    resp = expect(client, "AccessDeniedException", 400, clientId=server.apps["main"], grantType=JWT_BEARER,
+                  assertion=server.assertion())
+    assert "identity policy" in resp["error_description"]
+    unchanged()
+
+
+def test_session_credentials_need_their_token(server: LiveServer, unchanged: Callable[[], None]) -> None:
+    key, secret = create_credential(
+        server, f"arn:aws:sts::{ACCOUNT}:assumed-role/Allowed/s2", "--session-token", "the-session-token"
+    )
+    without = make_client(server, aws_access_key_id=key, aws_secret_access_key=secret)
+    with pytest.raises(ClientError) as info:
+        without.create_token_with_iam(clientId=server.apps["main"], grantType=JWT_BEARER, assertion=server.assertion())
+    assert info.value.response["Error"]["Code"] == "UnrecognizedClientException"
+    wrong = make_client(server, aws_access_key_id=key, aws_secret_access_key=secret, aws_session_token="wrong")
+    with pytest.raises(ClientError) as info:
+        wrong.create_token_with_iam(clientId=server.apps["main"], grantType=JWT_BEARER, assertion=server.assertion())
+    assert info.value.response["Error"]["Code"] == "UnrecognizedClientException"
+    unchanged()
+    right = make_client(server, aws_access_key_id=key, aws_secret_access_key=secret,
+                        aws_session_token="the-session-token")
+    still_works(server, right)
+
+
+# -- SigV4 failures, answered by the front end ------------------------------------------------------------------
+
+
+def body_for(server: LiveServer) -> bytes:
+    return json.dumps(
+        {"clientId": server.apps["main"], "grantType": JWT_BEARER, "assertion": server.assertion()}
+    ).encode()
+
+
+def assert_frontend_error(resp: Any, code: str, status: int = 403) -> None:
+    assert resp.status_code == status, resp.text
+    assert resp.headers["x-amzn-errortype"].split(":")[0] == code
+    assert resp.headers["x-amzn-requestid"]
+    assert "message" in resp.json()
+
+
+def test_sigv4_failures(server: LiveServer, unchanged: Callable[[], None]) -> None:
+    body = body_for(server)
+    now = dt.datetime.now(dt.timezone.utc)
+    assert_frontend_error(post_token(server, body, secret="wrong-secret"), "InvalidSignatureException")
+    assert_frontend_error(post_token(server, body, key="AKIAUNKNOWNKEY000000"), "UnrecognizedClientException")
+    assert_frontend_error(post_token(server, body, region="eu-west-1"), "InvalidSignatureException")
+    assert_frontend_error(post_token(server, body, service="sso"), "InvalidSignatureException")
+    old = post_token(server, body, when=now - dt.timedelta(minutes=6))
+    assert_frontend_error(old, "InvalidSignatureException")
+    assert "Signature expired" in old.json()["message"]
+    assert_frontend_error(post_token(server, body, when=now + dt.timedelta(minutes=6)), "InvalidSignatureException")
+    import httpx
+
+    unsigned = httpx.post(f"{server.url}/token?aws_iam=t", content=body, headers={"content-type": "application/json"})
+    assert_frontend_error(unsigned, "MissingAuthenticationTokenException")
+    garbage = httpx.post(f"{server.url}/token?aws_iam=t", content=body, headers={"authorization": "AWS4-HMAC-SHA256 x"})
+    assert_frontend_error(garbage, "IncompleteSignatureException")
+    # a body changed after signing
+    url = f"{server.url}/token?aws_iam=t"
+    from tests.support import sign_request
+
+    headers = sign_request(url, body)
+    assert_frontend_error(httpx.post(url, content=body.replace(b"main", b"mayn") + b" ", headers=headers),
+                          "InvalidSignatureException")
+    unchanged()
+
+
+def test_sigv4_within_skew_window_is_accepted(server: LiveServer) -> None:
+    now = dt.datetime.now(dt.timezone.utc)
+    assert post_token(server, body_for(server), when=now - dt.timedelta(minutes=4)).status_code == 200
+
+
+# -- malformed bodies -------------------------------------------------------------------------------------------
+
+MALFORMED: dict[str, tuple[bytes, str]] = {
+    "not-json": (b"{not json", "not valid JSON"),
+    "array": (b"[]", "JSON object"),
+    "missing-client-id": (json.dumps({"grantType": JWT_BEARER}).encode(), "clientId"),
+    "missing-grant-type": (json.dumps({"clientId": "x"}).encode(), "grantType"),
+    "client-id-number": (json.dumps({"clientId": 5, "grantType": JWT_BEARER}).encode(), "clientId"),
+    "scope-not-list": (json.dumps({"clientId": "x", "grantType": JWT_BEARER, "scope": "openid"}).encode(), "scope"),
+    "scope-member-not-string": (
+        json.dumps({"clientId": "x", "grantType": JWT_BEARER, "scope": [1]}).encode(), "scope[0]"),
+    "too-large": (json.dumps({"clientId": "x", "grantType": JWT_BEARER, "assertion": "a" * 70000}).encode(), "large"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MALFORMED))
+def test_malformed_bodies_are_invalid_request(case: str, server: LiveServer, unchanged: Callable[[], None]) -> None:
+    body, needle = MALFORMED[case]
+    resp = post_token(server, body)
+    assert resp.status_code == 400, resp.text
+    assert resp.headers["x-amzn-errortype"] == "InvalidRequestException:" + OIDC_NS
+    doc = resp.json()
+    assert doc["error"] == "invalid_request"
+    assert needle in doc["error_description"]
+    unchanged()
+
+
+def test_unknown_members_are_ignored(server: LiveServer) -> None:
+    doc = json.loads(body_for(server))
+    doc["somethingNew"] = {"nested": True}
+    assert post_token(server, json.dumps(doc).encode()).status_code == 200
+
+
+def test_plain_token_route_is_never_create_token_with_iam(server: LiveServer, unchanged: Callable[[], None]) -> None:
+    body = body_for(server)
+    for query in ("", "aws_iam=f", "aws_iam=T", "aws_iam"):
+        resp = post_token(server, body, query=query)
+        assert resp.status_code == 400
+        assert "CreateToken" in resp.json()["error_description"]
+    unchanged()
+
+
+def test_error_bodies_are_compact_json_without_secrets(server: LiveServer) -> None:
+    assertion = server.assertion(aud="nope")
+    body = json.dumps({"clientId": server.apps["main"], "grantType": JWT_BEARER, "assertion": assertion}).encode()
+    resp = post_token(server, body)
+    assert resp.status_code == 400
+    assert b": " not in resp.content
+    assert assertion.encode() not in resp.content
+    log = (server.data_dir.parent / "server.log").read_text()
+    assert assertion not in log

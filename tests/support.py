@@ -1,0 +1,325 @@
+"""Test support: a live ``ssoidc serve`` subprocess on loopback, with a known configuration and credentials."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+import secrets
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import jwt
+import yaml
+
+from ssoidc.crypto import b64u
+from ssoidc.oauth.keys import Signer
+from ssoidc.storage.sqlite import SqliteStore
+
+ROOT = Path(__file__).resolve().parent.parent
+ACCOUNT = "123456789012"
+OTHER_ACCOUNT = "210987654321"
+ADMIN_KEY = "AKIASSOIDCTESTADMIN1"
+ADMIN_SECRET = "test/admin/secret/0123456789abcdefghijklmn"
+JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+AUDIENCE = "test-audience"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def allow_account(account: str = ACCOUNT) -> dict[str, Any]:
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": account},
+                "Action": "sso-oauth:CreateTokenWithIAM",
+                "Resource": "*",
+            }
+        ],
+    }
+
+
+def test_config(base_url: str) -> dict[str, Any]:
+    """The configuration every e2e test runs against (names are referenced by the tests)."""
+    issuer = f"{base_url}/demo-issuer"
+    jwt_grant = {
+        JWT_BEARER: {
+            "JwtBearer": {
+                "AuthorizedTokenIssuers": [{"TrustedTokenIssuerArn": "demo", "AuthorizedAudiences": [AUDIENCE]}]
+            }
+        }
+    }
+    deny_alice_role = {
+        "Version": "2012-10-17",
+        "Statement": [
+            allow_account()["Statement"][0],
+            {
+                "Sid": "NoDenied",
+                "Effect": "Deny",
+                "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:role/Denied"},
+                "Action": "sso-oauth:*",
+                "Resource": "*",
+            },
+        ],
+    }
+    return {
+        "Instance": {"Name": "e2e"},
+        "TrustedTokenIssuers": [
+            {
+                "Name": "demo",
+                "TrustedTokenIssuerConfiguration": {
+                    "OidcJwtConfiguration": {
+                        "IssuerUrl": issuer,
+                        "ClaimAttributePath": "email",
+                        "IdentityStoreAttributePath": "emails.value",
+                    }
+                },
+            }
+        ],
+        "Applications": [
+            {
+                "Name": "main",
+                "Grants": {**jwt_grant, "refresh_token": {"RefreshToken": {}}},
+                "AuthenticationMethods": {"IAM": {"Iam": {"ActorPolicy": deny_alice_role}}},
+                "AccessScopes": [{"Scope": "data:read", "AuthorizedTargets": ["target"]}, {"Scope": "data:write"}],
+                "Assignments": [
+                    {"PrincipalType": "USER", "PrincipalId": "alice"},
+                    {"PrincipalType": "GROUP", "PrincipalId": "team"},
+                ],
+            },
+            {
+                "Name": "no-refresh",
+                "Grants": jwt_grant,
+                "AuthenticationMethods": {"IAM": {"Iam": {"ActorPolicy": allow_account()}}},
+                "AssignmentRequired": False,
+            },
+            {
+                "Name": "no-policy",
+                "Grants": jwt_grant,
+                "AssignmentRequired": False,
+            },
+            {
+                "Name": "other-account-only",
+                "Grants": jwt_grant,
+                "AuthenticationMethods": {"IAM": {"Iam": {"ActorPolicy": allow_account(OTHER_ACCOUNT)}}},
+                "AssignmentRequired": False,
+            },
+            {
+                "Name": "disabled",
+                "Status": "DISABLED",
+                "Grants": jwt_grant,
+                "AuthenticationMethods": {"IAM": {"Iam": {"ActorPolicy": allow_account()}}},
+            },
+            {
+                "Name": "target",
+                "Grants": {"urn:ietf:params:oauth:grant-type:token-exchange": {"TokenExchange": {}}},
+                "AuthenticationMethods": {"IAM": {"Iam": {"ActorPolicy": allow_account()}}},
+                "Assignments": [{"PrincipalType": "USER", "PrincipalId": "alice"}],
+            },
+        ],
+        "Users": [
+            {"UserName": "alice", "Emails": [{"Value": "alice@example.com"}], "Name": {"GivenName": "Alice"}},
+            {"UserName": "bob", "Emails": [{"Value": "bob@example.com"}]},
+            {"UserName": "carol", "Emails": [{"Value": "carol@example.com"}]},
+            {"UserName": "dup1", "Emails": [{"Value": "dup@example.com"}]},
+            {"UserName": "dup2", "Emails": [{"Value": "dup@example.com"}]},
+        ],
+        "Groups": [{"DisplayName": "team", "Members": ["bob"]}],
+    }
+
+
+@dataclass
+class LiveServer:
+    url: str
+    port: int
+    data_dir: Path
+    master_key: bytes
+    env: dict[str, str]
+    proc: subprocess.Popen[bytes]
+    apps: dict[str, str] = field(default_factory=dict)
+    users: dict[str, str] = field(default_factory=dict)
+    instance_arn: str = ""
+    _signer: Signer | None = None
+
+    @property
+    def issuer_url(self) -> str:
+        return f"{self.url}/demo-issuer"
+
+    def store(self) -> SqliteStore:
+        return SqliteStore(self.data_dir / "ssoidc.db", master_key=self.master_key)
+
+    def load(self) -> None:
+        async def go() -> None:
+            st = self.store()
+            try:
+                config, _ = await st.load_configuration()
+                keys = [k for k in await st.signing_keys("demo-issuer") if k.active]
+            finally:
+                await st.close()
+            assert config is not None
+            self.apps = {a.name: a.arn for a in config.applications}
+            self.users = {u.user_name: u.user_id for u in config.users}
+            self.instance_arn = config.instance.instance_arn
+            self._signer = Signer(keys[0])
+
+        asyncio.run(go())
+
+    def assertion(self, email: str = "alice@example.com", **overrides: Any) -> str:
+        """A valid assertion from the demo issuer; ``overrides`` replace claims (None deletes one)."""
+        now = int(time.time())
+        claims: dict[str, Any] = {
+            "iss": self.issuer_url,
+            "sub": email,
+            "aud": AUDIENCE,
+            "email": email,
+            "iat": now,
+            "nbf": now,
+            "exp": now + 300,
+            "jti": secrets.token_urlsafe(16),
+        }
+        for k, v in overrides.items():
+            if v is None:
+                claims.pop(k, None)
+            else:
+                claims[k] = v
+        assert self._signer is not None
+        return self._signer.sign(claims)
+
+    def count(self, table: str) -> int:
+        db = sqlite3.connect(f"file:{self.data_dir / 'ssoidc.db'}?mode=ro", uri=True)
+        try:
+            return int(db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
+        finally:
+            db.close()
+
+    def aws_env(self) -> dict[str, str]:
+        """Environment for a real AWS client: our endpoint and the bootstrap admin credential."""
+        return {
+            **{k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
+            "AWS_ACCESS_KEY_ID": ADMIN_KEY,
+            "AWS_SECRET_ACCESS_KEY": ADMIN_SECRET,
+            "AWS_REGION": "us-east-1",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_ENDPOINT_URL_SSO_OIDC": self.url,
+            "AWS_CONFIG_FILE": "/dev/null",
+            "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+            "AWS_EC2_METADATA_DISABLED": "true",
+        }
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+def start_server(tmp: Path, *, workers: int = 1, extra_env: dict[str, str] | None = None) -> LiveServer:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    data_dir = tmp / "data"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    config_path = tmp / "config.yaml"
+    config_path.write_text(yaml.safe_dump(test_config(url)))
+    master = secrets.token_bytes(32)
+    env = {
+        **os.environ,
+        "SSOIDC_MASTER_KEY": b64u(master),
+        "SSOIDC_BOOTSTRAP_ACCESS_KEY_ID": ADMIN_KEY,
+        "SSOIDC_BOOTSTRAP_SECRET_ACCESS_KEY": ADMIN_SECRET,
+        **(extra_env or {}),
+    }
+    log = open(tmp / "server.log", "wb")  # noqa: SIM115 - kept open for the server's lifetime
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ssoidc", "serve", "--demo", "--port", str(port), "--data-dir", str(data_dir),
+         "--config", str(config_path), "--workers", str(workers)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=ROOT,
+    )
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited: {(tmp / 'server.log').read_text()}")
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    else:
+        proc.kill()
+        raise RuntimeError(f"server did not start: {(tmp / 'server.log').read_text()}")
+    server = LiveServer(url, port, data_dir, master, env, proc)
+    server.load()
+    return server
+
+
+def decode_unverified(token: str) -> dict[str, Any]:
+    return jwt.decode(token, options={"verify_signature": False})
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def sign_request(
+    url: str,
+    body: bytes,
+    *,
+    key: str = ADMIN_KEY,
+    secret: str = ADMIN_SECRET,
+    region: str = "us-east-1",
+    service: str = "sso-oauth",
+    when: Any = None,
+    session_token: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> dict[str, str]:
+    """Sign a POST with botocore's own SigV4 signer (optionally at another time) and return its headers."""
+    from unittest import mock
+
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    req = AWSRequest(method="POST", url=url, data=body, headers={"Content-Type": "application/json", **(headers or {})})
+    auth = SigV4Auth(Credentials(key, secret, session_token), service, region)
+    if when is None:
+        auth.add_auth(req)
+    else:
+        with mock.patch("botocore.auth.get_current_datetime", return_value=when):
+            auth.add_auth(req)
+    return dict(req.headers.items())
+
+
+def post_token(server: LiveServer, body: bytes, *, query: str = "aws_iam=t", **sign: Any) -> httpx.Response:
+    url = f"{server.url}/token" + (f"?{query}" if query else "")
+    headers = sign_request(url, body, **sign)
+    return httpx.post(url, content=body, headers=headers, timeout=10)
+
+
+def create_credential(server: LiveServer, principal_arn: str, *extra: str) -> tuple[str, str]:
+    """Register a credential through the CLI (as an operator would) and return (key id, secret)."""
+    import json
+
+    out = subprocess.run(
+        [sys.executable, "-m", "ssoidc", "credentials", "create", "--data-dir", str(server.data_dir),
+         "--principal-arn", principal_arn, *extra],
+        env=server.env, capture_output=True, text=True, check=True, cwd=ROOT,
+    )
+    doc = json.loads(out.stdout)
+    return doc["AccessKeyId"], doc["SecretAccessKey"]
