@@ -351,7 +351,7 @@ def _string_list(value: object, path: str, what: str) -> list[tuple[str, str]]:
     """A string or a non-empty list of strings -> [(path, string)]."""
     if isinstance(value, str):
         return [(path, value)]
-    if isinstance(value, list):
+    if isinstance(value, list | tuple):
         if not value:
             raise PolicyError(path, f"{what} must not be an empty list")
         out: list[tuple[str, str]] = []
@@ -372,7 +372,7 @@ def _parse_principals(value: object, path: str) -> _Principals:
     role_keys: set[tuple[str, str, str]] = set()
     if value == "*":
         any_ = True
-    elif isinstance(value, dict):
+    elif isinstance(value, Mapping):
         if not value:
             raise PolicyError(path, "must name at least one principal")
         for ptype, pval in value.items():
@@ -497,12 +497,12 @@ _Values = tuple[str, ...] | None  # request values of one key; None = absent
 
 
 def _condition_values(value: object, path: str) -> list[tuple[str, str]]:
-    items = value if isinstance(value, list) else [value]
+    items = value if isinstance(value, list | tuple) else [value]
     if not items:
         raise PolicyError(path, "condition values must not be an empty list")
     out: list[tuple[str, str]] = []
     for i, item in enumerate(items):
-        ipath = f"{path}[{i}]" if isinstance(value, list) else path
+        ipath = f"{path}[{i}]" if isinstance(value, list | tuple) else path
         if isinstance(item, bool):
             out.append((ipath, "true" if item else "false"))
         elif isinstance(item, str):
@@ -622,11 +622,13 @@ def _time_test(cmp: _Cmp, bounds: tuple[float, ...]) -> Callable[[float], bool]:
 
 
 def _parse_conditions(value: object, path: str) -> tuple[_Condition, ...]:
-    if not isinstance(value, dict):
+    if not isinstance(value, Mapping):
         raise PolicyError(path, "must be an object of {operator: {key: values}}")
     out: list[_Condition] = []
     for op, block in value.items():
         opath = f"{path}.{op}"
+        if not isinstance(op, str):
+            raise PolicyError(opath, "a condition operator must be a string")
         name = op
         qualifier: Literal["", "any", "all"] = ""
         if name.startswith("ForAnyValue:"):
@@ -641,12 +643,12 @@ def _parse_conditions(value: object, path: str) -> tuple[_Condition, ...]:
         family, negated, cmp = spec
         if family == "null" and (if_exists or qualifier):
             raise PolicyError(opath, "Null takes neither IfExists nor ForAnyValue:/ForAllValues:")
-        if not isinstance(block, dict) or not block:
+        if not isinstance(block, Mapping) or not block:
             raise PolicyError(opath, "must be a non-empty object of {key: values}")
         for key, raw in block.items():
             kpath = f"{opath}.{key}"
-            if not key:
-                raise PolicyError(kpath, "a condition key must not be empty")
+            if not isinstance(key, str) or not key:
+                raise PolicyError(kpath, "a condition key must be a non-empty string")
             values = _condition_values(raw, kpath)
             null_accepts: frozenset[bool] | None = None
             time_test: Callable[[float], bool] | None = None
@@ -766,7 +768,7 @@ class _Statement:
         )
 
 
-def _exactly_one(st: dict[str, object], path: str, a: str, b: str) -> tuple[str, object]:
+def _exactly_one(st: Mapping[str, object], path: str, a: str, b: str) -> tuple[str, object]:
     if a in st and b in st:
         raise PolicyError(f"{path}.{b}", f"a statement must not have both {a} and {b}")
     if a in st:
@@ -779,9 +781,9 @@ def _exactly_one(st: dict[str, object], path: str, a: str, b: str) -> tuple[str,
 def _parse_statement(
     raw: object, path: str, index: int, kind: Literal["resource", "identity"], seen: set[str]
 ) -> _Statement:
-    if not isinstance(raw, dict):
+    if not isinstance(raw, Mapping):
         raise PolicyError(path, "a statement must be an object")
-    st: dict[str, object] = raw
+    st: Mapping[str, object] = raw
     for k in st:
         if k not in _STATEMENT_KEYS:
             raise PolicyError(f"{path}.{k}", "unknown statement element")
@@ -790,7 +792,7 @@ def _parse_statement(
         sid = st["Sid"]
         if not isinstance(sid, str):
             raise PolicyError(f"{path}.Sid", "Sid must be a string")
-        if sid in seen:
+        if sid and sid in seen:
             raise PolicyError(f"{path}.Sid", "Sid must be unique within the policy")
         seen.add(sid)
         label = sid or label
@@ -867,9 +869,9 @@ class Policy:
         """Validate a policy document (parsed JSON) and compile it. Raises :class:`PolicyError`."""
         if kind not in ("resource", "identity"):
             raise ValueError(f"kind must be 'resource' or 'identity', not {kind!r}")
-        if not isinstance(document, dict):
+        if not isinstance(document, Mapping):
             raise PolicyError("", "a policy document must be a JSON object")
-        doc: dict[str, object] = document
+        doc: Mapping[str, object] = document
         for k in doc:
             if k not in ("Version", "Id", "Statement"):
                 raise PolicyError(k, "unknown policy element")
@@ -881,9 +883,9 @@ class Policy:
             raise PolicyError("Statement", "a policy must have a Statement")
         raw = doc["Statement"]
         seen: set[str] = set()
-        if isinstance(raw, dict):
+        if isinstance(raw, Mapping):
             statements = [_parse_statement(raw, "Statement", 0, kind, seen)]
-        elif isinstance(raw, list):
+        elif isinstance(raw, list | tuple):
             if not raw:
                 raise PolicyError("Statement", "Statement must not be an empty list")
             statements = [_parse_statement(s, f"Statement[{i}]", i, kind, seen) for i, s in enumerate(raw)]
