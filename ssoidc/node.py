@@ -26,7 +26,12 @@ from ssoidc.config.apply import load_file, resolve
 from ssoidc.config.schema import ConfigFile
 from ssoidc.crypto import load_or_create_master_key
 from ssoidc.model import Configuration, Directory, Instance
+from ssoidc.oauth.authorize import CodeIssuer
+from ssoidc.oauth.grants.authorization_code import AuthorizationCodeGrantHandler
+from ssoidc.oauth.grants.base import Grant
 from ssoidc.oauth.grants.jwt_bearer import JwtBearerGrantHandler
+from ssoidc.oauth.grants.refresh_token import RefreshTokenGrantHandler
+from ssoidc.oauth.grants.token_exchange import TokenExchangeGrantHandler
 from ssoidc.oauth.issuer import TokenIssuer
 from ssoidc.oauth.jwks import JwksCache, JwksSettings
 from ssoidc.oauth.keys import Signer, load_signer
@@ -116,16 +121,12 @@ class Node:
             access_ttl=self.settings.access_token_ttl,
         )
         self.token_issuer = issuer
-        self.token_service = TokenService(
-            {
-                JwtBearerGrantHandler.grant_type: JwtBearerGrantHandler(
-                    issuer=issuer,
-                    jwks=self.jwks,
-                    leeway=float(self.settings.assertion_leeway),
-                    session_ttl=self.settings.session_ttl,
-                    default_scopes=self.settings.default_scopes,
-                )
-            }
+        self.token_service = TokenService(build_grants(self, issuer))
+        self.code_issuer = CodeIssuer(
+            store=self.store,
+            code_ttl=self.settings.code_ttl,
+            session_ttl=self.settings.session_ttl,
+            default_scopes=self.settings.default_scopes,
         )
         self.oidc = SsoOidcApi(
             verifier=self.verifier,
@@ -218,6 +219,28 @@ class Node:
         directory = self._directory
         assert directory is not None
         return await self.token_service.create_token_with_iam(req, caller, directory, self.clock.now())
+
+
+def build_grants(node: Node, issuer: TokenIssuer) -> dict[str, Grant]:
+    """The compose list: every grant type CreateTokenWithIAM serves (fosite's ComposeAllEnabled)."""
+    s = node.settings
+    grants: list[Grant] = [
+        JwtBearerGrantHandler(
+            issuer=issuer,
+            jwks=node.jwks,
+            leeway=float(s.assertion_leeway),
+            session_ttl=s.session_ttl,
+            default_scopes=s.default_scopes,
+        ),
+        RefreshTokenGrantHandler(
+            issuer=issuer, minter=node.minter, store=node.store, grace_seconds=s.refresh_grace_seconds
+        ),
+        TokenExchangeGrantHandler(
+            issuer=issuer, minter=node.minter, store=node.store, default_scopes=s.default_scopes
+        ),
+        AuthorizationCodeGrantHandler(issuer=issuer, store=node.store),
+    ]
+    return {g.grant_type: g for g in grants}
 
 
 def write_credentials_file(path: Path, akid: str, secret: str) -> None:

@@ -59,6 +59,11 @@ class Settings:
     """``expiresIn`` of access tokens, seconds (AWS: 3600)."""
     session_ttl: int = 8 * 3600
     """Lifetime of the session a grant starts; refresh tokens die with it (AWS default: 8 hours)."""
+    refresh_grace_seconds: float = 5.0
+    """A retired refresh token presented again within this many seconds is refused without revoking its family
+    (a client's own network retry); later reuse revokes the whole family."""
+    code_ttl: int = 300
+    """Lifetime of authorization codes, seconds."""
     assertion_leeway: int = 60
     """Clock leeway for exp/nbf/iat of JWT-bearer assertions, seconds."""
     id_token_alg: str = "ES256"
@@ -88,7 +93,8 @@ class Settings:
             raise ConfigError(f"SSOIDC_SQLITE_SYNCHRONOUS: expected NORMAL or FULL, got {self.sqlite_synchronous!r}")
         if self.workers < 1:
             raise ConfigError("--workers: must be at least 1")
-        for name in ("access_token_ttl", "session_ttl", "assertion_leeway", "sigv4_max_skew"):
+        for name in ("access_token_ttl", "session_ttl", "assertion_leeway", "sigv4_max_skew", "refresh_grace_seconds",
+                     "code_ttl"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name}: must not be negative")
         return self
@@ -116,6 +122,8 @@ def settings_from_env(**overrides: object) -> Settings:
         access_token_ttl=_env_int("SSOIDC_ACCESS_TOKEN_TTL", 3600),
         session_ttl=_env_int("SSOIDC_SESSION_TTL", 8 * 3600),
         assertion_leeway=_env_int("SSOIDC_ASSERTION_LEEWAY", 60),
+        refresh_grace_seconds=float(_env_int("SSOIDC_REFRESH_GRACE_SECONDS", 5)),
+        code_ttl=_env_int("SSOIDC_CODE_TTL", 300),
         id_token_alg=env.get("SSOIDC_ID_TOKEN_ALG", "ES256"),
         sqlite_synchronous=env.get("SSOIDC_SQLITE_SYNCHRONOUS", "NORMAL").upper(),
         jwks_ttl=_env_int("SSOIDC_JWKS_TTL", 3600),
@@ -140,6 +148,8 @@ def export_env(settings: Settings) -> dict[str, str]:
         "SSOIDC_ACCESS_TOKEN_TTL": str(settings.access_token_ttl),
         "SSOIDC_SESSION_TTL": str(settings.session_ttl),
         "SSOIDC_ASSERTION_LEEWAY": str(settings.assertion_leeway),
+        "SSOIDC_REFRESH_GRACE_SECONDS": str(int(settings.refresh_grace_seconds)),
+        "SSOIDC_CODE_TTL": str(settings.code_ttl),
         "SSOIDC_ID_TOKEN_ALG": settings.id_token_alg,
         "SSOIDC_SQLITE_SYNCHRONOUS": settings.sqlite_synchronous,
         "SSOIDC_JWKS_TTL": str(settings.jwks_ttl),

@@ -30,6 +30,12 @@ ADMIN_KEY = "AKIASSOIDCTESTADMIN1"
 ADMIN_SECRET = "test/admin/secret/0123456789abcdefghijklmn"
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 AUDIENCE = "test-audience"
+REDIRECT_URI = "https://app.example.com/callback"
+INSTANCE_ARN = "arn:aws:sso:::instance/ssoins-e2e0000000000000"
+INSTANCE_TARGET = INSTANCE_ARN
+TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
+ACCESS_TYPE = "urn:ietf:params:oauth:token-type:access_token"
+REFRESH_TYPE = "urn:ietf:params:oauth:token-type:refresh_token"
 
 
 def free_port() -> int:
@@ -76,7 +82,7 @@ def test_config(base_url: str) -> dict[str, Any]:
         ],
     }
     return {
-        "Instance": {"Name": "e2e"},
+        "Instance": {"Name": "e2e", "InstanceArn": INSTANCE_ARN},
         "TrustedTokenIssuers": [
             {
                 "Name": "demo",
@@ -92,9 +98,16 @@ def test_config(base_url: str) -> dict[str, Any]:
         "Applications": [
             {
                 "Name": "main",
-                "Grants": {**jwt_grant, "refresh_token": {"RefreshToken": {}}},
+                "Grants": {
+                    **jwt_grant,
+                    "refresh_token": {"RefreshToken": {}},
+                    "urn:ietf:params:oauth:grant-type:token-exchange": {"TokenExchange": {}},
+                },
                 "AuthenticationMethods": {"IAM": {"Iam": {"ActorPolicy": deny_alice_role}}},
-                "AccessScopes": [{"Scope": "data:read", "AuthorizedTargets": ["target"]}, {"Scope": "data:write"}],
+                "AccessScopes": [
+                    {"Scope": "data:read", "AuthorizedTargets": ["target", "target-no-refresh"]},
+                    {"Scope": "data:write"},
+                ],
                 "Assignments": [
                     {"PrincipalType": "USER", "PrincipalId": "alice"},
                     {"PrincipalType": "GROUP", "PrincipalId": "team"},
@@ -124,8 +137,27 @@ def test_config(base_url: str) -> dict[str, Any]:
                 "AuthenticationMethods": {"IAM": {"Iam": {"ActorPolicy": allow_account()}}},
             },
             {
-                "Name": "target",
+                "Name": "web",
+                "Grants": {
+                    "authorization_code": {"AuthorizationCode": {"RedirectUris": [REDIRECT_URI, "http://127.0.0.1/cb"]}},
+                    "refresh_token": {"RefreshToken": {}},
+                },
+                "AuthenticationMethods": {"IAM": {"Iam": {"ActorPolicy": allow_account()}}},
+                "AccessScopes": [{"Scope": "web:read", "AuthorizedTargets": [INSTANCE_TARGET]}],
+                "Assignments": [{"PrincipalType": "USER", "PrincipalId": "alice"}],
+            },
+            {
+                "Name": "target-no-refresh",
                 "Grants": {"urn:ietf:params:oauth:grant-type:token-exchange": {"TokenExchange": {}}},
+                "AuthenticationMethods": {"IAM": {"Iam": {"ActorPolicy": allow_account()}}},
+                "AssignmentRequired": False,
+            },
+            {
+                "Name": "target",
+                "Grants": {
+                    "urn:ietf:params:oauth:grant-type:token-exchange": {"TokenExchange": {}},
+                    "refresh_token": {"RefreshToken": {}},
+                },
                 "AuthenticationMethods": {"IAM": {"Iam": {"ActorPolicy": allow_account()}}},
                 "Assignments": [{"PrincipalType": "USER", "PrincipalId": "alice"}],
             },
@@ -198,6 +230,46 @@ class LiveServer:
         assert self._signer is not None
         return self._signer.sign(claims)
 
+    def mint_code(
+        self,
+        app: str = "web",
+        user: str = "alice",
+        *,
+        redirect_uri: str = REDIRECT_URI,
+        verifier: str | None = None,
+        method: str = "S256",
+        scopes: list[str] | None = None,
+        issued_ago: float = 0.0,
+    ) -> str:
+        """Mint an authorization code through the domain service (as the sign-in flow will)."""
+        from ssoidc.model import Directory
+        from ssoidc.oauth.authorize import CodeIssuer
+        from ssoidc.oauth.pkce import s256
+
+        challenge = None if verifier is None else (s256(verifier) if method == "S256" else verifier)
+
+        async def go() -> str:
+            st = self.store()
+            try:
+                config, version = await st.load_configuration()
+                assert config is not None
+                issuer = CodeIssuer(store=st, code_ttl=300, session_ttl=8 * 3600,
+                                    default_scopes=("openid", "aws", "sts:identity_context"))
+                return await issuer.issue_code(
+                    Directory(config, version),
+                    application_arn=self.apps[app],
+                    user_id=self.users[user],
+                    redirect_uri=redirect_uri,
+                    scopes=scopes,
+                    code_challenge=challenge,
+                    code_challenge_method=None if verifier is None else method,
+                    now=time.time() - issued_ago,
+                )
+            finally:
+                await st.close()
+
+        return asyncio.run(go())
+
     def count(self, table: str) -> int:
         db = sqlite3.connect(f"file:{self.data_dir / 'ssoidc.db'}?mode=ro", uri=True)
         try:
@@ -240,6 +312,7 @@ def start_server(tmp: Path, *, workers: int = 1, extra_env: dict[str, str] | Non
         "SSOIDC_MASTER_KEY": b64u(master),
         "SSOIDC_BOOTSTRAP_ACCESS_KEY_ID": ADMIN_KEY,
         "SSOIDC_BOOTSTRAP_SECRET_ACCESS_KEY": ADMIN_SECRET,
+        "SSOIDC_REFRESH_GRACE_SECONDS": "1",
         **(extra_env or {}),
     }
     log = open(tmp / "server.log", "wb")  # noqa: SIM115 - kept open for the server's lifetime

@@ -730,6 +730,7 @@ _ACTION_RE: Final = re.compile(r"\*\Z|[A-Za-z0-9*?-]+:[A-Za-z0-9*?_.-]+\Z")
 @dataclass(frozen=True, slots=True)
 class _Statement:
     label: str  # Sid or "Statement[i]"
+    shown: str  # the label as it may appear in an explanation (redacted)
     allow: bool
     principals: _Principals | None  # None in identity policies
     not_principal: bool
@@ -828,6 +829,7 @@ def _parse_statement(
     conditions = _parse_conditions(st["Condition"], f"{path}.Condition") if "Condition" in st else ()
     return _Statement(
         label=label,
+        shown=_redact(label),
         allow=effect == "Allow",
         principals=principals,
         not_principal=not_principal,
@@ -897,24 +899,22 @@ class Policy:
         """Explicit Deny wins; otherwise any applicable Allow allows; otherwise implicit deny."""
         caller = _parse_caller(ctx.principal_arn, ctx.role_arn)
         action = ctx.action.lower()
-        denies: list[str] = []
-        allows: list[str] = []
+        denies: list[_Statement] = []
+        allows: list[_Statement] = []
         for st in self._statements:
             if st.applies(ctx, caller, action):
-                (allows if st.allow else denies).append(st.label)
-        request = f"action {ctx.action} on resource {ctx.resource} for principal {ctx.principal_arn}"
-        if denies:
-            return Evaluation(
-                Decision.EXPLICIT_DENY,
-                tuple(denies),
-                f"{request} is explicitly denied by {self._kind_label} statement(s) "
-                + _redact(", ".join(denies)),
+                (allows if st.allow else denies).append(st)
+        if denies or allows:
+            deciding, decision, verb = (
+                (denies, Decision.EXPLICIT_DENY, "explicitly denied")
+                if denies
+                else (allows, Decision.ALLOW, "allowed")
             )
-        if allows:
             return Evaluation(
-                Decision.ALLOW,
-                tuple(allows),
-                f"{request} is allowed by {self._kind_label} statement(s) " + _redact(", ".join(allows)),
+                decision,
+                tuple(st.label for st in deciding),
+                f"action {ctx.action} on resource {ctx.resource} for principal {ctx.principal_arn} is {verb} by"
+                f" {self._kind_label} statement(s) " + ", ".join(st.shown for st in deciding),
             )
         return Evaluation(Decision.IMPLICIT_DENY, (), self._diagnose(ctx, caller, action))
 

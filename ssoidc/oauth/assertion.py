@@ -166,11 +166,18 @@ def _utc(timestamp: float) -> str:
 
 
 def _numeric_date(claims: Mapping[str, Any], name: str) -> float | None:
-    """An RFC 7519 NumericDate claim, or None when absent."""
+    """An RFC 7519 NumericDate claim as a float (huge integers become +/-inf), or None when absent."""
     if name not in claims:
         return None
     value = claims[name]
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise AssertionInvalid(f"assertion {name} claim is not a number")
+    if isinstance(value, int):
+        try:
+            return float(value)
+        except OverflowError:
+            return math.inf if value > 0 else -math.inf
+    if not math.isfinite(value):  # the parser already refuses NaN and Infinity; kept for safety
         raise AssertionInvalid(f"assertion {name} claim is not a number")
     return value
 

@@ -46,6 +46,8 @@ class IssueSpec:
     family_id: str | None = None
     parent_hash: bytes | None = None
     with_refresh: bool | None = None  # None: when the application has the RefreshToken grant
+    not_after: float | None = None
+    """No token of this set may outlive this instant (token exchange: the subject token's expiry)."""
     extra_context: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -65,11 +67,19 @@ class TokenIssuer:
     async def issue(
         self, spec: IssueSpec, directory: Directory, *, jti: tuple[str, str, float] | None = None
     ) -> TokenResult:
+        """Build the token set and store it (with the ``jti``, if given) in one transaction."""
+        result, records = self.build(spec, directory)
+        await self._store.issue(records, jti=jti)
+        return result
+
+    def build(self, spec: IssueSpec, directory: Directory) -> tuple[TokenResult, list[TokenRecord]]:
+        """Mint and sign a token set without storing it (the caller stores it atomically with its redemption)."""
         now = spec.now
         app = spec.application
         inst = directory.instance
         family = spec.family_id or secrets.token_urlsafe(16)
-        expires_at = min(now + self._access_ttl, spec.session_expires_at)
+        session_end = spec.session_expires_at if spec.not_after is None else min(spec.session_expires_at, spec.not_after)
+        expires_at = min(now + self._access_ttl, session_end)
         expires_in = max(0, int(expires_at - now))
         access, access_hash = self._minter.mint("access")
         with_refresh = (GRANT_REFRESH_TOKEN in app.grants) if spec.with_refresh is None else spec.with_refresh
@@ -138,13 +148,12 @@ class TokenIssuer:
                     user_id=spec.user_id,
                     scopes=spec.scopes,
                     issued_at=now,
-                    expires_at=spec.session_expires_at,
+                    expires_at=session_end,
                     session_expires_at=spec.session_expires_at,
                     grant_type=spec.grant_type,
                     context=context,
                 )
             )
-        await self._store.issue(records, jti=jti)
         return TokenResult(
             access_token=access,
             expires_in=expires_in,
@@ -153,4 +162,4 @@ class TokenIssuer:
             scope=spec.scopes,
             identity_context=identity_context,
             refresh_token=refresh,
-        )
+        ), records

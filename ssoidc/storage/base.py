@@ -9,6 +9,7 @@ Single-use artefacts are consumed with conditional writes, never read-then-write
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+import enum
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -63,6 +64,39 @@ class TokenRecord:
     grant_type: str
     context: Mapping[str, Any] = field(default_factory=dict)
     revoked_at: float | None = None
+    retired_at: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CodeRecord:
+    """An authorization code, by hash, bound to application, user, redirect URI and PKCE challenge."""
+
+    code_hash: bytes
+    application_arn: str
+    user_id: str
+    redirect_uri: str
+    code_challenge: str | None
+    code_challenge_method: str | None
+    scopes: tuple[str, ...]
+    family_id: str
+    issued_at: float
+    expires_at: float
+    session_expires_at: float
+    auth_time: float
+    consumed_at: float | None = None
+
+
+class Redemption(enum.Enum):
+    """Outcome of a single-use redemption (refresh-token rotation or code redemption)."""
+
+    OK = "ok"
+    """Redeemed now; the new tokens were stored in the same transaction."""
+    RETRY_IN_GRACE = "grace"
+    """A refresh token retired moments ago (inside the grace window): refused, family left alone."""
+    REUSED = "reused"
+    """Already redeemed: the whole family was revoked in the same transaction."""
+    INVALID = "invalid"
+    """Unknown, expired, revoked or bound elsewhere: refused, nothing written."""
 
 
 class ConfigStore(Protocol):
@@ -105,8 +139,33 @@ class TokenStore(Protocol):
 
     async def purge_expired(self, now: float, limit: int = 1000) -> int: ...
 
+    async def rotate_refresh(
+        self, old_hash: bytes, application_arn: str, now: float, grace_seconds: float, tokens: Sequence[TokenRecord]
+    ) -> Redemption:
+        """Retire refresh token ``old_hash`` and store ``tokens``, as one conditional write.
 
-class Store(ConfigStore, CredentialStore, KeyStore, TokenStore, Protocol):
+        Succeeds only if the token is a live (unretired, unrevoked, unexpired) refresh token of
+        ``application_arn``. If it was already retired: inside ``grace_seconds`` of its retirement the request is
+        refused (RETRY_IN_GRACE); later, its whole family is revoked (REUSED).
+        """
+        ...
+
+    async def revoke_family(self, family_id: str, now: float) -> int: ...
+
+
+class CodeStore(Protocol):
+    async def create_code(self, code: CodeRecord) -> None: ...
+
+    async def find_code(self, code_hash: bytes) -> CodeRecord | None: ...
+
+    async def redeem_code(
+        self, code_hash: bytes, application_arn: str, now: float, tokens: Sequence[TokenRecord]
+    ) -> Redemption:
+        """Consume the code and store ``tokens`` atomically; a second redemption revokes the code's family."""
+        ...
+
+
+class Store(ConfigStore, CredentialStore, KeyStore, TokenStore, CodeStore, Protocol):
     """Everything a node needs. Implementations: ``SqliteStore``."""
 
     async def close(self) -> None: ...

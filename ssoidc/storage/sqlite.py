@@ -26,11 +26,15 @@ import orjson
 from ssoidc.crypto import Sealer
 from ssoidc.model import Configuration
 from ssoidc.storage import codec
-from ssoidc.storage.base import JtiReplay, SigningKey, StoredCredential, TokenRecord
+from ssoidc.storage.base import CodeRecord, JtiReplay, Redemption, SigningKey, StoredCredential, TokenRecord
 
 _TOKEN_COLUMNS = (
     "token_hash, kind, family_id, parent_hash, application_arn, user_id, scopes, issued_at, expires_at,"
     " session_expires_at, grant_type, context, revoked_at"
+)
+_CODE_COLUMNS = (
+    "code_hash, application_arn, user_id, redirect_uri, code_challenge, code_challenge_method, scopes, family_id,"
+    " issued_at, expires_at, session_expires_at, auth_time, consumed_at"
 )
 
 
@@ -276,7 +280,9 @@ class SqliteStore:
             db.executemany(f"INSERT INTO tokens ({_TOKEN_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
 
     async def find_token(self, token_hash: bytes) -> TokenRecord | None:
-        row = self._db.execute(f"SELECT {_TOKEN_COLUMNS} FROM tokens WHERE token_hash = ?", (token_hash,)).fetchone()
+        row = self._db.execute(
+            f"SELECT {_TOKEN_COLUMNS}, retired_at FROM tokens WHERE token_hash = ?", (token_hash,)
+        ).fetchone()
         if row is None:
             return None
         return TokenRecord(
@@ -293,7 +299,108 @@ class SqliteStore:
             grant_type=row[10],
             context=orjson.loads(row[11]),
             revoked_at=row[12],
+            retired_at=row[13],
         )
+
+    def _revoke_family(self, db: sqlite3.Connection, family_id: str, now: float) -> int:
+        return int(
+            db.execute(
+                "UPDATE tokens SET revoked_at = ? WHERE family_id = ? AND revoked_at IS NULL", (now, family_id)
+            ).rowcount
+        )
+
+    async def revoke_family(self, family_id: str, now: float) -> int:
+        with self._write() as db:
+            return self._revoke_family(db, family_id, now)
+
+    async def rotate_refresh(
+        self, old_hash: bytes, application_arn: str, now: float, grace_seconds: float, tokens: Sequence[TokenRecord]
+    ) -> Redemption:
+        rows = [self._token_row(t) for t in tokens]
+        with self._write() as db:
+            n = db.execute(
+                "UPDATE tokens SET retired_at = ? WHERE token_hash = ? AND kind = 'refresh' AND application_arn = ?"
+                " AND retired_at IS NULL AND revoked_at IS NULL AND expires_at > ?",
+                (now, old_hash, application_arn, now),
+            ).rowcount
+            if n == 1:
+                db.executemany(f"INSERT INTO tokens ({_TOKEN_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+                return Redemption.OK
+            row = db.execute(
+                "SELECT family_id, retired_at, revoked_at FROM tokens WHERE token_hash = ? AND kind = 'refresh'"
+                " AND application_arn = ?",
+                (old_hash, application_arn),
+            ).fetchone()
+            if row is None or row[1] is None or row[2] is not None:
+                return Redemption.INVALID
+            if now - float(row[1]) <= grace_seconds:
+                return Redemption.RETRY_IN_GRACE
+            self._revoke_family(db, row[0], now)
+            return Redemption.REUSED
+
+    # -- authorization codes ----------------------------------------------------------------------------------
+    async def create_code(self, code: CodeRecord) -> None:
+        with self._write() as db:
+            db.execute(
+                f"INSERT INTO auth_codes ({_CODE_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    code.code_hash,
+                    code.application_arn,
+                    code.user_id,
+                    code.redirect_uri,
+                    code.code_challenge,
+                    code.code_challenge_method,
+                    " ".join(code.scopes),
+                    code.family_id,
+                    code.issued_at,
+                    code.expires_at,
+                    code.session_expires_at,
+                    code.auth_time,
+                    code.consumed_at,
+                ),
+            )
+
+    async def find_code(self, code_hash: bytes) -> CodeRecord | None:
+        row = self._db.execute(f"SELECT {_CODE_COLUMNS} FROM auth_codes WHERE code_hash = ?", (code_hash,)).fetchone()
+        if row is None:
+            return None
+        return CodeRecord(
+            code_hash=row[0],
+            application_arn=row[1],
+            user_id=row[2],
+            redirect_uri=row[3],
+            code_challenge=row[4],
+            code_challenge_method=row[5],
+            scopes=tuple(row[6].split()),
+            family_id=row[7],
+            issued_at=row[8],
+            expires_at=row[9],
+            session_expires_at=row[10],
+            auth_time=row[11],
+            consumed_at=row[12],
+        )
+
+    async def redeem_code(
+        self, code_hash: bytes, application_arn: str, now: float, tokens: Sequence[TokenRecord]
+    ) -> Redemption:
+        rows = [self._token_row(t) for t in tokens]
+        with self._write() as db:
+            n = db.execute(
+                "UPDATE auth_codes SET consumed_at = ? WHERE code_hash = ? AND application_arn = ?"
+                " AND consumed_at IS NULL AND expires_at > ?",
+                (now, code_hash, application_arn, now),
+            ).rowcount
+            if n == 1:
+                db.executemany(f"INSERT INTO tokens ({_TOKEN_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+                return Redemption.OK
+            row = db.execute(
+                "SELECT family_id, consumed_at FROM auth_codes WHERE code_hash = ? AND application_arn = ?",
+                (code_hash, application_arn),
+            ).fetchone()
+            if row is None or row[1] is None:
+                return Redemption.INVALID
+            self._revoke_family(db, row[0], now)  # RFC 6749 section 4.1.2: revoke what the code issued
+            return Redemption.REUSED
 
     async def purge_expired(self, now: float, limit: int = 1000) -> int:
         """Delete up to ``limit`` expired tokens and spent jtis; small batches keep the write lock short."""
@@ -301,6 +408,11 @@ class SqliteStore:
             n = db.execute(
                 "DELETE FROM tokens WHERE token_hash IN (SELECT token_hash FROM tokens WHERE expires_at < ? LIMIT ?)",
                 (now, limit),
+            ).rowcount
+            n += db.execute(
+                "DELETE FROM auth_codes WHERE code_hash IN"
+                " (SELECT code_hash FROM auth_codes WHERE expires_at < ? LIMIT ?)",
+                (now - 86400, limit),  # kept a day past expiry so a late replay still revokes its family
             ).rowcount
             n += db.execute(
                 "DELETE FROM used_jtis WHERE (issuer, jti) IN"

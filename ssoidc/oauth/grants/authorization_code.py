@@ -1,0 +1,86 @@
+"""The authorization-code grant, redemption side (RFC 6749 section 4.1.3, PKCE RFC 7636 section 4.6).
+
+Codes are single use and bound to the application, the user, the redirect URI and the PKCE challenge, and live
+``SSOIDC_CODE_TTL`` seconds (default 300). ``redirectUri`` must equal the one used at authorization exactly;
+``codeVerifier`` must match the S256 (or plain) challenge. Every binding is checked before the code is consumed,
+so a request that fails a check consumes nothing; the code is then consumed in the same transaction that stores
+the tokens. A code redeemed twice revokes the tokens issued from it (RFC 6749 section 4.1.2).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import ClassVar
+
+from ssoidc.errors import InvalidGrant, InvalidRequest
+from ssoidc.model import GRANT_AUTHORIZATION_CODE
+from ssoidc.oauth import pkce
+from ssoidc.oauth.grants.base import GrantContext
+from ssoidc.oauth.issuer import IssueSpec, TokenIssuer
+from ssoidc.oauth.request import TokenRequest, TokenResult
+from ssoidc.oauth.scopes import select_scopes
+from ssoidc.storage.base import CodeStore, Redemption
+
+INVALID_CODE = "Invalid authorization code provided"
+
+
+def code_hash(code: str) -> bytes:
+    return hashlib.sha256(code.encode("utf-8", "replace")).digest()
+
+
+class AuthorizationCodeGrantHandler:
+    grant_type: ClassVar[str] = GRANT_AUTHORIZATION_CODE
+
+    def __init__(self, *, issuer: TokenIssuer, store: CodeStore) -> None:
+        self._issuer = issuer
+        self._store = store
+
+    async def exchange(self, req: TokenRequest, ctx: GrantContext) -> TokenResult:
+        if not req.code:
+            raise InvalidRequest("code is required for the authorization_code grant")
+        if not req.redirect_uri:
+            raise InvalidRequest("redirectUri is required for the authorization_code grant")
+        if len(req.code) > 512:
+            raise InvalidGrant(INVALID_CODE)
+        h = code_hash(req.code)
+        record = await self._store.find_code(h)
+        app = ctx.application
+        if record is None or record.application_arn != app.arn:
+            raise InvalidGrant(INVALID_CODE)
+        if record.consumed_at is None and record.expires_at <= ctx.now:
+            raise InvalidGrant("Invalid authorization code provided: it has expired")
+        if record.consumed_at is None:
+            if req.redirect_uri != record.redirect_uri:
+                raise InvalidGrant(
+                    "redirectUri does not match the redirect URI used when the code was issued"
+                )
+            if record.code_challenge is not None:
+                if not req.code_verifier:
+                    raise InvalidGrant("codeVerifier is required: the code was issued with a PKCE challenge")
+                if not pkce.verify(req.code_verifier, record.code_challenge, record.code_challenge_method or "plain"):
+                    raise InvalidGrant("codeVerifier does not match the PKCE code challenge")
+            elif req.code_verifier:
+                raise InvalidGrant("codeVerifier was sent but the code was issued without a PKCE challenge")
+        scopes = select_scopes(req.scope, record.scopes)
+        if app.assignment_required and not ctx.directory.is_assigned(app, record.user_id):
+            raise InvalidGrant(INVALID_CODE)
+        spec = IssueSpec(
+            application=app,
+            user_id=record.user_id,
+            scopes=scopes,
+            grant_type=GRANT_AUTHORIZATION_CODE,
+            now=ctx.now,
+            session_expires_at=record.session_expires_at,
+            auth_time=record.auth_time,
+            family_id=record.family_id,
+        )
+        result, records = self._issuer.build(spec, ctx.directory)
+        outcome = await self._store.redeem_code(h, app.arn, ctx.now, records)
+        if outcome is Redemption.OK:
+            return result
+        if outcome is Redemption.REUSED:
+            raise InvalidGrant(
+                "Invalid authorization code provided: it was already redeemed, so the tokens issued from it have"
+                " been revoked"
+            )
+        raise InvalidGrant(INVALID_CODE)

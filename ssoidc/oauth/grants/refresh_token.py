@@ -1,0 +1,88 @@
+"""The refresh-token grant (RFC 6749 section 6) with rotation and reuse detection (OAuth 2.0 Security BCP,
+RFC 9700 section 4.14.2).
+
+* Each redemption returns a new ``aor…`` refresh token and retires the presented one, in one conditional write:
+  one refresh token can never be redeemed twice, however many requests race.
+* A retired token presented again inside the grace window (``SSOIDC_REFRESH_GRACE_SECONDS``, default 5 s: a
+  client's own network retry) is refused with InvalidGrant and nothing else happens; later, the reuse revokes the
+  whole token family (every access and refresh token descended from the same original grant).
+* ``scope`` may narrow the refresh token's scopes (InvalidScope if wider). The new tokens keep the family, the
+  session end (refresh tokens die with the session that created them), ``auth_time`` and ``act``.
+* Expired, revoked, unknown, malformed or another application's refresh token: InvalidGrant "Invalid refresh
+  token provided", as AWS.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from ssoidc.errors import InvalidGrant, InvalidRequest
+from ssoidc.model import GRANT_REFRESH_TOKEN
+from ssoidc.oauth.grants.base import GrantContext
+from ssoidc.oauth.issuer import IssueSpec, TokenIssuer
+from ssoidc.oauth.request import TokenRequest, TokenResult
+from ssoidc.oauth.scopes import select_scopes
+from ssoidc.oauth.tokens import TokenMinter
+from ssoidc.storage.base import Redemption, TokenStore
+
+INVALID = "Invalid refresh token provided"
+
+
+class RefreshTokenGrantHandler:
+    grant_type: ClassVar[str] = GRANT_REFRESH_TOKEN
+
+    def __init__(self, *, issuer: TokenIssuer, minter: TokenMinter, store: TokenStore, grace_seconds: float) -> None:
+        self._issuer = issuer
+        self._minter = minter
+        self._store = store
+        self._grace = grace_seconds
+
+    async def exchange(self, req: TokenRequest, ctx: GrantContext) -> TokenResult:
+        if not req.refresh_token:
+            raise InvalidRequest("refreshToken is required for the refresh_token grant")
+        token_hash = self._minter.check(req.refresh_token, "refresh")
+        if token_hash is None:
+            raise InvalidGrant(INVALID)
+        record = await self._store.find_token(token_hash)
+        app = ctx.application
+        if (
+            record is None
+            or record.kind != "refresh"
+            or record.application_arn != app.arn
+            or record.revoked_at is not None
+            or record.expires_at <= ctx.now
+        ):
+            raise InvalidGrant(INVALID)
+        scopes = select_scopes(req.scope, record.scopes)
+        if record.user_id not in ctx.directory.users:
+            raise InvalidGrant(INVALID)  # the user was removed from the identity store
+        if app.assignment_required and not ctx.directory.is_assigned(app, record.user_id):
+            raise InvalidGrant(INVALID)  # unassigned since: the session ends (AWS: next refresh fails)
+        spec = IssueSpec(
+            application=app,
+            user_id=record.user_id,
+            scopes=scopes,
+            grant_type=GRANT_REFRESH_TOKEN,
+            now=ctx.now,
+            session_expires_at=record.session_expires_at,
+            auth_time=float(record.context.get("auth_time", record.issued_at)),
+            act=record.context.get("act"),
+            family_id=record.family_id,
+            parent_hash=record.token_hash,
+            with_refresh=True,
+        )
+        result, records = self._issuer.build(spec, ctx.directory)
+        outcome = await self._store.rotate_refresh(token_hash, app.arn, ctx.now, self._grace, records)
+        if outcome is Redemption.OK:
+            return result
+        if outcome is Redemption.REUSED:
+            raise InvalidGrant(
+                "Invalid refresh token provided: it was already used, so every token of its session has been"
+                " revoked (refresh-token reuse detection)"
+            )
+        if outcome is Redemption.RETRY_IN_GRACE:
+            raise InvalidGrant(
+                "Invalid refresh token provided: it was rotated moments ago; use the refresh token returned by"
+                " that request"
+            )
+        raise InvalidGrant(INVALID)

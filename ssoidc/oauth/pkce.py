@@ -1,0 +1,32 @@
+"""PKCE (RFC 7636): verifier syntax (section 4.1) and the S256 / plain challenge check (section 4.6)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+
+_VERIFIER = re.compile(r"[A-Za-z0-9\-._~]{43,128}")
+METHODS = ("S256", "plain")
+
+
+def s256(verifier: str) -> str:
+    return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode("ascii")).digest()).rstrip(b"=").decode()
+
+
+def verifier_is_well_formed(verifier: str) -> bool:
+    return _VERIFIER.fullmatch(verifier) is not None
+
+
+def verify(verifier: str, challenge: str, method: str) -> bool:
+    """True if ``verifier`` matches ``challenge`` under ``method``; never raises."""
+    if not verifier_is_well_formed(verifier):
+        return False
+    if method == "S256":
+        computed = s256(verifier)
+    elif method == "plain":
+        computed = verifier
+    else:
+        return False
+    return hmac.compare_digest(computed.encode(), challenge.encode("utf-8", "replace"))
