@@ -1,0 +1,166 @@
+"""A property-based model of refresh rotation, reuse detection and family revocation (in-process, frozen clock).
+
+Hypothesis drives random sequences of: redeem the current refresh token, replay a retired one (inside or outside
+the grace window), let time pass (tokens and sessions expire), exchange the newest access token, redeem garbage.
+A simple model predicts every outcome; the real node (SQLite store, real grants) must agree.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import yaml
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+
+from ssoidc.clock import FrozenClock
+from ssoidc.config.apply import parse_file
+from ssoidc.errors import InvalidGrant, OAuthError
+from ssoidc.node import Node
+from ssoidc.oauth.request import Caller, TokenRequest
+from ssoidc.settings import Settings
+
+GRACE = 2.0
+ACCESS_TTL = 30
+SESSION_TTL = 200
+REDIRECT = "https://a.example.com/cb"
+EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
+ACCESS = "urn:ietf:params:oauth:token-type:access_token"
+
+CONFIG = {
+    "Instance": {"Name": "sm"},
+    "Applications": [
+        {
+            "Name": "a",
+            "Grants": {
+                "authorization_code": {"AuthorizationCode": {"RedirectUris": [REDIRECT]}},
+                "refresh_token": {"RefreshToken": {}},
+            },
+            "AuthenticationMethods": {"IAM": {"Iam": {"ActorPolicy": {"Statement": {
+                "Effect": "Allow", "Principal": {"AWS": "123456789012"}, "Action": "sso-oauth:*", "Resource": "*"}}}}},
+            "AccessScopes": [{"Scope": "x:read", "AuthorizedTargets": ["b"]}],
+            "AssignmentRequired": False,
+        },
+        {
+            "Name": "b",
+            "Grants": {EXCHANGE: {"TokenExchange": {}}},
+            "AuthenticationMethods": {"IAM": {"Iam": {"ActorPolicy": {"Statement": {
+                "Effect": "Allow", "Principal": {"AWS": "123456789012"}, "Action": "sso-oauth:*", "Resource": "*"}}}}},
+            "AssignmentRequired": False,
+        },
+    ],
+    "Users": [{"UserName": "u", "Emails": [{"Value": "u@example.com"}]}],
+}
+CALLER = Caller(principal_arn="arn:aws:iam::123456789012:root", access_key_id="AKIAX")
+
+
+class RotationMachine(RuleBasedStateMachine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.loop = asyncio.new_event_loop()
+        self.tmp = tempfile.TemporaryDirectory()
+        self.clock = FrozenClock(1_800_000_000.0)
+        settings = Settings(
+            data_dir=Path(self.tmp.name),
+            access_token_ttl=ACCESS_TTL,
+            session_ttl=SESSION_TTL,
+            refresh_grace_seconds=GRACE,
+        )
+        self.node = Node(settings, clock=self.clock)
+        self.run(self.node.start())
+        config = self.run(self.node.apply(parse_file(yaml.safe_dump(CONFIG))))
+        self.run(self.node.refresh())
+        self.apps = {a.name: a.arn for a in config.applications}
+        self.user = config.users[0].user_id
+
+    def run(self, coro: Any) -> Any:
+        return self.loop.run_until_complete(coro)
+
+    def call(self, **kw: Any) -> Any:
+        self.run(self.node.refresh())
+        return self.run(self.node.create_token_with_iam(TokenRequest(**kw), CALLER))
+
+    def teardown(self) -> None:
+        self.run(self.node.stop())
+        self.loop.close()
+        self.tmp.cleanup()
+
+    @initialize()
+    def start_session(self) -> None:
+        directory = self.run(self.node.refresh())
+        code = self.run(self.node.code_issuer.issue_code(
+            directory, application_arn=self.apps["a"], user_id=self.user, redirect_uri=REDIRECT, scopes=None,
+            code_challenge=None, code_challenge_method=None, now=self.clock.now()))
+        resp = self.call(client_id=self.apps["a"], grant_type="authorization_code", code=code, redirect_uri=REDIRECT)
+        self.session_end = self.clock.now() + SESSION_TTL
+        self.alive = True
+        self.current = resp.refresh_token
+        self.access = resp.access_token
+        self.access_exp = self.clock.now() + ACCESS_TTL
+        self.retired: list[tuple[str, float]] = []
+
+    def refresh_expected_ok(self) -> bool:
+        return self.alive and self.clock.now() < self.session_end
+
+    @rule()
+    def redeem_current(self) -> None:
+        try:
+            resp = self.call(client_id=self.apps["a"], grant_type="refresh_token", refresh_token=self.current)
+        except InvalidGrant:
+            assert not self.refresh_expected_ok(), "a live refresh token was refused"
+            return
+        assert self.refresh_expected_ok(), "a dead refresh token was accepted"
+        self.retired.append((self.current, self.clock.now()))
+        self.current = resp.refresh_token
+        self.access = resp.access_token
+        self.access_exp = min(self.clock.now() + ACCESS_TTL, self.session_end)
+
+    @precondition(lambda self: bool(self.retired))
+    @rule(data=st.data())
+    def replay_retired(self, data: st.DataObject) -> None:
+        token, retired_at = data.draw(st.sampled_from(self.retired))
+        try:
+            self.call(client_id=self.apps["a"], grant_type="refresh_token", refresh_token=token)
+        except InvalidGrant:
+            pass
+        else:
+            raise AssertionError("a retired refresh token was redeemed twice")
+        if self.alive and self.clock.now() < self.session_end and self.clock.now() - retired_at > GRACE:
+            self.alive = False
+
+    @rule(seconds=st.sampled_from([0.0, 0.5, 1.5, 3.0, 20.0, 60.0]))
+    def wait(self, seconds: float) -> None:
+        self.clock.advance(seconds)
+
+    @rule()
+    def exchange_latest_access(self) -> None:
+        expected = self.alive and self.clock.now() < self.access_exp
+        try:
+            resp = self.call(client_id=self.apps["b"], grant_type=EXCHANGE, subject_token=self.access,
+                             subject_token_type=ACCESS)
+        except InvalidGrant:
+            assert not expected, "a live access token failed token exchange"
+            return
+        assert expected, "a dead access token was exchanged"
+        assert resp.expires_in <= self.access_exp - self.clock.now() + 1
+
+    @rule(garbage=st.text(max_size=60))
+    def redeem_garbage(self, garbage: str) -> None:
+        try:
+            self.call(client_id=self.apps["a"], grant_type="refresh_token", refresh_token="aor" + garbage)
+        except OAuthError as exc:
+            assert isinstance(exc, InvalidGrant) or not garbage
+        else:
+            raise AssertionError("garbage was accepted")
+
+    @invariant()
+    def never_negative(self) -> None:
+        assert self.clock.now() >= 1_800_000_000.0
+
+
+RotationMachine.TestCase.settings = hsettings(max_examples=25, stateful_step_count=25, deadline=None)
+TestRotation = RotationMachine.TestCase
