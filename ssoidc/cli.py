@@ -16,13 +16,17 @@ import typer
 from ssoidc.errors import ConfigError
 from ssoidc.settings import Settings, export_env, settings_from_env
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="ssoidc: AWS IAM Identity Center OIDC, self-hosted.")
+app = typer.Typer(
+    add_completion=False, no_args_is_help=True, help="ssoidc: AWS IAM Identity Center OIDC, self-hosted."
+)
 credentials_app = typer.Typer(no_args_is_help=True, help="Manage the SigV4 credential registry.")
 demo_app = typer.Typer(no_args_is_help=True, help="Demo helpers (dev only).")
 app.add_typer(credentials_app, name="credentials")
 app.add_typer(demo_app, name="demo")
 
-DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Data directory (SSOIDC_DATA_DIR, default .data)")]
+DataDir = Annotated[
+    Path | None, typer.Option("--data-dir", help="Data directory (SSOIDC_DATA_DIR, default .data)")
+]
 
 
 def _settings(**overrides: Any) -> Settings:
@@ -44,11 +48,20 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port (default 8000)")] = None,
     data_dir: DataDir = None,
     workers: Annotated[int | None, typer.Option(help="Worker processes (default 1)")] = None,
-    config: Annotated[Path | None, typer.Option("--config", help="Declarative configuration file to apply at start")] = None,
-    demo: Annotated[bool, typer.Option("--demo", help="Serve demo data and the demo token issuer (dev only)")] = False,
-    public_url: Annotated[str | None, typer.Option(help="Base URL clients use (default http://HOST:PORT)")] = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="Declarative configuration file to apply at start")
+    ] = None,
+    demo: Annotated[
+        bool, typer.Option("--demo", help="Serve demo data and the demo token issuer (dev only)")
+    ] = False,
+    public_url: Annotated[
+        str | None, typer.Option(help="Base URL clients use (default http://HOST:PORT)")
+    ] = None,
     allow_insecure_issuers: Annotated[
-        bool, typer.Option("--allow-insecure-issuers", help="Allow http/loopback trusted token issuers (SSRF guard off)")
+        bool,
+        typer.Option(
+            "--allow-insecure-issuers", help="Allow http/loopback trusted token issuers (SSRF guard off)"
+        ),
     ] = False,
     access_log: Annotated[bool, typer.Option("--access-log", help="Log every request line")] = False,
 ) -> None:
@@ -131,7 +144,7 @@ def _banner(settings: Settings) -> None:
             f"  aws sso-oidc create-token-with-iam --endpoint-url {url} \\",
             f"    --client-id {apps.get('demo-app')} \\",
             "    --grant-type urn:ietf:params:oauth:grant-type:jwt-bearer \\",
-            f"    --assertion \"$({exe} demo token alice --data-dir {dd})\"",
+            f'    --assertion "$({exe} demo token alice --data-dir {dd})"',
             "",
             "  # or with boto3:",
             f"  python -c \"import boto3,subprocess; t=subprocess.check_output(['{exe}','demo','token','alice',"
@@ -151,9 +164,8 @@ def apply(
     data_dir: DataDir = None,
 ) -> None:
     """Validate a configuration file and make it the live configuration (all or nothing)."""
-    from ssoidc.config.apply import load_file
+    from ssoidc.config.apply import load_file, resolve
     from ssoidc.node import open_store
-    from ssoidc.config.apply import resolve
 
     settings = _settings(data_dir=data_dir)
 
@@ -178,16 +190,26 @@ def apply(
         typer.echo(f"  application {a.name}: {a.arn}")
     for t in config.trusted_token_issuers:
         typer.echo(f"  trusted token issuer {t.name}: {t.arn}")
-    typer.echo(f"  {len(config.users)} users, {len(config.groups)} groups, {len(config.assignments)} assignments")
+    typer.echo(
+        f"  {len(config.users)} users, {len(config.groups)} groups, {len(config.assignments)} assignments"
+    )
 
 
 @credentials_app.command("create")
 def credentials_create(
-    principal_arn: Annotated[str, typer.Option(help="IAM principal: user, role, root or assumed-role session ARN")],
+    principal_arn: Annotated[
+        str, typer.Option(help="IAM principal: user, role, root or assumed-role session ARN")
+    ],
     access_key_id: Annotated[str | None, typer.Option(help="Use this key id (default: generated)")] = None,
-    secret_access_key: Annotated[str | None, typer.Option(help="Use this secret (default: generated)")] = None,
-    session_token: Annotated[str | None, typer.Option(help="Require this x-amz-security-token (session credentials)")] = None,
-    policy_file: Annotated[Path | None, typer.Option(help="Identity policy (JSON) attached to the credential")] = None,
+    secret_access_key: Annotated[
+        str | None, typer.Option(help="Use this secret (default: generated)")
+    ] = None,
+    session_token: Annotated[
+        str | None, typer.Option(help="Require this x-amz-security-token (session credentials)")
+    ] = None,
+    policy_file: Annotated[
+        Path | None, typer.Option(help="Identity policy (JSON) attached to the credential")
+    ] = None,
     description: Annotated[str, typer.Option(help="Free text")] = "",
     data_dir: DataDir = None,
 ) -> None:
@@ -222,7 +244,9 @@ def credentials_create(
     async def go() -> None:
         store, _ = open_store(settings)
         try:
-            await store.create_credential(StoredCredential(akid, secret, principal_arn, st_hash, policy, description))
+            await store.create_credential(
+                StoredCredential(akid, secret, principal_arn, st_hash, policy, description)
+            )
         finally:
             await store.close()
 
@@ -230,7 +254,9 @@ def credentials_create(
         asyncio.run(go())
     except KeyError:
         _fail(f"access key id {akid} already exists")
-    typer.echo(json.dumps({"AccessKeyId": akid, "SecretAccessKey": secret, "PrincipalArn": principal_arn}, indent=2))
+    typer.echo(
+        json.dumps({"AccessKeyId": akid, "SecretAccessKey": secret, "PrincipalArn": principal_arn}, indent=2)
+    )
 
 
 @credentials_app.command("list")
@@ -249,7 +275,9 @@ def credentials_list(data_dir: DataDir = None) -> None:
 
     for c in asyncio.run(go()):
         kind = "session" if c.session_token_sha256 else "long-term"
-        typer.echo(f"{c.access_key_id}\t{c.principal_arn}\t{kind}\t{'policy' if c.policy else '-'}\t{c.description}")
+        typer.echo(
+            f"{c.access_key_id}\t{c.principal_arn}\t{kind}\t{'policy' if c.policy else '-'}\t{c.description}"
+        )
 
 
 @credentials_app.command("delete")
@@ -292,7 +320,9 @@ def demo_token(
             config, _v = await store.load_configuration()
         finally:
             await store.close()
-        tti = next((t for t in (config.trusted_token_issuers if config else ()) if t.name == "demo-issuer"), None)
+        tti = next(
+            (t for t in (config.trusted_token_issuers if config else ()) if t.name == "demo-issuer"), None
+        )
         if not keys or tti is None:
             _fail(f"no demo issuer in {settings.data_dir}; start the server once with --demo (make run)")
         claims = demo_claims(settings, user, lifetime=lifetime)

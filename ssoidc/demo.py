@@ -54,7 +54,10 @@ def demo_config_dict(settings: Settings) -> dict[str, Any]:
                     "urn:ietf:params:oauth:grant-type:jwt-bearer": {
                         "JwtBearer": {
                             "AuthorizedTokenIssuers": [
-                                {"TrustedTokenIssuerArn": "demo-issuer", "AuthorizedAudiences": [DEMO_AUDIENCE]}
+                                {
+                                    "TrustedTokenIssuerArn": "demo-issuer",
+                                    "AuthorizedAudiences": [DEMO_AUDIENCE],
+                                }
                             ]
                         }
                     },
@@ -121,7 +124,9 @@ def demo_config(settings: Settings) -> ConfigFile:
     return parse_file(yaml.safe_dump(demo_config_dict(settings)), "demo")
 
 
-def demo_claims(settings: Settings, user: str, *, now: float | None = None, lifetime: int = 300) -> dict[str, Any]:
+def demo_claims(
+    settings: Settings, user: str, *, now: float | None = None, lifetime: int = 300
+) -> dict[str, Any]:
     """Claims of a demo assertion for ``user`` (a demo user name or an email address)."""
     t = int(now if now is not None else time.time())
     email = DEMO_USERS[user][2] if user in DEMO_USERS else user

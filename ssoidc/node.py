@@ -47,7 +47,7 @@ log = logging.getLogger("ssoidc")
 BOOTSTRAP_KEY_ENV = "SSOIDC_BOOTSTRAP_ACCESS_KEY_ID"
 BOOTSTRAP_SECRET_ENV = "SSOIDC_BOOTSTRAP_SECRET_ACCESS_KEY"  # noqa: S105 - an environment variable name
 BOOTSTRAP_FILE = "bootstrap-credentials"
-ID_TOKEN_PURPOSE = "id-token"
+ID_TOKEN_PURPOSE = "id-token"  # noqa: S105 - a key purpose label, not a secret
 DEMO_ISSUER_PURPOSE = "demo-issuer"
 
 
@@ -143,10 +143,20 @@ class Node:
         while True:
             await asyncio.sleep(60)
             try:
-                while await self.store.purge_expired(self.clock.now(), 500) >= 500:
-                    await asyncio.sleep(0.05)  # small batches: never hold the write lock for long
+                await self.purge_once()
             except Exception:  # pragma: no cover - logged and retried next round
                 log.exception("purging expired tokens failed")
+
+    async def purge_once(self, batch: int = 500) -> int:
+        """Delete expired rows in small batches, yielding between them so requests are never held up."""
+        total = 0
+        for _ in range(1000):
+            n = await self.store.purge_expired(self.clock.now(), batch)
+            total += n
+            if n < batch:
+                break
+            await asyncio.sleep(0.05)
+        return total
 
     async def stop(self) -> None:
         if self._purger is not None:
@@ -164,7 +174,9 @@ class Node:
         if env_key and env_secret:
             if env_key not in existing:
                 await self.store.create_credential(
-                    StoredCredential(env_key, env_secret, root, description="bootstrap admin (from environment)")
+                    StoredCredential(
+                        env_key, env_secret, root, description="bootstrap admin (from environment)"
+                    )
                 )
             await self.store.put_meta_if_absent("bootstrap_access_key_id", env_key)
             return
@@ -174,7 +186,9 @@ class Node:
         winner = await self.store.put_meta_if_absent("bootstrap_access_key_id", akid)
         if winner != akid:
             return  # another process made it first
-        await self.store.create_credential(StoredCredential(akid, secret, root, description="bootstrap admin"))
+        await self.store.create_credential(
+            StoredCredential(akid, secret, root, description="bootstrap admin")
+        )
         write_credentials_file(self.settings.data_dir / BOOTSTRAP_FILE, akid, secret)
 
     async def apply(self, spec: ConfigFile) -> Configuration:
@@ -194,14 +208,19 @@ class Node:
             config, version = await self.store.load_configuration()
             if config is None:
                 config = Configuration(
-                    instance=Instance("arn:aws:sso:::instance/ssoins-0000000000000000", "d-0000000000",
-                                      self.settings.account_id, "unconfigured")
+                    instance=Instance(
+                        "arn:aws:sso:::instance/ssoins-0000000000000000",
+                        "d-0000000000",
+                        self.settings.account_id,
+                        "unconfigured",
+                    )
                 )
             creds = await self.store.load_credentials()
             self._credentials = {c.access_key_id: c for c in creds}
             self._verifier_creds = {
-                c.access_key_id: Credential(c.access_key_id, c.secret_access_key, c.principal_arn,
-                                            c.session_token_sha256)
+                c.access_key_id: Credential(
+                    c.access_key_id, c.secret_access_key, c.principal_arn, c.session_token_sha256
+                )
                 for c in creds
             }
             self._directory = Directory(config, version)

@@ -66,7 +66,7 @@ class Settings:
     """Lifetime of authorization codes, seconds."""
     assertion_leeway: int = 60
     """Clock leeway for exp/nbf/iat of JWT-bearer assertions, seconds."""
-    id_token_alg: str = "ES256"
+    id_token_alg: str = "ES256"  # noqa: S105 - an algorithm name
     """Signing algorithm of idTokens: ES256 (default) or RS256."""
     sqlite_synchronous: str = "NORMAL"
     """SQLite ``synchronous`` pragma in WAL mode: NORMAL (durable across process crashes) or FULL (fsync per commit,
@@ -90,11 +90,19 @@ class Settings:
         if self.id_token_alg not in {"ES256", "RS256"}:
             raise ConfigError(f"SSOIDC_ID_TOKEN_ALG: expected ES256 or RS256, got {self.id_token_alg!r}")
         if self.sqlite_synchronous not in {"NORMAL", "FULL"}:
-            raise ConfigError(f"SSOIDC_SQLITE_SYNCHRONOUS: expected NORMAL or FULL, got {self.sqlite_synchronous!r}")
+            raise ConfigError(
+                f"SSOIDC_SQLITE_SYNCHRONOUS: expected NORMAL or FULL, got {self.sqlite_synchronous!r}"
+            )
         if self.workers < 1:
             raise ConfigError("--workers: must be at least 1")
-        for name in ("access_token_ttl", "session_ttl", "assertion_leeway", "sigv4_max_skew", "refresh_grace_seconds",
-                     "code_ttl"):
+        for name in (
+            "access_token_ttl",
+            "session_ttl",
+            "assertion_leeway",
+            "sigv4_max_skew",
+            "refresh_grace_seconds",
+            "code_ttl",
+        ):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name}: must not be negative")
         return self

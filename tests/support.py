@@ -64,7 +64,9 @@ def test_config(base_url: str) -> dict[str, Any]:
     jwt_grant = {
         JWT_BEARER: {
             "JwtBearer": {
-                "AuthorizedTokenIssuers": [{"TrustedTokenIssuerArn": "demo", "AuthorizedAudiences": [AUDIENCE]}]
+                "AuthorizedTokenIssuers": [
+                    {"TrustedTokenIssuerArn": "demo", "AuthorizedAudiences": [AUDIENCE]}
+                ]
             }
         }
     }
@@ -139,7 +141,9 @@ def test_config(base_url: str) -> dict[str, Any]:
             {
                 "Name": "web",
                 "Grants": {
-                    "authorization_code": {"AuthorizationCode": {"RedirectUris": [REDIRECT_URI, "http://127.0.0.1/cb"]}},
+                    "authorization_code": {
+                        "AuthorizationCode": {"RedirectUris": [REDIRECT_URI, "http://127.0.0.1/cb"]}
+                    },
                     "refresh_token": {"RefreshToken": {}},
                 },
                 "AuthenticationMethods": {"IAM": {"Iam": {"ActorPolicy": allow_account()}}},
@@ -253,8 +257,12 @@ class LiveServer:
             try:
                 config, version = await st.load_configuration()
                 assert config is not None
-                issuer = CodeIssuer(store=st, code_ttl=300, session_ttl=8 * 3600,
-                                    default_scopes=("openid", "aws", "sts:identity_context"))
+                issuer = CodeIssuer(
+                    store=st,
+                    code_ttl=300,
+                    session_ttl=8 * 3600,
+                    default_scopes=("openid", "aws", "sts:identity_context"),
+                )
                 return await issuer.issue_code(
                     Directory(config, version),
                     application_arn=self.apps[app],
@@ -317,8 +325,21 @@ def start_server(tmp: Path, *, workers: int = 1, extra_env: dict[str, str] | Non
     }
     log = open(tmp / "server.log", "wb")  # noqa: SIM115 - kept open for the server's lifetime
     proc = subprocess.Popen(
-        [sys.executable, "-m", "ssoidc", "serve", "--demo", "--port", str(port), "--data-dir", str(data_dir),
-         "--config", str(config_path), "--workers", str(workers)],
+        [
+            sys.executable,
+            "-m",
+            "ssoidc",
+            "serve",
+            "--demo",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(data_dir),
+            "--config",
+            str(config_path),
+            "--workers",
+            str(workers),
+        ],
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -369,7 +390,9 @@ def sign_request(
     from botocore.awsrequest import AWSRequest
     from botocore.credentials import Credentials
 
-    req = AWSRequest(method="POST", url=url, data=body, headers={"Content-Type": "application/json", **(headers or {})})
+    req = AWSRequest(
+        method="POST", url=url, data=body, headers={"Content-Type": "application/json", **(headers or {})}
+    )
     auth = SigV4Auth(Credentials(key, secret, session_token), service, region)
     if when is None:
         auth.add_auth(req)
@@ -390,9 +413,23 @@ def create_credential(server: LiveServer, principal_arn: str, *extra: str) -> tu
     import json
 
     out = subprocess.run(
-        [sys.executable, "-m", "ssoidc", "credentials", "create", "--data-dir", str(server.data_dir),
-         "--principal-arn", principal_arn, *extra],
-        env=server.env, capture_output=True, text=True, check=True, cwd=ROOT,
+        [
+            sys.executable,
+            "-m",
+            "ssoidc",
+            "credentials",
+            "create",
+            "--data-dir",
+            str(server.data_dir),
+            "--principal-arn",
+            principal_arn,
+            *extra,
+        ],
+        env=server.env,
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
     )
     doc = json.loads(out.stdout)
     return doc["AccessKeyId"], doc["SecretAccessKey"]

@@ -69,15 +69,25 @@ def render_oidc_error(exc: BaseException, request_id: str) -> RenderedError:
             code, status = FRONTEND_ERRORS[cls]
             assert isinstance(exc, e.SsoidcError)
             return RenderedError(
-                status, _headers(code, FRONTEND_NAMESPACE, request_id), orjson.dumps({"message": exc.message}), code
+                status,
+                _headers(code, FRONTEND_NAMESPACE, request_id),
+                orjson.dumps({"message": exc.message}),
+                code,
             )
         if cls in OIDC_ERRORS:
             code = OIDC_ERRORS[cls]
             assert isinstance(exc, e.OAuthError)
             body = orjson.dumps({"error": exc.error, "error_description": exc.message})
-            return RenderedError(error_status(OIDC_SERVICE, code), _headers(code, OIDC_NAMESPACE, request_id), body, code)
+            return RenderedError(
+                error_status(OIDC_SERVICE, code), _headers(code, OIDC_NAMESPACE, request_id), body, code
+            )
     code = "InternalServerException"
     body = orjson.dumps(
-        {"error": "server_error", "error_description": f"An internal error occurred (request id {request_id})"}
+        {
+            "error": "server_error",
+            "error_description": f"An internal error occurred (request id {request_id})",
+        }
     )
-    return RenderedError(error_status(OIDC_SERVICE, code), _headers(code, OIDC_NAMESPACE, request_id), body, code)
+    return RenderedError(
+        error_status(OIDC_SERVICE, code), _headers(code, OIDC_NAMESPACE, request_id), body, code
+    )

@@ -60,13 +60,13 @@ def validate(shape: Shape, value: Any, path: str) -> Any:
     if t == "list":
         if not isinstance(value, list):
             raise ShapeError(path, "expected a list")
-        member = shape.member  # type: ignore[attr-defined]
+        member = shape.member
         return [validate(member, v, f"{path}[{i}]") for i, v in enumerate(value)]
     if t == "map":
         if not isinstance(value, dict):
             raise ShapeError(path, "expected a map")
         return {
-            validate(shape.key, k, path): validate(shape.value, v, f"{path}.{k}")  # type: ignore[attr-defined]
+            validate(shape.key, k, path): validate(shape.value, v, f"{path}.{k}")
             for k, v in value.items()
         }
     if t == "string":

@@ -193,7 +193,7 @@ def _canonical_uri(raw_path: bytes) -> str:
     path = _remove_dot_segments(raw_path)
     if not path.rstrip(_UNRESERVED_OR_SLASH):
         return path.decode("ascii")
-    return quote_from_bytes(path, safe="/~")
+    return path.decode("latin1")
 
 
 def _decode_query_component(component: bytes) -> bytes:
@@ -402,7 +402,7 @@ class SigV4Verifier:
         if len(scope_date) != 8 or not scope_date.isascii() or not scope_date.isdigit():
             raise IncompleteSignature("Credential scope date must have the form YYYYMMDD.")
 
-        if len(signature) != 64:  # leaves a rest iff a char is not hex
+        if len(signature) != 64 or signature.strip(_HEX_LOWER):  # leaves a rest iff a char is not hex
             raise IncompleteSignature("Signature must be 64 lowercase hexadecimal characters.")
 
         signed_names = signed_headers.split(";")

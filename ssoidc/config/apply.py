@@ -119,9 +119,11 @@ def resolve(spec: ConfigFile, current: Configuration | None, account_id: str) ->
     for t in spec.TrustedTokenIssuers:
         c = t.TrustedTokenIssuerConfiguration.OidcJwtConfiguration
         prev = old_tti.get(t.Name)
-        arn = t.TrustedTokenIssuerArn or (
-            prev.arn if prev and prev.arn.split("/")[1] == inst_id else None
-        ) or f"arn:aws:sso::{account_id}:trustedTokenIssuer/{inst_id}/tti-{uuid.uuid4()}"
+        arn = (
+            t.TrustedTokenIssuerArn
+            or (prev.arn if prev and prev.arn.split("/")[1] == inst_id else None)
+            or f"arn:aws:sso::{account_id}:trustedTokenIssuer/{inst_id}/tti-{uuid.uuid4()}"
+        )
         issuers.append(
             TrustedTokenIssuer(
                 arn=arn,
@@ -175,9 +177,11 @@ def resolve(spec: ConfigFile, current: Configuration | None, account_id: str) ->
     app_arns: dict[str, str] = {}
     for a in spec.Applications:
         prev_a = old_apps.get(a.Name)
-        app_arns[a.Name] = a.ApplicationArn or (
-            prev_a.arn if prev_a and prev_a.instance_arn == instance.instance_arn else None
-        ) or f"arn:aws:sso::{account_id}:application/{inst_id}/apl-{_rand(_ALNUM, 16)}"
+        app_arns[a.Name] = (
+            a.ApplicationArn
+            or (prev_a.arn if prev_a and prev_a.instance_arn == instance.instance_arn else None)
+            or f"arn:aws:sso::{account_id}:application/{inst_id}/apl-{_rand(_ALNUM, 16)}"
+        )
     app_ref = dict(app_arns) | {v: v for v in app_arns.values()}
 
     applications: list[Application] = []
@@ -186,17 +190,21 @@ def resolve(spec: ConfigFile, current: Configuration | None, account_id: str) ->
         where = f"Applications[{ai}]"
         arn = app_arns[a.Name]
         grants: dict[str, GrantConfig] = {}
-        for gt, g in a.Grants.items():
+        for gt, gspec in a.Grants.items():
             member = GRANT_MEMBER[gt]
-            set_members = [k for k in ("AuthorizationCode", "JwtBearer", "RefreshToken", "TokenExchange") if getattr(g, k) is not None]
+            set_members = [
+                k
+                for k in ("AuthorizationCode", "JwtBearer", "RefreshToken", "TokenExchange")
+                if getattr(gspec, k) is not None
+            ]
             if set_members != [member]:
                 problems.append(f"{where}.Grants.{gt}: must set exactly the {member} member")
                 continue
-            if g.AuthorizationCode is not None:
-                grants[gt] = AuthorizationCodeGrant(tuple(g.AuthorizationCode.RedirectUris))
-            elif g.JwtBearer is not None:
+            if gspec.AuthorizationCode is not None:
+                grants[gt] = AuthorizationCodeGrant(tuple(gspec.AuthorizationCode.RedirectUris))
+            elif gspec.JwtBearer is not None:
                 items = []
-                for ii, ati in enumerate(g.JwtBearer.AuthorizedTokenIssuers):
+                for ii, ati in enumerate(gspec.JwtBearer.AuthorizedTokenIssuers):
                     ref = tti_ref.get(ati.TrustedTokenIssuerArn)
                     if ref is None:
                         problems.append(
@@ -206,7 +214,7 @@ def resolve(spec: ConfigFile, current: Configuration | None, account_id: str) ->
                         continue
                     items.append(AuthorizedTokenIssuer(ref, tuple(ati.AuthorizedAudiences)))
                 grants[gt] = JwtBearerGrant(tuple(items))
-            elif g.RefreshToken is not None:
+            elif gspec.RefreshToken is not None:
                 grants[gt] = RefreshTokenGrant()
             else:
                 grants[gt] = TokenExchangeGrant()
@@ -224,14 +232,14 @@ def resolve(spec: ConfigFile, current: Configuration | None, account_id: str) ->
                 problems.append(f"{where}.AccessScopes[{si}].Scope: duplicate scope {s.Scope!r}")
             seen_scopes.add(s.Scope)
             targets = []
-            for ti, t in enumerate(s.AuthorizedTargets):
-                if t == instance.instance_arn:
-                    targets.append(t)
-                elif t in app_ref:
-                    targets.append(app_ref[t])
+            for ti, target in enumerate(s.AuthorizedTargets):
+                if target == instance.instance_arn:
+                    targets.append(target)
+                elif target in app_ref:
+                    targets.append(app_ref[target])
                 else:
                     problems.append(
-                        f"{where}.AccessScopes[{si}].AuthorizedTargets[{ti}]: {t!r} is neither an application in"
+                        f"{where}.AccessScopes[{si}].AuthorizedTargets[{ti}]: {target!r} is neither an application in"
                         " this file nor the instance ARN"
                     )
             scopes.append(AccessScope(s.Scope, tuple(targets)))

@@ -42,15 +42,20 @@ class TrustedTokenIssuerConfiguration(BaseModel):
     OidcJwtConfiguration: OidcJwtConfiguration
 
 
+Algorithm = Literal["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"]
+
+
+def _default_algorithms() -> list[Algorithm]:
+    return ["RS256"]
+
+
 class TrustedTokenIssuerSpec(BaseModel):
     model_config = _STRICT
     Name: str = Field(pattern=r"^[\w+=,.@-]+$", max_length=255)
     TrustedTokenIssuerArn: str | None = Field(default=None, pattern=TTI_ARN)
     TrustedTokenIssuerType: Literal["OIDC_JWT"] = "OIDC_JWT"
     TrustedTokenIssuerConfiguration: TrustedTokenIssuerConfiguration
-    AllowedAlgorithms: list[Literal["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"]] = Field(
-        default_factory=lambda: ["RS256"], min_length=1
-    )
+    AllowedAlgorithms: list[Algorithm] = Field(default_factory=_default_algorithms, min_length=1)
     """ssoidc extension: the signature algorithms accepted from this issuer (AWS documents RS256 only)."""
 
 
@@ -128,7 +133,8 @@ class ApplicationSpec(BaseModel):
     Name: str = Field(min_length=1, max_length=100)
     ApplicationArn: str | None = Field(default=None, pattern=APPLICATION_ARN)
     ApplicationProviderArn: str = Field(
-        default="arn:aws:sso::aws:applicationProvider/custom", pattern=r"^arn:[\w+=/,.@-]+:sso::aws:applicationProvider/[a-zA-Z0-9-/]+$"
+        default="arn:aws:sso::aws:applicationProvider/custom",
+        pattern=r"^arn:[\w+=/,.@-]+:sso::aws:applicationProvider/[a-zA-Z0-9-/]+$",
     )
     Description: str = Field(default="", max_length=128)
     Status: Literal["ENABLED", "DISABLED"] = "ENABLED"

@@ -5,7 +5,7 @@ a resource-based policy (an application's ActorPolicy) and, optionally, an ident
 caller's credential. Documents are validated and compiled once by :meth:`Policy.parse` (wildcards become
 regular expressions, condition values are parsed), so :meth:`Policy.evaluate` only does lookups and matches.
 
-AWS references (the behaviour below follows them unless listed under *Deviations*):
+AWS references (the behaviour below follows them except as listed under *Deviations*):
 
 - grammar: https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_grammar.html
 - evaluation logic: https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html
@@ -53,7 +53,7 @@ Implemented
   and anything in ``RequestContext.extra``. The built-in keys are never read from ``extra``, so a caller of
   this module cannot spoof them by accident. An empty multi-valued ``extra`` entry counts as absent.
 
-Missing keys and negation (AWS semantics, quoted from the condition-operators page): if a key is absent from
+Missing keys and negation (AWS semantics, as stated on the condition-operators page): if a key is absent from
 the request, a positive operator is false and a *negated* operator (StringNotEquals, StringNotLike,
 StringNotEqualsIgnoreCase, ArnNotEquals, ArnNotLike, NotIpAddress, DateNotEquals, NumericNotEquals) is
 **true**; ``...IfExists`` is true; ``Null`` tests presence; ``ForAllValues:`` is true and ``ForAnyValue:`` is
@@ -67,12 +67,21 @@ value.
 Evaluation: an applicable Deny statement wins (EXPLICIT_DENY); otherwise an applicable Allow statement allows
 (ALLOW); otherwise IMPLICIT_DENY. :func:`combine` joins the results of several policies: see its docstring.
 
+Deviations
+----------
+- :func:`combine` requires *every* given policy to allow (AWS's cross-account rule) even within one account,
+  where AWS lets either the identity or the resource policy suffice.
+- Validation is stricter than some AWS services: element and operator names are case-sensitive, Sids must be
+  unique, unknown elements, empty lists and wildcards in principals are errors.
+- Explanations never echo principals, resources or condition values from the policy; Sids and condition keys
+  that look like an account id or an ARN are redacted.
+
 Not supported (deliberately)
 ----------------------------
 - Policy variables (``${aws:username}``, ``${*}``...): left literal; ``$``, ``{`` and ``}`` match themselves.
 - BinaryEquals and any other operator not listed above: PolicyError.
-- Permission boundaries, SCPs/RCPs, session policies, anonymous callers, and AWS's same-account rule that
-  *either* an identity or a resource policy suffices (see :func:`combine`).
+- Permission boundaries, SCPs/RCPs, session policies, anonymous callers, other condition keys AWS fills in
+  (``aws:username``, ``aws:userid``, tags...) unless the caller passes them in ``extra``.
 - NotPrincipal with ``Allow`` (AWS no longer supports it either).
 - Size limits on documents.
 """
@@ -104,8 +113,9 @@ __all__ = [
 class PolicyError(ValueError):
     """An invalid policy document. ``path`` names the offending element, e.g. ``Statement[1].Condition``.
 
-    ``path`` is "" for the document itself. The message never contains values from the document other than
-    element names, so it is safe to return to whoever submitted the document.
+    ``path`` is "" for the document itself; ``str(error)`` is ``"<path>: <message>"`` (just the message when
+    the path is empty). ``message`` never echoes values from the document; ``path`` holds only its element
+    names, principal types, operators and condition keys, so both are safe to return to whoever submitted it.
     """
 
     def __init__(self, path: str, message: str) -> None:
@@ -118,13 +128,13 @@ class PolicyError(ValueError):
 class RequestContext:
     """What is known about one request. Only ``principal_arn``, ``action`` and ``resource`` are required."""
 
-    principal_arn: str
-    action: str
-    resource: str
-    source_ip: str | None = None
-    current_time: float = 0.0
-    role_arn: str | None = None
-    extra: Mapping[str, str | Sequence[str]] = field(default_factory=dict)
+    principal_arn: str  # the caller as authenticated: IAM user, account root, assumed-role session...
+    action: str  # "service:Action", matched case-insensitively
+    resource: str  # an ARN, matched case-sensitively
+    source_ip: str | None = None  # aws:SourceIp (absent when None)
+    current_time: float = 0.0  # epoch seconds: aws:CurrentTime and aws:EpochTime (truncated to seconds)
+    role_arn: str | None = None  # an assumed-role session's role ARN with its path, when known
+    extra: Mapping[str, str | Sequence[str]] = field(default_factory=dict)  # other keys, case-insensitive
 
 
 class Decision(enum.Enum):
@@ -242,8 +252,8 @@ def wildcard_match(pattern: str, value: str, *, case_sensitive: bool = True) -> 
 # ------------------------------------------------------------------------------------------------------------
 # Callers and principals
 
-_ACCOUNT_RE: Final = re.compile(r"\d{12}\Z")
-_IAM_ARN_RE: Final = re.compile(r"arn:([a-z0-9-]+):(iam|sts)::(\d{12}):(.+)\Z", re.S)
+_ACCOUNT_RE: Final = re.compile(r"[0-9]{12}\Z")
+_IAM_ARN_RE: Final = re.compile(r"arn:([a-z0-9-]+):(iam|sts)::([0-9]{12}):(.+)\Z", re.S)
 
 _Kind = Literal["Account", "User", "Role", "AssumedRole", "FederatedUser", "Unknown"]
 
@@ -424,7 +434,7 @@ def _parse_principals(value: object, path: str) -> _Principals:
 # ------------------------------------------------------------------------------------------------------------
 # Conditions
 
-_NUMBER_RE: Final = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?\Z")
+_NUMBER_RE: Final = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?\Z", re.ASCII)
 
 
 def _parse_number(s: str) -> float | None:
@@ -841,7 +851,7 @@ def _parse_statement(
     )
 
 
-_REDACT_RE: Final = re.compile(r"arn:[^\s,;]*|\d{12}")
+_REDACT_RE: Final = re.compile(r"arn:[^\s,;]*|[0-9]{12}", re.IGNORECASE)
 
 
 def _redact(text: str) -> str:
@@ -913,8 +923,8 @@ class Policy:
             return Evaluation(
                 decision,
                 tuple(st.label for st in deciding),
-                f"action {ctx.action} on resource {ctx.resource} for principal {ctx.principal_arn} is {verb} by"
-                f" {self._kind_label} statement(s) " + ", ".join(st.shown for st in deciding),
+                f"action {ctx.action} on resource {ctx.resource} for principal {ctx.principal_arn}"
+                f" is {verb} by {self._kind_label} statement(s) " + ", ".join(st.shown for st in deciding),
             )
         return Evaluation(Decision.IMPLICIT_DENY, (), self._diagnose(ctx, caller, action))
 

@@ -61,7 +61,7 @@ _B64URL: Final = re.compile(r"[A-Za-z0-9_-]*")
 _SAFE_VALUE: Final = re.compile(r"[A-Za-z0-9._~+/=:@-]{1,64}")
 
 
-class AssertionInvalid(Exception):  # noqa: N818 - the name is the API
+class AssertionInvalid(Exception):
     """The assertion failed a check. ``message`` is safe to show: it names the check, never the token."""
 
     def __init__(self, message: str) -> None:

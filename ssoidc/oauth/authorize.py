@@ -18,7 +18,9 @@ from ssoidc.storage.base import CodeRecord, CodeStore
 
 
 class CodeIssuer:
-    def __init__(self, *, store: CodeStore, code_ttl: int, session_ttl: int, default_scopes: tuple[str, ...]) -> None:
+    def __init__(
+        self, *, store: CodeStore, code_ttl: int, session_ttl: int, default_scopes: tuple[str, ...]
+    ) -> None:
         self._store = store
         self._ttl = code_ttl
         self._session_ttl = session_ttl
@@ -56,7 +58,9 @@ class CodeIssuer:
         else:
             method = None
         try:
-            granted = select_scopes(scopes, available_scopes(self._defaults, (s.scope for s in app.access_scopes)))
+            granted = select_scopes(
+                scopes, available_scopes(self._defaults, (s.scope for s in app.access_scopes))
+            )
         except InvalidScope:
             raise
         code = secrets.token_urlsafe(32)

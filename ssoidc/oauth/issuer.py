@@ -78,7 +78,11 @@ class TokenIssuer:
         app = spec.application
         inst = directory.instance
         family = spec.family_id or secrets.token_urlsafe(16)
-        session_end = spec.session_expires_at if spec.not_after is None else min(spec.session_expires_at, spec.not_after)
+        session_end = (
+            spec.session_expires_at
+            if spec.not_after is None
+            else min(spec.session_expires_at, spec.not_after)
+        )
         expires_at = min(now + self._access_ttl, session_end)
         expires_in = max(0, int(expires_at - now))
         access, access_hash = self._minter.mint("access")

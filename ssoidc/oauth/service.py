@@ -97,5 +97,7 @@ class TokenService:
             )
         grant = self._grants.get(req.grant_type)
         if grant is None:
-            raise UnsupportedGrantType(f"Grant type {req.grant_type} is not implemented by this ssoidc version")
+            raise UnsupportedGrantType(
+                f"Grant type {req.grant_type} is not implemented by this ssoidc version"
+            )
         return await grant.exchange(req, GrantContext(directory, app, caller, now))

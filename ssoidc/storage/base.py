@@ -8,8 +8,8 @@ Single-use artefacts are consumed with conditional writes, never read-then-write
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 import enum
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -20,7 +20,7 @@ class StorageError(Exception):
     """An unexpected storage failure (driver error). Never shown to clients verbatim."""
 
 
-class JtiReplay(Exception):  # noqa: N818 - domain vocabulary: "replay"
+class JtiReplay(Exception):
     """The (issuer, jti) pair was already redeemed."""
 
 
@@ -140,7 +140,12 @@ class TokenStore(Protocol):
     async def purge_expired(self, now: float, limit: int = 1000) -> int: ...
 
     async def rotate_refresh(
-        self, old_hash: bytes, application_arn: str, now: float, grace_seconds: float, tokens: Sequence[TokenRecord]
+        self,
+        old_hash: bytes,
+        application_arn: str,
+        now: float,
+        grace_seconds: float,
+        tokens: Sequence[TokenRecord],
     ) -> Redemption:
         """Retire refresh token ``old_hash`` and store ``tokens``, as one conditional write.
 

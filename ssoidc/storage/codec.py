@@ -79,7 +79,9 @@ def to_doc(obj: Any) -> dict[str, Any]:
             "description": obj.description,
             "grants": {k: grant_to_doc(v) for k, v in obj.grants.items()},
             "actor_policy": obj.actor_policy,
-            "access_scopes": [{"scope": s.scope, "targets": list(s.authorized_targets)} for s in obj.access_scopes],
+            "access_scopes": [
+                {"scope": s.scope, "targets": list(s.authorized_targets)} for s in obj.access_scopes
+            ],
             "assignment_required": obj.assignment_required,
         }
     if isinstance(obj, User):

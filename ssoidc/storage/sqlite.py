@@ -28,7 +28,7 @@ from ssoidc.model import Configuration
 from ssoidc.storage import codec
 from ssoidc.storage.base import CodeRecord, JtiReplay, Redemption, SigningKey, StoredCredential, TokenRecord
 
-_TOKEN_COLUMNS = (
+_TCOLS = (
     "token_hash, kind, family_id, parent_hash, application_arn, user_id, scopes, issued_at, expires_at,"
     " session_expires_at, grant_type, context, revoked_at"
 )
@@ -164,7 +164,11 @@ class SqliteStore:
         rows += [("user", u.user_id, orjson.dumps(codec.to_doc(u))) for u in config.users]
         rows += [("group", g.group_id, orjson.dumps(codec.to_doc(g))) for g in config.groups]
         rows += [
-            ("assignment", f"{a.application_arn}|{a.principal_type}|{a.principal_id}", orjson.dumps(codec.to_doc(a)))
+            (
+                "assignment",
+                f"{a.application_arn}|{a.principal_type}|{a.principal_id}",
+                orjson.dumps(codec.to_doc(a)),
+            )
             for a in config.assignments
         ]
         with self._write() as db:
@@ -268,20 +272,23 @@ class SqliteStore:
             t.revoked_at,
         )
 
-    async def issue(self, tokens: Sequence[TokenRecord], *, jti: tuple[str, str, float] | None = None) -> None:
+    async def issue(
+        self, tokens: Sequence[TokenRecord], *, jti: tuple[str, str, float] | None = None
+    ) -> None:
         rows = [self._token_row(t) for t in tokens]
         with self._write() as db:
             if jti is not None:
                 cur = db.execute(
-                    "INSERT INTO used_jtis (issuer, jti, expires_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING", jti
+                    "INSERT INTO used_jtis (issuer, jti, expires_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                    jti,
                 )
                 if cur.rowcount != 1:
                     raise JtiReplay(jti[0])
-            db.executemany(f"INSERT INTO tokens ({_TOKEN_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+            db.executemany(f"INSERT INTO tokens ({_TCOLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
 
     async def find_token(self, token_hash: bytes) -> TokenRecord | None:
         row = self._db.execute(
-            f"SELECT {_TOKEN_COLUMNS}, retired_at FROM tokens WHERE token_hash = ?", (token_hash,)
+            f"SELECT {_TCOLS}, retired_at FROM tokens WHERE token_hash = ?", (token_hash,)
         ).fetchone()
         if row is None:
             return None
@@ -305,7 +312,8 @@ class SqliteStore:
     def _revoke_family(self, db: sqlite3.Connection, family_id: str, now: float) -> int:
         return int(
             db.execute(
-                "UPDATE tokens SET revoked_at = ? WHERE family_id = ? AND revoked_at IS NULL", (now, family_id)
+                "UPDATE tokens SET revoked_at = ? WHERE family_id = ? AND revoked_at IS NULL",
+                (now, family_id),
             ).rowcount
         )
 
@@ -314,7 +322,12 @@ class SqliteStore:
             return self._revoke_family(db, family_id, now)
 
     async def rotate_refresh(
-        self, old_hash: bytes, application_arn: str, now: float, grace_seconds: float, tokens: Sequence[TokenRecord]
+        self,
+        old_hash: bytes,
+        application_arn: str,
+        now: float,
+        grace_seconds: float,
+        tokens: Sequence[TokenRecord],
     ) -> Redemption:
         rows = [self._token_row(t) for t in tokens]
         with self._write() as db:
@@ -324,7 +337,9 @@ class SqliteStore:
                 (now, old_hash, application_arn, now),
             ).rowcount
             if n == 1:
-                db.executemany(f"INSERT INTO tokens ({_TOKEN_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+                db.executemany(
+                    f"INSERT INTO tokens ({_TCOLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", rows
+                )
                 return Redemption.OK
             row = db.execute(
                 "SELECT family_id, retired_at, revoked_at FROM tokens WHERE token_hash = ? AND kind = 'refresh'"
@@ -361,7 +376,9 @@ class SqliteStore:
             )
 
     async def find_code(self, code_hash: bytes) -> CodeRecord | None:
-        row = self._db.execute(f"SELECT {_CODE_COLUMNS} FROM auth_codes WHERE code_hash = ?", (code_hash,)).fetchone()
+        row = self._db.execute(
+            f"SELECT {_CODE_COLUMNS} FROM auth_codes WHERE code_hash = ?", (code_hash,)
+        ).fetchone()
         if row is None:
             return None
         return CodeRecord(
@@ -391,7 +408,9 @@ class SqliteStore:
                 (now, code_hash, application_arn, now),
             ).rowcount
             if n == 1:
-                db.executemany(f"INSERT INTO tokens ({_TOKEN_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+                db.executemany(
+                    f"INSERT INTO tokens ({_TCOLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", rows
+                )
                 return Redemption.OK
             row = db.execute(
                 "SELECT family_id, consumed_at FROM auth_codes WHERE code_hash = ? AND application_arn = ?",

@@ -33,7 +33,9 @@ log = logging.getLogger("ssoidc.web")
 
 
 def _json(doc: object, status: int = 200, cache: str = "no-store") -> Response:
-    return Response(orjson.dumps(doc), status, media_type="application/json", headers={"cache-control": cache})
+    return Response(
+        orjson.dumps(doc), status, media_type="application/json", headers={"cache-control": cache}
+    )
 
 
 def _raw(resp: WireResponse) -> Response:

@@ -24,19 +24,28 @@ from tests.support import (
 
 
 def jwt_tokens(server: LiveServer, oidc: Any, email: str = "alice@example.com") -> dict[str, Any]:
-    return dict(oidc.create_token_with_iam(clientId=server.apps["main"], grantType=JWT_BEARER,
-                                           assertion=server.assertion(email)))
+    return dict(
+        oidc.create_token_with_iam(
+            clientId=server.apps["main"], grantType=JWT_BEARER, assertion=server.assertion(email)
+        )
+    )
 
 
 def refresh(server: LiveServer, oidc: Any, token: str, app: str = "main", **kw: Any) -> dict[str, Any]:
-    return dict(oidc.create_token_with_iam(clientId=server.apps[app], grantType="refresh_token",
-                                           refreshToken=token, **kw))
+    return dict(
+        oidc.create_token_with_iam(
+            clientId=server.apps[app], grantType="refresh_token", refreshToken=token, **kw
+        )
+    )
 
 
 def exchange(server: LiveServer, oidc: Any, subject: str, app: str = "target", **kw: Any) -> dict[str, Any]:
     kw.setdefault("subjectTokenType", ACCESS_TYPE)
-    return dict(oidc.create_token_with_iam(clientId=server.apps[app], grantType=TOKEN_EXCHANGE,
-                                           subjectToken=subject, **kw))
+    return dict(
+        oidc.create_token_with_iam(
+            clientId=server.apps[app], grantType=TOKEN_EXCHANGE, subjectToken=subject, **kw
+        )
+    )
 
 
 def error_of(call: Callable[[], Any]) -> tuple[str, dict[str, Any]]:
@@ -92,7 +101,9 @@ def test_refresh_narrows_scope_and_never_widens(server: LiveServer, oidc: Any) -
     first = jwt_tokens(server, oidc)
     narrow = refresh(server, oidc, first["refreshToken"], scope=["openid", "data:read"])
     assert narrow["scope"] == ["openid", "data:read"]
-    code, resp = error_of(lambda: refresh(server, oidc, narrow["refreshToken"], scope=["openid", "data:write"]))
+    code, resp = error_of(
+        lambda: refresh(server, oidc, narrow["refreshToken"], scope=["openid", "data:write"])
+    )
     assert code == "InvalidScopeException"
     assert "data:write" in resp["error_description"]
     assert refresh(server, oidc, narrow["refreshToken"])["scope"] == ["openid", "data:read"]  # not consumed
@@ -120,8 +131,12 @@ def test_access_token_is_not_a_refresh_token(server: LiveServer, oidc: Any) -> N
 
 
 def test_another_applications_refresh_token_is_invalid_grant(server: LiveServer, oidc: Any) -> None:
-    code_resp = oidc.create_token_with_iam(clientId=server.apps["web"], grantType="authorization_code",
-                                           code=server.mint_code(), redirectUri=REDIRECT_URI)
+    code_resp = oidc.create_token_with_iam(
+        clientId=server.apps["web"],
+        grantType="authorization_code",
+        code=server.mint_code(),
+        redirectUri=REDIRECT_URI,
+    )
     code, resp = error_of(lambda: refresh(server, oidc, code_resp["refreshToken"], app="main"))
     assert code == "InvalidGrantException"
     assert resp["error_description"] == "Invalid refresh token provided"
@@ -165,8 +180,9 @@ def test_fifty_parallel_refreshes_yield_exactly_one(server: LiveServer) -> None:
 
     def call(c: Any) -> str:
         try:
-            c.create_token_with_iam(clientId=server.apps["main"], grantType="refresh_token",
-                                    refreshToken=first["refreshToken"])
+            c.create_token_with_iam(
+                clientId=server.apps["main"], grantType="refresh_token", refreshToken=first["refreshToken"]
+            )
             return "ok"
         except ClientError as exc:
             return str(exc.response["Error"]["Code"])
@@ -187,16 +203,38 @@ def test_exchange_failures(server: LiveServer, oidc: Any) -> None:
     cases: list[tuple[Callable[[], Any], str, str]] = [
         (lambda: exchange(server, oidc, subject, app="main"), "InvalidGrantException", "same application"),
         (lambda: exchange(server, oidc, "aoaGarbage:zz"), "InvalidGrantException", "Invalid subject token"),
-        (lambda: exchange(server, oidc, tokens["refreshToken"]), "InvalidGrantException", "Invalid subject token"),
-        (lambda: exchange(server, oidc, subject, subjectTokenType=REFRESH_TYPE), "InvalidRequestException",
-         "subjectTokenType"),
-        (lambda: oidc.create_token_with_iam(clientId=server.apps["target"], grantType=TOKEN_EXCHANGE,
-                                            subjectToken=subject), "InvalidRequestException", "subjectTokenType"),
-        (lambda: exchange(server, oidc, subject, requestedTokenType="urn:x"), "InvalidRequestException",
-         "requestedTokenType"),
-        (lambda: exchange(server, oidc, subject, app="target-no-refresh", requestedTokenType=REFRESH_TYPE),
-         "InvalidRequestException", "RefreshToken grant"),
-        (lambda: exchange(server, oidc, subject, scope=["data:write"]), "InvalidScopeException", "data:write"),
+        (
+            lambda: exchange(server, oidc, tokens["refreshToken"]),
+            "InvalidGrantException",
+            "Invalid subject token",
+        ),
+        (
+            lambda: exchange(server, oidc, subject, subjectTokenType=REFRESH_TYPE),
+            "InvalidRequestException",
+            "subjectTokenType",
+        ),
+        (
+            lambda: oidc.create_token_with_iam(
+                clientId=server.apps["target"], grantType=TOKEN_EXCHANGE, subjectToken=subject
+            ),
+            "InvalidRequestException",
+            "subjectTokenType",
+        ),
+        (
+            lambda: exchange(server, oidc, subject, requestedTokenType="urn:x"),
+            "InvalidRequestException",
+            "requestedTokenType",
+        ),
+        (
+            lambda: exchange(server, oidc, subject, app="target-no-refresh", requestedTokenType=REFRESH_TYPE),
+            "InvalidRequestException",
+            "RefreshToken grant",
+        ),
+        (
+            lambda: exchange(server, oidc, subject, scope=["data:write"]),
+            "InvalidScopeException",
+            "data:write",
+        ),
     ]
     for call, want, needle in cases:
         code, resp = error_of(call)
@@ -207,16 +245,24 @@ def test_exchange_failures(server: LiveServer, oidc: Any) -> None:
 
 
 def test_subject_without_authorizing_scope_is_invalid_request(server: LiveServer, oidc: Any) -> None:
-    narrowed = oidc.create_token_with_iam(clientId=server.apps["main"], grantType=JWT_BEARER,
-                                          assertion=server.assertion(), scope=["openid", "aws"])
+    narrowed = oidc.create_token_with_iam(
+        clientId=server.apps["main"],
+        grantType=JWT_BEARER,
+        assertion=server.assertion(),
+        scope=["openid", "aws"],
+    )
     code, resp = error_of(lambda: exchange(server, oidc, narrowed["accessToken"]))
     assert code == "InvalidRequestException"
     assert "AuthorizedTargets" in resp["error_description"]
 
 
 def test_instance_wide_target_authorizes_every_application(server: LiveServer, oidc: Any) -> None:
-    web = oidc.create_token_with_iam(clientId=server.apps["web"], grantType="authorization_code",
-                                     code=server.mint_code(), redirectUri=REDIRECT_URI)
+    web = oidc.create_token_with_iam(
+        clientId=server.apps["web"],
+        grantType="authorization_code",
+        code=server.mint_code(),
+        redirectUri=REDIRECT_URI,
+    )
     assert "web:read" in web["scope"]
     assert exchange(server, oidc, web["accessToken"], app="target")["accessToken"]
     assert exchange(server, oidc, web["accessToken"], app="target-no-refresh")["accessToken"]
@@ -227,8 +273,11 @@ def test_instance_wide_target_authorizes_every_application(server: LiveServer, o
 
 def redeem(server: LiveServer, oidc: Any, code: str, **kw: Any) -> dict[str, Any]:
     kw.setdefault("redirectUri", REDIRECT_URI)
-    return dict(oidc.create_token_with_iam(clientId=server.apps["web"], grantType="authorization_code",
-                                           code=code, **kw))
+    return dict(
+        oidc.create_token_with_iam(
+            clientId=server.apps["web"], grantType="authorization_code", code=code, **kw
+        )
+    )
 
 
 @pytest.mark.parametrize("method", ["S256", "plain"])
@@ -258,9 +307,15 @@ def test_code_bindings_are_checked_before_consuming(server: LiveServer, oidc: An
         got, resp = error_of(lambda kw=kw: redeem(server, oidc, code, **kw))  # type: ignore[misc]
         assert got == want, resp["error_description"]
         assert needle in resp["error_description"]
-    wrong_app, _ = error_of(lambda: oidc.create_token_with_iam(
-        clientId=server.apps["main"], grantType="authorization_code", code=code, redirectUri=REDIRECT_URI,
-        codeVerifier=v))
+    wrong_app, _ = error_of(
+        lambda: oidc.create_token_with_iam(
+            clientId=server.apps["main"],
+            grantType="authorization_code",
+            code=code,
+            redirectUri=REDIRECT_URI,
+            codeVerifier=v,
+        )
+    )
     assert wrong_app == "UnauthorizedClientException"
     assert server.count("tokens") == before
     assert redeem(server, oidc, code, codeVerifier=v)["accessToken"]  # still redeemable
@@ -284,9 +339,15 @@ def test_expired_and_unknown_codes(server: LiveServer, oidc: Any) -> None:
     assert "expired" in resp["error_description"]
     got, _ = error_of(lambda: redeem(server, oidc, "no-such-code"))
     assert got == "InvalidGrantException"
-    got, _ = error_of(lambda: redeem(server, oidc, server.mint_code(), redirectUri=None) if False else
-                      oidc.create_token_with_iam(clientId=server.apps["web"], grantType="authorization_code",
-                                                 code="x"))
+    got, _ = error_of(
+        lambda: (
+            redeem(server, oidc, server.mint_code(), redirectUri=None)
+            if False
+            else oidc.create_token_with_iam(
+                clientId=server.apps["web"], grantType="authorization_code", code="x"
+            )
+        )
+    )
     assert got == "InvalidRequestException"
 
 
@@ -304,8 +365,13 @@ def test_fifty_parallel_code_redemptions_yield_exactly_one(server: LiveServer) -
 
     def call(c: Any) -> str:
         try:
-            c.create_token_with_iam(clientId=server.apps["web"], grantType="authorization_code", code=code,
-                                    redirectUri=REDIRECT_URI, codeVerifier=v)
+            c.create_token_with_iam(
+                clientId=server.apps["web"],
+                grantType="authorization_code",
+                code=code,
+                redirectUri=REDIRECT_URI,
+                codeVerifier=v,
+            )
             return "ok"
         except ClientError as exc:
             return str(exc.response["Error"]["Code"])

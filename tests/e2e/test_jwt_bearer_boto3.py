@@ -19,12 +19,20 @@ from tests.support import JWT_BEARER, LiveServer, decode_unverified
 
 
 def test_happy_path_members_match_model(server: LiveServer, oidc: Any) -> None:
-    resp = oidc.create_token_with_iam(clientId=server.apps["main"], grantType=JWT_BEARER, assertion=server.assertion())
+    resp = oidc.create_token_with_iam(
+        clientId=server.apps["main"], grantType=JWT_BEARER, assertion=server.assertion()
+    )
     body = {k: v for k, v in resp.items() if k != "ResponseMetadata"}
     model = operation("sso-oidc", "CreateTokenWithIAM").output_shape
     assert set(body) <= set(model.members)
     assert set(body) == {
-        "accessToken", "tokenType", "expiresIn", "refreshToken", "idToken", "issuedTokenType", "scope",
+        "accessToken",
+        "tokenType",
+        "expiresIn",
+        "refreshToken",
+        "idToken",
+        "issuedTokenType",
+        "scope",
         "awsAdditionalDetails",
     }
     assert body["tokenType"] == "Bearer"
@@ -38,7 +46,9 @@ def test_happy_path_members_match_model(server: LiveServer, oidc: Any) -> None:
 
 def test_id_token_verifies_against_published_jwks(server: LiveServer, oidc: Any) -> None:
     before = int(time.time())
-    resp = oidc.create_token_with_iam(clientId=server.apps["main"], grantType=JWT_BEARER, assertion=server.assertion())
+    resp = oidc.create_token_with_iam(
+        clientId=server.apps["main"], grantType=JWT_BEARER, assertion=server.assertion()
+    )
     instance_id = server.instance_arn.rsplit("/", 1)[1]
     issuer = f"{server.url}/{instance_id}"
     disc = httpx.get(f"{issuer}/.well-known/openid-configuration").json()
@@ -46,7 +56,9 @@ def test_id_token_verifies_against_published_jwks(server: LiveServer, oidc: Any)
     keys = jwt.PyJWKSet.from_dict(httpx.get(disc["jwks_uri"]).json())
     kid = jwt.get_unverified_header(resp["idToken"])["kid"]
     key = next(k for k in keys.keys if k.key_id == kid)
-    claims = jwt.decode(resp["idToken"], key.key, algorithms=["ES256"], audience=server.apps["main"], issuer=issuer)
+    claims = jwt.decode(
+        resp["idToken"], key.key, algorithms=["ES256"], audience=server.apps["main"], issuer=issuer
+    )
     assert claims["sub"] == server.users["alice"]
     assert claims["exp"] - claims["iat"] == 3600
     assert claims["iat"] >= before
@@ -61,7 +73,9 @@ def test_id_token_verifies_against_published_jwks(server: LiveServer, oidc: Any)
 
 
 def test_identity_context_verifies_and_names_the_user(server: LiveServer, oidc: Any) -> None:
-    resp = oidc.create_token_with_iam(clientId=server.apps["main"], grantType=JWT_BEARER, assertion=server.assertion())
+    resp = oidc.create_token_with_iam(
+        clientId=server.apps["main"], grantType=JWT_BEARER, assertion=server.assertion()
+    )
     minter = TokenMinter(server.master_key)
     ctx = minter.open_identity_context(resp["awsAdditionalDetails"]["identityContext"])
     assert ctx["sub"] == server.users["alice"]
@@ -81,7 +95,9 @@ def test_group_assignment_admits_member(server: LiveServer, oidc: Any) -> None:
 
 def test_no_refresh_grant_means_no_refresh_token(server: LiveServer, oidc: Any) -> None:
     resp = oidc.create_token_with_iam(
-        clientId=server.apps["no-refresh"], grantType=JWT_BEARER, assertion=server.assertion("carol@example.com")
+        clientId=server.apps["no-refresh"],
+        grantType=JWT_BEARER,
+        assertion=server.assertion("carol@example.com"),
     )
     assert "refreshToken" not in resp
     assert resp["issuedTokenType"] == "urn:ietf:params:oauth:token-type:access_token"
@@ -89,7 +105,10 @@ def test_no_refresh_grant_means_no_refresh_token(server: LiveServer, oidc: Any) 
 
 def test_requested_scopes_narrow(server: LiveServer, oidc: Any) -> None:
     resp = oidc.create_token_with_iam(
-        clientId=server.apps["main"], grantType=JWT_BEARER, assertion=server.assertion(), scope=["openid", "data:read"]
+        clientId=server.apps["main"],
+        grantType=JWT_BEARER,
+        assertion=server.assertion(),
+        scope=["openid", "data:read"],
     )
     assert resp["scope"] == ["openid", "data:read"]
 
@@ -117,5 +136,7 @@ def test_boto3_from_environment_endpoint(server: LiveServer, monkeypatch: pytest
     for k, v in server.aws_env().items():
         monkeypatch.setenv(k, v)
     client = boto3.session.Session().client("sso-oidc")
-    resp = client.create_token_with_iam(clientId=server.apps["main"], grantType=JWT_BEARER, assertion=server.assertion())
+    resp = client.create_token_with_iam(
+        clientId=server.apps["main"], grantType=JWT_BEARER, assertion=server.assertion()
+    )
     assert resp["accessToken"].startswith("aoa")

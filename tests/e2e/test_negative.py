@@ -36,7 +36,9 @@ def unchanged(server: LiveServer) -> Iterator[Callable[[], None]]:
     before = (server.count("tokens"), server.count("used_jtis"))
 
     def check() -> None:
-        assert (server.count("tokens"), server.count("used_jtis")) == before, "a failed request wrote something"
+        assert (server.count("tokens"), server.count("used_jtis")) == before, (
+            "a failed request wrote something"
+        )
 
     yield check
 
@@ -52,7 +54,9 @@ def expect(client: Any, code: str, status: int, **params: Any) -> dict[str, Any]
 
 
 def still_works(server: LiveServer, oidc: Any, email: str = "alice@example.com", app: str = "main") -> None:
-    resp = oidc.create_token_with_iam(clientId=server.apps[app], grantType=JWT_BEARER, assertion=server.assertion(email))
+    resp = oidc.create_token_with_iam(
+        clientId=server.apps[app], grantType=JWT_BEARER, assertion=server.assertion(email)
+    )
     assert resp["accessToken"].startswith("aoa")
 
 
@@ -79,7 +83,9 @@ JWT_FAILURES: dict[str, Callable[[LiveServer], str]] = {
     "claim-not-a-string": lambda s: s.assertion(email=["alice@example.com"]),
     "no-matching-user": lambda s: s.assertion("nobody@example.com"),
     "several-matching-users": lambda s: s.assertion("dup@example.com"),
-    "bad-signature": lambda s: s.assertion()[:-6] + ("AAAAAA" if not s.assertion().endswith("AAAAAA") else "BBBBBB"),
+    "bad-signature": lambda s: (
+        s.assertion()[:-6] + ("AAAAAA" if not s.assertion().endswith("AAAAAA") else "BBBBBB")
+    ),
     "foreign-key-same-kid": lambda s: jwt.encode(
         base_claims(s),
         rsa.generate_private_key(public_exponent=65537, key_size=2048),
@@ -88,7 +94,9 @@ JWT_FAILURES: dict[str, Callable[[LiveServer], str]] = {
     ),
     "unknown-kid": lambda s: other_key_token(base_claims(s)),
     "alg-none": lambda s: jwt.encode(base_claims(s), None, algorithm="none"),  # type: ignore[arg-type]
-    "alg-hs256": lambda s: jwt.encode(base_claims(s), "secret-secret-secret-secret-secret!", algorithm="HS256"),
+    "alg-hs256": lambda s: jwt.encode(
+        base_claims(s), "secret-secret-secret-secret-secret!", algorithm="HS256"
+    ),
     "not-a-jwt": lambda s: "not-a-jwt",
     "two-parts": lambda s: ".".join(s.assertion().split(".")[:2]),
 }
@@ -99,8 +107,14 @@ def test_jwt_bearer_failures_are_invalid_grant(
     case: str, server: LiveServer, oidc: Any, unchanged: Callable[[], None]
 ) -> None:
     assertion = JWT_FAILURES[case](server)
-    resp = expect(oidc, "InvalidGrantException", 400, clientId=server.apps["main"], grantType=JWT_BEARER,
-                  assertion=assertion)
+    resp = expect(
+        oidc,
+        "InvalidGrantException",
+        400,
+        clientId=server.apps["main"],
+        grantType=JWT_BEARER,
+        assertion=assertion,
+    )
     assert resp["error"] == "invalid_grant"
     assert resp["error_description"]
     assert assertion not in json.dumps(resp)
@@ -112,8 +126,14 @@ def test_replayed_jti_is_invalid_grant_and_names_the_cause(server: LiveServer, o
     assertion = server.assertion()
     oidc.create_token_with_iam(clientId=server.apps["main"], grantType=JWT_BEARER, assertion=assertion)
     tokens = server.count("tokens")
-    resp = expect(oidc, "InvalidGrantException", 400, clientId=server.apps["main"], grantType=JWT_BEARER,
-                  assertion=assertion)
+    resp = expect(
+        oidc,
+        "InvalidGrantException",
+        400,
+        clientId=server.apps["main"],
+        grantType=JWT_BEARER,
+        assertion=assertion,
+    )
     assert "already been used" in resp["error_description"]
     assert server.count("tokens") == tokens
 
@@ -121,30 +141,63 @@ def test_replayed_jti_is_invalid_grant_and_names_the_cause(server: LiveServer, o
 def test_unassigned_user_is_access_denied_with_reason(
     server: LiveServer, oidc: Any, unchanged: Callable[[], None]
 ) -> None:
-    resp = expect(oidc, "AccessDeniedException", 400, clientId=server.apps["main"], grantType=JWT_BEARER,
-                  assertion=server.assertion("carol@example.com"))
+    resp = expect(
+        oidc,
+        "AccessDeniedException",
+        400,
+        clientId=server.apps["main"],
+        grantType=JWT_BEARER,
+        assertion=server.assertion("carol@example.com"),
+    )
     assert resp["error"] == "access_denied"
     assert "not assigned" in resp["error_description"]
     unchanged()
-    still_works(server, oidc, "carol@example.com", app="no-refresh")  # carol is fine where assignment is optional
+    still_works(
+        server, oidc, "carol@example.com", app="no-refresh"
+    )  # carol is fine where assignment is optional
 
 
-def test_missing_assertion_is_invalid_request(server: LiveServer, oidc: Any, unchanged: Callable[[], None]) -> None:
+def test_missing_assertion_is_invalid_request(
+    server: LiveServer, oidc: Any, unchanged: Callable[[], None]
+) -> None:
     expect(oidc, "InvalidRequestException", 400, clientId=server.apps["main"], grantType=JWT_BEARER)
     unchanged()
 
 
-def test_unknown_client_is_invalid_client_401(server: LiveServer, oidc: Any, unchanged: Callable[[], None]) -> None:
+def test_unknown_client_is_invalid_client_401(
+    server: LiveServer, oidc: Any, unchanged: Callable[[], None]
+) -> None:
     bogus = server.apps["main"][:-4] + "ZZZZ"
-    expect(oidc, "InvalidClientException", 401, clientId=bogus, grantType=JWT_BEARER, assertion=server.assertion())
-    expect(oidc, "InvalidClientException", 401, clientId="not-an-arn", grantType=JWT_BEARER,
-           assertion=server.assertion())
+    expect(
+        oidc,
+        "InvalidClientException",
+        401,
+        clientId=bogus,
+        grantType=JWT_BEARER,
+        assertion=server.assertion(),
+    )
+    expect(
+        oidc,
+        "InvalidClientException",
+        401,
+        clientId="not-an-arn",
+        grantType=JWT_BEARER,
+        assertion=server.assertion(),
+    )
     unchanged()
 
 
-def test_disabled_application_is_invalid_client(server: LiveServer, oidc: Any, unchanged: Callable[[], None]) -> None:
-    expect(oidc, "InvalidClientException", 401, clientId=server.apps["disabled"], grantType=JWT_BEARER,
-           assertion=server.assertion())
+def test_disabled_application_is_invalid_client(
+    server: LiveServer, oidc: Any, unchanged: Callable[[], None]
+) -> None:
+    expect(
+        oidc,
+        "InvalidClientException",
+        401,
+        clientId=server.apps["disabled"],
+        grantType=JWT_BEARER,
+        assertion=server.assertion(),
+    )
     unchanged()
 
 
@@ -157,18 +210,37 @@ def test_unsupported_grant_type(server: LiveServer, oidc: Any, unchanged: Callab
 def test_grant_not_configured_is_unauthorized_client(
     server: LiveServer, oidc: Any, unchanged: Callable[[], None]
 ) -> None:
-    expect(oidc, "UnauthorizedClientException", 400, clientId=server.apps["no-refresh"], grantType="refresh_token",
-           refreshToken="aorX")
-    expect(oidc, "UnauthorizedClientException", 400, clientId=server.apps["target"], grantType=JWT_BEARER,
-           assertion=server.assertion())
+    expect(
+        oidc,
+        "UnauthorizedClientException",
+        400,
+        clientId=server.apps["no-refresh"],
+        grantType="refresh_token",
+        refreshToken="aorX",
+    )
+    expect(
+        oidc,
+        "UnauthorizedClientException",
+        400,
+        clientId=server.apps["target"],
+        grantType=JWT_BEARER,
+        assertion=server.assertion(),
+    )
     unchanged()
 
 
 def test_scope_outside_application_is_invalid_scope(
     server: LiveServer, oidc: Any, unchanged: Callable[[], None]
 ) -> None:
-    resp = expect(oidc, "InvalidScopeException", 400, clientId=server.apps["main"], grantType=JWT_BEARER,
-                  assertion=server.assertion(), scope=["openid", "admin:everything"])
+    resp = expect(
+        oidc,
+        "InvalidScopeException",
+        400,
+        clientId=server.apps["main"],
+        grantType=JWT_BEARER,
+        assertion=server.assertion(),
+        scope=["openid", "admin:everything"],
+    )
     assert "admin:everything" in resp["error_description"]
     unchanged()
     still_works(server, oidc)
@@ -180,8 +252,14 @@ def test_scope_outside_application_is_invalid_scope(
 def test_application_without_actor_policy_denies_everyone(
     server: LiveServer, oidc: Any, unchanged: Callable[[], None]
 ) -> None:
-    resp = expect(oidc, "AccessDeniedException", 400, clientId=server.apps["no-policy"], grantType=JWT_BEARER,
-                  assertion=server.assertion())
+    resp = expect(
+        oidc,
+        "AccessDeniedException",
+        400,
+        clientId=server.apps["no-policy"],
+        grantType=JWT_BEARER,
+        assertion=server.assertion(),
+    )
     assert "PutApplicationAuthenticationMethod" in resp["error_description"]
     unchanged()
 
@@ -189,8 +267,14 @@ def test_application_without_actor_policy_denies_everyone(
 def test_actor_policy_naming_another_account_denies_without_leaking_it(
     server: LiveServer, oidc: Any, unchanged: Callable[[], None]
 ) -> None:
-    resp = expect(oidc, "AccessDeniedException", 400, clientId=server.apps["other-account-only"],
-                  grantType=JWT_BEARER, assertion=server.assertion())
+    resp = expect(
+        oidc,
+        "AccessDeniedException",
+        400,
+        clientId=server.apps["other-account-only"],
+        grantType=JWT_BEARER,
+        assertion=server.assertion(),
+    )
     assert OTHER_ACCOUNT not in json.dumps(resp)
     assert f"arn:aws:iam::{ACCOUNT}:root" in resp["error_description"]  # the caller learns who it is
     assert "ActorPolicy" in resp["error_description"]
@@ -200,11 +284,19 @@ def test_actor_policy_naming_another_account_denies_without_leaking_it(
 def test_explicit_deny_for_role_session_wins(server: LiveServer, unchanged: Callable[[], None]) -> None:
     key, secret = create_credential(server, f"arn:aws:sts::{ACCOUNT}:assumed-role/Denied/session-1")
     client = make_client(server, aws_access_key_id=key, aws_secret_access_key=secret)
-    resp = expect(client, "AccessDeniedException", 400, clientId=server.apps["main"], grantType=JWT_BEARER,
-                  assertion=server.assertion())
+    resp = expect(
+        client,
+        "AccessDeniedException",
+        400,
+        clientId=server.apps["main"],
+        grantType=JWT_BEARER,
+        assertion=server.assertion(),
+    )
     assert "explicit" in resp["error_description"].lower()
     unchanged()
-    other_key, other_secret = create_credential(server, f"arn:aws:sts::{ACCOUNT}:assumed-role/Allowed/session-1")
+    other_key, other_secret = create_credential(
+        server, f"arn:aws:sts::{ACCOUNT}:assumed-role/Allowed/session-1"
+    )
     allowed = make_client(server, aws_access_key_id=other_key, aws_secret_access_key=other_secret)
     still_works(server, allowed)
 
@@ -214,10 +306,18 @@ def test_identity_policy_on_credential_must_also_allow(
 ) -> None:
     policy = tmp_path / "deny.json"
     policy.write_text(json.dumps({"Statement": {"Effect": "Allow", "Action": "sso:*", "Resource": "*"}}))
-    key, secret = create_credential(server, f"arn:aws:iam::{ACCOUNT}:user/limited", "--policy-file", str(policy))
+    key, secret = create_credential(
+        server, f"arn:aws:iam::{ACCOUNT}:user/limited", "--policy-file", str(policy)
+    )
     client = make_client(server, aws_access_key_id=key, aws_secret_access_key=secret)
-    resp = expect(client, "AccessDeniedException", 400, clientId=server.apps["main"], grantType=JWT_BEARER,
-                  assertion=server.assertion())
+    resp = expect(
+        client,
+        "AccessDeniedException",
+        400,
+        clientId=server.apps["main"],
+        grantType=JWT_BEARER,
+        assertion=server.assertion(),
+    )
     assert "identity policy" in resp["error_description"]
     unchanged()
 
@@ -228,15 +328,22 @@ def test_session_credentials_need_their_token(server: LiveServer, unchanged: Cal
     )
     without = make_client(server, aws_access_key_id=key, aws_secret_access_key=secret)
     with pytest.raises(ClientError) as info:
-        without.create_token_with_iam(clientId=server.apps["main"], grantType=JWT_BEARER, assertion=server.assertion())
+        without.create_token_with_iam(
+            clientId=server.apps["main"], grantType=JWT_BEARER, assertion=server.assertion()
+        )
     assert info.value.response["Error"]["Code"] == "UnrecognizedClientException"
-    wrong = make_client(server, aws_access_key_id=key, aws_secret_access_key=secret, aws_session_token="wrong")
+    wrong = make_client(
+        server, aws_access_key_id=key, aws_secret_access_key=secret, aws_session_token="wrong"
+    )
     with pytest.raises(ClientError) as info:
-        wrong.create_token_with_iam(clientId=server.apps["main"], grantType=JWT_BEARER, assertion=server.assertion())
+        wrong.create_token_with_iam(
+            clientId=server.apps["main"], grantType=JWT_BEARER, assertion=server.assertion()
+        )
     assert info.value.response["Error"]["Code"] == "UnrecognizedClientException"
     unchanged()
-    right = make_client(server, aws_access_key_id=key, aws_secret_access_key=secret,
-                        aws_session_token="the-session-token")
+    right = make_client(
+        server, aws_access_key_id=key, aws_secret_access_key=secret, aws_session_token="the-session-token"
+    )
     still_works(server, right)
 
 
@@ -258,7 +365,7 @@ def assert_frontend_error(resp: Any, code: str, status: int = 403) -> None:
 
 def test_sigv4_failures(server: LiveServer, unchanged: Callable[[], None]) -> None:
     body = body_for(server)
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     assert_frontend_error(post_token(server, body, secret="wrong-secret"), "InvalidSignatureException")
     assert_frontend_error(post_token(server, body, key="AKIAUNKNOWNKEY000000"), "UnrecognizedClientException")
     assert_frontend_error(post_token(server, body, region="eu-west-1"), "InvalidSignatureException")
@@ -266,25 +373,33 @@ def test_sigv4_failures(server: LiveServer, unchanged: Callable[[], None]) -> No
     old = post_token(server, body, when=now - dt.timedelta(minutes=6))
     assert_frontend_error(old, "InvalidSignatureException")
     assert "Signature expired" in old.json()["message"]
-    assert_frontend_error(post_token(server, body, when=now + dt.timedelta(minutes=6)), "InvalidSignatureException")
+    assert_frontend_error(
+        post_token(server, body, when=now + dt.timedelta(minutes=6)), "InvalidSignatureException"
+    )
     import httpx
 
-    unsigned = httpx.post(f"{server.url}/token?aws_iam=t", content=body, headers={"content-type": "application/json"})
+    unsigned = httpx.post(
+        f"{server.url}/token?aws_iam=t", content=body, headers={"content-type": "application/json"}
+    )
     assert_frontend_error(unsigned, "MissingAuthenticationTokenException")
-    garbage = httpx.post(f"{server.url}/token?aws_iam=t", content=body, headers={"authorization": "AWS4-HMAC-SHA256 x"})
+    garbage = httpx.post(
+        f"{server.url}/token?aws_iam=t", content=body, headers={"authorization": "AWS4-HMAC-SHA256 x"}
+    )
     assert_frontend_error(garbage, "IncompleteSignatureException")
     # a body changed after signing
     url = f"{server.url}/token?aws_iam=t"
     from tests.support import sign_request
 
     headers = sign_request(url, body)
-    assert_frontend_error(httpx.post(url, content=body.replace(b"main", b"mayn") + b" ", headers=headers),
-                          "InvalidSignatureException")
+    assert_frontend_error(
+        httpx.post(url, content=body.replace(b"main", b"mayn") + b" ", headers=headers),
+        "InvalidSignatureException",
+    )
     unchanged()
 
 
 def test_sigv4_within_skew_window_is_accepted(server: LiveServer) -> None:
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     assert post_token(server, body_for(server), when=now - dt.timedelta(minutes=4)).status_code == 200
 
 
@@ -296,15 +411,25 @@ MALFORMED: dict[str, tuple[bytes, str]] = {
     "missing-client-id": (json.dumps({"grantType": JWT_BEARER}).encode(), "clientId"),
     "missing-grant-type": (json.dumps({"clientId": "x"}).encode(), "grantType"),
     "client-id-number": (json.dumps({"clientId": 5, "grantType": JWT_BEARER}).encode(), "clientId"),
-    "scope-not-list": (json.dumps({"clientId": "x", "grantType": JWT_BEARER, "scope": "openid"}).encode(), "scope"),
+    "scope-not-list": (
+        json.dumps({"clientId": "x", "grantType": JWT_BEARER, "scope": "openid"}).encode(),
+        "scope",
+    ),
     "scope-member-not-string": (
-        json.dumps({"clientId": "x", "grantType": JWT_BEARER, "scope": [1]}).encode(), "scope[0]"),
-    "too-large": (json.dumps({"clientId": "x", "grantType": JWT_BEARER, "assertion": "a" * 70000}).encode(), "large"),
+        json.dumps({"clientId": "x", "grantType": JWT_BEARER, "scope": [1]}).encode(),
+        "scope[0]",
+    ),
+    "too-large": (
+        json.dumps({"clientId": "x", "grantType": JWT_BEARER, "assertion": "a" * 70000}).encode(),
+        "large",
+    ),
 }
 
 
 @pytest.mark.parametrize("case", sorted(MALFORMED))
-def test_malformed_bodies_are_invalid_request(case: str, server: LiveServer, unchanged: Callable[[], None]) -> None:
+def test_malformed_bodies_are_invalid_request(
+    case: str, server: LiveServer, unchanged: Callable[[], None]
+) -> None:
     body, needle = MALFORMED[case]
     resp = post_token(server, body)
     assert resp.status_code == 400, resp.text
@@ -321,7 +446,9 @@ def test_unknown_members_are_ignored(server: LiveServer) -> None:
     assert post_token(server, json.dumps(doc).encode()).status_code == 200
 
 
-def test_plain_token_route_is_never_create_token_with_iam(server: LiveServer, unchanged: Callable[[], None]) -> None:
+def test_plain_token_route_is_never_create_token_with_iam(
+    server: LiveServer, unchanged: Callable[[], None]
+) -> None:
     body = body_for(server)
     for query in ("", "aws_iam=f", "aws_iam=T", "aws_iam"):
         resp = post_token(server, body, query=query)
@@ -332,7 +459,9 @@ def test_plain_token_route_is_never_create_token_with_iam(server: LiveServer, un
 
 def test_error_bodies_are_compact_json_without_secrets(server: LiveServer) -> None:
     assertion = server.assertion(aud="nope")
-    body = json.dumps({"clientId": server.apps["main"], "grantType": JWT_BEARER, "assertion": assertion}).encode()
+    body = json.dumps(
+        {"clientId": server.apps["main"], "grantType": JWT_BEARER, "assertion": assertion}
+    ).encode()
     resp = post_token(server, body)
     assert resp.status_code == 400
     assert b": " not in resp.content

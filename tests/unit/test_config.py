@@ -45,9 +45,16 @@ def test_unknown_key_is_rejected_with_its_path() -> None:
 @pytest.mark.parametrize(
     ("mutate", "needle"),
     [
-        (lambda d: d["Applications"][0]["AccessScopes"].append({"Scope": "bad scope!"}), "AccessScopes[2].Scope"),
-        (lambda d: d["TrustedTokenIssuers"][0]["TrustedTokenIssuerConfiguration"]["OidcJwtConfiguration"].update(
-            IssuerUrl="ftp://x"), "IssuerUrl"),
+        (
+            lambda d: d["Applications"][0]["AccessScopes"].append({"Scope": "bad scope!"}),
+            "AccessScopes[2].Scope",
+        ),
+        (
+            lambda d: d["TrustedTokenIssuers"][0]["TrustedTokenIssuerConfiguration"][
+                "OidcJwtConfiguration"
+            ].update(IssuerUrl="ftp://x"),
+            "IssuerUrl",
+        ),
         (lambda d: d["Applications"][0].update(Status="MAYBE"), "Applications[0].Status"),
         (lambda d: d["Users"][0].update(UserId="not-an-id"), "Users[0].UserId"),
     ],
@@ -66,7 +73,9 @@ def test_all_reference_errors_are_reported_together() -> None:
     grant["AuthorizedTokenIssuers"][0]["TrustedTokenIssuerArn"] = "missing-idp"
     doc["Applications"][0]["Assignments"].append({"PrincipalType": "USER", "PrincipalId": "ghost"})
     doc["Groups"][0]["Members"].append("nobody")
-    doc["Applications"][0]["AuthenticationMethods"]["IAM"]["Iam"]["ActorPolicy"]["Statement"][0]["Effect"] = "Maybe"
+    doc["Applications"][0]["AuthenticationMethods"]["IAM"]["Iam"]["ActorPolicy"]["Statement"][0]["Effect"] = (
+        "Maybe"
+    )
     with pytest.raises(ConfigError) as info:
         resolve(parse_file(yaml.safe_dump(doc)), None, "123456789012")
     msg = info.value.message

@@ -40,16 +40,40 @@ CONFIG = {
                 "authorization_code": {"AuthorizationCode": {"RedirectUris": [REDIRECT]}},
                 "refresh_token": {"RefreshToken": {}},
             },
-            "AuthenticationMethods": {"IAM": {"Iam": {"ActorPolicy": {"Statement": {
-                "Effect": "Allow", "Principal": {"AWS": "123456789012"}, "Action": "sso-oauth:*", "Resource": "*"}}}}},
+            "AuthenticationMethods": {
+                "IAM": {
+                    "Iam": {
+                        "ActorPolicy": {
+                            "Statement": {
+                                "Effect": "Allow",
+                                "Principal": {"AWS": "123456789012"},
+                                "Action": "sso-oauth:*",
+                                "Resource": "*",
+                            }
+                        }
+                    }
+                }
+            },
             "AccessScopes": [{"Scope": "x:read", "AuthorizedTargets": ["b"]}],
             "AssignmentRequired": False,
         },
         {
             "Name": "b",
             "Grants": {EXCHANGE: {"TokenExchange": {}}},
-            "AuthenticationMethods": {"IAM": {"Iam": {"ActorPolicy": {"Statement": {
-                "Effect": "Allow", "Principal": {"AWS": "123456789012"}, "Action": "sso-oauth:*", "Resource": "*"}}}}},
+            "AuthenticationMethods": {
+                "IAM": {
+                    "Iam": {
+                        "ActorPolicy": {
+                            "Statement": {
+                                "Effect": "Allow",
+                                "Principal": {"AWS": "123456789012"},
+                                "Action": "sso-oauth:*",
+                                "Resource": "*",
+                            }
+                        }
+                    }
+                }
+            },
             "AssignmentRequired": False,
         },
     ],
@@ -92,10 +116,21 @@ class RotationMachine(RuleBasedStateMachine):
     @initialize()
     def start_session(self) -> None:
         directory = self.run(self.node.refresh())
-        code = self.run(self.node.code_issuer.issue_code(
-            directory, application_arn=self.apps["a"], user_id=self.user, redirect_uri=REDIRECT, scopes=None,
-            code_challenge=None, code_challenge_method=None, now=self.clock.now()))
-        resp = self.call(client_id=self.apps["a"], grant_type="authorization_code", code=code, redirect_uri=REDIRECT)
+        code = self.run(
+            self.node.code_issuer.issue_code(
+                directory,
+                application_arn=self.apps["a"],
+                user_id=self.user,
+                redirect_uri=REDIRECT,
+                scopes=None,
+                code_challenge=None,
+                code_challenge_method=None,
+                now=self.clock.now(),
+            )
+        )
+        resp = self.call(
+            client_id=self.apps["a"], grant_type="authorization_code", code=code, redirect_uri=REDIRECT
+        )
         self.session_end = self.clock.now() + SESSION_TTL
         self.alive = True
         self.current = resp.refresh_token
@@ -140,8 +175,12 @@ class RotationMachine(RuleBasedStateMachine):
     def exchange_latest_access(self) -> None:
         expected = self.alive and self.clock.now() < self.access_exp
         try:
-            resp = self.call(client_id=self.apps["b"], grant_type=EXCHANGE, subject_token=self.access,
-                             subject_token_type=ACCESS)
+            resp = self.call(
+                client_id=self.apps["b"],
+                grant_type=EXCHANGE,
+                subject_token=self.access,
+                subject_token_type=ACCESS,
+            )
         except InvalidGrant:
             assert not expected, "a live access token failed token exchange"
             return

@@ -57,7 +57,9 @@ class AuthorizationCodeGrantHandler:
             if record.code_challenge is not None:
                 if not req.code_verifier:
                     raise InvalidGrant("codeVerifier is required: the code was issued with a PKCE challenge")
-                if not pkce.verify(req.code_verifier, record.code_challenge, record.code_challenge_method or "plain"):
+                if not pkce.verify(
+                    req.code_verifier, record.code_challenge, record.code_challenge_method or "plain"
+                ):
                     raise InvalidGrant("codeVerifier does not match the PKCE code challenge")
             elif req.code_verifier:
                 raise InvalidGrant("codeVerifier was sent but the code was issued without a PKCE challenge")

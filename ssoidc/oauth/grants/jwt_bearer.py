@@ -15,7 +15,8 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from ssoidc.errors import AccessDenied, InvalidGrant, InvalidRequest
-from ssoidc.model import GRANT_JWT_BEARER, JwtBearerGrant as JwtBearerConfig
+from ssoidc.model import GRANT_JWT_BEARER
+from ssoidc.model import JwtBearerGrant as JwtBearerConfig
 from ssoidc.oauth.assertion import AssertionInvalid, peek_issuer, verify_assertion
 from ssoidc.oauth.grants.base import GrantContext
 from ssoidc.oauth.issuer import IssueSpec, TokenIssuer

@@ -31,7 +31,9 @@ INVALID = "Invalid refresh token provided"
 class RefreshTokenGrantHandler:
     grant_type: ClassVar[str] = GRANT_REFRESH_TOKEN
 
-    def __init__(self, *, issuer: TokenIssuer, minter: TokenMinter, store: TokenStore, grace_seconds: float) -> None:
+    def __init__(
+        self, *, issuer: TokenIssuer, minter: TokenMinter, store: TokenStore, grace_seconds: float
+    ) -> None:
         self._issuer = issuer
         self._minter = minter
         self._store = store
