@@ -123,6 +123,14 @@ def _load_config_summary(settings: Settings) -> tuple[Any, str | None]:
     return asyncio.run(go())
 
 
+def _self_command() -> list[str]:
+    """How to run this ssoidc again from a shell: the installed script if there is one, else python -m."""
+    script = Path(sys.executable).parent / "ssoidc"
+    if script.exists():
+        return [str(script)]
+    return [sys.executable, "-m", "ssoidc"]
+
+
 def _banner(settings: Settings) -> None:
     config, akid = _load_config_summary(settings)
     url = settings.base_url
@@ -134,7 +142,9 @@ def _banner(settings: Settings) -> None:
         out.append(f"Bootstrap admin credential: {akid}, profile 'ssoidc' in {cred_file}")
     if settings.demo and config is not None:
         apps = {a.name: a.arn for a in config.applications}
-        exe = Path(sys.argv[0]).resolve()
+        cmd = _self_command()
+        exe = " ".join(cmd)
+        exe_list = "','".join(cmd)
         dd = settings.data_dir.resolve()
         out += [
             "",
@@ -147,7 +157,7 @@ def _banner(settings: Settings) -> None:
             f'    --assertion "$({exe} demo token alice --data-dir {dd})"',
             "",
             "  # or with boto3:",
-            f"  python -c \"import boto3,subprocess; t=subprocess.check_output(['{exe}','demo','token','alice',"
+            f"  python -c \"import boto3,subprocess; t=subprocess.check_output(['{exe_list}','demo','token','alice',"
             f"'--data-dir','{dd}'],text=True).strip(); print(boto3.client('sso-oidc',endpoint_url='{url}')"
             f".create_token_with_iam(clientId='{apps.get('demo-app')}',grantType='urn:ietf:params:oauth:grant-type:jwt-bearer',"
             "assertion=t)['accessToken'][:12]+'...')\"",

@@ -66,8 +66,7 @@ def validate(shape: Shape, value: Any, path: str) -> Any:
         if not isinstance(value, dict):
             raise ShapeError(path, "expected a map")
         return {
-            validate(shape.key, k, path): validate(shape.value, v, f"{path}.{k}")
-            for k, v in value.items()
+            validate(shape.key, k, path): validate(shape.value, v, f"{path}.{k}") for k, v in value.items()
         }
     if t == "string":
         if not isinstance(value, str):

@@ -193,7 +193,7 @@ def _canonical_uri(raw_path: bytes) -> str:
     path = _remove_dot_segments(raw_path)
     if not path.rstrip(_UNRESERVED_OR_SLASH):
         return path.decode("ascii")
-    return path.decode("latin1")
+    return quote_from_bytes(path, safe="/~")
 
 
 def _decode_query_component(component: bytes) -> bytes:

@@ -224,7 +224,8 @@ def resolve(spec: ConfigFile, current: Configuration | None, account_id: str) ->
             try:
                 Policy.parse(actor_policy, kind="resource")
             except PolicyError as exc:
-                problems.append(f"{where}.AuthenticationMethods.IAM.Iam.ActorPolicy.{exc.path}: {exc}")
+                sub = f".{exc.path}" if exc.path else ""
+                problems.append(f"{where}.AuthenticationMethods.IAM.Iam.ActorPolicy{sub}: {exc.message}")
         scopes = []
         seen_scopes: set[str] = set()
         for si, s in enumerate(a.AccessScopes):

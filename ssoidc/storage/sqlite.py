@@ -337,9 +337,7 @@ class SqliteStore:
                 (now, old_hash, application_arn, now),
             ).rowcount
             if n == 1:
-                db.executemany(
-                    f"INSERT INTO tokens ({_TCOLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", rows
-                )
+                db.executemany(f"INSERT INTO tokens ({_TCOLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
                 return Redemption.OK
             row = db.execute(
                 "SELECT family_id, retired_at, revoked_at FROM tokens WHERE token_hash = ? AND kind = 'refresh'"
@@ -408,9 +406,7 @@ class SqliteStore:
                 (now, code_hash, application_arn, now),
             ).rowcount
             if n == 1:
-                db.executemany(
-                    f"INSERT INTO tokens ({_TCOLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", rows
-                )
+                db.executemany(f"INSERT INTO tokens ({_TCOLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
                 return Redemption.OK
             row = db.execute(
                 "SELECT family_id, consumed_at FROM auth_codes WHERE code_hash = ? AND application_arn = ?",

@@ -1,0 +1,142 @@
+"""`make run`'s demo mode: the printed commands work when pasted; the server starts, restarts and stops cleanly."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support import ROOT, free_port
+
+
+def start_demo(data_dir: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SSOIDC_", "AWS_"))}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ssoidc", "serve", "--demo", "--port", str(port), "--data-dir", str(data_dir)],
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+        env=env,
+        cwd=ROOT,
+        start_new_session=True,
+    )
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    proc.kill()
+    raise AssertionError(log.read_text())
+
+
+def pasted_commands(banner: str) -> str:
+    """The shell lines the banner tells a newcomer to paste (export + aws ...)."""
+    lines = banner.splitlines()
+    start = next(
+        i for i, line in enumerate(lines) if line.strip().startswith("export AWS_SHARED_CREDENTIALS_FILE")
+    )
+    out = []
+    for line in lines[start:]:
+        if not line.strip():
+            if out and not out[-1].rstrip().endswith("\\"):
+                break
+            continue
+        out.append(line.strip())
+    return "\n".join(out)
+
+
+@pytest.fixture()
+def demo(tmp_path: Path) -> tuple[subprocess.Popen[bytes], Path, int]:
+    port = free_port()
+    log = tmp_path / "demo.log"
+    proc = start_demo(tmp_path / "data", port, log)
+    yield proc, log, port
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+def test_printed_cli_command_works_when_pasted(demo: tuple[subprocess.Popen[bytes], Path, int]) -> None:
+    proc, log, port = demo
+    script = pasted_commands(log.read_text())
+    assert f"--endpoint-url http://127.0.0.1:{port}" in script
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SSOIDC_", "AWS_"))}
+    env["PATH"] = f"{ROOT / '.venv' / 'bin'}:{env['PATH']}"  # the venv's aws and ssoidc, as after `make run`
+    out = subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert '"accessToken": "aoa' in out.stdout
+    assert '"tokenType": "Bearer"' in out.stdout
+
+
+def test_printed_boto3_command_works(demo: tuple[subprocess.Popen[bytes], Path, int]) -> None:
+    proc, log, _ = demo
+    banner = log.read_text()
+    export = next(line.strip() for line in banner.splitlines() if line.strip().startswith("export AWS_"))
+    python = next(line.strip() for line in banner.splitlines() if line.strip().startswith("python -c"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SSOIDC_", "AWS_"))}
+    env["PATH"] = f"{ROOT / '.venv' / 'bin'}:{env['PATH']}"
+    out = subprocess.run(
+        ["bash", "-c", f"{export}\n{python}"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0, out.stderr
+    assert re.fullmatch(r"aoa.{9}\.\.\.\n", out.stdout)
+
+
+def test_sigterm_shuts_down_gracefully_and_restart_keeps_state(
+    demo: tuple[subprocess.Popen[bytes], Path, int], tmp_path: Path
+) -> None:
+    proc, log, port = demo
+    first_banner = log.read_text()
+    os.killpg(proc.pid, signal.SIGTERM)
+    assert proc.wait(20) in (0, -signal.SIGTERM)  # uvicorn re-raises the signal after a clean shutdown
+    text = log.read_text()
+    assert "Application shutdown complete" in text
+    assert "Traceback" not in text
+    log2 = tmp_path / "demo2.log"
+    proc2 = start_demo(tmp_path / "data", port, log2)
+    try:
+        apps = re.search(r"Applications: (.*)", first_banner)
+        assert apps is not None
+        assert apps.group(1) in log2.read_text()  # same ARNs after a restart
+        key = re.search(r"credential: (AKIA\w+)", first_banner)
+        assert key is not None and key.group(1) in log2.read_text()
+    finally:
+        os.killpg(proc2.pid, signal.SIGTERM)
+        proc2.wait(20)
+
+
+def test_demo_issuer_only_in_demo_mode(tmp_path: Path) -> None:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SSOIDC_", "AWS_"))}
+    log = tmp_path / "plain.log"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ssoidc", "serve", "--port", str(port), "--data-dir", str(tmp_path / "d")],
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+        env=env,
+        cwd=ROOT,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        r = httpx.get(f"http://127.0.0.1:{port}/demo-issuer/.well-known/openid-configuration")
+        assert r.status_code == 404
+        cred = (tmp_path / "d" / "bootstrap-credentials").stat()
+        assert oct(cred.st_mode & 0o777) == "0o600"
+        assert oct((tmp_path / "d" / "master.key").stat().st_mode & 0o777) == "0o600"
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(20)
