@@ -64,7 +64,7 @@ def demo(tmp_path: Path) -> tuple[subprocess.Popen[bytes], Path, int]:
 
 
 def test_printed_cli_command_works_when_pasted(demo: tuple[subprocess.Popen[bytes], Path, int]) -> None:
-    proc, log, port = demo
+    _proc, log, port = demo
     script = pasted_commands(log.read_text())
     assert f"--endpoint-url http://127.0.0.1:{port}" in script
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SSOIDC_", "AWS_"))}
@@ -76,7 +76,7 @@ def test_printed_cli_command_works_when_pasted(demo: tuple[subprocess.Popen[byte
 
 
 def test_printed_boto3_command_works(demo: tuple[subprocess.Popen[bytes], Path, int]) -> None:
-    proc, log, _ = demo
+    _proc, log, _ = demo
     banner = log.read_text()
     export = next(line.strip() for line in banner.splitlines() if line.strip().startswith("export AWS_"))
     python = next(line.strip() for line in banner.splitlines() if line.strip().startswith("python -c"))
