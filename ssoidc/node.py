@@ -137,6 +137,7 @@ class Node:
         await self.refresh()
 
     def start_background(self) -> None:
+        self.store.start_checkpointer()
         self._purger = asyncio.get_running_loop().create_task(self._purge_loop())
 
     async def _purge_loop(self) -> None:

@@ -3,8 +3,10 @@
 * WAL journal, ``synchronous`` NORMAL (default: durable across process crashes) or FULL (fsync per commit),
   ``busy_timeout`` so several worker processes can share one file.
 * One connection per process, used from the event loop thread. Every transaction runs start to finish without an
-  ``await`` inside it, so transactions of one process never interleave; writes take ``BEGIN IMMEDIATE`` so writers
-  of different processes serialise on SQLite's lock instead of failing at commit.
+  ``await`` inside it, so transactions of one process never interleave. Writers of different processes queue on
+  an ``flock`` (woken by the kernel at release, unlike SQLite's sleeping busy handler), then ``BEGIN IMMEDIATE``.
+* In a server, WAL checkpoints run in a background thread (``start_checkpointer``), keeping their fsyncs off the
+  request path.
 * Versioned migrations: ``migrations/NNNN_name.sql`` applied in order under ``BEGIN IMMEDIATE``; the applied
   versions are recorded in ``schema_migrations``, so several processes starting at once apply each exactly once.
 * Statements are hand-written SQL on the stdlib driver: on the hot path this measured several times cheaper than
@@ -13,7 +15,11 @@
 
 from __future__ import annotations
 
+import fcntl
+import logging
+import os
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -27,6 +33,8 @@ from ssoidc.crypto import Sealer
 from ssoidc.model import Configuration
 from ssoidc.storage import codec
 from ssoidc.storage.base import CodeRecord, JtiReplay, Redemption, SigningKey, StoredCredential, TokenRecord
+
+log = logging.getLogger("ssoidc.storage")
 
 _TCOLS = (
     "token_hash, kind, family_id, parent_hash, application_arn, user_id, scopes, issued_at, expires_at,"
@@ -64,6 +72,8 @@ class SqliteStore:
         self._db.execute(f"PRAGMA synchronous={'FULL' if synchronous == 'FULL' else 'NORMAL'}")
         self._db.execute("PRAGMA busy_timeout=10000")
         self._db.execute("PRAGMA foreign_keys=ON")
+        self._lock_fd = os.open(f"{path}-writelock", os.O_RDWR | os.O_CREAT, 0o600)
+        self._checkpointer: tuple[threading.Thread, threading.Event] | None = None
         self._secrets = Sealer(master_key, "credential-secret")
         self._keys = Sealer(master_key, "signing-key")
         self.migrate()
@@ -71,14 +81,48 @@ class SqliteStore:
     # -- plumbing ---------------------------------------------------------------------------------------------
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        self._db.execute("BEGIN IMMEDIATE")
+        # Writers of all processes queue on an flock first: the kernel wakes the next one the moment the lock is
+        # released, where SQLite's own busy handler would sleep 1, 2, 5, 10... ms between retries (measured: it
+        # made p99 seconds long with two workers). BEGIN IMMEDIATE then never waits.
+        fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
         try:
-            yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        else:
-            self._db.execute("COMMIT")
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            else:
+                self._db.execute("COMMIT")
+        finally:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+
+    def start_checkpointer(self, interval: float = 1.0) -> None:
+        """Move WAL checkpoints (and their fsyncs) off the request path, into a background thread.
+
+        Request connections stop auto-checkpointing; a daemon thread with its own connection runs a PASSIVE
+        checkpoint every ``interval`` seconds (PASSIVE never blocks readers or writers).
+        """
+        if self._checkpointer is not None:
+            return
+        self._db.execute("PRAGMA wal_autocheckpoint=0")
+        stop = threading.Event()
+
+        def loop() -> None:
+            conn = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False, timeout=10.0)
+            conn.execute("PRAGMA busy_timeout=10000")
+            try:
+                while not stop.wait(interval):
+                    try:
+                        conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                    except sqlite3.Error:  # pragma: no cover - retried next interval
+                        log.warning("WAL checkpoint failed; will retry")
+            finally:
+                conn.close()
+
+        thread = threading.Thread(target=loop, name="sqlite-checkpointer", daemon=True)
+        thread.start()
+        self._checkpointer = (thread, stop)
 
     def migrate(self) -> list[int]:
         """Apply pending migrations; safe to call from several processes at once."""
@@ -106,7 +150,13 @@ class SqliteStore:
         return int(row[0] or 0)
 
     async def close(self) -> None:
+        if self._checkpointer is not None:
+            thread, stop = self._checkpointer
+            stop.set()
+            thread.join(5)
+            self._checkpointer = None
         self._db.close()
+        os.close(self._lock_fd)
 
     # -- meta and configuration -------------------------------------------------------------------------------
     async def get_meta(self, key: str) -> str | None:
