@@ -11,12 +11,12 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
+from ssoidc.oauth import jose
 from ssoidc.storage.base import KeyStore, SigningKey
 
 
@@ -44,10 +44,10 @@ class Signer:
         self.kid = key.kid
         self.alg = key.alg
         self._private: PrivateKeyTypes = serialization.load_pem_private_key(key.private_pem, password=None)
-        self._headers = {"kid": key.kid, "typ": "JWT"}
+        self._headers = {"alg": key.alg, "kid": key.kid, "typ": "JWT"}
 
     def sign(self, claims: Mapping[str, Any]) -> str:
-        return jwt.encode(dict(claims), self._private, algorithm=self.alg, headers=self._headers)  # type: ignore[arg-type]
+        return jose.sign(self._headers, claims, self._private, self.alg)
 
     def public_jwk(self) -> dict[str, Any]:
         return public_jwk(self._private, self.kid, self.alg)
