@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from typing import Any
 from urllib.parse import parse_qs
 
 import orjson
@@ -38,13 +39,13 @@ def _json(doc: object, status: int = 200, cache: str = "no-store") -> Response:
     )
 
 
-def _raw(resp: WireResponse) -> Response:
-    r = Response(resp.body, resp.status)
-    r.raw_headers = [*resp.headers, (b"content-length", str(len(resp.body)).encode())]
-    return r
+ASGIApp = Callable[
+    [MutableMapping[str, Any], Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]],
+    Awaitable[None],
+]
 
 
-def create_app(settings: Settings, node: Node | None = None) -> Starlette:
+def create_app(settings: Settings, node: Node | None = None) -> ASGIApp:
     node = node or Node(settings)
 
     @contextlib.asynccontextmanager
@@ -56,35 +57,8 @@ def create_app(settings: Settings, node: Node | None = None) -> Starlette:
         finally:
             await node.stop()
 
-    async def token(request: Request) -> Response:
-        declared = request.headers.get("content-length")
-        oversized = declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY)
-        chunks: list[bytes] = []
-        if not oversized:
-            size = 0
-            async for chunk in request.stream():
-                size += len(chunk)
-                if size > MAX_BODY:
-                    oversized = True
-                    break
-                chunks.append(chunk)
-        body = b"" if oversized else b"".join(chunks)
-        scope = request.scope
-        client = scope.get("client")
-        wire = WireRequest(
-            method=scope["method"],
-            raw_path=scope.get("raw_path") or scope["path"].encode(),
-            query_string=scope["query_string"],
-            headers=list(scope["headers"]),
-            body=body,
-            client_ip=client[0] if client else None,
-            oversized=oversized,
-        )
-        await node.refresh()
-        assert node.oidc is not None
-        if parse_qs(scope["query_string"].decode("latin-1")).get("aws_iam") == ["t"]:
-            return _raw(await node.oidc.create_token_with_iam(wire))
-        return _raw(await node.oidc.create_token(wire))
+    async def token_get(request: Request) -> Response:
+        raise HTTPException(405)
 
     async def healthz(request: Request) -> Response:
         return _json({"status": "ok"})
@@ -138,7 +112,7 @@ def create_app(settings: Settings, node: Node | None = None) -> Starlette:
         return _json({"message": "Internal server error"}, 500)
 
     routes = [
-        Route("/token", token, methods=["POST"]),
+        Route("/token", token_get, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/demo-issuer/.well-known/openid-configuration", demo_disc, methods=["GET"]),
         Route("/demo-issuer/jwks.json", demo_keys, methods=["GET"]),
@@ -151,9 +125,75 @@ def create_app(settings: Settings, node: Node | None = None) -> Starlette:
         exception_handlers={HTTPException: http_error, Exception: server_error},
     )
     app.state.node = node
-    return app
+
+    async def read_body(receive: Callable[[], Awaitable[Any]], declared: bytes | None) -> tuple[bytes, bool]:
+        if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY):
+            return b"", True
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return b"", True  # client went away
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > MAX_BODY:
+                return b"", True
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(chunks), False
+
+    async def asgi(
+        scope: MutableMapping[str, Any],
+        receive: Callable[[], Awaitable[Any]],
+        send: Callable[[Any], Awaitable[None]],
+    ) -> None:
+        """POST /token is served here directly (the hot path: no routing, no Request/Response objects);
+        everything else goes to the Starlette app."""
+        if scope["type"] != "http" or scope["path"] != "/token" or scope["method"] != "POST":
+            await app(scope, receive, send)
+            return
+        try:
+            declared = next((v for k, v in scope["headers"] if k == b"content-length"), None)
+            body, oversized = await read_body(receive, declared)
+            client = scope.get("client")
+            wire = WireRequest(
+                method="POST",
+                raw_path=scope.get("raw_path") or scope["path"].encode(),
+                query_string=scope["query_string"],
+                headers=list(scope["headers"]),
+                body=body,
+                client_ip=client[0] if client else None,
+                oversized=oversized,
+            )
+            await node.refresh()
+            assert node.oidc is not None
+            if scope["query_string"] == b"aws_iam=t" or parse_qs(scope["query_string"].decode("latin-1")).get(
+                "aws_iam"
+            ) == ["t"]:
+                resp = await node.oidc.create_token_with_iam(wire)
+            else:
+                resp = await node.oidc.create_token(wire)
+        except Exception:
+            log.exception("unhandled error on POST /token")
+            resp = WireResponse(
+                500,
+                orjson.dumps({"message": "Internal server error"}),
+                [(b"content-type", b"application/json")],
+            )
+        await send(
+            {
+                "type": "http.response.start",
+                "status": resp.status,
+                "headers": [*resp.headers, (b"content-length", str(len(resp.body)).encode())],
+            }
+        )
+        await send({"type": "http.response.body", "body": resp.body})
+
+    asgi.state = app.state  # type: ignore[attr-defined]
+    return asgi
 
 
-def app_from_env() -> Starlette:
+def app_from_env() -> ASGIApp:
     """uvicorn factory for worker processes: settings travel through ``SSOIDC_*`` variables."""
     return create_app(settings_from_env())

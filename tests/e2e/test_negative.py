@@ -468,3 +468,19 @@ def test_error_bodies_are_compact_json_without_secrets(server: LiveServer) -> No
     assert assertion.encode() not in resp.content
     log = (server.data_dir.parent / "server.log").read_text()
     assert assertion not in log
+
+
+def test_other_methods_and_paths_get_clear_json_errors(server: LiveServer) -> None:
+    import httpx
+
+    r = httpx.get(f"{server.url}/token?aws_iam=t")
+    assert r.status_code == 405
+    assert r.json() == {"message": "Method not allowed"}
+    r = httpx.get(f"{server.url}/no/such/path")
+    assert r.status_code == 404
+    assert r.json() == {"message": "Not found"}
+    r = httpx.get(f"{server.url}/ssoins-0000000000000000/.well-known/jwks.json")
+    assert r.status_code == 404
+    r = httpx.post(f"{server.url}/token?aws_iam=t", content=b"x" * 70000, headers={"content-type": "application/json"})
+    assert r.status_code == 400
+    assert "too large" in r.json()["error_description"]
