@@ -1,0 +1,670 @@
+"""Where the CPU of one CreateTokenWithIAM (JWT bearer) goes: in-process profile of the ASGI app.
+
+The app (``ssoidc.web.app.create_app``) runs in this process on one asyncio (uvloop) loop, with the same
+configuration as bench/run.py, and is driven directly through the ASGI interface with pre-signed requests (one
+at a time, so the profile is deterministic; no HTTP server, no sockets). The demo issuer's discovery document and
+JWKS are served on 127.0.0.1 by a tiny stdlib HTTP server, fetched once and then cached by the node.
+
+It prints:
+1. the end-to-end cost per request in-process (no profiler), to compare with the server CPU µs/token under load;
+2. a breakdown of pyinstrument's samples into categories (SigV4, JSON, assertion verification, idToken signing,
+   SQLite, framework...), each also converted to µs with (1);
+3. direct timings of each component called on its own (µs/op, median of 5 batches);
+4. a few primitives also timed by the peer benchmark (/work/shared/peer-bench), to compare machines;
+5. the top of pyinstrument's call tree.
+
+    .venv/bin/python bench/profile.py [--requests 3000] [--synchronous NORMAL|FULL] [--html bench/out/profile.html]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import json
+import multiprocessing
+import os
+import secrets
+import shutil
+import statistics
+import sys
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import harness as h
+import yaml
+
+OUT = Path(__file__).resolve().parent / "out"
+
+# (path fragment, function name or None) -> category. While walking down the call tree, the innermost frame that
+# matches a rule decides the category of its own time and of every callee that matches nothing more specific.
+RULES: list[tuple[str, str | None, str]] = [
+    ("uvicorn/protocols/", None, "HTTP server: uvicorn + httptools protocol (live mode)"),
+    ("uvicorn/middleware/", None, "HTTP server: uvicorn + httptools protocol (live mode)"),
+    ("starlette/", None, "framework: Starlette routing, Request, Response"),
+    ("ssoidc/web/app.py", None, "ASGI handler glue: routing, body read, WireRequest"),
+    ("ssoidc/node.py", "refresh", "SQLite read: config version check (every request)"),
+    ("ssoidc/node.py", None, "other ssoidc glue"),
+    ("ssoidc/aws/oidc.py", "decode_create_token_with_iam", "request JSON decode + botocore shape validation"),
+    ("ssoidc/aws/oidc.py", "encode_create_token_with_iam", "response JSON encode"),
+    ("ssoidc/aws/oidc.py", None, "other ssoidc glue"),
+    ("uuid.py", None, "other ssoidc glue"),
+    ("ssoidc/aws/sigv4.py", None, "SigV4 verification"),
+    ("ssoidc/oauth/service.py", None, "token service checks"),
+    ("ssoidc/iam/policy.py", None, "IAM ActorPolicy evaluation"),
+    ("ssoidc/oauth/grants/", None, "grant logic: user lookup, scopes, claims"),
+    ("ssoidc/oauth/scopes.py", None, "grant logic: user lookup, scopes, claims"),
+    ("ssoidc/model.py", None, "grant logic: user lookup, scopes, claims"),
+    ("ssoidc/oauth/assertion.py", None, "assertion parse + claim checks (base64, stdlib json)"),
+    ("ssoidc/oauth/assertion.py", "_check_signature", "assertion RS256 signature verify"),
+    ("ssoidc/oauth/jwks.py", None, "assertion: JWKS cache lookup"),
+    ("ssoidc/oauth/issuer.py", None, "token issuing glue: claims, records"),
+    ("ssoidc/oauth/tokens.py", "mint", "access/refresh token minting (random, HMAC, SHA-256)"),
+    ("ssoidc/oauth/tokens.py", "seal_identity_context", "identity context AES-GCM seal"),
+    ("ssoidc/oauth/keys.py", "sign", "idToken ES256 signing"),
+    ("ssoidc/storage/sqlite.py", "issue", "SQLite write txn: jti + 2 token rows + COMMIT"),
+    ("ssoidc/storage/sqlite.py", "config_version", "SQLite read: config version check (every request)"),
+    ("logging/", None, "logging"),
+]
+OUTSIDE = "driver + event loop (not the app)"
+LIVE_OUTSIDE = "event loop: uvloop (epoll, socket reads/writes, callbacks)"
+
+
+def category_of(frame: Any, current: str) -> str:
+    path = (frame.file_path or "").replace("\\", "/")
+    best = current
+    for frag, func, cat in RULES:
+        if frag in path and (func is None or func == frame.function):
+            best = cat  # later (more specific) rules override earlier ones
+    return best
+
+
+def breakdown(root: Any) -> dict[str, float]:
+    out: dict[str, float] = {}
+
+    def walk(frame: Any, cat: str) -> None:
+        cat = category_of(frame, cat)
+        child_time = sum(c.time for c in frame.children)
+        out[cat] = out.get(cat, 0.0) + max(0.0, frame.time - child_time)
+        for c in frame.children:
+            walk(c, cat)
+
+    walk(root, OUTSIDE)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------- timing
+def timeit_us(fn: Callable[[], Any], min_time: float = 0.3, repeats: int = 5) -> float:
+    n = 1
+    while True:
+        t0 = time.perf_counter()
+        for _ in range(n):
+            fn()
+        dt = time.perf_counter() - t0
+        if dt >= min_time / 4 or n > 1_000_000:
+            break
+        n *= 2
+    n = max(1, int(n * (min_time / max(dt, 1e-9))))
+    samples = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for _ in range(n):
+            fn()
+        samples.append((time.perf_counter() - t0) / n)
+    return 1e6 * statistics.median(samples)
+
+
+async def atimeit_us(make: Callable[[], Awaitable[Any]], n: int, repeats: int = 5) -> float:
+    samples = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for _ in range(n):
+            await make()
+        samples.append((time.perf_counter() - t0) / n)
+    return 1e6 * statistics.median(samples)
+
+
+def instrument(targets: list[tuple[Any, str, str]]) -> tuple[dict[str, float], Callable[[], None]]:
+    """Wrap functions/methods with timers (seconds accumulated per label); returns (totals, undo)."""
+    totals: dict[str, float] = {}
+    undo: list[tuple[Any, str, Any]] = []
+    for owner, attr, label in targets:
+        orig = getattr(owner, attr, None)
+        if orig is None:  # the code moved on; time what still exists
+            continue
+        totals[label] = 0.0
+        if asyncio.iscoroutinefunction(orig):
+
+            async def wrapped(*a: Any, _orig: Any = orig, _label: str = label, **k: Any) -> Any:
+                t0 = time.perf_counter()
+                try:
+                    return await _orig(*a, **k)
+                finally:
+                    totals[_label] += time.perf_counter() - t0
+
+        else:
+
+            def wrapped(*a: Any, _orig: Any = orig, _label: str = label, **k: Any) -> Any:  # type: ignore[misc]
+                t0 = time.perf_counter()
+                try:
+                    return _orig(*a, **k)
+                finally:
+                    totals[_label] += time.perf_counter() - t0
+
+        setattr(owner, attr, wrapped)
+        undo.append((owner, attr, orig))
+
+    def restore() -> None:
+        for owner, attr, orig in reversed(undo):
+            setattr(owner, attr, orig)
+
+    return totals, restore
+
+
+# ---------------------------------------------------------------------------------------------------- ASGI
+def scope_for(port: int, headers: list[tuple[str, str]]) -> dict[str, Any]:
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.3"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/token",
+        "raw_path": b"/token",
+        "query_string": b"aws_iam=t",
+        "root_path": "",
+        "headers": [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", port),
+        "state": {},
+    }
+
+
+async def call(app: Any, scope: dict[str, Any], body: bytes) -> tuple[int, bytes]:
+    delivered = False
+    status = 0
+    chunks: list[bytes] = []
+
+    async def receive() -> dict[str, Any]:
+        nonlocal delivered
+        if not delivered:
+            delivered = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        await asyncio.Event().wait()  # never: the app reads one message only
+        return {"type": "http.disconnect"}
+
+    async def send(msg: dict[str, Any]) -> None:
+        nonlocal status
+        if msg["type"] == "http.response.start":
+            status = msg["status"]
+        elif msg["type"] == "http.response.body":
+            chunks.append(msg.get("body", b""))
+
+    await app(scope, receive, send)
+    return status, b"".join(chunks)
+
+
+class IssuerDocs(BaseHTTPRequestHandler):
+    """Serves the demo issuer's discovery document and JWKS (the node fetches them once, then caches)."""
+
+    docs: dict[str, bytes] = {}
+
+    def do_GET(self) -> None:
+        body = self.docs.get(self.path)
+        self.send_response(200 if body else 404)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(body or b"")))
+        self.end_headers()
+        self.wfile.write(body or b"")
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+# ---------------------------------------------------------------------------------------------------- main
+async def profile(args: argparse.Namespace, workdir: Path, pool: Any) -> dict[str, Any]:
+    from ssoidc.aws.oidc import decode_create_token_with_iam
+    from ssoidc.aws.sigv4 import SignedRequest
+    from ssoidc.demo import demo_discovery
+    from ssoidc.node import Node
+    from ssoidc.oauth.assertion import _check_signature, peek_issuer, verify_assertion
+    from ssoidc.oauth.request import Caller
+    from ssoidc.settings import Settings
+    from ssoidc.storage.base import TokenRecord
+    from ssoidc.web.app import create_app
+
+    port = h.free_port()
+    base = f"http://127.0.0.1:{port}"
+    (workdir / "config.yaml").write_text(yaml.safe_dump(h.bench_config(base)))
+    os.environ.update(h.base_env(args.synchronous))
+    settings = Settings(
+        data_dir=workdir / "data",
+        port=port,
+        demo=True,
+        allow_insecure_issuers=True,
+        config_file=workdir / "config.yaml",
+        sqlite_synchronous=args.synchronous,
+    ).validate()
+    node = Node(settings)
+    app = create_app(settings, node)
+    await node.start()
+    node.start_background()  # as the ASGI lifespan does: background WAL checkpointer, purge loop
+    IssuerDocs.docs = {
+        "/demo-issuer/.well-known/openid-configuration": json.dumps(demo_discovery(settings)).encode(),
+        "/demo-issuer/jwks.json": json.dumps(node.demo_jwks).encode(),
+    }
+    httpd = ThreadingHTTPServer(("127.0.0.1", port), IssuerDocs)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        demo_key = next(k for k in await node.store.signing_keys("demo-issuer") if k.active)
+        kid, pem = demo_key.kid, demo_key.private_pem
+        spec = h.SignSpec(port, kid, pem)
+        n_warm, n = 300, args.requests
+        n_domain = 500
+        total = n_warm + 3 * n + n_domain
+        print(f"signing {total} requests ...", file=sys.stderr)
+        reqs = [r for chunk in pool.imap(_sign_many, [(spec, 250)] * (total // 250 + 1)) for r in chunk][
+            :total
+        ]
+        scoped = [(scope_for(port, hd), body) for hd, body in reqs]
+
+        for sc, body in scoped[:n_warm]:
+            status, out = await call(app, sc, body)
+            assert status == 200, out[:300]
+
+        # 1. end to end in-process, no profiler
+        batch = scoped[n_warm : n_warm + n]
+        t0, c0 = time.perf_counter(), time.process_time()
+        for sc, body in batch:
+            status, out = await call(app, sc, body)
+            assert status == 200, out[:300]
+        wall_us = 1e6 * (time.perf_counter() - t0) / n
+        cpu_us = 1e6 * (time.process_time() - c0) / n
+
+        # 2. instrumented: timers around the main steps of the same path (a timer costs well under 1 µs)
+        import ssoidc.aws.oidc as oidc_mod
+        import ssoidc.oauth.assertion as assertion_mod
+        import ssoidc.oauth.grants.jwt_bearer as jwt_bearer_mod
+        from ssoidc.aws.sigv4 import SigV4Verifier
+        from ssoidc.oauth.keys import Signer
+        from ssoidc.oauth.service import TokenService
+        from ssoidc.oauth.tokens import TokenMinter
+        from ssoidc.storage.sqlite import SqliteStore
+
+        totals, restore = instrument(
+            [
+                (SigV4Verifier, "verify", "SigV4 verification"),
+                (oidc_mod, "decode_create_token_with_iam", "request JSON decode + shape validation"),
+                (SqliteStore, "config_version", "SQLite read: config version check"),
+                (TokenService, "authorize_caller", "ActorPolicy evaluation"),
+                (jwt_bearer_mod, "peek_issuer", "assertion: peek_issuer (parse to pick the issuer)"),
+                (
+                    jwt_bearer_mod,
+                    "verify_assertion",
+                    "assertion: verify_assertion (parse again, signature, claims)",
+                ),
+                (assertion_mod, "_check_signature", "  of which the RS256 signature check"),
+                (Signer, "sign", "idToken ES256 signing"),
+                (TokenMinter, "mint", "access + refresh token minting"),
+                (TokenMinter, "seal_identity_context", "identity context seal (AES-GCM)"),
+                (SqliteStore, "issue", "SQLite write txn: jti + 2 token rows + COMMIT"),
+                (oidc_mod, "encode_create_token_with_iam", "response JSON encode"),
+            ]
+        )
+        batch = scoped[n_warm + n : n_warm + 2 * n]
+        t0 = time.perf_counter()
+        try:
+            for sc, body in batch:
+                status, out = await call(app, sc, body)
+                assert status == 200, out[:300]
+        finally:
+            restore()
+        inst_wall = time.perf_counter() - t0
+        steps = {k: 1e6 * v / n for k, v in totals.items()}
+        top = sum(v for k, v in steps.items() if not k.startswith(" "))
+        steps["everything else: ASGI handler, grant/issuer glue, claims, records"] = 1e6 * inst_wall / n - top
+
+        # 3. profiled
+        from pyinstrument import Profiler
+
+        profiler = Profiler(interval=args.interval, async_mode="disabled")
+        batch = scoped[n_warm + 2 * n : n_warm + 3 * n]
+        profiler.start()
+        for sc, body in batch:
+            status, _ = await call(app, sc, body)
+        profiler.stop()
+        session = profiler.last_session
+        assert session is not None
+        cats = breakdown(session.root_frame(trim_stem=False))
+
+        # 4. components on their own
+        hd, body = reqs[0]
+        sc = scope_for(port, hd)
+        now = time.time()
+        signed = SignedRequest("POST", b"/token", b"aws_iam=t", sc["headers"], body)
+        verified = node.verifier.verify(signed, now)
+        treq = decode_create_token_with_iam(body)
+        directory = await node.refresh()
+        application = directory.applications[treq.client_id]
+        caller = Caller(verified.principal_arn, verified.access_key_id, "127.0.0.1", None)
+        assert node.token_service is not None and node.signer is not None and treq.assertion
+        assertion = treq.assertion
+        tti = next(iter(directory.issuers.values()))
+        key = await node.jwks.get_signing_key(tti.issuer_url, kid, "RS256")
+        claims = {
+            "iss": f"{base}/{directory.instance.instance_id}",
+            "sub": h.USER_ID,
+            "aud": application.arn,
+            "iat": int(now),
+            "exp": int(now) + 3600,
+            "auth_time": "2026-01-01T00:00:00Z",
+            "aws:identity_store_id": directory.instance.identity_store_id,
+            "aws:identity_store_arn": directory.instance.identity_store_arn,
+            "aws:instance_arn": directory.instance.instance_arn,
+            "aws:instance_account": directory.instance.owner_account_id,
+            "aws:credential_id": "x" * 22,
+            "aws:application_arn": application.arn,
+            "sts:identity_context": "y" * 300,
+            "act": {"sub": tti.arn},
+        }
+        ctx_doc = {"v": 1, "iss": claims["iss"], "sub": h.USER_ID, "isa": "arn", "app": application.arn,
+                   "iat": 1, "exp": 2, "fam": "f" * 22}  # fmt: skip
+
+        def records() -> list[Any]:
+            common = dict(family_id=secrets.token_urlsafe(16), parent_hash=None, application_arn=application.arn,
+                          user_id=h.USER_ID, scopes=("openid", "aws"), issued_at=now, expires_at=now + 3600,
+                          session_expires_at=now + 28800, grant_type=h.JWT_BEARER,
+                          context={"auth_time": now, "act": {"sub": tti.arn}})  # fmt: skip
+            return [
+                TokenRecord(token_hash=secrets.token_bytes(32), kind="access", **common),  # type: ignore[arg-type]
+                TokenRecord(token_hash=secrets.token_bytes(32), kind="refresh", **common),  # type: ignore[arg-type]
+            ]
+
+        async def issue() -> None:
+            await node.store.issue(records(), jti=(tti.issuer_url, secrets.token_urlsafe(16), now + 660))
+
+        async def verify() -> None:
+            await verify_assertion(assertion, issuer_url=tti.issuer_url, allowed_algorithms=("RS256",),
+                                   keys=node.jwks, now=time.time(), leeway_seconds=60)  # fmt: skip
+
+        async def version() -> None:
+            await node.store.config_version()
+
+        # The domain alone (no HTTP, no SigV4, no codec) needs a fresh assertion each time: use unused requests.
+        spare = [decode_create_token_with_iam(b) for _, b in reqs[n_warm + 3 * n :]]
+        it = iter(spare)
+
+        async def domain() -> None:
+            await node.create_token_with_iam(next(it), caller)
+
+        comps = {
+            "SigV4 verify (parse, canonical request, SHA-256 x2, cached signing key, HMAC)": timeit_us(
+                lambda: node.verifier.verify(signed, time.time())
+            ),
+            "request JSON decode + shape validation": timeit_us(lambda: decode_create_token_with_iam(body)),
+            "ActorPolicy evaluation (authorize_caller)": timeit_us(
+                lambda: node.token_service.authorize_caller(directory, application, caller, now)  # type: ignore[union-attr]
+            ),
+            "assertion: peek_issuer (parse only)": timeit_us(lambda: peek_issuer(assertion)),
+            "assertion: verify_assertion (parse + RS256 verify + claims)": await atimeit_us(verify, 2000),
+            "assertion: RS256 signature check only (_check_signature)": timeit_us(
+                lambda: _check_signature(assertion, key, "RS256")
+            ),
+            "idToken ES256 sign (Signer.sign)": timeit_us(lambda: node.signer.sign(claims)),  # type: ignore[union-attr]
+            "identity context seal (AES-GCM + base64)": timeit_us(
+                lambda: node.minter.seal_identity_context(ctx_doc)
+            ),
+            "mint one access/refresh token": timeit_us(lambda: node.minter.mint("access")),
+            f"SQLite issue txn (jti + 2 tokens, COMMIT, synchronous={args.synchronous})": await atimeit_us(
+                issue, 1000
+            ),
+            "SQLite config version read": await atimeit_us(version, 20000),
+            "domain: TokenService.create_token_with_iam (no HTTP/SigV4/codec)": await atimeit_us(
+                domain, n_domain // 5
+            ),
+        }
+        text = profiler.output_text(unicode=True, color=False, show_all=False)
+        html = profiler.output_html() if args.html else ""
+        return {
+            "wall_us": wall_us, "cpu_us": cpu_us, "n": n, "steps": steps, "cats": cats, "components": comps, "tree": text,
+            "html": html,
+        }  # fmt: skip
+    finally:
+        httpd.shutdown()
+        await node.stop()
+
+
+def _sign_many(job: tuple[h.SignSpec, int]) -> list[tuple[list[tuple[str, str]], bytes]]:
+    spec, k = job
+    return [h.one_signed_request(spec) for _ in range(k)]
+
+
+def calibration() -> dict[str, float]:
+    """Primitives the peer benchmark's limit/microbench.py also timed (cryptography directly), on this machine."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+
+    eck = ec.generate_private_key(ec.SECP256R1())
+    rsak = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    msg = b"e" * 600
+    tok = secrets.token_urlsafe(32).encode()
+    rsig = rsak.sign(msg, padding.PKCS1v15(), hashes.SHA256())
+    return {
+        "ES256 sign, cryptography direct": timeit_us(lambda: eck.sign(msg, ec.ECDSA(hashes.SHA256()))),
+        "RS256 sign, cryptography direct": timeit_us(
+            lambda: rsak.sign(msg, padding.PKCS1v15(), hashes.SHA256())
+        ),
+        "RS256 verify, cryptography direct": timeit_us(
+            lambda: rsak.public_key().verify(rsig, msg, padding.PKCS1v15(), hashes.SHA256())
+        ),
+        "sha256(token)": timeit_us(lambda: hashlib.sha256(tok).digest()),
+        "secrets.token_urlsafe(32)": timeit_us(lambda: secrets.token_urlsafe(32)),
+    }
+
+
+PEER = {  # /work/shared/peer-bench/README.md, "Limit" table (their machine)
+    "ES256 sign, cryptography direct": 27.69,
+    "RS256 sign, cryptography direct": 302.82,
+    "sha256(token)": 0.35,
+    "secrets.token_urlsafe(32)": 0.72,
+}
+
+
+def live(args: argparse.Namespace, workdir: Path, pool: Any) -> dict[str, Any]:
+    """One uvicorn worker (httptools, uvloop) in this process under the profiler, loaded by wrk from 127.0.0.1."""
+    import run as bench_run
+    import uvicorn
+    from pyinstrument import Profiler
+
+    from ssoidc.web.app import create_app
+
+    port = h.free_port()
+    server_info = h.Server("uvicorn", port, workdir, 1, args.synchronous)
+    server_info.data_dir.mkdir(parents=True, exist_ok=True)
+    server_info.config_path.write_text(yaml.safe_dump(h.bench_config(server_info.url)))
+    os.environ.update(h.base_env(args.synchronous))
+    app = create_app(server_info.settings())
+    holder: dict[str, Any] = {}
+
+    async def asgi(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            holder["loop"] = asyncio.get_running_loop()
+        await app(scope, receive, send)
+
+    config = uvicorn.Config(
+        asgi,
+        host="127.0.0.1",
+        port=port,
+        loop="uvloop",
+        http="httptools",
+        access_log=False,
+        log_level="warning",
+    )
+    server = uvicorn.Server(config)
+    profiler = Profiler(interval=args.interval, async_mode="disabled")
+    out: dict[str, Any] = {}
+
+    def drive() -> None:
+        try:
+            deadline = time.monotonic() + 60
+            while not server.started and time.monotonic() < deadline:
+                time.sleep(0.05)
+            kid, pem = h.read_demo_issuer_key(server_info.data_dir)
+            spec = h.SignSpec(port, kid, pem)
+            bench_run.smoke(server_info, pool, spec)
+            n = int(args.live_rate * args.live_seconds * 1.3)
+            h.write_request_file(pool, spec, workdir / "warm.req", max(500, n // 3))
+            h.write_request_file(pool, spec, workdir / "live.req", n)
+            bench_run.run_wrk(server_info.url, workdir / "warm.req", 2, args.live_conns, 1)
+            loop = holder["loop"]
+            loop.call_soon_threadsafe(profiler.start)  # the profiler samples the thread that starts it
+            time.sleep(0.2)
+            out["wrk"] = bench_run.run_wrk(
+                server_info.url, workdir / "live.req", args.live_seconds, args.live_conns, 1
+            )
+            done = threading.Event()
+            loop.call_soon_threadsafe(lambda: (profiler.stop(), done.set()))
+            done.wait(30)
+        finally:
+            server.should_exit = True
+
+    threading.Thread(target=drive, daemon=True).start()
+    server.run()
+    session = profiler.last_session
+    if session is None or "wrk" not in out:
+        raise RuntimeError("live profile did not complete")
+    session.save(str(OUT / "profile-live-last.pyisession"))
+    cats = breakdown(session.root_frame(trim_stem=False))
+    if OUTSIDE in cats:
+        cats[LIVE_OUTSIDE] = cats.pop(OUTSIDE)
+    return {
+        "wrk": out["wrk"],
+        "cats": cats,
+        "tree": profiler.output_text(unicode=True, color=False, show_all=False),
+        "html": profiler.output_html() if args.html else "",
+    }
+
+
+def print_live(a: argparse.Namespace, res: dict[str, Any]) -> None:
+    w = res["wrk"]
+    print(
+        f"\n## Live uvicorn worker (1 process, httptools + uvloop) under pyinstrument, wrk -c{a.live_conns}\n"
+    )
+    print(f"{w['rps']:.0f} tokens/s while profiled (the profiler slows it down; read shares, not rates), "
+          f"{w['non2xx']} non-2xx\n")  # fmt: skip
+    print("| category | share of the worker's samples |")
+    print("|---|---|")
+    total = sum(res["cats"].values())
+    for cat, t in sorted(res["cats"].items(), key=lambda kv: -kv[1]):
+        print(f"| {cat} | {100 * t / total:.1f}% |")
+    lines = res["tree"].splitlines()
+    print(f"\n### pyinstrument call tree (top {a.tree_lines} lines)\n")
+    print("\n".join(lines[: a.tree_lines]))
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument(
+        "--requests", type=int, default=3000, help="requests timed, and again profiled (default 3000)"
+    )
+    p.add_argument("--synchronous", default="NORMAL", choices=["NORMAL", "FULL"])
+    p.add_argument("--interval", type=float, default=0.0002, help="pyinstrument sampling interval, s")
+    p.add_argument("--html", default="", help="also write pyinstrument's HTML report here")
+    p.add_argument("--tree-lines", type=int, default=70, help="lines of the call tree to print")
+    p.add_argument("--live", action="store_true", help="profile a live uvicorn worker under wrk load instead")
+    p.add_argument("--live-conns", type=int, default=64, help="wrk connections in --live mode (default 64)")
+    p.add_argument("--live-seconds", type=int, default=8, help="profiled wrk run in --live mode (default 8)")
+    p.add_argument("--live-rate", type=float, default=800, help="tokens/s guess that sizes the --live file")
+    a = p.parse_args()
+
+    import uvloop
+
+    OUT.mkdir(exist_ok=True)
+    workdir = h.scratch_dir("ssoidc-profile-")
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    if a.live:
+        try:
+            with multiprocessing.get_context("fork").Pool(os.cpu_count() or 2) as pool:
+                res = live(a, workdir, pool)
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+        if a.html:
+            Path(a.html).write_text(res["html"])
+        res.pop("html", None)
+        print_live(a, res)
+        out = OUT / f"profile-live-{stamp}.json"
+        out.write_text(json.dumps({"args": vars(a), **res}, indent=1))
+        print(f"\nraw: {out}")
+        return 0
+    try:
+        with multiprocessing.get_context("fork").Pool(os.cpu_count() or 2) as pool:
+            res = uvloop.run(profile(a, workdir, pool))
+        cal = calibration()
+        if a.html:
+            Path(a.html).write_text(res.pop("html"))
+        res.pop("html", None)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    total = sum(res["cats"].values())
+    app_total = total - res["cats"].get(OUTSIDE, 0.0)
+    print(f"\n## In-process CreateTokenWithIAM (JWT bearer), {res['n']} requests one at a time, "
+          f"SQLite synchronous={a.synchronous}\n")  # fmt: skip
+    print(f"end to end through the ASGI app, no profiler: {res['wall_us']:.0f} µs/request wall, "
+          f"{res['cpu_us']:.0f} µs CPU (excludes the HTTP server: uvicorn/httptools parsing, sockets)\n")  # fmt: skip
+    print("### Where the µs go: timers around each step of the same path (no profiler)\n")
+    print("| step | µs/request | share |")
+    print("|---|---|---|")
+    total_steps = sum(v for k, v in res["steps"].items() if not k.startswith(" "))
+    for name, us in sorted(res["steps"].items(), key=lambda kv: -kv[1]):
+        if not name.startswith(" "):
+            print(f"| {name} | {us:.0f} | {100 * us / total_steps:.1f}% |")
+            sub = [
+                (k, v)
+                for k, v in res["steps"].items()
+                if k.startswith(" ") and name.startswith("assertion: v")
+            ]
+            for k, v in sub:
+                print(f"| {k.strip()} | ({v:.0f}) | ({100 * v / total_steps:.1f}%) |")
+    print(f"| **total (timed run with the timers)** | **{total_steps:.0f}** | |")
+    print("\n### Profile breakdown (pyinstrument samples, share of the app's samples; the profiler inflates")
+    print("pure-Python code more than C code, so read the table above for µs)\n")
+    print("| category | share of app samples |")
+    print("|---|---|")
+    for cat, t in sorted(res["cats"].items(), key=lambda kv: -kv[1]):
+        if cat == OUTSIDE:
+            continue
+        share = t / app_total if app_total else 0.0
+        print(f"| {cat} | {100 * share:.1f}% |")
+    print(
+        f"\n(outside the app, not counted above: {100 * res['cats'].get(OUTSIDE, 0.0) / total:.1f}% of samples)\n"
+    )
+    print("### Components timed on their own (µs/op, median of 5 batches)\n")
+    print("| component | µs/op |")
+    print("|---|---|")
+    for name, us in res["components"].items():
+        print(f"| {name} | {us:.1f} |")
+    print("\n### Machine calibration: primitives also timed by the peer benchmark (µs/op)\n")
+    print("| primitive | this machine | peer machine | ratio |")
+    print("|---|---|---|---|")
+    for name, us in cal.items():
+        peer = PEER.get(name)
+        ratio = f"{us / peer:.2f}x" if peer else "-"
+        print(f"| {name} | {us:.2f} | {peer if peer else '-'} | {ratio} |")
+    lines = res["tree"].splitlines()
+    print(f"\n### pyinstrument call tree (top {a.tree_lines} lines)\n")
+    print("\n".join(lines[: a.tree_lines]))
+    out = OUT / f"profile-{stamp}.json"
+    out.write_text(
+        json.dumps({"args": vars(a), **{k: v for k, v in res.items()}, "calibration": cal}, indent=1)
+    )
+    print(f"\nraw: {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
