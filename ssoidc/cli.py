@@ -94,6 +94,7 @@ def serve(
         _fail(exc.message)
     _banner(settings)
     os.environ.update(export_env(settings))
+    os.environ["SSOIDC_BOOTSTRAPPED"] = "1"  # workers skip the first-start work done above
     uvicorn.run(
         "ssoidc.web.app:app_from_env",
         factory=True,
@@ -140,8 +141,8 @@ def _banner(settings: Settings) -> None:
         out.append(f"Bootstrap admin credential: {akid} (from SSOIDC_BOOTSTRAP_* variables)")
     elif cred_file.exists():
         out.append(f"Bootstrap admin credential: {akid}, profile 'ssoidc' in {cred_file}")
-    if settings.demo and config is not None:
-        apps = {a.name: a.arn for a in config.applications}
+    apps = {a.name: a.arn for a in config.applications} if config is not None else {}
+    if settings.demo and "demo-app" in apps:
         cmd = _self_command()
         exe = " ".join(cmd)
         exe_list = "','".join(cmd)
@@ -165,6 +166,10 @@ def _banner(settings: Settings) -> None:
             f"  Applications: {json.dumps(apps)}",
             "  Users: alice (alice@example.com), bob (bob@example.com)",
         ]
+    elif apps:
+        out += ["", f"Applications: {json.dumps(apps)}"]
+    if settings.demo and settings.config_file is not None:
+        out += ["Demo token issuer: " + f"{url}/demo-issuer (serving --config; the demo data is not loaded)"]
     typer.echo("\n".join(out), err=False)
 
 

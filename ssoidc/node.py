@@ -101,16 +101,26 @@ class Node:
         """Idempotent first-start work; safe from several processes at once."""
         await self.ensure_bootstrap_credential()
         if self.settings.demo:
-            from ssoidc.demo import demo_config  # demo data only when asked for
-
-            self.demo_signer, keys = await load_signer(self.store, DEMO_ISSUER_PURPOSE, "RS256")
-            self.demo_jwks = {"keys": keys}
-            await self.apply(demo_config(self.settings))
+            await self.load_demo_issuer()
         if self.settings.config_file is not None:
             await self.apply(load_file(self.settings.config_file))
+        elif self.settings.demo:
+            from ssoidc.demo import (
+                demo_config,  # demo data only when asked for, and never over a --config file
+            )
 
-    async def start(self) -> None:
-        await self.bootstrap()
+            await self.apply(demo_config(self.settings))
+
+    async def load_demo_issuer(self) -> None:
+        self.demo_signer, keys = await load_signer(self.store, DEMO_ISSUER_PURPOSE, "RS256")
+        self.demo_jwks = {"keys": keys}
+
+    async def start(self, *, bootstrap: bool = True) -> None:
+        """Get ready to serve. ``bootstrap=False`` in worker processes whose parent already bootstrapped."""
+        if bootstrap:
+            await self.bootstrap()
+        elif self.settings.demo:
+            await self.load_demo_issuer()
         self.signer, keys = await load_signer(self.store, ID_TOKEN_PURPOSE, self.settings.id_token_alg)
         self.jwks_document = {"keys": keys}
         issuer = TokenIssuer(

@@ -58,7 +58,7 @@ def allow_account(account: str = ACCOUNT) -> dict[str, Any]:
     }
 
 
-def test_config(base_url: str) -> dict[str, Any]:
+def e2e_config(base_url: str) -> dict[str, Any]:
     """The configuration every e2e test runs against (names are referenced by the tests)."""
     issuer = f"{base_url}/demo-issuer"
     jwt_grant = {
@@ -313,7 +313,7 @@ def start_server(tmp: Path, *, workers: int = 1, extra_env: dict[str, str] | Non
     data_dir = tmp / "data"
     data_dir.mkdir(parents=True, exist_ok=True)
     config_path = tmp / "config.yaml"
-    config_path.write_text(yaml.safe_dump(test_config(url)))
+    config_path.write_text(yaml.safe_dump(e2e_config(url)))
     master = secrets.token_bytes(32)
     env = {
         **os.environ,

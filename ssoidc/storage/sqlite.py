@@ -109,7 +109,9 @@ class SqliteStore:
         stop = threading.Event()
 
         def loop() -> None:
-            conn = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False, timeout=10.0)
+            conn = sqlite3.connect(
+                str(self.path), isolation_level=None, check_same_thread=False, timeout=10.0
+            )
             conn.execute("PRAGMA busy_timeout=10000")
             try:
                 while not stop.wait(interval):
@@ -187,7 +189,7 @@ class SqliteStore:
         try:
             row = self._db.execute("SELECT value FROM meta WHERE key = 'config_version'").fetchone()
             version = 0 if row is None else int(row[0])
-            rows = self._db.execute("SELECT kind, doc FROM config_resources ORDER BY kind, id").fetchall()
+            rows = self._db.execute("SELECT kind, doc FROM config_resources ORDER BY rowid").fetchall()
         finally:
             self._db.execute("COMMIT")
         by_kind: dict[str, list[dict[str, Any]]] = {}

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qs
@@ -45,12 +46,13 @@ ASGIApp = Callable[
 ]
 
 
-def create_app(settings: Settings, node: Node | None = None) -> ASGIApp:
+def create_app(settings: Settings, node: Node | None = None, *, bootstrap: bool = True) -> ASGIApp:
+    """The ASGI app. ``bootstrap=False`` when a parent process already ran the first-start work."""
     node = node or Node(settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        await node.start()
+        await node.start(bootstrap=bootstrap)
         node.start_background()
         try:
             yield
@@ -196,4 +198,4 @@ def create_app(settings: Settings, node: Node | None = None) -> ASGIApp:
 
 def app_from_env() -> ASGIApp:
     """uvicorn factory for worker processes: settings travel through ``SSOIDC_*`` variables."""
-    return create_app(settings_from_env())
+    return create_app(settings_from_env(), bootstrap=os.environ.get("SSOIDC_BOOTSTRAPPED") != "1")

@@ -143,7 +143,9 @@ def test_boto3_from_environment_endpoint(server: LiveServer, monkeypatch: pytest
 
 
 def test_tokens_are_stored_only_as_hashes(server: LiveServer, oidc: Any) -> None:
-    resp = oidc.create_token_with_iam(clientId=server.apps["main"], grantType=JWT_BEARER, assertion=server.assertion())
+    resp = oidc.create_token_with_iam(
+        clientId=server.apps["main"], grantType=JWT_BEARER, assertion=server.assertion()
+    )
     raw = b"".join(p.read_bytes() for p in server.data_dir.iterdir() if p.name.startswith("ssoidc.db"))
     for secret in (resp["accessToken"], resp["refreshToken"], resp["idToken"]):
         assert secret.encode() not in raw

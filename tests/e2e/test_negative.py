@@ -481,6 +481,8 @@ def test_other_methods_and_paths_get_clear_json_errors(server: LiveServer) -> No
     assert r.json() == {"message": "Not found"}
     r = httpx.get(f"{server.url}/ssoins-0000000000000000/.well-known/jwks.json")
     assert r.status_code == 404
-    r = httpx.post(f"{server.url}/token?aws_iam=t", content=b"x" * 70000, headers={"content-type": "application/json"})
+    r = httpx.post(
+        f"{server.url}/token?aws_iam=t", content=b"x" * 70000, headers={"content-type": "application/json"}
+    )
     assert r.status_code == 400
     assert "too large" in r.json()["error_description"]

@@ -16,7 +16,9 @@ from ssoidc.storage.sqlite import SqliteStore, _migrations
 KEY = bytes(range(32))
 
 
-def token(kind: str = "access", *, family: str = "fam", expires: float = 2000.0, app: str = "app") -> TokenRecord:
+def token(
+    kind: str = "access", *, family: str = "fam", expires: float = 2000.0, app: str = "app"
+) -> TokenRecord:
     return TokenRecord(
         token_hash=secrets.token_bytes(32),
         kind=kind,  # type: ignore[arg-type]
@@ -83,10 +85,15 @@ def test_rotation_is_single_use_and_reuse_revokes_family(store: SqliteStore) -> 
         Redemption.RETRY_IN_GRACE
     )
     assert run(store.find_token(sibling.token_hash)).revoked_at is None  # type: ignore[union-attr]
-    assert run(store.rotate_refresh(old.token_hash, "app", 1510.0, 5.0, [token("refresh")])) is Redemption.REUSED
+    assert (
+        run(store.rotate_refresh(old.token_hash, "app", 1510.0, 5.0, [token("refresh")])) is Redemption.REUSED
+    )
     for t in (old, sibling, new):
         assert run(store.find_token(t.token_hash)).revoked_at == 1510.0  # type: ignore[union-attr]
-    assert run(store.rotate_refresh(new.token_hash, "app", 1511.0, 5.0, [token("refresh")])) is Redemption.INVALID
+    assert (
+        run(store.rotate_refresh(new.token_hash, "app", 1511.0, 5.0, [token("refresh")]))
+        is Redemption.INVALID
+    )
 
 
 def test_rotation_checks_application_and_expiry(store: SqliteStore) -> None:
@@ -98,7 +105,9 @@ def test_rotation_checks_application_and_expiry(store: SqliteStore) -> None:
 
 
 def code(h: bytes, expires: float = 1300.0) -> CodeRecord:
-    return CodeRecord(h, "app", "u", "https://cb", None, None, ("openid",), "cf", 1000.0, expires, 9000.0, 1000.0)
+    return CodeRecord(
+        h, "app", "u", "https://cb", None, None, ("openid",), "cf", 1000.0, expires, 9000.0, 1000.0
+    )
 
 
 def test_code_redeemed_once_then_revokes(store: SqliteStore) -> None:
@@ -132,7 +141,9 @@ def test_purge_removes_only_expired_rows(store: SqliteStore) -> None:
 def test_credential_secret_is_encrypted_at_rest(tmp_path: Path) -> None:
     s = SqliteStore(tmp_path / "c.db", master_key=KEY)
     secret = "very-secret-value-" + secrets.token_hex(8)
-    run(s.create_credential(StoredCredential("AKIAEXAMPLE12345678", secret, "arn:aws:iam::123456789012:root")))
+    run(
+        s.create_credential(StoredCredential("AKIAEXAMPLE12345678", secret, "arn:aws:iam::123456789012:root"))
+    )
     assert run(s.load_credentials())[0].secret_access_key == secret  # type: ignore[index]
     run(s.close())
     raw = b"".join(p.read_bytes() for p in tmp_path.iterdir())

@@ -1,0 +1,60 @@
+"""First-start work: idempotent, and a --config file is never overwritten by demo data."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from ssoidc.node import Node
+from ssoidc.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+async def boot(settings: Settings) -> tuple[dict[str, str], int]:
+    node = Node(settings)
+    try:
+        await node.bootstrap()
+        config, version = await node.store.load_configuration()
+        assert config is not None
+        return {a.name: a.arn for a in config.applications}, version
+    finally:
+        await node.stop()
+
+
+def test_demo_with_config_file_serves_the_file_and_keeps_ids(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, demo=True, config_file=ROOT / "examples" / "ssoidc.yaml")
+    first, v1 = asyncio.run(boot(settings))
+    second, v2 = asyncio.run(boot(settings))
+    assert set(first) == {"analytics-portal", "reports-api"}  # no demo-app over a --config file
+    assert first == second
+    assert v1 == v2  # re-applying an unchanged file writes nothing
+
+
+def test_demo_alone_is_idempotent(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, demo=True)
+    first, v1 = asyncio.run(boot(settings))
+    second, v2 = asyncio.run(boot(settings))
+    assert set(first) == {"demo-app", "demo-target"}
+    assert (first, v1) == (second, v2)
+
+
+def test_bootstrap_credential_file_is_written_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SSOIDC_BOOTSTRAP_ACCESS_KEY_ID", raising=False)
+    monkeypatch.delenv("SSOIDC_BOOTSTRAP_SECRET_ACCESS_KEY", raising=False)
+    settings = Settings(data_dir=tmp_path)
+    asyncio.run(boot_plain(settings))
+    text = (tmp_path / "bootstrap-credentials").read_text()
+    asyncio.run(boot_plain(settings))
+    assert (tmp_path / "bootstrap-credentials").read_text() == text
+    assert "aws_access_key_id = AKIA" in text
+
+
+async def boot_plain(settings: Settings) -> None:
+    node = Node(settings)
+    try:
+        await node.bootstrap()
+    finally:
+        await node.stop()
