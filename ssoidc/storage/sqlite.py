@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import fcntl
 import logging
 import os
@@ -25,16 +26,25 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
 from ssoidc.crypto import Sealer
 from ssoidc.model import Configuration
 from ssoidc.storage import codec
-from ssoidc.storage.base import CodeRecord, JtiReplay, Redemption, SigningKey, StoredCredential, TokenRecord
+from ssoidc.storage.base import (
+    CodeRecord,
+    JtiReplay,
+    Redemption,
+    SigningKey,
+    StorageError,
+    StoredCredential,
+    TokenRecord,
+)
 
 log = logging.getLogger("ssoidc.storage")
+T = TypeVar("T")
 
 _TCOLS = (
     "token_hash, kind, family_id, parent_hash, application_arn, user_id, scopes, issued_at, expires_at,"
@@ -72,6 +82,11 @@ class SqliteStore:
         self._db.execute(f"PRAGMA synchronous={'FULL' if synchronous == 'FULL' else 'NORMAL'}")
         self._db.execute("PRAGMA busy_timeout=10000")
         self._db.execute("PRAGMA foreign_keys=ON")
+        # Reads through mmap: when another worker's commit invalidates this connection's page cache, pages come
+        # back from the OS page cache without a pread each (measured: ~36 preads per token with 2 workers).
+        self._db.execute("PRAGMA mmap_size=268435456")
+        self._queue: list[tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any]]] = []
+        self._flush_scheduled = False
         self._lock_fd = os.open(f"{path}-writelock", os.O_RDWR | os.O_CREAT, 0o600)
         self._checkpointer: tuple[threading.Thread, threading.Event] | None = None
         self._secrets = Sealer(master_key, "credential-secret")
@@ -96,6 +111,54 @@ class SqliteStore:
                 self._db.execute("COMMIT")
         finally:
             fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+
+    async def _submit(self, op: Callable[[sqlite3.Connection], T]) -> T:
+        """Run a write ``op`` in the next group commit and return its result (or raise its exception).
+
+        Group commit: every op submitted while the event loop is busy with other requests joins one transaction,
+        each in its own SAVEPOINT, so one op's failure rolls back only its own writes. Each caller gets its answer
+        only after the COMMIT, so nothing is acknowledged before it is durable; the commit cost (locks, WAL
+        frame headers, fsync with synchronous=FULL) is shared by the batch.
+        """
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[T] = loop.create_future()
+        self._queue.append((op, fut))
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            loop.call_soon(self._flush)
+        return await fut
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        batch, self._queue = self._queue, []
+        outcomes: list[tuple[asyncio.Future[Any], Any, bool]] = []
+        try:
+            with self._write() as db:
+                for op, fut in batch:
+                    db.execute("SAVEPOINT op")
+                    try:
+                        value = op(db)
+                    except Exception as exc:
+                        db.execute("ROLLBACK TO op")
+                        db.execute("RELEASE op")
+                        outcomes.append((fut, exc, True))
+                    else:
+                        db.execute("RELEASE op")
+                        outcomes.append((fut, value, False))
+        except Exception as exc:
+            log.exception("group commit of %d writes failed", len(batch))
+            for _, fut in batch:
+                if not fut.done():
+                    fut.set_exception(StorageError("storage write failed"))
+            del exc
+            return
+        for fut, value, failed in outcomes:
+            if fut.done():  # the caller went away
+                continue
+            if failed:
+                fut.set_exception(value)
+            else:
+                fut.set_result(value)
 
     def start_checkpointer(self, interval: float = 1.0) -> None:
         """Move WAL checkpoints (and their fsyncs) off the request path, into a background thread.
@@ -328,7 +391,8 @@ class SqliteStore:
         self, tokens: Sequence[TokenRecord], *, jti: tuple[str, str, float] | None = None
     ) -> None:
         rows = [self._token_row(t) for t in tokens]
-        with self._write() as db:
+
+        def op(db: sqlite3.Connection) -> None:
             if jti is not None:
                 cur = db.execute(
                     "INSERT INTO used_jtis (issuer, jti, expires_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
@@ -337,6 +401,8 @@ class SqliteStore:
                 if cur.rowcount != 1:
                     raise JtiReplay(jti[0])
             db.executemany(f"INSERT INTO tokens ({_TCOLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+
+        await self._submit(op)
 
     async def find_token(self, token_hash: bytes) -> TokenRecord | None:
         row = self._db.execute(
@@ -382,7 +448,8 @@ class SqliteStore:
         tokens: Sequence[TokenRecord],
     ) -> Redemption:
         rows = [self._token_row(t) for t in tokens]
-        with self._write() as db:
+
+        def op(db: sqlite3.Connection) -> Redemption:
             n = db.execute(
                 "UPDATE tokens SET retired_at = ? WHERE token_hash = ? AND kind = 'refresh' AND application_arn = ?"
                 " AND retired_at IS NULL AND revoked_at IS NULL AND expires_at > ?",
@@ -402,6 +469,8 @@ class SqliteStore:
                 return Redemption.RETRY_IN_GRACE
             self._revoke_family(db, row[0], now)
             return Redemption.REUSED
+
+        return await self._submit(op)
 
     # -- authorization codes ----------------------------------------------------------------------------------
     async def create_code(self, code: CodeRecord) -> None:
@@ -451,7 +520,8 @@ class SqliteStore:
         self, code_hash: bytes, application_arn: str, now: float, tokens: Sequence[TokenRecord]
     ) -> Redemption:
         rows = [self._token_row(t) for t in tokens]
-        with self._write() as db:
+
+        def op(db: sqlite3.Connection) -> Redemption:
             n = db.execute(
                 "UPDATE auth_codes SET consumed_at = ? WHERE code_hash = ? AND application_arn = ?"
                 " AND consumed_at IS NULL AND expires_at > ?",
@@ -468,6 +538,8 @@ class SqliteStore:
                 return Redemption.INVALID
             self._revoke_family(db, row[0], now)  # RFC 6749 section 4.1.2: revoke what the code issued
             return Redemption.REUSED
+
+        return await self._submit(op)
 
     async def purge_expired(self, now: float, limit: int = 1000) -> int:
         """Delete up to ``limit`` expired tokens and spent jtis; small batches keep the write lock short."""

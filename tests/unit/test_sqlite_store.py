@@ -160,3 +160,39 @@ def test_duplicate_credential_is_rejected(store: SqliteStore) -> None:
         run(store.create_credential(c))
     assert run(store.delete_credential(c.access_key_id)) is True
     assert run(store.delete_credential(c.access_key_id)) is False
+
+
+def test_group_commit_isolates_each_write(store: SqliteStore) -> None:
+    async def go() -> list[object]:
+        calls = [store.issue([token()], jti=("iss", f"j{i % 10}", 3000.0)) for i in range(30)]
+        return await asyncio.gather(*calls, return_exceptions=True)
+
+    results = run(go())
+    assert isinstance(results, list)
+    assert sum(r is None for r in results) == 10  # one winner per jti, in one batch
+    assert sum(isinstance(r, JtiReplay) for r in results) == 20
+    db = sqlite3.connect(store.path)
+    assert db.execute("SELECT COUNT(*) FROM tokens").fetchone()[0] == 10  # losers wrote nothing
+    assert db.execute("SELECT COUNT(*) FROM used_jtis").fetchone()[0] == 10
+
+
+def test_one_rotation_wins_inside_a_batch(store: SqliteStore) -> None:
+    old = token("refresh")
+    run(store.issue([old]))
+
+    async def go() -> list[Redemption]:
+        return list(
+            await asyncio.gather(
+                *[
+                    store.rotate_refresh(old.token_hash, "app", 1500.0, 5.0, [token("refresh")])
+                    for _ in range(20)
+                ]
+            )
+        )
+
+    outcomes = run(go())
+    assert isinstance(outcomes, list)
+    assert outcomes.count(Redemption.OK) == 1
+    assert outcomes.count(Redemption.RETRY_IN_GRACE) == 19
+    db = sqlite3.connect(store.path)
+    assert db.execute("SELECT COUNT(*) FROM tokens WHERE kind = 'refresh'").fetchone()[0] == 2
