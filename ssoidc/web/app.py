@@ -198,4 +198,5 @@ def create_app(settings: Settings, node: Node | None = None, *, bootstrap: bool 
 
 def app_from_env() -> ASGIApp:
     """uvicorn factory for worker processes: settings travel through ``SSOIDC_*`` variables."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     return create_app(settings_from_env(), bootstrap=os.environ.get("SSOIDC_BOOTSTRAPPED") != "1")

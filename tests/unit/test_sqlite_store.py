@@ -196,3 +196,16 @@ def test_one_rotation_wins_inside_a_batch(store: SqliteStore) -> None:
     assert outcomes.count(Redemption.RETRY_IN_GRACE) == 19
     db = sqlite3.connect(store.path)
     assert db.execute("SELECT COUNT(*) FROM tokens WHERE kind = 'refresh'").fetchone()[0] == 2
+
+
+def test_revoked_family_rows_expire_with_their_session(store: SqliteStore) -> None:
+    t = token("access", family="gone")
+    run(store.issue([t]))
+    assert run(store.revoke_family("gone", 1500.0, 5000.0)) == 1
+    assert run(store.revoke_family("gone", 1600.0, 5000.0)) == 0  # already revoked: first time stands
+    assert run(store.find_token(t.token_hash)).revoked_at == 1500.0  # type: ignore[union-attr]
+    db = sqlite3.connect(store.path)
+    run(store.purge_expired(4999.0))
+    assert db.execute("SELECT COUNT(*) FROM revoked_families").fetchone()[0] == 1
+    run(store.purge_expired(5001.0))
+    assert db.execute("SELECT COUNT(*) FROM revoked_families").fetchone()[0] == 0
