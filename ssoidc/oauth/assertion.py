@@ -124,7 +124,23 @@ def _b64url_json(part: str, what: str) -> dict[str, Any]:
     return value
 
 
+_last_split: tuple[str, _Parts] | None = None
+
+
 def _split(token: object) -> _Parts:
+    """Parse a compact JWS. The last result is remembered: ``peek_issuer`` then ``verify_assertion`` on the same
+    token (the JWT-bearer grant's order) parse it once. Callers only ever see read-only views of the parts."""
+    global _last_split
+    last = _last_split
+    if last is not None and last[0] == token:
+        return last[1]
+    parts = _split_uncached(token)
+    assert isinstance(token, str)
+    _last_split = (token, parts)
+    return parts
+
+
+def _split_uncached(token: object) -> _Parts:
     if not isinstance(token, str) or not token:
         raise AssertionInvalid("assertion is not a well-formed JWT")
     if len(token) > MAX_ASSERTION_LENGTH:
