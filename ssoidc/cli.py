@@ -21,8 +21,10 @@ app = typer.Typer(
 )
 credentials_app = typer.Typer(no_args_is_help=True, help="Manage the SigV4 credential registry.")
 demo_app = typer.Typer(no_args_is_help=True, help="Demo helpers (dev only).")
+users_app = typer.Typer(no_args_is_help=True, help="Identity-store users: sign-in passwords.")
 app.add_typer(credentials_app, name="credentials")
 app.add_typer(demo_app, name="demo")
+app.add_typer(users_app, name="users")
 
 DataDir = Annotated[
     Path | None, typer.Option("--data-dir", help="Data directory (SSOIDC_DATA_DIR, default .data)")
@@ -163,8 +165,13 @@ def _banner(settings: Settings) -> None:
             f".create_token_with_iam(clientId='{apps.get('demo-app')}',grantType='urn:ietf:params:oauth:grant-type:jwt-bearer',"
             "assertion=t)['accessToken'][:12]+'...')\"",
             "",
+            "  # or sign in in a browser (alice / alice-demo-password), then redeem the code as the page shows:",
+            f"  {url}/authorize?response_type=code&client_id={apps.get('demo-web')}"
+            f"&redirect_uri={url}/demo/callback&state=demo",
+            "",
             f"  Applications: {json.dumps(apps)}",
-            "  Users: alice (alice@example.com), bob (bob@example.com)",
+            "  Users: alice (alice@example.com, password alice-demo-password),"
+            " bob (bob@example.com, bob-demo-password)",
         ]
     elif apps:
         out += ["", f"Applications: {json.dumps(apps)}"]
@@ -312,6 +319,50 @@ def credentials_delete(access_key_id: str, data_dir: DataDir = None) -> None:
     if not asyncio.run(go()):
         _fail(f"no credential {access_key_id}")
     typer.echo(f"deleted {access_key_id}")
+
+
+@users_app.command("set-password")
+def users_set_password(
+    user_name: Annotated[str, typer.Argument(help="The user's UserName")],
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from stdin")
+    ] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Set a user's sign-in password (stored as an argon2id hash)."""
+    import getpass
+    import time
+
+    from ssoidc.model import Directory
+    from ssoidc.node import open_store
+    from ssoidc.oauth.signin import SignInService, SignInSettings
+
+    settings = _settings(data_dir=data_dir)
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass("New password: ")
+        if getpass.getpass("Repeat: ") != password:
+            _fail("the passwords differ")
+    if len(password) < 8:
+        _fail("a password needs at least 8 characters")
+
+    async def go() -> str:
+        store, _ = open_store(settings)
+        try:
+            config, version = await store.load_configuration()
+            if config is None:
+                raise KeyError(user_name)
+            svc = SignInService(store, SignInSettings())
+            return await svc.set_password(Directory(config, version), user_name, password, time.time())
+        finally:
+            await store.close()
+
+    try:
+        user_id = asyncio.run(go())
+    except KeyError:
+        _fail(f"no user with UserName {user_name!r}")
+    typer.echo(f"password set for {user_name} ({user_id})")
 
 
 @demo_app.command("token")

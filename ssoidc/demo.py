@@ -18,10 +18,12 @@ from ssoidc.settings import Settings
 DEMO_AUDIENCE = "ssoidc-demo"
 DEMO_APP = "demo-app"
 DEMO_TARGET_APP = "demo-target"
+DEMO_WEB_APP = "demo-web"
 DEMO_USERS = {
     "alice": ("Alice", "Liddell", "alice@example.com"),
     "bob": ("Bob", "Builder", "bob@example.com"),
 }
+DEMO_PASSWORDS = {"alice": "alice-demo-password", "bob": "bob-demo-password"}
 
 
 def demo_issuer_url(settings: Settings) -> str:
@@ -82,6 +84,32 @@ def demo_config_dict(settings: Settings) -> dict[str, Any]:
                 },
                 "AccessScopes": [{"Scope": "demo:read", "AuthorizedTargets": [DEMO_TARGET_APP]}],
                 "Assignments": [{"PrincipalType": "GROUP", "PrincipalId": "demo-users"}],
+            },
+            {
+                "Name": DEMO_WEB_APP,
+                "Description": "Demo web application: sign in in a browser, then redeem the code",
+                "Grants": {
+                    "authorization_code": {
+                        "AuthorizationCode": {"RedirectUris": [f"{settings.base_url}/demo/callback"]}
+                    },
+                    "refresh_token": {"RefreshToken": {}},
+                },
+                "AuthenticationMethods": {
+                    "IAM": {
+                        "Iam": {
+                            "ActorPolicy": {
+                                "Version": "2012-10-17",
+                                "Statement": {
+                                    "Effect": "Allow",
+                                    "Principal": {"AWS": account},
+                                    "Action": "sso-oauth:CreateTokenWithIAM",
+                                    "Resource": "*",
+                                },
+                            }
+                        }
+                    }
+                },
+                "Assignments": [{"PrincipalType": "USER", "PrincipalId": "alice"}],
             },
             {
                 "Name": DEMO_TARGET_APP,

@@ -37,6 +37,7 @@ from ssoidc.oauth.jwks import JwksCache, JwksSettings
 from ssoidc.oauth.keys import Signer, load_signer
 from ssoidc.oauth.request import Caller, TokenRequest, TokenResult
 from ssoidc.oauth.service import TokenService
+from ssoidc.oauth.signin import SignInService, SignInSettings
 from ssoidc.oauth.tokens import TokenMinter
 from ssoidc.settings import Settings
 from ssoidc.storage.base import StoredCredential
@@ -110,6 +111,19 @@ class Node:
             )
 
             await self.apply(demo_config(self.settings))
+            await self.ensure_demo_passwords()
+
+    async def ensure_demo_passwords(self) -> None:
+        """Demo users get their documented demo passwords (only where no password was set yet)."""
+        from ssoidc.demo import DEMO_PASSWORDS
+        from ssoidc.oauth.signin import hash_password
+
+        config, _ = await self.store.load_configuration()
+        ids = {u.user_name: u.user_id for u in (config.users if config else ())}
+        for name, password in DEMO_PASSWORDS.items():
+            uid = ids.get(name)
+            if uid is not None and await self.store.get_password_hash(uid) is None:
+                await self.store.set_password_hash(uid, hash_password(password), self.clock.now())
 
     async def load_demo_issuer(self) -> None:
         self.demo_signer, keys = await load_signer(self.store, DEMO_ISSUER_PURPOSE, "RS256")
@@ -132,6 +146,15 @@ class Node:
         )
         self.token_issuer = issuer
         self.token_service = TokenService(build_grants(self, issuer))
+        self.signin = SignInService(
+            self.store,
+            SignInSettings(
+                session_ttl=self.settings.web_session_ttl,
+                lockout_threshold=self.settings.lockout_threshold,
+                lockout_window=self.settings.lockout_window,
+                lockout_seconds=self.settings.lockout_seconds,
+            ),
+        )
         self.code_issuer = CodeIssuer(
             store=self.store,
             code_ttl=self.settings.code_ttl,

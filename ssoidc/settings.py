@@ -64,6 +64,13 @@ class Settings:
     (a client's own network retry); later reuse revokes the whole family."""
     code_ttl: int = 300
     """Lifetime of authorization codes, seconds."""
+    web_session_ttl: int = 8 * 3600
+    """Lifetime of the browser sign-in session (the cookie that lets a second /authorize skip the password)."""
+    lockout_threshold: int = 5
+    """Failed sign-ins for one user name, within ``lockout_window`` seconds, that lock it."""
+    lockout_window: int = 900
+    lockout_seconds: int = 300
+    """How long a locked user name stays locked."""
     assertion_leeway: int = 60
     """Clock leeway for exp/nbf/iat of JWT-bearer assertions, seconds."""
     id_token_alg: str = "ES256"  # noqa: S105 - an algorithm name
@@ -132,6 +139,10 @@ def settings_from_env(**overrides: object) -> Settings:
         assertion_leeway=_env_int("SSOIDC_ASSERTION_LEEWAY", 60),
         refresh_grace_seconds=float(_env_int("SSOIDC_REFRESH_GRACE_SECONDS", 5)),
         code_ttl=_env_int("SSOIDC_CODE_TTL", 300),
+        web_session_ttl=_env_int("SSOIDC_WEB_SESSION_TTL", 8 * 3600),
+        lockout_threshold=_env_int("SSOIDC_LOCKOUT_THRESHOLD", 5),
+        lockout_window=_env_int("SSOIDC_LOCKOUT_WINDOW", 900),
+        lockout_seconds=_env_int("SSOIDC_LOCKOUT_SECONDS", 300),
         id_token_alg=env.get("SSOIDC_ID_TOKEN_ALG", "ES256"),
         sqlite_synchronous=env.get("SSOIDC_SQLITE_SYNCHRONOUS", "NORMAL").upper(),
         jwks_ttl=_env_int("SSOIDC_JWKS_TTL", 3600),
@@ -158,6 +169,10 @@ def export_env(settings: Settings) -> dict[str, str]:
         "SSOIDC_ASSERTION_LEEWAY": str(settings.assertion_leeway),
         "SSOIDC_REFRESH_GRACE_SECONDS": str(int(settings.refresh_grace_seconds)),
         "SSOIDC_CODE_TTL": str(settings.code_ttl),
+        "SSOIDC_WEB_SESSION_TTL": str(settings.web_session_ttl),
+        "SSOIDC_LOCKOUT_THRESHOLD": str(settings.lockout_threshold),
+        "SSOIDC_LOCKOUT_WINDOW": str(settings.lockout_window),
+        "SSOIDC_LOCKOUT_SECONDS": str(settings.lockout_seconds),
         "SSOIDC_ID_TOKEN_ALG": settings.id_token_alg,
         "SSOIDC_SQLITE_SYNCHRONOUS": settings.sqlite_synchronous,
         "SSOIDC_JWKS_TTL": str(settings.jwks_ttl),

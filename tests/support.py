@@ -142,7 +142,9 @@ def e2e_config(base_url: str) -> dict[str, Any]:
                 "Name": "web",
                 "Grants": {
                     "authorization_code": {
-                        "AuthorizationCode": {"RedirectUris": [REDIRECT_URI, "http://127.0.0.1/cb"]}
+                        "AuthorizationCode": {
+                            "RedirectUris": [REDIRECT_URI, "http://127.0.0.1/cb", f"{base_url}/demo/callback"]
+                        }
                     },
                     "refresh_token": {"RefreshToken": {}},
                 },

@@ -1,16 +1,17 @@
-"""Authorization-code issuance, the domain side of ``/authorize`` (RFC 6749 section 4.1.2, RFC 7636 section 4.3).
-
-The sign-in flow that calls this lives elsewhere (web); until it exists, tests mint codes here. This module never
-renders HTML and is not reachable over the network by itself.
+"""The domain side of ``/authorize``: request validation (RFC 6749 section 4.1.1 and 4.1.2.1, RFC 7636 section
+4.3) and authorization-code issuance (section 4.1.2). The pages live in ``ssoidc.web.signin``; this module never
+renders HTML.
 """
 
 from __future__ import annotations
 
+import re
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from ssoidc.errors import InvalidRequest, InvalidScope
-from ssoidc.model import GRANT_AUTHORIZATION_CODE, AuthorizationCodeGrant, Directory
+from ssoidc.model import GRANT_AUTHORIZATION_CODE, Application, AuthorizationCodeGrant, Directory
 from ssoidc.oauth import pkce
 from ssoidc.oauth.grants.authorization_code import code_hash
 from ssoidc.oauth.scopes import available_scopes, select_scopes
@@ -81,3 +82,124 @@ class CodeIssuer:
             )
         )
         return code
+
+
+@dataclass(frozen=True, slots=True)
+class AuthorizeRequest:
+    """A validated authorization request (RFC 6749 section 4.1.1, RFC 7636 section 4.3)."""
+
+    application: Application
+    redirect_uri: str
+    state: str | None
+    scopes: tuple[str, ...]
+    code_challenge: str | None
+    code_challenge_method: str | None
+
+
+class AuthorizeError(Exception):
+    """An invalid authorization request. ``redirect`` is False when the client or redirect URI cannot be trusted,
+    so the user sees an error page instead of being sent anywhere (RFC 6749 section 4.1.2.1)."""
+
+    def __init__(
+        self, error: str, description: str, *, redirect: bool, request: AuthorizeRequest | None = None
+    ):
+        super().__init__(description)
+        self.error = error
+        self.description = description
+        self.redirect = redirect
+        self.request = request
+
+
+_CHALLENGE = re.compile(r"[A-Za-z0-9\-._~]{43,128}")
+KNOWN_PARAMS = (
+    "response_type",
+    "client_id",
+    "redirect_uri",
+    "state",
+    "scope",
+    "scopes",
+    "code_challenge",
+    "code_challenge_method",
+)
+
+
+def parse_authorize_request(
+    params: Mapping[str, Sequence[str]], directory: Directory, default_scopes: Sequence[str]
+) -> AuthorizeRequest:
+    """Validate ``/authorize`` parameters (each a list of the values received).
+
+    Client and redirect URI problems raise ``AuthorizeError(redirect=False)``; everything else
+    ``AuthorizeError(redirect=True)`` carrying the partially validated request so the error can be redirected.
+    """
+
+    def one(name: str) -> str | None:
+        values = params.get(name) or []
+        if len(values) > 1:
+            raise AuthorizeError(
+                "invalid_request", f"Parameter {name} was sent more than once", redirect=False
+            )
+        return values[0] if values else None
+
+    client_id = one("client_id")
+    if not client_id:
+        raise AuthorizeError("invalid_request", "The request has no client_id.", redirect=False)
+    app = directory.applications.get(client_id)
+    if app is None or app.instance_arn != directory.instance.instance_arn:
+        raise AuthorizeError("invalid_client", "No application with this client_id exists.", redirect=False)
+    grant = app.grants.get(GRANT_AUTHORIZATION_CODE)
+    if not isinstance(grant, AuthorizationCodeGrant):
+        raise AuthorizeError(
+            "unauthorized_client",
+            f"The application {app.name} is not configured for the authorization code grant.",
+            redirect=False,
+        )
+    redirect_uri = one("redirect_uri")
+    if not redirect_uri:
+        raise AuthorizeError("invalid_request", "The request has no redirect_uri.", redirect=False)
+    if redirect_uri not in grant.redirect_uris:
+        raise AuthorizeError(
+            "invalid_request",
+            f"The redirect_uri is not registered for the application {app.name}, so you were not sent back to it.",
+            redirect=False,
+        )
+    state = one("state")
+    partial = AuthorizeRequest(app, redirect_uri, state, (), None, None)
+
+    def fail(error: str, description: str) -> AuthorizeError:
+        return AuthorizeError(error, description, redirect=True, request=partial)
+
+    if state is not None and len(state) > 2048:
+        raise fail("invalid_request", "state is longer than 2048 characters")
+    if app.status != "ENABLED":
+        raise fail("unauthorized_client", "The application is disabled")
+    for name in KNOWN_PARAMS:
+        try:
+            one(name)
+        except AuthorizeError:
+            raise fail("invalid_request", f"Parameter {name} was sent more than once") from None
+    response_type = one("response_type")
+    if response_type is None:
+        raise fail("invalid_request", "response_type is required")
+    if response_type != "code":
+        raise fail("unsupported_response_type", "Only response_type=code is supported")
+    challenge = one("code_challenge")
+    method = one("code_challenge_method")
+    if challenge is None and method is not None:
+        raise fail("invalid_request", "code_challenge_method was sent without code_challenge")
+    if challenge is not None:
+        method = method or "plain"
+        if method not in pkce.METHODS:
+            raise fail("invalid_request", "code_challenge_method must be S256 or plain")
+        if not _CHALLENGE.fullmatch(challenge) or (method == "S256" and len(challenge) != 43):
+            raise fail("invalid_request", "code_challenge is malformed (RFC 7636 section 4.2)")
+    raw_scope = one("scope")
+    if raw_scope is None:
+        raw_scope = one("scopes")
+    requested = raw_scope.split() if raw_scope else None
+    try:
+        scopes = select_scopes(
+            requested, available_scopes(default_scopes, (s.scope for s in app.access_scopes))
+        )
+    except InvalidScope as exc:
+        raise fail("invalid_scope", exc.message) from None
+    return AuthorizeRequest(app, redirect_uri, state, scopes, challenge, method)

@@ -170,7 +170,36 @@ class CodeStore(Protocol):
         ...
 
 
-class Store(ConfigStore, CredentialStore, KeyStore, TokenStore, CodeStore, Protocol):
+@dataclass(frozen=True, slots=True)
+class WebSession:
+    user_id: str
+    auth_time: float
+    expires_at: float
+
+
+class SignInStore(Protocol):
+    async def set_password_hash(self, user_id: str, password_hash: str, now: float) -> None: ...
+
+    async def get_password_hash(self, user_id: str) -> str | None: ...
+
+    async def create_web_session(self, sid_hash: bytes, session: WebSession) -> None: ...
+
+    async def get_web_session(self, sid_hash: bytes, now: float) -> WebSession | None: ...
+
+    async def delete_web_session(self, sid_hash: bytes) -> None: ...
+
+    async def locked_until(self, key: str, now: float) -> float | None: ...
+
+    async def record_failure(
+        self, key: str, now: float, *, window: float, threshold: int, lock_seconds: float
+    ) -> float | None:
+        """Count a failed attempt; returns the lock's end if this failure (or an earlier one) locked ``key``."""
+        ...
+
+    async def clear_failures(self, key: str) -> None: ...
+
+
+class Store(ConfigStore, CredentialStore, KeyStore, TokenStore, CodeStore, SignInStore, Protocol):
     """Everything a node needs. Implementations: ``SqliteStore``."""
 
     async def close(self) -> None: ...

@@ -41,6 +41,7 @@ from ssoidc.storage.base import (
     StorageError,
     StoredCredential,
     TokenRecord,
+    WebSession,
 )
 
 log = logging.getLogger("ssoidc.storage")
@@ -562,11 +563,83 @@ class SqliteStore:
 
         return await self._submit(op)
 
+    # -- sign-in ----------------------------------------------------------------------------------------------
+    async def set_password_hash(self, user_id: str, password_hash: str, now: float) -> None:
+        with self._write() as db:
+            db.execute(
+                "INSERT INTO user_passwords (user_id, password_hash, updated_at) VALUES (?, ?, ?)"
+                " ON CONFLICT(user_id) DO UPDATE SET password_hash = excluded.password_hash,"
+                " updated_at = excluded.updated_at",
+                (user_id, password_hash, now),
+            )
+
+    async def get_password_hash(self, user_id: str) -> str | None:
+        row = self._db.execute(
+            "SELECT password_hash FROM user_passwords WHERE user_id = ?", (user_id,)
+        ).fetchone()
+        return None if row is None else str(row[0])
+
+    async def create_web_session(self, sid_hash: bytes, session: WebSession) -> None:
+        with self._write() as db:
+            db.execute(
+                "INSERT INTO web_sessions (sid_hash, user_id, auth_time, expires_at) VALUES (?, ?, ?, ?)",
+                (sid_hash, session.user_id, session.auth_time, session.expires_at),
+            )
+
+    async def get_web_session(self, sid_hash: bytes, now: float) -> WebSession | None:
+        row = self._db.execute(
+            "SELECT user_id, auth_time, expires_at FROM web_sessions WHERE sid_hash = ? AND expires_at > ?",
+            (sid_hash, now),
+        ).fetchone()
+        return None if row is None else WebSession(row[0], float(row[1]), float(row[2]))
+
+    async def delete_web_session(self, sid_hash: bytes) -> None:
+        with self._write() as db:
+            db.execute("DELETE FROM web_sessions WHERE sid_hash = ?", (sid_hash,))
+
+    async def locked_until(self, key: str, now: float) -> float | None:
+        row = self._db.execute(
+            "SELECT locked_until FROM login_attempts WHERE attempt_key = ?", (key,)
+        ).fetchone()
+        if row is None or row[0] is None or float(row[0]) <= now:
+            return None
+        return float(row[0])
+
+    async def record_failure(
+        self, key: str, now: float, *, window: float, threshold: int, lock_seconds: float
+    ) -> float | None:
+        with self._write() as db:
+            row = db.execute(
+                "SELECT failures, first_failure_at, locked_until FROM login_attempts WHERE attempt_key = ?",
+                (key,),
+            ).fetchone()
+            if row is None or now - float(row[1]) > window or (row[2] is not None and float(row[2]) <= now):
+                failures, first = 1, now  # a new window (or the previous lock has ended)
+            else:
+                failures, first = int(row[0]) + 1, float(row[1])
+            locked = now + lock_seconds if failures >= threshold else None
+            db.execute(
+                "INSERT INTO login_attempts (attempt_key, failures, first_failure_at, locked_until)"
+                " VALUES (?, ?, ?, ?) ON CONFLICT(attempt_key) DO UPDATE SET failures = excluded.failures,"
+                " first_failure_at = excluded.first_failure_at, locked_until = excluded.locked_until",
+                (key, failures, first, locked),
+            )
+        return locked
+
+    async def clear_failures(self, key: str) -> None:
+        with self._write() as db:
+            db.execute("DELETE FROM login_attempts WHERE attempt_key = ?", (key,))
+
     async def purge_expired(self, now: float, limit: int = 1000) -> int:
         """Delete up to ``limit`` expired tokens and spent jtis; small batches keep the write lock short."""
         with self._write() as db:
             n = db.execute(
                 "DELETE FROM tokens WHERE token_hash IN (SELECT token_hash FROM tokens WHERE expires_at < ? LIMIT ?)",
+                (now, limit),
+            ).rowcount
+            n += db.execute(
+                "DELETE FROM web_sessions WHERE sid_hash IN"
+                " (SELECT sid_hash FROM web_sessions WHERE expires_at < ? LIMIT ?)",
                 (now, limit),
             ).rowcount
             n += db.execute(

@@ -7,6 +7,8 @@ Routes:
   GET  /<instance id>/.well-known/openid-configuration, /<instance id>/.well-known/jwks.json
                                                  OIDC discovery and JWKS for our idTokens
   GET  /demo-issuer/.well-known/openid-configuration, /demo-issuer/jwks.json   (demo mode only)
+  GET  /authorize, POST /authorize/signin, /authorize/consent, /signout, GET /demo/callback, /static/ssoidc.css
+                                                 the sign-in flow (ssoidc.web.signin)
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from ssoidc.aws.wire import WireRequest, WireResponse
 from ssoidc.demo import demo_discovery
 from ssoidc.node import Node
 from ssoidc.settings import Settings, settings_from_env
+from ssoidc.web.signin import SignInPages
 
 log = logging.getLogger("ssoidc.web")
 
@@ -113,7 +116,9 @@ def create_app(settings: Settings, node: Node | None = None, *, bootstrap: bool 
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return _json({"message": "Internal server error"}, 500)
 
+    pages = SignInPages(node)
     routes = [
+        *pages.routes(),
         Route("/token", token_get, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/demo-issuer/.well-known/openid-configuration", demo_disc, methods=["GET"]),

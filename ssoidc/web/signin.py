@@ -1,0 +1,354 @@
+"""The browser side of the authorization-code flow: ``/authorize``, the sign-in and consent pages, sign-out, and
+the demo callback. Server-rendered (Jinja2, autoescaped), no JavaScript, no external assets.
+
+Security measures: a strict Content-Security-Policy on every page (``default-src 'none'``; the consent page's
+``form-action`` also names the application's redirect origin, since browsers apply it to the redirect that follows
+a form post), ``frame-ancestors 'none'``, ``Referrer-Policy: no-referrer``, ``Cache-Control: no-store``; CSRF
+tokens on every form (an HMAC of a random per-browser cookie, compared in constant time); the session cookie is
+HttpOnly, SameSite=Lax and Secure when the public URL is https. The authorization request travels through the forms
+as its original query string and is validated again on every POST, so tampering with it gains nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from ssoidc.crypto import b64u, derive_key
+from ssoidc.model import Directory
+from ssoidc.node import Node
+from ssoidc.oauth.authorize import AuthorizeError, AuthorizeRequest, parse_authorize_request
+from ssoidc.oauth.signin import SignInFailed, SignInLocked
+
+SESSION_COOKIE = "ssoidc_session"
+CSRF_COOKIE = "ssoidc_csrf"
+SCOPE_TEXT = {
+    "openid": "Confirm your identity (OpenID Connect)",
+    "aws": "Use AWS on your behalf",
+    "sts:identity_context": "Pass your identity to AWS services (trusted identity propagation)",
+}
+
+_env = Environment(
+    loader=PackageLoader("ssoidc.web", "templates"),
+    autoescape=select_autoescape(["html"]),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+def _csp(extra_form_action: str = "") -> str:
+    form_action = "'self'" + (f" {extra_form_action}" if extra_form_action else "")
+    return (
+        "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; frame-ancestors 'none';"
+        f" form-action {form_action}"
+    )
+
+
+def _origin(uri: str) -> str:
+    parts = urlsplit(uri)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def with_params(uri: str, params: dict[str, str | None]) -> str:
+    clean = {k: v for k, v in params.items() if v is not None}
+    return uri + ("&" if "?" in uri else "?") + urlencode(clean)
+
+
+class SignInPages:
+    def __init__(self, node: Node) -> None:
+        self.node = node
+        self.settings = node.settings
+        self._csrf_key = derive_key(node.master_key, "csrf")
+        self._secure = self.settings.base_url.startswith("https://")
+
+    # -- helpers ----------------------------------------------------------------------------------------------
+    def _page(
+        self,
+        request: Request,
+        template: str,
+        status: int = 200,
+        *,
+        form_action: str = "",
+        **context: Any,
+    ) -> HTMLResponse:
+        csrf_cookie = request.cookies.get(CSRF_COOKIE)
+        new_cookie = None
+        if not csrf_cookie or len(csrf_cookie) > 100:
+            csrf_cookie = new_cookie = secrets.token_urlsafe(32)
+        context.setdefault("product", "ssoidc")
+        html = _env.get_template(template).render(csrf_token=self._csrf_token(csrf_cookie), **context)
+        response = HTMLResponse(html, status)
+        response.headers["content-security-policy"] = _csp(form_action)
+        response.headers["x-frame-options"] = "DENY"
+        response.headers["referrer-policy"] = "no-referrer"
+        response.headers["x-content-type-options"] = "nosniff"
+        response.headers["cache-control"] = "no-store"
+        if new_cookie:
+            response.set_cookie(
+                CSRF_COOKIE, new_cookie, httponly=True, samesite="lax", secure=self._secure, path="/"
+            )
+        return response
+
+    def _csrf_token(self, cookie: str) -> str:
+        return b64u(hmac.new(self._csrf_key, cookie.encode(), hashlib.sha256).digest())
+
+    def _csrf_ok(self, request: Request, form: Any) -> bool:
+        cookie = request.cookies.get(CSRF_COOKIE)
+        sent = form.get("csrf_token")
+        if not cookie or not isinstance(sent, str) or len(cookie) > 100:
+            return False
+        return hmac.compare_digest(self._csrf_token(cookie).encode(), sent.encode("utf-8", "replace"))
+
+    def _error(
+        self, request: Request, status: int, title: str, detail: str, advice: str = ""
+    ) -> HTMLResponse:
+        return self._page(request, "error.html", status, title=title, detail=detail, advice=advice)
+
+    def _parse(self, query: str, directory: Directory) -> AuthorizeRequest:
+        params = parse_qs(query, keep_blank_values=True)
+        return parse_authorize_request(params, directory, self.settings.default_scopes)
+
+    def _authorize_error(self, request: Request, exc: AuthorizeError, status: int = 302) -> Response:
+        if exc.redirect and exc.request is not None:
+            target = with_params(
+                exc.request.redirect_uri,
+                {
+                    "error": exc.error,
+                    "error_description": exc.description,
+                    "state": exc.request.state or None,
+                },
+            )
+            return RedirectResponse(target, status)
+        return self._error(
+            request,
+            400,
+            "This sign-in request can't be used",
+            exc.description,
+            "Go back to the application and start again. If it keeps happening, the application's configuration"
+            " (client id or redirect URI) does not match what ssoidc knows; tell its administrator.",
+        )
+
+    async def _session(self, request: Request, directory: Directory) -> tuple[str, float] | None:
+        s = await self.node.signin.session(request.cookies.get(SESSION_COOKIE), time.time())
+        if s is None or s.user_id not in directory.users:
+            return None
+        return s.user_id, s.auth_time
+
+    def _signin_page(
+        self,
+        request: Request,
+        areq: AuthorizeRequest,
+        query: str,
+        error: str = "",
+        username: str = "",
+        status: int = 200,
+    ) -> HTMLResponse:
+        return self._page(
+            request,
+            "signin.html",
+            status,
+            app_name=areq.application.name,
+            request_query=query,
+            error=error,
+            username=username,
+        )
+
+    def _consent_or_gate(
+        self, request: Request, directory: Directory, areq: AuthorizeRequest, query: str, user_id: str
+    ) -> HTMLResponse:
+        user = directory.users[user_id]
+        app = areq.application
+        if app.assignment_required and not directory.is_assigned(app, user_id):
+            return self._page(
+                request,
+                "error.html",
+                403,
+                title=f"You don't have access to {app.name}",
+                detail=f"You are signed in as {user.user_name}, but {app.name} is only available to users and"
+                " groups assigned to it, and you are not one of them.",
+                advice="Ask the application's administrator to assign you (or a group you belong to), then try"
+                " again. To use another account, sign out first.",
+                show_signout=True,
+                user_name=user.user_name,
+            )
+        scopes = [(s, SCOPE_TEXT.get(s, f"Access {s}")) for s in areq.scopes]
+        return self._page(
+            request,
+            "consent.html",
+            form_action=_origin(areq.redirect_uri),
+            app_name=app.name,
+            app_description=app.description,
+            scopes=scopes,
+            request_query=query,
+            user_name=user.user_name,
+        )
+
+    # -- routes -----------------------------------------------------------------------------------------------
+    async def authorize(self, request: Request) -> Response:
+        directory = await self.node.refresh()
+        query = request.url.query
+        try:
+            areq = self._parse(query, directory)
+        except AuthorizeError as exc:
+            return self._authorize_error(request, exc)
+        session = await self._session(request, directory)
+        if session is None:
+            return self._signin_page(request, areq, query)
+        return self._consent_or_gate(request, directory, areq, query, session[0])
+
+    async def signin(self, request: Request) -> Response:
+        form = await request.form()
+        if not self._csrf_ok(request, form):
+            return self._error(
+                request,
+                400,
+                "Your sign-in form expired",
+                "The form was missing its security token, or it came from another page.",
+                "Go back to the application and start the sign-in again.",
+            )
+        directory = await self.node.refresh()
+        query = str(form.get("request", ""))
+        try:
+            areq = self._parse(query, directory)
+        except AuthorizeError as exc:
+            return self._authorize_error(request, exc, 303)
+        username = str(form.get("username", ""))[:256]
+        password = str(form.get("password", ""))[:1024]
+        try:
+            user_id = await self.node.signin.authenticate(directory, username, password, time.time())
+        except SignInLocked as exc:
+            minutes = max(1, round((exc.until - time.time()) / 60))
+            return self._signin_page(
+                request,
+                areq,
+                query,
+                username=username,
+                status=429,
+                error=f"Too many failed sign-in attempts. This account is temporarily locked; try again in"
+                f" {minutes} minute{'s' if minutes != 1 else ''}.",
+            )
+        except SignInFailed:
+            return self._signin_page(
+                request, areq, query, username=username, status=401, error="Incorrect username or password."
+            )
+        sid = await self.node.signin.start_session(user_id, time.time())
+        response = RedirectResponse("/authorize?" + query, 303)
+        response.set_cookie(
+            SESSION_COOKIE,
+            sid,
+            max_age=self.settings.web_session_ttl,
+            httponly=True,
+            samesite="lax",
+            secure=self._secure,
+            path="/",
+        )
+        return response
+
+    async def consent(self, request: Request) -> Response:
+        form = await request.form()
+        if not self._csrf_ok(request, form):
+            return self._error(
+                request,
+                400,
+                "Your consent form expired",
+                "The form was missing its security token, or it came from another page.",
+                "Go back to the application and start the sign-in again.",
+            )
+        directory = await self.node.refresh()
+        query = str(form.get("request", ""))
+        try:
+            areq = self._parse(query, directory)
+        except AuthorizeError as exc:
+            return self._authorize_error(request, exc, 303)
+        session = await self._session(request, directory)
+        if session is None:
+            return self._signin_page(request, areq, query, error="Your session ended. Please sign in again.")
+        user_id, auth_time = session
+        gate = self._consent_or_gate(request, directory, areq, query, user_id)
+        if gate.status_code != 200:
+            return gate
+        if form.get("decision") != "allow":
+            return RedirectResponse(
+                with_params(
+                    areq.redirect_uri,
+                    {
+                        "error": "access_denied",
+                        "error_description": "The user declined the request",
+                        "state": areq.state,
+                    },
+                ),
+                303,
+            )
+        code = await self.node.code_issuer.issue_code(
+            directory,
+            application_arn=areq.application.arn,
+            user_id=user_id,
+            redirect_uri=areq.redirect_uri,
+            scopes=areq.scopes,
+            code_challenge=areq.code_challenge,
+            code_challenge_method=areq.code_challenge_method,
+            now=time.time(),
+            auth_time=auth_time,
+        )
+        return RedirectResponse(with_params(areq.redirect_uri, {"code": code, "state": areq.state}), 303)
+
+    async def signout(self, request: Request) -> Response:
+        form = await request.form()
+        if not self._csrf_ok(request, form):
+            return self._error(
+                request,
+                400,
+                "Your sign-out form expired",
+                "The form was missing its security token, or it came from another page.",
+            )
+        await self.node.signin.end_session(request.cookies.get(SESSION_COOKIE))
+        response = self._page(request, "signed_out.html")
+        response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax", secure=self._secure)
+        return response
+
+    async def demo_callback(self, request: Request) -> Response:
+        if not self.settings.demo:
+            return self._error(request, 404, "Not found", "This page exists only in demo mode.")
+        q = request.query_params
+        return self._page(
+            request,
+            "demo_callback.html",
+            code=q.get("code", ""),
+            state=q.get("state", ""),
+            error=q.get("error", ""),
+            error_description=q.get("error_description", ""),
+            base_url=self.settings.base_url,
+            redirect_uri=f"{self.settings.base_url}/demo/callback",
+        )
+
+    async def stylesheet(self, request: Request) -> Response:
+        css = (_STATIC / "ssoidc.css").read_bytes()
+        return Response(
+            css,
+            media_type="text/css",
+            headers={"cache-control": "public, max-age=3600", "x-content-type-options": "nosniff"},
+        )
+
+    def routes(self) -> list[Route]:
+        return [
+            Route("/authorize", self.authorize, methods=["GET"]),
+            Route("/authorize/signin", self.signin, methods=["POST"]),
+            Route("/authorize/consent", self.consent, methods=["POST"]),
+            Route("/signout", self.signout, methods=["POST"]),
+            Route("/demo/callback", self.demo_callback, methods=["GET"]),
+            Route("/static/ssoidc.css", self.stylesheet, methods=["GET"]),
+        ]
+
+
+from importlib import resources as _resources  # noqa: E402
+
+_STATIC = _resources.files("ssoidc.web").joinpath("static")
