@@ -72,7 +72,7 @@ def test_failures_outside_the_window_do_not_add_up(env: tuple[SignInService, Dir
 
 
 def test_sessions_expire_and_end(env: tuple[SignInService, Directory, SqliteStore]) -> None:
-    svc, directory, _ = env
+    svc, _, _ = env
     sid = asyncio.run(svc.start_session("u1", 1000.0))
     s = asyncio.run(svc.session(sid, 1001.0))
     assert s is not None and s.user_id == "u1" and s.auth_time == 1000.0
