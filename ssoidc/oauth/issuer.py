@@ -12,7 +12,7 @@ import secrets
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from ssoidc.model import (
     GRANT_REFRESH_TOKEN,
@@ -123,41 +123,27 @@ class TokenIssuer:
             "act": dict(spec.act) if spec.act is not None else None,
             **spec.extra_context,
         }
-        records = [
-            TokenRecord(
-                token_hash=access_hash,
-                kind="access",
+        def record(token_hash: bytes, kind: Literal["access", "refresh"], expires: float) -> TokenRecord:
+            return TokenRecord(
+                token_hash=token_hash,
+                kind=kind,
                 family_id=family,
                 parent_hash=spec.parent_hash,
                 application_arn=app.arn,
                 user_id=spec.user_id,
                 scopes=spec.scopes,
                 issued_at=now,
-                expires_at=expires_at,
+                expires_at=expires,
                 session_expires_at=spec.session_expires_at,
                 grant_type=spec.grant_type,
                 context=context,
             )
-        ]
+
+        records = [record(access_hash, "access", expires_at)]
         refresh: str | None = None
         if with_refresh:
             refresh, refresh_hash = self._minter.mint("refresh")
-            records.append(
-                TokenRecord(
-                    token_hash=refresh_hash,
-                    kind="refresh",
-                    family_id=family,
-                    parent_hash=spec.parent_hash,
-                    application_arn=app.arn,
-                    user_id=spec.user_id,
-                    scopes=spec.scopes,
-                    issued_at=now,
-                    expires_at=session_end,
-                    session_expires_at=spec.session_expires_at,
-                    grant_type=spec.grant_type,
-                    context=context,
-                )
-            )
+            records.append(record(refresh_hash, "refresh", session_end))
         return TokenResult(
             access_token=access,
             expires_in=expires_in,
