@@ -6,8 +6,11 @@
   and then the file at every process start, in every worker);
 * starting and stopping servers (uvicorn through ``ssoidc serve``, or granian) in their own session, so the
   process group id is the pid we started and only that group is ever signalled;
-* pre-signing CreateTokenWithIAM requests: a fresh RS256 assertion (unique ``jti``) in a JSON body, SigV4-signed
-  with botocore's ``SigV4Auth`` exactly as an AWS SDK would, rendered as raw HTTP/1.1 bytes;
+* seeding refresh tokens straight into a data dir before its server starts (``seed_refresh_tokens``: the node's
+  own ``TokenIssuer.build`` and ``SqliteStore.issue``, in this process);
+* pre-signing CreateTokenWithIAM requests, SigV4-signed with botocore's ``SigV4Auth`` exactly as an AWS SDK would
+  and rendered as raw HTTP/1.1 bytes: JWT bearer (a fresh RS256 assertion with a unique ``jti`` per request) or
+  refresh_token (one seeded refresh token per request);
 * CPU accounting from ``/proc``.
 
 Everything binds and connects to 127.0.0.1 only.
@@ -37,6 +40,8 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+REFRESH_TOKEN = "refresh_token"  # noqa: S105 - a grant type name
+GRANTS = {"jwt-bearer": JWT_BEARER, "refresh": REFRESH_TOKEN}  # short names used by the scripts
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
 SIGNING_NAME = "sso-oauth"
@@ -138,6 +143,8 @@ class Server:
     workdir: Path
     workers: int
     synchronous: str
+    src: Path | None = None
+    """A directory holding another revision's ``ssoidc/`` package to serve instead of this tree's (uvicorn only)."""
     proc: subprocess.Popen[bytes] | None = None
     log_path: Path = field(default_factory=Path)
 
@@ -179,11 +186,17 @@ class Server:
         env.update(base_env(self.synchronous))
         if self.kind == "granian":
             env.update(export_env(self.settings()))
+        if self.src is not None:
+            env["PYTHONPATH"] = str(self.src)
         return env
 
-    def start(self, timeout: float = 60.0) -> None:
+    def prepare(self) -> None:
+        """Data dir and configuration file (``start`` does this too; call it first to seed the store)."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.config_path.write_text(yaml.safe_dump(bench_config(self.url)))
+
+    def start(self, timeout: float = 60.0) -> None:
+        self.prepare()
         self.log_path = self.workdir / f"{self.kind}.log"
         env = self.env()
         if self.kind == "uvicorn":
@@ -193,6 +206,8 @@ class Server:
                 "--workers", str(self.workers),
             ]  # fmt: skip
         elif self.kind == "granian":
+            if self.src is not None:
+                raise ValueError("another revision's source is only supported with uvicorn")
             # First-start work (migrations, keys, bootstrap credential, configuration) once, before the workers.
             subprocess.run(
                 [sys.executable, "-c", _BOOTSTRAP], env=env, cwd=ROOT, check=True, stdout=subprocess.DEVNULL,
@@ -207,7 +222,12 @@ class Server:
             raise ValueError(self.kind)
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(
-                cmd, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+                cmd,
+                env=env,
+                cwd=self.src or ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
         self._wait_ready(timeout)
 
@@ -295,30 +315,121 @@ def machine_ticks() -> tuple[int, int, int]:
 
 # ---------------------------------------------------------------------------------------------------- store
 def read_demo_issuer_key(data_dir: Path) -> tuple[str, bytes]:
-    """(kid, private PEM) of the active demo-issuer key, read out of the SQLite store."""
-    from ssoidc.storage.sqlite import SqliteStore
+    """(kid, private PEM) of the active demo-issuer key, read out of the SQLite store.
 
-    async def go() -> tuple[str, bytes]:
-        st = SqliteStore(data_dir / "ssoidc.db", master_key=master_key())
-        try:
-            keys = [k for k in await st.signing_keys("demo-issuer") if k.active]
-        finally:
-            await st.close()
-        if not keys:
-            raise RuntimeError(f"no demo-issuer key in {data_dir}")
-        return keys[0].kid, keys[0].private_pem
+    Plain SQL on a read-only connection, not ``SqliteStore`` (which would apply this tree's migrations to a store
+    that a server of another revision is using)."""
+    import sqlite3
 
-    return asyncio.run(go())
+    from ssoidc.crypto import Sealer
+
+    db = sqlite3.connect(f"file:{data_dir / 'ssoidc.db'}?mode=ro", uri=True)
+    try:
+        row = db.execute(
+            "SELECT kid, private_enc FROM signing_keys WHERE purpose = 'demo-issuer' AND active = 1"
+            " ORDER BY created_at DESC"
+        ).fetchone()
+    finally:
+        db.close()
+    if row is None:
+        raise RuntimeError(f"no demo-issuer key in {data_dir}")
+    kid = str(row[0])
+    return kid, Sealer(master_key(), "signing-key").open(row[1], kid.encode())
 
 
-def count_rows(data_dir: Path, table: str) -> int:
+def count_rows(data_dir: Path, table: str, where: str = "") -> int:
     import sqlite3
 
     db = sqlite3.connect(f"file:{data_dir / 'ssoidc.db'}?mode=ro", uri=True)
     try:
-        return int(db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
+        sql = f"SELECT COUNT(*) FROM {table}" + (f" WHERE {where}" if where else "")
+        return int(db.execute(sql).fetchone()[0])
     finally:
         db.close()
+
+
+@contextlib.contextmanager
+def bench_environ(synchronous: str) -> Any:
+    """The server's ``SSOIDC_*`` environment in this process (master key, bootstrap credential), then restored."""
+    saved = {k: v for k, v in os.environ.items() if k.startswith("SSOIDC_")}
+    for k in saved:
+        del os.environ[k]
+    os.environ.update(base_env(synchronous))
+    try:
+        yield
+    finally:
+        for k in [k for k in os.environ if k.startswith("SSOIDC_")]:
+            del os.environ[k]
+        os.environ.update(saved)
+
+
+def seed_refresh_tokens(settings: Any, counts: list[int], batch: int = 1000) -> list[list[str]]:
+    """``seed_refresh_tokens_async`` from synchronous code, with the server's ``SSOIDC_*`` environment."""
+    with bench_environ(settings.sqlite_synchronous):
+        return asyncio.run(seed_refresh_tokens_async(settings, counts, batch))
+
+
+async def seed_refresh_tokens_async(settings: Any, counts: list[int], batch: int = 1000) -> list[list[str]]:
+    """Issue ``sum(counts)`` refresh tokens into the store of ``settings.data_dir``, before its server starts.
+
+    This opens the data dir as the server will (same master key; ``bootstrap`` applies the configuration file)
+    and mints each token set with ``TokenIssuer.build``, as a JWT-bearer session of the bench user would have it
+    (8-hour session, the trusted token issuer as ``act``, every token its own family), and stores the records
+    with ``SqliteStore.issue``, ``batch`` token sets per call (one transaction). The issuer is the node's, except
+    that its idToken signer is a stub: the idToken of a seeded set is thrown away, and the stored records do not
+    depend on it. Returns the plaintext refresh tokens, one list per entry of ``counts``; they go into request
+    files only and are never printed.
+    """
+    from ssoidc.model import GRANT_REFRESH_TOKEN
+    from ssoidc.node import Node
+    from ssoidc.oauth.issuer import IssueSpec, TokenIssuer
+    from ssoidc.oauth.scopes import available_scopes
+
+    class StubSigner:
+        def sign(self, claims: Any) -> str:
+            return ""
+
+    node = Node(settings)
+    try:
+        await node.bootstrap()
+        await node.start(bootstrap=False)
+        directory = await node.refresh()
+        app = directory.applications[APP_ARN]
+        scopes = available_scopes(settings.default_scopes, (s.scope for s in app.access_scopes))
+        issuer = TokenIssuer(
+            minter=node.minter,
+            signer=StubSigner(),  # type: ignore[arg-type]
+            store=node.store,
+            base_url=settings.base_url,
+            access_ttl=settings.access_token_ttl,
+        )
+        out: list[list[str]] = []
+        for n in counts:
+            tokens: list[str] = []
+            for start in range(0, n, batch):
+                now = time.time()
+                records = []
+                for _ in range(min(batch, n - start)):
+                    spec = IssueSpec(
+                        application=app,
+                        user_id=USER_ID,
+                        scopes=scopes,
+                        grant_type=GRANT_REFRESH_TOKEN,
+                        now=now,
+                        session_expires_at=now + settings.session_ttl,
+                        auth_time=now,
+                        act={"sub": TTI_ARN},
+                        with_refresh=True,
+                    )
+                    result, recs = issuer.build(spec, directory)
+                    assert result.refresh_token is not None
+                    tokens.append(result.refresh_token)
+                    records += recs
+                await node.store.issue(records)
+            out.append(tokens)
+        return out
+    finally:
+        await node.stop()
 
 
 # ---------------------------------------------------------------------------------------------------- signing
@@ -327,8 +438,8 @@ class SignSpec:
     """Everything a signing process needs (picklable)."""
 
     port: int
-    kid: str
-    pem: bytes
+    kid: str = ""  # the demo issuer's key signs JWT-bearer assertions; unused for refresh requests
+    pem: bytes = b""
     client_id: str = APP_ARN
     lifetime: int = 600
 
@@ -346,15 +457,24 @@ def _signer_init(spec: SignSpec) -> None:
     from ssoidc.storage.base import SigningKey
 
     _signer_state["spec"] = spec
-    _signer_state["jwt"] = Signer(SigningKey(spec.kid, "demo-issuer", "RS256", spec.pem, time.time(), True))
+    _signer_state["jwt"] = (
+        Signer(SigningKey(spec.kid, "demo-issuer", "RS256", spec.pem, time.time(), True))
+        if spec.pem
+        else None
+    )
     _signer_state["sigv4"] = SigV4Auth(Credentials(ADMIN_KEY, ADMIN_SECRET), SIGNING_NAME, REGION)
 
 
-def signed_request() -> tuple[list[tuple[str, str]], bytes]:
-    """One fresh CreateTokenWithIAM request: (headers in wire order, body). Call ``_signer_init`` first."""
-    from botocore.awsrequest import AWSRequest
+def signed_request(refresh_token: str | None = None) -> tuple[list[tuple[str, str]], bytes]:
+    """One fresh CreateTokenWithIAM request: (headers in wire order, body). Call ``_signer_init`` first.
 
+    JWT bearer with a new assertion, or, given ``refresh_token``, the refresh_token grant redeeming it."""
     spec: SignSpec = _signer_state["spec"]
+    if refresh_token is not None:
+        body = orjson.dumps(
+            {"clientId": spec.client_id, "grantType": REFRESH_TOKEN, "refreshToken": refresh_token}
+        )
+        return _sigv4(spec, body)
     now = int(time.time())
     issuer = f"http://127.0.0.1:{spec.port}/demo-issuer"
     assertion = _signer_state["jwt"].sign(
@@ -370,6 +490,12 @@ def signed_request() -> tuple[list[tuple[str, str]], bytes]:
         }
     )
     body = orjson.dumps({"clientId": spec.client_id, "grantType": JWT_BEARER, "assertion": assertion})
+    return _sigv4(spec, body)
+
+
+def _sigv4(spec: SignSpec, body: bytes) -> tuple[list[tuple[str, str]], bytes]:
+    from botocore.awsrequest import AWSRequest
+
     req = AWSRequest(
         method="POST",
         url=f"http://127.0.0.1:{spec.port}/token?aws_iam=t",
@@ -383,9 +509,11 @@ def signed_request() -> tuple[list[tuple[str, str]], bytes]:
     return headers, body
 
 
-def one_signed_request(spec: SignSpec) -> tuple[list[tuple[str, str]], bytes]:
+def one_signed_request(
+    spec: SignSpec, refresh_token: str | None = None
+) -> tuple[list[tuple[str, str]], bytes]:
     _signer_init(spec)
-    return signed_request()
+    return signed_request(refresh_token)
 
 
 def raw_request(headers: list[tuple[str, str]], body: bytes) -> bytes:
@@ -404,8 +532,19 @@ def _sign_chunk(job: tuple[SignSpec, int]) -> bytes:
     return bytes(out)
 
 
+def _sign_refresh_chunk(job: tuple[SignSpec, list[str]]) -> bytes:
+    """One refresh_token request per token, in the same file format as ``_sign_chunk``."""
+    spec, tokens = job
+    _signer_init(spec)
+    out = bytearray()
+    for token in tokens:
+        raw = raw_request(*signed_request(token))
+        out += f"{len(raw)}\n".encode() + raw
+    return bytes(out)
+
+
 def write_request_file(pool: Any, spec: SignSpec, path: Path, n: int, chunk: int = 250) -> float:
-    """Sign ``n`` requests with the worker pool into ``path``; returns the seconds it took."""
+    """Sign ``n`` JWT-bearer requests with the worker pool into ``path``; returns the seconds it took."""
     t0 = time.monotonic()
     sizes = [chunk] * (n // chunk) + ([n % chunk] if n % chunk else [])
     with open(path, "wb") as f:
@@ -414,15 +553,29 @@ def write_request_file(pool: Any, spec: SignSpec, path: Path, n: int, chunk: int
     return time.monotonic() - t0
 
 
-def source_fingerprint() -> dict[str, Any]:
+def write_refresh_file(pool: Any, spec: SignSpec, path: Path, tokens: list[str], chunk: int = 1000) -> float:
+    """Sign one refresh_token request per token into ``path`` (in token order); returns the seconds it took."""
+    t0 = time.monotonic()
+    jobs = [(spec, tokens[i : i + chunk]) for i in range(0, len(tokens), chunk)]
+    with open(path, "wb") as f:
+        for blob in pool.imap(_sign_refresh_chunk, jobs):
+            f.write(blob)
+    return time.monotonic() - t0
+
+
+def source_fingerprint(src: Path | None = None, rev: str = "") -> dict[str, Any]:
     """Which server code is measured: git HEAD, uncommitted changes under ssoidc/, and a hash of its sources
-    (other people edit the tree while benchmarks run; a run whose fingerprint differs measured other code)."""
+    (other people edit the tree while benchmarks run; a run whose fingerprint differs measured other code).
+    With ``src`` (another revision exported by ``export_revision``): that revision and its hash."""
     import hashlib
 
+    base = src or ROOT
     digest = hashlib.sha256()
-    for path in sorted((ROOT / "ssoidc").rglob("*")):
+    for path in sorted((base / "ssoidc").rglob("*")):
         if path.suffix in (".py", ".sql") and "__pycache__" not in path.parts:
-            digest.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes())
+            digest.update(str(path.relative_to(base)).encode() + b"\0" + path.read_bytes())
+    if src is not None:
+        return {"head": rev, "dirty": [], "sources_sha256": digest.hexdigest()[:16]}
     git = ["git", "-C", str(ROOT)]
     head = subprocess.run(
         [*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True
@@ -435,6 +588,20 @@ def source_fingerprint() -> dict[str, Any]:
         "dirty": dirty.split("\n")[:-1] if dirty else [],
         "sources_sha256": digest.hexdigest()[:16],
     }
+
+
+def export_revision(rev: str, into: Path) -> tuple[str, Path]:
+    """``git archive`` the ``ssoidc/`` package of ``rev`` into ``into/<short rev>`` (read-only on the repository);
+    returns (short rev, that directory)."""
+    git = ["git", "-C", str(ROOT)]
+    short = subprocess.run(
+        [*git, "rev-parse", "--short", rev], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    dest = into / short
+    dest.mkdir(parents=True, exist_ok=True)
+    archive = subprocess.run([*git, "archive", short, "ssoidc"], capture_output=True, check=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
+    return short, dest
 
 
 def scratch_dir(prefix: str) -> Path:

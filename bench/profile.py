@@ -1,9 +1,13 @@
-"""Where the CPU of one CreateTokenWithIAM (JWT bearer) goes: in-process profile of the ASGI app.
+"""Where the CPU of one CreateTokenWithIAM goes (JWT bearer or refresh_token): in-process profile of the ASGI app.
 
 The app (``ssoidc.web.app.create_app``) runs in this process on one asyncio (uvloop) loop, with the same
 configuration as bench/run.py, and is driven directly through the ASGI interface with pre-signed requests (one
 at a time, so the profile is deterministic; no HTTP server, no sockets). The demo issuer's discovery document and
 JWKS are served on 127.0.0.1 by a tiny stdlib HTTP server, fetched once and then cached by the node.
+
+``--grant refresh`` seeds refresh tokens into the store first (``harness.seed_refresh_tokens_async``, as
+bench/run.py does), plus ``--pad`` unused ones so the tokens table is about as large as in a load run, and each
+request redeems one of them.
 
 It prints:
 1. the end-to-end cost per request in-process (no profiler), to compare with the server CPU µs/token under load;
@@ -13,7 +17,8 @@ It prints:
 4. a few primitives also timed by the peer benchmark (/work/shared/peer-bench), to compare machines;
 5. the top of pyinstrument's call tree.
 
-    .venv/bin/python bench/profile.py [--requests 3000] [--synchronous NORMAL|FULL] [--html bench/out/profile.html]
+    .venv/bin/python bench/profile.py [--grant jwt-bearer|refresh] [--requests 3000] [--synchronous NORMAL|FULL]
+                                      [--html bench/out/profile.html] [--live]
 """
 
 from __future__ import annotations
@@ -21,9 +26,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import hashlib
+import itertools
 import json
 import multiprocessing
 import os
+import random
 import secrets
 import shutil
 import statistics
@@ -64,9 +71,14 @@ RULES: list[tuple[str, str | None, str]] = [
     ("ssoidc/oauth/jwks.py", None, "assertion: JWKS cache lookup"),
     ("ssoidc/oauth/issuer.py", None, "token issuing glue: claims, records"),
     ("ssoidc/oauth/tokens.py", "mint", "access/refresh token minting (random, HMAC, SHA-256)"),
+    ("ssoidc/oauth/tokens.py", "check", "refresh token MAC check + SHA-256"),
     ("ssoidc/oauth/tokens.py", "seal_identity_context", "identity context AES-GCM seal"),
     ("ssoidc/oauth/keys.py", "sign", "idToken ES256 signing"),
-    ("ssoidc/storage/sqlite.py", "issue", "SQLite write txn: jti + 2 token rows + COMMIT"),
+    ("ssoidc/storage/sqlite.py", "issue", "SQLite: rows for a write (before the group commit)"),
+    ("ssoidc/storage/sqlite.py", "rotate_refresh", "SQLite: rows for a write (before the group commit)"),
+    # Group commit: the write ops run inside _flush, a loop callback, not under the coroutine that submitted them.
+    ("ssoidc/storage/sqlite.py", "_flush", "SQLite write txn (group commit: flock, BEGIN, ops, COMMIT)"),
+    ("ssoidc/storage/sqlite.py", "find_token", "SQLite read: find_token (token row + revoked family)"),
     ("ssoidc/storage/sqlite.py", "config_version", "SQLite read: config version check (every request)"),
     ("logging/", None, "logging"),
 ]
@@ -234,7 +246,7 @@ async def profile(args: argparse.Namespace, workdir: Path, pool: Any) -> dict[st
     from ssoidc.oauth.assertion import _check_signature, peek_issuer, verify_assertion
     from ssoidc.oauth.request import Caller
     from ssoidc.settings import Settings
-    from ssoidc.storage.base import TokenRecord
+    from ssoidc.storage.base import Redemption, TokenRecord
     from ssoidc.web.app import create_app
 
     port = h.free_port()
@@ -249,6 +261,17 @@ async def profile(args: argparse.Namespace, workdir: Path, pool: Any) -> dict[st
         config_file=workdir / "config.yaml",
         sqlite_synchronous=args.synchronous,
     ).validate()
+    refresh = args.grant == "refresh"
+    n_warm, n = 300, args.requests
+    n_domain, n_rotate = 500, 5 * 400
+    seeded: list[str] = []
+    if refresh:  # before the node below opens the store, as bench/run.py seeds before the server starts
+        print(
+            f"seeding {n_warm + 3 * n + n_domain + n_rotate + args.pad} refresh tokens ...", file=sys.stderr
+        )
+        seeded, *_ = await h.seed_refresh_tokens_async(
+            settings, [n_warm + 3 * n + n_domain + n_rotate, args.pad]
+        )
     node = Node(settings)
     app = create_app(settings, node)
     await node.start()
@@ -263,13 +286,15 @@ async def profile(args: argparse.Namespace, workdir: Path, pool: Any) -> dict[st
         demo_key = next(k for k in await node.store.signing_keys("demo-issuer") if k.active)
         kid, pem = demo_key.kid, demo_key.private_pem
         spec = h.SignSpec(port, kid, pem)
-        n_warm, n = 300, args.requests
-        n_domain = 500
         total = n_warm + 3 * n + n_domain
         print(f"signing {total} requests ...", file=sys.stderr)
-        reqs = [r for chunk in pool.imap(_sign_many, [(spec, 250)] * (total // 250 + 1)) for r in chunk][
-            :total
-        ]
+        if refresh:
+            chunks = [(spec, seeded[i : min(i + 250, total)]) for i in range(0, total, 250)]
+            reqs = [r for chunk in pool.imap(_sign_refresh_many, chunks) for r in chunk]
+        else:
+            reqs = [r for chunk in pool.imap(_sign_many, [(spec, 250)] * (total // 250 + 1)) for r in chunk][
+                :total
+            ]
         scoped = [(scope_for(port, hd), body) for hd, body in reqs]
 
         for sc, body in scoped[:n_warm]:
@@ -295,12 +320,28 @@ async def profile(args: argparse.Namespace, workdir: Path, pool: Any) -> dict[st
         from ssoidc.oauth.tokens import TokenMinter
         from ssoidc.storage.sqlite import SqliteStore
 
-        totals, restore = instrument(
-            [
-                (SigV4Verifier, "verify", "SigV4 verification"),
-                (oidc_mod, "decode_create_token_with_iam", "request JSON decode + shape validation"),
-                (SqliteStore, "config_version", "SQLite read: config version check"),
-                (TokenService, "authorize_caller", "ActorPolicy evaluation"),
+        common = [
+            (SigV4Verifier, "verify", "SigV4 verification"),
+            (oidc_mod, "decode_create_token_with_iam", "request JSON decode + shape validation"),
+            (SqliteStore, "config_version", "SQLite read: config version check"),
+            (TokenService, "authorize_caller", "ActorPolicy evaluation"),
+            (Signer, "sign", "idToken ES256 signing"),
+            (TokenMinter, "mint", "access + refresh token minting"),
+            (TokenMinter, "seal_identity_context", "identity context seal (AES-GCM)"),
+            (oidc_mod, "encode_create_token_with_iam", "response JSON encode"),
+        ]
+        if refresh:
+            specific = [
+                (TokenMinter, "check", "refresh token MAC check + SHA-256"),
+                (SqliteStore, "find_token", "SQLite read: find_token (token row + revoked family)"),
+                (
+                    SqliteStore,
+                    "rotate_refresh",
+                    "SQLite rotate txn: retire the old token + 2 token rows + COMMIT (group commit)",
+                ),
+            ]
+        else:
+            specific = [
                 (jwt_bearer_mod, "peek_issuer", "assertion: peek_issuer (parse to pick the issuer)"),
                 (
                     jwt_bearer_mod,
@@ -308,13 +349,9 @@ async def profile(args: argparse.Namespace, workdir: Path, pool: Any) -> dict[st
                     "assertion: verify_assertion (parse again, signature, claims)",
                 ),
                 (assertion_mod, "_check_signature", "  of which the RS256 signature check"),
-                (Signer, "sign", "idToken ES256 signing"),
-                (TokenMinter, "mint", "access + refresh token minting"),
-                (TokenMinter, "seal_identity_context", "identity context seal (AES-GCM)"),
                 (SqliteStore, "issue", "SQLite write txn: jti + 2 token rows + COMMIT"),
-                (oidc_mod, "encode_create_token_with_iam", "response JSON encode"),
             ]
-        )
+        totals, restore = instrument(common + specific)
         batch = scoped[n_warm + n : n_warm + 2 * n]
         t0 = time.perf_counter()
         try:
@@ -351,10 +388,8 @@ async def profile(args: argparse.Namespace, workdir: Path, pool: Any) -> dict[st
         directory = await node.refresh()
         application = directory.applications[treq.client_id]
         caller = Caller(verified.principal_arn, verified.access_key_id, "127.0.0.1", None)
-        assert node.token_service is not None and node.signer is not None and treq.assertion
-        assertion = treq.assertion
+        assert node.token_service is not None and node.signer is not None
         tti = next(iter(directory.issuers.values()))
-        key = await node.jwks.get_signing_key(tti.issuer_url, kid, "RS256")
         claims = {
             "iss": f"{base}/{directory.instance.instance_id}",
             "sub": h.USER_ID,
@@ -374,27 +409,23 @@ async def profile(args: argparse.Namespace, workdir: Path, pool: Any) -> dict[st
         ctx_doc = {"v": 1, "iss": claims["iss"], "sub": h.USER_ID, "isa": "arn", "app": application.arn,
                    "iat": 1, "exp": 2, "fam": "f" * 22}  # fmt: skip
 
-        def records() -> list[Any]:
-            common = dict(family_id=secrets.token_urlsafe(16), parent_hash=None, application_arn=application.arn,
-                          user_id=h.USER_ID, scopes=("openid", "aws"), issued_at=now, expires_at=now + 3600,
-                          session_expires_at=now + 28800, grant_type=h.JWT_BEARER,
-                          context={"auth_time": now, "act": {"sub": tti.arn}})  # fmt: skip
+        def records(
+            grant_type: str = h.JWT_BEARER, family: str = "", parent: bytes | None = None
+        ) -> list[Any]:
+            common = dict(family_id=family or secrets.token_urlsafe(16), parent_hash=parent,
+                          application_arn=application.arn, user_id=h.USER_ID, scopes=("openid", "aws"),
+                          issued_at=now, expires_at=now + 3600, session_expires_at=now + 28800,
+                          grant_type=grant_type, context={"auth_time": now, "act": {"sub": tti.arn}})  # fmt: skip
             return [
                 TokenRecord(token_hash=secrets.token_bytes(32), kind="access", **common),  # type: ignore[arg-type]
                 TokenRecord(token_hash=secrets.token_bytes(32), kind="refresh", **common),  # type: ignore[arg-type]
             ]
 
-        async def issue() -> None:
-            await node.store.issue(records(), jti=(tti.issuer_url, secrets.token_urlsafe(16), now + 660))
-
-        async def verify() -> None:
-            await verify_assertion(assertion, issuer_url=tti.issuer_url, allowed_algorithms=("RS256",),
-                                   keys=node.jwks, now=time.time(), leeway_seconds=60)  # fmt: skip
-
         async def version() -> None:
             await node.store.config_version()
 
-        # The domain alone (no HTTP, no SigV4, no codec) needs a fresh assertion each time: use unused requests.
+        # The domain alone (no HTTP, no SigV4, no codec) needs a fresh assertion or refresh token each time: use
+        # the requests signed for it and never sent.
         spare = [decode_create_token_with_iam(b) for _, b in reqs[n_warm + 3 * n :]]
         it = iter(spare)
 
@@ -409,19 +440,67 @@ async def profile(args: argparse.Namespace, workdir: Path, pool: Any) -> dict[st
             "ActorPolicy evaluation (authorize_caller)": timeit_us(
                 lambda: node.token_service.authorize_caller(directory, application, caller, now)  # type: ignore[union-attr]
             ),
-            "assertion: peek_issuer (parse only)": timeit_us(lambda: peek_issuer(assertion)),
-            "assertion: verify_assertion (parse + RS256 verify + claims)": await atimeit_us(verify, 2000),
-            "assertion: RS256 signature check only (_check_signature)": timeit_us(
-                lambda: _check_signature(assertion, key, "RS256")
-            ),
+        }
+        if refresh:
+            assert treq.refresh_token
+            refresh_token = treq.refresh_token
+            # Hashes of seeded tokens no request used, in random order over the table (not one hot page).
+            rotate_hashes = [node.minter.check(t, "refresh") for t in seeded[total : total + n_rotate]]
+            find_hashes = [node.minter.check(t, "refresh") for t in seeded[: total + n_rotate]]
+            random.shuffle(find_hashes)
+            finds = itertools.cycle(find_hashes)
+            rotations = iter(rotate_hashes)
+
+            async def find() -> None:
+                await node.store.find_token(next(finds))  # type: ignore[arg-type]
+
+            async def rotate() -> None:
+                old = next(rotations)
+                assert old is not None
+                outcome = await node.store.rotate_refresh(
+                    old, application.arn, time.time(), 5.0, records(h.REFRESH_TOKEN, "fam", old)
+                )
+                assert outcome is Redemption.OK, outcome
+
+            comps |= {
+                "refresh token MAC check + SHA-256 (TokenMinter.check)": timeit_us(
+                    lambda: node.minter.check(refresh_token, "refresh")
+                ),
+                "SQLite find_token (token row + revoked family), random seeded tokens": await atimeit_us(
+                    find, 5000
+                ),
+                f"SQLite rotate txn (retire + 2 tokens, COMMIT, synchronous={args.synchronous})": await atimeit_us(
+                    rotate, n_rotate // 5
+                ),
+            }
+        else:
+            assert treq.assertion
+            assertion = treq.assertion
+            key = await node.jwks.get_signing_key(tti.issuer_url, kid, "RS256")
+
+            async def issue() -> None:
+                await node.store.issue(records(), jti=(tti.issuer_url, secrets.token_urlsafe(16), now + 660))
+
+            async def verify() -> None:
+                await verify_assertion(assertion, issuer_url=tti.issuer_url, allowed_algorithms=("RS256",),
+                                       keys=node.jwks, now=time.time(), leeway_seconds=60)  # fmt: skip
+
+            comps |= {
+                "assertion: peek_issuer (parse only)": timeit_us(lambda: peek_issuer(assertion)),
+                "assertion: verify_assertion (parse + RS256 verify + claims)": await atimeit_us(verify, 2000),
+                "assertion: RS256 signature check only (_check_signature)": timeit_us(
+                    lambda: _check_signature(assertion, key, "RS256")
+                ),
+                f"SQLite issue txn (jti + 2 tokens, COMMIT, synchronous={args.synchronous})": await atimeit_us(
+                    issue, 1000
+                ),
+            }
+        comps |= {
             "idToken ES256 sign (Signer.sign)": timeit_us(lambda: node.signer.sign(claims)),  # type: ignore[union-attr]
             "identity context seal (AES-GCM + base64)": timeit_us(
                 lambda: node.minter.seal_identity_context(ctx_doc)
             ),
             "mint one access/refresh token": timeit_us(lambda: node.minter.mint("access")),
-            f"SQLite issue txn (jti + 2 tokens, COMMIT, synchronous={args.synchronous})": await atimeit_us(
-                issue, 1000
-            ),
             "SQLite config version read": await atimeit_us(version, 20000),
             "domain: TokenService.create_token_with_iam (no HTTP/SigV4/codec)": await atimeit_us(
                 domain, n_domain // 5
@@ -441,6 +520,11 @@ async def profile(args: argparse.Namespace, workdir: Path, pool: Any) -> dict[st
 def _sign_many(job: tuple[h.SignSpec, int]) -> list[tuple[list[tuple[str, str]], bytes]]:
     spec, k = job
     return [h.one_signed_request(spec) for _ in range(k)]
+
+
+def _sign_refresh_many(job: tuple[h.SignSpec, list[str]]) -> list[tuple[list[tuple[str, str]], bytes]]:
+    spec, tokens = job
+    return [h.one_signed_request(spec, t) for t in tokens]
 
 
 def calibration() -> dict[str, float]:
@@ -487,6 +571,15 @@ def live(args: argparse.Namespace, workdir: Path, pool: Any) -> dict[str, Any]:
     server_info.data_dir.mkdir(parents=True, exist_ok=True)
     server_info.config_path.write_text(yaml.safe_dump(h.bench_config(server_info.url)))
     os.environ.update(h.base_env(args.synchronous))
+    n = int(args.live_rate * args.live_seconds * 1.3)
+    n_warm = max(500, n // 3)
+    warm_tokens: list[str] = []
+    live_tokens: list[str] = []
+    smoke_token: str | None = None
+    if args.grant == "refresh":  # before the server opens the store, as bench/run.py does
+        (smoke_token,), warm_tokens, live_tokens = h.seed_refresh_tokens(
+            server_info.settings(), [1, n_warm, n]
+        )
     app = create_app(server_info.settings())
     holder: dict[str, Any] = {}
 
@@ -513,12 +606,17 @@ def live(args: argparse.Namespace, workdir: Path, pool: Any) -> dict[str, Any]:
             deadline = time.monotonic() + 60
             while not server.started and time.monotonic() < deadline:
                 time.sleep(0.05)
-            kid, pem = h.read_demo_issuer_key(server_info.data_dir)
-            spec = h.SignSpec(port, kid, pem)
-            bench_run.smoke(server_info, pool, spec)
-            n = int(args.live_rate * args.live_seconds * 1.3)
-            h.write_request_file(pool, spec, workdir / "warm.req", max(500, n // 3))
-            h.write_request_file(pool, spec, workdir / "live.req", n)
+            if smoke_token is not None:
+                spec = h.SignSpec(port)
+                bench_run.smoke(server_info, pool, spec, smoke_token)
+                h.write_refresh_file(pool, spec, workdir / "warm.req", warm_tokens)
+                h.write_refresh_file(pool, spec, workdir / "live.req", live_tokens)
+            else:
+                kid, pem = h.read_demo_issuer_key(server_info.data_dir)
+                spec = h.SignSpec(port, kid, pem)
+                bench_run.smoke(server_info, pool, spec)
+                h.write_request_file(pool, spec, workdir / "warm.req", n_warm)
+                h.write_request_file(pool, spec, workdir / "live.req", n)
             bench_run.run_wrk(server_info.url, workdir / "warm.req", 2, args.live_conns, 1)
             loop = holder["loop"]
             loop.call_soon_threadsafe(profiler.start)  # the profiler samples the thread that starts it
@@ -552,7 +650,7 @@ def live(args: argparse.Namespace, workdir: Path, pool: Any) -> dict[str, Any]:
 def print_live(a: argparse.Namespace, res: dict[str, Any]) -> None:
     w = res["wrk"]
     print(
-        f"\n## Live uvicorn worker (1 process, httptools + uvloop) under pyinstrument, wrk -c{a.live_conns}\n"
+        f"\n## Live uvicorn worker ({a.grant}; 1 process, httptools + uvloop) under pyinstrument, wrk -c{a.live_conns}\n"
     )
     print(f"{w['rps']:.0f} tokens/s while profiled (the profiler slows it down; read shares, not rates), "
           f"{w['non2xx']} non-2xx\n")  # fmt: skip
@@ -571,6 +669,11 @@ def main() -> int:
     p.add_argument(
         "--requests", type=int, default=3000, help="requests timed, and again profiled (default 3000)"
     )
+    p.add_argument(
+        "--grant", default="jwt-bearer", choices=["jwt-bearer", "refresh"], help="grant to profile"
+    )
+    p.add_argument("--pad", type=int, default=50000, help="--grant refresh: extra unused tokens seeded so the table"
+                   " is as large as in a load run (default 50000)")  # fmt: skip
     p.add_argument("--synchronous", default="NORMAL", choices=["NORMAL", "FULL"])
     p.add_argument("--interval", type=float, default=0.0002, help="pyinstrument sampling interval, s")
     p.add_argument("--html", default="", help="also write pyinstrument's HTML report here")
@@ -596,8 +699,8 @@ def main() -> int:
             Path(a.html).write_text(res["html"])
         res.pop("html", None)
         print_live(a, res)
-        out = OUT / f"profile-live-{stamp}.json"
-        out.write_text(json.dumps({"args": vars(a), **res}, indent=1))
+        out = OUT / f"profile-live-{a.grant}-{stamp}.json"
+        out.write_text(json.dumps({"args": vars(a), "source": h.source_fingerprint(), **res}, indent=1))
         print(f"\nraw: {out}")
         return 0
     try:
@@ -612,7 +715,8 @@ def main() -> int:
 
     total = sum(res["cats"].values())
     app_total = total - res["cats"].get(OUTSIDE, 0.0)
-    print(f"\n## In-process CreateTokenWithIAM (JWT bearer), {res['n']} requests one at a time, "
+    grant = "JWT bearer" if a.grant == "jwt-bearer" else "refresh_token"
+    print(f"\n## In-process CreateTokenWithIAM ({grant}), {res['n']} requests one at a time, "
           f"SQLite synchronous={a.synchronous}\n")  # fmt: skip
     print(f"end to end through the ASGI app, no profiler: {res['wall_us']:.0f} µs/request wall, "
           f"{res['cpu_us']:.0f} µs CPU (excludes the HTTP server: uvicorn/httptools parsing, sockets)\n")  # fmt: skip
@@ -658,9 +762,9 @@ def main() -> int:
     lines = res["tree"].splitlines()
     print(f"\n### pyinstrument call tree (top {a.tree_lines} lines)\n")
     print("\n".join(lines[: a.tree_lines]))
-    out = OUT / f"profile-{stamp}.json"
+    out = OUT / f"profile-{a.grant}-{stamp}.json"
     out.write_text(
-        json.dumps({"args": vars(a), **{k: v for k, v in res.items()}, "calibration": cal}, indent=1)
+        json.dumps({"args": vars(a), "source": h.source_fingerprint(), **res, "calibration": cal}, indent=1)
     )
     print(f"\nraw: {out}")
     return 0

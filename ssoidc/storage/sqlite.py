@@ -1,6 +1,6 @@
 """SQLite implementation of the storage contracts (``ssoidc.storage.base``).
 
-* WAL journal, ``synchronous`` NORMAL (default: durable across process crashes) or FULL (fsync per commit),
+* WAL journal, ``synchronous`` NORMAL (default: durable across process crashes) or FULL (fsync per group commit),
   ``busy_timeout`` so several worker processes can share one file.
 * One connection per process, used from the event loop thread. Every transaction runs start to finish without an
   ``await`` inside it, so transactions of one process never interleave. Writers of different processes queue on
@@ -9,8 +9,8 @@
   request path.
 * Versioned migrations: ``migrations/NNNN_name.sql`` applied in order under ``BEGIN IMMEDIATE``; the applied
   versions are recorded in ``schema_migrations``, so several processes starting at once apply each exactly once.
-* Statements are hand-written SQL on the stdlib driver: on the hot path this measured several times cheaper than
-  SQLAlchemy Core (see docs/benchmarks.md). Only this package knows SQL.
+* Statements are hand-written SQL on the stdlib driver, one C call each on the hot path (an ORM or SQLAlchemy
+  Core was not measured against it). Only this package knows SQL.
 """
 
 from __future__ import annotations

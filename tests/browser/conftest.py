@@ -1,9 +1,10 @@
 """Real-browser fixtures: Debian's Chromium driven by Playwright's sync API, confined to loopback.
 
-One browser per session, a fresh context (clean cookies) per tab. Every context aborts any request to a host
+One browser per module, a fresh context (clean cookies) per tab. Every context aborts any request to a host
 other than 127.0.0.1 and records it; a tab that tried to leave loopback, or whose page threw, fails its test at
-teardown. The sync API marks an event loop as running in the test's thread, so in-process ``asyncio.run`` (as
-``start_server`` does) must go through ``off_loop`` once the browser is up.
+teardown. While it runs, the sync API marks an event loop as running in the test's thread, so in-process
+``asyncio.run`` (as ``start_server`` and ``LiveServer.mint_code`` do) fails: here it must go through ``off_loop``,
+and the browser is module-scoped so that it is gone before other modules' tests run in the same process.
 """
 
 from __future__ import annotations
@@ -115,7 +116,7 @@ class Tab:
         return [u for u in self.requests if predicate(u)]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(server: LiveServer) -> Iterator[Browser]:
     # ``server`` first: starting it runs asyncio.run in this thread, which fails once Playwright runs.
     if not CHROMIUM.exists():
