@@ -37,7 +37,7 @@ def test_demo_alone_is_idempotent(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path, demo=True)
     first, v1 = asyncio.run(boot(settings))
     second, v2 = asyncio.run(boot(settings))
-    assert set(first) == {"demo-app", "demo-target"}
+    assert set(first) == {"demo-app", "demo-target", "demo-web"}
     assert (first, v1) == (second, v2)
 
 
