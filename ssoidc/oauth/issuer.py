@@ -123,6 +123,7 @@ class TokenIssuer:
             "act": dict(spec.act) if spec.act is not None else None,
             **spec.extra_context,
         }
+
         def record(token_hash: bytes, kind: Literal["access", "refresh"], expires: float) -> TokenRecord:
             return TokenRecord(
                 token_hash=token_hash,
