@@ -60,7 +60,7 @@ fmt: $(STAMP) ## format and auto-fix
 	$(BIN)/ruff format ssoidc tests bench
 	$(BIN)/ruff check --fix ssoidc tests bench
 
-bench: install ## load benchmark (wrk): JWT-bearer tokens/s at 1/16/64 connections
+bench: install ## load benchmark (wrk): JWT-bearer and refresh grants, tokens/s and latency at 1/16/32/64 conns
 	$(BIN)/python bench/run.py
 
 clean: ## remove the venv, caches and demo data

@@ -6,8 +6,10 @@
   and then the file at every process start, in every worker);
 * starting and stopping servers (uvicorn through ``ssoidc serve``, or granian) in their own session, so the
   process group id is the pid we started and only that group is ever signalled;
-* seeding refresh tokens straight into a data dir before its server starts (``seed_refresh_tokens``: the node's
-  own ``TokenIssuer.build`` and ``SqliteStore.issue``, in this process);
+* seeding refresh tokens straight into a data dir before its server starts (``seed_refresh_tokens``:
+  ``TokenIssuer.build`` with the node's minter and a stub idToken signer, and ``SqliteStore.issue``, in this
+  process);
+* serving another git revision's ``ssoidc/`` (``export_revision``, ``Server(src=...)``) for history rows;
 * pre-signing CreateTokenWithIAM requests, SigV4-signed with botocore's ``SigV4Auth`` exactly as an AWS SDK would
   and rendered as raw HTTP/1.1 bytes: JWT bearer (a fresh RS256 assertion with a unique ``jti`` per request) or
   refresh_token (one seeded refresh token per request);

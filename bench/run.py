@@ -17,7 +17,9 @@ reported with min-max. Every response must be 2xx: a run with any non-2xx respon
     .venv/bin/python bench/run.py --all                 # + granian vs uvicorn, + FULL (64 conns)
     .venv/bin/python bench/run.py --quick               # 1 run of 5 s each
     .venv/bin/python bench/run.py --compare-servers --durability --conns 64
-    .venv/bin/python bench/run.py --grant jwt-bearer --skip-main --history d85818b,eedf62c   # older revisions
+    .venv/bin/python bench/run.py --grant jwt-bearer --skip-main --history d85818b,eedf62c  # older revisions
+    .venv/bin/python bench/run.py --grant refresh --skip-main --history e5504d8 --history-grant refresh  # A/B
+    .venv/bin/python bench/run.py --report bench/out/bench-<stamp>.json                     # a saved table again
 
 Raw results go to bench/out/ (git-ignored) as JSON and Markdown.
 """
@@ -55,10 +57,8 @@ SIGV4_BUDGET_S = 240  # SigV4 signatures are accepted for 300 s; keep a margin
 
 
 DEFAULT_CONNS = {"jwt-bearer": "1,16,64", "refresh": "1,16,32,64"}  # refresh at 32: the target of issue 3
-DEFAULT_RATE = {
-    "jwt-bearer": 2500.0,
-    "refresh": 4000.0,
-}  # first guesses of tokens/s; they only size the files
+# First guesses of tokens/s. They only size the request files (and the seeded refresh tokens), never the result.
+DEFAULT_RATE = {"jwt-bearer": 2500.0, "refresh": 4000.0}
 
 
 @dataclass(frozen=True)
@@ -442,9 +442,12 @@ def main() -> int:
                    " this %% of one core during it (default 10)")  # fmt: skip
     p.add_argument("--refresh-seed-min", type=int, default=50000, help="seed at least this many refresh tokens per"
                    " run (the unused ones pad the table to the same size in every run; default 50000)")  # fmt: skip
-    p.add_argument("--history", default="", help="comma-separated git revisions: also JWT bearer at 64 connections"
-                   " served by each revision's ssoidc/ (exported with git archive to a temp dir), interleaved with"
-                   " this working tree's")  # fmt: skip
+    p.add_argument("--history", default="", help="comma-separated git revisions: also --history-grant at 64"
+                   " connections served by each revision's ssoidc/ (exported with git archive to a temp dir),"
+                   " interleaved with this working tree's")  # fmt: skip
+    p.add_argument("--history-grant", default="jwt-bearer", choices=["jwt-bearer", "refresh"],
+                   help="grant of the --history rows (default jwt-bearer; refresh seeds with this tree's code, so"
+                   " only for revisions with the same token rows)")  # fmt: skip
     p.add_argument("--keep", action="store_true", help="keep the temporary data dirs and request files")
     p.add_argument(
         "--report", default="", help="only print the table of a saved bench/out/bench-*.json again"
@@ -492,13 +495,18 @@ def main() -> int:
     for rev in history:
         short, path = h.export_revision(rev, src_root)
         sources[short] = path
-        variants.append(
-            Variant(f"jwt-{short}-c{cmp_c}", "jwt-bearer", "uvicorn", "NORMAL", cmp_c, "history", short)
-        )
-    if history and not any(v.name == f"jwt-uvicorn-NORMAL-c{cmp_c}" for v in variants):
-        variants.append(
-            Variant(f"jwt-uvicorn-NORMAL-c{cmp_c}", "jwt-bearer", "uvicorn", "NORMAL", cmp_c, "baseline")
-        )
+    if history:
+        # Refresh tokens are seeded by this tree's code: only for revisions whose token rows have the same columns.
+        g = a.history_grant
+        name = "jwt" if g == "jwt-bearer" else "refresh"
+        for short in sources:
+            variants.append(
+                Variant(f"{name}-{short}-c{cmp_c}", g, "uvicorn", "NORMAL", cmp_c, "history", short)
+            )
+        if not any(v.name == f"{name}-uvicorn-NORMAL-c{cmp_c}" for v in variants):
+            variants.append(
+                Variant(f"{name}-uvicorn-NORMAL-c{cmp_c}", g, "uvicorn", "NORMAL", cmp_c, "baseline")
+            )
 
     OUT.mkdir(exist_ok=True)
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
