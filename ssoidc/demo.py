@@ -32,6 +32,21 @@ def demo_issuer_url(settings: Settings) -> str:
 
 def demo_config_dict(settings: Settings) -> dict[str, Any]:
     account = settings.account_id
+    iam = {
+        "IAM": {
+            "Iam": {
+                "ActorPolicy": {
+                    "Version": "2012-10-17",
+                    "Statement": {
+                        "Effect": "Allow",
+                        "Principal": {"AWS": account},
+                        "Action": "sso-oauth:CreateTokenWithIAM",
+                        "Resource": "*",
+                    },
+                }
+            }
+        }
+    }
     return {
         "Instance": {"Name": "ssoidc-demo"},
         "TrustedTokenIssuers": [
@@ -94,42 +109,14 @@ def demo_config_dict(settings: Settings) -> dict[str, Any]:
                     },
                     "refresh_token": {"RefreshToken": {}},
                 },
-                "AuthenticationMethods": {
-                    "IAM": {
-                        "Iam": {
-                            "ActorPolicy": {
-                                "Version": "2012-10-17",
-                                "Statement": {
-                                    "Effect": "Allow",
-                                    "Principal": {"AWS": account},
-                                    "Action": "sso-oauth:CreateTokenWithIAM",
-                                    "Resource": "*",
-                                },
-                            }
-                        }
-                    }
-                },
+                "AuthenticationMethods": iam,
                 "Assignments": [{"PrincipalType": "USER", "PrincipalId": "alice"}],
             },
             {
                 "Name": DEMO_TARGET_APP,
                 "Description": "Demo token-exchange target",
                 "Grants": {"urn:ietf:params:oauth:grant-type:token-exchange": {"TokenExchange": {}}},
-                "AuthenticationMethods": {
-                    "IAM": {
-                        "Iam": {
-                            "ActorPolicy": {
-                                "Version": "2012-10-17",
-                                "Statement": {
-                                    "Effect": "Allow",
-                                    "Principal": {"AWS": account},
-                                    "Action": "sso-oauth:CreateTokenWithIAM",
-                                    "Resource": "*",
-                                },
-                            }
-                        }
-                    }
-                },
+                "AuthenticationMethods": iam,
                 "Assignments": [{"PrincipalType": "GROUP", "PrincipalId": "demo-users"}],
             },
         ],

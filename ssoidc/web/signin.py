@@ -192,6 +192,26 @@ class SignInPages:
             user_name=user.user_name,
         )
 
+    async def _posted_form(
+        self, request: Request, what: str
+    ) -> Response | tuple[Any, Directory, str, AuthorizeRequest]:
+        """Every POST of the flow: CSRF check, then the authorization request validated again from the form."""
+        form = await request.form()
+        if not self._csrf_ok(request, form):
+            return self._error(
+                request,
+                400,
+                f"Your {what} form expired",
+                "The form was missing its security token, or it came from another page.",
+                "Go back to the application and start the sign-in again.",
+            )
+        directory = await self.node.refresh()
+        query = str(form.get("request", ""))
+        try:
+            return form, directory, query, self._parse(query, directory)
+        except AuthorizeError as exc:
+            return self._authorize_error(request, exc, 303)
+
     # -- routes -----------------------------------------------------------------------------------------------
     async def authorize(self, request: Request) -> Response:
         directory = await self.node.refresh()
@@ -206,21 +226,10 @@ class SignInPages:
         return self._consent_or_gate(request, directory, areq, query, session[0])
 
     async def signin(self, request: Request) -> Response:
-        form = await request.form()
-        if not self._csrf_ok(request, form):
-            return self._error(
-                request,
-                400,
-                "Your sign-in form expired",
-                "The form was missing its security token, or it came from another page.",
-                "Go back to the application and start the sign-in again.",
-            )
-        directory = await self.node.refresh()
-        query = str(form.get("request", ""))
-        try:
-            areq = self._parse(query, directory)
-        except AuthorizeError as exc:
-            return self._authorize_error(request, exc, 303)
+        posted = await self._posted_form(request, "sign-in")
+        if isinstance(posted, Response):
+            return posted
+        form, directory, query, areq = posted
         username = str(form.get("username", ""))[:256]
         password = str(form.get("password", ""))[:1024]
         try:
@@ -254,21 +263,10 @@ class SignInPages:
         return response
 
     async def consent(self, request: Request) -> Response:
-        form = await request.form()
-        if not self._csrf_ok(request, form):
-            return self._error(
-                request,
-                400,
-                "Your consent form expired",
-                "The form was missing its security token, or it came from another page.",
-                "Go back to the application and start the sign-in again.",
-            )
-        directory = await self.node.refresh()
-        query = str(form.get("request", ""))
-        try:
-            areq = self._parse(query, directory)
-        except AuthorizeError as exc:
-            return self._authorize_error(request, exc, 303)
+        posted = await self._posted_form(request, "consent")
+        if isinstance(posted, Response):
+            return posted
+        form, directory, query, areq = posted
         session = await self._session(request, directory)
         if session is None:
             return self._signin_page(request, areq, query, error="Your session ended. Please sign in again.")
