@@ -21,8 +21,7 @@ Hierarchy::
     │   ├── IncompleteSignature
     │   ├── InvalidSignature
     │   └── UnrecognizedClient
-    ├── ConfigError                      an invalid configuration file or value (names the field)
-    └── NotFound                         a route or resource that does not exist
+    └── ConfigError                      an invalid configuration file or value (names the field)
 """
 
 from __future__ import annotations
@@ -114,7 +113,3 @@ class UnrecognizedClient(AuthError):
 
 class ConfigError(SsoidcError):
     """An invalid configuration file or value. ``message`` names the offending field."""
-
-
-class NotFound(SsoidcError):
-    """No such route or resource."""

@@ -144,7 +144,6 @@ class Node:
             base_url=self.settings.base_url,
             access_ttl=self.settings.access_token_ttl,
         )
-        self.token_issuer = issuer
         self.token_service = TokenService(build_grants(self, issuer))
         self.signin = SignInService(
             self.store,

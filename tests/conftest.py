@@ -30,6 +30,25 @@ def make_client(server: LiveServer, **kw: Any) -> Any:
     )
 
 
+def race(server: LiveServer, n: int = 50, **params: Any) -> list[str]:
+    """Send the same CreateTokenWithIAM request from ``n`` clients at once; return "ok" or the error code of each."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from botocore.exceptions import ClientError
+
+    clients = [make_client(server) for _ in range(n)]
+
+    def call(c: Any) -> str:
+        try:
+            c.create_token_with_iam(**params)
+            return "ok"
+        except ClientError as exc:
+            return str(exc.response["Error"]["Code"])
+
+    with ThreadPoolExecutor(n) as pool:
+        return list(pool.map(call, clients))
+
+
 @pytest.fixture()
 def oidc(server: LiveServer) -> Any:
     return make_client(server)

@@ -25,12 +25,6 @@ def error_status(service: str, code: str) -> int:
     return status
 
 
-def error_members(service: str, code: str) -> tuple[str, ...]:
-    shape = service_model(service).shape_for(code)
-    assert isinstance(shape, StructureShape)
-    return tuple(shape.members)
-
-
 class ShapeError(ValueError):
     def __init__(self, path: str, message: str) -> None:
         super().__init__(f"{path}: {message}")

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import time
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import boto3
 import httpx
 import jwt
 import pytest
-from botocore.exceptions import ClientError
 
 from ssoidc.aws.models import operation
 from ssoidc.oauth.tokens import TokenMinter
-from tests.conftest import make_client
+from tests.conftest import race
 from tests.support import JWT_BEARER, LiveServer, decode_unverified
 
 
@@ -116,17 +114,7 @@ def test_requested_scopes_narrow(server: LiveServer, oidc: Any) -> None:
 def test_parallel_replay_of_one_jti_yields_exactly_one_token(server: LiveServer) -> None:
     assertion = server.assertion()
     tokens_before = server.count("tokens")
-    clients = [make_client(server) for _ in range(50)]
-
-    def call(c: Any) -> str:
-        try:
-            c.create_token_with_iam(clientId=server.apps["main"], grantType=JWT_BEARER, assertion=assertion)
-            return "ok"
-        except ClientError as exc:
-            return str(exc.response["Error"]["Code"])
-
-    with ThreadPoolExecutor(50) as pool:
-        results = list(pool.map(call, clients))
+    results = race(server, clientId=server.apps["main"], grantType=JWT_BEARER, assertion=assertion)
     assert results.count("ok") == 1
     assert results.count("InvalidGrantException") == 49
     assert server.count("tokens") == tokens_before + 2  # one access + one refresh token

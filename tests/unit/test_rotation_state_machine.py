@@ -8,6 +8,7 @@ A simple model predicts every outcome; the real node (SQLite store, real grants)
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -197,8 +198,17 @@ class RotationMachine(RuleBasedStateMachine):
             raise AssertionError("garbage was accepted")
 
     @invariant()
-    def never_negative(self) -> None:
-        assert self.clock.now() >= 1_800_000_000.0
+    def at_most_one_live_refresh_token(self) -> None:
+        """However the requests interleave, a session never has two redeemable refresh tokens."""
+        db = sqlite3.connect(f"file:{self.node.store.path}?mode=ro", uri=True)
+        try:
+            live = db.execute(
+                "SELECT COUNT(*) FROM tokens t WHERE t.kind = 'refresh' AND t.retired_at IS NULL"
+                " AND NOT EXISTS (SELECT 1 FROM revoked_families f WHERE f.family_id = t.family_id)"
+            ).fetchone()[0]
+        finally:
+            db.close()
+        assert live <= 1
 
 
 RotationMachine.TestCase.settings = hsettings(max_examples=25, stateful_step_count=25, deadline=None)
