@@ -34,6 +34,10 @@ class Instance:
     identity_store_id: str
     owner_account_id: str
     name: str
+    status: str = "ACTIVE"
+    """ACTIVE, or DELETED after sso-admin DeleteInstance (ssoidc serves one account instance; see docs/admin-api.md)."""
+    created_at: float = 0.0
+    tags: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def instance_id(self) -> str:
@@ -52,6 +56,7 @@ class TrustedTokenIssuer:
     claim_attribute_path: str
     identity_store_attribute_path: str
     allowed_algorithms: tuple[str, ...] = ("RS256",)
+    tags: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +106,11 @@ class Application:
     actor_policy: Mapping[str, Any] | None = None
     access_scopes: tuple[AccessScope, ...] = ()
     assignment_required: bool = True
+    created_at: float = 0.0
+    tags: Mapping[str, str] = field(default_factory=dict)
+    portal_visibility: str = "ENABLED"
+    sign_in_origin: str = "IDENTITY_CENTER"
+    application_url: str = ""
 
     @property
     def application_id(self) -> str:
@@ -129,6 +139,9 @@ class User:
     family_name: str = ""
     emails: tuple[Email, ...] = ()
     external_ids: tuple[ExternalId, ...] = ()
+    profile: Mapping[str, Any] = field(default_factory=dict)
+    """Further identity-store profile attributes (NickName, Addresses, PhoneNumbers, Name.MiddleName...), kept
+    verbatim in identitystore's shape: ssoidc stores and returns them but never decides anything on them."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +150,7 @@ class Group:
     display_name: str
     description: str = ""
     member_user_ids: tuple[str, ...] = ()
+    external_ids: tuple[ExternalId, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

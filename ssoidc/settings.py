@@ -42,6 +42,11 @@ class Settings:
 
     data_dir: Path = Path(".data")
     """Where the SQLite store, the master key and the bootstrap credential file live."""
+    database_url: str = ""
+    """``postgresql://user:password@host:port/db?search_path=schema``: store everything in PostgreSQL, shared by
+    every node given the same URL (and the same ``SSOIDC_MASTER_KEY``). Query parameters ``pool_min_size``
+    (2), ``pool_max_size`` (10) and ``command_timeout`` (seconds, 10) tune the per-process pool; any other is a
+    server setting. Empty: SQLite in ``data_dir``."""
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1
@@ -100,6 +105,8 @@ class Settings:
             raise ConfigError(
                 f"SSOIDC_SQLITE_SYNCHRONOUS: expected NORMAL or FULL, got {self.sqlite_synchronous!r}"
             )
+        if self.database_url and not self.database_url.startswith(("postgresql://", "postgres://")):
+            raise ConfigError("SSOIDC_DATABASE_URL: expected a postgresql:// URL (or nothing, for SQLite)")
         if self.workers < 1:
             raise ConfigError("--workers: must be at least 1")
         for name in (
@@ -125,6 +132,7 @@ def settings_from_env(**overrides: object) -> Settings:
     cfg = env.get("SSOIDC_CONFIG")
     base = Settings(
         data_dir=Path(env.get("SSOIDC_DATA_DIR", ".data")),
+        database_url=env.get("SSOIDC_DATABASE_URL", ""),
         host=env.get("SSOIDC_HOST", "127.0.0.1"),
         port=_env_int("SSOIDC_PORT", 8000),
         workers=_env_int("SSOIDC_WORKERS", 1),
@@ -156,6 +164,7 @@ def export_env(settings: Settings) -> dict[str, str]:
     """The environment that reproduces ``settings`` in a worker process (uvicorn --workers spawns fresh ones)."""
     out = {
         "SSOIDC_DATA_DIR": str(settings.data_dir),
+        "SSOIDC_DATABASE_URL": settings.database_url,
         "SSOIDC_HOST": settings.host,
         "SSOIDC_PORT": str(settings.port),
         "SSOIDC_WORKERS": str(settings.workers),

@@ -24,6 +24,31 @@ class JtiReplay(Exception):
     """The (issuer, jti) pair was already redeemed."""
 
 
+class VersionConflict(Exception):
+    """A conditional configuration write lost a race: the stored version moved, or the idempotency key exists.
+
+    Nothing was written; the caller reloads and retries (optimistic concurrency).
+    """
+
+
+@dataclass(frozen=True, slots=True)
+class IdempotencyRecord:
+    """The remembered outcome of an admin call made with a ``ClientToken`` (sso-admin idempotency).
+
+    ``key`` names the operation, the caller and the token; ``request_sha256`` fingerprints the request so a reused
+    token with a different request is detected; ``response`` is the JSON the first call answered.
+    """
+
+    key: str
+    request_sha256: bytes
+    response: str
+    created_at: float
+
+
+IDEMPOTENCY_TTL_SECONDS = 24 * 3600.0
+"""How long a ClientToken is remembered; ``purge_expired`` removes older records."""
+
+
 @dataclass(frozen=True, slots=True)
 class StoredCredential:
     """A SigV4 credential in the registry. ``secret_access_key`` is decrypted; it is encrypted at rest."""
@@ -104,7 +129,27 @@ class ConfigStore(Protocol):
 
     async def load_configuration(self) -> tuple[Configuration | None, int]: ...
 
-    async def replace_configuration(self, config: Configuration) -> int: ...
+    async def replace_configuration(
+        self,
+        config: Configuration,
+        *,
+        expected_version: int | None = None,
+        idempotency: IdempotencyRecord | None = None,
+        revoke_subjects: Sequence[str] = (),
+        now: float = 0.0,
+    ) -> int:
+        """Replace the whole configuration and bump the version, as one transaction; returns the new version.
+
+        * ``expected_version``: write only if the stored version still equals it, else raise ``VersionConflict``.
+        * ``idempotency``: insert this record in the same transaction; raise ``VersionConflict`` (writing
+          nothing) if a record with its key already exists.
+        * ``revoke_subjects``: ``"user:<user id>"`` / ``"application:<arn>"`` markers stamped with ``now``; every
+          token of that user or application issued at or before ``now`` is revoked from then on (``find_token``
+          reports ``revoked_at``; ``rotate_refresh`` and ``redeem_code`` answer INVALID).
+        """
+        ...
+
+    async def get_idempotency(self, key: str) -> IdempotencyRecord | None: ...
 
 
 class CredentialStore(Protocol):

@@ -59,6 +59,9 @@ def to_doc(obj: Any) -> dict[str, Any]:
             "identity_store_id": obj.identity_store_id,
             "owner_account_id": obj.owner_account_id,
             "name": obj.name,
+            "status": obj.status,
+            "created_at": obj.created_at,
+            "tags": dict(obj.tags),
         }
     if isinstance(obj, TrustedTokenIssuer):
         return {
@@ -68,6 +71,7 @@ def to_doc(obj: Any) -> dict[str, Any]:
             "claim_attribute_path": obj.claim_attribute_path,
             "identity_store_attribute_path": obj.identity_store_attribute_path,
             "allowed_algorithms": list(obj.allowed_algorithms),
+            "tags": dict(obj.tags),
         }
     if isinstance(obj, Application):
         return {
@@ -83,6 +87,11 @@ def to_doc(obj: Any) -> dict[str, Any]:
                 {"scope": s.scope, "targets": list(s.authorized_targets)} for s in obj.access_scopes
             ],
             "assignment_required": obj.assignment_required,
+            "created_at": obj.created_at,
+            "tags": dict(obj.tags),
+            "portal_visibility": obj.portal_visibility,
+            "sign_in_origin": obj.sign_in_origin,
+            "application_url": obj.application_url,
         }
     if isinstance(obj, User):
         return {
@@ -93,6 +102,7 @@ def to_doc(obj: Any) -> dict[str, Any]:
             "family_name": obj.family_name,
             "emails": [{"value": e.value, "type": e.type, "primary": e.primary} for e in obj.emails],
             "external_ids": [{"issuer": x.issuer, "id": x.id} for x in obj.external_ids],
+            "profile": dict(obj.profile),
         }
     if isinstance(obj, Group):
         return {
@@ -100,6 +110,7 @@ def to_doc(obj: Any) -> dict[str, Any]:
             "display_name": obj.display_name,
             "description": obj.description,
             "members": list(obj.member_user_ids),
+            "external_ids": [{"issuer": x.issuer, "id": x.id} for x in obj.external_ids],
         }
     if isinstance(obj, Assignment):
         return {
@@ -111,7 +122,15 @@ def to_doc(obj: Any) -> dict[str, Any]:
 
 
 def instance_from_doc(d: dict[str, Any]) -> Instance:
-    return Instance(d["instance_arn"], d["identity_store_id"], d["owner_account_id"], d["name"])
+    return Instance(
+        d["instance_arn"],
+        d["identity_store_id"],
+        d["owner_account_id"],
+        d["name"],
+        status=d.get("status", "ACTIVE"),
+        created_at=d.get("created_at", 0.0),
+        tags=d.get("tags", {}),
+    )
 
 
 def issuer_from_doc(d: dict[str, Any]) -> TrustedTokenIssuer:
@@ -122,6 +141,7 @@ def issuer_from_doc(d: dict[str, Any]) -> TrustedTokenIssuer:
         d["claim_attribute_path"],
         d["identity_store_attribute_path"],
         tuple(d["allowed_algorithms"]),
+        tags=d.get("tags", {}),
     )
 
 
@@ -137,6 +157,11 @@ def application_from_doc(d: dict[str, Any]) -> Application:
         actor_policy=d["actor_policy"],
         access_scopes=tuple(AccessScope(s["scope"], tuple(s["targets"])) for s in d["access_scopes"]),
         assignment_required=d["assignment_required"],
+        created_at=d.get("created_at", 0.0),
+        tags=d.get("tags", {}),
+        portal_visibility=d.get("portal_visibility", "ENABLED"),
+        sign_in_origin=d.get("sign_in_origin", "IDENTITY_CENTER"),
+        application_url=d.get("application_url", ""),
     )
 
 
@@ -149,11 +174,18 @@ def user_from_doc(d: dict[str, Any]) -> User:
         family_name=d["family_name"],
         emails=tuple(Email(e["value"], e["type"], e["primary"]) for e in d["emails"]),
         external_ids=tuple(ExternalId(x["issuer"], x["id"]) for x in d["external_ids"]),
+        profile=d.get("profile", {}),
     )
 
 
 def group_from_doc(d: dict[str, Any]) -> Group:
-    return Group(d["group_id"], d["display_name"], d["description"], tuple(d["members"]))
+    return Group(
+        d["group_id"],
+        d["display_name"],
+        d["description"],
+        tuple(d["members"]),
+        tuple(ExternalId(x["issuer"], x["id"]) for x in d.get("external_ids", [])),
+    )
 
 
 def assignment_from_doc(d: dict[str, Any]) -> Assignment:

@@ -7,8 +7,11 @@
   an ``flock`` (woken by the kernel at release, unlike SQLite's sleeping busy handler), then ``BEGIN IMMEDIATE``.
 * In a server, WAL checkpoints run in a background thread (``start_checkpointer``), keeping their fsyncs off the
   request path.
-* Versioned migrations: ``migrations/NNNN_name.sql`` applied in order under ``BEGIN IMMEDIATE``; the applied
-  versions are recorded in ``schema_migrations``, so several processes starting at once apply each exactly once.
+* Versioned migrations: ``migrations/sqlite/NNNN_name.sql`` applied in order under ``BEGIN IMMEDIATE``; the
+  applied versions are recorded in ``schema_migrations``, so several processes starting at once apply each exactly
+  once. At first start a master-key check value is stored in ``meta``; a store opened with another key is refused.
+* Revoked subjects (``revoked_subjects``, a small table keyed by ``user:<id>`` / ``application:<arn>``) are
+  consulted by primary-key lookups in the same statement that reads or redeems a token or code.
 * Statements are hand-written SQL on the stdlib driver, one C call each on the hot path (an ORM or SQLAlchemy
   Core was not measured against it). Only this package knows SQL.
 """
@@ -24,53 +27,62 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
 
 import orjson
 
 from ssoidc.crypto import Sealer
+from ssoidc.errors import ConfigError
 from ssoidc.model import Configuration
-from ssoidc.storage import codec
 from ssoidc.storage.base import (
+    IDEMPOTENCY_TTL_SECONDS,
     CodeRecord,
+    IdempotencyRecord,
     JtiReplay,
     Redemption,
     SigningKey,
     StorageError,
     StoredCredential,
     TokenRecord,
+    VersionConflict,
     WebSession,
+)
+from ssoidc.storage.common import (
+    CODE_COLUMNS,
+    MASTER_KEY_CHECK_META,
+    MASTER_KEY_MISMATCH,
+    SECRET_PURPOSE,
+    SIGNING_KEY_PURPOSE,
+    TOKEN_COLUMNS,
+    config_from_rows,
+    config_rows,
+    master_key_check,
+    migrations,
+    same_check,
+    statements,
 )
 
 log = logging.getLogger("ssoidc.storage")
 T = TypeVar("T")
 
-_TCOLS = (
-    "token_hash, kind, family_id, parent_hash, application_arn, user_id, scopes, issued_at, expires_at,"
-    " session_expires_at, grant_type, context, revoked_at"
+_TCOLS = ", ".join(TOKEN_COLUMNS)
+_TCOLS_T = ", ".join("t." + c for c in TOKEN_COLUMNS)
+_CODE_COLUMNS = ", ".join(CODE_COLUMNS)
+# Revoked subjects of a token (t) or code: two primary-key lookups in the small revoked_subjects table.
+_SUBJECT_JOINS = (
+    " LEFT JOIN revoked_subjects su ON su.subject = 'user:' || {t}.user_id AND su.revoked_at >= {t}.issued_at"
+    " LEFT JOIN revoked_subjects sa ON sa.subject = 'application:' || {t}.application_arn"
+    " AND sa.revoked_at >= {t}.issued_at"
 )
-_TCOLS_T = ", ".join("t." + c.strip() for c in _TCOLS.split(","))
-_CODE_COLUMNS = (
-    "code_hash, application_arn, user_id, redirect_uri, code_challenge, code_challenge_method, scopes, family_id,"
-    " issued_at, expires_at, session_expires_at, auth_time, consumed_at"
+_SUBJECT_REVOKED = (
+    "EXISTS (SELECT 1 FROM revoked_subjects s WHERE s.subject IN ('user:' || {t}.user_id,"
+    " 'application:' || {t}.application_arn) AND s.revoked_at >= {t}.issued_at)"
 )
 
 
 def _migrations() -> list[tuple[int, str, str]]:
-    out = []
-    for entry in resources.files("ssoidc.storage").joinpath("migrations").iterdir():
-        name = entry.name
-        if name.endswith(".sql") and name[:4].isdigit():
-            out.append((int(name[:4]), name, entry.read_text()))
-    return sorted(out)
-
-
-def _statements(sql: str) -> list[str]:
-    """Split a migration file into statements (comment lines dropped; no ';' inside literals by convention)."""
-    body = "\n".join(line for line in sql.splitlines() if not line.lstrip().startswith("--"))
-    return [s.strip() for s in body.split(";") if s.strip()]
+    return migrations("sqlite")
 
 
 class SqliteStore:
@@ -94,9 +106,15 @@ class SqliteStore:
         self.group_commit_ops = 0
         self._lock_fd = os.open(f"{path}-writelock", os.O_RDWR | os.O_CREAT, 0o600)
         self._checkpointer: tuple[threading.Thread, threading.Event] | None = None
-        self._secrets = Sealer(master_key, "credential-secret")
-        self._keys = Sealer(master_key, "signing-key")
-        self.migrate()
+        self._secrets = Sealer(master_key, SECRET_PURPOSE)
+        self._keys = Sealer(master_key, SIGNING_KEY_PURPOSE)
+        try:
+            self.migrate()
+            self._check_master_key(master_key)
+        except BaseException:
+            self._db.close()
+            os.close(self._lock_fd)
+            raise
 
     # -- plumbing ---------------------------------------------------------------------------------------------
     @contextmanager
@@ -208,7 +226,7 @@ class SqliteStore:
             for version, name, sql in _migrations():
                 if version in done:
                     continue
-                for stmt in _statements(sql):
+                for stmt in statements(sql):
                     db.execute(stmt)
                 db.execute(
                     "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
@@ -216,6 +234,30 @@ class SqliteStore:
                 )
                 applied.append(version)
         return applied
+
+    def _check_master_key(self, master_key: bytes) -> None:
+        """Record the master key's check value at first start; refuse a store that was made with another key.
+
+        A store that predates the check value is vouched for by one of its sealed signing keys, if it has one.
+        """
+        expected = master_key_check(master_key)
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (MASTER_KEY_CHECK_META,)).fetchone()
+        if row is not None:  # the usual case: no write lock needed
+            if not same_check(str(row[0]), expected):
+                raise ConfigError(MASTER_KEY_MISMATCH)
+            return
+        with self._write() as db:
+            row = db.execute("SELECT value FROM meta WHERE key = ?", (MASTER_KEY_CHECK_META,)).fetchone()
+            if row is None:
+                sample = db.execute("SELECT kid, private_enc FROM signing_keys LIMIT 1").fetchone()
+                if sample is not None:
+                    try:
+                        self._keys.open(sample[1], str(sample[0]).encode())
+                    except ValueError:
+                        raise ConfigError(MASTER_KEY_MISMATCH) from None
+                db.execute("INSERT INTO meta (key, value) VALUES (?, ?)", (MASTER_KEY_CHECK_META, expected))
+            elif not same_check(str(row[0]), expected):
+                raise ConfigError(MASTER_KEY_MISMATCH)
 
     def schema_version(self) -> int:
         row = self._db.execute("SELECT MAX(version) FROM schema_migrations").fetchone()
@@ -248,6 +290,12 @@ class SqliteStore:
             row = db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return str(row[0])
 
+    async def get_idempotency(self, key: str) -> IdempotencyRecord | None:
+        row = self._db.execute(
+            "SELECT key, request_sha256, response, created_at FROM idempotency WHERE key = ?", (key,)
+        ).fetchone()
+        return None if row is None else IdempotencyRecord(row[0], bytes(row[1]), row[2], float(row[3]))
+
     def _bump_version(self, db: sqlite3.Connection) -> int:
         db.execute(
             "INSERT INTO meta (key, value) VALUES ('config_version', '1') ON CONFLICT(key) DO UPDATE SET"
@@ -269,42 +317,49 @@ class SqliteStore:
             rows = self._db.execute("SELECT kind, doc FROM config_resources ORDER BY rowid").fetchall()
         finally:
             self._db.execute("COMMIT")
-        by_kind: dict[str, list[dict[str, Any]]] = {}
-        for kind, doc in rows:
-            by_kind.setdefault(kind, []).append(orjson.loads(doc))
-        if not by_kind.get("instance"):
-            return None, version
-        config = Configuration(
-            instance=codec.instance_from_doc(by_kind["instance"][0]),
-            trusted_token_issuers=tuple(codec.issuer_from_doc(d) for d in by_kind.get("issuer", [])),
-            applications=tuple(codec.application_from_doc(d) for d in by_kind.get("application", [])),
-            users=tuple(codec.user_from_doc(d) for d in by_kind.get("user", [])),
-            groups=tuple(codec.group_from_doc(d) for d in by_kind.get("group", [])),
-            assignments=tuple(codec.assignment_from_doc(d) for d in by_kind.get("assignment", [])),
-        )
-        return config, version
+        return config_from_rows(rows), version
 
-    async def replace_configuration(self, config: Configuration) -> int:
-        rows: list[tuple[str, str, bytes]] = [
-            ("instance", config.instance.instance_arn, orjson.dumps(codec.to_doc(config.instance)))
-        ]
-        rows += [("issuer", t.arn, orjson.dumps(codec.to_doc(t))) for t in config.trusted_token_issuers]
-        rows += [("application", a.arn, orjson.dumps(codec.to_doc(a))) for a in config.applications]
-        rows += [("user", u.user_id, orjson.dumps(codec.to_doc(u))) for u in config.users]
-        rows += [("group", g.group_id, orjson.dumps(codec.to_doc(g))) for g in config.groups]
-        rows += [
-            (
-                "assignment",
-                f"{a.application_arn}|{a.principal_type}|{a.principal_id}",
-                orjson.dumps(codec.to_doc(a)),
-            )
-            for a in config.assignments
-        ]
+    async def replace_configuration(
+        self,
+        config: Configuration,
+        *,
+        expected_version: int | None = None,
+        idempotency: IdempotencyRecord | None = None,
+        revoke_subjects: Sequence[str] = (),
+        now: float = 0.0,
+    ) -> int:
+        """Replace the configuration, record ``idempotency`` and revoke subjects, in one write transaction.
+
+        The writer holds the write lock from the version check to the commit, so the check-then-write is atomic.
+        """
+        rows = config_rows(config)
         with self._write() as db:
+            if expected_version is not None:
+                row = db.execute("SELECT value FROM meta WHERE key = 'config_version'").fetchone()
+                if (0 if row is None else int(row[0])) != expected_version:
+                    raise VersionConflict(f"configuration version is no longer {expected_version}")
+            if idempotency is not None:
+                n = db.execute(
+                    "INSERT INTO idempotency (key, request_sha256, response, created_at) VALUES (?, ?, ?, ?)"
+                    " ON CONFLICT DO NOTHING",
+                    (
+                        idempotency.key,
+                        idempotency.request_sha256,
+                        idempotency.response,
+                        idempotency.created_at,
+                    ),
+                ).rowcount
+                if n != 1:
+                    raise VersionConflict("idempotency key already used")
+            db.executemany(
+                "INSERT INTO revoked_subjects (subject, revoked_at) VALUES (?, ?) ON CONFLICT(subject)"
+                " DO UPDATE SET revoked_at = MAX(revoked_at, excluded.revoked_at)",
+                [(s, now) for s in revoke_subjects],
+            )
             db.execute("DELETE FROM config_resources")
             db.executemany(
                 "INSERT INTO config_resources (kind, id, doc) VALUES (?, ?, ?)",
-                [(k, i, d.decode()) for k, i, d in rows],
+                rows,
             )
             return self._bump_version(db)
 
@@ -420,8 +475,10 @@ class SqliteStore:
 
     async def find_token(self, token_hash: bytes) -> TokenRecord | None:
         row = self._db.execute(
-            f"SELECT {_TCOLS_T}, t.retired_at, f.revoked_at FROM tokens t"
-            " LEFT JOIN revoked_families f ON f.family_id = t.family_id WHERE t.token_hash = ?",
+            f"SELECT {_TCOLS_T}, t.retired_at, COALESCE(f.revoked_at, su.revoked_at, sa.revoked_at) FROM tokens t"
+            " LEFT JOIN revoked_families f ON f.family_id = t.family_id"
+            + _SUBJECT_JOINS.format(t="t")
+            + " WHERE t.token_hash = ?",
             (token_hash,),
         ).fetchone()
         if row is None:
@@ -471,17 +528,20 @@ class SqliteStore:
             n = db.execute(
                 "UPDATE tokens SET retired_at = ? WHERE token_hash = ? AND kind = 'refresh' AND application_arn = ?"
                 " AND retired_at IS NULL AND revoked_at IS NULL AND expires_at > ?"
-                " AND NOT EXISTS (SELECT 1 FROM revoked_families f WHERE f.family_id = tokens.family_id)",
+                " AND NOT EXISTS (SELECT 1 FROM revoked_families f WHERE f.family_id = tokens.family_id)"
+                " AND NOT " + _SUBJECT_REVOKED.format(t="tokens"),
                 (now, old_hash, application_arn, now),
             ).rowcount
             if n == 1:
                 db.executemany(f"INSERT INTO tokens ({_TCOLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
                 return Redemption.OK
             row = db.execute(
-                "SELECT t.family_id, t.retired_at, COALESCE(t.revoked_at, f.revoked_at), t.session_expires_at"
+                "SELECT t.family_id, t.retired_at, COALESCE(t.revoked_at, f.revoked_at, su.revoked_at,"
+                " sa.revoked_at), t.session_expires_at"
                 " FROM tokens t"
                 " LEFT JOIN revoked_families f ON f.family_id = t.family_id"
-                " WHERE t.token_hash = ? AND t.kind = 'refresh' AND t.application_arn = ?",
+                + _SUBJECT_JOINS.format(t="t")
+                + " WHERE t.token_hash = ? AND t.kind = 'refresh' AND t.application_arn = ?",
                 (old_hash, application_arn),
             ).fetchone()
             if row is None or row[1] is None or row[2] is not None:
@@ -545,18 +605,20 @@ class SqliteStore:
         def op(db: sqlite3.Connection) -> Redemption:
             n = db.execute(
                 "UPDATE auth_codes SET consumed_at = ? WHERE code_hash = ? AND application_arn = ?"
-                " AND consumed_at IS NULL AND expires_at > ?",
+                " AND consumed_at IS NULL AND expires_at > ? AND NOT "
+                + _SUBJECT_REVOKED.format(t="auth_codes"),
                 (now, code_hash, application_arn, now),
             ).rowcount
             if n == 1:
                 db.executemany(f"INSERT INTO tokens ({_TCOLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
                 return Redemption.OK
             row = db.execute(
-                "SELECT family_id, consumed_at, session_expires_at FROM auth_codes WHERE code_hash = ?"
-                " AND application_arn = ?",
+                "SELECT family_id, consumed_at, session_expires_at, "
+                + _SUBJECT_REVOKED.format(t="a")
+                + " FROM auth_codes a WHERE code_hash = ? AND application_arn = ?",
                 (code_hash, application_arn),
             ).fetchone()
-            if row is None or row[1] is None:
+            if row is None or row[1] is None or row[3]:
                 return Redemption.INVALID
             self._revoke_family(db, row[0], now, float(row[2]))  # RFC 6749 4.1.2: revoke what the code issued
             return Redemption.REUSED
@@ -631,7 +693,7 @@ class SqliteStore:
             db.execute("DELETE FROM login_attempts WHERE attempt_key = ?", (key,))
 
     async def purge_expired(self, now: float, limit: int = 1000) -> int:
-        """Delete up to ``limit`` expired tokens and spent jtis; small batches keep the write lock short."""
+        """Delete up to ``limit`` expired rows of each kind; small batches keep the write lock short."""
         with self._write() as db:
             n = db.execute(
                 "DELETE FROM tokens WHERE token_hash IN (SELECT token_hash FROM tokens WHERE expires_at < ? LIMIT ?)",
@@ -656,5 +718,9 @@ class SqliteStore:
                 "DELETE FROM used_jtis WHERE (issuer, jti) IN"
                 " (SELECT issuer, jti FROM used_jtis WHERE expires_at < ? LIMIT ?)",
                 (now, limit),
+            ).rowcount
+            n += db.execute(
+                "DELETE FROM idempotency WHERE key IN (SELECT key FROM idempotency WHERE created_at < ? LIMIT ?)",
+                (now - IDEMPOTENCY_TTL_SECONDS, limit),
             ).rowcount
         return n

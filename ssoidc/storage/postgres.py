@@ -1,0 +1,859 @@
+"""PostgreSQL implementation of the storage contracts (``ssoidc.storage.base``), for several nodes on one database.
+
+* asyncpg with a connection pool per process (``pool_min_size`` 2, ``pool_max_size`` 10, ``command_timeout`` 10 s
+  by default; each can be set as a query parameter of the URL). Every other query parameter is a server setting
+  for each session, so ``postgresql://host/db?search_path=ssoidc`` puts the tables in schema ``ssoidc``.
+* The pool belongs to an event loop: it is made lazily on first use in the running loop, and made again if the
+  store is used from another loop (``asyncio.run`` in the CLI, a uvicorn worker's loop).
+* Migrations: ``migrations/postgres/NNNN_name.sql`` (the SQLite versions, in PostgreSQL dialect), applied in one
+  transaction under ``pg_advisory_xact_lock`` keyed on the schema, so several nodes starting at once apply each
+  exactly once; applied versions are recorded in ``schema_migrations``. The schema named by ``search_path`` is
+  created if missing. At first start a master-key check value is stored in ``meta``; a node with another master
+  key is refused (``ConfigError``).
+* Every single-use write is one conditional statement, correct under READ COMMITTED with any number of
+  concurrent callers in any number of processes: ``UPDATE ... WHERE retired_at IS NULL ... RETURNING`` (a
+  concurrent updater waits for the row lock, then re-checks the WHERE against the committed row) and
+  ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` (a concurrent inserter waits for the other's key, then sees
+  the conflict). The new token rows are inserted by the same statement (a data-modifying CTE over ``unnest``
+  arrays), so a rotation, a code redemption or an issue with a jti is one round trip.
+* Revoked families and revoked subjects are primary-key lookups in the same statement that reads or redeems.
+* Driver errors surface as ``StorageError`` with a fixed message; the log names the operation, the error class
+  and the SQLSTATE, never SQL text or values.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import hashlib
+import logging
+import time
+import urllib.parse
+from collections.abc import AsyncGenerator, Awaitable, Callable, Coroutine, Sequence
+from dataclasses import dataclass
+from typing import Any, ParamSpec, TypeVar
+
+import asyncpg
+import orjson
+
+from ssoidc.crypto import Sealer
+from ssoidc.errors import ConfigError
+from ssoidc.model import Configuration
+from ssoidc.storage.base import (
+    IDEMPOTENCY_TTL_SECONDS,
+    CodeRecord,
+    IdempotencyRecord,
+    JtiReplay,
+    Redemption,
+    SigningKey,
+    StorageError,
+    StoredCredential,
+    TokenRecord,
+    VersionConflict,
+    WebSession,
+)
+from ssoidc.storage.common import (
+    CODE_COLUMNS,
+    MASTER_KEY_CHECK_META,
+    MASTER_KEY_MISMATCH,
+    SECRET_PURPOSE,
+    SIGNING_KEY_PURPOSE,
+    TOKEN_COLUMNS,
+    config_from_rows,
+    config_rows,
+    master_key_check,
+    migrations,
+    same_check,
+)
+
+log = logging.getLogger("ssoidc.storage")
+P = ParamSpec("P")
+R = TypeVar("R")
+
+DEFAULT_POOL_MIN = 2
+DEFAULT_POOL_MAX = 10
+DEFAULT_COMMAND_TIMEOUT = 10.0
+_OWN_PARAMS = ("pool_min_size", "pool_max_size", "command_timeout")
+
+_TCOLS = ", ".join(TOKEN_COLUMNS)
+_TCOLS_T = ", ".join("t." + c for c in TOKEN_COLUMNS)
+_CODE_COLS = ", ".join(CODE_COLUMNS)
+# New token rows as 13 parallel arrays ($1..$13): one statement inserts any number of tokens.
+_UNNEST_TOKENS = (
+    "SELECT * FROM unnest($1::bytea[], $2::text[], $3::text[], $4::bytea[], $5::text[], $6::text[], $7::text[],"
+    " $8::float8[], $9::float8[], $10::float8[], $11::text[], $12::text[], $13::float8[])"
+)
+_SUBJECT_JOINS = (
+    " LEFT JOIN revoked_subjects su ON su.subject = 'user:' || {t}.user_id AND su.revoked_at >= {t}.issued_at"
+    " LEFT JOIN revoked_subjects sa ON sa.subject = 'application:' || {t}.application_arn"
+    " AND sa.revoked_at >= {t}.issued_at"
+)
+_SUBJECT_REVOKED = (
+    "EXISTS (SELECT 1 FROM revoked_subjects s WHERE s.subject IN ('user:' || {t}.user_id,"
+    " 'application:' || {t}.application_arn) AND s.revoked_at >= {t}.issued_at)"
+)
+
+_SQL_ISSUE = f"INSERT INTO tokens ({_TCOLS}) {_UNNEST_TOKENS}"
+_SQL_ISSUE_JTI = (
+    "WITH j AS (INSERT INTO used_jtis (issuer, jti, expires_at) VALUES ($14, $15, $16) ON CONFLICT DO NOTHING"
+    " RETURNING 1),"
+    f" ins AS (INSERT INTO tokens ({_TCOLS}) {_UNNEST_TOKENS} WHERE EXISTS (SELECT 1 FROM j))"
+    " SELECT count(*) FROM j"
+)
+_SQL_ROTATE = (
+    "WITH old AS (UPDATE tokens t SET retired_at = $14 WHERE t.token_hash = $15 AND t.kind = 'refresh'"
+    " AND t.application_arn = $16 AND t.retired_at IS NULL AND t.revoked_at IS NULL AND t.expires_at > $14"
+    " AND NOT EXISTS (SELECT 1 FROM revoked_families f WHERE f.family_id = t.family_id)"
+    " AND NOT " + _SUBJECT_REVOKED.format(t="t") + " RETURNING 1),"
+    f" ins AS (INSERT INTO tokens ({_TCOLS}) {_UNNEST_TOKENS} WHERE EXISTS (SELECT 1 FROM old))"
+    " SELECT count(*) FROM old"
+)
+_SQL_ROTATE_LOSER = (
+    "SELECT t.family_id, t.retired_at, COALESCE(t.revoked_at, f.revoked_at, su.revoked_at, sa.revoked_at),"
+    " t.session_expires_at FROM tokens t LEFT JOIN revoked_families f ON f.family_id = t.family_id"
+    + _SUBJECT_JOINS.format(t="t")
+    + " WHERE t.token_hash = $1 AND t.kind = 'refresh' AND t.application_arn = $2"
+)
+_SQL_REDEEM = (
+    "WITH c AS (UPDATE auth_codes a SET consumed_at = $14 WHERE a.code_hash = $15 AND a.application_arn = $16"
+    " AND a.consumed_at IS NULL AND a.expires_at > $14 AND NOT "
+    + _SUBJECT_REVOKED.format(t="a")
+    + " RETURNING 1),"
+    f" ins AS (INSERT INTO tokens ({_TCOLS}) {_UNNEST_TOKENS} WHERE EXISTS (SELECT 1 FROM c))"
+    " SELECT count(*) FROM c"
+)
+_SQL_REDEEM_LOSER = (
+    "SELECT a.family_id, a.consumed_at, a.session_expires_at, "
+    + _SUBJECT_REVOKED.format(t="a")
+    + " FROM auth_codes a WHERE a.code_hash = $1 AND a.application_arn = $2"
+)
+_SQL_FIND_TOKEN = (
+    f"SELECT {_TCOLS_T}, t.retired_at, COALESCE(f.revoked_at, su.revoked_at, sa.revoked_at) FROM tokens t"
+    " LEFT JOIN revoked_families f ON f.family_id = t.family_id"
+    + _SUBJECT_JOINS.format(t="t")
+    + " WHERE t.token_hash = $1"
+)
+_SQL_REVOKE_FAMILY = "INSERT INTO revoked_families (family_id, revoked_at, expires_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING"
+_SQL_BUMP_VERSION = (
+    "INSERT INTO meta (key, value) VALUES ('config_version', '1') ON CONFLICT (key) DO UPDATE"
+    " SET value = (meta.value::bigint + 1)::text RETURNING value::bigint"
+)
+# With an expected version: the row lock makes concurrent writers queue; each re-checks the WHERE on the
+# committed row, so exactly one of those expecting the same version gets a row back.
+_SQL_CAS_VERSION = (
+    "UPDATE meta SET value = (value::bigint + 1)::text WHERE key = 'config_version' AND value::bigint = $1"
+    " RETURNING value::bigint"
+)
+_SQL_CAS_FIRST_VERSION = (
+    "INSERT INTO meta (key, value) VALUES ('config_version', '1') ON CONFLICT (key) DO UPDATE SET value = '1'"
+    " WHERE meta.value = '0' RETURNING value::bigint"
+)
+_SQL_RECORD_FAILURE = (
+    "INSERT INTO login_attempts AS la (attempt_key, failures, first_failure_at, locked_until)"
+    " VALUES ($1, 1, $2::float8, CASE WHEN 1 >= $3::int THEN $2::float8 + $4::float8 END)"
+    " ON CONFLICT (attempt_key) DO UPDATE SET"
+    " failures = CASE WHEN {fresh} THEN 1 ELSE la.failures + 1 END,"
+    " first_failure_at = CASE WHEN {fresh} THEN $2::float8 ELSE la.first_failure_at END,"
+    " locked_until = CASE WHEN (CASE WHEN {fresh} THEN 1 ELSE la.failures + 1 END) >= $3::int"
+    " THEN $2::float8 + $4::float8 END"
+    " RETURNING locked_until"
+).format(fresh="($2::float8 - la.first_failure_at > $5::float8 OR la.locked_until <= $2::float8)")
+
+
+@dataclass(frozen=True, slots=True)
+class PostgresUrl:
+    """A parsed ``postgresql://`` URL: what asyncpg gets, this store's own parameters, the schema to create."""
+
+    dsn: str
+    """The URL without this store's own query parameters (asyncpg passes the others as server settings)."""
+    display: str
+    """host:port/database, without credentials: safe for logs and messages."""
+    schema: str | None
+    """First schema of ``search_path``, created at migrate time if missing (None: the server's default)."""
+    min_size: int = DEFAULT_POOL_MIN
+    max_size: int = DEFAULT_POOL_MAX
+    command_timeout: float = DEFAULT_COMMAND_TIMEOUT
+
+    @classmethod
+    def parse(cls, url: str) -> PostgresUrl:
+        parts = urllib.parse.urlsplit(url)
+        if parts.scheme not in {"postgresql", "postgres"}:
+            raise ConfigError("SSOIDC_DATABASE_URL: expected a postgresql:// URL")
+        query = urllib.parse.parse_qsl(parts.query, keep_blank_values=True)
+        own = {k: v for k, v in query if k in _OWN_PARAMS}
+        rest = [(k, v) for k, v in query if k not in _OWN_PARAMS]
+        try:
+            min_size = int(own.get("pool_min_size", DEFAULT_POOL_MIN))
+            max_size = int(own.get("pool_max_size", DEFAULT_POOL_MAX))
+            timeout = float(own.get("command_timeout", DEFAULT_COMMAND_TIMEOUT))
+        except ValueError:
+            raise ConfigError(
+                "SSOIDC_DATABASE_URL: pool_min_size, pool_max_size and command_timeout must be numbers"
+            ) from None
+        if not 0 <= min_size <= max_size or max_size < 1 or timeout <= 0:
+            raise ConfigError(
+                "SSOIDC_DATABASE_URL: expected 0 <= pool_min_size <= pool_max_size, pool_max_size >= 1"
+                " and command_timeout > 0"
+            )
+        schema = None
+        for k, v in rest:
+            if k == "search_path":
+                first = v.split(",")[0].strip()
+                if first.startswith('"') and first.endswith('"') and len(first) >= 2:
+                    first = first[1:-1].replace('""', '"')
+                schema = first if first and first != "$user" else None
+        try:
+            display = f"{parts.hostname or 'localhost'}:{parts.port or 5432}{parts.path or '/'}"
+        except ValueError:  # several hosts (h1:5432,h2:5432): shown as written, without credentials
+            display = parts.netloc.rpartition("@")[2] + parts.path
+        dsn = urllib.parse.urlunsplit(parts._replace(query=urllib.parse.urlencode(rest)))
+        return cls(dsn, display, schema, min_size, max_size, timeout)
+
+
+def _lock_key(*parts: str) -> int:
+    """A signed 64-bit advisory-lock key for ``parts`` (the schema is always one: schemas never contend)."""
+    return int.from_bytes(hashlib.sha256("\x00".join(parts).encode()).digest()[:8], "big", signed=True)
+
+
+def _quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+async def _no_reset(_conn: asyncpg.Connection) -> None:
+    """Pool release hook: nothing to undo (no session state is ever changed), so no RESET round trip."""
+
+
+async def _close_at_loop_shutdown(pool: asyncpg.Pool) -> AsyncGenerator[None, None]:
+    try:
+        yield
+    finally:
+        if not pool.is_closing():  # else close() did it
+            try:
+                await asyncio.wait_for(pool.close(), 5.0)
+            except Exception:
+                pool.terminate()
+
+
+def _driver_errors(
+    fn: Callable[P, Awaitable[R]],
+) -> Callable[P, Coroutine[Any, Any, R]]:
+    """Turn driver and network failures into ``StorageError``; log what failed without SQL text or values."""
+
+    @functools.wraps(fn)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return await fn(*args, **kwargs)
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError, OSError) as exc:
+            store = args[0]
+            where = store.url.display if isinstance(store, PostgresStore) else "?"
+            sqlstate = getattr(exc, "sqlstate", None)
+            log.error(
+                "PostgreSQL %s at %s failed: %s%s",
+                fn.__name__,
+                where,
+                type(exc).__name__,
+                f" (SQLSTATE {sqlstate})" if sqlstate else "",
+            )
+            if isinstance(exc, OSError) and not isinstance(exc, TimeoutError):
+                raise StorageError(f"cannot reach PostgreSQL at {where}") from exc
+            raise StorageError("storage operation failed") from exc
+
+    return wrapper
+
+
+def _token_arrays(tokens: Sequence[TokenRecord]) -> list[list[Any]]:
+    """The 13 parallel arrays of ``_UNNEST_TOKENS``."""
+    cols: list[list[Any]] = [[] for _ in TOKEN_COLUMNS]
+    for t in tokens:
+        row = (
+            t.token_hash,
+            t.kind,
+            t.family_id,
+            t.parent_hash,
+            t.application_arn,
+            t.user_id,
+            " ".join(t.scopes),
+            t.issued_at,
+            t.expires_at,
+            t.session_expires_at,
+            t.grant_type,
+            orjson.dumps(t.context).decode(),
+            t.revoked_at,
+        )
+        for col, value in zip(cols, row, strict=True):
+            col.append(value)
+    return cols
+
+
+def _token_record(row: Any) -> TokenRecord:
+    return TokenRecord(
+        token_hash=bytes(row[0]),
+        kind=row[1],
+        family_id=row[2],
+        parent_hash=None if row[3] is None else bytes(row[3]),
+        application_arn=row[4],
+        user_id=row[5],
+        scopes=tuple(row[6].split()),
+        issued_at=row[7],
+        expires_at=row[8],
+        session_expires_at=row[9],
+        grant_type=row[10],
+        context=orjson.loads(row[11]),
+        revoked_at=row[12] if row[12] is not None else row[14],
+        retired_at=row[13],
+    )
+
+
+class PostgresStore:
+    """All storage contracts on one PostgreSQL schema, shared by any number of nodes and worker processes."""
+
+    def __init__(self, url: str, *, master_key: bytes) -> None:
+        self.url = PostgresUrl.parse(url)
+        self._master_key = master_key
+        self._secrets = Sealer(master_key, SECRET_PURPOSE)
+        self._keys = Sealer(master_key, SIGNING_KEY_PURPOSE)
+        self._pool: asyncpg.Pool | None = None
+        self._pool_loop: asyncio.AbstractEventLoop | None = None
+        self._opening: asyncio.Task[asyncpg.Pool] | None = None
+        self._guard: AsyncGenerator[None, None] | None = None
+        self._migrated = False
+        self.migrated_versions: list[int] = []
+        """Versions this store applied when it migrated (empty if another node had applied them)."""
+
+    # -- plumbing ---------------------------------------------------------------------------------------------
+    async def _get_pool(self) -> asyncpg.Pool:
+        loop = asyncio.get_running_loop()
+        pool = self._pool
+        if pool is not None and self._pool_loop is loop:
+            return pool
+        return await self._open_pool(loop)
+
+    async def _open_pool(self, loop: asyncio.AbstractEventLoop) -> asyncpg.Pool:
+        if self._pool_loop is not loop:
+            # A pool belongs to the loop that made it; that loop is gone or elsewhere, so is its pool.
+            if self._pool is not None:
+                self._abandon(self._pool)
+            self._pool = None
+            self._opening = None
+            self._pool_loop = loop
+        if self._opening is None:
+            self._opening = loop.create_task(self._create_pool())
+        task = self._opening
+        try:
+            return await asyncio.shield(task)
+        except BaseException:
+            if task.done() and self._opening is task:
+                self._opening = None  # failed: the next call tries again
+            raise
+
+    @staticmethod
+    def _abandon(pool: asyncpg.Pool) -> None:
+        try:
+            pool.terminate()
+        except Exception:  # the old loop is closed: its sockets close when collected
+            log.debug("abandoned a PostgreSQL pool of a closed event loop")
+
+    async def _create_pool(self) -> asyncpg.Pool:
+        u = self.url
+        try:
+            pool = await asyncpg.create_pool(
+                u.dsn,
+                min_size=u.min_size,
+                max_size=u.max_size,
+                command_timeout=u.command_timeout,
+                reset=_no_reset,
+            )
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError, OSError) as exc:
+            log.error("cannot connect to PostgreSQL at %s: %s", u.display, type(exc).__name__)
+            raise StorageError(f"cannot connect to PostgreSQL at {u.display}") from exc
+        try:
+            if not self._migrated:
+                async with pool.acquire() as conn:
+                    self.migrated_versions = await self._migrate(conn)
+                self._migrated = True
+        except BaseException:
+            pool.terminate()
+            raise
+        # Close the pool when its loop shuts down (asyncio.run closes async generators first) if nobody called
+        # close(): its connections end cleanly instead of lingering until garbage collection.
+        self._guard = _close_at_loop_shutdown(pool)
+        await self._guard.__anext__()
+        self._pool = pool
+        return pool
+
+    async def _migrate(self, conn: asyncpg.Connection) -> list[int]:
+        """Create the schema if missing, apply pending migrations and check the master key, in one transaction.
+
+        The transaction holds an advisory lock keyed on the schema, so nodes starting together take turns: the
+        first applies, the others find every version recorded.
+        """
+        schema = self.url.schema or ""
+        applied: list[int] = []
+        async with conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", _lock_key("ssoidc-migrate", schema))
+            if schema:
+                await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {_quote_ident(schema)}")
+            await conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, name text NOT NULL,"
+                " applied_at double precision NOT NULL)"
+            )
+            done = {r[0] for r in await conn.fetch("SELECT version FROM schema_migrations")}
+            for version, name, sql in migrations("postgres"):
+                if version in done:
+                    continue
+                await conn.execute(sql)  # simple-query protocol: the whole file, in this transaction
+                await conn.execute(
+                    "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
+                    version,
+                    name,
+                    time.time(),
+                )
+                applied.append(version)
+            expected = master_key_check(self._master_key)
+            stored = await conn.fetchval("SELECT value FROM meta WHERE key = $1", MASTER_KEY_CHECK_META)
+            if stored is None:
+                await conn.execute(
+                    "INSERT INTO meta (key, value) VALUES ($1, $2)", MASTER_KEY_CHECK_META, expected
+                )
+            elif not same_check(stored, expected):
+                raise ConfigError(MASTER_KEY_MISMATCH)
+        if applied:
+            log.info("PostgreSQL schema at %s migrated to version %d", self.url.display, applied[-1])
+        return applied
+
+    @_driver_errors
+    async def migrate(self) -> list[int]:
+        """Connect (and so migrate) now rather than on first use; returns the versions this store applied."""
+        await self._get_pool()
+        return self.migrated_versions
+
+    @_driver_errors
+    async def schema_version(self) -> int:
+        pool = await self._get_pool()
+        return int(await pool.fetchval("SELECT COALESCE(MAX(version), 0) FROM schema_migrations"))
+
+    async def close(self) -> None:
+        pool, self._pool, self._opening, self._guard = self._pool, None, None, None
+        loop, self._pool_loop = self._pool_loop, None
+        if pool is None:
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is not loop:
+            self._abandon(pool)
+            return
+        try:
+            await asyncio.wait_for(pool.close(), 5.0)
+        except (TimeoutError, asyncpg.InterfaceError, OSError):
+            pool.terminate()
+
+    # -- meta and configuration -------------------------------------------------------------------------------
+    @_driver_errors
+    async def get_meta(self, key: str) -> str | None:
+        pool = await self._get_pool()
+        value = await pool.fetchval("SELECT value FROM meta WHERE key = $1", key)
+        return None if value is None else str(value)
+
+    @_driver_errors
+    async def put_meta_if_absent(self, key: str, value: str) -> str:
+        pool = await self._get_pool()
+        won = await pool.fetchval(
+            "INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING value", key, value
+        )
+        if won is not None:
+            return str(won)
+        # A conflict is reported only once the other insert committed, so this new snapshot sees its value.
+        return str(await pool.fetchval("SELECT value FROM meta WHERE key = $1", key))
+
+    @_driver_errors
+    async def config_version(self) -> int:
+        pool = await self._get_pool()
+        value = await pool.fetchval("SELECT value FROM meta WHERE key = 'config_version'")
+        return 0 if value is None else int(value)
+
+    @_driver_errors
+    async def load_configuration(self) -> tuple[Configuration | None, int]:
+        pool = await self._get_pool()
+        async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+            value = await conn.fetchval("SELECT value FROM meta WHERE key = 'config_version'")
+            rows = await conn.fetch("SELECT kind, doc FROM config_resources ORDER BY seq")
+        return config_from_rows((r[0], r[1]) for r in rows), 0 if value is None else int(value)
+
+    @_driver_errors
+    async def replace_configuration(
+        self,
+        config: Configuration,
+        *,
+        expected_version: int | None = None,
+        idempotency: IdempotencyRecord | None = None,
+        revoke_subjects: Sequence[str] = (),
+        now: float = 0.0,
+    ) -> int:
+        """One transaction: bump the version first (its row lock orders concurrent writers), then the rest."""
+        rows = config_rows(config)
+        subjects = sorted(set(revoke_subjects))
+        pool = await self._get_pool()
+        async with pool.acquire() as conn, conn.transaction():
+            if expected_version is None:
+                version = await conn.fetchval(_SQL_BUMP_VERSION)
+            elif expected_version == 0:
+                version = await conn.fetchval(_SQL_CAS_FIRST_VERSION)
+            else:
+                version = await conn.fetchval(_SQL_CAS_VERSION, expected_version)
+            if version is None:
+                raise VersionConflict(f"configuration version is no longer {expected_version}")
+            if idempotency is not None:
+                won = await conn.fetchval(
+                    "INSERT INTO idempotency (key, request_sha256, response, created_at) VALUES ($1, $2, $3, $4)"
+                    " ON CONFLICT DO NOTHING RETURNING 1",
+                    idempotency.key,
+                    idempotency.request_sha256,
+                    idempotency.response,
+                    idempotency.created_at,
+                )
+                if won is None:
+                    raise VersionConflict("idempotency key already used")
+            if subjects:
+                await conn.execute(
+                    "INSERT INTO revoked_subjects (subject, revoked_at) SELECT s, $2 FROM unnest($1::text[]) AS s"
+                    " ON CONFLICT (subject) DO UPDATE"
+                    " SET revoked_at = GREATEST(revoked_subjects.revoked_at, excluded.revoked_at)",
+                    subjects,
+                    now,
+                )
+            await conn.execute("DELETE FROM config_resources")
+            await conn.execute(
+                "INSERT INTO config_resources (kind, id, seq, doc)"
+                " SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::text[])",
+                [r[0] for r in rows],
+                [r[1] for r in rows],
+                list(range(len(rows))),
+                [r[2] for r in rows],
+            )
+        return int(version)
+
+    @_driver_errors
+    async def get_idempotency(self, key: str) -> IdempotencyRecord | None:
+        pool = await self._get_pool()
+        row = await pool.fetchrow(
+            "SELECT key, request_sha256, response, created_at FROM idempotency WHERE key = $1", key
+        )
+        return None if row is None else IdempotencyRecord(row[0], bytes(row[1]), row[2], float(row[3]))
+
+    # -- credentials ------------------------------------------------------------------------------------------
+    @_driver_errors
+    async def load_credentials(self) -> list[StoredCredential]:
+        pool = await self._get_pool()
+        out = []
+        for akid, enc, arn, st, policy, desc, created in await pool.fetch(
+            "SELECT access_key_id, secret_enc, principal_arn, session_token_sha256, policy, description, created_at"
+            " FROM credentials ORDER BY created_at, access_key_id"
+        ):
+            secret = self._secrets.open(bytes(enc), akid.encode()).decode()
+            out.append(
+                StoredCredential(
+                    akid,
+                    secret,
+                    arn,
+                    None if st is None else bytes(st),
+                    orjson.loads(policy) if policy else None,
+                    desc,
+                    float(created),
+                )
+            )
+        return out
+
+    @_driver_errors
+    async def create_credential(self, cred: StoredCredential) -> None:
+        enc = self._secrets.seal(cred.secret_access_key.encode(), cred.access_key_id.encode())
+        pool = await self._get_pool()
+        async with pool.acquire() as conn, conn.transaction():
+            won = await conn.fetchval(
+                "INSERT INTO credentials (access_key_id, secret_enc, principal_arn, session_token_sha256,"
+                " policy, description, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+                " ON CONFLICT DO NOTHING RETURNING 1",
+                cred.access_key_id,
+                enc,
+                cred.principal_arn,
+                cred.session_token_sha256,
+                orjson.dumps(cred.policy).decode() if cred.policy is not None else None,
+                cred.description,
+                cred.created_at or time.time(),
+            )
+            if won is None:
+                raise KeyError(cred.access_key_id)
+            await conn.execute(_SQL_BUMP_VERSION)
+
+    @_driver_errors
+    async def delete_credential(self, access_key_id: str) -> bool:
+        pool = await self._get_pool()
+        async with pool.acquire() as conn, conn.transaction():
+            gone = await conn.fetchval(
+                "DELETE FROM credentials WHERE access_key_id = $1 RETURNING 1", access_key_id
+            )
+            if gone is not None:
+                await conn.execute(_SQL_BUMP_VERSION)
+        return gone is not None
+
+    # -- signing keys -----------------------------------------------------------------------------------------
+    @_driver_errors
+    async def signing_keys(self, purpose: str) -> list[SigningKey]:
+        pool = await self._get_pool()
+        out = []
+        for kid, p, alg, enc, created, active in await pool.fetch(
+            "SELECT kid, purpose, alg, private_enc, created_at, active FROM signing_keys WHERE purpose = $1"
+            " ORDER BY created_at DESC",
+            purpose,
+        ):
+            pem = self._keys.open(bytes(enc), kid.encode())
+            out.append(SigningKey(kid, p, alg, pem, float(created), bool(active)))
+        return out
+
+    @_driver_errors
+    async def ensure_signing_key(
+        self, purpose: str, alg: str, make: Callable[[], tuple[str, bytes]]
+    ) -> SigningKey:
+        """Return the active key for ``purpose``/``alg``, creating it exactly once across nodes.
+
+        Creation runs under a transaction-scoped advisory lock for (schema, purpose, alg): the first node in
+        creates the key; the others wait, then (a new READ COMMITTED snapshot) find it.
+        """
+        select = (
+            "SELECT kid FROM signing_keys WHERE purpose = $1 AND alg = $2 AND active ORDER BY created_at DESC"
+            " LIMIT 1"
+        )
+        pool = await self._get_pool()
+        if await pool.fetchval(select, purpose, alg) is None:
+            async with pool.acquire() as conn, conn.transaction():
+                await conn.execute(
+                    "SELECT pg_advisory_xact_lock($1)",
+                    _lock_key("ssoidc-signing-key", self.url.schema or "", purpose, alg),
+                )
+                if await conn.fetchval(select, purpose, alg) is None:
+                    kid, pem = make()
+                    await conn.execute(
+                        "INSERT INTO signing_keys (kid, purpose, alg, private_enc, created_at, active)"
+                        " VALUES ($1, $2, $3, $4, $5, true)",
+                        kid,
+                        purpose,
+                        alg,
+                        self._keys.seal(pem, kid.encode()),
+                        time.time(),
+                    )
+        keys = [k for k in await self.signing_keys(purpose) if k.alg == alg and k.active]
+        return keys[0]
+
+    # -- tokens -----------------------------------------------------------------------------------------------
+    @_driver_errors
+    async def issue(
+        self, tokens: Sequence[TokenRecord], *, jti: tuple[str, str, float] | None = None
+    ) -> None:
+        """One statement: the jti insert (ON CONFLICT DO NOTHING) gates the token insert in the same CTE."""
+        arrays = _token_arrays(tokens)
+        pool = await self._get_pool()
+        if jti is None:
+            if tokens:
+                await pool.execute(_SQL_ISSUE, *arrays)
+            return
+        if not await pool.fetchval(_SQL_ISSUE_JTI, *arrays, *jti):
+            raise JtiReplay(jti[0])
+
+    @_driver_errors
+    async def find_token(self, token_hash: bytes) -> TokenRecord | None:
+        pool = await self._get_pool()
+        row = await pool.fetchrow(_SQL_FIND_TOKEN, token_hash)
+        return None if row is None else _token_record(row)
+
+    @_driver_errors
+    async def revoke_family(self, family_id: str, now: float, expires_at: float) -> int:
+        """Revoke every token of ``family_id`` (they all end with their session, at ``expires_at``)."""
+        pool = await self._get_pool()
+        status = await pool.execute(_SQL_REVOKE_FAMILY, family_id, now, expires_at)
+        return int(status.rsplit(" ", 1)[-1])
+
+    @_driver_errors
+    async def rotate_refresh(
+        self,
+        old_hash: bytes,
+        application_arn: str,
+        now: float,
+        grace_seconds: float,
+        tokens: Sequence[TokenRecord],
+    ) -> Redemption:
+        """The winner's retire and insert are one statement; a loser reads the row again in a new snapshot."""
+        pool = await self._get_pool()
+        if await pool.fetchval(_SQL_ROTATE, *_token_arrays(tokens), now, old_hash, application_arn):
+            return Redemption.OK
+        row = await pool.fetchrow(_SQL_ROTATE_LOSER, old_hash, application_arn)
+        if row is None or row[1] is None or row[2] is not None:
+            return Redemption.INVALID
+        if now - float(row[1]) <= grace_seconds:
+            return Redemption.RETRY_IN_GRACE
+        await pool.execute(_SQL_REVOKE_FAMILY, row[0], now, float(row[3]))
+        return Redemption.REUSED
+
+    # -- authorization codes ----------------------------------------------------------------------------------
+    @_driver_errors
+    async def create_code(self, code: CodeRecord) -> None:
+        pool = await self._get_pool()
+        await pool.execute(
+            f"INSERT INTO auth_codes ({_CODE_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+            code.code_hash,
+            code.application_arn,
+            code.user_id,
+            code.redirect_uri,
+            code.code_challenge,
+            code.code_challenge_method,
+            " ".join(code.scopes),
+            code.family_id,
+            code.issued_at,
+            code.expires_at,
+            code.session_expires_at,
+            code.auth_time,
+            code.consumed_at,
+        )
+
+    @_driver_errors
+    async def find_code(self, code_hash: bytes) -> CodeRecord | None:
+        pool = await self._get_pool()
+        row = await pool.fetchrow(f"SELECT {_CODE_COLS} FROM auth_codes WHERE code_hash = $1", code_hash)
+        if row is None:
+            return None
+        return CodeRecord(
+            code_hash=bytes(row[0]),
+            application_arn=row[1],
+            user_id=row[2],
+            redirect_uri=row[3],
+            code_challenge=row[4],
+            code_challenge_method=row[5],
+            scopes=tuple(row[6].split()),
+            family_id=row[7],
+            issued_at=row[8],
+            expires_at=row[9],
+            session_expires_at=row[10],
+            auth_time=row[11],
+            consumed_at=row[12],
+        )
+
+    @_driver_errors
+    async def redeem_code(
+        self, code_hash: bytes, application_arn: str, now: float, tokens: Sequence[TokenRecord]
+    ) -> Redemption:
+        pool = await self._get_pool()
+        if await pool.fetchval(_SQL_REDEEM, *_token_arrays(tokens), now, code_hash, application_arn):
+            return Redemption.OK
+        row = await pool.fetchrow(_SQL_REDEEM_LOSER, code_hash, application_arn)
+        if row is None or row[1] is None or row[3]:
+            return Redemption.INVALID
+        # RFC 6749 4.1.2: a second redemption revokes what the code issued.
+        await pool.execute(_SQL_REVOKE_FAMILY, row[0], now, float(row[2]))
+        return Redemption.REUSED
+
+    # -- sign-in ----------------------------------------------------------------------------------------------
+    @_driver_errors
+    async def set_password_hash(self, user_id: str, password_hash: str, now: float) -> None:
+        pool = await self._get_pool()
+        await pool.execute(
+            "INSERT INTO user_passwords (user_id, password_hash, updated_at) VALUES ($1, $2, $3)"
+            " ON CONFLICT (user_id) DO UPDATE SET password_hash = excluded.password_hash,"
+            " updated_at = excluded.updated_at",
+            user_id,
+            password_hash,
+            now,
+        )
+
+    @_driver_errors
+    async def get_password_hash(self, user_id: str) -> str | None:
+        pool = await self._get_pool()
+        value = await pool.fetchval("SELECT password_hash FROM user_passwords WHERE user_id = $1", user_id)
+        return None if value is None else str(value)
+
+    @_driver_errors
+    async def create_web_session(self, sid_hash: bytes, session: WebSession) -> None:
+        pool = await self._get_pool()
+        await pool.execute(
+            "INSERT INTO web_sessions (sid_hash, user_id, auth_time, expires_at) VALUES ($1, $2, $3, $4)",
+            sid_hash,
+            session.user_id,
+            session.auth_time,
+            session.expires_at,
+        )
+
+    @_driver_errors
+    async def get_web_session(self, sid_hash: bytes, now: float) -> WebSession | None:
+        pool = await self._get_pool()
+        row = await pool.fetchrow(
+            "SELECT user_id, auth_time, expires_at FROM web_sessions WHERE sid_hash = $1 AND expires_at > $2",
+            sid_hash,
+            now,
+        )
+        return None if row is None else WebSession(row[0], float(row[1]), float(row[2]))
+
+    @_driver_errors
+    async def delete_web_session(self, sid_hash: bytes) -> None:
+        pool = await self._get_pool()
+        await pool.execute("DELETE FROM web_sessions WHERE sid_hash = $1", sid_hash)
+
+    @_driver_errors
+    async def locked_until(self, key: str, now: float) -> float | None:
+        pool = await self._get_pool()
+        value = await pool.fetchval("SELECT locked_until FROM login_attempts WHERE attempt_key = $1", key)
+        if value is None or float(value) <= now:
+            return None
+        return float(value)
+
+    @_driver_errors
+    async def record_failure(
+        self, key: str, now: float, *, window: float, threshold: int, lock_seconds: float
+    ) -> float | None:
+        """One upsert: concurrent failures for one key each count (the row lock orders them)."""
+        pool = await self._get_pool()
+        value = await pool.fetchval(_SQL_RECORD_FAILURE, key, now, threshold, lock_seconds, window)
+        return None if value is None else float(value)
+
+    @_driver_errors
+    async def clear_failures(self, key: str) -> None:
+        pool = await self._get_pool()
+        await pool.execute("DELETE FROM login_attempts WHERE attempt_key = $1", key)
+
+    @_driver_errors
+    async def purge_expired(self, now: float, limit: int = 1000) -> int:
+        """Delete up to ``limit`` expired rows of each kind, each batch its own short statement."""
+        pool = await self._get_pool()
+        n = 0
+        for sql, cutoff in (
+            (
+                "DELETE FROM tokens WHERE token_hash IN"
+                " (SELECT token_hash FROM tokens WHERE expires_at < $1 LIMIT $2)",
+                now,
+            ),
+            (
+                "DELETE FROM web_sessions WHERE sid_hash IN"
+                " (SELECT sid_hash FROM web_sessions WHERE expires_at < $1 LIMIT $2)",
+                now,
+            ),
+            (
+                "DELETE FROM revoked_families WHERE family_id IN"
+                " (SELECT family_id FROM revoked_families WHERE expires_at < $1 LIMIT $2)",
+                now,
+            ),
+            (  # kept a day past expiry so a late replay still revokes its family
+                "DELETE FROM auth_codes WHERE code_hash IN"
+                " (SELECT code_hash FROM auth_codes WHERE expires_at < $1 LIMIT $2)",
+                now - 86400,
+            ),
+            (
+                "DELETE FROM used_jtis WHERE (issuer, jti) IN"
+                " (SELECT issuer, jti FROM used_jtis WHERE expires_at < $1 LIMIT $2)",
+                now,
+            ),
+            (
+                "DELETE FROM idempotency WHERE key IN (SELECT key FROM idempotency WHERE created_at < $1 LIMIT $2)",
+                now - IDEMPOTENCY_TTL_SECONDS,
+            ),
+        ):
+            status = await pool.execute(sql, cutoff, limit)
+            n += int(status.rsplit(" ", 1)[-1])
+        return n

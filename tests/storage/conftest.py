@@ -1,0 +1,130 @@
+"""Fixtures of the storage contract suite: one ``Backend`` per test, for SQLite and for PostgreSQL.
+
+PostgreSQL comes from ``SSOIDC_TEST_PG_URL`` (default ``postgresql://127.0.0.1:5432/test``). Each test gets a
+fresh schema named after its xdist worker and a random suffix (selected with ``?search_path=``), dropped at the end;
+an unreachable server FAILS the tests (it never skips them).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import secrets
+import urllib.parse
+from collections.abc import Callable, Coroutine, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import asyncpg
+import pytest
+
+from ssoidc.storage.base import Store
+from ssoidc.storage.postgres import PostgresStore
+from ssoidc.storage.sqlite import SqliteStore
+
+KEY = bytes(range(32))
+DEFAULT_PG_URL = "postgresql://127.0.0.1:5432/test"
+T = TypeVar("T")
+
+
+def with_query(url: str, **params: str) -> str:
+    """``url`` with ``params`` added to (or replacing those in) its query string."""
+    parts = urllib.parse.urlsplit(url)
+    query = dict(urllib.parse.parse_qsl(parts.query))
+    query.update(params)
+    return urllib.parse.urlunsplit(parts._replace(query=urllib.parse.urlencode(query)))
+
+
+@dataclass
+class Backend:
+    """One empty store, the event loop the test runs it on, and a way to open more stores ("nodes") on it."""
+
+    kind: str
+    loop: asyncio.AbstractEventLoop
+    factory: Callable[[bytes], Store]
+    stores: list[Store] = field(default_factory=list)
+    url: str = ""
+    """PostgreSQL only: the URL of this test's schema."""
+
+    def open(self, master_key: bytes = KEY) -> Store:
+        """Another store on the same database, as another node would open it (its own pool or connection)."""
+        store = self.factory(master_key)
+        self.stores.append(store)
+        return store
+
+    @property
+    def store(self) -> Store:
+        return self.stores[0]
+
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        return self.loop.run_until_complete(coro)
+
+
+@pytest.fixture(scope="session")
+def pg_base_url() -> str:
+    """The test server's URL, probed once per session: unreachable means every PostgreSQL test fails, loudly."""
+    url = os.environ.get("SSOIDC_TEST_PG_URL", DEFAULT_PG_URL)
+
+    async def probe() -> None:
+        conn = await asyncpg.connect(url, timeout=5)
+        await conn.close()
+
+    try:
+        asyncio.run(probe())
+    except Exception as exc:
+        pytest.fail(
+            f"PostgreSQL is not reachable at {url} ({type(exc).__name__}: {exc}). The storage contract suite needs"
+            " a server: start one, or point SSOIDC_TEST_PG_URL at one.",
+            pytrace=False,
+        )
+    return url
+
+
+def fresh_schema_url(base: str) -> tuple[str, str]:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    schema = f"ssoidc_test_{worker}_{secrets.token_hex(4)}"
+    return schema, with_query(base, search_path=schema, pool_min_size="1", pool_max_size="4")
+
+
+def drop_schema(base: str, schema: str) -> None:
+    async def go() -> None:
+        conn = await asyncpg.connect(base, timeout=5)
+        try:
+            await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        finally:
+            await conn.close()
+
+    asyncio.run(go())
+
+
+@pytest.fixture()
+def pg_schema(pg_base_url: str) -> Iterator[tuple[str, str]]:
+    """``(schema, URL)`` of a schema that does not exist yet (the store creates it), dropped afterwards."""
+    schema, url = fresh_schema_url(pg_base_url)
+    yield schema, url
+    drop_schema(pg_base_url, schema)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
+    loop = asyncio.new_event_loop()
+    base = schema = ""
+    if request.param == "sqlite":
+        path = tmp_path / "store.db"
+        b = Backend("sqlite", loop, lambda key: SqliteStore(path, master_key=key))
+    else:
+        base = request.getfixturevalue("pg_base_url")
+        schema, url = fresh_schema_url(base)
+        b = Backend("postgres", loop, lambda key: PostgresStore(url, master_key=key), url=url)
+    try:
+        b.open()
+        yield b
+    finally:
+        for s in b.stores:
+            with contextlib.suppress(Exception):  # a store the test expected to be refused
+                loop.run_until_complete(s.close())
+        loop.close()
+        if schema:
+            drop_schema(base, schema)
