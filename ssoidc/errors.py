@@ -21,6 +21,14 @@ Hierarchy::
     │   ├── IncompleteSignature
     │   ├── InvalidSignature
     │   └── UnrecognizedClient
+    ├── AdminError                       configuration-plane (sso-admin / identitystore) failures
+    │   ├── ValidationFailed             a member breaks a modelled constraint or a domain rule (names it)
+    │   ├── ResourceNotFound
+    │   ├── Conflict                     uniqueness, ClientToken reuse, concurrent modification
+    │   ├── AdminAccessDenied            the caller's identity policy does not allow the action
+    │   ├── ServiceQuotaExceeded
+    │   ├── Throttled
+    │   └── NotImplementedOperation      a modelled operation ssoidc does not serve
     └── ConfigError                      an invalid configuration file or value (names the field)
 """
 
@@ -109,6 +117,51 @@ class InvalidSignature(AuthError):
 
 class UnrecognizedClient(AuthError):
     """The access key id is unknown, or the session token does not belong to it."""
+
+
+class AdminError(SsoidcError):
+    """A configuration-plane failure (sso-admin, identitystore)."""
+
+
+class ValidationFailed(AdminError):
+    """A member breaks a modelled constraint or a domain rule. ``field`` names the member path."""
+
+    def __init__(self, message: str, field: str = "") -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class ResourceNotFound(AdminError):
+    """The named resource does not exist. ``resource_type`` is USER, GROUP, APPLICATION... where known."""
+
+    def __init__(self, message: str, resource_type: str = "", resource_id: str = "") -> None:
+        super().__init__(message)
+        self.resource_type = resource_type
+        self.resource_id = resource_id
+
+
+class Conflict(AdminError):
+    """Uniqueness violation, ClientToken reused with another request, or a concurrent modification."""
+
+    def __init__(self, message: str, reason: str = "") -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class AdminAccessDenied(AdminError):
+    """The caller is not an administrator for this action (identity policy)."""
+
+
+class ServiceQuotaExceeded(AdminError):
+    """A per-resource quota (10 trusted token issuers, 25 access scopes...) would be exceeded."""
+
+
+class Throttled(AdminError):
+    """Too many concurrent modifications; the caller should retry."""
+
+
+class NotImplementedOperation(AdminError):
+    """A modelled operation that ssoidc does not serve (for example permission sets)."""
 
 
 class ConfigError(SsoidcError):

@@ -19,12 +19,16 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from ssoidc.admin.editor import ConfigEditor
+from ssoidc.admin.rules import check as check_rules
+from ssoidc.aws.json11 import Json11Api, Json11Service
 from ssoidc.aws.oidc import SIGNING_NAME, SsoOidcApi
 from ssoidc.aws.sigv4 import Credential, SigV4Verifier
 from ssoidc.clock import Clock, SystemClock
 from ssoidc.config.apply import load_file, resolve
 from ssoidc.config.schema import ConfigFile
 from ssoidc.crypto import load_or_create_master_key
+from ssoidc.errors import AdminError, ConfigError
 from ssoidc.model import Configuration, Directory, Instance
 from ssoidc.oauth.authorize import CodeIssuer
 from ssoidc.oauth.grants.authorization_code import AuthorizationCodeGrantHandler
@@ -40,7 +44,7 @@ from ssoidc.oauth.service import TokenService
 from ssoidc.oauth.signin import SignInService, SignInSettings
 from ssoidc.oauth.tokens import TokenMinter
 from ssoidc.settings import Settings
-from ssoidc.storage.base import StoredCredential
+from ssoidc.storage.base import Store, StoredCredential, VersionConflict
 from ssoidc.storage.sqlite import SqliteStore
 
 log = logging.getLogger("ssoidc")
@@ -60,8 +64,13 @@ def new_secret_access_key() -> str:
     return "".join(secrets.choice(string.ascii_letters + string.digits + "+/") for _ in range(40))
 
 
-def open_store(settings: Settings) -> tuple[SqliteStore, bytes]:
+def open_store(settings: Settings) -> tuple[Store, bytes]:
+    """The store ``settings`` name: PostgreSQL if ``database_url`` is set (connects on first use), else SQLite."""
     master = load_or_create_master_key(settings.data_dir)
+    if settings.database_url:
+        from ssoidc.storage.postgres import PostgresStore
+
+        return PostgresStore(settings.database_url, master_key=master), master
     return SqliteStore(settings.db_path, master_key=master, synchronous=settings.sqlite_synchronous), master
 
 
@@ -95,6 +104,7 @@ class Node:
         )
         self.token_service: TokenService | None = None
         self.oidc: SsoOidcApi | None = None
+        self.admin: Json11Api | None = None
         self._purger: asyncio.Task[None] | None = None
 
     # -- startup ----------------------------------------------------------------------------------------------
@@ -166,10 +176,12 @@ class Node:
             identity_policy_of=self.identity_policy_of,
             now=self.clock.now,
         )
+        self.admin = build_admin_api(self)
         await self.refresh()
 
     def start_background(self) -> None:
-        self.store.start_checkpointer()
+        if isinstance(self.store, SqliteStore):
+            self.store.start_checkpointer()
         self._purger = asyncio.get_running_loop().create_task(self._purge_loop())
 
     async def _purge_loop(self) -> None:
@@ -206,11 +218,12 @@ class Node:
         existing = {c.access_key_id for c in await self.store.load_credentials()}
         if env_key and env_secret:
             if env_key not in existing:
-                await self.store.create_credential(
-                    StoredCredential(
-                        env_key, env_secret, root, description="bootstrap admin (from environment)"
+                with contextlib.suppress(KeyError):  # another node sharing the database made it first
+                    await self.store.create_credential(
+                        StoredCredential(
+                            env_key, env_secret, root, description="bootstrap admin (from environment)"
+                        )
                     )
-                )
             await self.store.put_meta_if_absent("bootstrap_access_key_id", env_key)
             return
         if await self.store.get_meta("bootstrap_access_key_id") is not None:
@@ -225,11 +238,34 @@ class Node:
         write_credentials_file(self.settings.data_dir / BOOTSTRAP_FILE, akid, secret)
 
     async def apply(self, spec: ConfigFile) -> Configuration:
-        current, _ = await self.store.load_configuration()
-        config = resolve(spec, current, self.settings.account_id)
-        if config != current:
-            await self.store.replace_configuration(config)
-        return config
+        """The file front door: same invariants (``rules.check``) and cascades as the admin API, one CAS write.
+
+        Users and applications the file no longer lists are deleted, and their tokens revoked, exactly as
+        identitystore DeleteUser / sso-admin DeleteApplication would.
+        """
+        for _ in range(25):
+            current, version = await self.store.load_configuration()
+            config = resolve(spec, current, self.settings.account_id, now=self.clock.now())
+            if config == current:
+                return config
+            try:
+                check_rules(config)
+            except AdminError as exc:
+                raise ConfigError(f"invalid configuration: {exc.message}") from None
+            revoke: list[str] = []
+            if current is not None:
+                users = {u.user_id for u in config.users}
+                apps = {a.arn for a in config.applications}
+                revoke += [f"user:{u.user_id}" for u in current.users if u.user_id not in users]
+                revoke += [f"application:{a.arn}" for a in current.applications if a.arn not in apps]
+            try:
+                await self.store.replace_configuration(
+                    config, expected_version=version, revoke_subjects=revoke, now=self.clock.now()
+                )
+            except VersionConflict:
+                continue
+            return config
+        raise ConfigError("the configuration is being changed concurrently; try again")
 
     # -- request time -----------------------------------------------------------------------------------------
     async def refresh(self) -> Directory:
@@ -246,6 +282,7 @@ class Node:
                         "d-0000000000",
                         self.settings.account_id,
                         "unconfigured",
+                        status="DELETED",  # no instance yet: sso-admin CreateInstance makes one
                     )
                 )
             creds = await self.store.load_credentials()
@@ -271,6 +308,40 @@ class Node:
         directory = self._directory
         assert directory is not None
         return await self.token_service.create_token_with_iam(req, caller, directory, self.clock.now())
+
+
+def build_admin_api(node: Node) -> Json11Api:
+    """The configuration plane: sso-admin and identitystore over JSON 1.1, both editing one configuration."""
+    from ssoidc.aws import identitystore, sso_admin
+
+    editor = ConfigEditor(node.store, node.refresh)
+    s = node.settings
+    admin = sso_admin.SsoAdminApi(editor, account_id=s.account_id, region=s.region)
+    ids = identitystore.IdentityStoreApi(editor)
+
+    def verifier_for(signing_name: str) -> SigV4Verifier:
+        return SigV4Verifier(
+            node._lookup_credential, region=s.region, service=signing_name, max_skew_seconds=s.sigv4_max_skew
+        )
+
+    return Json11Api(
+        [
+            Json11Service(
+                sso_admin.SERVICE, sso_admin.TARGET_PREFIX, sso_admin.SIGNING_NAME, "sso", admin.handlers()
+            ),
+            Json11Service(
+                identitystore.SERVICE,
+                identitystore.TARGET_PREFIX,
+                identitystore.SIGNING_NAME,
+                "identitystore",
+                ids.handlers(),
+            ),
+        ],
+        verifier_for=verifier_for,
+        identity_policy_of=node.identity_policy_of,
+        account_id=s.account_id,
+        now=node.clock.now,
+    )
 
 
 def build_grants(node: Node, issuer: TokenIssuer) -> dict[str, Grant]:

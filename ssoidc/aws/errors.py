@@ -8,6 +8,9 @@
   runs: ``x-amzn-ErrorType: <Code>:http://internal.amazon.com/coral/com.amazon.coral.service/`` and body
   ``{"message": ...}``, HTTP 403. These four codes are not in the sso-oidc model, so SDKs raise a generic
   ``ClientError`` carrying the code, exactly as they do against AWS.
+* sso-admin and identitystore (JSON 1.1): ``x-amzn-ErrorType: <Code>`` and body ``{"__type": <Code>, "Message":
+  ...}`` plus the members the service's error shape models (``Reason``, ``ResourceType``, ``ResourceId``,
+  ``RequestId``), with the modelled status (``ADMIN_ERRORS``).
 * Anything unmapped is InternalServerException (500) with a fixed message and the request id; the detail goes to
   the log only.
 """
@@ -43,6 +46,24 @@ FRONTEND_ERRORS: dict[type[e.SsoidcError], tuple[str, int]] = {
     e.IncompleteSignature: ("IncompleteSignatureException", 403),
     e.InvalidSignature: ("InvalidSignatureException", 403),
     e.UnrecognizedClient: ("UnrecognizedClientException", 403),
+}
+
+
+#: Configuration-plane errors -> JSON 1.1 error shape (both admin services model the same names).
+ADMIN_ERRORS: dict[type[e.SsoidcError], str] = {
+    e.ValidationFailed: "ValidationException",
+    e.ResourceNotFound: "ResourceNotFoundException",
+    e.Conflict: "ConflictException",
+    e.AdminAccessDenied: "AccessDeniedException",
+    e.Throttled: "ThrottlingException",
+    e.ServiceQuotaExceeded: "ServiceQuotaExceededException",
+    e.NotImplementedOperation: "NotImplementedException",
+}
+#: Not modelled by either service: SDKs raise a generic ClientError with this code. HTTP 400, never retried.
+ADMIN_UNMODELLED = {
+    "NotImplementedException": 400,
+    "UnknownOperationException": 400,
+    "SerializationException": 400,
 }
 
 
@@ -91,3 +112,52 @@ def render_oidc_error(exc: BaseException, request_id: str) -> RenderedError:
     return RenderedError(
         error_status(OIDC_SERVICE, code), _headers(code, OIDC_NAMESPACE, request_id), body, code
     )
+
+
+def render_admin_error(exc: BaseException, service: str, request_id: str) -> RenderedError:
+    """Render any exception as a JSON 1.1 error of ``service`` (``sso-admin`` or ``identitystore``)."""
+    from ssoidc.aws.models import service_model
+
+    code = "InternalServerException"
+    message = f"An internal error occurred (request id {request_id})"
+    status = 500
+    extra: dict[str, str] = {}
+    for cls in type(exc).__mro__:
+        if cls in FRONTEND_ERRORS:
+            code, status = FRONTEND_ERRORS[cls]
+            assert isinstance(exc, e.SsoidcError)
+            front = orjson.dumps({"__type": code, "message": exc.message})
+            return RenderedError(status, _json11_headers(code, request_id), front, code)
+        if cls in ADMIN_ERRORS:
+            assert isinstance(exc, e.SsoidcError)
+            code, message = ADMIN_ERRORS[cls], exc.message
+            if isinstance(exc, e.Conflict) and exc.reason:
+                extra["Reason"] = exc.reason
+            if isinstance(exc, e.ResourceNotFound):
+                if exc.resource_type:
+                    extra["ResourceType"] = exc.resource_type
+                if exc.resource_id:
+                    extra["ResourceId"] = exc.resource_id
+            break
+    if code in ADMIN_UNMODELLED:
+        status = ADMIN_UNMODELLED[code]
+        body: dict[str, str] = {"__type": code, "Message": message}
+    else:
+        shape = service_model(service).shape_for(code)
+        status = shape.metadata.get("error", {}).get(
+            "httpStatusCode", 500 if code == "InternalServerException" else 400
+        )
+        members = shape.members
+        body = {"__type": code, "Message": message}
+        body.update({k: v for k, v in extra.items() if k in members})
+        if "RequestId" in members:
+            body["RequestId"] = request_id
+    return RenderedError(status, _json11_headers(code, request_id), orjson.dumps(body), code)
+
+
+def _json11_headers(code: str, request_id: str) -> list[tuple[bytes, bytes]]:
+    return [
+        (b"content-type", b"application/x-amz-json-1.1"),
+        (b"x-amzn-errortype", code.encode()),
+        (b"x-amzn-requestid", request_id.encode()),
+    ]

@@ -3,6 +3,8 @@
 Routes:
   POST /token?aws_iam=t                          CreateTokenWithIAM (sso-oidc, SigV4 ``sso-oauth``)
   POST /token                                    CreateToken (public clients; answered with a clear error for now)
+  POST /  (X-Amz-Target: SWBExternalService.*, AWSIdentityStore.*)
+                                                 sso-admin and identitystore, JSON 1.1 (ssoidc.aws.json11)
   GET  /healthz                                  200 once the node serves requests
   GET  /<instance id>/.well-known/openid-configuration, /<instance id>/.well-known/jwks.json
                                                  OIDC discovery and JWKS for our idTokens
@@ -157,7 +159,7 @@ def create_app(settings: Settings, node: Node | None = None, *, bootstrap: bool 
     ) -> None:
         """POST /token is served here directly (the hot path: no routing, no Request/Response objects);
         everything else goes to the Starlette app."""
-        if scope["type"] != "http" or scope["path"] != "/token" or scope["method"] != "POST":
+        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] not in ("/token", "/"):
             await app(scope, receive, send)
             return
         try:
@@ -174,15 +176,17 @@ def create_app(settings: Settings, node: Node | None = None, *, bootstrap: bool 
                 oversized=oversized,
             )
             await node.refresh()
-            assert node.oidc is not None
-            if scope["query_string"] == b"aws_iam=t" or parse_qs(scope["query_string"].decode("latin-1")).get(
-                "aws_iam"
-            ) == ["t"]:
+            assert node.oidc is not None and node.admin is not None
+            if scope["path"] == "/":
+                resp = await node.admin.handle(wire)
+            elif scope["query_string"] == b"aws_iam=t" or parse_qs(
+                scope["query_string"].decode("latin-1")
+            ).get("aws_iam") == ["t"]:
                 resp = await node.oidc.create_token_with_iam(wire)
             else:
                 resp = await node.oidc.create_token(wire)
         except Exception:
-            log.exception("unhandled error on POST /token")
+            log.exception("unhandled error on POST %s", scope["path"])
             resp = WireResponse(
                 500,
                 orjson.dumps({"message": "Internal server error"}),

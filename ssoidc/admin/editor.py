@@ -1,0 +1,114 @@
+"""Every configuration change as one optimistic, idempotent compare-and-swap.
+
+``ConfigEditor.run(change)`` reads the current configuration and its version, computes the new configuration
+with the pure function ``change``, checks the invariants (``ssoidc.admin.rules``), and writes it only if the
+version is still the one read (``replace_configuration(expected_version=...)``); on a lost race it re-reads and
+recomputes, so concurrent admin calls across workers and nodes never lose each other's changes.
+
+Idempotency (sso-admin ``ClientToken``): the first call's answer is stored in the same transaction as its change,
+keyed by operation, caller and token, with a fingerprint of the request. A retry with the same token and the
+same request returns the stored answer and changes nothing; the same token with a different request is a
+``Conflict``. Tokens are remembered for ``IDEMPOTENCY_TTL_SECONDS``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+import orjson
+
+from ssoidc.admin.rules import check
+from ssoidc.errors import Conflict
+from ssoidc.model import Configuration, Directory
+from ssoidc.storage.base import ConfigStore, IdempotencyRecord, VersionConflict
+
+T = TypeVar("T")
+MAX_ATTEMPTS = 25
+
+
+@dataclass(frozen=True, slots=True)
+class Edit(Generic[T]):
+    """What a change produces: the new configuration, the caller's answer, and subjects whose tokens die."""
+
+    config: Configuration
+    result: T
+    revoke: Sequence[str] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ClientToken:
+    """An idempotency key: ``scope`` names the operation and caller, ``request`` is the request minus the token."""
+
+    scope: str
+    token: str
+    request: Any
+
+    @property
+    def key(self) -> str:
+        return f"{self.scope}:{self.token}"
+
+    @property
+    def fingerprint(self) -> bytes:
+        return hashlib.sha256(orjson.dumps(self.request, option=orjson.OPT_SORT_KEYS)).digest()
+
+
+class ConfigEditor:
+    def __init__(self, store: ConfigStore, read: Callable[[], Awaitable[Directory]]) -> None:
+        self._store = store
+        self._read = read
+
+    async def current(self) -> Directory:
+        return await self._read()
+
+    async def _replay(self, client_token: ClientToken | None) -> dict[str, Any] | None:
+        if client_token is None:
+            return None
+        rec = await self._store.get_idempotency(client_token.key)
+        if rec is None:
+            return None
+        if rec.request_sha256 != client_token.fingerprint:
+            raise Conflict(
+                "The ClientToken was already used with a different request; use a new ClientToken",
+                "CONCURRENT_MODIFICATION",
+            )
+        out: dict[str, Any] = orjson.loads(rec.response)
+        return out
+
+    async def run(
+        self,
+        change: Callable[[Configuration], Edit[dict[str, Any]]],
+        *,
+        now: float,
+        client_token: ClientToken | None = None,
+    ) -> dict[str, Any]:
+        """Apply ``change`` atomically and return its result (or the remembered result of the same call)."""
+        for _ in range(MAX_ATTEMPTS):
+            replayed = await self._replay(client_token)
+            if replayed is not None:
+                return replayed
+            directory = await self._read()
+            edit = change(directory.config)
+            check(edit.config)
+            record = None
+            if client_token is not None:
+                record = IdempotencyRecord(
+                    client_token.key, client_token.fingerprint, orjson.dumps(edit.result).decode(), now
+                )
+            try:
+                await self._store.replace_configuration(
+                    edit.config,
+                    expected_version=directory.version,
+                    idempotency=record,
+                    revoke_subjects=tuple(edit.revoke),
+                    now=now,
+                )
+            except VersionConflict:
+                continue
+            await self._read()
+            return edit.result
+        raise Conflict(
+            "The configuration is being changed concurrently; retry the request", "CONCURRENT_MODIFICATION"
+        )

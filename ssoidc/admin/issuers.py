@@ -1,0 +1,133 @@
+"""Trusted token issuers of the instance (sso-admin CreateTrustedTokenIssuer, DescribeTrustedTokenIssuer,
+UpdateTrustedTokenIssuer, DeleteTrustedTokenIssuer, ListTrustedTokenIssuers). Pure functions ``Configuration -> Edit``.
+
+* An issuer's URL is fixed at creation (the update shape has no IssuerUrl) and unique in the instance: two issuers
+  with one URL would make the assertion's ``iss`` ambiguous, so a second one is a ``Conflict``.
+* Deleting an issuer that a JWT-bearer grant still names is a ``Conflict`` naming the applications: the grant
+  must be changed first (silently dropping the issuer could leave a grant with no issuer at all).
+* At most ``rules.MAX_ISSUERS`` (10) per instance (``ServiceQuotaExceeded``), names unique (``Conflict``).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import replace
+
+from ssoidc.admin.editor import Edit
+from ssoidc.admin.instance import active_instance
+from ssoidc.admin.rules import MAX_ISSUERS
+from ssoidc.errors import Conflict, ResourceNotFound, ServiceQuotaExceeded
+from ssoidc.model import Configuration, JwtBearerGrant, TrustedTokenIssuer
+
+
+def new_issuer_arn(config: Configuration) -> str:
+    inst = config.instance
+    return f"arn:aws:sso::{inst.owner_account_id}:trustedTokenIssuer/{inst.instance_id}/tti-{uuid.uuid4()}"
+
+
+def get_issuer(config: Configuration, arn: str) -> TrustedTokenIssuer:
+    for t in config.trusted_token_issuers:
+        if t.arn == arn:
+            return t
+    raise ResourceNotFound(f"Trusted token issuer {arn} does not exist", "TRUSTED_TOKEN_ISSUER", arn)
+
+
+def list_issuers(config: Configuration, instance_arn: str) -> tuple[TrustedTokenIssuer, ...]:
+    active_instance(config, instance_arn)
+    return config.trusted_token_issuers
+
+
+def _put(config: Configuration, issuer: TrustedTokenIssuer) -> Configuration:
+    items = [issuer if t.arn == issuer.arn else t for t in config.trusted_token_issuers]
+    if not any(t.arn == issuer.arn for t in config.trusted_token_issuers):
+        items.append(issuer)
+    return replace(config, trusted_token_issuers=tuple(items))
+
+
+def _check_name(config: Configuration, name: str, arn: str) -> None:
+    for t in config.trusted_token_issuers:
+        if t.name == name and t.arn != arn:
+            raise Conflict(f"A trusted token issuer named {name!r} already exists")
+
+
+def create_issuer(
+    config: Configuration,
+    *,
+    instance_arn: str,
+    name: str,
+    issuer_url: str,
+    claim_attribute_path: str,
+    identity_store_attribute_path: str,
+    tags: Mapping[str, str],
+) -> Edit[TrustedTokenIssuer]:
+    active_instance(config, instance_arn)
+    if len(config.trusted_token_issuers) >= MAX_ISSUERS:
+        raise ServiceQuotaExceeded(f"An instance can have at most {MAX_ISSUERS} trusted token issuers")
+    _check_name(config, name, "")
+    for t in config.trusted_token_issuers:
+        if t.issuer_url == issuer_url:
+            raise Conflict(f"A trusted token issuer with this IssuerUrl already exists ({t.arn})")
+    issuer = TrustedTokenIssuer(
+        arn=new_issuer_arn(config),
+        name=name,
+        issuer_url=issuer_url,
+        claim_attribute_path=claim_attribute_path,
+        identity_store_attribute_path=identity_store_attribute_path,
+        tags=dict(tags),
+    )
+    return Edit(_put(config, issuer), issuer)
+
+
+def update_issuer(
+    config: Configuration,
+    arn: str,
+    *,
+    name: str | None = None,
+    claim_attribute_path: str | None = None,
+    identity_store_attribute_path: str | None = None,
+) -> Edit[TrustedTokenIssuer]:
+    """Change the name or the claim mapping; the issuer URL never changes (it identifies the issuer)."""
+    issuer = get_issuer(config, arn)
+    if name is not None:
+        _check_name(config, name, arn)
+    new = replace(
+        issuer,
+        name=issuer.name if name is None else name,
+        claim_attribute_path=issuer.claim_attribute_path
+        if claim_attribute_path is None
+        else claim_attribute_path,
+        identity_store_attribute_path=(
+            issuer.identity_store_attribute_path
+            if identity_store_attribute_path is None
+            else identity_store_attribute_path
+        ),
+    )
+    return Edit(_put(config, new), new)
+
+
+def referencing_applications(config: Configuration, arn: str) -> list[str]:
+    """ARNs of the applications whose JWT-bearer grant names issuer ``arn``."""
+    out = []
+    for a in config.applications:
+        for g in a.grants.values():
+            if isinstance(g, JwtBearerGrant) and any(
+                i.trusted_token_issuer_arn == arn for i in g.authorized_token_issuers
+            ):
+                out.append(a.arn)
+                break
+    return out
+
+
+def delete_issuer(config: Configuration, arn: str) -> Edit[None]:
+    get_issuer(config, arn)
+    users = referencing_applications(config, arn)
+    if users:
+        raise Conflict(
+            f"Trusted token issuer {arn} is used by the JwtBearer grant of application(s) {', '.join(users)};"
+            " remove it from those grants first"
+        )
+    return Edit(
+        replace(config, trusted_token_issuers=tuple(t for t in config.trusted_token_issuers if t.arn != arn)),
+        None,
+    )

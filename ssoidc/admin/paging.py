@@ -1,0 +1,53 @@
+"""Keyset pagination for List* operations (``NextToken`` / ``MaxResults``).
+
+Items are ordered by a stable key (an ARN or id); ``NextToken`` is an opaque, URL-safe encoding of the last key
+returned. A page therefore never repeats or skips an item that existed when the listing started, whatever is
+inserted or deleted meanwhile (new items appear if their key sorts after the cursor). A token that does not
+decode is a ``ValidationFailed`` naming ``NextToken``.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable, Iterable
+from typing import TypeVar
+
+import orjson
+
+from ssoidc.errors import ValidationFailed
+
+T = TypeVar("T")
+DEFAULT_PAGE = 100
+
+
+def _encode(key: str) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps({"v": 1, "after": key})).decode("ascii").rstrip("=")
+
+
+def _decode(token: str) -> str:
+    try:
+        doc = orjson.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        after = doc["after"]
+        if doc.get("v") != 1 or not isinstance(after, str):
+            raise ValueError
+        return after
+    except (ValueError, KeyError, TypeError):
+        raise ValidationFailed("The NextToken is not valid for this operation", "NextToken") from None
+
+
+def page(
+    items: Iterable[T],
+    key: Callable[[T], str],
+    next_token: str | None,
+    max_results: int | None,
+    default: int = DEFAULT_PAGE,
+) -> tuple[list[T], str | None]:
+    """One page of ``items`` ordered by ``key``, and the token for the next page (None on the last page)."""
+    limit = max_results or default
+    ordered = sorted(items, key=key)
+    if next_token:
+        after = _decode(next_token)
+        ordered = [i for i in ordered if key(i) > after]
+    chunk = ordered[:limit]
+    more = len(ordered) > limit
+    return chunk, (_encode(key(chunk[-1])) if more and chunk else None)
