@@ -15,6 +15,7 @@ import typer
 
 from ssoidc.errors import ConfigError
 from ssoidc.settings import Settings, export_env, settings_from_env
+from ssoidc.storage.base import StorageError
 
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, help="ssoidc: AWS IAM Identity Center OIDC, self-hosted."
@@ -28,6 +29,14 @@ app.add_typer(users_app, name="users")
 
 DataDir = Annotated[
     Path | None, typer.Option("--data-dir", help="Data directory (SSOIDC_DATA_DIR, default .data)")
+]
+DatabaseUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--database-url",
+        help="postgresql://... to store everything in PostgreSQL (SSOIDC_DATABASE_URL; default: SQLite in the"
+        " data directory)",
+    ),
 ]
 
 
@@ -49,6 +58,7 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Bind address (default 127.0.0.1)")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default 8000)")] = None,
     data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
     workers: Annotated[int | None, typer.Option(help="Worker processes (default 1)")] = None,
     config: Annotated[
         Path | None, typer.Option("--config", help="Declarative configuration file to apply at start")
@@ -74,6 +84,7 @@ def serve(
         host=host,
         port=port,
         data_dir=data_dir,
+        database_url=database_url,
         workers=workers,
         config_file=config,
         public_url=public_url,
@@ -94,6 +105,8 @@ def serve(
         asyncio.run(prepare())
     except ConfigError as exc:
         _fail(exc.message)
+    except StorageError as exc:
+        _fail(str(exc))
     _banner(settings)
     os.environ.update(export_env(settings))
     os.environ["SSOIDC_BOOTSTRAPPED"] = "1"  # workers skip the first-start work done above
@@ -138,6 +151,18 @@ def _banner(settings: Settings) -> None:
     config, akid = _load_config_summary(settings)
     url = settings.base_url
     out = [f"ssoidc serving on {url} (data dir {settings.data_dir.resolve()}, region {settings.region})"]
+    db_env = ""  # the CLI commands below need the database URL too (never printed if it holds a password)
+    if settings.database_url:
+        import shlex
+        import urllib.parse
+
+        from ssoidc.storage.postgres import PostgresUrl
+
+        out.append(f"Database: PostgreSQL at {PostgresUrl.parse(settings.database_url).display}")
+        if urllib.parse.urlsplit(settings.database_url).password:
+            db_env = ' SSOIDC_DATABASE_URL="<the --database-url of this server>"'
+        else:
+            db_env = f" SSOIDC_DATABASE_URL={shlex.quote(settings.database_url)}"
     cred_file = settings.data_dir.resolve() / "bootstrap-credentials"
     if os.environ.get("SSOIDC_BOOTSTRAP_ACCESS_KEY_ID"):
         out.append(f"Bootstrap admin credential: {akid} (from SSOIDC_BOOTSTRAP_* variables)")
@@ -153,7 +178,7 @@ def _banner(settings: Settings) -> None:
             "",
             "Demo mode (dev only). Try it from another shell:",
             "",
-            f"  export AWS_SHARED_CREDENTIALS_FILE={cred_file} AWS_PROFILE=ssoidc AWS_REGION={settings.region} AWS_DEFAULT_REGION={settings.region}",
+            f"  export AWS_SHARED_CREDENTIALS_FILE={cred_file} AWS_PROFILE=ssoidc AWS_REGION={settings.region} AWS_DEFAULT_REGION={settings.region}{db_env}",
             f"  aws sso-oidc create-token-with-iam --endpoint-url {url} \\",
             f"    --client-id {apps.get('demo-app')} \\",
             "    --grant-type urn:ietf:params:oauth:grant-type:jwt-bearer \\",
@@ -184,12 +209,13 @@ def _banner(settings: Settings) -> None:
 def apply(
     file: Annotated[Path, typer.Argument(help="YAML configuration file")],
     data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
 ) -> None:
     """Validate a configuration file and make it the live configuration (all or nothing)."""
     from ssoidc.config.apply import load_file, resolve
     from ssoidc.node import open_store
 
-    settings = _settings(data_dir=data_dir)
+    settings = _settings(data_dir=data_dir, database_url=database_url)
 
     async def go() -> Any:
         spec = load_file(file)
@@ -217,6 +243,52 @@ def apply(
     )
 
 
+@app.command()
+def export(
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write the YAML here (default: standard output)")
+    ] = None,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Write the live configuration as a file that `ssoidc apply` turns back into exactly it."""
+    from ssoidc.config.apply import parse_file, resolve
+    from ssoidc.config.export import export_configuration
+    from ssoidc.node import open_store
+
+    settings = _settings(data_dir=data_dir, database_url=database_url)
+
+    async def go() -> Any:
+        store, _ = open_store(settings)
+        try:
+            config, _v = await store.load_configuration()
+            return config
+        finally:
+            await store.close()
+
+    try:
+        config = asyncio.run(go())
+    except StorageError as exc:
+        _fail(str(exc))
+    if config is None:
+        _fail("there is no configuration to export (nothing was applied or created yet)")
+    try:
+        text = export_configuration(config)
+        if config.instance.status == "ACTIVE":  # never write a file that would not reproduce the store
+            back = resolve(parse_file(text, "export"), config, config.instance.owner_account_id)
+            if back != config:
+                _fail("the configuration cannot be exported exactly (please report this as a bug)")
+        else:
+            typer.secho(f"warning: the instance {config.instance.instance_arn} was deleted", err=True)
+    except ConfigError as exc:
+        _fail(exc.message)
+    if output is None:
+        typer.echo(text, nl=False)
+    else:
+        output.write_text(text)
+        typer.echo(f"exported instance {config.instance.instance_arn} to {output}", err=True)
+
+
 @credentials_app.command("create")
 def credentials_create(
     principal_arn: Annotated[
@@ -234,6 +306,7 @@ def credentials_create(
     ] = None,
     description: Annotated[str, typer.Option(help="Free text")] = "",
     data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
 ) -> None:
     """Register a SigV4 credential. The secret is printed once and stored encrypted."""
     import re
@@ -242,7 +315,7 @@ def credentials_create(
     from ssoidc.node import new_access_key_id, new_secret_access_key, open_store
     from ssoidc.storage.base import StoredCredential
 
-    settings = _settings(data_dir=data_dir)
+    settings = _settings(data_dir=data_dir, database_url=database_url)
     if not re.fullmatch(
         r"arn:aws:(iam::\d{12}:(root|user/[\w+=,.@/-]+|role/[\w+=,.@/-]+)|sts::\d{12}:assumed-role/[\w+=,.@-]+/[\w+=,.@-]+)",
         principal_arn,
@@ -282,11 +355,11 @@ def credentials_create(
 
 
 @credentials_app.command("list")
-def credentials_list(data_dir: DataDir = None) -> None:
+def credentials_list(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
     """List registered credentials (never their secrets)."""
     from ssoidc.node import open_store
 
-    settings = _settings(data_dir=data_dir)
+    settings = _settings(data_dir=data_dir, database_url=database_url)
 
     async def go() -> list[Any]:
         store, _ = open_store(settings)
@@ -303,11 +376,13 @@ def credentials_list(data_dir: DataDir = None) -> None:
 
 
 @credentials_app.command("delete")
-def credentials_delete(access_key_id: str, data_dir: DataDir = None) -> None:
+def credentials_delete(
+    access_key_id: str, data_dir: DataDir = None, database_url: DatabaseUrl = None
+) -> None:
     """Delete a credential; requests signed with it fail at once on every worker."""
     from ssoidc.node import open_store
 
-    settings = _settings(data_dir=data_dir)
+    settings = _settings(data_dir=data_dir, database_url=database_url)
 
     async def go() -> bool:
         store, _ = open_store(settings)
@@ -328,6 +403,7 @@ def users_set_password(
         bool, typer.Option("--password-stdin", help="Read the password from stdin")
     ] = False,
     data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
 ) -> None:
     """Set a user's sign-in password (stored as an argon2id hash)."""
     import getpass
@@ -337,7 +413,7 @@ def users_set_password(
     from ssoidc.node import open_store
     from ssoidc.oauth.signin import SignInService, SignInSettings
 
-    settings = _settings(data_dir=data_dir)
+    settings = _settings(data_dir=data_dir, database_url=database_url)
     if password_stdin:
         password = sys.stdin.readline().rstrip("\n")
     else:
@@ -369,6 +445,7 @@ def users_set_password(
 def demo_token(
     user: Annotated[str, typer.Argument(help="Demo user (alice, bob) or an email address")],
     data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
     lifetime: Annotated[int, typer.Option(help="Seconds until the assertion expires")] = 300,
     audience: Annotated[str | None, typer.Option(help="Override aud")] = None,
 ) -> None:
@@ -377,7 +454,7 @@ def demo_token(
     from ssoidc.node import DEMO_ISSUER_PURPOSE, open_store
     from ssoidc.oauth.keys import Signer
 
-    settings = _settings(data_dir=data_dir)
+    settings = _settings(data_dir=data_dir, database_url=database_url)
 
     async def go() -> str:
         store, _ = open_store(settings)

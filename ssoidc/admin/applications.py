@@ -323,7 +323,10 @@ def create_assignment(
     asg = Assignment(arn, principal_type, principal_id)
     if asg in config.assignments:
         return Edit(config, asg)
-    return Edit(replace(config, assignments=(*config.assignments, asg)), asg)
+    # Kept grouped by application, in application order: the order the file (and so export/apply) uses.
+    order = {a.arn: i for i, a in enumerate(config.applications)}
+    grouped = sorted((*config.assignments, asg), key=lambda x: order.get(x.application_arn, len(order)))
+    return Edit(replace(config, assignments=tuple(grouped)), asg)
 
 
 def delete_assignment(

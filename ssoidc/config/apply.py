@@ -4,20 +4,30 @@ The file is validated whole before anything is written: schema errors and cross-
 collected, each naming its field path, and an invalid file changes nothing. Identifiers that the file does not
 pin (instance ARN, application ARNs, user and group ids...) are generated once and then kept: entities are
 matched to the stored configuration by name, so re-applying the same file is a no-op and tokens stay valid.
-The file is declarative: what it does not list is removed.
+The file is declarative: what it does not list is removed. ``ssoidc.config.export`` writes the inverse: a file
+that resolves back to exactly the configuration it was written from.
 """
 
 from __future__ import annotations
 
 import secrets
+import time
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import ValidationError
 
-from ssoidc.config.schema import GRANT_MEMBER, ConfigFile
+from ssoidc.config.schema import (
+    GRANT_MEMBER,
+    NAME_PROFILE_MEMBERS,
+    PROFILE_MEMBERS,
+    ConfigFile,
+    TagSpec,
+    UserSpec,
+)
 from ssoidc.errors import ConfigError
 from ssoidc.iam.policy import Policy, PolicyError
 from ssoidc.model import (
@@ -89,34 +99,87 @@ def load_file(path: Path) -> ConfigFile:
     return parse_file(text, str(path))
 
 
-def resolve(spec: ConfigFile, current: Configuration | None, account_id: str) -> Configuration:
-    """Build the domain configuration, keeping identifiers of entities that already exist (matched by name)."""
+def epoch(value: datetime | float) -> float:
+    """A ``CreatedDate`` as epoch seconds (a naive date-time is UTC)."""
+    if isinstance(value, datetime):
+        return (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()
+    return float(value)
+
+
+def _tags(tags: list[TagSpec], where: str, problems: list[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for i, t in enumerate(tags):
+        if t.Key in out:
+            problems.append(f"{where}.Tags[{i}].Key: duplicate tag key {t.Key!r}")
+        out[t.Key] = t.Value
+    return out
+
+
+def _profile(u: UserSpec) -> dict[str, Any]:
+    """The identitystore attributes beyond the modelled ones, verbatim (unset members stay unset)."""
+    profile: dict[str, Any] = {}
+    name = {k: getattr(u.Name, k) for k in NAME_PROFILE_MEMBERS if getattr(u.Name, k) is not None}
+    if name:
+        profile["Name"] = name
+    for member in PROFILE_MEMBERS:
+        value = getattr(u, member)
+        if value is None:
+            continue
+        if isinstance(value, list):
+            value = [v.model_dump(exclude_none=True) for v in value]
+        elif isinstance(value, dict):
+            value = dict(value)
+        profile[member] = value
+    return profile
+
+
+def resolve(
+    spec: ConfigFile, current: Configuration | None, account_id: str, *, now: float | None = None
+) -> Configuration:
+    """Build the domain configuration, keeping identifiers of entities that already exist (matched by name).
+
+    ``now`` (default: the current time) stamps the creation date of a new instance or application; matched
+    ones keep theirs unless the file pins ``CreatedDate``. A DELETED instance is never matched: applying a file
+    to it creates a new instance with new identifiers (as sso-admin CreateInstance would), unless the file pins
+    them. Assignments keep the order they have in ``current`` (new ones follow in file order), so applying an
+    exported file to the store it came from changes nothing.
+    """
+    stamp = time.time() if now is None else now
     problems: list[str] = []
-    cur_inst = current.instance if current else None
+    cur_inst = current.instance if current and current.instance.status == "ACTIVE" else None
+    instance_arn = spec.Instance.InstanceArn or (cur_inst.instance_arn if cur_inst else new_instance_arn())
+    same_instance = cur_inst is not None and cur_inst.instance_arn == instance_arn
+    created = spec.Instance.CreatedDate
     instance = Instance(
-        instance_arn=spec.Instance.InstanceArn or (cur_inst.instance_arn if cur_inst else new_instance_arn()),
+        instance_arn=instance_arn,
         identity_store_id=spec.Instance.IdentityStoreId
         or (cur_inst.identity_store_id if cur_inst else new_identity_store_id()),
         owner_account_id=account_id,
         name=spec.Instance.Name,
+        status="ACTIVE",
+        created_at=epoch(created)
+        if created is not None
+        else (cur_inst.created_at if cur_inst is not None and same_instance else stamp),
+        tags=_tags(spec.Instance.Tags, "Instance", problems),
     )
     inst_id = instance.instance_id
 
-    def unique(names: list[str], where: str) -> None:
+    def unique(names: list[str], where: str, *, fold: bool = False) -> None:
         seen: set[str] = set()
         for i, n in enumerate(names):
-            if n in seen:
+            key = n.lower() if fold else n
+            if key in seen:
                 problems.append(f"{where}[{i}]: duplicate name {n!r}")
-            seen.add(n)
+            seen.add(key)
 
     unique([t.Name for t in spec.TrustedTokenIssuers], "TrustedTokenIssuers")
     unique([a.Name for a in spec.Applications], "Applications")
-    unique([u.UserName for u in spec.Users], "Users")
+    unique([u.UserName for u in spec.Users], "Users", fold=True)  # as the identity store compares them
     unique([g.DisplayName for g in spec.Groups], "Groups")
 
     old_tti = {t.name: t for t in (current.trusted_token_issuers if current else ())}
     issuers: list[TrustedTokenIssuer] = []
-    for t in spec.TrustedTokenIssuers:
+    for ti, t in enumerate(spec.TrustedTokenIssuers):
         c = t.TrustedTokenIssuerConfiguration.OidcJwtConfiguration
         prev = old_tti.get(t.Name)
         arn = (
@@ -132,6 +195,7 @@ def resolve(spec: ConfigFile, current: Configuration | None, account_id: str) ->
                 claim_attribute_path=c.ClaimAttributePath,
                 identity_store_attribute_path=c.IdentityStoreAttributePath,
                 allowed_algorithms=tuple(t.AllowedAlgorithms),
+                tags=_tags(t.Tags, f"TrustedTokenIssuers[{ti}]", problems),
             )
         )
     tti_ref = {t.name: t.arn for t in issuers} | {t.arn: t.arn for t in issuers}
@@ -149,6 +213,7 @@ def resolve(spec: ConfigFile, current: Configuration | None, account_id: str) ->
                 family_name=u.Name.FamilyName,
                 emails=tuple(Email(e.Value, e.Type, e.Primary) for e in u.Emails),
                 external_ids=tuple(ExternalId(x.Issuer, x.Id) for x in u.ExternalIds),
+                profile=_profile(u),
             )
         )
     user_ref = {u.user_name: u.user_id for u in users} | {u.user_id: u.user_id for u in users}
@@ -169,6 +234,7 @@ def resolve(spec: ConfigFile, current: Configuration | None, account_id: str) ->
                 display_name=g.DisplayName,
                 description=g.Description,
                 member_user_ids=tuple(dict.fromkeys(members)),
+                external_ids=tuple(ExternalId(x.Issuer, x.Id) for x in g.ExternalIds),
             )
         )
     group_ref = {g.display_name: g.group_id for g in groups} | {g.group_id: g.group_id for g in groups}
@@ -183,6 +249,7 @@ def resolve(spec: ConfigFile, current: Configuration | None, account_id: str) ->
             or f"arn:aws:sso::{account_id}:application/{inst_id}/apl-{_rand(_ALNUM, 16)}"
         )
     app_ref = dict(app_arns) | {v: v for v in app_arns.values()}
+    old_by_arn = {a.arn: a for a in (current.applications if current else ()) if same_instance}
 
     applications: list[Application] = []
     assignments: list[Assignment] = []
@@ -254,6 +321,8 @@ def resolve(spec: ConfigFile, current: Configuration | None, account_id: str) ->
                 )
                 continue
             assignments.append(Assignment(arn, asg.PrincipalType, pid))
+        prev_app = old_by_arn.get(arn)
+        portal = a.PortalOptions
         applications.append(
             Application(
                 arn=arn,
@@ -266,15 +335,24 @@ def resolve(spec: ConfigFile, current: Configuration | None, account_id: str) ->
                 actor_policy=actor_policy,
                 access_scopes=tuple(scopes),
                 assignment_required=a.AssignmentRequired,
+                created_at=epoch(a.CreatedDate)
+                if a.CreatedDate is not None
+                else (prev_app.created_at if prev_app is not None else stamp),
+                tags=_tags(a.Tags, where, problems),
+                portal_visibility=portal.Visibility,
+                sign_in_origin=portal.SignInOptions.Origin,
+                application_url=portal.SignInOptions.ApplicationUrl or "",
             )
         )
     if problems:
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems))
+    declared = dict.fromkeys(assignments)
+    kept = [x for x in (current.assignments if current else ()) if x in declared]
     return Configuration(
         instance=instance,
         trusted_token_issuers=tuple(issuers),
         applications=tuple(applications),
         users=tuple(users),
         groups=tuple(groups),
-        assignments=tuple(dict.fromkeys(assignments)),
+        assignments=tuple(dict.fromkeys([*kept, *declared])),
     )

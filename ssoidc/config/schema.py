@@ -3,12 +3,15 @@
 Names mirror the sso-admin and identitystore shapes (``TrustedTokenIssuerConfiguration.OidcJwtConfiguration``,
 ``Grant.JwtBearer.AuthorizedTokenIssuers``, ``AuthenticationMethod.Iam.ActorPolicy``, ``Emails[].Value``...).
 Unknown keys are errors, so a typo never passes silently; every error names the field path.
-See docs/configuration.md for a complete example.
+Every field of the domain model can be declared (``Tags``, ``CreatedDate``, ``PortalOptions``, the identity-store
+user profile attributes of ``CreateUser``, group ``ExternalIds``), so ``ssoidc export`` writes a file that
+reproduces the live configuration exactly. See docs/configuration.md for a complete example.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from datetime import datetime
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -20,13 +23,35 @@ APPLICATION_ARN = r"^arn:(aws|aws-us-gov|aws-cn|aws-iso|aws-iso-b):sso::\d{12}:a
 TTI_ARN = r"^arn:(aws|aws-us-gov|aws-cn|aws-iso|aws-iso-b):sso::\d{12}:trustedTokenIssuer/(sso)?ins-[a-zA-Z0-9-.]{16}/tti-[a-f0-9]{8}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{12}$"
 SCOPE = r"^[A-Za-z0-9_]{1,50}(:[A-Za-z0-9_]{1,50}){0,2}$"
 ID_UUID = r"^([0-9a-f]{10}-|)[A-Fa-f0-9]{8}-[A-Fa-f0-9]{4}-[A-Fa-f0-9]{4}-[A-Fa-f0-9]{4}-[A-Fa-f0-9]{12}$"
+TAG_TEXT = r"^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$"
+"""sso-admin ``TagKey`` / ``TagValue`` pattern."""
+APPLICATION_URL = r"^http(s)?://[-a-zA-Z0-9+&@#/%?=~_|!:,.;]*[-a-zA-Z0-9+&@#/%?=~_|]$"
+PROFILE_TEXT = r"^[\p{L}\p{M}\p{S}\p{N}\p{P}\t\n\r \u00a0\u3000]+$"
+"""identitystore ``SensitiveStringType`` pattern (every free-text profile attribute)."""
+
+Timestamp = datetime | float
+"""``CreatedDate``: epoch seconds (as on the wire) or an ISO 8601 date-time (naive means UTC)."""
+
+
+class TagSpec(BaseModel):
+    """sso-admin ``Tag``."""
+
+    model_config = _STRICT
+    Key: str = Field(min_length=1, max_length=128, pattern=TAG_TEXT)
+    Value: str = Field(default="", max_length=256, pattern=TAG_TEXT)
+
+
+def _tags() -> Any:
+    return Field(default_factory=list, max_length=75)
 
 
 class InstanceSpec(BaseModel):
     model_config = _STRICT
-    Name: str = Field(default="ssoidc", min_length=1, max_length=32)
+    Name: str = Field(default="ssoidc", min_length=1, max_length=255)
     InstanceArn: str | None = Field(default=None, pattern=INSTANCE_ARN)
     IdentityStoreId: str | None = Field(default=None, pattern=r"^d-[0-9a-f]{10}$")
+    CreatedDate: Timestamp | None = None
+    Tags: list[TagSpec] = _tags()
 
 
 class OidcJwtConfiguration(BaseModel):
@@ -57,6 +82,7 @@ class TrustedTokenIssuerSpec(BaseModel):
     TrustedTokenIssuerConfiguration: TrustedTokenIssuerConfiguration
     AllowedAlgorithms: list[Algorithm] = Field(default_factory=_default_algorithms, min_length=1)
     """ssoidc extension: the signature algorithms accepted from this issuer (AWS documents RS256 only)."""
+    Tags: list[TagSpec] = _tags()
 
 
 class AuthorizedTokenIssuerSpec(BaseModel):
@@ -114,6 +140,20 @@ class AssignmentSpec(BaseModel):
     """A user id or UserName (USER), a group id or DisplayName (GROUP)."""
 
 
+class SignInOptionsSpec(BaseModel):
+    model_config = _STRICT
+    Origin: Literal["IDENTITY_CENTER", "APPLICATION"] = "IDENTITY_CENTER"
+    ApplicationUrl: str | None = Field(default=None, min_length=1, max_length=512, pattern=APPLICATION_URL)
+
+
+class PortalOptionsSpec(BaseModel):
+    """sso-admin ``PortalOptions``."""
+
+    model_config = _STRICT
+    SignInOptions: SignInOptionsSpec = Field(default_factory=SignInOptionsSpec)
+    Visibility: Literal["ENABLED", "DISABLED"] = "ENABLED"
+
+
 GrantTypeName = Literal[
     "authorization_code",
     "refresh_token",
@@ -143,26 +183,73 @@ class ApplicationSpec(BaseModel):
     AuthenticationMethods: dict[Literal["IAM"], AuthenticationMethodSpec] = Field(default_factory=dict)
     AccessScopes: list[AccessScopeSpec] = Field(default_factory=list, max_length=25)
     Assignments: list[AssignmentSpec] = Field(default_factory=list)
+    CreatedDate: Timestamp | None = None
+    PortalOptions: PortalOptionsSpec = Field(default_factory=PortalOptionsSpec)
+    Tags: list[TagSpec] = _tags()
+
+
+def _text() -> Any:
+    return Field(default=None, min_length=1, max_length=1024, pattern=PROFILE_TEXT)
 
 
 class NameSpec(BaseModel):
+    """identitystore ``Name``. GivenName and FamilyName are modelled; the other members are profile attributes."""
+
     model_config = _STRICT
     GivenName: str = ""
     FamilyName: str = ""
-    Formatted: str = ""
+    Formatted: str | None = _text()
+    MiddleName: str | None = _text()
+    HonorificPrefix: str | None = _text()
+    HonorificSuffix: str | None = _text()
+
+
+NAME_PROFILE_MEMBERS = ("Formatted", "MiddleName", "HonorificPrefix", "HonorificSuffix")
 
 
 class EmailSpec(BaseModel):
     model_config = _STRICT
-    Value: str = Field(min_length=1, max_length=1024)
+    Value: str = Field(default="", min_length=1, max_length=1024)
+    """Optional, as in identitystore's ``Email`` (absent means no value); an empty string is an error."""
     Type: str = "work"
     Primary: bool = True
 
 
 class ExternalIdSpec(BaseModel):
     model_config = _STRICT
-    Issuer: str = Field(min_length=1, max_length=100)
+    Issuer: str = Field(min_length=1, max_length=256)
     Id: str = Field(min_length=1, max_length=256)
+
+
+class AddressSpec(BaseModel):
+    """identitystore ``Address`` (kept verbatim: unset members stay unset)."""
+
+    model_config = _STRICT
+    StreetAddress: str | None = _text()
+    Locality: str | None = _text()
+    Region: str | None = _text()
+    PostalCode: str | None = _text()
+    Country: str | None = _text()
+    Formatted: str | None = _text()
+    Type: str | None = _text()
+    Primary: bool | None = None
+
+
+class PhoneNumberSpec(BaseModel):
+    """identitystore ``PhoneNumber``; also the shape of ``Role``."""
+
+    model_config = _STRICT
+    Value: str | None = _text()
+    Type: str | None = _text()
+    Primary: bool | None = None
+
+
+class PhotoSpec(BaseModel):
+    model_config = _STRICT
+    Value: str = Field(min_length=1, max_length=1024, pattern=PROFILE_TEXT)
+    Type: str | None = _text()
+    Display: str | None = _text()
+    Primary: bool | None = None
 
 
 class UserSpec(BaseModel):
@@ -173,6 +260,42 @@ class UserSpec(BaseModel):
     Name: NameSpec = Field(default_factory=NameSpec)
     Emails: list[EmailSpec] = Field(default_factory=list, max_length=1)
     ExternalIds: list[ExternalIdSpec] = Field(default_factory=list, max_length=10)
+    # The further identitystore CreateUser attributes, kept verbatim in ``User.profile``:
+    NickName: str | None = _text()
+    ProfileUrl: str | None = _text()
+    UserType: str | None = _text()
+    Title: str | None = _text()
+    PreferredLanguage: str | None = _text()
+    Locale: str | None = _text()
+    Timezone: str | None = _text()
+    Website: str | None = _text()
+    Birthdate: str | None = _text()
+    Addresses: list[AddressSpec] | None = Field(default=None, min_length=1, max_length=1)
+    PhoneNumbers: list[PhoneNumberSpec] | None = Field(default=None, min_length=1, max_length=1)
+    Photos: list[PhotoSpec] | None = Field(default=None, min_length=1, max_length=3)
+    Roles: list[PhoneNumberSpec] | None = Field(default=None, min_length=1, max_length=1)
+    Extensions: dict[Annotated[str, Field(pattern=r"^aws:identitystore:[a-z]{1,20}$")], Any] | None = Field(
+        default=None, min_length=1, max_length=10
+    )
+
+
+PROFILE_MEMBERS = (
+    "NickName",
+    "ProfileUrl",
+    "UserType",
+    "Title",
+    "PreferredLanguage",
+    "Locale",
+    "Timezone",
+    "Website",
+    "Birthdate",
+    "Addresses",
+    "PhoneNumbers",
+    "Photos",
+    "Roles",
+    "Extensions",
+)
+"""``UserSpec`` members stored in ``User.profile`` under the same name (plus ``Name`` for ``NAME_PROFILE_MEMBERS``)."""
 
 
 class GroupSpec(BaseModel):
@@ -182,6 +305,7 @@ class GroupSpec(BaseModel):
     Description: str = ""
     Members: list[str] = Field(default_factory=list)
     """User ids or UserNames."""
+    ExternalIds: list[ExternalIdSpec] = Field(default_factory=list, max_length=10)
 
 
 class ConfigFile(BaseModel):

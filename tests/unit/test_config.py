@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,7 @@ import yaml
 
 from ssoidc.config.apply import load_file, parse_file, resolve
 from ssoidc.errors import ConfigError
-from ssoidc.model import GRANT_JWT_BEARER, JwtBearerGrant
+from ssoidc.model import GRANT_JWT_BEARER, ExternalId, JwtBearerGrant
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "ssoidc.yaml"
@@ -106,3 +107,153 @@ def test_not_yaml_and_not_a_mapping() -> None:
         parse_file("a: [b")
     with pytest.raises(ConfigError):
         parse_file("- 1\n- 2\n")
+
+
+# -- the fields ssoidc export needs: tags, portal options, creation dates, user profile, group external ids --
+
+FULL_USER = {
+    "UserName": "mmajor",
+    "Name": {
+        "GivenName": "Mary",
+        "FamilyName": "Major",
+        "MiddleName": "Q",
+        "HonorificPrefix": "Dr",
+        "Formatted": "Dr Mary Q Major",
+    },
+    "NickName": "Mo",
+    "Title": "Engineer",
+    "Locale": "en-GB",
+    "Addresses": [{"StreetAddress": "1 Main St", "Country": "GB", "Primary": True}],
+    "PhoneNumbers": [{"Value": "+44 20 1234 5678", "Type": "work"}],
+    "Extensions": {"aws:identitystore:enterprise": {"employeeNumber": "42"}},
+}
+
+
+def _example() -> dict[str, object]:
+    doc = yaml.safe_load(EXAMPLE.read_text())
+    assert isinstance(doc, dict)
+    return doc
+
+
+def test_new_fields_resolve_into_the_domain() -> None:
+    doc = _example()
+    doc["Instance"].update(CreatedDate="2024-01-02T03:04:05Z", Tags=[{"Key": "env", "Value": "prod"}])  # type: ignore[attr-defined]
+    app = doc["Applications"][0]  # type: ignore[index]
+    app.update(
+        CreatedDate=1_700_000_000.5,
+        Tags=[{"Key": "team", "Value": "data"}, {"Key": "cost:center"}],
+        PortalOptions={
+            "SignInOptions": {"Origin": "APPLICATION", "ApplicationUrl": "https://portal.example.com/"},
+            "Visibility": "DISABLED",
+        },
+    )
+    doc["TrustedTokenIssuers"][0]["Tags"] = [{"Key": "owner", "Value": "it"}]  # type: ignore[index]
+    doc["Users"].append(FULL_USER)  # type: ignore[attr-defined]
+    doc["Groups"][0]["ExternalIds"] = [{"Issuer": "scim", "Id": "g-1"}]  # type: ignore[index]
+    config = resolve(parse_file(yaml.safe_dump(doc)), None, "123456789012", now=7.0)
+    assert config.instance.created_at == 1704164645.0
+    assert config.instance.tags == {"env": "prod"}
+    a = config.applications[0]
+    assert (a.created_at, a.tags) == (1_700_000_000.5, {"team": "data", "cost:center": ""})
+    assert (a.sign_in_origin, a.application_url, a.portal_visibility) == (
+        "APPLICATION",
+        "https://portal.example.com/",
+        "DISABLED",
+    )
+    assert config.applications[1].created_at == 7.0  # not pinned: stamped with now
+    assert (config.applications[1].portal_visibility, config.applications[1].tags) == (
+        "DISABLED",
+        {"team": "reporting"},
+    )
+    assert config.trusted_token_issuers[0].tags == {"owner": "it"}
+    user = config.users[2]
+    assert (user.given_name, user.family_name) == ("Mary", "Major")
+    assert user.profile == {
+        "Name": {"Formatted": "Dr Mary Q Major", "MiddleName": "Q", "HonorificPrefix": "Dr"},
+        "NickName": "Mo",
+        "Title": "Engineer",
+        "Locale": "en-GB",
+        "Addresses": [{"StreetAddress": "1 Main St", "Country": "GB", "Primary": True}],
+        "PhoneNumbers": [{"Value": "+44 20 1234 5678", "Type": "work"}],
+        "Extensions": {"aws:identitystore:enterprise": {"employeeNumber": "42"}},
+    }
+    assert config.users[0].profile == {
+        "Name": {"MiddleName": "Q"},
+        "Title": "Analyst",
+        "PhoneNumbers": [{"Value": "+1 555 0100", "Type": "work", "Primary": True}],
+    }
+    assert config.users[1].profile == {}
+    assert config.groups[0].external_ids == (ExternalId("scim", "g-1"),)
+
+
+def test_creation_dates_are_kept_for_matched_entities_and_stamped_for_new_ones() -> None:
+    spec = load_file(EXAMPLE)
+    first = resolve(spec, None, "123456789012", now=100.0)
+    assert first.instance.created_at == 100.0
+    assert {a.created_at for a in first.applications} == {100.0}
+    doc = _example()
+    doc["Applications"].append({"Name": "late"})  # type: ignore[attr-defined]
+    second = resolve(parse_file(yaml.safe_dump(doc)), first, "123456789012", now=200.0)
+    assert second.instance.created_at == 100.0
+    assert [a.created_at for a in second.applications] == [100.0, 100.0, 200.0]
+    deleted = replace(first, instance=replace(first.instance, status="DELETED"))
+    third = resolve(spec, deleted, "123456789012", now=300.0)
+    assert third.instance.instance_arn != first.instance.instance_arn  # never resurrects a deleted instance
+    assert third.instance.created_at == 300.0
+
+
+def test_assignments_keep_the_stored_order() -> None:
+    first = resolve(load_file(EXAMPLE), None, "123456789012")
+    reordered = replace(first, assignments=tuple(reversed(first.assignments)))
+    assert resolve(load_file(EXAMPLE), reordered, "123456789012") == reordered
+
+
+@pytest.mark.parametrize(
+    ("mutate", "needle"),
+    [
+        (
+            lambda d: d["Applications"][0].update(Tags=[{"Key": "a"}, {"Key": "a", "Value": "b"}]),
+            "Applications[0].Tags[1].Key: duplicate tag key 'a'",
+        ),
+        (lambda d: d["Instance"].update(Tags=[{"Key": "bad#key"}]), "Instance.Tags[0].Key"),
+        (lambda d: d["Instance"].update(Tags=[{"Key": "k", "Valu": "v"}]), "Instance.Tags[0].Valu"),
+        (
+            lambda d: d["Applications"][0].update(PortalOptions={"SignInOptions": {"Origin": "ELSEWHERE"}}),
+            "Applications[0].PortalOptions.SignInOptions.Origin",
+        ),
+        (
+            lambda d: d["Applications"][0].update(
+                PortalOptions={"SignInOptions": {"ApplicationUrl": "ftp://x"}}
+            ),
+            "Applications[0].PortalOptions.SignInOptions.ApplicationUrl",
+        ),
+        (lambda d: d["Applications"][1].update(CreatedDate="yesterday"), "Applications[1].CreatedDate"),
+        (lambda d: d["Users"][0].update(NickName=""), "Users[0].NickName"),
+        (lambda d: d["Users"][0]["Name"].update(MiddleName=""), "Users[0].Name.MiddleName"),
+        (
+            lambda d: d["Users"][0].update(Addresses=[{"Country": "A"}, {"Country": "B"}]),
+            "Users[0].Addresses",
+        ),
+        (lambda d: d["Users"][1].update(PhoneNumbers=[{"Number": "1"}]), "Users[1].PhoneNumbers[0].Number"),
+        (lambda d: d["Users"][1].update(Extensions={"enterprise": {}}), "Users[1].Extensions.enterprise"),
+        (lambda d: d["Users"][1].update(Extra={"Shoe": 42}), "Users[1].Extra"),
+        (
+            lambda d: d["Groups"][0].update(ExternalIds=[{"Issuer": "", "Id": "x"}]),
+            "Groups[0].ExternalIds[0].Issuer",
+        ),
+    ],
+)
+def test_new_field_errors_name_the_field(mutate: object, needle: str) -> None:
+    doc = _example()
+    mutate(doc)  # type: ignore[operator]
+    with pytest.raises(ConfigError) as info:
+        resolve(parse_file(yaml.safe_dump(doc)), None, "123456789012")
+    assert needle in info.value.message
+
+
+def test_user_names_are_unique_regardless_of_case() -> None:
+    doc = _example()
+    doc["Users"].append({"UserName": "JDoe"})  # type: ignore[attr-defined]
+    with pytest.raises(ConfigError) as info:
+        resolve(parse_file(yaml.safe_dump(doc)), None, "123456789012")
+    assert "Users[2]: duplicate name 'JDoe'" in info.value.message
