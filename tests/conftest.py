@@ -8,14 +8,39 @@ import boto3
 import pytest
 from botocore.config import Config
 
+from tests.pg import drop_schema, new_schema, pg_base_url, require_postgres, with_query
 from tests.support import ADMIN_KEY, ADMIN_SECRET, LiveServer, start_server
 
 
 @pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+def sqlite_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     s = start_server(tmp_path_factory.mktemp("server"))
     yield s
     s.stop()
+
+
+@pytest.fixture(scope="session")
+def server(sqlite_server: LiveServer) -> LiveServer:
+    """The shared live server (SQLite). Grant modules override this to run on both stores (``both_stores``)."""
+    return sqlite_server
+
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """The same live server on PostgreSQL, in a fresh schema dropped at the end; fails if PostgreSQL is down."""
+    base = pg_base_url()
+    require_postgres(base, "The PostgreSQL leg of the grant tests")
+    schema = new_schema("ssoidc_e2e")
+    s = start_server(tmp_path_factory.mktemp("pgserver"), database_url=with_query(base, search_path=schema))
+    yield s
+    s.stop()
+    drop_schema(base, schema)
+
+
+def both_stores(request: pytest.FixtureRequest) -> LiveServer:
+    """Body of a module-level ``server`` fixture parameterized over ``["sqlite", "postgres"]``."""
+    server: LiveServer = request.getfixturevalue(f"{request.param}_server")
+    return server
 
 
 def make_client(server: LiveServer, **kw: Any) -> Any:

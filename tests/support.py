@@ -21,6 +21,7 @@ import yaml
 
 from ssoidc.crypto import b64u
 from ssoidc.oauth.keys import Signer
+from ssoidc.storage.base import Store
 from ssoidc.storage.sqlite import SqliteStore
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -191,12 +192,20 @@ class LiveServer:
     users: dict[str, str] = field(default_factory=dict)
     instance_arn: str = ""
     _signer: Signer | None = None
+    database_url: str = ""
+    """The PostgreSQL URL this server stores into ("" = SQLite in ``data_dir``)."""
+    issuer_base_url: str = ""
+    """Base URL of the demo issuer named in the configuration ("" = this server's own ``url``)."""
 
     @property
     def issuer_url(self) -> str:
-        return f"{self.url}/demo-issuer"
+        return f"{self.issuer_base_url or self.url}/demo-issuer"
 
-    def store(self) -> SqliteStore:
+    def store(self) -> Store:
+        if self.database_url:
+            from ssoidc.storage.postgres import PostgresStore
+
+            return PostgresStore(self.database_url, master_key=self.master_key)
         return SqliteStore(self.data_dir / "ssoidc.db", master_key=self.master_key)
 
     def load(self) -> None:
@@ -281,6 +290,8 @@ class LiveServer:
         return asyncio.run(go())
 
     def count(self, table: str) -> int:
+        if self.database_url:
+            return int(pg_fetchval(self.database_url, f"SELECT COUNT(*) FROM {table}"))
         db = sqlite3.connect(f"file:{self.data_dir / 'ssoidc.db'}?mode=ro", uri=True)
         try:
             return int(db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
@@ -309,7 +320,10 @@ class LiveServer:
             self.proc.kill()
 
 
-def start_server(tmp: Path, *, workers: int = 1, extra_env: dict[str, str] | None = None) -> LiveServer:
+def start_server(
+    tmp: Path, *, workers: int = 1, extra_env: dict[str, str] | None = None, database_url: str = ""
+) -> LiveServer:
+    """``ssoidc serve`` on a free port with the e2e configuration; ``database_url``: store in PostgreSQL."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     data_dir = tmp / "data"
@@ -341,6 +355,7 @@ def start_server(tmp: Path, *, workers: int = 1, extra_env: dict[str, str] | Non
             str(config_path),
             "--workers",
             str(workers),
+            *(["--database-url", database_url] if database_url else []),
         ],
         env=env,
         stdout=log,
@@ -360,9 +375,25 @@ def start_server(tmp: Path, *, workers: int = 1, extra_env: dict[str, str] | Non
     else:
         proc.kill()
         raise RuntimeError(f"server did not start: {(tmp / 'server.log').read_text()}")
-    server = LiveServer(url, port, data_dir, master, env, proc)
+    server = LiveServer(url, port, data_dir, master, env, proc, database_url=database_url)
     server.load()
     return server
+
+
+def pg_fetchval(database_url: str, sql: str, *args: Any) -> Any:
+    """One value from PostgreSQL (``search_path`` and the other server settings of ``database_url`` apply)."""
+    import asyncpg
+
+    from ssoidc.storage.postgres import PostgresUrl
+
+    async def go() -> Any:
+        conn = await asyncpg.connect(PostgresUrl.parse(database_url).dsn, timeout=5)
+        try:
+            return await conn.fetchval(sql, *args)
+        finally:
+            await conn.close()
+
+    return asyncio.run(go())
 
 
 def decode_unverified(token: str) -> dict[str, Any]:

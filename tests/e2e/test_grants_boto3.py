@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.conftest import make_client, race
+from tests.conftest import both_stores, make_client, race
 from tests.support import (
     ACCESS_TYPE,
     JWT_BEARER,
@@ -20,6 +20,12 @@ from tests.support import (
     LiveServer,
     decode_unverified,
 )
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def server(request: pytest.FixtureRequest) -> LiveServer:
+    """Every grant test runs against both stores (issue: PostgreSQL and many nodes)."""
+    return both_stores(request)
 
 
 def jwt_tokens(server: LiveServer, oidc: Any, email: str = "alice@example.com") -> dict[str, Any]:

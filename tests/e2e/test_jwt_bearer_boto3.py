@@ -12,8 +12,14 @@ import pytest
 
 from ssoidc.aws.models import operation
 from ssoidc.oauth.tokens import TokenMinter
-from tests.conftest import race
+from tests.conftest import both_stores, race
 from tests.support import JWT_BEARER, LiveServer, decode_unverified
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def server(request: pytest.FixtureRequest) -> LiveServer:
+    """Every grant test runs against both stores (issue: PostgreSQL and many nodes)."""
+    return both_stores(request)
 
 
 def test_happy_path_members_match_model(server: LiveServer, oidc: Any) -> None:

@@ -1,0 +1,62 @@
+"""PostgreSQL for the tests: the server URL, isolated schemas, and a probe that FAILS (never skips) without one.
+
+The server comes from ``SSOIDC_TEST_PG_URL`` (default ``postgresql://127.0.0.1:5432/test``); every user of it
+works in its own schema, selected with ``?search_path=`` (asyncpg passes unknown URL parameters to the server).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import urllib.parse
+
+import asyncpg
+import pytest
+
+DEFAULT_PG_URL = "postgresql://127.0.0.1:5432/test"
+
+
+def pg_base_url() -> str:
+    return os.environ.get("SSOIDC_TEST_PG_URL", DEFAULT_PG_URL)
+
+
+def with_query(url: str, **params: str) -> str:
+    """``url`` with ``params`` added to (or replacing those in) its query string."""
+    parts = urllib.parse.urlsplit(url)
+    query = dict(urllib.parse.parse_qsl(parts.query))
+    query.update(params)
+    return urllib.parse.urlunsplit(parts._replace(query=urllib.parse.urlencode(query)))
+
+
+def new_schema(prefix: str) -> str:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    return f"{prefix}_{worker}_{secrets.token_hex(4)}"
+
+
+def require_postgres(url: str, who: str = "These tests") -> None:
+    """Fail (never skip) the calling test if PostgreSQL at ``url`` is unreachable."""
+
+    async def probe() -> None:
+        conn = await asyncpg.connect(url, timeout=5)
+        await conn.close()
+
+    try:
+        asyncio.run(probe())
+    except Exception as exc:
+        pytest.fail(
+            f"PostgreSQL is not reachable at {url} ({type(exc).__name__}: {exc}). {who} need a server: start"
+            " one, or point SSOIDC_TEST_PG_URL at one.",
+            pytrace=False,
+        )
+
+
+def drop_schema(base_url: str, schema: str) -> None:
+    async def go() -> None:
+        conn = await asyncpg.connect(base_url, timeout=5)
+        try:
+            await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        finally:
+            await conn.close()
+
+    asyncio.run(go())
