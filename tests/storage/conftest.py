@@ -9,32 +9,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import secrets
-import urllib.parse
 from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-import asyncpg
 import pytest
 
 from ssoidc.storage.base import Store
 from ssoidc.storage.postgres import PostgresStore
 from ssoidc.storage.sqlite import SqliteStore
+from tests.pg import drop_schema, new_schema, require_postgres, with_query
+from tests.pg import pg_base_url as base_url
 
 KEY = bytes(range(32))
-DEFAULT_PG_URL = "postgresql://127.0.0.1:5432/test"
 T = TypeVar("T")
-
-
-def with_query(url: str, **params: str) -> str:
-    """``url`` with ``params`` added to (or replacing those in) its query string."""
-    parts = urllib.parse.urlsplit(url)
-    query = dict(urllib.parse.parse_qsl(parts.query))
-    query.update(params)
-    return urllib.parse.urlunsplit(parts._replace(query=urllib.parse.urlencode(query)))
 
 
 @dataclass
@@ -65,38 +54,14 @@ class Backend:
 @pytest.fixture(scope="session")
 def pg_base_url() -> str:
     """The test server's URL, probed once per session: unreachable means every PostgreSQL test fails, loudly."""
-    url = os.environ.get("SSOIDC_TEST_PG_URL", DEFAULT_PG_URL)
-
-    async def probe() -> None:
-        conn = await asyncpg.connect(url, timeout=5)
-        await conn.close()
-
-    try:
-        asyncio.run(probe())
-    except Exception as exc:
-        pytest.fail(
-            f"PostgreSQL is not reachable at {url} ({type(exc).__name__}: {exc}). The storage contract suite needs"
-            " a server: start one, or point SSOIDC_TEST_PG_URL at one.",
-            pytrace=False,
-        )
+    url = base_url()
+    require_postgres(url, "The storage contract suite and the PostgreSQL store tests")
     return url
 
 
 def fresh_schema_url(base: str) -> tuple[str, str]:
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-    schema = f"ssoidc_test_{worker}_{secrets.token_hex(4)}"
+    schema = new_schema("ssoidc_test")
     return schema, with_query(base, search_path=schema, pool_min_size="1", pool_max_size="4")
-
-
-def drop_schema(base: str, schema: str) -> None:
-    async def go() -> None:
-        conn = await asyncpg.connect(base, timeout=5)
-        try:
-            await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-        finally:
-            await conn.close()
-
-    asyncio.run(go())
 
 
 @pytest.fixture()
