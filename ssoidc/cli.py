@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -212,7 +213,7 @@ def apply(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Validate a configuration file and make it the live configuration (all or nothing)."""
-    from ssoidc.config.apply import load_file, resolve
+    from ssoidc.config.apply import apply_to_store, load_file
     from ssoidc.node import open_store
 
     settings = _settings(data_dir=data_dir, database_url=database_url)
@@ -221,11 +222,7 @@ def apply(
         spec = load_file(file)
         store, _ = open_store(settings)
         try:
-            current, _v = await store.load_configuration()
-            config = resolve(spec, current, settings.account_id)
-            if config != current:
-                await store.replace_configuration(config)
-            return config
+            return await apply_to_store(store, spec, settings.account_id, time.time())
         finally:
             await store.close()
 

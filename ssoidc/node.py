@@ -20,15 +20,13 @@ from pathlib import Path
 from typing import Any
 
 from ssoidc.admin.editor import ConfigEditor
-from ssoidc.admin.rules import check as check_rules
 from ssoidc.aws.json11 import Json11Api, Json11Service
 from ssoidc.aws.oidc import SIGNING_NAME, SsoOidcApi
 from ssoidc.aws.sigv4 import Credential, SigV4Verifier
 from ssoidc.clock import Clock, SystemClock
-from ssoidc.config.apply import load_file, resolve
+from ssoidc.config.apply import apply_to_store, load_file
 from ssoidc.config.schema import ConfigFile
 from ssoidc.crypto import load_or_create_master_key
-from ssoidc.errors import AdminError, ConfigError
 from ssoidc.model import Configuration, Directory, Instance
 from ssoidc.oauth.authorize import CodeIssuer
 from ssoidc.oauth.grants.authorization_code import AuthorizationCodeGrantHandler
@@ -44,7 +42,7 @@ from ssoidc.oauth.service import TokenService
 from ssoidc.oauth.signin import SignInService, SignInSettings
 from ssoidc.oauth.tokens import TokenMinter
 from ssoidc.settings import Settings
-from ssoidc.storage.base import Store, StoredCredential, VersionConflict
+from ssoidc.storage.base import Store, StoredCredential
 from ssoidc.storage.sqlite import SqliteStore
 
 log = logging.getLogger("ssoidc")
@@ -238,34 +236,7 @@ class Node:
         write_credentials_file(self.settings.data_dir / BOOTSTRAP_FILE, akid, secret)
 
     async def apply(self, spec: ConfigFile) -> Configuration:
-        """The file front door: same invariants (``rules.check``) and cascades as the admin API, one CAS write.
-
-        Users and applications the file no longer lists are deleted, and their tokens revoked, exactly as
-        identitystore DeleteUser / sso-admin DeleteApplication would.
-        """
-        for _ in range(25):
-            current, version = await self.store.load_configuration()
-            config = resolve(spec, current, self.settings.account_id, now=self.clock.now())
-            if config == current:
-                return config
-            try:
-                check_rules(config)
-            except AdminError as exc:
-                raise ConfigError(f"invalid configuration: {exc.message}") from None
-            revoke: list[str] = []
-            if current is not None:
-                users = {u.user_id for u in config.users}
-                apps = {a.arn for a in config.applications}
-                revoke += [f"user:{u.user_id}" for u in current.users if u.user_id not in users]
-                revoke += [f"application:{a.arn}" for a in current.applications if a.arn not in apps]
-            try:
-                await self.store.replace_configuration(
-                    config, expected_version=version, revoke_subjects=revoke, now=self.clock.now()
-                )
-            except VersionConflict:
-                continue
-            return config
-        raise ConfigError("the configuration is being changed concurrently; try again")
+        return await apply_to_store(self.store, spec, self.settings.account_id, self.clock.now())
 
     # -- request time -----------------------------------------------------------------------------------------
     async def refresh(self) -> Directory:

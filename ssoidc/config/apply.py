@@ -20,6 +20,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from ssoidc.admin.rules import check as check_rules
 from ssoidc.config.schema import (
     GRANT_MEMBER,
     NAME_PROFILE_MEMBERS,
@@ -28,7 +29,7 @@ from ssoidc.config.schema import (
     TagSpec,
     UserSpec,
 )
-from ssoidc.errors import ConfigError
+from ssoidc.errors import AdminError, ConfigError
 from ssoidc.iam.policy import Policy, PolicyError
 from ssoidc.model import (
     AccessScope,
@@ -48,6 +49,7 @@ from ssoidc.model import (
     TrustedTokenIssuer,
     User,
 )
+from ssoidc.storage.base import ConfigStore, VersionConflict
 
 _ALNUM = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 
@@ -356,3 +358,35 @@ def resolve(
         groups=tuple(groups),
         assignments=tuple(dict.fromkeys([*kept, *declared])),
     )
+
+
+async def apply_to_store(store: ConfigStore, spec: ConfigFile, account_id: str, now: float) -> Configuration:
+    """Make ``spec`` the live configuration: the file front door of ``ssoidc apply`` and ``serve --config``.
+
+    Same invariants (``ssoidc.admin.rules``) and cascades as the admin API, in one compare-and-swap write: users
+    and applications the file no longer lists are deleted and their tokens revoked, exactly as identitystore
+    DeleteUser / sso-admin DeleteApplication would. Applying an unchanged file writes nothing.
+    """
+    for _ in range(25):
+        current, version = await store.load_configuration()
+        config = resolve(spec, current, account_id, now=now)
+        if config == current:
+            return config
+        try:
+            check_rules(config)
+        except AdminError as exc:
+            raise ConfigError(f"invalid configuration: {exc.message}") from None
+        revoke: list[str] = []
+        if current is not None:
+            users = {u.user_id for u in config.users}
+            apps = {a.arn for a in config.applications}
+            revoke += [f"user:{u.user_id}" for u in current.users if u.user_id not in users]
+            revoke += [f"application:{a.arn}" for a in current.applications if a.arn not in apps]
+        try:
+            await store.replace_configuration(
+                config, expected_version=version, revoke_subjects=revoke, now=now
+            )
+        except VersionConflict:
+            continue
+        return config
+    raise ConfigError("the configuration is being changed concurrently; try again")

@@ -13,7 +13,7 @@ import pytest
 from ssoidc.aws.models import operation
 from ssoidc.oauth.tokens import TokenMinter
 from tests.conftest import both_stores, race
-from tests.support import JWT_BEARER, LiveServer, decode_unverified
+from tests.support import JWT_BEARER, LiveServer, decode_unverified, pg_fetchval
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
@@ -140,7 +140,21 @@ def test_tokens_are_stored_only_as_hashes(server: LiveServer, oidc: Any) -> None
     resp = oidc.create_token_with_iam(
         clientId=server.apps["main"], grantType=JWT_BEARER, assertion=server.assertion()
     )
-    raw = b"".join(p.read_bytes() for p in server.data_dir.iterdir() if p.name.startswith("ssoidc.db"))
+    if server.database_url:  # every row of every table of the schema, as text
+        tables = pg_fetchval(
+            server.database_url,
+            "SELECT string_agg(table_name, ',') FROM information_schema.tables WHERE table_schema = current_schema()",
+        ).split(",")
+        assert "tokens" in tables
+        raw = "\n".join(
+            pg_fetchval(
+                server.database_url, f"SELECT coalesce(string_agg(t::text, E'\\n'), '') FROM \"{t}\" t"
+            )
+            for t in tables
+        ).encode()
+    else:
+        raw = b"".join(p.read_bytes() for p in server.data_dir.iterdir() if p.name.startswith("ssoidc.db"))
+    assert len(raw) > 1000  # the dump really holds the store
     for secret in (resp["accessToken"], resp["refreshToken"], resp["idToken"]):
         assert secret.encode() not in raw
         assert secret.split(":")[0].encode() not in raw
