@@ -80,6 +80,12 @@ RULES: list[tuple[str, str | None, str]] = [
     ("ssoidc/storage/sqlite.py", "_flush", "SQLite write txn (group commit: flock, BEGIN, ops, COMMIT)"),
     ("ssoidc/storage/sqlite.py", "find_token", "SQLite read: find_token (token row + revoked family)"),
     ("ssoidc/storage/sqlite.py", "config_version", "SQLite read: config version check (every request)"),
+    ("ssoidc/storage/postgres.py", None, "PostgreSQL store: statements, pool, row decode"),
+    ("ssoidc/storage/postgres.py", "config_version", "PostgreSQL read: config version check (every request)"),
+    ("ssoidc/storage/postgres.py", "find_token", "PostgreSQL read: find_token"),
+    ("ssoidc/storage/postgres.py", "rotate_refresh", "PostgreSQL rotate statement (retire + 2 rows, commit)"),
+    ("ssoidc/storage/postgres.py", "issue", "PostgreSQL issue statement (jti + 2 rows, commit)"),
+    ("asyncpg/", None, "asyncpg: pool acquire/release, protocol"),
     ("logging/", None, "logging"),
 ]
 OUTSIDE = "driver + event loop (not the app)"
@@ -261,7 +267,9 @@ async def profile(args: argparse.Namespace, workdir: Path, pool: Any) -> dict[st
         allow_insecure_issuers=True,
         config_file=workdir / "config.yaml",
         sqlite_synchronous=args.synchronous,
+        database_url=args.database_url,
     ).validate()
+    db = "PostgreSQL" if args.database_url else "SQLite"
     refresh = args.grant == "refresh"
     n_warm, n = args.warmup, args.requests
     n_domain, n_rotate = 500, 5 * 400
@@ -328,12 +336,13 @@ async def profile(args: argparse.Namespace, workdir: Path, pool: Any) -> dict[st
         from ssoidc.oauth.keys import Signer
         from ssoidc.oauth.service import TokenService
         from ssoidc.oauth.tokens import TokenMinter
-        from ssoidc.storage.sqlite import SqliteStore
+
+        store_cls = type(node.store)  # SqliteStore, or PostgresStore with --postgres
 
         common = [
             (SigV4Verifier, "verify", "SigV4 verification"),
             (oidc_mod, "decode_create_token_with_iam", "request JSON decode + shape validation"),
-            (SqliteStore, "config_version", "SQLite read: config version check"),
+            (store_cls, "config_version", f"{db} read: config version check"),
             (TokenService, "authorize_caller", "ActorPolicy evaluation"),
             (Signer, "sign", "idToken ES256 signing"),
             (TokenMinter, "mint", "access + refresh token minting"),
@@ -343,11 +352,11 @@ async def profile(args: argparse.Namespace, workdir: Path, pool: Any) -> dict[st
         if refresh:
             specific = [
                 (TokenMinter, "check", "refresh token MAC check + SHA-256"),
-                (SqliteStore, "find_token", "SQLite read: find_token (token row + revoked family)"),
+                (store_cls, "find_token", f"{db} read: find_token (token row + revoked family)"),
                 (
-                    SqliteStore,
+                    store_cls,
                     "rotate_refresh",
-                    "SQLite rotate txn: retire the old token + 2 token rows + COMMIT (group commit)",
+                    f"{db} rotate txn: retire the old token + 2 token rows + COMMIT (group commit)",
                 ),
             ]
         else:
@@ -359,7 +368,7 @@ async def profile(args: argparse.Namespace, workdir: Path, pool: Any) -> dict[st
                     "assertion: verify_assertion (parse again, signature, claims)",
                 ),
                 (assertion_mod, "_check_signature", "  of which the RS256 signature check"),
-                (SqliteStore, "issue", "SQLite write txn: jti + 2 token rows + COMMIT"),
+                (store_cls, "issue", f"{db} write txn: jti + 2 token rows + COMMIT"),
             ]
         totals, restore = instrument(common + specific)
         batch = scoped[n_warm + n : n_warm + 2 * n]
@@ -485,10 +494,10 @@ async def profile(args: argparse.Namespace, workdir: Path, pool: Any) -> dict[st
                 "refresh token MAC check + SHA-256 (TokenMinter.check)": timeit_us(
                     lambda: node.minter.check(refresh_token, "refresh")
                 ),
-                "SQLite find_token (token row + revoked family), random seeded tokens": await atimeit_us(
+                f"{db} find_token (token row + revoked family), random seeded tokens": await atimeit_us(
                     find, 5000
                 ),
-                f"SQLite rotate txn (retire + 2 tokens, COMMIT, synchronous={args.synchronous})": await atimeit_us(
+                f"{db} rotate txn (retire + 2 tokens, COMMIT, synchronous={args.synchronous})": await atimeit_us(
                     rotate, n_rotate // 5
                 ),
             }
@@ -510,7 +519,7 @@ async def profile(args: argparse.Namespace, workdir: Path, pool: Any) -> dict[st
                 "assertion: RS256 signature check only (_check_signature)": timeit_us(
                     lambda: _check_signature(assertion, key, "RS256")
                 ),
-                f"SQLite issue txn (jti + 2 tokens, COMMIT, synchronous={args.synchronous})": await atimeit_us(
+                f"{db} issue txn (jti + 2 tokens, COMMIT, synchronous={args.synchronous})": await atimeit_us(
                     issue, 1000
                 ),
             }
@@ -520,7 +529,7 @@ async def profile(args: argparse.Namespace, workdir: Path, pool: Any) -> dict[st
                 lambda: node.minter.seal_identity_context(ctx_doc)
             ),
             "mint one access/refresh token": timeit_us(lambda: node.minter.mint("access")),
-            "SQLite config version read": await atimeit_us(version, 20000),
+            f"{db} config version read": await atimeit_us(version, 20000),
             "domain: TokenService.create_token_with_iam (no HTTP/SigV4/codec)": await atimeit_us(
                 domain, n_domain // 5
             ),
@@ -698,6 +707,10 @@ def main() -> int:
     p.add_argument("--pad", type=int, default=50000, help="--grant refresh: extra unused tokens seeded so the table"
                    " is as large as in a load run (default 50000)")  # fmt: skip
     p.add_argument("--synchronous", default="NORMAL", choices=["NORMAL", "FULL"])
+    p.add_argument("--postgres", action="store_true", help="store in PostgreSQL (a fresh schema on --pg-url, dropped"
+                   " afterwards) instead of SQLite; not with --live")  # fmt: skip
+    p.add_argument("--pg-url", default=os.environ.get("SSOIDC_BENCH_PG_URL", h.DEFAULT_PG_URL),
+                   help="PostgreSQL server for --postgres (default $SSOIDC_BENCH_PG_URL or %(default)s)")  # fmt: skip
     p.add_argument("--interval", type=float, default=0.0002, help="pyinstrument sampling interval, s")
     p.add_argument("--html", default="", help="also write pyinstrument's HTML report here")
     p.add_argument("--tree-lines", type=int, default=70, help="lines of the call tree to print")
@@ -706,6 +719,13 @@ def main() -> int:
     p.add_argument("--live-seconds", type=int, default=8, help="profiled wrk run in --live mode (default 8)")
     p.add_argument("--live-rate", type=float, default=800, help="tokens/s guess that sizes the --live file")
     a = p.parse_args()
+    a.database_url = ""
+    schema = ""
+    if a.postgres:
+        if a.live:
+            p.error("--postgres works in-process only, not with --live")
+        schema = f"ssoidc_profile_{os.getpid()}_{secrets.token_hex(4)}"
+        a.database_url = h.pg_url(a.pg_url, schema)
 
     import uvloop
 
@@ -735,12 +755,14 @@ def main() -> int:
         res.pop("html", None)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+        if schema:
+            h.pg_drop_schema(a.database_url, schema)
 
     total = sum(res["cats"].values())
     app_total = total - res["cats"].get(OUTSIDE, 0.0)
     grant = "JWT bearer" if a.grant == "jwt-bearer" else "refresh_token"
     print(f"\n## In-process CreateTokenWithIAM ({grant}), {res['n']} requests one at a time, "
-          f"SQLite synchronous={a.synchronous}\n")  # fmt: skip
+          + (f"PostgreSQL ({a.pg_url})" if a.postgres else f"SQLite synchronous={a.synchronous}") + "\n")  # fmt: skip
     print(f"end to end through the ASGI app, no profiler: {res['wall_us']:.0f} µs/request wall, "
           f"{res['cpu_us']:.0f} µs CPU (excludes the HTTP server: uvicorn/httptools parsing, sockets); median of"
           f" {CHUNKS} parts, wall {min(res['wall_parts']):.0f}-{max(res['wall_parts']):.0f}; other processes used"
@@ -788,7 +810,7 @@ def main() -> int:
     lines = res["tree"].splitlines()
     print(f"\n### pyinstrument call tree (top {a.tree_lines} lines)\n")
     print("\n".join(lines[: a.tree_lines]))
-    out = OUT / f"profile-{a.grant}-{stamp}.json"
+    out = OUT / f"profile-{a.grant}{'-postgres' if a.postgres else ''}-{stamp}.json"
     out.write_text(
         json.dumps({"args": vars(a), "source": h.source_fingerprint(), **res, "calibration": cal}, indent=1)
     )

@@ -11,7 +11,8 @@ server with ``killpg`` on the group it started. Runs of the different variants a
 variant, then run 2, ...), so slow drift of the machine hits all of them alike. Medians of ``--runs`` runs are
 reported with min-max. Every response must be 2xx: a run with any non-2xx response is invalid.
 
-    .venv/bin/python bench/run.py                       # both grants, uvicorn x2, JWT 1/16/64, refresh 1/16/32/64
+    .venv/bin/python bench/run.py                       # both grants, uvicorn x2, JWT 1/16/64, refresh 1/16/32/64,
+                                                        # + refresh on PostgreSQL at 32 conns on 1 and 2 nodes
     .venv/bin/python bench/run.py --grant refresh       # one grant only (jwt-bearer | refresh | both)
     .venv/bin/python bench/run.py --durability          # + synchronous=FULL at 64 connections
     .venv/bin/python bench/run.py --all                 # + granian vs uvicorn, + FULL (64 conns)
@@ -20,6 +21,10 @@ reported with min-max. Every response must be 2xx: a run with any non-2xx respon
     .venv/bin/python bench/run.py --grant jwt-bearer --skip-main --history d85818b,eedf62c  # older revisions
     .venv/bin/python bench/run.py --grant refresh --skip-main --history e5504d8 --history-grant refresh  # A/B
     .venv/bin/python bench/run.py --report bench/out/bench-<stamp>.json                     # a saved table again
+    .venv/bin/python bench/run.py --grant refresh --skip-main --postgres    # only PostgreSQL: 1 and 2 nodes at 32
+                                                        # conns, next to SQLite (SSOIDC_BENCH_PG_URL or --pg-url)
+    .venv/bin/python bench/run.py --no-postgres         # SQLite only
+    .venv/bin/python bench/run.py --grant refresh --skip-main --postgres --pg-sync on,off --pg-conns 32,64
 
 Raw results go to bench/out/ (git-ignored) as JSON and Markdown.
 """
@@ -29,12 +34,14 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime
+import functools
 import importlib.metadata
 import json
 import math
 import multiprocessing
 import os
 import platform
+import secrets
 import shutil
 import sqlite3
 import statistics
@@ -70,6 +77,12 @@ class Variant:
     conns: int
     group: str  # which table it belongs to
     rev: str = ""  # another git revision's server code (--history); "" = this working tree
+    store: str = "sqlite"  # sqlite | postgres
+    # servers on one PostgreSQL schema, each with --workers workers; conns are split between them
+    nodes: int = 1
+    pg_sync: str = ""  # PostgreSQL synchronous_commit of the servers' sessions (postgres only)
+    # CHECKPOINT after seeding: each page's first change in the run writes a full-page image to the WAL
+    pg_checkpoint: bool = False
 
 
 # ---------------------------------------------------------------------------------------------------- helpers
@@ -97,33 +110,86 @@ def wait_idle(max_wait: float, threshold_pct: float) -> float:
             warned = True
 
 
-def run_wrk(url: str, path: Path, duration: int, conns: int, threads: int) -> dict[str, Any]:
-    args = [
+def wrk_args(url: str, path: Path, duration: int, conns: int, threads: int) -> list[str]:
+    return [
         "wrk", f"-t{threads}", f"-c{conns}", f"-d{duration}s", "--timeout", "10s", "--latency",
         "-s", str(LUA), url, "--", str(path), str(threads),
     ]  # fmt: skip
+
+
+def run_wrk(url: str, path: Path, duration: int, conns: int, threads: int) -> dict[str, Any]:
+    return run_wrks([(url, path, conns)], duration, threads)
+
+
+def run_wrks(targets: list[tuple[str, Path, int]], duration: int, threads: int) -> dict[str, Any]:
+    """One wrk per ``(url, request file, connections)`` (one per node), all started together.
+
+    With several targets the results are merged: counts, rates and wrk CPU are summed; p50 and mean are the
+    request-weighted means of the nodes' and p90/p99/max the worst node's (wrk gives percentiles, not its
+    histogram); ``per_node`` keeps each wrk's own result."""
     t0 = time.monotonic()
-    p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    procs = [
+        subprocess.Popen(
+            wrk_args(url, path, duration, conns, threads), stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        )
+        for url, path, conns in targets
+    ]
     deadline = t0 + duration + 60
-    while True:  # wrk stops itself after -d; this is only a backstop for a hung wrk we started
-        pid, status, ru = os.wait4(p.pid, os.WNOHANG)
-        if pid:
-            break
-        if time.monotonic() > deadline:
-            p.kill()
-            pid, status, ru = os.wait4(p.pid, 0)
-            break
+    done: dict[int, tuple[int, Any, float]] = {}
+    while len(done) < len(procs):  # wrk stops itself after -d; the deadline is only a backstop for a hung wrk
+        for proc in procs:
+            if proc.pid in done:
+                continue
+            if time.monotonic() > deadline:
+                proc.kill()
+                pid, status, ru = os.wait4(proc.pid, 0)
+            else:
+                pid, status, ru = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                done[proc.pid] = (status, ru, time.monotonic() - t0)
         time.sleep(0.05)
-    assert p.stdout is not None
-    text = p.stdout.read().decode(errors="replace")
-    line = next((ln for ln in text.splitlines() if ln.startswith("WRKJSON ")), None)
-    if line is None:
-        raise RuntimeError(f"wrk produced no WRKJSON line:\n{text}")
-    r: dict[str, Any] = json.loads(line[len("WRKJSON ") :])
-    r["wrk_exit"] = os.waitstatus_to_exitcode(status)
-    r["wrk_cpu_s"] = ru.ru_utime + ru.ru_stime
-    r["wrk_wall_s"] = time.monotonic() - t0
-    return r
+    results = []
+    for proc in procs:
+        status, ru, wall = done[proc.pid]
+        assert proc.stdout is not None
+        text = proc.stdout.read().decode(errors="replace")
+        line = next((ln for ln in text.splitlines() if ln.startswith("WRKJSON ")), None)
+        if line is None:
+            raise RuntimeError(f"wrk produced no WRKJSON line:\n{text}")
+        r: dict[str, Any] = json.loads(line[len("WRKJSON ") :])
+        r["wrk_exit"] = os.waitstatus_to_exitcode(status)
+        r["wrk_cpu_s"] = ru.ru_utime + ru.ru_stime
+        r["wrk_wall_s"] = wall
+        results.append(r)
+    if len(results) == 1:
+        return results[0]
+    n: int = max(1, sum(r["requests"] for r in results))
+
+    def weighted(k: str) -> float:
+        total: float = sum(r["lat_ms"][k] * r["requests"] for r in results)
+        return total / n
+
+    return {
+        "requests": sum(r["requests"] for r in results),
+        "duration_s": max(r["duration_s"] for r in results),
+        "rps": sum(r["rps"] for r in results),
+        "ok": sum(r["ok"] for r in results),
+        "sent": sum(r["sent"] for r in results),
+        "non2xx": sum(r["non2xx"] for r in results),
+        "exhausted": any(r["exhausted"] for r in results),
+        "lat_ms": {
+            "p50": weighted("p50"),
+            "mean": weighted("mean"),
+            **{k: max(r["lat_ms"][k] for r in results) for k in ("p90", "p99", "max")},
+        },
+        "errors": {k: sum(r["errors"][k] for r in results) for k in results[0]["errors"]},
+        "threads": sum(r["threads"] for r in results),
+        "first_bad": next((r["first_bad"] for r in results if r["first_bad"]), ""),
+        "wrk_exit": next((r["wrk_exit"] for r in results if r["wrk_exit"]), 0),
+        "wrk_cpu_s": sum(r["wrk_cpu_s"] for r in results),
+        "wrk_wall_s": max(r["wrk_wall_s"] for r in results),
+        "per_node": results,
+    }
 
 
 def smoke(server: h.Server, pool: Any, spec: h.SignSpec, refresh_token: str | None = None) -> None:
@@ -163,7 +229,7 @@ class Bench:
 
     @staticmethod
     def key(v: Variant) -> str:
-        return f"{v.grant}/{v.rev}/{v.server}/{v.synchronous}/{v.conns}"
+        return f"{v.grant}/{v.rev}/{v.server}/{v.synchronous}/{v.conns}/{v.store}/{v.nodes}/{v.pg_sync}/{v.pg_checkpoint}"
 
     def measure(self, v: Variant) -> dict[str, Any]:
         a = self.args
@@ -185,113 +251,193 @@ class Bench:
             return r
         return r
 
+    def servers(self, v: Variant, workdir: Path) -> tuple[list[h.Server], str, str]:
+        """The server(s) of one run and, for PostgreSQL, the run's schema and its URL (a fresh schema per run)."""
+        a = self.args
+        src = self.sources.get(v.rev)
+        if v.store != "postgres":
+            return [h.Server(v.server, h.free_port(), workdir, a.workers, v.synchronous, src=src)], "", ""
+        schema = f"ssoidc_bench_{os.getpid()}_{secrets.token_hex(4)}"
+        url = h.pg_url(a.pg_url, schema, pool_max_size=str(a.pg_pool_max), synchronous_commit=v.pg_sync)
+        ports: list[int] = []
+        while len(set(ports)) < v.nodes:
+            ports = [h.free_port() for _ in range(v.nodes)]
+        first = f"http://127.0.0.1:{ports[0]}"
+        servers = [
+            h.Server(
+                v.server,
+                port,
+                workdir / f"node{i}",
+                a.workers,
+                v.synchronous,
+                src=src,
+                database_url=url,
+                config_base_url=first,
+            )
+            for i, port in enumerate(ports)
+        ]
+        return servers, schema, url
+
     def _serve(
-        self, v: Variant, server: h.Server, workdir: Path, n_warm: int, n_meas: int
-    ) -> tuple[Any, ...]:
-        """Seed (refresh), start, smoke-test, sign, warm up and measure; the caller stops the server."""
+        self,
+        v: Variant,
+        servers: list[h.Server],
+        workdir: Path,
+        n_warm: int,
+        n_meas: int,
+        pg: tuple[str, str],
+    ) -> dict[str, Any]:
+        """Seed (refresh), start, smoke-test, sign, warm up and measure; the caller stops the servers.
+
+        Several servers (nodes on one PostgreSQL schema) each get their own tokens, request files (signed for
+        their own host:port) and wrk, with ``v.conns`` split evenly between them."""
         a = self.args
         refresh = v.grant == "refresh"
-        source = h.source_fingerprint(server.src, v.rev)
-        smoke_token: str | None = None
-        warm_tokens: list[str] = []
-        meas_tokens: list[str] = []
-        seed_s = 0.0
-        if refresh:  # into the store before the server starts: 1 smoke + warm-up + measured, each used once
-            server.prepare()
+        nodes = len(servers)
+        conns = [v.conns // nodes + (1 if i < v.conns % nodes else 0) for i in range(nodes)]
+        out: dict[str, Any] = {"source": h.source_fingerprint(servers[0].src, v.rev), "seed_s": 0.0}
+        smoke_tokens: list[str | None] = [None] * nodes
+        warm_tokens: list[list[str]] = [[] for _ in servers]
+        meas_tokens: list[list[str]] = [[] for _ in servers]
+        if (
+            refresh
+        ):  # into the store before the servers start: 1 smoke + warm-up + measured per node, each used once
+            for server in servers:
+                server.prepare()
             t_seed = time.monotonic()
-            pad = max(0, a.refresh_seed_min - (1 + n_warm + n_meas))
-            (smoke_token,), warm_tokens, meas_tokens, _ = h.seed_refresh_tokens(
-                server.settings(), [1, n_warm, n_meas, pad]
-            )
-            seed_s = time.monotonic() - t_seed
+            pad = max(0, a.refresh_seed_min - nodes * (1 + n_warm + n_meas))
+            lists = h.seed_refresh_tokens(servers[0].settings(), [1, n_warm, n_meas] * nodes + [pad])
+            for i in range(nodes):
+                smoke_tokens[i] = lists[3 * i][0]
+                warm_tokens[i], meas_tokens[i] = lists[3 * i + 1], lists[3 * i + 2]
+            del lists
+            out["seed_s"] = time.monotonic() - t_seed
+        schema, url = pg
+        if url and v.pg_checkpoint:  # as on a server whose last checkpoint is newer than most pages' changes
+            h.pg_run(url, lambda conn: conn.execute("CHECKPOINT"))
+        if url:  # after seeding (its connections closed, so their counters are in), before any server runs
+            out["pg_before"] = h.pg_stats(url, schema)
         t_start = time.monotonic()
-        server.start()
-        startup_s = time.monotonic() - t_start
-        if refresh:
-            spec = h.SignSpec(server.port)
-        else:
-            kid, pem = h.read_demo_issuer_key(server.data_dir)
-            spec = h.SignSpec(server.port, kid, pem)
-        smoke(server, self.pool, spec, smoke_token)
-        warm_file, meas_file = workdir / "warmup.req", workdir / "measured.req"
+        for server in servers:
+            server.start()
+        out["startup_s"] = time.monotonic() - t_start
+        specs = []
+        for i, server in enumerate(servers):
+            if refresh:
+                spec = h.SignSpec(server.port)
+            else:
+                kid, pem = h.read_demo_issuer_key(server.data_dir)
+                spec = h.SignSpec(server.port, kid, pem)
+            specs.append(spec)
+            smoke(server, self.pool, spec, smoke_tokens[i])
+        warm_files = [workdir / f"warmup-{i}.req" for i in range(nodes)]
+        meas_files = [workdir / f"measured-{i}.req" for i in range(nodes)]
         t_sign = time.monotonic()
-        if refresh:
-            sign_s = h.write_refresh_file(self.pool, spec, meas_file, meas_tokens)
-            if n_warm:
-                sign_s += h.write_refresh_file(self.pool, spec, warm_file, warm_tokens)
-            del warm_tokens, meas_tokens
-        else:
-            sign_s = h.write_request_file(self.pool, spec, meas_file, n_meas)
-            if n_warm:
-                sign_s += h.write_request_file(self.pool, spec, warm_file, n_warm)
-        warm: dict[str, Any] | None = None
+        sign_s = 0.0
+        for i, spec in enumerate(specs):
+            if refresh:
+                sign_s += h.write_refresh_file(self.pool, spec, meas_files[i], meas_tokens[i])
+                if n_warm:
+                    sign_s += h.write_refresh_file(self.pool, spec, warm_files[i], warm_tokens[i])
+            else:
+                sign_s += h.write_request_file(self.pool, spec, meas_files[i], n_meas)
+                if n_warm:
+                    sign_s += h.write_request_file(self.pool, spec, warm_files[i], n_warm)
+        del warm_tokens, meas_tokens
+        out["sign_s"] = sign_s
+        out["warm"] = None
         if n_warm:
-            warm = run_wrk(server.url, warm_file, a.warmup, v.conns, a.threads)
+            out["warm"] = run_wrks(
+                [(s.url, f, c) for s, f, c in zip(servers, warm_files, conns, strict=True)],
+                a.warmup,
+                a.threads,
+            )
         age = time.monotonic() - t_sign
         if age + a.duration > SIGV4_BUDGET_S:
             raise RuntimeError(f"signatures would be {age + a.duration:.0f}s old by the end of the run")
-        cpu0, sys0 = h.group_cpu_s(server.pgid), h.group_cpu_s(server.pgid, system_only=True)
+        pgids = [s.pgid for s in servers]
+        postmaster = int(out["pg_before"]["postmaster_pid"]) if url else 0
+        cpu0 = sum(h.group_cpu_s(g) for g in pgids)
+        sys0 = sum(h.group_cpu_s(g, system_only=True) for g in pgids)
+        pg0 = h.postgres_cpu_s(postmaster) if postmaster else 0.0
         m0 = h.machine_ticks()
-        r = run_wrk(server.url, meas_file, a.duration, v.conns, a.threads)
+        out["r"] = run_wrks(
+            [(s.url, f, c) for s, f, c in zip(servers, meas_files, conns, strict=True)], a.duration, a.threads
+        )
         m1 = h.machine_ticks()
-        cpu1, sys1 = h.group_cpu_s(server.pgid), h.group_cpu_s(server.pgid, system_only=True)
-        nprocs = len(server.worker_pids())
-        return r, warm, m0, m1, cpu0, cpu1, sys0, sys1, nprocs, source, startup_s, sign_s, seed_s
+        out["server_cpu_s"] = sum(h.group_cpu_s(g) for g in pgids) - cpu0
+        out["server_sys_s"] = sum(h.group_cpu_s(g, system_only=True) for g in pgids) - sys0
+        out["pg_cpu_s"] = (h.postgres_cpu_s(postmaster) - pg0) if postmaster else 0.0
+        out["m0"], out["m1"] = m0, m1
+        out["nprocs"] = sum(len(s.worker_pids()) for s in servers)
+        return out
 
     def _measure_once(self, v: Variant, rate: float) -> dict[str, Any]:
         a = self.args
         busy_before = wait_idle(a.idle_wait, a.idle_threshold)
         workdir = h.scratch_dir(f"ssoidc-bench-{v.server}-")
-        server = h.Server(
-            v.server, h.free_port(), workdir, a.workers, v.synchronous, src=self.sources.get(v.rev)
-        )
+        servers, schema, url = self.servers(v, workdir)
+        nodes = len(servers)
         refresh = v.grant == "refresh"
-        n_warm = max(200, math.ceil(rate * a.warmup * MARGIN)) if a.warmup > 0 else 0
-        n_meas = max(500, math.ceil(rate * a.duration * MARGIN))
+        # Each node's share of the rate; with several nodes, room for one to take up to 1.5x its share.
+        per_node = rate / nodes * (1.5 if nodes > 1 else 1.0)
+        n_warm = max(200, math.ceil(per_node * a.warmup * MARGIN)) if a.warmup > 0 else 0
+        n_meas = max(500, math.ceil(per_node * a.duration * MARGIN))
+        pg_after: dict[str, float] = {}
         try:
             try:
-                r, warm, m0, m1, cpu0, cpu1, sys0, sys1, nprocs, source, startup_s, sign_s, seed_s = (
-                    self._serve(v, server, workdir, n_warm, n_meas)
-                )
+                o = self._serve(v, servers, workdir, n_warm, n_meas, (schema, url))
             finally:
-                server.stop()
-            # What the store says, read after the server stopped: every 2xx must be one redemption, and no more
+                for server in servers:
+                    server.stop()
+            # What the store says, read after the servers stopped: every 2xx must be one redemption, and no more
             # redemptions than requests sent. JWT bearer: one used_jtis row per token. Refresh: one retired refresh
             # token per token, and no revoked family (a revocation would mean a token was presented twice).
-            if refresh:
-                redeemed = h.count_rows(
-                    server.data_dir, "tokens", "kind = 'refresh' AND retired_at IS NOT NULL"
-                )
-                revoked = h.count_rows(server.data_dir, "revoked_families")
+            if url:
+                pg_after = h.pg_stats(url, schema)  # the servers' backends exited: their counters are in
+                count = functools.partial(h.pg_count, url)
             else:
-                redeemed = h.count_rows(server.data_dir, "used_jtis")
+                count = functools.partial(h.count_rows, servers[0].data_dir)
+            if refresh:
+                redeemed = count("tokens", "kind = 'refresh' AND retired_at IS NOT NULL")
+                revoked = count("revoked_families")
+            else:
+                redeemed = count("used_jtis")
                 revoked = 0
-            tokens = h.count_rows(server.data_dir, "tokens")
+            tokens = count("tokens")
         finally:
+            if url and not a.keep:
+                h.pg_drop_schema(url, schema)
             if not a.keep:
                 shutil.rmtree(workdir, ignore_errors=True)
+        r: dict[str, Any] = o["r"]
+        warm, m0, m1 = o["warm"], o["m0"], o["m1"]
         busy_ticks, total_ticks, steal_ticks = (m1[i] - m0[i] for i in range(3))
         window_s = total_ticks / h.CLK / (os.cpu_count() or 1)
         busy_s = busy_ticks / h.CLK
-        server_cpu_s = cpu1 - cpu0
-        foreign_s = max(0.0, busy_s - server_cpu_s - r["wrk_cpu_s"])
+        server_cpu_s = o["server_cpu_s"]
+        foreign_s = max(0.0, busy_s - server_cpu_s - o["pg_cpu_s"] - r["wrk_cpu_s"])
         done = max(1, r["requests"])
-        ok_before = 1 + (warm["ok"] if warm else 0)
+        ok_before = nodes + (warm["ok"] if warm else 0)
+        sent_before = nodes + (warm["sent"] if warm else 0)
+        seeded = max(a.refresh_seed_min, nodes * (1 + n_warm + n_meas)) if refresh else 0
         r.update(
             variant=asdict(v),
-            source=source,
+            source=o["source"],
             rate_estimate=rate,
             n_warmup=n_warm,
             n_measured=n_meas,
-            seeded=max(a.refresh_seed_min, 1 + n_warm + n_meas) if refresh else 0,
-            seed_s=round(seed_s, 2),
-            sign_s=round(sign_s, 2),
-            startup_s=round(startup_s, 2),
-            server_processes=nprocs,
+            seeded=seeded,
+            seed_s=round(o["seed_s"], 2),
+            sign_s=round(o["sign_s"], 2),
+            startup_s=round(o["startup_s"], 2),
+            server_processes=o["nprocs"],
             server_cpu_s=server_cpu_s,
             server_cpu_us_per_token=1e6 * server_cpu_s / done,
-            server_sys_us_per_token=1e6 * (sys1 - sys0) / done,
+            server_sys_us_per_token=1e6 * o["server_sys_s"] / done,
             server_cores=server_cpu_s / r["duration_s"],
+            pg_cpu_s=o["pg_cpu_s"],
+            pg_cpu_us_per_token=1e6 * o["pg_cpu_s"] / done,
             wrk_cpu_pct=100.0 * r["wrk_cpu_s"] / r["wrk_wall_s"],
             machine_busy_pct=100.0 * busy_ticks / max(1, total_ticks),
             steal_pct=100.0 * steal_ticks / max(1, total_ticks),
@@ -301,9 +447,15 @@ class Bench:
             redeemed=redeemed,
             revoked_families=revoked,
             token_rows=tokens,
-            stored_check=ok_before + r["ok"] <= redeemed <= 1 + (warm["sent"] if warm else 0) + r["sent"]
-            and revoked == 0,
+            stored_check=ok_before + r["ok"] <= redeemed <= sent_before + r["sent"] and revoked == 0,
         )
+        if url:
+            # Counter deltas over everything the servers did (start, smoke, warm-up, measured run), per token
+            # issued in that window (= redeemed: one rotation per token).
+            before = o["pg_before"]
+            delta = {k: pg_after[k] - before[k] for k in before if k != "postmaster_pid"}
+            r["pg"] = {"delta": delta, "tokens": redeemed,
+                       "per_token": {k: d / max(1, redeemed) for k, d in delta.items()}}  # fmt: skip
         r["valid"] = (
             r["wrk_exit"] == 0
             and not r["exhausted"]
@@ -312,16 +464,20 @@ class Bench:
             and r["stored_check"]
             and (warm is None or warm["non2xx"] == 0)
         )
+        pg_note = ""
+        if url:
+            pt = r["pg"]["per_token"]
+            pg_note = (
+                f"  pg {r['pg_cpu_us_per_token']:4.0f} µs/token, {pt['xact_commit']:.2f} xacts,"
+                f" {pt['wal_sync']:.3f} WAL fsyncs, {pt['wal_bytes']:.0f} WAL B per token"
+            )
         log(
             f"  {v.name:<32} {r['rps']:8.1f} tokens/s  p50 {r['lat_ms']['p50']:7.2f} ms  p99 {r['lat_ms']['p99']:7.2f}"
             f" ms  server {r['server_cpu_us_per_token']:6.0f} µs/token ({r['server_cores']:.2f} cores)"
             f" kernel {r['server_sys_us_per_token']:4.0f}  wrk {r['wrk_cpu_pct']:4.1f}%  busy {r['machine_busy_pct']:3.0f}%  foreign {r['foreign_cpu_pct']:3.0f}%"
             f"  non2xx {r['non2xx']}  {'ok' if r['valid'] else 'INVALID ' + r['first_bad'][:200]}"
-            + (
-                f"  (seeded {max(a.refresh_seed_min, 1 + n_warm + n_meas)} in {seed_s:.1f}s)"
-                if refresh
-                else ""
-            )
+            + (f"  (seeded {seeded} in {o['seed_s']:.1f}s)" if refresh else "")
+            + pg_note
         )
         return r
 
@@ -380,6 +536,10 @@ def summarize(runs: list[dict[str, Any]], foreign_max: float = 10.0) -> dict[str
         "busy": med(lambda r: r["machine_busy_pct"]),
         "foreign": med(lambda r: r["foreign_cpu_pct"]),
         "non2xx": sum(r["non2xx"] + (r["warmup"]["non2xx"] if r.get("warmup") else 0) for r in runs),
+        "pg_cpu_us": med(lambda r: r.get("pg_cpu_us_per_token", 0.0)),
+        "pg": {k: med(lambda r, k=k: r["pg"]["per_token"][k]) for k in ok[0]["pg"]["per_token"]}
+        if all("pg" in r for r in ok)
+        else {},
     }
 
 
@@ -397,10 +557,68 @@ def markdown(
         spread = f" ({s['rps_min']:,.0f}-{s['rps_max']:,.0f})" if s["n"] > 1 else ""
         inval = f", {s['n_invalid']} invalid" if s["n_invalid"] else ""
         inval += f", {s['n_noisy']} noisy left out" if s["n_noisy"] else ""
+        server = f"{v.server} x{args.workers}" + (f" on {v.nodes} nodes" if v.nodes > 1 else "")
+        store = v.synchronous if v.store == "sqlite" else f"PostgreSQL synchronous_commit={v.pg_sync}"
+        store += ", CHECKPOINT first" if v.pg_checkpoint else ""
         lines.append(
-            f"| {v.grant} | {v.group}{' ' + v.rev if v.rev else ''} | {v.server} x{args.workers} | {v.synchronous} | {v.conns} | **{s['rps']:,.0f}**{spread}"
+            f"| {v.grant} | {v.group}{' ' + v.rev if v.rev else ''} | {server} | {store} | {v.conns} | **{s['rps']:,.0f}**{spread}"
             f" | {s['p50']:.2f} | {s['p99']:.2f} | {s['cpu_us']:,.0f} ({s['sys_us']:,.0f}) | {s['server_cores']:.2f}"
             f" | {s['wrk_cpu']:.0f}% | {s['busy']:.0f}% | {s['foreign']:.0f}% | {s['non2xx']} | {s['n']}{inval} |"
+        )
+    return head + "\n".join(lines) + "\n" + postgres_markdown(variants, results, args)
+
+
+def postgres_markdown(
+    variants: list[Variant], results: dict[str, list[dict[str, Any]]], args: argparse.Namespace
+) -> str:
+    """The PostgreSQL rows next to the SQLite row of the same grant and connection count: tokens/s per node and
+    its ratio to SQLite's, and what PostgreSQL did per token (its CPU; transactions, i.e. round trips; WAL fsyncs,
+    records, bytes and full-page images; tuple writes in the run's schema)."""
+    pg = [v for v in variants if v.store == "postgres"]
+    if not pg:
+        return ""
+    head = (
+        "\n| store | nodes x workers | conns | tokens/s | per node | vs SQLite per node | p99 ms | server CPU µs/token"
+        " | PostgreSQL CPU µs/token | xacts/token | WAL fsyncs/token | WAL records/token | WAL bytes/token"
+        " | full-page images/token | tuple writes/token (ins + upd, HOT) |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
+    )
+
+    def baseline(v: Variant) -> Variant | None:
+        return next(
+            (b for b in variants if b.store == "sqlite" and b.grant == v.grant and b.conns == v.conns
+             and b.synchronous == "NORMAL" and not b.rev and b.server == v.server),
+            None,
+        )  # fmt: skip
+
+    rows: list[Variant] = []
+    for v in pg:
+        base = baseline(v)
+        rows += [x for x in (base, v) if x is not None and x not in rows]
+    lines = []
+    for v in rows:
+        s = summarize(results[v.name], args.foreign_max)
+        base = baseline(v)
+        ratio = ""
+        if base is not None and v.store == "postgres":
+            ratio = (
+                f"{100.0 * s['rps'] / v.nodes / summarize(results[base.name], args.foreign_max)['rps']:.0f}%"
+            )
+        g = s["pg"]
+        if g:
+            writes = g["schema_ins"] + g["schema_upd"]
+            pg_cols = (
+                f"{s['pg_cpu_us']:,.0f} | {g['xact_commit']:.2f} | {g['wal_sync']:.3f} | {g['wal_records']:.1f}"
+                f" | {g['wal_bytes']:,.0f} | {g['wal_fpi']:.2f} | {writes:.2f} ({g['schema_ins']:.2f} + {g['schema_upd']:.2f},"
+                f" {g['schema_hot_upd']:.2f} HOT)"
+            )
+        else:
+            pg_cols = "- | - | - | - | - | - | -"
+        store = "SQLite NORMAL" if v.store == "sqlite" else f"PostgreSQL sc={v.pg_sync}"
+        store += ", CHECKPOINT first" if v.pg_checkpoint else ""
+        lines.append(
+            f"| {store} | {v.nodes} x {args.workers} | {v.conns} | **{s['rps']:,.0f}** | {s['rps'] / v.nodes:,.0f}"
+            f" | {ratio} | {s['p99']:.2f} | {s['cpu_us']:,.0f} | {pg_cols} |"
         )
     return head + "\n".join(lines) + "\n"
 
@@ -448,6 +666,23 @@ def main() -> int:
     p.add_argument("--history-grant", default="jwt-bearer", choices=["jwt-bearer", "refresh"],
                    help="grant of the --history rows (default jwt-bearer; refresh seeds with this tree's code, so"
                    " only for revisions with the same token rows)")  # fmt: skip
+    p.add_argument("--postgres", action=argparse.BooleanOptionalAction, default=None, help="the PostgreSQL"
+                   " scenario (on by default unless --skip-main; --no-postgres skips it): the refresh grant at --pg-conns connections"
+                   " on 1 node and on --pg-nodes nodes (each --workers workers, one wrk per node, the connections"
+                   " split between them) on one PostgreSQL schema, next to SQLite on 1 node; with --skip-main, only"
+                   " that")  # fmt: skip
+    p.add_argument("--pg-url", default=os.environ.get("SSOIDC_BENCH_PG_URL", h.DEFAULT_PG_URL),
+                   help="PostgreSQL server for --postgres; every run gets a fresh schema on it, dropped afterwards"
+                   " (default $SSOIDC_BENCH_PG_URL or %(default)s)")  # fmt: skip
+    p.add_argument("--pg-conns", default="32", help="connection counts of the PostgreSQL scenario, in total over"
+                   " the nodes (default 32)")  # fmt: skip
+    p.add_argument("--pg-nodes", default="1,2", help="node counts of the PostgreSQL scenario (default 1,2)")
+    p.add_argument("--pg-sync", default="on", help="synchronous_commit values of the servers' sessions, comma-"
+                   "separated (default on: every commit waits for its WAL fsync; off: for comparison only)")  # fmt: skip
+    p.add_argument("--pg-checkpoint", action="store_true", help="also 1 node with a CHECKPOINT between seeding"
+                   " and the server's start (full-page images in the WAL, as in a long-running server)")  # fmt: skip
+    p.add_argument("--pg-pool-max", type=int, default=10, help="pool_max_size of each server process's PostgreSQL"
+                   " pool (default 10, the store's default)")  # fmt: skip
     p.add_argument("--keep", action="store_true", help="keep the temporary data dirs and request files")
     p.add_argument(
         "--report", default="", help="only print the table of a saved bench/out/bench-*.json again"
@@ -489,6 +724,30 @@ def main() -> int:
                 Variant(f"{short}-uvicorn-FULL-c{cmp_c}", g, "uvicorn", "FULL", cmp_c, "durability")
             )
 
+    if a.postgres is None:
+        a.postgres = not a.skip_main
+    if a.postgres and "refresh" not in grants:
+        log("the PostgreSQL scenario measures the refresh grant: skipped with --grant jwt-bearer")
+        a.postgres = False
+    if a.postgres:
+        for c in [int(c) for c in a.pg_conns.split(",") if c]:
+            if not any(v.name == f"refresh-uvicorn-NORMAL-c{c}" for v in variants):
+                variants.append(
+                    Variant(f"refresh-uvicorn-NORMAL-c{c}", "refresh", "uvicorn", "NORMAL", c, "postgres")
+                )
+            for sync in [x for x in a.pg_sync.split(",") if x]:
+                for n in [int(n) for n in a.pg_nodes.split(",") if n]:
+                    variants.append(
+                        Variant(f"refresh-pg-{sync}-{n}node{'s' if n > 1 else ''}-c{c}", "refresh", "uvicorn",
+                                "NORMAL", c, "postgres", store="postgres", nodes=n, pg_sync=sync)
+                    )  # fmt: skip
+            if a.pg_checkpoint:
+                sync = a.pg_sync.split(",")[0]
+                variants.append(
+                    Variant(f"refresh-pg-{sync}-1node-checkpoint-c{c}", "refresh", "uvicorn", "NORMAL", c,
+                            "postgres", store="postgres", nodes=1, pg_sync=sync, pg_checkpoint=True)
+                )  # fmt: skip
+
     history = [r for r in a.history.split(",") if r]
     sources: dict[str, Path] = {}
     src_root = h.scratch_dir("ssoidc-bench-revs-")
@@ -517,6 +776,9 @@ def main() -> int:
         **machine_info(),
         "source": h.source_fingerprint(),
     }
+    if a.postgres:
+        meta["postgres"] = h.pg_server_info(a.pg_url)
+        meta["packages"]["asyncpg"] = importlib.metadata.version("asyncpg")
     log(f"{meta['nproc']} CPUs ({meta['cpu_model']}), Python {meta['python']}, SQLite {meta['sqlite']}; "
         f"{len(variants)} variants x {a.runs} runs, {a.warmup}s warm-up + {a.duration}s measured")  # fmt: skip
     results: dict[str, list[dict[str, Any]]] = {v.name: [] for v in variants}

@@ -1,0 +1,275 @@
+"""Three ``ssoidc serve`` nodes on one PostgreSQL schema: the guarantees hold across nodes, not only within one.
+
+Clients spread their requests round-robin over the nodes (as a load balancer would). Every node runs the same e2e
+configuration (``tests.support.e2e_config``); see ``tests/multinode/cluster.py`` for how the cluster is built.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+import yaml
+from botocore.exceptions import ClientError
+
+from tests.conftest import make_client
+from tests.multinode.cluster import Cluster, start_cluster
+from tests.support import (
+    ACCESS_TYPE,
+    ADMIN_KEY,
+    ADMIN_SECRET,
+    JWT_BEARER,
+    REDIRECT_URI,
+    REFRESH_TYPE,
+    ROOT,
+    TOKEN_EXCHANGE,
+    e2e_config,
+)
+
+RACERS = 30
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    c = start_cluster(tmp_path_factory.mktemp("multinode"))
+    yield c
+    c.close()
+
+
+@pytest.fixture(scope="module")
+def oidc(cluster: Cluster) -> list[Any]:
+    """One sso-oidc client per node (thread-safe; pool big enough for the racers a node gets)."""
+    return [make_client(node, config={"max_pool_connections": RACERS}) for node in cluster.nodes]
+
+
+def race(clients: list[Any], n: int = RACERS, **params: Any) -> list[tuple[int, str, dict[str, Any]]]:
+    """The same CreateTokenWithIAM request from ``n`` threads released together, round-robin over the nodes:
+    ``(node, "ok" or the error code, response)`` of each."""
+    gate = threading.Barrier(n)
+
+    def call(k: int) -> tuple[int, str, dict[str, Any]]:
+        node = k % len(clients)
+        gate.wait()
+        try:
+            return node, "ok", dict(clients[node].create_token_with_iam(**params))
+        except ClientError as exc:
+            return node, str(exc.response["Error"]["Code"]), dict(exc.response)
+
+    with ThreadPoolExecutor(n) as pool:
+        return list(pool.map(call, range(n)))
+
+
+def error_code(call: Any) -> str:
+    with pytest.raises(ClientError) as info:
+        call()
+    assert info.value.response["ResponseMetadata"]["HTTPStatusCode"] < 500
+    return str(info.value.response["Error"]["Code"])
+
+
+def jwt_tokens(cluster: Cluster, client: Any, app: str = "main", email: str = "alice@example.com") -> Any:
+    node = cluster.nodes[0]
+    return client.create_token_with_iam(
+        clientId=node.apps[app], grantType=JWT_BEARER, assertion=node.assertion(email)
+    )
+
+
+def refresh(cluster: Cluster, client: Any, token: str, app: str = "main") -> Any:
+    return client.create_token_with_iam(
+        clientId=cluster.nodes[0].apps[app], grantType="refresh_token", refreshToken=token
+    )
+
+
+def exchange(cluster: Cluster, client: Any, subject: str, **kw: Any) -> Any:
+    return client.create_token_with_iam(
+        clientId=cluster.nodes[0].apps["target"],
+        grantType=TOKEN_EXCHANGE,
+        subjectToken=subject,
+        subjectTokenType=ACCESS_TYPE,
+        **kw,
+    )
+
+
+def assert_one_winner(results: list[tuple[int, str, dict[str, Any]]]) -> dict[str, Any]:
+    outcomes = Counter(code for _, code, _ in results)
+    assert outcomes == {"ok": 1, "InvalidGrantException": RACERS - 1}, outcomes
+    losers_by_node = Counter(node for node, code, _ in results if code != "ok")
+    assert len(losers_by_node) == 3  # every node refused some: the single use is enforced across nodes
+    return next(resp for _, code, resp in results if code == "ok")
+
+
+# -- first start ------------------------------------------------------------------------------------------------
+
+
+def test_simultaneous_first_start_creates_keys_once_and_every_node_serves_the_same(cluster: Cluster) -> None:
+    keys = cluster.fetch("SELECT purpose, alg, count(*) FROM signing_keys GROUP BY purpose, alg")
+    assert len(keys) == 2  # the idToken key and the demo issuer's key
+    assert all(row[2] == 1 for row in keys), keys
+    assert cluster.fetchval("SELECT count(*) FROM credentials") == 1  # the bootstrap admin, once
+    assert cluster.fetchval("SELECT count(*) FROM schema_migrations") == cluster.fetchval(
+        "SELECT max(version) FROM schema_migrations"
+    )
+
+    instance_id = cluster.nodes[0].instance_arn.rsplit("/", 1)[-1]
+    docs = []
+    for node in cluster.nodes:
+        jwks = httpx.get(f"{node.url}/{instance_id}/.well-known/jwks.json", timeout=5).json()
+        disc = httpx.get(f"{node.url}/{instance_id}/.well-known/openid-configuration", timeout=5).json()
+        demo = httpx.get(f"{node.url}/demo-issuer/jwks.json", timeout=5).json()
+        docs.append((jwks, disc["issuer"], demo))
+    assert len(docs[0][0]["keys"]) == 1
+    assert docs[0] == docs[1] == docs[2]
+
+    # every node serves the same applications, and an idToken of any node carries the same iss and kid
+    admin = [_admin(node.url) for node in cluster.nodes]
+    instance = cluster.nodes[0].instance_arn
+    arns = [
+        sorted(a["ApplicationArn"] for a in c.list_applications(InstanceArn=instance)["Applications"])
+        for c in admin
+    ]
+    assert arns[0] == arns[1] == arns[2] == sorted(cluster.nodes[0].apps.values())
+    published = jwt.PyJWK(docs[0][0]["keys"][0])
+    for node in cluster.nodes:
+        resp = jwt_tokens(cluster, make_client(node))
+        claims = jwt.decode(  # signed with the one published key, whichever node signed it
+            resp["idToken"],
+            published.key,
+            algorithms=[published.algorithm_name],
+            options={"verify_aud": False},
+        )
+        assert claims["iss"] == docs[0][1]
+
+
+# -- single use across nodes ------------------------------------------------------------------------------------
+
+
+def test_one_authorization_code_redeemed_on_three_nodes_at_once_yields_exactly_one(
+    cluster: Cluster, oidc: list[Any]
+) -> None:
+    app, code = cluster.nodes[0].apps["web"], cluster.nodes[0].mint_code()
+    results = race(oidc, clientId=app, grantType="authorization_code", code=code, redirectUri=REDIRECT_URI)
+    won = assert_one_winner(results)
+    # A replayed code revokes what it issued (RFC 6749 4.1.2), and every node sees that revocation.
+    for client in oidc:
+        assert error_code(lambda c=client: refresh(cluster, c, won["refreshToken"], app="web")) == (
+            "InvalidGrantException"
+        )
+        assert (
+            error_code(lambda c=client: exchange(cluster, c, won["accessToken"])) == "InvalidGrantException"
+        )
+
+
+def test_one_refresh_token_redeemed_on_three_nodes_at_once_yields_exactly_one(
+    cluster: Cluster, oidc: list[Any]
+) -> None:
+    first = jwt_tokens(cluster, oidc[0])
+    revoked_before = cluster.fetchval("SELECT count(*) FROM revoked_families")
+    app = cluster.nodes[0].apps["main"]
+    results = race(oidc, clientId=app, grantType="refresh_token", refreshToken=first["refreshToken"])
+    won = assert_one_winner(results)
+    # the losers came within the grace window: refused without revoking, so the winner's chain goes on anywhere
+    assert all("rotated moments ago" in r["error_description"] for _, code, r in results if code != "ok")
+    for client in oidc:
+        won = refresh(cluster, client, won["refreshToken"])
+    assert cluster.fetchval("SELECT count(*) FROM revoked_families") == revoked_before
+
+
+def test_one_assertion_jti_redeemed_on_three_nodes_at_once_yields_exactly_one(
+    cluster: Cluster, oidc: list[Any]
+) -> None:
+    node = cluster.nodes[0]
+    jti = f"race-{time.time_ns()}"
+    results = race(oidc, clientId=node.apps["main"], grantType=JWT_BEARER, assertion=node.assertion(jti=jti))
+    assert_one_winner(results)
+    assert all("already been used" in r["error_description"] for _, code, r in results if code != "ok")
+    assert cluster.fetchval("SELECT count(*) FROM used_jtis WHERE jti = $1", jti) == 1
+
+
+# -- revocation -------------------------------------------------------------------------------------------------
+
+
+def test_family_revoked_through_one_node_fails_at_once_on_the_others(
+    cluster: Cluster, oidc: list[Any]
+) -> None:
+    n0, n1, n2 = oidc
+    first = jwt_tokens(cluster, n0)
+    second = refresh(cluster, n1, first["refreshToken"])
+    third = refresh(cluster, n2, second["refreshToken"])
+    exchanged = exchange(cluster, n0, third["accessToken"], requestedTokenType=REFRESH_TYPE)
+    other = jwt_tokens(cluster, n1)  # another session of the same user
+    time.sleep(1.2)  # past the nodes' 1 s grace window: a reuse now revokes the family
+    with pytest.raises(ClientError) as info:
+        refresh(cluster, n0, first["refreshToken"])  # reuse through node 0
+    assert "revoked" in info.value.response["error_description"]
+    # at once, on the other nodes: every token of the family is dead
+    assert error_code(lambda: refresh(cluster, n1, third["refreshToken"])) == "InvalidGrantException"
+    assert error_code(lambda: exchange(cluster, n2, third["accessToken"])) == "InvalidGrantException"
+    assert error_code(lambda: exchange(cluster, n1, second["accessToken"])) == "InvalidGrantException"
+    assert error_code(lambda: refresh(cluster, n2, exchanged["refreshToken"], app="target")) == (
+        "InvalidGrantException"
+    )
+    assert refresh(cluster, n2, other["refreshToken"])["accessToken"]  # the other session is untouched
+
+
+# -- configuration ----------------------------------------------------------------------------------------------
+
+
+def _admin(url: str) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(
+        "sso-admin",
+        endpoint_url=url,
+        region_name="us-east-1",
+        aws_access_key_id=ADMIN_KEY,
+        aws_secret_access_key=ADMIN_SECRET,
+        config=Config(retries={"max_attempts": 1}),
+    )
+
+
+def test_configuration_change_through_one_node_is_served_by_the_others_on_their_next_request(
+    cluster: Cluster, oidc: list[Any], tmp_path: Path
+) -> None:
+    """The documented bound: every node reads the configuration version on every request, so a change made
+    through any node (or by ``ssoidc apply`` on the database) is served by every node from its next request."""
+    app = cluster.nodes[0].apps["no-refresh"]  # no other test uses this application
+    for client in oidc:
+        assert jwt_tokens(cluster, client, app="no-refresh")["accessToken"]
+
+    _admin(cluster.url(0)).update_application(ApplicationArn=app, Status="DISABLED")
+    for client in oidc[1:]:
+        assert (
+            error_code(lambda c=client: jwt_tokens(cluster, c, app="no-refresh")) == "InvalidClientException"
+        )
+    _admin(cluster.url(2)).update_application(ApplicationArn=app, Status="ENABLED")
+    for client in oidc[:2]:
+        assert jwt_tokens(cluster, client, app="no-refresh")["accessToken"]
+
+    # the operator's path: `ssoidc apply` against the database while the nodes serve
+    for client in oidc:
+        assert error_code(lambda c=client: jwt_tokens(cluster, c, email="carol@example.com")) == (
+            "AccessDeniedException"
+        )
+    doc = e2e_config(cluster.url(0))
+    main = next(a for a in doc["Applications"] if a["Name"] == "main")
+    main["Assignments"].append({"PrincipalType": "USER", "PrincipalId": "carol"})
+    path = tmp_path / "carol.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    out = subprocess.run(
+        [sys.executable, "-m", "ssoidc", "apply", str(path), "--data-dir", str(tmp_path / "cli"),
+         "--database-url", cluster.database_url],
+        env=cluster.env, capture_output=True, text=True, cwd=ROOT, timeout=60,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    for client in oidc:
+        assert jwt_tokens(cluster, client, email="carol@example.com")["accessToken"]
