@@ -24,6 +24,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import hashlib
 import logging
@@ -304,6 +305,10 @@ def _token_record(row: Any) -> TokenRecord:
     )
 
 
+VERSION_RECHECK_SECONDS = 1.0
+"""Even while notifications flow, the configuration version is re-read at least this often (a safety net)."""
+
+
 class PostgresStore:
     """All storage contracts on one PostgreSQL schema, shared by any number of nodes and worker processes."""
 
@@ -317,6 +322,11 @@ class PostgresStore:
         self._opening: asyncio.Task[asyncpg.Pool] | None = None
         self._guard: AsyncGenerator[None, None] | None = None
         self._migrated = False
+        # The configuration version, kept current by LISTEN (see _watch). None = unknown: read it.
+        self._version: int | None = None
+        self._version_checked = 0.0
+        self._listener: asyncpg.Connection | None = None
+        self._listen_retry_at = 0.0
         self.migrated_versions: list[int] = []
         """Versions this store applied when it migrated (empty if another node had applied them)."""
 
@@ -333,6 +343,10 @@ class PostgresStore:
             # A pool belongs to the loop that made it; that loop is gone or elsewhere, so is its pool.
             if self._pool is not None:
                 self._abandon(self._pool)
+            if self._listener is not None:
+                with contextlib.suppress(Exception):
+                    self._listener.terminate()
+            self._listener, self._version = None, None
             self._pool = None
             self._opening = None
             self._pool_loop = loop
@@ -379,7 +393,55 @@ class PostgresStore:
         self._guard = _close_at_loop_shutdown(pool)
         await self._guard.__anext__()
         self._pool = pool
+        await self._watch()
         return pool
+
+    # -- the configuration version, pushed ------------------------------------------------------------------
+    async def _watch(self) -> None:
+        """LISTEN for configuration-version changes on a dedicated connection (migration 0006 NOTIFYs at commit).
+
+        While it listens, ``config_version`` answers from memory: a change committed by any node is known here
+        within the notification's delivery time (milliseconds), and the version is re-read at least every
+        ``VERSION_RECHECK_SECONDS`` as a safety net. While it cannot listen, every call reads the version (and a
+        new listener is tried at most every 5 s). Revocations and tokens are never cached: this is only the
+        version of the configuration snapshot.
+        """
+        self._listen_retry_at = time.monotonic() + 5.0
+        try:
+            conn = await asyncpg.connect(self.url.dsn, timeout=5)
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+            log.warning(
+                "cannot LISTEN for configuration changes (%s); reading the version per request",
+                type(exc).__name__,
+            )
+            return
+        try:
+            schema = await conn.fetchval("SELECT current_schema()")
+            channel = "ssoidc_cfg_" + hashlib.md5(str(schema).encode(), usedforsecurity=False).hexdigest()
+            await conn.add_listener(channel, self._on_version)
+            conn.add_termination_listener(self._on_listener_lost)
+        except BaseException:
+            conn.terminate()
+            raise
+        self._listener = conn
+        self._version = None  # read once now that notifications flow, so none can be missed in between
+
+    def _on_version(self, conn: Any, pid: int, channel: str, payload: str) -> None:
+        try:
+            version = int(payload)
+        except ValueError:
+            return
+        if self._version is not None:
+            self._version = max(self._version, version)
+
+    def _on_listener_lost(self, conn: Any) -> None:
+        log.warning("the PostgreSQL LISTEN connection closed; reading the configuration version per request")
+        self._listener = None
+        self._version = None
+
+    def _note_version(self, version: int) -> None:
+        self._version = version if self._version is None else max(self._version, version)
+        self._version_checked = time.monotonic()
 
     async def _migrate(self, conn: asyncpg.Connection) -> list[int]:
         """Create the schema if missing, apply pending migrations and check the master key, in one transaction.
@@ -433,6 +495,13 @@ class PostgresStore:
         return int(await pool.fetchval("SELECT COALESCE(MAX(version), 0) FROM schema_migrations"))
 
     async def close(self) -> None:
+        listener, self._listener, self._version = self._listener, None, None
+        if listener is not None:
+            listener.remove_termination_listener(self._on_listener_lost)
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(listener.close(), 2.0)
+            if not listener.is_closed():
+                listener.terminate()
         pool, self._pool, self._opening, self._guard = self._pool, None, None, None
         loop, self._pool_loop = self._pool_loop, None
         if pool is None:
@@ -470,8 +539,19 @@ class PostgresStore:
     @_driver_errors
     async def config_version(self) -> int:
         pool = await self._get_pool()
+        now = time.monotonic()
+        if (
+            self._listener is not None
+            and self._version is not None
+            and now - self._version_checked < VERSION_RECHECK_SECONDS
+        ):
+            return self._version
+        if self._listener is None and now >= self._listen_retry_at:
+            await self._watch()
         value = await pool.fetchval("SELECT value FROM meta WHERE key = 'config_version'")
-        return 0 if value is None else int(value)
+        self._note_version(0 if value is None else int(value))
+        assert self._version is not None
+        return self._version
 
     @_driver_errors
     async def load_configuration(self) -> tuple[Configuration | None, int]:
@@ -532,6 +612,7 @@ class PostgresStore:
                 list(range(len(rows))),
                 [r[2] for r in rows],
             )
+        self._note_version(int(version))  # read-your-writes in this process, before the NOTIFY comes back
         return int(version)
 
     @_driver_errors

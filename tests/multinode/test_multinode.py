@@ -22,6 +22,7 @@ import pytest
 import yaml
 from botocore.exceptions import ClientError
 
+from ssoidc.storage.postgres import VERSION_RECHECK_SECONDS
 from tests.conftest import make_client
 from tests.multinode.cluster import Cluster, start_cluster
 from tests.support import (
@@ -237,23 +238,51 @@ def _admin(url: str) -> Any:
     )
 
 
-def test_configuration_change_through_one_node_is_served_by_the_others_on_their_next_request(
+# The documented bound (docs/deployment.md): PostgreSQL NOTIFYs every configuration-version change at commit, so
+# other nodes serve it within milliseconds; even a lost notification is caught by the 1 s re-read.
+PROPAGATION_BOUND = VERSION_RECHECK_SECONDS + 0.5  # + slack for a loaded CI machine
+
+
+def served_within(check: Any, bound: float = PROPAGATION_BOUND) -> float:
+    """Seconds until ``check()`` holds, polling every 10 ms; fails if that takes longer than ``bound``."""
+    start = time.monotonic()
+    while not check():
+        assert time.monotonic() - start < bound, f"not served within {bound} s"
+        time.sleep(0.01)
+    return time.monotonic() - start
+
+
+def test_configuration_change_through_one_node_is_served_by_the_others_within_the_bound(
     cluster: Cluster, oidc: list[Any], tmp_path: Path
 ) -> None:
-    """The documented bound: every node reads the configuration version on every request, so a change made
-    through any node (or by ``ssoidc apply`` on the database) is served by every node from its next request."""
+    """A change made through any node (sso-admin) or by ``ssoidc apply`` on the database is served by every node
+    within the documented bound."""
     app = cluster.nodes[0].apps["no-refresh"]  # no other test uses this application
     for client in oidc:
         assert jwt_tokens(cluster, client, app="no-refresh")["accessToken"]
 
+    def refused(client: Any) -> bool:
+        try:
+            jwt_tokens(cluster, client, app="no-refresh")
+        except ClientError as exc:
+            assert exc.response["Error"]["Code"] == "InvalidClientException"
+            return True
+        return False
+
+    def served(client: Any, **kw: Any) -> bool:
+        try:
+            return bool(jwt_tokens(cluster, client, **kw)["accessToken"])
+        except ClientError:
+            return False
+
     _admin(cluster.url(0)).update_application(ApplicationArn=app, Status="DISABLED")
+    assert refused(oidc[0])  # the node that made the change: at once
     for client in oidc[1:]:
-        assert (
-            error_code(lambda c=client: jwt_tokens(cluster, c, app="no-refresh")) == "InvalidClientException"
-        )
+        served_within(lambda c=client: refused(c))
     _admin(cluster.url(2)).update_application(ApplicationArn=app, Status="ENABLED")
+    assert served(oidc[2], app="no-refresh")
     for client in oidc[:2]:
-        assert jwt_tokens(cluster, client, app="no-refresh")["accessToken"]
+        served_within(lambda c=client: served(c, app="no-refresh"))
 
     # the operator's path: `ssoidc apply` against the database while the nodes serve
     for client in oidc:
@@ -272,4 +301,4 @@ def test_configuration_change_through_one_node_is_served_by_the_others_on_their_
     )  # fmt: skip
     assert out.returncode == 0, out.stderr
     for client in oidc:
-        assert jwt_tokens(cluster, client, email="carol@example.com")["accessToken"]
+        served_within(lambda c=client: served(c, email="carol@example.com"))

@@ -13,11 +13,12 @@ import pytest
 
 from ssoidc.crypto import b64u
 from ssoidc.errors import ConfigError
+from ssoidc.model import Configuration, Instance
 from ssoidc.node import Node, open_store
 from ssoidc.settings import Settings, export_env, settings_from_env
 from ssoidc.storage.base import StorageError, StoredCredential
 from ssoidc.storage.common import migrations
-from ssoidc.storage.postgres import PostgresStore, PostgresUrl
+from ssoidc.storage.postgres import VERSION_RECHECK_SECONDS, PostgresStore, PostgresUrl
 from tests.pg import with_query
 from tests.storage.conftest import KEY
 
@@ -228,3 +229,44 @@ def test_secrets_are_sealed_at_rest(pg_base_url: str, pg_schema: tuple[str, str]
 def test_several_hosts_are_displayed_without_credentials() -> None:
     u = PostgresUrl.parse("postgresql://me:pw@h1:5432,h2:5433/db?target_session_attrs=read-write")
     assert u.display == "h1:5432,h2:5433/db"
+
+
+def _config() -> Configuration:
+    return Configuration(
+        instance=Instance(
+            "arn:aws:sso:::instance/ssoins-1111222233334444", "d-1234567890", "123456789012", "n"
+        )
+    )
+
+
+def test_other_nodes_learn_a_new_configuration_version_by_notification(pg_schema: tuple[str, str]) -> None:
+    """Node B answers config_version from memory and learns A's change from the NOTIFY, well before its 1 s
+    re-read; with its LISTEN connection gone it reads the version per call and is still right."""
+    _, url = pg_schema
+
+    async def go() -> None:
+        a, b = PostgresStore(url, master_key=KEY), PostgresStore(url, master_key=KEY)
+        try:
+            await a.replace_configuration(_config())
+            v1 = await b.config_version()
+            assert b._listener is not None
+            v2 = await a.replace_configuration(_config())
+            assert v2 == v1 + 1
+            start = asyncio.get_running_loop().time()
+            while await b.config_version() != v2:
+                assert asyncio.get_running_loop().time() - start < VERSION_RECHECK_SECONDS / 2, (
+                    "no notification"
+                )
+                await asyncio.sleep(0.005)
+            # the listener dies: b falls back to reading the version, so it stays right
+            assert b._listener is not None
+            b._listener.terminate()
+            await asyncio.sleep(0.05)
+            assert b._listener is None
+            v3 = await a.replace_configuration(_config())
+            assert await b.config_version() == v3
+        finally:
+            await a.close()
+            await b.close()
+
+    asyncio.run(go())
