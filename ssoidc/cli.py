@@ -195,6 +195,9 @@ def _banner(settings: Settings) -> None:
             f"  {url}/authorize?response_type=code&client_id={apps.get('demo-web')}"
             f"&redirect_uri={url}/demo/callback&state=demo",
             "",
+            "  # configure it as you would IAM Identity Center (sso-admin, identitystore; docs/admin-api.md):",
+            f"  aws sso-admin list-instances --endpoint-url {url}",
+            "",
             f"  Applications: {json.dumps(apps)}",
             "  Users: alice (alice@example.com, password alice-demo-password),"
             " bob (bob@example.com, bob-demo-password)",

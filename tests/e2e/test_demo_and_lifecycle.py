@@ -140,3 +140,26 @@ def test_demo_issuer_only_in_demo_mode(tmp_path: Path) -> None:
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(20)
+
+
+def test_printed_sso_admin_command_works_when_pasted(demo: tuple[subprocess.Popen[bytes], Path, int]) -> None:
+    _proc, log, port = demo
+    lines = [line.strip() for line in log.read_text().splitlines()]
+    export = lines[lines.index(next(x for x in lines if x.startswith("export AWS_SHARED_CREDENTIALS_FILE")))]
+    i = lines.index(export)
+    while lines[i].endswith("\\"):  # the export line may continue
+        i += 1
+        export += "\n" + lines[i]
+    admin = next(x for x in lines if x.startswith("aws sso-admin"))
+    assert f"--endpoint-url http://127.0.0.1:{port}" in admin
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SSOIDC_", "AWS_"))}
+    env["PATH"] = f"{ROOT / '.venv' / 'bin'}:{env['PATH']}"
+    out = subprocess.run(
+        ["bash", "-c", f"{export}\n{admin} --output json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    assert '"InstanceArn": "arn:aws:sso:::instance/ssoins-' in out.stdout
