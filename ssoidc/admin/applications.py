@@ -22,11 +22,11 @@ Cascades: deleting an application removes its assignments, removes it from other
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
+from ssoidc import ids
 from ssoidc.admin.editor import Edit
 from ssoidc.admin.instance import active_instance
 from ssoidc.admin.issuers import get_issuer
@@ -44,15 +44,12 @@ from ssoidc.model import (
     PrincipalType,
 )
 
-_ALNUM = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 CUSTOM_PROVIDER = "arn:aws:sso::aws:applicationProvider/custom"
 MAX_TAGS = 50
 
 
 def new_application_arn(config: Configuration) -> str:
-    inst = config.instance
-    suffix = "".join(secrets.choice(_ALNUM) for _ in range(16))
-    return f"arn:aws:sso::{inst.owner_account_id}:application/{inst.instance_id}/apl-{suffix}"
+    return ids.new_application_arn(config.instance.owner_account_id, config.instance.instance_id)
 
 
 def get_application(config: Configuration, arn: str) -> Application:

@@ -24,8 +24,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 from ssoidc.admin.editor import Edit
-from ssoidc.config.apply import new_directory_id
 from ssoidc.errors import Conflict, ResourceNotFound, ValidationFailed
+from ssoidc.ids import new_directory_id
 from ssoidc.model import Configuration, ExternalId, Group, Instance, User
 
 RESERVED_NAMES = frozenset({"administrator", "awsadministrators"})

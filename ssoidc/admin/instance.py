@@ -11,8 +11,8 @@ from collections.abc import Mapping
 from dataclasses import replace
 
 from ssoidc.admin.editor import Edit
-from ssoidc.config.apply import new_identity_store_id, new_instance_arn
 from ssoidc.errors import Conflict, ResourceNotFound
+from ssoidc.ids import new_identity_store_id, new_instance_arn
 from ssoidc.model import Configuration, Instance
 
 

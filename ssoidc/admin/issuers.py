@@ -10,10 +10,10 @@ UpdateTrustedTokenIssuer, DeleteTrustedTokenIssuer, ListTrustedTokenIssuers). Pu
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping
 from dataclasses import replace
 
+from ssoidc import ids
 from ssoidc.admin.editor import Edit
 from ssoidc.admin.instance import active_instance
 from ssoidc.admin.rules import MAX_ISSUERS
@@ -22,8 +22,7 @@ from ssoidc.model import Configuration, JwtBearerGrant, TrustedTokenIssuer
 
 
 def new_issuer_arn(config: Configuration) -> str:
-    inst = config.instance
-    return f"arn:aws:sso::{inst.owner_account_id}:trustedTokenIssuer/{inst.instance_id}/tti-{uuid.uuid4()}"
+    return ids.new_issuer_arn(config.instance.owner_account_id, config.instance.instance_id)
 
 
 def get_issuer(config: Configuration, arn: str) -> TrustedTokenIssuer:

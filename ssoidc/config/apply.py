@@ -10,9 +10,7 @@ that resolves back to exactly the configuration it was written from.
 
 from __future__ import annotations
 
-import secrets
 import time
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -31,6 +29,13 @@ from ssoidc.config.schema import (
 )
 from ssoidc.errors import AdminError, ConfigError
 from ssoidc.iam.policy import Policy, PolicyError
+from ssoidc.ids import (
+    new_application_arn,
+    new_directory_id,
+    new_identity_store_id,
+    new_instance_arn,
+    new_issuer_arn,
+)
 from ssoidc.model import (
     AccessScope,
     Application,
@@ -50,24 +55,6 @@ from ssoidc.model import (
     User,
 )
 from ssoidc.storage.base import ConfigStore, VersionConflict
-
-_ALNUM = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
-
-
-def _rand(alphabet: str, n: int) -> str:
-    return "".join(secrets.choice(alphabet) for _ in range(n))
-
-
-def new_instance_arn() -> str:
-    return f"arn:aws:sso:::instance/ssoins-{secrets.token_hex(8)}"
-
-
-def new_identity_store_id() -> str:
-    return f"d-{secrets.token_hex(5)}"
-
-
-def new_directory_id() -> str:
-    return f"{secrets.token_hex(5)}-{uuid.uuid4()}"
 
 
 def _loc(loc: tuple[Any, ...]) -> str:
@@ -187,7 +174,7 @@ def resolve(
         arn = (
             t.TrustedTokenIssuerArn
             or (prev.arn if prev and prev.arn.split("/")[1] == inst_id else None)
-            or f"arn:aws:sso::{account_id}:trustedTokenIssuer/{inst_id}/tti-{uuid.uuid4()}"
+            or new_issuer_arn(account_id, inst_id)
         )
         issuers.append(
             TrustedTokenIssuer(
@@ -248,7 +235,7 @@ def resolve(
         app_arns[a.Name] = (
             a.ApplicationArn
             or (prev_a.arn if prev_a and prev_a.instance_arn == instance.instance_arn else None)
-            or f"arn:aws:sso::{account_id}:application/{inst_id}/apl-{_rand(_ALNUM, 16)}"
+            or new_application_arn(account_id, inst_id)
         )
     app_ref = dict(app_arns) | {v: v for v in app_arns.values()}
     old_by_arn = {a.arn: a for a in (current.applications if current else ()) if same_instance}

@@ -1,0 +1,36 @@
+"""New identifiers in the formats the sso-admin and identitystore models give (spec section 8.1).
+
+One place for every generated id, used by both front doors (``ssoidc.config.apply`` and ``ssoidc.admin``):
+instance ARNs ``arn:aws:sso:::instance/ssoins-<16 hex>``, identity store ids ``d-<10 hex>``, user and group ids
+``<10 hex>-<uuid4>``, application ARNs ``…:application/<instance id>/apl-<16 alphanumerics>`` and trusted token
+issuer ARNs ``…:trustedTokenIssuer/<instance id>/tti-<uuid4>``. All random parts come from ``secrets``.
+"""
+
+from __future__ import annotations
+
+import secrets
+import string
+import uuid
+
+_ALNUM = string.ascii_letters + string.digits
+
+
+def new_instance_arn() -> str:
+    return f"arn:aws:sso:::instance/ssoins-{secrets.token_hex(8)}"
+
+
+def new_identity_store_id() -> str:
+    return f"d-{secrets.token_hex(5)}"
+
+
+def new_directory_id() -> str:
+    return f"{secrets.token_hex(5)}-{uuid.uuid4()}"
+
+
+def new_application_arn(account_id: str, instance_id: str) -> str:
+    suffix = "".join(secrets.choice(_ALNUM) for _ in range(16))
+    return f"arn:aws:sso::{account_id}:application/{instance_id}/apl-{suffix}"
+
+
+def new_issuer_arn(account_id: str, instance_id: str) -> str:
+    return f"arn:aws:sso::{account_id}:trustedTokenIssuer/{instance_id}/tti-{uuid.uuid4()}"
