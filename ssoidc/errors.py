@@ -27,8 +27,8 @@ Hierarchy::
     │   ├── Conflict                     uniqueness, ClientToken reuse, concurrent modification
     │   ├── AdminAccessDenied            the caller's identity policy does not allow the action
     │   ├── ServiceQuotaExceeded
-    │   ├── Throttled
-    │   └── NotImplementedOperation      a modelled operation ssoidc does not serve
+    │   ├── NotImplementedOperation      a modelled operation ssoidc does not serve
+    │   └── UnknownOperation             the X-Amz-Target names no operation of either service
     └── ConfigError                      an invalid configuration file or value (names the field)
 """
 
@@ -156,12 +156,12 @@ class ServiceQuotaExceeded(AdminError):
     """A per-resource quota (10 trusted token issuers, 25 access scopes...) would be exceeded."""
 
 
-class Throttled(AdminError):
-    """Too many concurrent modifications; the caller should retry."""
-
-
 class NotImplementedOperation(AdminError):
     """A modelled operation that ssoidc does not serve (for example permission sets)."""
+
+
+class UnknownOperation(AdminError):
+    """The ``X-Amz-Target`` header names no operation of sso-admin or identitystore."""
 
 
 class ConfigError(SsoidcError):

@@ -112,10 +112,6 @@ class Application:
     sign_in_origin: str = "IDENTITY_CENTER"
     application_url: str = ""
 
-    @property
-    def application_id(self) -> str:
-        return self.arn.rsplit("/", 1)[1]
-
 
 @dataclass(frozen=True, slots=True)
 class Email:

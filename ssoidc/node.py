@@ -92,7 +92,6 @@ class Node:
         self._lock = asyncio.Lock()
         self.signer: Signer | None = None
         self.jwks_document: dict[str, Any] = {"keys": []}
-        self.demo_signer: Signer | None = None
         self.demo_jwks: dict[str, Any] = {"keys": []}
         self.verifier = SigV4Verifier(
             self._lookup_credential,
@@ -134,7 +133,7 @@ class Node:
                 await self.store.set_password_hash(uid, hash_password(password), self.clock.now())
 
     async def load_demo_issuer(self) -> None:
-        self.demo_signer, keys = await load_signer(self.store, DEMO_ISSUER_PURPOSE, "RS256")
+        _signer, keys = await load_signer(self.store, DEMO_ISSUER_PURPOSE, "RS256")  # `demo token` signs
         self.demo_jwks = {"keys": keys}
 
     async def start(self, *, bootstrap: bool = True) -> None:
@@ -213,15 +212,14 @@ class Node:
         env_key = os.environ.get(BOOTSTRAP_KEY_ENV, "")
         env_secret = os.environ.get(BOOTSTRAP_SECRET_ENV, "")
         root = f"arn:aws:iam::{self.settings.account_id}:root"
-        existing = {c.access_key_id for c in await self.store.load_credentials()}
         if env_key and env_secret:
-            if env_key not in existing:
-                with contextlib.suppress(KeyError):  # another node sharing the database made it first
-                    await self.store.create_credential(
-                        StoredCredential(
-                            env_key, env_secret, root, description="bootstrap admin (from environment)"
-                        )
+            # a conditional insert: KeyError = registered already (an earlier start, or another node just now)
+            with contextlib.suppress(KeyError):
+                await self.store.create_credential(
+                    StoredCredential(
+                        env_key, env_secret, root, description="bootstrap admin (from environment)"
                     )
+                )
             await self.store.put_meta_if_absent("bootstrap_access_key_id", env_key)
             return
         if await self.store.get_meta("bootstrap_access_key_id") is not None:
@@ -270,6 +268,10 @@ class Node:
     def _lookup_credential(self, access_key_id: str) -> Credential | None:
         return self._verifier_creds.get(access_key_id)
 
+    def config_version(self) -> int:
+        """The version of the snapshot this worker serves (``refresh`` runs first on every request)."""
+        return self._directory.version if self._directory is not None else -1
+
     def identity_policy_of(self, access_key_id: str) -> Mapping[str, Any] | None:
         c = self._credentials.get(access_key_id)
         return None if c is None else c.policy
@@ -310,6 +312,7 @@ def build_admin_api(node: Node) -> Json11Api:
         ],
         verifier_for=verifier_for,
         identity_policy_of=node.identity_policy_of,
+        config_version=node.config_version,
         account_id=s.account_id,
         now=node.clock.now,
     )

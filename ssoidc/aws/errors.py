@@ -55,15 +55,14 @@ ADMIN_ERRORS: dict[type[e.SsoidcError], str] = {
     e.ResourceNotFound: "ResourceNotFoundException",
     e.Conflict: "ConflictException",
     e.AdminAccessDenied: "AccessDeniedException",
-    e.Throttled: "ThrottlingException",
     e.ServiceQuotaExceeded: "ServiceQuotaExceededException",
     e.NotImplementedOperation: "NotImplementedException",
+    e.UnknownOperation: "UnknownOperationException",
 }
 #: Not modelled by either service: SDKs raise a generic ClientError with this code. HTTP 400, never retried.
 ADMIN_UNMODELLED = {
     "NotImplementedException": 400,
     "UnknownOperationException": 400,
-    "SerializationException": 400,
 }
 
 
@@ -114,8 +113,14 @@ def render_oidc_error(exc: BaseException, request_id: str) -> RenderedError:
     )
 
 
-def render_admin_error(exc: BaseException, service: str, request_id: str) -> RenderedError:
-    """Render any exception as a JSON 1.1 error of ``service`` (``sso-admin`` or ``identitystore``)."""
+def render_admin_error(
+    exc: BaseException, service: str, request_id: str, operation: str | None = None
+) -> RenderedError:
+    """Render any exception as a JSON 1.1 error of ``service`` (``sso-admin`` or ``identitystore``).
+
+    Where ``operation``'s model lists no ResourceNotFoundException (sso-admin's ListApplications,
+    DescribeInstance...), a missing resource is reported as the ValidationException it does model.
+    """
     from ssoidc.aws.models import service_model
 
     code = "InternalServerException"
@@ -131,9 +136,13 @@ def render_admin_error(exc: BaseException, service: str, request_id: str) -> Ren
         if cls in ADMIN_ERRORS:
             assert isinstance(exc, e.SsoidcError)
             code, message = ADMIN_ERRORS[cls], exc.message
+            if isinstance(exc, e.ValidationFailed) and exc.field and exc.field not in message:
+                message = f"{message} (at '{exc.field}')"  # every validation error names its member
             if isinstance(exc, e.Conflict) and exc.reason:
                 extra["Reason"] = exc.reason
-            if isinstance(exc, e.ResourceNotFound):
+            if isinstance(exc, e.ResourceNotFound) and operation and not _models(service, operation, code):
+                code = "ValidationException"
+            elif isinstance(exc, e.ResourceNotFound):
                 if exc.resource_type:
                     extra["ResourceType"] = exc.resource_type
                 if exc.resource_id:
@@ -153,6 +162,12 @@ def render_admin_error(exc: BaseException, service: str, request_id: str) -> Ren
         if "RequestId" in members:
             body["RequestId"] = request_id
     return RenderedError(status, _json11_headers(code, request_id), orjson.dumps(body), code)
+
+
+def _models(service: str, operation: str, code: str) -> bool:
+    from ssoidc.aws.models import service_model
+
+    return any(s.name == code for s in service_model(service).operation_model(operation).error_shapes)
 
 
 def _json11_headers(code: str, request_id: str) -> list[tuple[bytes, bytes]]:

@@ -28,8 +28,14 @@ from ssoidc.aws.errors import render_admin_error
 from ssoidc.aws.models import ShapeError, service_model, validate
 from ssoidc.aws.sigv4 import SignedRequest, SigV4Verifier
 from ssoidc.aws.wire import WireRequest, WireResponse
-from ssoidc.errors import AdminAccessDenied, NotImplementedOperation, SsoidcError, ValidationFailed
-from ssoidc.iam.policy import Policy, PolicyError, RequestContext
+from ssoidc.errors import (
+    AdminAccessDenied,
+    NotImplementedOperation,
+    SsoidcError,
+    UnknownOperation,
+    ValidationFailed,
+)
+from ssoidc.iam.policy import PolicyCache, PolicyError, RequestContext
 
 log = logging.getLogger("ssoidc.admin")
 
@@ -62,10 +68,6 @@ class Json11Service:
     handlers: Mapping[str, Handler]
 
 
-class UnknownOperation(SsoidcError):
-    pass
-
-
 class Json11Api:
     def __init__(
         self,
@@ -73,6 +75,7 @@ class Json11Api:
         *,
         verifier_for: Callable[[str], SigV4Verifier],
         identity_policy_of: Callable[[str], Mapping[str, Any] | None],
+        config_version: Callable[[], int],
         account_id: str,
         now: Callable[[], float],
     ) -> None:
@@ -81,7 +84,8 @@ class Json11Api:
         self._identity_policy_of = identity_policy_of
         self._root = f"arn:aws:iam::{account_id}:root"
         self._now = now
-        self._policies: dict[str, tuple[int, Policy | None]] = {}
+        self._config_version = config_version
+        self._policies = PolicyCache()
 
     def _authorize(self, principal_arn: str, access_key_id: str, action: str, now: float) -> None:
         """The account root may do anything (as in IAM); anyone else needs an identity policy that allows it."""
@@ -89,21 +93,14 @@ class Json11Api:
             return
         doc = self._identity_policy_of(access_key_id)
         if doc is not None:
-            cached = self._policies.get(access_key_id)
-            if cached is None or cached[0] != id(doc):
-                try:
-                    policy: Policy | None = Policy.parse(doc, kind="identity")
-                except PolicyError:
-                    policy = None
-                cached = (id(doc), policy)
-                self._policies[access_key_id] = cached
-            policy = cached[1]
-            if policy is not None:
-                ev = policy.evaluate(
-                    RequestContext(principal_arn=principal_arn, action=action, resource="*", current_time=now)
-                )
-                if ev.allowed:
-                    return
+            # the credential table and its policies change only with the configuration version
+            try:
+                policy = self._policies.get("cred:" + access_key_id, self._config_version(), doc, "identity")
+            except PolicyError:  # validated when the credential was created; refuse rather than fail
+                policy = None
+            ctx = RequestContext(principal_arn=principal_arn, action=action, resource="*", current_time=now)
+            if policy is not None and policy.evaluate(ctx).allowed:
+                return
         raise AdminAccessDenied(f"User: {principal_arn} is not authorized to perform: {action}")
 
     async def handle(self, req: WireRequest) -> WireResponse:
@@ -144,19 +141,8 @@ class Json11Api:
                 service.name, op, verified.principal_arn, verified.access_key_id, request_id, now
             )
             result = await handler(clean, call)
-        except UnknownOperation as exc:
-            body = orjson.dumps({"__type": "UnknownOperationException", "message": exc.message})
-            return WireResponse(
-                400,
-                body,
-                [
-                    (b"content-type", b"application/x-amz-json-1.1"),
-                    (b"x-amzn-errortype", b"UnknownOperationException"),
-                    (b"x-amzn-requestid", request_id.encode()),
-                ],
-            )
         except SsoidcError as exc:
-            err = render_admin_error(exc, service_name, request_id)
+            err = render_admin_error(exc, service_name, request_id, op if service is not None else None)
             log.info("%s %s %s: %s", service_name, op, err.code, exc.message)
             return WireResponse(err.status, err.body, err.headers)
         except Exception:

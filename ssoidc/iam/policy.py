@@ -97,7 +97,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 __all__ = [
     "Decision",
@@ -999,3 +999,21 @@ def combine(*evaluations: Evaluation) -> Evaluation:
         tuple(sid for e in evaluations for sid in e.statement_ids),
         "; ".join(e.explanation for e in evaluations),
     )
+
+
+class PolicyCache:
+    """Parsed policies by (owner key, configuration version); documents are validated when configured."""
+
+    def __init__(self) -> None:
+        self._cache: dict[tuple[str, int], Policy] = {}
+
+    def get(
+        self, key: str, version: int, doc: Mapping[str, Any], kind: Literal["resource", "identity"]
+    ) -> Policy:
+        hit = self._cache.get((key, version))
+        if hit is None:
+            if len(self._cache) > 10_000:
+                self._cache.clear()
+            hit = Policy.parse(doc, kind=kind)
+            self._cache[(key, version)] = hit
+        return hit

@@ -14,31 +14,14 @@ once, in node-oidc-provider's order, then hands over to the grant:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 from ssoidc.errors import AccessDenied, InvalidClient, UnauthorizedClient, UnsupportedGrantType
-from ssoidc.iam.policy import Decision, Policy, RequestContext, combine
+from ssoidc.iam.policy import Decision, PolicyCache, RequestContext, combine
 from ssoidc.model import GRANT_TYPES, Application, Directory
 from ssoidc.oauth.grants.base import Grant, GrantContext
 from ssoidc.oauth.request import Caller, TokenRequest, TokenResult
 
 ACTION = "sso-oauth:CreateTokenWithIAM"
-
-
-class PolicyCache:
-    """Parsed policies by (owner key, configuration version); documents are validated when configured."""
-
-    def __init__(self) -> None:
-        self._cache: dict[tuple[str, int], Policy] = {}
-
-    def get(self, key: str, version: int, doc: Mapping[str, Any], kind: str) -> Policy:
-        hit = self._cache.get((key, version))
-        if hit is None:
-            if len(self._cache) > 10_000:
-                self._cache.clear()
-            hit = Policy.parse(doc, kind=kind)  # type: ignore[arg-type]
-            self._cache[(key, version)] = hit
-        return hit
 
 
 class TokenService:

@@ -1,0 +1,87 @@
+"""The JSON 1.1 front door: admin authorization (root always; others by identity policy, never a stale one) and
+error rendering (every validation error names its member; not-found follows what the operation models)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import pytest
+
+from ssoidc.aws.errors import render_admin_error
+from ssoidc.aws.json11 import Json11Api
+from ssoidc.aws.sigv4 import SigV4Verifier
+from ssoidc.errors import AdminAccessDenied, ResourceNotFound, ValidationFailed
+
+ACCOUNT = "123456789012"
+USER = f"arn:aws:iam::{ACCOUNT}:user/ops"
+
+
+def allow(action: str) -> dict[str, Any]:
+    return {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": action, "Resource": "*"}]}
+
+
+def make_api(state: dict[str, Any]) -> Json11Api:
+    return Json11Api(
+        [],
+        verifier_for=lambda name: SigV4Verifier(lambda k: None, region="us-east-1", service=name),
+        identity_policy_of=lambda akid: state["policies"].get(akid),
+        config_version=lambda: state["version"],
+        account_id=ACCOUNT,
+        now=lambda: 0.0,
+    )
+
+
+def test_root_may_do_anything_and_others_need_a_policy() -> None:
+    api = make_api({"version": 1, "policies": {"AKIAOPS": allow("identitystore:List*")}})
+    api._authorize(f"arn:aws:iam::{ACCOUNT}:root", "AKIAROOT", "sso:DeleteInstance", 0.0)
+    api._authorize(USER, "AKIAOPS", "identitystore:ListUsers", 0.0)
+    with pytest.raises(AdminAccessDenied, match="identitystore:CreateUser"):
+        api._authorize(USER, "AKIAOPS", "identitystore:CreateUser", 0.0)
+    with pytest.raises(AdminAccessDenied):
+        api._authorize(USER, "AKIANOPOLICY", "identitystore:ListUsers", 0.0)
+
+
+def test_a_changed_policy_of_the_same_key_applies_from_the_next_version() -> None:
+    state: dict[str, Any] = {"version": 1, "policies": {"AKIAOPS": allow("identitystore:*")}}
+    api = make_api(state)
+    api._authorize(USER, "AKIAOPS", "identitystore:CreateUser", 0.0)
+    # the credential is re-created with the same key id and a narrower policy: the version moves with it
+    state["policies"] = {"AKIAOPS": allow("identitystore:List*")}
+    state["version"] = 2
+    with pytest.raises(AdminAccessDenied):
+        api._authorize(USER, "AKIAOPS", "identitystore:CreateUser", 0.0)
+
+
+def test_an_unparsable_stored_policy_denies() -> None:
+    api = make_api({"version": 1, "policies": {"AKIAOPS": {"Statement": "nonsense"}}})
+    with pytest.raises(AdminAccessDenied):
+        api._authorize(USER, "AKIAOPS", "identitystore:ListUsers", 0.0)
+
+
+def rendered(
+    exc: Exception, service: str = "sso-admin", operation: str | None = None
+) -> tuple[int, dict[str, Any]]:
+    err = render_admin_error(exc, service, "req-1", operation)
+    return err.status, orjson.loads(err.body)
+
+
+def test_every_validation_error_names_its_member() -> None:
+    status, body = rendered(ValidationFailed("A redirect URI must be an absolute URI", "RedirectUris[0]"))
+    assert (status, body["__type"]) == (400, "ValidationException")
+    assert "RedirectUris[0]" in body["Message"]
+    _, body = rendered(ValidationFailed("Value at 'Name' must have length at most 100", "Name"))
+    assert body["Message"] == "Value at 'Name' must have length at most 100"  # already named: left as is
+
+
+def test_not_found_follows_what_the_operation_models() -> None:
+    missing = ResourceNotFound("Application arn:x does not exist", "APPLICATION", "arn:x")
+    assert rendered(missing, operation="DescribeApplication")[1]["__type"] == "ResourceNotFoundException"
+    # ListApplications models no ResourceNotFoundException: the modelled ValidationException instead
+    status, body = rendered(missing, operation="ListApplications")
+    assert (status, body["__type"]) == (400, "ValidationException")
+    status, body = rendered(
+        ResourceNotFound("User u does not exist", "USER", "u"), "identitystore", "DescribeUser"
+    )
+    assert body["__type"] == "ResourceNotFoundException"
+    assert (body["ResourceType"], body["ResourceId"], body["RequestId"]) == ("USER", "u", "req-1")
