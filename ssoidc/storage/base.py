@@ -125,7 +125,14 @@ class Redemption(enum.Enum):
 
 
 class ConfigStore(Protocol):
-    async def config_version(self) -> int: ...
+    async def config_version(self) -> int:
+        """The configuration version, cheap enough to ask on every request.
+
+        It reflects this store's own writes at once; writes made through other store instances (other workers,
+        other nodes) may show up to one second late (PostgreSQL pushes them with NOTIFY, normally within
+        milliseconds). ``load_configuration`` always reads the stored version.
+        """
+        ...
 
     async def load_configuration(self) -> tuple[Configuration | None, int]: ...
 

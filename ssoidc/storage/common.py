@@ -1,22 +1,39 @@
-"""What the SQLite and PostgreSQL stores share: migration files, row layouts, the master-key check value.
+"""What the SQLite and PostgreSQL stores share: migration files, row layouts, row <-> record mapping, the SQL
+both dialects write the same way, the master-key check value.
 
 Only ``ssoidc.storage`` imports this module. The migrations of each dialect live in ``migrations/<dialect>/``
 with the same version numbers (``NNNN_name.sql``), so a schema version means the same tables in both.
+
+Shared statements are written with ``?`` placeholders (SQLite's form); the PostgreSQL store renumbers them once,
+at import, with ``numbered``. Row mappers take a row as either driver returns it (a ``sqlite3`` tuple or an
+``asyncpg.Record``). Both drivers return ``bytes`` for BLOB/bytea, so the hot mappers (``token_record``,
+``code_record``) take those values as they are; the cold ones pass them through ``bytes()`` (no copy for
+``bytes``) before they reach the ``Sealer`` or a record.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import time
 from collections.abc import Iterable
 from importlib import resources
 from typing import Any, Literal
 
 import orjson
 
-from ssoidc.crypto import b64u, derive_key
+from ssoidc.crypto import Sealer, b64u, derive_key
 from ssoidc.model import Configuration
 from ssoidc.storage import codec
+from ssoidc.storage.base import (
+    IDEMPOTENCY_TTL_SECONDS,
+    CodeRecord,
+    IdempotencyRecord,
+    SigningKey,
+    StoredCredential,
+    TokenRecord,
+    WebSession,
+)
 
 Dialect = Literal["sqlite", "postgres"]
 
@@ -52,6 +69,235 @@ CODE_COLUMNS = (
     "auth_time",
     "consumed_at",
 )
+"""The columns of an ``auth_codes`` row, in this order."""
+
+TOKEN_COLS = ", ".join(TOKEN_COLUMNS)
+"""``TOKEN_COLUMNS`` as an SQL column list."""
+CODE_COLS = ", ".join(CODE_COLUMNS)
+"""``CODE_COLUMNS`` as an SQL column list."""
+
+# Revoked subjects of a token or code (alias {t}): two primary-key lookups in the small revoked_subjects table.
+SUBJECT_JOINS = (
+    " LEFT JOIN revoked_subjects su ON su.subject = 'user:' || {t}.user_id AND su.revoked_at >= {t}.issued_at"
+    " LEFT JOIN revoked_subjects sa ON sa.subject = 'application:' || {t}.application_arn"
+    " AND sa.revoked_at >= {t}.issued_at"
+)
+"""LEFT JOINs ``su`` / ``sa``: the revocation of the user / the application of row ``{t}``, if it covers it."""
+SUBJECT_REVOKED = (
+    "EXISTS (SELECT 1 FROM revoked_subjects s WHERE s.subject IN ('user:' || {t}.user_id,"
+    " 'application:' || {t}.application_arn) AND s.revoked_at >= {t}.issued_at)"
+)
+"""True when the user or the application of row ``{t}`` was revoked at or after the row was issued."""
+
+FIND_TOKEN_SQL = (
+    "SELECT " + ", ".join("t." + c for c in TOKEN_COLUMNS) + ", t.retired_at,"
+    " COALESCE(f.revoked_at, su.revoked_at, sa.revoked_at) FROM tokens t"
+    " LEFT JOIN revoked_families f ON f.family_id = t.family_id"
+    + SUBJECT_JOINS.format(t="t")
+    + " WHERE t.token_hash = ?"
+)
+"""A token by hash, with its retirement and the revocation of its family or subjects (see ``token_record``)."""
+ROTATE_LOSER_SQL = (
+    "SELECT t.family_id, t.retired_at, COALESCE(t.revoked_at, f.revoked_at, su.revoked_at, sa.revoked_at),"
+    " t.session_expires_at FROM tokens t LEFT JOIN revoked_families f ON f.family_id = t.family_id"
+    + SUBJECT_JOINS.format(t="t")
+    + " WHERE t.token_hash = ? AND t.kind = 'refresh' AND t.application_arn = ?"
+)
+"""After a failed rotation: (family_id, retired_at, revoked_at of any kind, session_expires_at) of the old token."""
+INSERT_CODE_SQL = f"INSERT INTO auth_codes ({CODE_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
+"""A new code (see ``code_params``)."""
+FIND_CODE_SQL = f"SELECT {CODE_COLS} FROM auth_codes WHERE code_hash = ?"
+"""A code by hash (see ``code_record``)."""
+REDEEM_LOSER_SQL = (
+    "SELECT a.family_id, a.consumed_at, a.session_expires_at, "
+    + SUBJECT_REVOKED.format(t="a")
+    + " FROM auth_codes a WHERE a.code_hash = ? AND a.application_arn = ?"
+)
+"""After a failed redemption: (family_id, consumed_at, session_expires_at, subject revoked) of the code."""
+
+PURGE_SQL: tuple[tuple[str, float], ...] = (
+    (
+        "DELETE FROM tokens WHERE token_hash IN (SELECT token_hash FROM tokens WHERE expires_at < ? LIMIT ?)",
+        0.0,
+    ),
+    (
+        "DELETE FROM web_sessions WHERE sid_hash IN (SELECT sid_hash FROM web_sessions WHERE expires_at < ? LIMIT ?)",
+        0.0,
+    ),
+    (
+        "DELETE FROM revoked_families WHERE family_id IN"
+        " (SELECT family_id FROM revoked_families WHERE expires_at < ? LIMIT ?)",
+        0.0,
+    ),
+    (  # kept a day past expiry so a late replay still revokes its family
+        "DELETE FROM auth_codes WHERE code_hash IN (SELECT code_hash FROM auth_codes WHERE expires_at < ? LIMIT ?)",
+        86400.0,
+    ),
+    (
+        "DELETE FROM used_jtis WHERE (issuer, jti) IN (SELECT issuer, jti FROM used_jtis WHERE expires_at < ? LIMIT ?)",
+        0.0,
+    ),
+    (
+        "DELETE FROM idempotency WHERE key IN (SELECT key FROM idempotency WHERE created_at < ? LIMIT ?)",
+        float(IDEMPOTENCY_TTL_SECONDS),
+    ),
+)
+"""``purge_expired``'s batches: (statement with parameters (cutoff, limit), how long before now the cutoff is)."""
+
+LOAD_CREDENTIALS_SQL = (
+    "SELECT access_key_id, secret_enc, principal_arn, session_token_sha256, policy, description, created_at"
+    " FROM credentials ORDER BY created_at, access_key_id"
+)
+"""Every credential, oldest first (see ``credential``)."""
+INSERT_CREDENTIAL_SQL = (
+    "INSERT INTO credentials (access_key_id, secret_enc, principal_arn, session_token_sha256, policy,"
+    " description, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+"""A new credential (see ``credential_params``)."""
+SIGNING_KEYS_SQL = (
+    "SELECT kid, purpose, alg, private_enc, created_at, active FROM signing_keys WHERE purpose = ?"
+    " ORDER BY created_at DESC"
+)
+"""The signing keys of a purpose, newest first (see ``signing_key``)."""
+
+
+def numbered(sql: str) -> str:
+    """``sql`` with its ``?`` placeholders numbered ``$1``, ``$2``, ... in order (PostgreSQL's form).
+
+    For the shared statements of this module, none of which has a ``?`` inside a literal.
+    """
+    parts = sql.split("?")
+    return parts[0] + "".join(f"${i}{p}" for i, p in enumerate(parts[1:], 1))
+
+
+# -- records <-> rows ----------------------------------------------------------------------------------------------
+def token_params(t: TokenRecord) -> tuple[Any, ...]:
+    """A new token's row in ``TOKEN_COLUMNS`` order: scopes space-separated, context as JSON (UTF-8 bytes)."""
+    return (
+        t.token_hash,
+        t.kind,
+        t.family_id,
+        t.parent_hash,
+        t.application_arn,
+        t.user_id,
+        " ".join(t.scopes),
+        t.issued_at,
+        t.expires_at,
+        t.session_expires_at,
+        t.grant_type,
+        orjson.dumps(t.context),
+        t.revoked_at,
+    )
+
+
+TOKEN_CONTEXT = TOKEN_COLUMNS.index("context")
+"""Index of the context (JSON) in a ``token_params`` row."""
+
+
+def token_record(row: Any) -> TokenRecord:
+    """The token of a ``FIND_TOKEN_SQL`` row: a revoked family or subject counts as the token's own revocation."""
+    return TokenRecord(
+        token_hash=row[0],
+        kind=row[1],
+        family_id=row[2],
+        parent_hash=row[3],
+        application_arn=row[4],
+        user_id=row[5],
+        scopes=tuple(row[6].split()),
+        issued_at=row[7],
+        expires_at=row[8],
+        session_expires_at=row[9],
+        grant_type=row[10],
+        context=orjson.loads(row[11]),
+        revoked_at=row[12] if row[12] is not None else row[14],
+        retired_at=row[13],
+    )
+
+
+def code_params(code: CodeRecord) -> tuple[Any, ...]:
+    """A new code's row in ``CODE_COLUMNS`` order (scopes space-separated)."""
+    return (
+        code.code_hash,
+        code.application_arn,
+        code.user_id,
+        code.redirect_uri,
+        code.code_challenge,
+        code.code_challenge_method,
+        " ".join(code.scopes),
+        code.family_id,
+        code.issued_at,
+        code.expires_at,
+        code.session_expires_at,
+        code.auth_time,
+        code.consumed_at,
+    )
+
+
+def code_record(row: Any) -> CodeRecord:
+    """The code of a ``FIND_CODE_SQL`` row."""
+    return CodeRecord(
+        code_hash=row[0],
+        application_arn=row[1],
+        user_id=row[2],
+        redirect_uri=row[3],
+        code_challenge=row[4],
+        code_challenge_method=row[5],
+        scopes=tuple(row[6].split()),
+        family_id=row[7],
+        issued_at=row[8],
+        expires_at=row[9],
+        session_expires_at=row[10],
+        auth_time=row[11],
+        consumed_at=row[12],
+    )
+
+
+def credential_params(cred: StoredCredential, secrets: Sealer) -> tuple[Any, ...]:
+    """The ``INSERT_CREDENTIAL_SQL`` parameters of ``cred``.
+
+    The secret is sealed with ``secrets`` (AAD: the access key id), the policy stored as JSON; a ``created_at`` of
+    0 means now.
+    """
+    return (
+        cred.access_key_id,
+        secrets.seal(cred.secret_access_key.encode(), cred.access_key_id.encode()),
+        cred.principal_arn,
+        cred.session_token_sha256,
+        orjson.dumps(cred.policy).decode() if cred.policy is not None else None,
+        cred.description,
+        cred.created_at or time.time(),
+    )
+
+
+def credential(row: Any, secrets: Sealer) -> StoredCredential:
+    """The credential of a ``LOAD_CREDENTIALS_SQL`` row, its secret opened with ``secrets``."""
+    akid, enc, arn, st, policy, desc, created = row
+    return StoredCredential(
+        akid,
+        secrets.open(bytes(enc), akid.encode()).decode(),
+        arn,
+        None if st is None else bytes(st),
+        orjson.loads(policy) if policy else None,
+        desc,
+        float(created),
+    )
+
+
+def signing_key(row: Any, keys: Sealer) -> SigningKey:
+    """The key of a ``SIGNING_KEYS_SQL`` row, its private key opened with ``keys`` (AAD: the kid)."""
+    kid, purpose, alg, enc, created, active = row
+    return SigningKey(kid, purpose, alg, keys.open(bytes(enc), kid.encode()), float(created), bool(active))
+
+
+def idempotency_record(row: Any) -> IdempotencyRecord | None:
+    """The record of a ``(key, request_sha256, response, created_at)`` row; None for no row."""
+    return None if row is None else IdempotencyRecord(row[0], bytes(row[1]), row[2], float(row[3]))
+
+
+def web_session(row: Any) -> WebSession | None:
+    """The session of a ``(user_id, auth_time, expires_at)`` row; None for no row."""
+    return None if row is None else WebSession(row[0], float(row[1]), float(row[2]))
+
 
 SECRET_PURPOSE = "credential-secret"  # noqa: S105 - a Sealer purpose label, not a secret
 """Sealer purpose of SigV4 secret access keys (AAD: the access key id)."""

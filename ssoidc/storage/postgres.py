@@ -35,13 +35,11 @@ from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar
 
 import asyncpg
-import orjson
 
 from ssoidc.crypto import Sealer
 from ssoidc.errors import ConfigError
 from ssoidc.model import Configuration
 from ssoidc.storage.base import (
-    IDEMPOTENCY_TTL_SECONDS,
     CodeRecord,
     IdempotencyRecord,
     JtiReplay,
@@ -54,17 +52,38 @@ from ssoidc.storage.base import (
     WebSession,
 )
 from ssoidc.storage.common import (
-    CODE_COLUMNS,
+    FIND_CODE_SQL,
+    FIND_TOKEN_SQL,
+    INSERT_CODE_SQL,
+    INSERT_CREDENTIAL_SQL,
+    LOAD_CREDENTIALS_SQL,
     MASTER_KEY_CHECK_META,
     MASTER_KEY_MISMATCH,
+    PURGE_SQL,
+    REDEEM_LOSER_SQL,
+    ROTATE_LOSER_SQL,
     SECRET_PURPOSE,
     SIGNING_KEY_PURPOSE,
+    SIGNING_KEYS_SQL,
+    SUBJECT_REVOKED,
+    TOKEN_COLS,
     TOKEN_COLUMNS,
+    TOKEN_CONTEXT,
+    code_params,
+    code_record,
     config_from_rows,
     config_rows,
+    credential,
+    credential_params,
+    idempotency_record,
     master_key_check,
     migrations,
+    numbered,
     same_check,
+    signing_key,
+    token_params,
+    token_record,
+    web_session,
 )
 
 log = logging.getLogger("ssoidc.storage")
@@ -76,64 +95,43 @@ DEFAULT_POOL_MAX = 10
 DEFAULT_COMMAND_TIMEOUT = 10.0
 _OWN_PARAMS = ("pool_min_size", "pool_max_size", "command_timeout")
 
-_TCOLS = ", ".join(TOKEN_COLUMNS)
-_TCOLS_T = ", ".join("t." + c for c in TOKEN_COLUMNS)
-_CODE_COLS = ", ".join(CODE_COLUMNS)
 # New token rows as 13 parallel arrays ($1..$13): one statement inserts any number of tokens.
 _UNNEST_TOKENS = (
     "SELECT * FROM unnest($1::bytea[], $2::text[], $3::text[], $4::bytea[], $5::text[], $6::text[], $7::text[],"
     " $8::float8[], $9::float8[], $10::float8[], $11::text[], $12::text[], $13::float8[])"
 )
-_SUBJECT_JOINS = (
-    " LEFT JOIN revoked_subjects su ON su.subject = 'user:' || {t}.user_id AND su.revoked_at >= {t}.issued_at"
-    " LEFT JOIN revoked_subjects sa ON sa.subject = 'application:' || {t}.application_arn"
-    " AND sa.revoked_at >= {t}.issued_at"
-)
-_SUBJECT_REVOKED = (
-    "EXISTS (SELECT 1 FROM revoked_subjects s WHERE s.subject IN ('user:' || {t}.user_id,"
-    " 'application:' || {t}.application_arn) AND s.revoked_at >= {t}.issued_at)"
-)
 
-_SQL_ISSUE = f"INSERT INTO tokens ({_TCOLS}) {_UNNEST_TOKENS}"
+_SQL_ISSUE = f"INSERT INTO tokens ({TOKEN_COLS}) {_UNNEST_TOKENS}"
 _SQL_ISSUE_JTI = (
     "WITH j AS (INSERT INTO used_jtis (issuer, jti, expires_at) VALUES ($14, $15, $16) ON CONFLICT DO NOTHING"
     " RETURNING 1),"
-    f" ins AS (INSERT INTO tokens ({_TCOLS}) {_UNNEST_TOKENS} WHERE EXISTS (SELECT 1 FROM j))"
+    f" ins AS (INSERT INTO tokens ({TOKEN_COLS}) {_UNNEST_TOKENS} WHERE EXISTS (SELECT 1 FROM j))"
     " SELECT count(*) FROM j"
 )
 _SQL_ROTATE = (
     "WITH old AS (UPDATE tokens t SET retired_at = $14 WHERE t.token_hash = $15 AND t.kind = 'refresh'"
     " AND t.application_arn = $16 AND t.retired_at IS NULL AND t.revoked_at IS NULL AND t.expires_at > $14"
     " AND NOT EXISTS (SELECT 1 FROM revoked_families f WHERE f.family_id = t.family_id)"
-    " AND NOT " + _SUBJECT_REVOKED.format(t="t") + " RETURNING 1),"
-    f" ins AS (INSERT INTO tokens ({_TCOLS}) {_UNNEST_TOKENS} WHERE EXISTS (SELECT 1 FROM old))"
+    " AND NOT " + SUBJECT_REVOKED.format(t="t") + " RETURNING 1),"
+    f" ins AS (INSERT INTO tokens ({TOKEN_COLS}) {_UNNEST_TOKENS} WHERE EXISTS (SELECT 1 FROM old))"
     " SELECT count(*) FROM old"
 )
-_SQL_ROTATE_LOSER = (
-    "SELECT t.family_id, t.retired_at, COALESCE(t.revoked_at, f.revoked_at, su.revoked_at, sa.revoked_at),"
-    " t.session_expires_at FROM tokens t LEFT JOIN revoked_families f ON f.family_id = t.family_id"
-    + _SUBJECT_JOINS.format(t="t")
-    + " WHERE t.token_hash = $1 AND t.kind = 'refresh' AND t.application_arn = $2"
-)
+_SQL_ROTATE_LOSER = numbered(ROTATE_LOSER_SQL)
 _SQL_REDEEM = (
     "WITH c AS (UPDATE auth_codes a SET consumed_at = $14 WHERE a.code_hash = $15 AND a.application_arn = $16"
     " AND a.consumed_at IS NULL AND a.expires_at > $14 AND NOT "
-    + _SUBJECT_REVOKED.format(t="a")
+    + SUBJECT_REVOKED.format(t="a")
     + " RETURNING 1),"
-    f" ins AS (INSERT INTO tokens ({_TCOLS}) {_UNNEST_TOKENS} WHERE EXISTS (SELECT 1 FROM c))"
+    f" ins AS (INSERT INTO tokens ({TOKEN_COLS}) {_UNNEST_TOKENS} WHERE EXISTS (SELECT 1 FROM c))"
     " SELECT count(*) FROM c"
 )
-_SQL_REDEEM_LOSER = (
-    "SELECT a.family_id, a.consumed_at, a.session_expires_at, "
-    + _SUBJECT_REVOKED.format(t="a")
-    + " FROM auth_codes a WHERE a.code_hash = $1 AND a.application_arn = $2"
-)
-_SQL_FIND_TOKEN = (
-    f"SELECT {_TCOLS_T}, t.retired_at, COALESCE(f.revoked_at, su.revoked_at, sa.revoked_at) FROM tokens t"
-    " LEFT JOIN revoked_families f ON f.family_id = t.family_id"
-    + _SUBJECT_JOINS.format(t="t")
-    + " WHERE t.token_hash = $1"
-)
+_SQL_REDEEM_LOSER = numbered(REDEEM_LOSER_SQL)
+_SQL_FIND_TOKEN = numbered(FIND_TOKEN_SQL)
+_SQL_FIND_CODE = numbered(FIND_CODE_SQL)
+_SQL_INSERT_CODE = numbered(INSERT_CODE_SQL)
+_SQL_SIGNING_KEYS = numbered(SIGNING_KEYS_SQL)
+_SQL_INSERT_CREDENTIAL = numbered(INSERT_CREDENTIAL_SQL) + " ON CONFLICT DO NOTHING RETURNING 1"
+_SQL_PURGE = tuple((numbered(sql), age) for sql, age in PURGE_SQL)
 _SQL_REVOKE_FAMILY = "INSERT INTO revoked_families (family_id, revoked_at, expires_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING"
 _SQL_BUMP_VERSION = (
     "INSERT INTO meta (key, value) VALUES ('config_version', '1') ON CONFLICT (key) DO UPDATE"
@@ -263,46 +261,12 @@ def _driver_errors(
 
 
 def _token_arrays(tokens: Sequence[TokenRecord]) -> list[list[Any]]:
-    """The 13 parallel arrays of ``_UNNEST_TOKENS``."""
-    cols: list[list[Any]] = [[] for _ in TOKEN_COLUMNS]
-    for t in tokens:
-        row = (
-            t.token_hash,
-            t.kind,
-            t.family_id,
-            t.parent_hash,
-            t.application_arn,
-            t.user_id,
-            " ".join(t.scopes),
-            t.issued_at,
-            t.expires_at,
-            t.session_expires_at,
-            t.grant_type,
-            orjson.dumps(t.context).decode(),
-            t.revoked_at,
-        )
-        for col, value in zip(cols, row, strict=True):
-            col.append(value)
+    """The 13 parallel arrays of ``_UNNEST_TOKENS`` (the context as text: asyncpg's text codec takes ``str``)."""
+    if not tokens:
+        return [[] for _ in TOKEN_COLUMNS]
+    cols = [list(col) for col in zip(*map(token_params, tokens), strict=True)]
+    cols[TOKEN_CONTEXT] = [c.decode() for c in cols[TOKEN_CONTEXT]]
     return cols
-
-
-def _token_record(row: Any) -> TokenRecord:
-    return TokenRecord(
-        token_hash=bytes(row[0]),
-        kind=row[1],
-        family_id=row[2],
-        parent_hash=None if row[3] is None else bytes(row[3]),
-        application_arn=row[4],
-        user_id=row[5],
-        scopes=tuple(row[6].split()),
-        issued_at=row[7],
-        expires_at=row[8],
-        session_expires_at=row[9],
-        grant_type=row[10],
-        context=orjson.loads(row[11]),
-        revoked_at=row[12] if row[12] is not None else row[14],
-        retired_at=row[13],
-    )
 
 
 VERSION_RECHECK_SECONDS = 1.0
@@ -621,51 +585,24 @@ class PostgresStore:
         row = await pool.fetchrow(
             "SELECT key, request_sha256, response, created_at FROM idempotency WHERE key = $1", key
         )
-        return None if row is None else IdempotencyRecord(row[0], bytes(row[1]), row[2], float(row[3]))
+        return idempotency_record(row)
 
     # -- credentials ------------------------------------------------------------------------------------------
     @_driver_errors
     async def load_credentials(self) -> list[StoredCredential]:
         pool = await self._get_pool()
-        out = []
-        for akid, enc, arn, st, policy, desc, created in await pool.fetch(
-            "SELECT access_key_id, secret_enc, principal_arn, session_token_sha256, policy, description, created_at"
-            " FROM credentials ORDER BY created_at, access_key_id"
-        ):
-            secret = self._secrets.open(bytes(enc), akid.encode()).decode()
-            out.append(
-                StoredCredential(
-                    akid,
-                    secret,
-                    arn,
-                    None if st is None else bytes(st),
-                    orjson.loads(policy) if policy else None,
-                    desc,
-                    float(created),
-                )
-            )
-        return out
+        return [credential(row, self._secrets) for row in await pool.fetch(LOAD_CREDENTIALS_SQL)]
 
     @_driver_errors
     async def create_credential(self, cred: StoredCredential) -> None:
-        enc = self._secrets.seal(cred.secret_access_key.encode(), cred.access_key_id.encode())
+        params = credential_params(cred, self._secrets)
         pool = await self._get_pool()
         async with pool.acquire() as conn, conn.transaction():
-            won = await conn.fetchval(
-                "INSERT INTO credentials (access_key_id, secret_enc, principal_arn, session_token_sha256,"
-                " policy, description, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)"
-                " ON CONFLICT DO NOTHING RETURNING 1",
-                cred.access_key_id,
-                enc,
-                cred.principal_arn,
-                cred.session_token_sha256,
-                orjson.dumps(cred.policy).decode() if cred.policy is not None else None,
-                cred.description,
-                cred.created_at or time.time(),
-            )
+            won = await conn.fetchval(_SQL_INSERT_CREDENTIAL, *params)
             if won is None:
                 raise KeyError(cred.access_key_id)
-            await conn.execute(_SQL_BUMP_VERSION)
+            version = await conn.fetchval(_SQL_BUMP_VERSION)
+        self._note_version(int(version))  # read-your-writes in this process, before the NOTIFY comes back
 
     @_driver_errors
     async def delete_credential(self, access_key_id: str) -> bool:
@@ -674,23 +611,16 @@ class PostgresStore:
             gone = await conn.fetchval(
                 "DELETE FROM credentials WHERE access_key_id = $1 RETURNING 1", access_key_id
             )
-            if gone is not None:
-                await conn.execute(_SQL_BUMP_VERSION)
+            version = await conn.fetchval(_SQL_BUMP_VERSION) if gone is not None else None
+        if version is not None:
+            self._note_version(int(version))
         return gone is not None
 
     # -- signing keys -----------------------------------------------------------------------------------------
     @_driver_errors
     async def signing_keys(self, purpose: str) -> list[SigningKey]:
         pool = await self._get_pool()
-        out = []
-        for kid, p, alg, enc, created, active in await pool.fetch(
-            "SELECT kid, purpose, alg, private_enc, created_at, active FROM signing_keys WHERE purpose = $1"
-            " ORDER BY created_at DESC",
-            purpose,
-        ):
-            pem = self._keys.open(bytes(enc), kid.encode())
-            out.append(SigningKey(kid, p, alg, pem, float(created), bool(active)))
-        return out
+        return [signing_key(row, self._keys) for row in await pool.fetch(_SQL_SIGNING_KEYS, purpose)]
 
     @_driver_errors
     async def ensure_signing_key(
@@ -745,7 +675,7 @@ class PostgresStore:
     async def find_token(self, token_hash: bytes) -> TokenRecord | None:
         pool = await self._get_pool()
         row = await pool.fetchrow(_SQL_FIND_TOKEN, token_hash)
-        return None if row is None else _token_record(row)
+        return None if row is None else token_record(row)
 
     @_driver_errors
     async def revoke_family(self, family_id: str, now: float, expires_at: float) -> int:
@@ -779,44 +709,13 @@ class PostgresStore:
     @_driver_errors
     async def create_code(self, code: CodeRecord) -> None:
         pool = await self._get_pool()
-        await pool.execute(
-            f"INSERT INTO auth_codes ({_CODE_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-            code.code_hash,
-            code.application_arn,
-            code.user_id,
-            code.redirect_uri,
-            code.code_challenge,
-            code.code_challenge_method,
-            " ".join(code.scopes),
-            code.family_id,
-            code.issued_at,
-            code.expires_at,
-            code.session_expires_at,
-            code.auth_time,
-            code.consumed_at,
-        )
+        await pool.execute(_SQL_INSERT_CODE, *code_params(code))
 
     @_driver_errors
     async def find_code(self, code_hash: bytes) -> CodeRecord | None:
         pool = await self._get_pool()
-        row = await pool.fetchrow(f"SELECT {_CODE_COLS} FROM auth_codes WHERE code_hash = $1", code_hash)
-        if row is None:
-            return None
-        return CodeRecord(
-            code_hash=bytes(row[0]),
-            application_arn=row[1],
-            user_id=row[2],
-            redirect_uri=row[3],
-            code_challenge=row[4],
-            code_challenge_method=row[5],
-            scopes=tuple(row[6].split()),
-            family_id=row[7],
-            issued_at=row[8],
-            expires_at=row[9],
-            session_expires_at=row[10],
-            auth_time=row[11],
-            consumed_at=row[12],
-        )
+        row = await pool.fetchrow(_SQL_FIND_CODE, code_hash)
+        return None if row is None else code_record(row)
 
     @_driver_errors
     async def redeem_code(
@@ -870,7 +769,7 @@ class PostgresStore:
             sid_hash,
             now,
         )
-        return None if row is None else WebSession(row[0], float(row[1]), float(row[2]))
+        return web_session(row)
 
     @_driver_errors
     async def delete_web_session(self, sid_hash: bytes) -> None:
@@ -904,37 +803,7 @@ class PostgresStore:
         """Delete up to ``limit`` expired rows of each kind, each batch its own short statement."""
         pool = await self._get_pool()
         n = 0
-        for sql, cutoff in (
-            (
-                "DELETE FROM tokens WHERE token_hash IN"
-                " (SELECT token_hash FROM tokens WHERE expires_at < $1 LIMIT $2)",
-                now,
-            ),
-            (
-                "DELETE FROM web_sessions WHERE sid_hash IN"
-                " (SELECT sid_hash FROM web_sessions WHERE expires_at < $1 LIMIT $2)",
-                now,
-            ),
-            (
-                "DELETE FROM revoked_families WHERE family_id IN"
-                " (SELECT family_id FROM revoked_families WHERE expires_at < $1 LIMIT $2)",
-                now,
-            ),
-            (  # kept a day past expiry so a late replay still revokes its family
-                "DELETE FROM auth_codes WHERE code_hash IN"
-                " (SELECT code_hash FROM auth_codes WHERE expires_at < $1 LIMIT $2)",
-                now - 86400,
-            ),
-            (
-                "DELETE FROM used_jtis WHERE (issuer, jti) IN"
-                " (SELECT issuer, jti FROM used_jtis WHERE expires_at < $1 LIMIT $2)",
-                now,
-            ),
-            (
-                "DELETE FROM idempotency WHERE key IN (SELECT key FROM idempotency WHERE created_at < $1 LIMIT $2)",
-                now - IDEMPOTENCY_TTL_SECONDS,
-            ),
-        ):
-            status = await pool.execute(sql, cutoff, limit)
+        for sql, age in _SQL_PURGE:
+            status = await pool.execute(sql, now - age, limit)
             n += int(status.rsplit(" ", 1)[-1])
         return n

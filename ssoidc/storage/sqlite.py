@@ -30,13 +30,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-import orjson
-
 from ssoidc.crypto import Sealer
 from ssoidc.errors import ConfigError
 from ssoidc.model import Configuration
 from ssoidc.storage.base import (
-    IDEMPOTENCY_TTL_SECONDS,
     CodeRecord,
     IdempotencyRecord,
     JtiReplay,
@@ -49,36 +46,42 @@ from ssoidc.storage.base import (
     WebSession,
 )
 from ssoidc.storage.common import (
-    CODE_COLUMNS,
+    FIND_CODE_SQL,
+    FIND_TOKEN_SQL,
+    INSERT_CODE_SQL,
+    INSERT_CREDENTIAL_SQL,
+    LOAD_CREDENTIALS_SQL,
     MASTER_KEY_CHECK_META,
     MASTER_KEY_MISMATCH,
+    PURGE_SQL,
+    REDEEM_LOSER_SQL,
+    ROTATE_LOSER_SQL,
     SECRET_PURPOSE,
     SIGNING_KEY_PURPOSE,
-    TOKEN_COLUMNS,
+    SIGNING_KEYS_SQL,
+    SUBJECT_REVOKED,
+    TOKEN_COLS,
+    code_params,
+    code_record,
     config_from_rows,
     config_rows,
+    credential,
+    credential_params,
+    idempotency_record,
     master_key_check,
     migrations,
     same_check,
+    signing_key,
     statements,
+    token_params,
+    token_record,
+    web_session,
 )
 
 log = logging.getLogger("ssoidc.storage")
 T = TypeVar("T")
 
-_TCOLS = ", ".join(TOKEN_COLUMNS)
-_TCOLS_T = ", ".join("t." + c for c in TOKEN_COLUMNS)
-_CODE_COLUMNS = ", ".join(CODE_COLUMNS)
-# Revoked subjects of a token (t) or code: two primary-key lookups in the small revoked_subjects table.
-_SUBJECT_JOINS = (
-    " LEFT JOIN revoked_subjects su ON su.subject = 'user:' || {t}.user_id AND su.revoked_at >= {t}.issued_at"
-    " LEFT JOIN revoked_subjects sa ON sa.subject = 'application:' || {t}.application_arn"
-    " AND sa.revoked_at >= {t}.issued_at"
-)
-_SUBJECT_REVOKED = (
-    "EXISTS (SELECT 1 FROM revoked_subjects s WHERE s.subject IN ('user:' || {t}.user_id,"
-    " 'application:' || {t}.application_arn) AND s.revoked_at >= {t}.issued_at)"
-)
+_SQL_INSERT_TOKENS = f"INSERT INTO tokens ({TOKEN_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
 
 
 def _migrations() -> list[tuple[int, str, str]]:
@@ -294,7 +297,7 @@ class SqliteStore:
         row = self._db.execute(
             "SELECT key, request_sha256, response, created_at FROM idempotency WHERE key = ?", (key,)
         ).fetchone()
-        return None if row is None else IdempotencyRecord(row[0], bytes(row[1]), row[2], float(row[3]))
+        return idempotency_record(row)
 
     def _bump_version(self, db: sqlite3.Connection) -> int:
         db.execute(
@@ -365,36 +368,13 @@ class SqliteStore:
 
     # -- credentials ------------------------------------------------------------------------------------------
     async def load_credentials(self) -> list[StoredCredential]:
-        out = []
-        for akid, enc, arn, st, policy, desc, created in self._db.execute(
-            "SELECT access_key_id, secret_enc, principal_arn, session_token_sha256, policy, description, created_at"
-            " FROM credentials ORDER BY created_at, access_key_id"
-        ):
-            secret = self._secrets.open(enc, akid.encode()).decode()
-            out.append(
-                StoredCredential(
-                    akid, secret, arn, st, orjson.loads(policy) if policy else None, desc, float(created)
-                )
-            )
-        return out
+        return [credential(row, self._secrets) for row in self._db.execute(LOAD_CREDENTIALS_SQL)]
 
     async def create_credential(self, cred: StoredCredential) -> None:
-        enc = self._secrets.seal(cred.secret_access_key.encode(), cred.access_key_id.encode())
+        params = credential_params(cred, self._secrets)
         with self._write() as db:
             try:
-                db.execute(
-                    "INSERT INTO credentials (access_key_id, secret_enc, principal_arn, session_token_sha256,"
-                    " policy, description, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        cred.access_key_id,
-                        enc,
-                        cred.principal_arn,
-                        cred.session_token_sha256,
-                        orjson.dumps(cred.policy).decode() if cred.policy is not None else None,
-                        cred.description,
-                        cred.created_at or time.time(),
-                    ),
-                )
+                db.execute(INSERT_CREDENTIAL_SQL, params)
             except sqlite3.IntegrityError:
                 raise KeyError(cred.access_key_id) from None
             self._bump_version(db)
@@ -408,15 +388,7 @@ class SqliteStore:
 
     # -- signing keys -----------------------------------------------------------------------------------------
     async def signing_keys(self, purpose: str) -> list[SigningKey]:
-        out = []
-        for kid, p, alg, enc, created, active in self._db.execute(
-            "SELECT kid, purpose, alg, private_enc, created_at, active FROM signing_keys WHERE purpose = ?"
-            " ORDER BY created_at DESC",
-            (purpose,),
-        ):
-            pem = self._keys.open(enc, kid.encode())
-            out.append(SigningKey(kid, p, alg, pem, float(created), bool(active)))
-        return out
+        return [signing_key(row, self._keys) for row in self._db.execute(SIGNING_KEYS_SQL, (purpose,))]
 
     async def ensure_signing_key(
         self, purpose: str, alg: str, make: Callable[[], tuple[str, bytes]]
@@ -438,28 +410,10 @@ class SqliteStore:
         return keys[0]
 
     # -- tokens -----------------------------------------------------------------------------------------------
-    @staticmethod
-    def _token_row(t: TokenRecord) -> tuple[Any, ...]:
-        return (
-            t.token_hash,
-            t.kind,
-            t.family_id,
-            t.parent_hash,
-            t.application_arn,
-            t.user_id,
-            " ".join(t.scopes),
-            t.issued_at,
-            t.expires_at,
-            t.session_expires_at,
-            t.grant_type,
-            orjson.dumps(t.context),
-            t.revoked_at,
-        )
-
     async def issue(
         self, tokens: Sequence[TokenRecord], *, jti: tuple[str, str, float] | None = None
     ) -> None:
-        rows = [self._token_row(t) for t in tokens]
+        rows = [token_params(t) for t in tokens]
 
         def op(db: sqlite3.Connection) -> None:
             if jti is not None:
@@ -469,36 +423,13 @@ class SqliteStore:
                 )
                 if cur.rowcount != 1:
                     raise JtiReplay(jti[0])
-            db.executemany(f"INSERT INTO tokens ({_TCOLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+            db.executemany(_SQL_INSERT_TOKENS, rows)
 
         await self._submit(op)
 
     async def find_token(self, token_hash: bytes) -> TokenRecord | None:
-        row = self._db.execute(
-            f"SELECT {_TCOLS_T}, t.retired_at, COALESCE(f.revoked_at, su.revoked_at, sa.revoked_at) FROM tokens t"
-            " LEFT JOIN revoked_families f ON f.family_id = t.family_id"
-            + _SUBJECT_JOINS.format(t="t")
-            + " WHERE t.token_hash = ?",
-            (token_hash,),
-        ).fetchone()
-        if row is None:
-            return None
-        return TokenRecord(
-            token_hash=row[0],
-            kind=row[1],
-            family_id=row[2],
-            parent_hash=row[3],
-            application_arn=row[4],
-            user_id=row[5],
-            scopes=tuple(row[6].split()),
-            issued_at=row[7],
-            expires_at=row[8],
-            session_expires_at=row[9],
-            grant_type=row[10],
-            context=orjson.loads(row[11]),
-            revoked_at=row[12] if row[12] is not None else row[14],
-            retired_at=row[13],
-        )
+        row = self._db.execute(FIND_TOKEN_SQL, (token_hash,)).fetchone()
+        return None if row is None else token_record(row)
 
     def _revoke_family(self, db: sqlite3.Connection, family_id: str, now: float, expires_at: float) -> int:
         return int(
@@ -522,28 +453,20 @@ class SqliteStore:
         grace_seconds: float,
         tokens: Sequence[TokenRecord],
     ) -> Redemption:
-        rows = [self._token_row(t) for t in tokens]
+        rows = [token_params(t) for t in tokens]
 
         def op(db: sqlite3.Connection) -> Redemption:
             n = db.execute(
                 "UPDATE tokens SET retired_at = ? WHERE token_hash = ? AND kind = 'refresh' AND application_arn = ?"
                 " AND retired_at IS NULL AND revoked_at IS NULL AND expires_at > ?"
                 " AND NOT EXISTS (SELECT 1 FROM revoked_families f WHERE f.family_id = tokens.family_id)"
-                " AND NOT " + _SUBJECT_REVOKED.format(t="tokens"),
+                " AND NOT " + SUBJECT_REVOKED.format(t="tokens"),
                 (now, old_hash, application_arn, now),
             ).rowcount
             if n == 1:
-                db.executemany(f"INSERT INTO tokens ({_TCOLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+                db.executemany(_SQL_INSERT_TOKENS, rows)
                 return Redemption.OK
-            row = db.execute(
-                "SELECT t.family_id, t.retired_at, COALESCE(t.revoked_at, f.revoked_at, su.revoked_at,"
-                " sa.revoked_at), t.session_expires_at"
-                " FROM tokens t"
-                " LEFT JOIN revoked_families f ON f.family_id = t.family_id"
-                + _SUBJECT_JOINS.format(t="t")
-                + " WHERE t.token_hash = ? AND t.kind = 'refresh' AND t.application_arn = ?",
-                (old_hash, application_arn),
-            ).fetchone()
+            row = db.execute(ROTATE_LOSER_SQL, (old_hash, application_arn)).fetchone()
             if row is None or row[1] is None or row[2] is not None:
                 return Redemption.INVALID
             if now - float(row[1]) <= grace_seconds:
@@ -556,68 +479,28 @@ class SqliteStore:
     # -- authorization codes ----------------------------------------------------------------------------------
     async def create_code(self, code: CodeRecord) -> None:
         with self._write() as db:
-            db.execute(
-                f"INSERT INTO auth_codes ({_CODE_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (
-                    code.code_hash,
-                    code.application_arn,
-                    code.user_id,
-                    code.redirect_uri,
-                    code.code_challenge,
-                    code.code_challenge_method,
-                    " ".join(code.scopes),
-                    code.family_id,
-                    code.issued_at,
-                    code.expires_at,
-                    code.session_expires_at,
-                    code.auth_time,
-                    code.consumed_at,
-                ),
-            )
+            db.execute(INSERT_CODE_SQL, code_params(code))
 
     async def find_code(self, code_hash: bytes) -> CodeRecord | None:
-        row = self._db.execute(
-            f"SELECT {_CODE_COLUMNS} FROM auth_codes WHERE code_hash = ?", (code_hash,)
-        ).fetchone()
-        if row is None:
-            return None
-        return CodeRecord(
-            code_hash=row[0],
-            application_arn=row[1],
-            user_id=row[2],
-            redirect_uri=row[3],
-            code_challenge=row[4],
-            code_challenge_method=row[5],
-            scopes=tuple(row[6].split()),
-            family_id=row[7],
-            issued_at=row[8],
-            expires_at=row[9],
-            session_expires_at=row[10],
-            auth_time=row[11],
-            consumed_at=row[12],
-        )
+        row = self._db.execute(FIND_CODE_SQL, (code_hash,)).fetchone()
+        return None if row is None else code_record(row)
 
     async def redeem_code(
         self, code_hash: bytes, application_arn: str, now: float, tokens: Sequence[TokenRecord]
     ) -> Redemption:
-        rows = [self._token_row(t) for t in tokens]
+        rows = [token_params(t) for t in tokens]
 
         def op(db: sqlite3.Connection) -> Redemption:
             n = db.execute(
                 "UPDATE auth_codes SET consumed_at = ? WHERE code_hash = ? AND application_arn = ?"
                 " AND consumed_at IS NULL AND expires_at > ? AND NOT "
-                + _SUBJECT_REVOKED.format(t="auth_codes"),
+                + SUBJECT_REVOKED.format(t="auth_codes"),
                 (now, code_hash, application_arn, now),
             ).rowcount
             if n == 1:
-                db.executemany(f"INSERT INTO tokens ({_TCOLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+                db.executemany(_SQL_INSERT_TOKENS, rows)
                 return Redemption.OK
-            row = db.execute(
-                "SELECT family_id, consumed_at, session_expires_at, "
-                + _SUBJECT_REVOKED.format(t="a")
-                + " FROM auth_codes a WHERE code_hash = ? AND application_arn = ?",
-                (code_hash, application_arn),
-            ).fetchone()
+            row = db.execute(REDEEM_LOSER_SQL, (code_hash, application_arn)).fetchone()
             if row is None or row[1] is None or row[3]:
                 return Redemption.INVALID
             self._revoke_family(db, row[0], now, float(row[2]))  # RFC 6749 4.1.2: revoke what the code issued
@@ -653,7 +536,7 @@ class SqliteStore:
             "SELECT user_id, auth_time, expires_at FROM web_sessions WHERE sid_hash = ? AND expires_at > ?",
             (sid_hash, now),
         ).fetchone()
-        return None if row is None else WebSession(row[0], float(row[1]), float(row[2]))
+        return web_session(row)
 
     async def delete_web_session(self, sid_hash: bytes) -> None:
         with self._write() as db:
@@ -695,32 +578,4 @@ class SqliteStore:
     async def purge_expired(self, now: float, limit: int = 1000) -> int:
         """Delete up to ``limit`` expired rows of each kind; small batches keep the write lock short."""
         with self._write() as db:
-            n = db.execute(
-                "DELETE FROM tokens WHERE token_hash IN (SELECT token_hash FROM tokens WHERE expires_at < ? LIMIT ?)",
-                (now, limit),
-            ).rowcount
-            n += db.execute(
-                "DELETE FROM web_sessions WHERE sid_hash IN"
-                " (SELECT sid_hash FROM web_sessions WHERE expires_at < ? LIMIT ?)",
-                (now, limit),
-            ).rowcount
-            n += db.execute(
-                "DELETE FROM revoked_families WHERE family_id IN"
-                " (SELECT family_id FROM revoked_families WHERE expires_at < ? LIMIT ?)",
-                (now, limit),
-            ).rowcount
-            n += db.execute(
-                "DELETE FROM auth_codes WHERE code_hash IN"
-                " (SELECT code_hash FROM auth_codes WHERE expires_at < ? LIMIT ?)",
-                (now - 86400, limit),  # kept a day past expiry so a late replay still revokes its family
-            ).rowcount
-            n += db.execute(
-                "DELETE FROM used_jtis WHERE (issuer, jti) IN"
-                " (SELECT issuer, jti FROM used_jtis WHERE expires_at < ? LIMIT ?)",
-                (now, limit),
-            ).rowcount
-            n += db.execute(
-                "DELETE FROM idempotency WHERE key IN (SELECT key FROM idempotency WHERE created_at < ? LIMIT ?)",
-                (now - IDEMPOTENCY_TTL_SECONDS, limit),
-            ).rowcount
-        return n
+            return sum(db.execute(sql, (now - age, limit)).rowcount for sql, age in PURGE_SQL)
