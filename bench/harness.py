@@ -36,6 +36,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -298,9 +299,9 @@ asyncio.run(main())
 
 
 # ---------------------------------------------------------------------------------------------------- /proc
-def group_processes(pgid: int, *, system_only: bool = False) -> list[tuple[int, float]]:
-    """(pid, utime+stime seconds, or stime only) of every live process in process group ``pgid``."""
-    out = []
+def proc_stats() -> Iterator[tuple[int, list[str]]]:
+    """(pid, the fields of ``/proc/<pid>/stat`` after the command name) of every live process: ``[1]`` is the
+    parent pid, ``[2]`` the process group, ``[11]`` and ``[12]`` user and system CPU ticks."""
     for name in os.listdir("/proc"):
         if not name.isdigit():
             continue
@@ -309,10 +310,16 @@ def group_processes(pgid: int, *, system_only: bool = False) -> list[tuple[int, 
                 st = f.read()
         except OSError:
             continue
-        fields = st[st.rindex(")") + 2 :].split()
+        yield int(name), st[st.rindex(")") + 2 :].split()
+
+
+def group_processes(pgid: int, *, system_only: bool = False) -> list[tuple[int, float]]:
+    """(pid, utime+stime seconds, or stime only) of every live process in process group ``pgid``."""
+    out = []
+    for pid, fields in proc_stats():
         if int(fields[2]) == pgid:
             ticks = int(fields[12]) if system_only else int(fields[11]) + int(fields[12])
-            out.append((int(name), ticks / CLK))
+            out.append((pid, ticks / CLK))
     return out
 
 
@@ -554,16 +561,8 @@ def postgres_cpu_s(postmaster_pid: int) -> float:
     """utime+stime seconds of the PostgreSQL server: the postmaster and its children (backends, WAL writer,
     checkpointer, ...), read from /proc. Backends of other clients count too; exited backends do not."""
     total = 0.0
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/stat") as f:
-                st = f.read()
-        except OSError:
-            continue
-        fields = st[st.rindex(")") + 2 :].split()
-        if int(name) == postmaster_pid or int(fields[1]) == postmaster_pid:
+    for pid, fields in proc_stats():
+        if postmaster_pid in (pid, int(fields[1])):
             total += (int(fields[11]) + int(fields[12])) / CLK
     return total
 

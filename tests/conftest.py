@@ -2,21 +2,20 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import boto3
 import pytest
 from botocore.config import Config
 
 from tests.pg import drop_schema, new_schema, pg_base_url, require_postgres, with_query
-from tests.support import ADMIN_KEY, ADMIN_SECRET, LiveServer, start_server
+from tests.support import ADMIN_KEY, ADMIN_SECRET, LiveServer, running_server
 
 
 @pytest.fixture(scope="session")
 def sqlite_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    s = start_server(tmp_path_factory.mktemp("server"))
-    yield s
-    s.stop()
+    with running_server(tmp_path_factory.mktemp("server")) as s:
+        yield s
 
 
 @pytest.fixture(scope="session")
@@ -31,9 +30,10 @@ def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSe
     base = pg_base_url()
     require_postgres(base, "The PostgreSQL leg of the grant tests")
     schema = new_schema("ssoidc_e2e")
-    s = start_server(tmp_path_factory.mktemp("pgserver"), database_url=with_query(base, search_path=schema))
-    yield s
-    s.stop()
+    with running_server(
+        tmp_path_factory.mktemp("pgserver"), database_url=with_query(base, search_path=schema)
+    ) as s:
+        yield s
     drop_schema(base, schema)
 
 
@@ -43,9 +43,24 @@ def both_stores(request: pytest.FixtureRequest) -> LiveServer:
     return server
 
 
-def make_client(server: LiveServer, **kw: Any) -> Any:
+def private_server(name: str, *, scope: Literal["function", "module"] = "module") -> Any:
+    """A fixture for a module's own live server: ``live = private_server("walkthrough")``. Started in a fresh
+    temporary directory named after ``name`` and stopped at the end of ``scope``, for tests that change what the
+    shared server's other users rely on."""
+
+    @pytest.fixture(scope=scope)
+    def fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+        with running_server(tmp_path_factory.mktemp(name)) as s:
+            yield s
+
+    return fixture
+
+
+def make_admin_client(server: LiveServer, service: str, **kw: Any) -> Any:
+    """A boto3 client of ``service`` (sso-admin, identitystore, sso-oidc) for ``server``: the bootstrap admin
+    credential and us-east-1 unless given, one attempt per call; ``config`` holds extra botocore Config options."""
     return boto3.client(
-        "sso-oidc",
+        service,
         endpoint_url=server.url,
         region_name=kw.pop("region_name", "us-east-1"),
         aws_access_key_id=kw.pop("aws_access_key_id", ADMIN_KEY),
@@ -53,6 +68,11 @@ def make_client(server: LiveServer, **kw: Any) -> Any:
         config=Config(retries={"max_attempts": 1}, **kw.pop("config", {})),
         **kw,
     )
+
+
+def make_client(server: LiveServer, **kw: Any) -> Any:
+    """An sso-oidc client (``make_admin_client``'s defaults)."""
+    return make_admin_client(server, "sso-oidc", **kw)
 
 
 def race(server: LiveServer, n: int = 50, **params: Any) -> list[str]:

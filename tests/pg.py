@@ -10,11 +10,14 @@ import asyncio
 import os
 import secrets
 import urllib.parse
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 import asyncpg
 import pytest
 
 DEFAULT_PG_URL = "postgresql://127.0.0.1:5432/test"
+T = TypeVar("T")
 
 
 def pg_base_url() -> str:
@@ -49,6 +52,21 @@ def require_postgres(url: str, who: str = "These tests") -> None:
             " one, or point SSOIDC_TEST_PG_URL at one.",
             pytrace=False,
         )
+
+
+def pg_run(database_url: str, op: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+    """``await op(connection)`` on a fresh connection to ``database_url`` (a store URL: its ``search_path`` and
+    other server settings apply; the store's pool parameters are dropped)."""
+    from ssoidc.storage.postgres import PostgresUrl
+
+    async def go() -> T:
+        conn = await asyncpg.connect(PostgresUrl.parse(database_url).dsn, timeout=5)
+        try:
+            return await op(conn)
+        finally:
+            await conn.close()
+
+    return asyncio.run(go())
 
 
 def drop_schema(base_url: str, schema: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import os
 import secrets
 import socket
@@ -11,17 +12,19 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import jwt
 import yaml
 
 from ssoidc.crypto import b64u
+from ssoidc.model import Configuration
 from ssoidc.oauth.keys import Signer
-from ssoidc.storage.base import Store
+from ssoidc.storage.base import SigningKey, Store
 from ssoidc.storage.sqlite import SqliteStore
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,6 +40,8 @@ INSTANCE_TARGET = INSTANCE_ARN
 TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
 ACCESS_TYPE = "urn:ietf:params:oauth:token-type:access_token"
 REFRESH_TYPE = "urn:ietf:params:oauth:token-type:refresh_token"
+
+T = TypeVar("T")
 
 
 def free_port() -> int:
@@ -208,21 +213,35 @@ class LiveServer:
             return PostgresStore(self.database_url, master_key=self.master_key)
         return SqliteStore(self.data_dir / "ssoidc.db", master_key=self.master_key)
 
-    def load(self) -> None:
-        async def go() -> None:
+    def with_store(self, op: Callable[[Store], Awaitable[T]]) -> T:
+        """``await op(store)`` on a fresh connection to this server's store, closed afterwards."""
+
+        async def go() -> T:
             st = self.store()
             try:
-                config, _ = await st.load_configuration()
-                keys = [k for k in await st.signing_keys("demo-issuer") if k.active]
+                return await op(st)
             finally:
                 await st.close()
-            assert config is not None
-            self.apps = {a.name: a.arn for a in config.applications}
-            self.users = {u.user_name: u.user_id for u in config.users}
-            self.instance_arn = config.instance.instance_arn
-            self._signer = Signer(keys[0])
 
-        asyncio.run(go())
+        return asyncio.run(go())
+
+    def configuration(self) -> Configuration:
+        """The configuration the server has stored now."""
+        config, _ = self.with_store(lambda st: st.load_configuration())
+        assert config is not None
+        return config
+
+    def load(self) -> None:
+        async def go(st: Store) -> tuple[Configuration | None, list[SigningKey]]:
+            config, _ = await st.load_configuration()
+            return config, [k for k in await st.signing_keys("demo-issuer") if k.active]
+
+        config, keys = self.with_store(go)
+        assert config is not None
+        self.apps = {a.name: a.arn for a in config.applications}
+        self.users = {u.user_name: u.user_id for u in config.users}
+        self.instance_arn = config.instance.instance_arn
+        self._signer = Signer(keys[0])
 
     def assertion(self, email: str = "alice@example.com", **overrides: Any) -> str:
         """A valid assertion from the demo issuer; ``overrides`` replace claims (None deletes one)."""
@@ -263,31 +282,27 @@ class LiveServer:
 
         challenge = None if verifier is None else (s256(verifier) if method == "S256" else verifier)
 
-        async def go() -> str:
-            st = self.store()
-            try:
-                config, version = await st.load_configuration()
-                assert config is not None
-                issuer = CodeIssuer(
-                    store=st,
-                    code_ttl=300,
-                    session_ttl=8 * 3600,
-                    default_scopes=("openid", "aws", "sts:identity_context"),
-                )
-                return await issuer.issue_code(
-                    Directory(config, version),
-                    application_arn=self.apps[app],
-                    user_id=self.users[user],
-                    redirect_uri=redirect_uri,
-                    scopes=scopes,
-                    code_challenge=challenge,
-                    code_challenge_method=None if verifier is None else method,
-                    now=time.time() - issued_ago,
-                )
-            finally:
-                await st.close()
+        async def go(st: Store) -> str:
+            config, version = await st.load_configuration()
+            assert config is not None
+            issuer = CodeIssuer(
+                store=st,
+                code_ttl=300,
+                session_ttl=8 * 3600,
+                default_scopes=("openid", "aws", "sts:identity_context"),
+            )
+            return await issuer.issue_code(
+                Directory(config, version),
+                application_arn=self.apps[app],
+                user_id=self.users[user],
+                redirect_uri=redirect_uri,
+                scopes=scopes,
+                code_challenge=challenge,
+                code_challenge_method=None if verifier is None else method,
+                now=time.time() - issued_ago,
+            )
 
-        return asyncio.run(go())
+        return self.with_store(go)
 
     def count(self, table: str) -> int:
         if self.database_url:
@@ -320,6 +335,67 @@ class LiveServer:
             self.proc.kill()
 
 
+def spawn_server(
+    *,
+    port: int,
+    data_dir: Path,
+    config_path: Path,
+    env: dict[str, str],
+    log_path: Path,
+    workers: int = 1,
+    database_url: str = "",
+    new_session: bool = False,
+) -> subprocess.Popen[bytes]:
+    """``python -m ssoidc serve --demo`` in the background, its output appended to ``log_path``;
+    ``new_session``: in its own process group (whose id is the child's pid)."""
+    with open(log_path, "ab") as log:  # the child holds its own copy open
+        return subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "ssoidc",
+                "serve",
+                "--demo",
+                "--port",
+                str(port),
+                "--data-dir",
+                str(data_dir),
+                "--config",
+                str(config_path),
+                "--workers",
+                str(workers),
+                *(["--database-url", database_url] if database_url else []),
+            ],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            start_new_session=new_session,
+        )
+
+
+def wait_healthy(
+    proc: subprocess.Popen[bytes], url: str, log_path: Path, *, timeout: float = 30.0, name: str = "server"
+) -> None:
+    """Poll ``url``/healthz until it answers 200; raise (with the tail of its log) if ``proc`` exits first or
+    ``timeout`` seconds pass. The caller decides what to do with a process that never became healthy."""
+
+    def log_tail() -> str:
+        return log_path.read_text(errors="replace")[-3000:] if log_path.exists() else ""
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{name} exited: {log_tail()}")
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.05)
+    raise RuntimeError(f"{name} did not start within {timeout}s: {log_tail()}")
+
+
 def start_server(
     tmp: Path, *, workers: int = 1, extra_env: dict[str, str] | None = None, database_url: str = ""
 ) -> LiveServer:
@@ -339,61 +415,42 @@ def start_server(
         "SSOIDC_REFRESH_GRACE_SECONDS": "1",
         **(extra_env or {}),
     }
-    log = open(tmp / "server.log", "wb")  # noqa: SIM115 - kept open for the server's lifetime
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "ssoidc",
-            "serve",
-            "--demo",
-            "--port",
-            str(port),
-            "--data-dir",
-            str(data_dir),
-            "--config",
-            str(config_path),
-            "--workers",
-            str(workers),
-            *(["--database-url", database_url] if database_url else []),
-        ],
+    log_path = tmp / "server.log"  # test_negative reads it: no secret may reach the log
+    proc = spawn_server(
+        port=port,
+        data_dir=data_dir,
+        config_path=config_path,
         env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        cwd=ROOT,
+        log_path=log_path,
+        workers=workers,
+        database_url=database_url,
     )
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited: {(tmp / 'server.log').read_text()}")
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    else:
+    try:
+        wait_healthy(proc, url, log_path)
+    except BaseException:
         proc.kill()
-        raise RuntimeError(f"server did not start: {(tmp / 'server.log').read_text()}")
+        proc.wait(10)
+        raise
     server = LiveServer(url, port, data_dir, master, env, proc, database_url=database_url)
     server.load()
     return server
 
 
+@contextlib.contextmanager
+def running_server(tmp: Path, **kw: Any) -> Iterator[LiveServer]:
+    """``start_server(tmp, **kw)``, stopped on leaving the block."""
+    server = start_server(tmp, **kw)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
 def pg_fetchval(database_url: str, sql: str, *args: Any) -> Any:
     """One value from PostgreSQL (``search_path`` and the other server settings of ``database_url`` apply)."""
-    import asyncpg
+    from tests.pg import pg_run
 
-    from ssoidc.storage.postgres import PostgresUrl
-
-    async def go() -> Any:
-        conn = await asyncpg.connect(PostgresUrl.parse(database_url).dsn, timeout=5)
-        try:
-            return await conn.fetchval(sql, *args)
-        finally:
-            await conn.close()
-
-    return asyncio.run(go())
+    return pg_run(database_url, lambda conn: conn.fetchval(sql, *args))
 
 
 def decode_unverified(token: str) -> dict[str, Any]:

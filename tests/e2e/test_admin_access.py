@@ -15,12 +15,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import httpx
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from tests.conftest import make_admin_client
 from tests.support import ACCOUNT, ADMIN_KEY, ADMIN_SECRET, LiveServer, create_credential, sign_request
 
 CUSTOM = "arn:aws:sso::aws:applicationProvider/custom"
@@ -30,14 +29,8 @@ IDS_TARGET = "AWSIdentityStore"
 
 
 def client(server: LiveServer, service: str, key: str = ADMIN_KEY, secret: str = ADMIN_SECRET) -> Any:
-    return boto3.client(
-        service,
-        endpoint_url=server.url,
-        region_name="us-east-1",
-        aws_access_key_id=key,
-        aws_secret_access_key=secret,
-        config=Config(retries={"max_attempts": 1}),
-    )
+    """A client of ``service`` signing with the credential ``key`` (the bootstrap admin by default)."""
+    return make_admin_client(server, service, aws_access_key_id=key, aws_secret_access_key=secret)
 
 
 def rejected(call: Callable[[], Any]) -> tuple[int, str, str]:

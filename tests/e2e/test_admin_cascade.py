@@ -6,42 +6,28 @@ every token issued for them, in the same transaction as the change; tokens of ot
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 import yaml
 from botocore.exceptions import ClientError
 
 from ssoidc.storage.base import TokenRecord
-from tests.conftest import make_client
-from tests.support import ADMIN_KEY, ADMIN_SECRET, JWT_BEARER, ROOT, LiveServer, e2e_config, start_server
+from tests.conftest import make_admin_client, make_client, private_server
+from tests.support import JWT_BEARER, ROOT, LiveServer, e2e_config
 
 TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
 
 
-@pytest.fixture()
-def live(tmp_path: Path) -> Iterator[LiveServer]:
-    s = start_server(tmp_path)
-    yield s
-    s.stop()
+live = private_server("cascade", scope="function")
 
 
 def stored(server: LiveServer, token: str) -> TokenRecord:
-    async def go() -> TokenRecord | None:
-        st = server.store()
-        try:
-            return await st.find_token(hashlib.sha256(token.encode()).digest())
-        finally:
-            await st.close()
-
-    rec = asyncio.run(go())
+    rec = server.with_store(lambda st: st.find_token(hashlib.sha256(token.encode()).digest()))
     assert rec is not None
     return rec
 
@@ -61,13 +47,7 @@ def test_delete_application_revokes_its_tokens_and_only_its(live: LiveServer) ->
         clientId=live.apps["no-refresh"], grantType=JWT_BEARER, assertion=live.assertion()
     )
     assert stored(live, main["accessToken"]).revoked_at is None
-    sso = boto3.client(
-        "sso-admin",
-        endpoint_url=live.url,
-        region_name="us-east-1",
-        aws_access_key_id=ADMIN_KEY,
-        aws_secret_access_key=ADMIN_SECRET,
-    )
+    sso = make_admin_client(live, "sso-admin")
 
     sso.delete_application(ApplicationArn=live.apps["main"])
 

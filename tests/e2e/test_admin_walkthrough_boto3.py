@@ -15,44 +15,29 @@ URL of the server's demo issuer (the issuer URL must equal the ``issuer`` of its
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from tests.conftest import make_admin_client, make_client, private_server
 from tests.support import (
     ACCESS_TYPE,
     ACCOUNT,
-    ADMIN_KEY,
-    ADMIN_SECRET,
     AUDIENCE,
     JWT_BEARER,
     REFRESH_TYPE,
     TOKEN_EXCHANGE,
     LiveServer,
+    allow_account,
     decode_unverified,
-    start_server,
 )
 
 CUSTOM = "arn:aws:sso::aws:applicationProvider/custom"
 ADMIN_ROOT = f"arn:aws:iam::{ACCOUNT}:root"
 MEMBER_EMAIL = "walker@example.org"
 OUTSIDER_EMAIL = "outsider@example.org"
-
-
-def client(server: LiveServer, service: str) -> Any:
-    return boto3.client(
-        service,
-        endpoint_url=server.url,
-        region_name="us-east-1",
-        aws_access_key_id=ADMIN_KEY,
-        aws_secret_access_key=ADMIN_SECRET,
-        config=Config(retries={"max_attempts": 1}),
-    )
 
 
 def error_code(call: Any, *args: Any, **kw: Any) -> tuple[str, str, int]:
@@ -64,20 +49,6 @@ def error_code(call: Any, *args: Any, **kw: Any) -> tuple[str, str, int]:
         str(resp.get("error_description") or resp["Error"].get("Message", "")),
         resp["ResponseMetadata"]["HTTPStatusCode"],
     )
-
-
-def actor_policy() -> dict[str, Any]:
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"AWS": ADMIN_ROOT},
-                "Action": "sso-oauth:CreateTokenWithIAM",
-                "Resource": "*",
-            }
-        ],
-    }
 
 
 @dataclass
@@ -96,16 +67,13 @@ class Setup:
     group_id: str
 
 
-@pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    s = start_server(tmp_path_factory.mktemp("walkthrough"))
-    yield s
-    s.stop()
+live = private_server("walkthrough")
 
 
 @pytest.fixture(scope="module")
 def setup(live: LiveServer) -> Setup:
-    sso, ids, oidc = client(live, "sso-admin"), client(live, "identitystore"), client(live, "sso-oidc")
+    sso, ids = make_admin_client(live, "sso-admin"), make_admin_client(live, "identitystore")
+    oidc = make_client(live)
 
     instances = sso.list_instances()["Instances"]
     assert len(instances) == 1
@@ -164,7 +132,7 @@ def setup(live: LiveServer) -> Setup:
         sso.put_application_authentication_method(
             ApplicationArn=app,
             AuthenticationMethodType="IAM",
-            AuthenticationMethod={"Iam": {"ActorPolicy": actor_policy()}},
+            AuthenticationMethod={"Iam": {"ActorPolicy": allow_account(ADMIN_ROOT)}},
         )
         sso.put_application_assignment_configuration(ApplicationArn=app, AssignmentRequired=True)
         assert sso.get_application_assignment_configuration(ApplicationArn=app)["AssignmentRequired"] is True

@@ -22,23 +22,21 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import botocore
 import pytest
-from botocore.config import Config
 
+from tests.conftest import make_admin_client
 from tests.e2e.test_aws_cli import V1_AWS, V2_AWS, proxy_env
 from tests.support import (
     ACCESS_TYPE,
     ACCOUNT,
-    ADMIN_KEY,
-    ADMIN_SECRET,
     AUDIENCE,
     JWT_BEARER,
     TOKEN_EXCHANGE,
     LiveServer,
+    allow_account,
     decode_unverified,
-    start_server,
+    running_server,
 )
 
 CUSTOM = "arn:aws:sso::aws:applicationProvider/custom"
@@ -83,14 +81,7 @@ class Aws:
 
 
 def clear_file_configuration(server: LiveServer) -> None:
-    sso = boto3.client(
-        "sso-admin",
-        endpoint_url=server.url,
-        region_name="us-east-1",
-        aws_access_key_id=ADMIN_KEY,
-        aws_secret_access_key=ADMIN_SECRET,
-        config=Config(retries={"max_attempts": 1}),
-    )
+    sso = make_admin_client(server, "sso-admin")
     for app in sso.list_applications(InstanceArn=server.instance_arn)["Applications"]:
         sso.delete_application(ApplicationArn=app["ApplicationArn"])
     for t in sso.list_trusted_token_issuers(InstanceArn=server.instance_arn)["TrustedTokenIssuers"]:
@@ -107,25 +98,12 @@ def aws(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Aws]:
         if not V2_AWS.exists():
             pytest.fail(f"{V2_AWS} (AWS CLI v2) is missing: run make system-deps")
         exe, env = V2_AWS, {"AWS_DATA_PATH": str(data_path(tmp_path / "aws-data"))}
-    server = start_server(tmp_path / "server")
-    try:
+    with running_server(tmp_path / "server") as server:
         clear_file_configuration(server)
         yield Aws(exe, server, env, request.param)
-    finally:
-        server.stop()
 
 
-ACTOR_POLICY = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {
-            "Effect": "Allow",
-            "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
-            "Action": "sso-oauth:CreateTokenWithIAM",
-            "Resource": "*",
-        }
-    ],
-}
+ACTOR_POLICY = allow_account(f"arn:aws:iam::{ACCOUNT}:root")
 
 
 def test_walkthrough(aws: Aws) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,15 +11,10 @@ import pytest
 import yaml
 from botocore.exceptions import ClientError
 
-from tests.conftest import make_client
-from tests.support import JWT_BEARER, ROOT, LiveServer, e2e_config, start_server
+from tests.conftest import make_client, private_server
+from tests.support import JWT_BEARER, ROOT, LiveServer, e2e_config
 
-
-@pytest.fixture()
-def own_server(tmp_path: Path) -> Iterator[LiveServer]:
-    s = start_server(tmp_path)
-    yield s
-    s.stop()
+own_server = private_server("apply", scope="function")
 
 
 def apply(server: LiveServer, doc: dict[str, Any], path: Path) -> subprocess.CompletedProcess[str]:

@@ -7,24 +7,17 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-import boto3
-import pytest
 import yaml
 
-from tests.support import ADMIN_KEY, ADMIN_SECRET, ROOT, LiveServer, start_server
+from tests.conftest import make_admin_client, private_server
+from tests.support import ACCOUNT, ROOT, LiveServer, allow_account
 
 CUSTOM = "arn:aws:sso::aws:applicationProvider/custom"
 
 
-@pytest.fixture()
-def own_server(tmp_path: Path) -> Iterator[LiveServer]:
-    s = start_server(tmp_path / "a")
-    yield s
-    s.stop()
+own_server = private_server("export", scope="function")
 
 
 def ssoidc(server: LiveServer, *args: str) -> subprocess.CompletedProcess[str]:
@@ -35,16 +28,6 @@ def ssoidc(server: LiveServer, *args: str) -> subprocess.CompletedProcess[str]:
         text=True,
         cwd=ROOT,
         timeout=60,
-    )
-
-
-def client(server: LiveServer, service: str) -> Any:
-    return boto3.client(
-        service,
-        endpoint_url=server.url,
-        region_name="us-east-1",
-        aws_access_key_id=ADMIN_KEY,
-        aws_secret_access_key=ADMIN_SECRET,
     )
 
 
@@ -62,8 +45,8 @@ def version(data_dir: Path, server: LiveServer) -> int:
 
 
 def change_through_the_admin_api(server: LiveServer) -> None:
-    sa = client(server, "sso-admin")
-    ids = client(server, "identitystore")
+    sa = make_admin_client(server, "sso-admin")
+    ids = make_admin_client(server, "identitystore")
     inst = sa.list_instances()["Instances"][0]
     store_id = inst["IdentityStoreId"]
     sa.tag_resource(
@@ -112,21 +95,7 @@ def change_through_the_admin_api(server: LiveServer) -> None:
     sa.put_application_authentication_method(
         ApplicationArn=app,
         AuthenticationMethodType="IAM",
-        AuthenticationMethod={
-            "Iam": {
-                "ActorPolicy": {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Principal": {"AWS": "123456789012"},
-                            "Action": "sso-oauth:CreateTokenWithIAM",
-                            "Resource": "*",
-                        }
-                    ],
-                }
-            }
-        },
+        AuthenticationMethod={"Iam": {"ActorPolicy": allow_account(ACCOUNT)}},
     )
     user = ids.create_user(
         IdentityStoreId=store_id,
@@ -199,7 +168,7 @@ def test_export_round_trips_through_apply(own_server: LiveServer, tmp_path: Path
     assert version(server.data_dir, server) == before
 
     # and the server still serves what the admin API made
-    sa = client(server, "sso-admin")
+    sa = make_admin_client(server, "sso-admin")
     described = sa.describe_application(ApplicationArn=app["ApplicationArn"])
     assert described["PortalOptions"]["Visibility"] == "DISABLED"
 
@@ -209,7 +178,7 @@ def test_export_of_nothing_and_of_a_deleted_instance(own_server: LiveServer, tmp
     assert out.returncode == 2
     assert "no configuration to export" in out.stderr
 
-    client(own_server, "sso-admin").delete_instance(InstanceArn=own_server.instance_arn)
+    make_admin_client(own_server, "sso-admin").delete_instance(InstanceArn=own_server.instance_arn)
     out = ssoidc(own_server, "export", "--data-dir", str(own_server.data_dir))
     assert out.returncode == 0, out.stderr
     assert f"the instance {own_server.instance_arn} was deleted" in out.stderr

@@ -28,10 +28,10 @@ def server(request: pytest.FixtureRequest) -> LiveServer:
     return both_stores(request)
 
 
-def jwt_tokens(server: LiveServer, oidc: Any, email: str = "alice@example.com") -> dict[str, Any]:
+def jwt_tokens(server: LiveServer, oidc: Any, email: str = "alice@example.com", **kw: Any) -> dict[str, Any]:
     return dict(
         oidc.create_token_with_iam(
-            clientId=server.apps["main"], grantType=JWT_BEARER, assertion=server.assertion(email)
+            clientId=server.apps["main"], grantType=JWT_BEARER, assertion=server.assertion(email), **kw
         )
     )
 
@@ -50,6 +50,13 @@ def exchange(server: LiveServer, oidc: Any, subject: str, app: str = "target", *
         oidc.create_token_with_iam(
             clientId=server.apps[app], grantType=TOKEN_EXCHANGE, subjectToken=subject, **kw
         )
+    )
+
+
+def redeem(server: LiveServer, oidc: Any, code: str, app: str = "web", **kw: Any) -> dict[str, Any]:
+    kw.setdefault("redirectUri", REDIRECT_URI)
+    return dict(
+        oidc.create_token_with_iam(clientId=server.apps[app], grantType="authorization_code", code=code, **kw)
     )
 
 
@@ -136,12 +143,7 @@ def test_access_token_is_not_a_refresh_token(server: LiveServer, oidc: Any) -> N
 
 
 def test_another_applications_refresh_token_is_invalid_grant(server: LiveServer, oidc: Any) -> None:
-    code_resp = oidc.create_token_with_iam(
-        clientId=server.apps["web"],
-        grantType="authorization_code",
-        code=server.mint_code(),
-        redirectUri=REDIRECT_URI,
-    )
+    code_resp = redeem(server, oidc, server.mint_code())
     code, resp = error_of(lambda: refresh(server, oidc, code_resp["refreshToken"], app="main"))
     assert code == "InvalidGrantException"
     assert resp["error_description"] == "Invalid refresh token provided"
@@ -240,39 +242,20 @@ def test_exchange_failures(server: LiveServer, oidc: Any) -> None:
 
 
 def test_subject_without_authorizing_scope_is_invalid_request(server: LiveServer, oidc: Any) -> None:
-    narrowed = oidc.create_token_with_iam(
-        clientId=server.apps["main"],
-        grantType=JWT_BEARER,
-        assertion=server.assertion(),
-        scope=["openid", "aws"],
-    )
+    narrowed = jwt_tokens(server, oidc, scope=["openid", "aws"])
     code, resp = error_of(lambda: exchange(server, oidc, narrowed["accessToken"]))
     assert code == "InvalidRequestException"
     assert "AuthorizedTargets" in resp["error_description"]
 
 
 def test_instance_wide_target_authorizes_every_application(server: LiveServer, oidc: Any) -> None:
-    web = oidc.create_token_with_iam(
-        clientId=server.apps["web"],
-        grantType="authorization_code",
-        code=server.mint_code(),
-        redirectUri=REDIRECT_URI,
-    )
+    web = redeem(server, oidc, server.mint_code())
     assert "web:read" in web["scope"]
     assert exchange(server, oidc, web["accessToken"], app="target")["accessToken"]
     assert exchange(server, oidc, web["accessToken"], app="target-no-refresh")["accessToken"]
 
 
 # -- authorization code -----------------------------------------------------------------------------------------
-
-
-def redeem(server: LiveServer, oidc: Any, code: str, **kw: Any) -> dict[str, Any]:
-    kw.setdefault("redirectUri", REDIRECT_URI)
-    return dict(
-        oidc.create_token_with_iam(
-            clientId=server.apps["web"], grantType="authorization_code", code=code, **kw
-        )
-    )
 
 
 @pytest.mark.parametrize("method", ["S256", "plain"])
@@ -302,15 +285,7 @@ def test_code_bindings_are_checked_before_consuming(server: LiveServer, oidc: An
         got, resp = error_of(lambda kw=kw: redeem(server, oidc, code, **kw))  # type: ignore[misc]
         assert got == want, resp["error_description"]
         assert needle in resp["error_description"]
-    wrong_app, _ = error_of(
-        lambda: oidc.create_token_with_iam(
-            clientId=server.apps["main"],
-            grantType="authorization_code",
-            code=code,
-            redirectUri=REDIRECT_URI,
-            codeVerifier=v,
-        )
-    )
+    wrong_app, _ = error_of(lambda: redeem(server, oidc, code, app="main", codeVerifier=v))
     assert wrong_app == "UnauthorizedClientException"
     assert server.count("tokens") == before
     assert redeem(server, oidc, code, codeVerifier=v)["accessToken"]  # still redeemable

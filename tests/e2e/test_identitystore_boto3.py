@@ -6,52 +6,33 @@ and groups (alice, team) start their own server.
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 import sqlite3
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from ssoidc.model import Configuration
-from tests.conftest import make_client
-from tests.support import ADMIN_KEY, ADMIN_SECRET, JWT_BEARER, LiveServer, start_server
+from tests.conftest import make_admin_client, make_client, private_server
+from tests.support import JWT_BEARER, LiveServer
 
 OTHER_STORE = "d-0123456789"
 MISSING_ID = "0123456789-01234567-89ab-cdef-0123-456789abcdef"
 
 
-def client(server: LiveServer, service: str = "identitystore", **config: Any) -> Any:
-    return boto3.client(
-        service,
-        endpoint_url=server.url,
-        region_name="us-east-1",
-        aws_access_key_id=ADMIN_KEY,
-        aws_secret_access_key=ADMIN_SECRET,
-        config=Config(retries={"max_attempts": 1}, **config),
-    )
-
-
-@pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    s = start_server(tmp_path_factory.mktemp("identitystore"))
-    yield s
-    s.stop()
+live = private_server("identitystore")
+own_server = private_server("identitystore-own", scope="function")
 
 
 @pytest.fixture(scope="module")
 def ids(live: LiveServer) -> Any:
-    return client(live)
+    return make_admin_client(live, "identitystore")
 
 
 @pytest.fixture(scope="module")
 def store_id(live: LiveServer) -> str:
-    return str(client(live, "sso-admin").list_instances()["Instances"][0]["IdentityStoreId"])
+    return str(make_admin_client(live, "sso-admin").list_instances()["Instances"][0]["IdentityStoreId"])
 
 
 def error(call: Callable[[], Any]) -> dict[str, Any]:
@@ -85,19 +66,6 @@ def new_user(ids: Any, store_id: str, name: str | None = None, **extra: Any) -> 
 
 def new_group(ids: Any, store_id: str, name: str | None = None) -> str:
     return str(ids.create_group(IdentityStoreId=store_id, DisplayName=name or uniq("g"))["GroupId"])
-
-
-def load_config(server: LiveServer) -> Configuration:
-    async def go() -> Configuration:
-        st = server.store()
-        try:
-            config, _ = await st.load_configuration()
-        finally:
-            await st.close()
-        assert config is not None
-        return config
-
-    return asyncio.run(go())
 
 
 def revoked_subjects(server: LiveServer) -> set[str]:
@@ -224,7 +192,7 @@ def test_get_user_id_misses_and_ambiguity(ids: Any, store_id: str) -> None:
 
 
 def test_create_user_rejections_change_nothing(live: LiveServer, ids: Any, store_id: str) -> None:
-    before = load_config(live).users
+    before = live.configuration().users
     name = uniq()
     base: dict[str, Any] = {
         "IdentityStoreId": store_id,
@@ -245,11 +213,11 @@ def test_create_user_rejections_change_nothing(live: LiveServer, ids: Any, store
     for case in cases:
         err = error(lambda case=case: ids.create_user(**case))  # type: ignore[misc]
         assert (err["Code"], err["Status"]) == ("ValidationException", 400), case
-    raw = client(live, parameter_validation=False)
+    raw = make_admin_client(live, "identitystore", config={"parameter_validation": False})
     for bad in ({**base, "UserName": "has space"}, {**base, "Emails": [{"Value": "a"}, {"Value": "b"}]}):
         err = error(lambda bad=bad: raw.create_user(**bad))  # type: ignore[misc]
         assert err["Code"] == "ValidationException"
-    assert load_config(live).users == before
+    assert live.configuration().users == before
 
 
 def test_user_name_is_unique_case_insensitively(live: LiveServer, ids: Any, store_id: str) -> None:
@@ -600,7 +568,7 @@ def test_unknown_identity_store(live: LiveServer, ids: Any, op: str, kw: dict[st
 
 
 def test_invalid_ids_are_validation_errors(live: LiveServer, store_id: str) -> None:
-    raw = client(live, parameter_validation=False)
+    raw = make_admin_client(live, "identitystore", config={"parameter_validation": False})
     err = error(lambda: raw.describe_user(IdentityStoreId=store_id, UserId="not-an-id"))
     assert (err["Code"], err["Status"]) == ("ValidationException", 400)
     err = error(lambda: raw.list_users(IdentityStoreId="nope"))
@@ -698,47 +666,42 @@ def test_delete_user_revokes_tokens_and_removes_memberships(
     assert info.value.response["Error"]["Code"] == "InvalidGrantException"
     members = ids.list_group_memberships(IdentityStoreId=store_id, GroupId=team)["GroupMemberships"]
     assert user not in [m["MemberId"]["UserId"] for m in members]
-    assert all(user not in g.member_user_ids for g in load_config(live).groups)
+    assert all(user not in g.member_user_ids for g in live.configuration().groups)
 
 
-def test_delete_configured_user_and_group_cascade_to_assignments(tmp_path: Path) -> None:
-    server = start_server(tmp_path)
-    try:
-        ids = client(server)
-        oidc = make_client(server)
-        store_id = load_config(server).instance.identity_store_id
-        alice, bob = server.users["alice"], server.users["bob"]
-        team = ids.get_group_id(
-            IdentityStoreId=store_id,
-            AlternateIdentifier={
-                "UniqueAttribute": {"AttributePath": "displayName", "AttributeValue": "team"}
-            },
-        )["GroupId"]
-        before = load_config(server).assignments
-        assert any(a.principal_id == alice for a in before) and any(a.principal_id == team for a in before)
-        bob_tokens = oidc.create_token_with_iam(
-            clientId=server.apps["main"], grantType=JWT_BEARER, assertion=server.assertion("bob@example.com")
+def test_delete_configured_user_and_group_cascade_to_assignments(own_server: LiveServer) -> None:
+    server = own_server
+    ids = make_admin_client(server, "identitystore")
+    oidc = make_client(server)
+    store_id = server.configuration().instance.identity_store_id
+    alice, bob = server.users["alice"], server.users["bob"]
+    team = ids.get_group_id(
+        IdentityStoreId=store_id,
+        AlternateIdentifier={"UniqueAttribute": {"AttributePath": "displayName", "AttributeValue": "team"}},
+    )["GroupId"]
+    before = server.configuration().assignments
+    assert any(a.principal_id == alice for a in before) and any(a.principal_id == team for a in before)
+    bob_tokens = oidc.create_token_with_iam(
+        clientId=server.apps["main"], grantType=JWT_BEARER, assertion=server.assertion("bob@example.com")
+    )
+
+    ids.delete_user(IdentityStoreId=store_id, UserId=alice)
+    after = server.configuration().assignments
+    assert [a for a in after if a.principal_type == "USER" and a.principal_id == alice] == []
+    assert [a for a in before if a.principal_id != alice] == list(after)
+    assert f"user:{alice}" in revoked_subjects(server)
+
+    ids.delete_group(IdentityStoreId=store_id, GroupId=team)
+    final = server.configuration()
+    assert [a for a in final.assignments if a.principal_id == team] == []
+    assert all(g.group_id != team for g in final.groups)
+    # members' tokens are not revoked, but bob lost his only path to "main": the next refresh fails
+    assert f"user:{bob}" not in revoked_subjects(server)
+    with pytest.raises(ClientError) as info:
+        oidc.create_token_with_iam(
+            clientId=server.apps["main"],
+            grantType="refresh_token",
+            refreshToken=bob_tokens["refreshToken"],
         )
-
-        ids.delete_user(IdentityStoreId=store_id, UserId=alice)
-        after = load_config(server).assignments
-        assert [a for a in after if a.principal_type == "USER" and a.principal_id == alice] == []
-        assert [a for a in before if a.principal_id != alice] == list(after)
-        assert f"user:{alice}" in revoked_subjects(server)
-
-        ids.delete_group(IdentityStoreId=store_id, GroupId=team)
-        final = load_config(server)
-        assert [a for a in final.assignments if a.principal_id == team] == []
-        assert all(g.group_id != team for g in final.groups)
-        # members' tokens are not revoked, but bob lost his only path to "main": the next refresh fails
-        assert f"user:{bob}" not in revoked_subjects(server)
-        with pytest.raises(ClientError) as info:
-            oidc.create_token_with_iam(
-                clientId=server.apps["main"],
-                grantType="refresh_token",
-                refreshToken=bob_tokens["refreshToken"],
-            )
-        assert info.value.response["Error"]["Code"] == "InvalidGrantException"
-        assert ids.describe_user(IdentityStoreId=store_id, UserId=bob)["UserName"] == "bob"
-    finally:
-        server.stop()
+    assert info.value.response["Error"]["Code"] == "InvalidGrantException"
+    assert ids.describe_user(IdentityStoreId=store_id, UserId=bob)["UserName"] == "bob"

@@ -53,6 +53,30 @@ def expect(client: Any, code: str, status: int, **params: Any) -> dict[str, Any]
     return dict(err.response)
 
 
+def expect_jwt(
+    client: Any,
+    server: LiveServer,
+    code: str,
+    status: int,
+    app: str = "main",
+    *,
+    client_id: str | None = None,
+    assertion: str | None = None,
+    **params: Any,
+) -> dict[str, Any]:
+    """``expect`` a JWT-bearer request to ``app`` (or to ``client_id``) with ``assertion`` (default: a fresh,
+    valid one for alice)."""
+    return expect(
+        client,
+        code,
+        status,
+        clientId=server.apps[app] if client_id is None else client_id,
+        grantType=JWT_BEARER,
+        assertion=server.assertion() if assertion is None else assertion,
+        **params,
+    )
+
+
 def still_works(server: LiveServer, oidc: Any, email: str = "alice@example.com", app: str = "main") -> None:
     resp = oidc.create_token_with_iam(
         clientId=server.apps[app], grantType=JWT_BEARER, assertion=server.assertion(email)
@@ -107,14 +131,7 @@ def test_jwt_bearer_failures_are_invalid_grant(
     case: str, server: LiveServer, oidc: Any, unchanged: Callable[[], None]
 ) -> None:
     assertion = JWT_FAILURES[case](server)
-    resp = expect(
-        oidc,
-        "InvalidGrantException",
-        400,
-        clientId=server.apps["main"],
-        grantType=JWT_BEARER,
-        assertion=assertion,
-    )
+    resp = expect_jwt(oidc, server, "InvalidGrantException", 400, assertion=assertion)
     assert resp["error"] == "invalid_grant"
     assert resp["error_description"]
     assert assertion not in json.dumps(resp)
@@ -126,14 +143,7 @@ def test_replayed_jti_is_invalid_grant_and_names_the_cause(server: LiveServer, o
     assertion = server.assertion()
     oidc.create_token_with_iam(clientId=server.apps["main"], grantType=JWT_BEARER, assertion=assertion)
     tokens = server.count("tokens")
-    resp = expect(
-        oidc,
-        "InvalidGrantException",
-        400,
-        clientId=server.apps["main"],
-        grantType=JWT_BEARER,
-        assertion=assertion,
-    )
+    resp = expect_jwt(oidc, server, "InvalidGrantException", 400, assertion=assertion)
     assert "already been used" in resp["error_description"]
     assert server.count("tokens") == tokens
 
@@ -141,13 +151,8 @@ def test_replayed_jti_is_invalid_grant_and_names_the_cause(server: LiveServer, o
 def test_unassigned_user_is_access_denied_with_reason(
     server: LiveServer, oidc: Any, unchanged: Callable[[], None]
 ) -> None:
-    resp = expect(
-        oidc,
-        "AccessDeniedException",
-        400,
-        clientId=server.apps["main"],
-        grantType=JWT_BEARER,
-        assertion=server.assertion("carol@example.com"),
+    resp = expect_jwt(
+        oidc, server, "AccessDeniedException", 400, assertion=server.assertion("carol@example.com")
     )
     assert resp["error"] == "access_denied"
     assert "not assigned" in resp["error_description"]
@@ -168,36 +173,15 @@ def test_unknown_client_is_invalid_client_401(
     server: LiveServer, oidc: Any, unchanged: Callable[[], None]
 ) -> None:
     bogus = server.apps["main"][:-4] + "ZZZZ"
-    expect(
-        oidc,
-        "InvalidClientException",
-        401,
-        clientId=bogus,
-        grantType=JWT_BEARER,
-        assertion=server.assertion(),
-    )
-    expect(
-        oidc,
-        "InvalidClientException",
-        401,
-        clientId="not-an-arn",
-        grantType=JWT_BEARER,
-        assertion=server.assertion(),
-    )
+    expect_jwt(oidc, server, "InvalidClientException", 401, client_id=bogus)
+    expect_jwt(oidc, server, "InvalidClientException", 401, client_id="not-an-arn")
     unchanged()
 
 
 def test_disabled_application_is_invalid_client(
     server: LiveServer, oidc: Any, unchanged: Callable[[], None]
 ) -> None:
-    expect(
-        oidc,
-        "InvalidClientException",
-        401,
-        clientId=server.apps["disabled"],
-        grantType=JWT_BEARER,
-        assertion=server.assertion(),
-    )
+    expect_jwt(oidc, server, "InvalidClientException", 401, "disabled")
     unchanged()
 
 
@@ -218,29 +202,14 @@ def test_grant_not_configured_is_unauthorized_client(
         grantType="refresh_token",
         refreshToken="aorX",
     )
-    expect(
-        oidc,
-        "UnauthorizedClientException",
-        400,
-        clientId=server.apps["target"],
-        grantType=JWT_BEARER,
-        assertion=server.assertion(),
-    )
+    expect_jwt(oidc, server, "UnauthorizedClientException", 400, "target")
     unchanged()
 
 
 def test_scope_outside_application_is_invalid_scope(
     server: LiveServer, oidc: Any, unchanged: Callable[[], None]
 ) -> None:
-    resp = expect(
-        oidc,
-        "InvalidScopeException",
-        400,
-        clientId=server.apps["main"],
-        grantType=JWT_BEARER,
-        assertion=server.assertion(),
-        scope=["openid", "admin:everything"],
-    )
+    resp = expect_jwt(oidc, server, "InvalidScopeException", 400, scope=["openid", "admin:everything"])
     assert "admin:everything" in resp["error_description"]
     unchanged()
     still_works(server, oidc)
@@ -252,14 +221,7 @@ def test_scope_outside_application_is_invalid_scope(
 def test_application_without_actor_policy_denies_everyone(
     server: LiveServer, oidc: Any, unchanged: Callable[[], None]
 ) -> None:
-    resp = expect(
-        oidc,
-        "AccessDeniedException",
-        400,
-        clientId=server.apps["no-policy"],
-        grantType=JWT_BEARER,
-        assertion=server.assertion(),
-    )
+    resp = expect_jwt(oidc, server, "AccessDeniedException", 400, "no-policy")
     assert "PutApplicationAuthenticationMethod" in resp["error_description"]
     unchanged()
 
@@ -267,14 +229,7 @@ def test_application_without_actor_policy_denies_everyone(
 def test_actor_policy_naming_another_account_denies_without_leaking_it(
     server: LiveServer, oidc: Any, unchanged: Callable[[], None]
 ) -> None:
-    resp = expect(
-        oidc,
-        "AccessDeniedException",
-        400,
-        clientId=server.apps["other-account-only"],
-        grantType=JWT_BEARER,
-        assertion=server.assertion(),
-    )
+    resp = expect_jwt(oidc, server, "AccessDeniedException", 400, "other-account-only")
     assert OTHER_ACCOUNT not in json.dumps(resp)
     assert f"arn:aws:iam::{ACCOUNT}:root" in resp["error_description"]  # the caller learns who it is
     assert "ActorPolicy" in resp["error_description"]
@@ -284,14 +239,7 @@ def test_actor_policy_naming_another_account_denies_without_leaking_it(
 def test_explicit_deny_for_role_session_wins(server: LiveServer, unchanged: Callable[[], None]) -> None:
     key, secret = create_credential(server, f"arn:aws:sts::{ACCOUNT}:assumed-role/Denied/session-1")
     client = make_client(server, aws_access_key_id=key, aws_secret_access_key=secret)
-    resp = expect(
-        client,
-        "AccessDeniedException",
-        400,
-        clientId=server.apps["main"],
-        grantType=JWT_BEARER,
-        assertion=server.assertion(),
-    )
+    resp = expect_jwt(client, server, "AccessDeniedException", 400)
     assert "explicit" in resp["error_description"].lower()
     unchanged()
     other_key, other_secret = create_credential(
@@ -310,14 +258,7 @@ def test_identity_policy_on_credential_must_also_allow(
         server, f"arn:aws:iam::{ACCOUNT}:user/limited", "--policy-file", str(policy)
     )
     client = make_client(server, aws_access_key_id=key, aws_secret_access_key=secret)
-    resp = expect(
-        client,
-        "AccessDeniedException",
-        400,
-        clientId=server.apps["main"],
-        grantType=JWT_BEARER,
-        assertion=server.assertion(),
-    )
+    resp = expect_jwt(client, server, "AccessDeniedException", 400)
     assert "identity policy" in resp["error_description"]
     unchanged()
 
@@ -326,20 +267,15 @@ def test_session_credentials_need_their_token(server: LiveServer, unchanged: Cal
     key, secret = create_credential(
         server, f"arn:aws:sts::{ACCOUNT}:assumed-role/Allowed/s2", "--session-token", "the-session-token"
     )
-    without = make_client(server, aws_access_key_id=key, aws_secret_access_key=secret)
-    with pytest.raises(ClientError) as info:
-        without.create_token_with_iam(
-            clientId=server.apps["main"], grantType=JWT_BEARER, assertion=server.assertion()
+    for session_token in (None, "wrong"):  # without it, and a wrong one
+        client = make_client(
+            server, aws_access_key_id=key, aws_secret_access_key=secret, aws_session_token=session_token
         )
-    assert info.value.response["Error"]["Code"] == "UnrecognizedClientException"
-    wrong = make_client(
-        server, aws_access_key_id=key, aws_secret_access_key=secret, aws_session_token="wrong"
-    )
-    with pytest.raises(ClientError) as info:
-        wrong.create_token_with_iam(
-            clientId=server.apps["main"], grantType=JWT_BEARER, assertion=server.assertion()
-        )
-    assert info.value.response["Error"]["Code"] == "UnrecognizedClientException"
+        with pytest.raises(ClientError) as info:
+            client.create_token_with_iam(
+                clientId=server.apps["main"], grantType=JWT_BEARER, assertion=server.assertion()
+            )
+        assert info.value.response["Error"]["Code"] == "UnrecognizedClientException", session_token
     unchanged()
     right = make_client(
         server, aws_access_key_id=key, aws_secret_access_key=secret, aws_session_token="the-session-token"

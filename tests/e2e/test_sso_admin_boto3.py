@@ -12,23 +12,18 @@ import functools
 import json
 import secrets
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from tests.conftest import make_admin_client, private_server
 from tests.support import (
     ACCOUNT,
-    ADMIN_KEY,
-    ADMIN_SECRET,
     AUDIENCE,
     JWT_BEARER,
     LiveServer,
     allow_account,
-    start_server,
 )
 
 CUSTOM = "arn:aws:sso::aws:applicationProvider/custom"
@@ -39,15 +34,7 @@ MISSING_PRINCIPAL = "0000000000-00000000-0000-4000-8000-000000000000"
 OTHER_INSTANCE = "arn:aws:sso:::instance/ssoins-0000000000000000"
 
 
-def admin_client(server: LiveServer, *, validate: bool = True) -> Any:
-    return boto3.client(
-        "sso-admin",
-        endpoint_url=server.url,
-        region_name="us-east-1",
-        aws_access_key_id=ADMIN_KEY,
-        aws_secret_access_key=ADMIN_SECRET,
-        config=Config(retries={"max_attempts": 1}, parameter_validation=validate),
-    )
+own_server = private_server("sso-admin-own", scope="function")
 
 
 def error(call: Callable[[], Any]) -> dict[str, Any]:
@@ -65,38 +52,54 @@ def uniq(prefix: str) -> str:
 
 @pytest.fixture()
 def sso(server: LiveServer) -> Any:
-    return admin_client(server)
+    return make_admin_client(server, "sso-admin")
+
+
+@pytest.fixture()
+def raw_sso(server: LiveServer) -> Any:
+    """An sso-admin client with botocore's client-side validation off (to send invalid values)."""
+    return make_admin_client(server, "sso-admin", config={"parameter_validation": False})
+
+
+def tracked(
+    sso: Any, create: Callable[..., str], delete: Callable[[str], Any]
+) -> Iterator[Callable[..., str]]:
+    """Body of a fixture: yields ``create``, recording what it makes; afterwards deletes what is still there."""
+    made: list[str] = []
+
+    def make(**kw: Any) -> str:
+        arn = create(**kw)
+        made.append(arn)
+        return arn
+
+    yield make
+    for arn in made:
+        with contextlib.suppress(sso.exceptions.ResourceNotFoundException):
+            delete(arn)
 
 
 @pytest.fixture()
 def new_app(server: LiveServer, sso: Any) -> Iterator[Callable[..., str]]:
     """Creates applications with unique names; deletes them afterwards."""
-    made: list[str] = []
 
     def create(**kw: Any) -> str:
-        arn = str(
+        return str(
             sso.create_application(
                 InstanceArn=server.instance_arn, ApplicationProviderArn=CUSTOM, Name=uniq("sa-app"), **kw
             )["ApplicationArn"]
         )
-        made.append(arn)
-        return arn
 
-    yield create
-    for arn in made:
-        with contextlib.suppress(sso.exceptions.ResourceNotFoundException):
-            sso.delete_application(ApplicationArn=arn)
+    yield from tracked(sso, create, lambda arn: sso.delete_application(ApplicationArn=arn))
 
 
 @pytest.fixture()
 def new_issuer(server: LiveServer, sso: Any) -> Iterator[Callable[..., str]]:
     """Creates trusted token issuers with unique names and URLs; deletes them afterwards (request it before
     ``new_app`` so the applications whose grants name the issuers go first)."""
-    made: list[str] = []
 
     def create(**kw: Any) -> str:
         kw.setdefault("Name", uniq("sa-tti"))
-        arn = str(
+        return str(
             sso.create_trusted_token_issuer(
                 InstanceArn=server.instance_arn,
                 TrustedTokenIssuerType="OIDC_JWT",
@@ -111,13 +114,8 @@ def new_issuer(server: LiveServer, sso: Any) -> Iterator[Callable[..., str]]:
                 **kw,
             )["TrustedTokenIssuerArn"]
         )
-        made.append(arn)
-        return arn
 
-    yield create
-    for arn in made:
-        with contextlib.suppress(sso.exceptions.ResourceNotFoundException):
-            sso.delete_trusted_token_issuer(TrustedTokenIssuerArn=arn)
+    yield from tracked(sso, create, lambda arn: sso.delete_trusted_token_issuer(TrustedTokenIssuerArn=arn))
 
 
 def demo_issuer(server: LiveServer, sso: Any) -> str:
@@ -319,11 +317,10 @@ def test_grants_round_trip(
         assert error(call)["Code"] == "ResourceNotFoundException"
 
 
-def test_grant_validation_changes_nothing(sso: Any, new_app: Callable[..., str]) -> None:
+def test_grant_validation_changes_nothing(sso: Any, raw_sso: Any, new_app: Callable[..., str]) -> None:
     arn = new_app()
     sso.put_application_grant(ApplicationArn=arn, GrantType="refresh_token", Grant={"RefreshToken": {}})
     before = sso.list_application_grants(ApplicationArn=arn)["Grants"]
-    raw = admin_client_like(sso)
     bad: list[tuple[str, dict[str, Any]]] = [
         ("refresh_token", {"TokenExchange": {}}),  # the union member does not match the grant type
         (JWT_BEARER, {"RefreshToken": {}}),
@@ -355,24 +352,12 @@ def test_grant_validation_changes_nothing(sso: Any, new_app: Callable[..., str])
     assert "Grant" in err["Message"] and "RefreshToken" in err["Message"]
     # two union members at once (botocore refuses client side, so send it unvalidated)
     err = error(
-        lambda: raw.put_application_grant(
+        lambda: raw_sso.put_application_grant(
             ApplicationArn=arn, GrantType="refresh_token", Grant={"RefreshToken": {}, "TokenExchange": {}}
         )
     )
     assert err["Code"] == "ValidationException"
     assert sso.list_application_grants(ApplicationArn=arn)["Grants"] == before
-
-
-def admin_client_like(sso: Any) -> Any:
-    """A client for the same endpoint with botocore's client-side validation off (to send invalid values)."""
-    return boto3.client(
-        "sso-admin",
-        endpoint_url=sso.meta.endpoint_url,
-        region_name="us-east-1",
-        aws_access_key_id=ADMIN_KEY,
-        aws_secret_access_key=ADMIN_SECRET,
-        config=Config(retries={"max_attempts": 1}, parameter_validation=False),
-    )
 
 
 # -- authentication methods -------------------------------------------------------------------------------------
@@ -502,7 +487,7 @@ def test_application_configured_through_the_api_issues_tokens(
 # -- access scopes ------------------------------------------------------------------------------------------------
 
 
-def test_access_scopes(server: LiveServer, sso: Any, new_app: Callable[..., str]) -> None:
+def test_access_scopes(server: LiveServer, sso: Any, raw_sso: Any, new_app: Callable[..., str]) -> None:
     arn, target = new_app(), new_app()
     sso.put_application_access_scope(
         ApplicationArn=arn, Scope="data:read", AuthorizedTargets=[target, server.instance_arn]
@@ -533,9 +518,7 @@ def test_access_scopes(server: LiveServer, sso: Any, new_app: Callable[..., str]
         )
     )
     assert err["Code"] == "ValidationException" and MISSING_APP in err["Message"]
-    err = error(
-        lambda: admin_client_like(sso).put_application_access_scope(ApplicationArn=arn, Scope="bad scope!")
-    )
+    err = error(lambda: raw_sso.put_application_access_scope(ApplicationArn=arn, Scope="bad scope!"))
     assert err["Code"] == "ValidationException"
     assert sso.list_application_access_scopes(ApplicationArn=arn, MaxResults=10)["Scopes"] == before
 
@@ -722,36 +705,31 @@ def test_trusted_token_issuer_client_token(server: LiveServer, sso: Any) -> None
         sso.delete_trusted_token_issuer(TrustedTokenIssuerArn=first)
 
 
-def test_trusted_token_issuer_quota(tmp_path: Path) -> None:
+def test_trusted_token_issuer_quota(own_server: LiveServer) -> None:
     """At most 10 per instance (an isolated server: the shared one's issuers are other tests' business)."""
-    srv = start_server(tmp_path)
-    try:
-        srv.load()
-        sso = admin_client(srv)
-        have = len(sso.list_trusted_token_issuers(InstanceArn=srv.instance_arn)["TrustedTokenIssuers"])
+    sso = make_admin_client(own_server, "sso-admin")
+    have = len(sso.list_trusted_token_issuers(InstanceArn=own_server.instance_arn)["TrustedTokenIssuers"])
 
-        def create(i: int) -> Any:
-            return sso.create_trusted_token_issuer(
-                InstanceArn=srv.instance_arn,
-                Name=f"quota-{i}",
-                TrustedTokenIssuerType="OIDC_JWT",
-                TrustedTokenIssuerConfiguration={
-                    "OidcJwtConfiguration": {
-                        "IssuerUrl": f"https://quota-{i}.example.com",
-                        "ClaimAttributePath": "email",
-                        "IdentityStoreAttributePath": "emails.value",
-                        "JwksRetrievalOption": "OPEN_ID_DISCOVERY",
-                    }
-                },
-            )
+    def create(i: int) -> Any:
+        return sso.create_trusted_token_issuer(
+            InstanceArn=own_server.instance_arn,
+            Name=f"quota-{i}",
+            TrustedTokenIssuerType="OIDC_JWT",
+            TrustedTokenIssuerConfiguration={
+                "OidcJwtConfiguration": {
+                    "IssuerUrl": f"https://quota-{i}.example.com",
+                    "ClaimAttributePath": "email",
+                    "IdentityStoreAttributePath": "emails.value",
+                    "JwksRetrievalOption": "OPEN_ID_DISCOVERY",
+                }
+            },
+        )
 
-        for i in range(10 - have):
-            create(i)
-        assert error(lambda: create(99))["Code"] == "ServiceQuotaExceededException"
-        listed = sso.list_trusted_token_issuers(InstanceArn=srv.instance_arn)["TrustedTokenIssuers"]
-        assert len(listed) == 10 and "quota-99" not in {t["Name"] for t in listed}
-    finally:
-        srv.stop()
+    for i in range(10 - have):
+        create(i)
+    assert error(lambda: create(99))["Code"] == "ServiceQuotaExceededException"
+    listed = sso.list_trusted_token_issuers(InstanceArn=own_server.instance_arn)["TrustedTokenIssuers"]
+    assert len(listed) == 10 and "quota-99" not in {t["Name"] for t in listed}
 
 
 # -- assignments --------------------------------------------------------------------------------------------------
@@ -827,29 +805,16 @@ def test_application_assignments(server: LiveServer, sso: Any, new_app: Callable
 
 
 def group_id(server: LiveServer) -> str:
-    import asyncio
-
-    async def go() -> str:
-        st = server.store()
-        try:
-            config, _ = await st.load_configuration()
-        finally:
-            await st.close()
-        assert config is not None
-        return next(g.group_id for g in config.groups if g.display_name == "team")
-
-    return asyncio.run(go())
+    return next(g.group_id for g in server.configuration().groups if g.display_name == "team")
 
 
-def test_assignment_configuration(sso: Any, new_app: Callable[..., str]) -> None:
+def test_assignment_configuration(sso: Any, raw_sso: Any, new_app: Callable[..., str]) -> None:
     arn = new_app()
     assert sso.get_application_assignment_configuration(ApplicationArn=arn)["AssignmentRequired"] is True
     sso.put_application_assignment_configuration(ApplicationArn=arn, AssignmentRequired=False)
     assert sso.get_application_assignment_configuration(ApplicationArn=arn)["AssignmentRequired"] is False
     err = error(
-        lambda: admin_client_like(sso).put_application_assignment_configuration(
-            ApplicationArn=arn, AssignmentRequired="yes"
-        )
+        lambda: raw_sso.put_application_assignment_configuration(ApplicationArn=arn, AssignmentRequired="yes")
     )
     assert err["Code"] == "ValidationException"
     assert sso.get_application_assignment_configuration(ApplicationArn=arn)["AssignmentRequired"] is False

@@ -16,25 +16,30 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import secrets
 import signal
 import subprocess
-import sys
-import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import asyncpg
-import httpx
+import pytest
 import yaml
 
 from ssoidc.crypto import b64u
-from tests.pg import drop_schema, new_schema, pg_base_url, require_postgres, with_query
-from tests.support import ADMIN_KEY, ADMIN_SECRET, ROOT, LiveServer, e2e_config, free_port
+from tests.pg import drop_schema, new_schema, pg_base_url, pg_run, require_postgres, with_query
+from tests.support import (
+    ADMIN_KEY,
+    ADMIN_SECRET,
+    LiveServer,
+    e2e_config,
+    free_port,
+    spawn_server,
+    wait_healthy,
+)
 
 
 @dataclass
@@ -114,50 +119,25 @@ class Cluster:
     def _spawn(self, i: int) -> subprocess.Popen[bytes]:
         data_dir = self.tmp / f"node{i}" / "data"
         data_dir.mkdir(parents=True, exist_ok=True)
-        log = open(self.tmp / f"node{i}.log", "ab")  # noqa: SIM115 - the child holds it open
-        try:
-            return subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "ssoidc",
-                    "serve",
-                    "--demo",
-                    "--port",
-                    str(self.ports[i]),
-                    "--data-dir",
-                    str(data_dir),
-                    "--config",
-                    str(self.config_path),
-                    "--workers",
-                    str(self.workers),
-                    "--database-url",
-                    self.database_url,
-                ],
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                cwd=ROOT,
-                start_new_session=True,  # its own process group: kill() signals this node and nothing else
-            )
-        finally:
-            log.close()
+        return spawn_server(
+            port=self.ports[i],
+            data_dir=data_dir,
+            config_path=self.config_path,
+            env=self.env,
+            log_path=self._log_path(i),
+            workers=self.workers,
+            database_url=self.database_url,
+            new_session=True,  # its own process group: kill() signals this node and nothing else
+        )
 
     def _wait_ready(self, i: int, proc: subprocess.Popen[bytes], timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise RuntimeError(f"node {i} exited: {self.log(i)[-3000:]}")
-            try:
-                if httpx.get(f"{self.url(i)}/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.05)
-        raise RuntimeError(f"node {i} did not start within {timeout}s: {self.log(i)[-3000:]}")
+        wait_healthy(proc, self.url(i), self._log_path(i), timeout=timeout, name=f"node {i}")
+
+    def _log_path(self, i: int) -> Path:
+        return self.tmp / f"node{i}.log"
 
     def log(self, i: int) -> str:
-        path = self.tmp / f"node{i}.log"
+        path = self._log_path(i)
         return path.read_text(errors="replace") if path.exists() else ""
 
     def kill(self, i: int) -> None:
@@ -184,16 +164,7 @@ class Cluster:
 
     def run(self, op: Any) -> Any:
         """``await op(connection)`` on a fresh connection to this cluster's schema."""
-        from ssoidc.storage.postgres import PostgresUrl
-
-        async def go() -> Any:
-            conn = await asyncpg.connect(PostgresUrl.parse(self.database_url).dsn, timeout=5)
-            try:
-                return await op(conn)
-            finally:
-                await conn.close()
-
-        return asyncio.run(go())
+        return pg_run(self.database_url, op)
 
     def close(self) -> None:
         for node in self.nodes:
@@ -234,3 +205,16 @@ def start_cluster(
         cluster.close()
         raise
     return cluster
+
+
+def cluster_fixture(name: str, **kw: Any) -> Any:
+    """A module-scoped fixture: ``cluster = cluster_fixture("multinode")`` starts ``start_cluster(tmp, **kw)``
+    in a fresh temporary directory named after ``name`` and closes it after the module."""
+
+    @pytest.fixture(scope="module")
+    def fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+        c = start_cluster(tmp_path_factory.mktemp(name), **kw)
+        yield c
+        c.close()
+
+    return fixture

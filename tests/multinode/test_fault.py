@@ -28,17 +28,15 @@ import socket
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 import orjson
-import pytest
 
 from ssoidc.oauth.grants.authorization_code import code_hash
-from tests.multinode.cluster import Cluster, start_cluster
+from tests.multinode.cluster import Cluster, cluster_fixture
 from tests.support import ACCESS_TYPE, JWT_BEARER, REDIRECT_URI, TOKEN_EXCHANGE, sign_request
 
 VICTIM = 2
@@ -67,11 +65,7 @@ class Ledger:
     failures: list[str] = field(default_factory=list)
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    c = start_cluster(tmp_path_factory.mktemp("fault"))
-    yield c
-    c.close()
+cluster = cluster_fixture("fault")
 
 
 def http_client() -> httpx.Client:

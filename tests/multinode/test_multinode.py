@@ -11,7 +11,6 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -23,12 +22,10 @@ import yaml
 from botocore.exceptions import ClientError
 
 from ssoidc.storage.postgres import VERSION_RECHECK_SECONDS
-from tests.conftest import make_client
-from tests.multinode.cluster import Cluster, start_cluster
+from tests.conftest import make_admin_client, make_client
+from tests.multinode.cluster import Cluster, cluster_fixture
 from tests.support import (
     ACCESS_TYPE,
-    ADMIN_KEY,
-    ADMIN_SECRET,
     JWT_BEARER,
     REDIRECT_URI,
     REFRESH_TYPE,
@@ -40,11 +37,7 @@ from tests.support import (
 RACERS = 30
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    c = start_cluster(tmp_path_factory.mktemp("multinode"))
-    yield c
-    c.close()
+cluster = cluster_fixture("multinode")
 
 
 @pytest.fixture(scope="module")
@@ -131,7 +124,7 @@ def test_simultaneous_first_start_creates_keys_once_and_every_node_serves_the_sa
     assert docs[0] == docs[1] == docs[2]
 
     # every node serves the same applications, and an idToken of any node carries the same iss and kid
-    admin = [_admin(node.url) for node in cluster.nodes]
+    admin = [make_admin_client(node, "sso-admin") for node in cluster.nodes]
     instance = cluster.nodes[0].instance_arn
     arns = [
         sorted(a["ApplicationArn"] for a in c.list_applications(InstanceArn=instance)["Applications"])
@@ -224,20 +217,6 @@ def test_family_revoked_through_one_node_fails_at_once_on_the_others(
 # -- configuration ----------------------------------------------------------------------------------------------
 
 
-def _admin(url: str) -> Any:
-    import boto3
-    from botocore.config import Config
-
-    return boto3.client(
-        "sso-admin",
-        endpoint_url=url,
-        region_name="us-east-1",
-        aws_access_key_id=ADMIN_KEY,
-        aws_secret_access_key=ADMIN_SECRET,
-        config=Config(retries={"max_attempts": 1}),
-    )
-
-
 # The documented bound (docs/deployment.md): PostgreSQL NOTIFYs every configuration-version change at commit, so
 # other nodes serve it within milliseconds; even a lost notification is caught by the 1 s re-read.
 PROPAGATION_BOUND = VERSION_RECHECK_SECONDS + 0.5  # + slack for a loaded CI machine
@@ -275,11 +254,11 @@ def test_configuration_change_through_one_node_is_served_by_the_others_within_th
         except ClientError:
             return False
 
-    _admin(cluster.url(0)).update_application(ApplicationArn=app, Status="DISABLED")
+    make_admin_client(cluster.nodes[0], "sso-admin").update_application(ApplicationArn=app, Status="DISABLED")
     assert refused(oidc[0])  # the node that made the change: at once
     for client in oidc[1:]:
         served_within(lambda c=client: refused(c))
-    _admin(cluster.url(2)).update_application(ApplicationArn=app, Status="ENABLED")
+    make_admin_client(cluster.nodes[2], "sso-admin").update_application(ApplicationArn=app, Status="ENABLED")
     assert served(oidc[2], app="no-refresh")
     for client in oidc[:2]:
         served_within(lambda c=client: served(c, app="no-refresh"))

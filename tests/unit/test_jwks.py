@@ -13,7 +13,7 @@ import json
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -172,8 +172,16 @@ def idp(rsa_key: rsa.RSAPrivateKey, ec_key: ec.EllipticCurvePrivateKey) -> Itera
 INSECURE = JwksSettings(allow_insecure=True, timeout_seconds=2.0)
 
 
-def make_cache(settings: JwksSettings = INSECURE, clock: FrozenClock | None = None, **kw: Any) -> JwksCache:
-    return JwksCache(settings, clock=clock or FrozenClock(T0), **kw)
+@contextlib.asynccontextmanager
+async def open_cache(
+    settings: JwksSettings = INSECURE, clock: FrozenClock | None = None, **kw: Any
+) -> AsyncIterator[JwksCache]:
+    """A ``JwksCache`` (at ``T0`` unless given a clock), closed on leaving the block."""
+    cache = JwksCache(settings, clock=clock or FrozenClock(T0), **kw)
+    try:
+        yield cache
+    finally:
+        await cache.aclose()
 
 
 def public_numbers_equal(a: Any, b: Any) -> bool:
@@ -187,13 +195,10 @@ def public_numbers_equal(a: Any, b: Any) -> bool:
 async def test_rs256_and_es256_keys_by_kid(
     idp: IssuerServer, rsa_key: rsa.RSAPrivateKey, ec_key: ec.EllipticCurvePrivateKey
 ) -> None:
-    cache = make_cache()
-    try:
+    async with open_cache() as cache:
         rsa_pyjwk = await cache.get_signing_key(idp.issuer, "rsa-1", "RS256")
         ec_pyjwk = await cache.get_signing_key(idp.issuer, "ec-1", "ES256")
         ps_pyjwk = await cache.get_signing_key(idp.issuer, "rsa-1", "PS256")
-    finally:
-        await cache.aclose()
     assert public_numbers_equal(rsa_pyjwk.key, rsa_key.public_key())
     assert rsa_pyjwk.algorithm_name == "RS256"
     assert public_numbers_equal(ec_pyjwk.key, ec_key.public_key())
@@ -206,11 +211,8 @@ async def test_rs256_and_es256_keys_by_kid(
 @pytest.mark.anyio
 async def test_verifies_a_real_signature(idp: IssuerServer, rsa_key: rsa.RSAPrivateKey) -> None:
     token = jwt.encode({"sub": "u"}, rsa_key, algorithm="RS256", headers={"kid": "rsa-1"})
-    cache = make_cache()
-    try:
+    async with open_cache() as cache:
         key = await cache.get_signing_key(idp.issuer, "rsa-1", "RS256")
-    finally:
-        await cache.aclose()
     assert jwt.decode(token, key=key, algorithms=["RS256"]) == {"sub": "u"}
 
 
@@ -218,14 +220,11 @@ async def test_verifies_a_real_signature(idp: IssuerServer, rsa_key: rsa.RSAPriv
 async def test_kid_none_uses_the_single_usable_key(
     idp: IssuerServer, ec_key: ec.EllipticCurvePrivateKey
 ) -> None:
-    cache = make_cache()
-    try:
+    async with open_cache() as cache:
         # one RSA and one P-256 key: each algorithm family has exactly one usable key
         es = await cache.get_signing_key(idp.issuer, None, "ES256")
         assert public_numbers_equal(es.key, ec_key.public_key())
         await cache.get_signing_key(idp.issuer, None, "RS256")
-    finally:
-        await cache.aclose()
 
 
 @pytest.mark.anyio
@@ -233,23 +232,17 @@ async def test_kid_none_with_several_usable_keys_is_ambiguous(
     idp: IssuerServer, rsa_key: rsa.RSAPrivateKey, rsa_key2: rsa.RSAPrivateKey
 ) -> None:
     idp.jwks = {"keys": [rsa_jwk(rsa_key, "a"), rsa_jwk(rsa_key2, "b")]}
-    cache = make_cache()
-    try:
+    async with open_cache() as cache:
         with pytest.raises(IssuerKeyError, match=r"has no kid .* publishes 2 keys usable with RS256"):
             await cache.get_signing_key(idp.issuer, None, "RS256")
         assert (await cache.get_signing_key(idp.issuer, "b", "RS256")).key_id is None  # public members only
-    finally:
-        await cache.aclose()
 
 
 @pytest.mark.anyio
 async def test_issuer_with_trailing_slash(idp: IssuerServer, rsa_key: rsa.RSAPrivateKey) -> None:
     idp.discovery["issuer"] = idp.issuer + "/"
-    cache = make_cache()
-    try:
+    async with open_cache() as cache:
         await cache.get_signing_key(idp.issuer + "/", "rsa-1", "RS256")
-    finally:
-        await cache.aclose()
     assert idp.discovery_hits == 1  # .../tenant/.well-known/..., not .../tenant//.well-known/...
 
 
@@ -262,8 +255,7 @@ async def test_unknown_kid_refetches_at_most_once_per_interval(
 ) -> None:
     clock = FrozenClock(T0)
     settings = JwksSettings(allow_insecure=True, ttl_seconds=3600, min_refetch_interval_seconds=60)
-    cache = make_cache(settings, clock)
-    try:
+    async with open_cache(settings, clock) as cache:
         await cache.get_signing_key(idp.issuer, "rsa-1", "RS256")
         assert idp.jwks_hits == 1
 
@@ -292,15 +284,12 @@ async def test_unknown_kid_refetches_at_most_once_per_interval(
         key = await cache.get_signing_key(idp.issuer, "rsa-2", "RS256")
         assert public_numbers_equal(key.key, rsa_key2.public_key())
         assert idp.jwks_hits == 3
-    finally:
-        await cache.aclose()
 
 
 @pytest.mark.anyio
 async def test_ttl_expiry_refetches(idp: IssuerServer) -> None:
     clock = FrozenClock(T0)
-    cache = make_cache(JwksSettings(allow_insecure=True, ttl_seconds=100), clock)
-    try:
+    async with open_cache(JwksSettings(allow_insecure=True, ttl_seconds=100), clock) as cache:
         await cache.get_signing_key(idp.issuer, "rsa-1", "RS256")
         clock.advance(99)
         await cache.get_signing_key(idp.issuer, "rsa-1", "RS256")
@@ -313,36 +302,28 @@ async def test_ttl_expiry_refetches(idp: IssuerServer) -> None:
         clock.advance(100)
         with pytest.raises(IssuerKeyError, match="no key with kid 'rsa-1'"):
             await cache.get_signing_key(idp.issuer, "rsa-1", "RS256")
-    finally:
-        await cache.aclose()
 
 
 @pytest.mark.anyio
 async def test_clock_going_backwards_counts_as_expiry(idp: IssuerServer) -> None:
     clock = FrozenClock(T0)
-    cache = make_cache(clock=clock)
-    try:
+    async with open_cache(clock=clock) as cache:
         await cache.get_signing_key(idp.issuer, "rsa-1", "RS256")
         clock.advance(-10)
         await cache.get_signing_key(idp.issuer, "rsa-1", "RS256")
         assert idp.jwks_hits == 2
-    finally:
-        await cache.aclose()
 
 
 @pytest.mark.anyio
 async def test_concurrent_callers_share_one_fetch(idp: IssuerServer) -> None:
     idp.discovery_delay = 0.2
-    cache = make_cache()
-    try:
+    async with open_cache() as cache:
         results = await asyncio.gather(
             *(
                 cache.get_signing_key(idp.issuer, kid, alg)
                 for kid, alg in [("rsa-1", "RS256"), ("ec-1", "ES256")] * 10
             )
         )
-    finally:
-        await cache.aclose()
     assert len(results) == 20
     assert (idp.discovery_hits, idp.jwks_hits) == (1, 1)
 
@@ -351,14 +332,11 @@ async def test_concurrent_callers_share_one_fetch(idp: IssuerServer) -> None:
 async def test_concurrent_callers_share_one_failure(idp: IssuerServer) -> None:
     idp.discovery_delay = 0.2
     idp.discovery["issuer"] = "https://someone-else.example"
-    cache = make_cache()
-    try:
+    async with open_cache() as cache:
         results = await asyncio.gather(
             *(cache.get_signing_key(idp.issuer, "rsa-1", "RS256") for _ in range(10)),
             return_exceptions=True,
         )
-    finally:
-        await cache.aclose()
     assert all(isinstance(r, IssuerKeyError) for r in results)
     assert idp.discovery_hits == 1
 
@@ -366,8 +344,7 @@ async def test_concurrent_callers_share_one_failure(idp: IssuerServer) -> None:
 @pytest.mark.anyio
 async def test_a_cancelled_caller_does_not_cancel_the_shared_fetch(idp: IssuerServer) -> None:
     idp.discovery_delay = 0.2
-    cache = make_cache()
-    try:
+    async with open_cache() as cache:
         first = asyncio.ensure_future(cache.get_signing_key(idp.issuer, "rsa-1", "RS256"))
         second = asyncio.ensure_future(cache.get_signing_key(idp.issuer, "rsa-1", "RS256"))
         await asyncio.sleep(0.05)
@@ -375,15 +352,12 @@ async def test_a_cancelled_caller_does_not_cancel_the_shared_fetch(idp: IssuerSe
         await second
         assert first.cancelled()
         assert idp.discovery_hits == 1
-    finally:
-        await cache.aclose()
 
 
 @pytest.mark.anyio
 async def test_failed_refetch_keeps_serving_cached_keys_until_ttl(idp: IssuerServer) -> None:
     clock = FrozenClock(T0)
-    cache = make_cache(JwksSettings(allow_insecure=True, ttl_seconds=600), clock)
-    try:
+    async with open_cache(JwksSettings(allow_insecure=True, ttl_seconds=600), clock) as cache:
         await cache.get_signing_key(idp.issuer, "rsa-1", "RS256")
         idp.routes[idp.jwks_path] = lambda h: send_json(h, {"error": "boom"}, status=500)
         clock.advance(120)
@@ -400,20 +374,15 @@ async def test_failed_refetch_keeps_serving_cached_keys_until_ttl(idp: IssuerSer
         with pytest.raises(IssuerKeyError, match="HTTP 500"):
             await cache.get_signing_key(idp.issuer, "rsa-1", "RS256")
         assert idp.jwks_hits == 4
-    finally:
-        await cache.aclose()
 
 
 # -- discovery and transport failures ------------------------------------------------------------------------
 
 
 async def fetch_error(issuer: str, settings: JwksSettings = INSECURE, kid: str | None = "rsa-1") -> str:
-    cache = make_cache(settings)
-    try:
+    async with open_cache(settings) as cache:
         with pytest.raises(IssuerKeyError) as info:
             await cache.get_signing_key(issuer, kid, "RS256")
-    finally:
-        await cache.aclose()
     return info.value.message
 
 
@@ -586,11 +555,8 @@ async def test_declared_oversize_content_length_is_refused_before_reading(idp: I
 @pytest.mark.anyio
 async def test_body_exactly_at_the_cap_is_accepted(idp: IssuerServer) -> None:
     body = json.dumps(idp.jwks).encode()
-    cache = make_cache(JwksSettings(allow_insecure=True, max_response_bytes=len(body)))
-    try:
+    async with open_cache(JwksSettings(allow_insecure=True, max_response_bytes=len(body))) as cache:
         await cache.get_signing_key(idp.issuer, "rsa-1", "RS256")
-    finally:
-        await cache.aclose()
 
 
 @pytest.mark.anyio
@@ -613,15 +579,12 @@ async def test_error_messages_never_contain_the_body(idp: IssuerServer) -> None:
 async def test_hmac_oct_keys_are_never_used(idp: IssuerServer, rsa_key: rsa.RSAPrivateKey) -> None:
     oct_key = {"kty": "oct", "kid": "h", "k": "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0", "alg": "HS256"}
     idp.jwks = {"keys": [oct_key, rsa_jwk(rsa_key, "rsa-1")]}
-    cache = make_cache()
-    try:
+    async with open_cache() as cache:
         for alg in ("HS256", "HS384", "HS512", "none", "None", ""):
             with pytest.raises(IssuerKeyError, match="is not supported for trusted token issuers"):
                 await cache.get_signing_key(idp.issuer, "h", alg)
         with pytest.raises(IssuerKeyError, match="publishes no key with kid 'h'"):
             await cache.get_signing_key(idp.issuer, "h", "RS256")
-    finally:
-        await cache.aclose()
     # an oct-only JWKS has nothing usable at all
     idp.jwks = {"keys": [oct_key]}
     assert "no usable signing keys" in await fetch_error(idp.issuer, kid="h")
@@ -629,35 +592,28 @@ async def test_hmac_oct_keys_are_never_used(idp: IssuerServer, rsa_key: rsa.RSAP
 
 @pytest.mark.anyio
 async def test_unsupported_algorithm_sends_no_traffic(idp: IssuerServer) -> None:
-    cache = make_cache()
-    try:
+    async with open_cache() as cache:
         with pytest.raises(IssuerKeyError, match="algorithm HS256 is not supported"):
             await cache.get_signing_key(idp.issuer, "rsa-1", "HS256")
-    finally:
-        await cache.aclose()
     assert sum(idp.hits.values()) == 0
 
 
 @pytest.mark.anyio
 async def test_key_alg_must_equal_requested_alg(idp: IssuerServer, rsa_key: rsa.RSAPrivateKey) -> None:
     idp.jwks = {"keys": [rsa_jwk(rsa_key, "r", alg="RS384")]}
-    cache = make_cache()
-    try:
+    async with open_cache() as cache:
         await cache.get_signing_key(idp.issuer, "r", "RS384")
         for alg in ("RS256", "PS384"):
             with pytest.raises(IssuerKeyError, match=f"key with kid 'r' cannot be used with {alg}"):
                 await cache.get_signing_key(idp.issuer, "r", alg)
         with pytest.raises(IssuerKeyError, match="no key usable with RS256"):
             await cache.get_signing_key(idp.issuer, None, "RS256")
-    finally:
-        await cache.aclose()
 
 
 @pytest.mark.anyio
 async def test_kty_and_curve_must_fit_alg(idp: IssuerServer, ec384_key: ec.EllipticCurvePrivateKey) -> None:
     idp.jwks["keys"].append(ec_jwk(ec384_key, "ec-384"))
-    cache = make_cache()
-    try:
+    async with open_cache() as cache:
         for kid, alg in [
             ("ec-1", "RS256"),
             ("ec-1", "PS256"),
@@ -669,8 +625,6 @@ async def test_kty_and_curve_must_fit_alg(idp: IssuerServer, ec384_key: ec.Ellip
             with pytest.raises(IssuerKeyError, match=f"cannot be used with {alg}"):
                 await cache.get_signing_key(idp.issuer, kid, alg)
         assert (await cache.get_signing_key(idp.issuer, "ec-384", "ES384")).algorithm_name == "ES384"
-    finally:
-        await cache.aclose()
 
 
 @pytest.mark.anyio
@@ -688,16 +642,13 @@ async def test_mislabelled_keys_are_skipped(
             {**rsa_jwk(rsa_key, "rsa-int-kid"), "kid": 7},
         ]
     }
-    cache = make_cache()
-    try:
+    async with open_cache() as cache:
         for kid in ("ec-says-rs", "rsa-says-hs", "rsa-enc", "rsa-ops", "ec-no-crv"):
             with pytest.raises(IssuerKeyError, match="publishes no key with kid"):
                 await cache.get_signing_key(idp.issuer, kid, "RS256" if "rsa" in kid else "ES256")
         await cache.get_signing_key(idp.issuer, "rsa-ok", "RS256")
         # the integer-kid key is skipped, so rsa-ok is the only RSA key
         await cache.get_signing_key(idp.issuer, None, "RS256")
-    finally:
-        await cache.aclose()
 
 
 @pytest.mark.anyio
@@ -705,14 +656,11 @@ async def test_weak_and_private_keys_are_skipped(idp: IssuerServer, rsa_key: rsa
     weak = rsa.generate_private_key(public_exponent=65537, key_size=1024)  # noqa: S505 - the point
     with_private = jwt.algorithms.RSAAlgorithm.to_jwk(rsa_key, as_dict=True) | {"kid": "leaked"}
     idp.jwks = {"keys": [rsa_jwk(weak, "weak"), with_private, rsa_jwk(rsa_key, "ok")]}
-    cache = make_cache()
-    try:
+    async with open_cache() as cache:
         for kid in ("weak", "leaked"):
             with pytest.raises(IssuerKeyError, match="publishes no key with kid"):
                 await cache.get_signing_key(idp.issuer, kid, "RS256")
         await cache.get_signing_key(idp.issuer, "ok", "RS256")
-    finally:
-        await cache.aclose()
 
 
 @pytest.mark.anyio
@@ -723,24 +671,18 @@ async def test_duplicate_kid_is_ambiguous(
     ec_key: ec.EllipticCurvePrivateKey,
 ) -> None:
     idp.jwks = {"keys": [rsa_jwk(rsa_key, "dup"), rsa_jwk(rsa_key2, "dup"), ec_jwk(ec_key, "dup")]}
-    cache = make_cache()
-    try:
+    async with open_cache() as cache:
         with pytest.raises(IssuerKeyError, match="more than one RS256 key with kid 'dup'"):
             await cache.get_signing_key(idp.issuer, "dup", "RS256")
         # the same kid on keys of different types is fine (RFC 7517 section 4.5)
         await cache.get_signing_key(idp.issuer, "dup", "ES256")
-    finally:
-        await cache.aclose()
 
 
 @pytest.mark.anyio
 async def test_unprintable_kid_is_not_echoed(idp: IssuerServer) -> None:
-    cache = make_cache()
-    try:
+    async with open_cache() as cache:
         with pytest.raises(IssuerKeyError) as info:
             await cache.get_signing_key(idp.issuer, "<script>\n" + "x" * 500, "RS256")
-    finally:
-        await cache.aclose()
     assert info.value.message.endswith("publishes no key with the given kid")
 
 
@@ -775,17 +717,14 @@ class Recorder:
         self.resolved.append((host, port))
         return self.addresses
 
-    def cache(self, settings: JwksSettings = SECURE) -> JwksCache:
-        return make_cache(settings, transport=self.transport, resolver=self.resolve)
+    def cache(self, settings: JwksSettings = SECURE) -> contextlib.AbstractAsyncContextManager[JwksCache]:
+        return open_cache(settings, transport=self.transport, resolver=self.resolve)
 
 
 async def refused(recorder: Recorder, issuer: str, settings: JwksSettings = SECURE) -> str:
-    cache = recorder.cache(settings)
-    try:
+    async with recorder.cache(settings) as cache:
         with pytest.raises(IssuerKeyError) as info:
             await cache.get_signing_key(issuer, "k", "RS256")
-    finally:
-        await cache.aclose()
     return info.value.message
 
 
@@ -861,12 +800,9 @@ async def test_unresolvable_host() -> None:
     async def failing(host: str, port: int) -> Sequence[str]:
         raise OSError("Name or service not known")
 
-    cache = make_cache(SECURE, transport=recorder.transport, resolver=failing)
-    try:
+    async with open_cache(SECURE, transport=recorder.transport, resolver=failing) as cache:
         with pytest.raises(IssuerKeyError, match="could not resolve host"):
             await cache.get_signing_key(PUBLIC_ISSUER, "k", "RS256")
-    finally:
-        await cache.aclose()
     assert recorder.requests == []
 
 
@@ -875,11 +811,8 @@ async def test_public_host_is_pinned_to_the_checked_address(rsa_key: rsa.RSAPriv
     recorder = Recorder(
         ["93.184.216.34", "2606:2800:220:1:248:1893:25c8:1946"], {"keys": [rsa_jwk(rsa_key, "k")]}
     )
-    cache = recorder.cache()
-    try:
+    async with recorder.cache() as cache:
         key = await cache.get_signing_key(PUBLIC_ISSUER, "k", "RS256")
-    finally:
-        await cache.aclose()
     assert public_numbers_equal(key.key, rsa_key.public_key())
     assert [r.url.path for r in recorder.requests] == ["/.well-known/openid-configuration", "/jwks"]
     for request in recorder.requests:
@@ -895,11 +828,8 @@ async def test_public_host_is_pinned_to_the_checked_address(rsa_key: rsa.RSAPriv
 @pytest.mark.anyio
 async def test_ipv6_pinning_brackets_the_address(rsa_key: rsa.RSAPrivateKey) -> None:
     recorder = Recorder(["2606:2800:220:1:248:1893:25c8:1946"], {"keys": [rsa_jwk(rsa_key, "k")]})
-    cache = recorder.cache()
-    try:
+    async with recorder.cache() as cache:
         await cache.get_signing_key(PUBLIC_ISSUER, "k", "RS256")
-    finally:
-        await cache.aclose()
     assert str(recorder.requests[0].url).startswith("https://[2606:2800:220:1:248:1893:25c8:1946]/")
 
 
@@ -932,14 +862,11 @@ async def test_jwks_uri_host_resolving_privately_is_refused() -> None:
     async def resolve(host: str, port: int) -> Sequence[str]:
         return ["93.184.216.34"] if host == "issuer.example.com" else ["10.0.0.7"]
 
-    cache = make_cache(SECURE, transport=recorder.transport, resolver=resolve)
-    try:
+    async with open_cache(SECURE, transport=recorder.transport, resolver=resolve) as cache:
         with pytest.raises(
             IssuerKeyError, match=r"jwks_uri of issuer .* resolves to a private or reserved address"
         ):
             await cache.get_signing_key(PUBLIC_ISSUER, "k", "RS256")
-    finally:
-        await cache.aclose()
     assert len(recorder.requests) == 1
 
 
@@ -954,22 +881,16 @@ async def test_redirect_from_a_public_issuer_is_not_followed() -> None:
     async def resolve(host: str, port: int) -> Sequence[str]:
         return ["93.184.216.34"]
 
-    cache = make_cache(SECURE, transport=httpx.MockTransport(handle), resolver=resolve)
-    try:
+    async with open_cache(SECURE, transport=httpx.MockTransport(handle), resolver=resolve) as cache:
         with pytest.raises(IssuerKeyError, match="HTTP 307 redirect"):
             await cache.get_signing_key(PUBLIC_ISSUER, "k", "RS256")
-    finally:
-        await cache.aclose()
     assert len(hits) == 1
 
 
 @pytest.mark.anyio
 async def test_allow_insecure_permits_loopback_http(idp: IssuerServer) -> None:
-    cache = make_cache(JwksSettings(allow_insecure=True))
-    try:
+    async with open_cache(JwksSettings(allow_insecure=True)) as cache:
         await cache.get_signing_key(idp.issuer, "rsa-1", "RS256")
-    finally:
-        await cache.aclose()
 
 
 @pytest.mark.anyio
@@ -988,7 +909,7 @@ async def test_default_resolver_uses_getaddrinfo() -> None:
 @pytest.mark.anyio
 async def test_aclose_cancels_fetches_in_flight_and_refuses_new_calls(idp: IssuerServer) -> None:
     idp.routes[idp.discovery_path] = idp.stall
-    cache = make_cache()
+    cache = JwksCache(INSECURE, clock=FrozenClock(T0))
     waiter = asyncio.ensure_future(cache.get_signing_key(idp.issuer, "rsa-1", "RS256"))
     await asyncio.sleep(0.05)
     await cache.aclose()

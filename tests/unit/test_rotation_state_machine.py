@@ -32,6 +32,21 @@ REDIRECT = "https://a.example.com/cb"
 EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
 ACCESS = "urn:ietf:params:oauth:token-type:access_token"
 
+# Both applications let the account (the caller's) do anything.
+ALLOW_ACCOUNT = {
+    "IAM": {
+        "Iam": {
+            "ActorPolicy": {
+                "Statement": {
+                    "Effect": "Allow",
+                    "Principal": {"AWS": "123456789012"},
+                    "Action": "sso-oauth:*",
+                    "Resource": "*",
+                }
+            }
+        }
+    }
+}
 CONFIG = {
     "Instance": {"Name": "sm"},
     "Applications": [
@@ -41,40 +56,14 @@ CONFIG = {
                 "authorization_code": {"AuthorizationCode": {"RedirectUris": [REDIRECT]}},
                 "refresh_token": {"RefreshToken": {}},
             },
-            "AuthenticationMethods": {
-                "IAM": {
-                    "Iam": {
-                        "ActorPolicy": {
-                            "Statement": {
-                                "Effect": "Allow",
-                                "Principal": {"AWS": "123456789012"},
-                                "Action": "sso-oauth:*",
-                                "Resource": "*",
-                            }
-                        }
-                    }
-                }
-            },
+            "AuthenticationMethods": ALLOW_ACCOUNT,
             "AccessScopes": [{"Scope": "x:read", "AuthorizedTargets": ["b"]}],
             "AssignmentRequired": False,
         },
         {
             "Name": "b",
             "Grants": {EXCHANGE: {"TokenExchange": {}}},
-            "AuthenticationMethods": {
-                "IAM": {
-                    "Iam": {
-                        "ActorPolicy": {
-                            "Statement": {
-                                "Effect": "Allow",
-                                "Principal": {"AWS": "123456789012"},
-                                "Action": "sso-oauth:*",
-                                "Resource": "*",
-                            }
-                        }
-                    }
-                }
-            },
+            "AuthenticationMethods": ALLOW_ACCOUNT,
             "AssignmentRequired": False,
         },
     ],
