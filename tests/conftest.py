@@ -65,7 +65,7 @@ def make_admin_client(server: LiveServer, service: str, **kw: Any) -> Any:
         region_name=kw.pop("region_name", "us-east-1"),
         aws_access_key_id=kw.pop("aws_access_key_id", ADMIN_KEY),
         aws_secret_access_key=kw.pop("aws_secret_access_key", ADMIN_SECRET),
-        config=Config(retries={"max_attempts": 1}, **kw.pop("config", {})),
+        config=Config(retries={"total_max_attempts": 1}, **kw.pop("config", {})),
         **kw,
     )
 

@@ -4,6 +4,7 @@
   ``DisplayName``, application ``Name`` and trusted token issuer ``Name`` (names are how ``ssoidc apply`` and
   ``ssoidc export`` match entities, so a duplicate would break the round trip);
 * an instance holds at most 10 trusted token issuers and an application at most 25 access scopes (AWS quotas);
+* authorization-code redirect URIs are absolute, without a fragment, with a valid port;
 * references resolve: JWT-bearer grants name existing issuers, access-scope targets are applications of the
   instance (or the instance), assignments and memberships name existing principals and applications.
 
@@ -14,9 +15,10 @@ reports the same problems with file paths before they get here.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from urllib.parse import urlsplit
 
 from ssoidc.errors import Conflict, ServiceQuotaExceeded, ValidationFailed
-from ssoidc.model import Configuration, JwtBearerGrant
+from ssoidc.model import AuthorizationCodeGrant, Configuration, JwtBearerGrant
 
 MAX_ISSUERS = 10
 MAX_ACCESS_SCOPES = 25
@@ -28,6 +30,17 @@ def _unique(names: Iterable[str], what: str) -> None:
         if n in seen:
             raise Conflict(f"A {what} named {n!r} already exists", "UNIQUENESS_CONSTRAINT_VIOLATION")
         seen.add(n)
+
+
+def check_redirect_uri(uri: str, path: str) -> None:
+    """An absolute URI without a fragment, with a valid port (RFC 6749 section 3.1.2)."""
+    try:
+        parts = urlsplit(uri)
+        parts.port  # noqa: B018 - raises ValueError for a port out of range or not a number
+    except ValueError:
+        raise ValidationFailed("A redirect URI must be an absolute URI with a valid port", path) from None
+    if not parts.scheme or "#" in uri or (parts.scheme in ("http", "https") and not parts.hostname):
+        raise ValidationFailed("A redirect URI must be an absolute URI without a fragment", path)
 
 
 def check(config: Configuration) -> None:
@@ -45,6 +58,9 @@ def check(config: Configuration) -> None:
         if len(a.access_scopes) > MAX_ACCESS_SCOPES:
             raise ServiceQuotaExceeded(f"An application can have at most {MAX_ACCESS_SCOPES} access scopes")
         for grant in a.grants.values():
+            if isinstance(grant, AuthorizationCodeGrant):
+                for i, uri in enumerate(grant.redirect_uris):
+                    check_redirect_uri(uri, f"Grant.AuthorizationCode.RedirectUris[{i}]")
             if isinstance(grant, JwtBearerGrant):
                 for ati in grant.authorized_token_issuers:
                     if ati.trusted_token_issuer_arn not in issuers:

@@ -59,6 +59,13 @@ ADMIN_ERRORS: dict[type[e.SsoidcError], str] = {
     e.NotImplementedOperation: "NotImplementedException",
     e.UnknownOperation: "UnknownOperationException",
 }
+#: The member that names a resource of each type, for a not-found reported as a ValidationException.
+RESOURCE_MEMBERS = {
+    "INSTANCE": "InstanceArn",
+    "APPLICATION": "ApplicationArn",
+    "TRUSTED_TOKEN_ISSUER": "TrustedTokenIssuerArn",
+    "APPLICATION_PROVIDER": "ApplicationProviderArn",
+}
 #: Not modelled by either service: SDKs raise a generic ClientError with this code. HTTP 400, never retried.
 ADMIN_UNMODELLED = {
     "NotImplementedException": 400,
@@ -142,6 +149,9 @@ def render_admin_error(
                 extra["Reason"] = exc.reason
             if isinstance(exc, e.ResourceNotFound) and operation and not _models(service, operation, code):
                 code = "ValidationException"
+                member = RESOURCE_MEMBERS.get(exc.resource_type)
+                if member and member not in message:
+                    message = f"{message} (at '{member}')"
             elif isinstance(exc, e.ResourceNotFound):
                 if exc.resource_type:
                     extra["ResourceType"] = exc.resource_type

@@ -36,7 +36,6 @@ from ssoidc.admin import issuers as tti
 from ssoidc.admin.editor import ClientToken, ConfigEditor, Edit
 from ssoidc.admin.paging import page
 from ssoidc.aws.json11 import AdminCall, Handler
-from ssoidc.aws.models import service_model
 from ssoidc.errors import ResourceNotFound, ValidationFailed
 from ssoidc.iam.policy import PolicyError
 from ssoidc.model import (
@@ -78,19 +77,9 @@ CUSTOM_PROVIDER_OUT: dict[str, Any] = {
         "Description": "An application that gets tokens from ssoidc with CreateTokenWithIAM",
     },
 }
+
+
 #: Which request member names a resource, by ``ResourceNotFound.resource_type``.
-_RESOURCE_MEMBER = {
-    "INSTANCE": "InstanceArn",
-    "APPLICATION": "ApplicationArn",
-    "TRUSTED_TOKEN_ISSUER": "TrustedTokenIssuerArn",
-    "APPLICATION_PROVIDER": "ApplicationProviderArn",
-}
-
-
-def tags_out(tags: dict[str, str] | Any) -> list[dict[str, str]]:
-    return [{"Key": k, "Value": v} for k, v in sorted(dict(tags).items())]
-
-
 def tags_in(tags: list[dict[str, str]] | None) -> dict[str, str]:
     out: dict[str, str] = {}
     for i, t in enumerate(tags or []):
@@ -228,27 +217,6 @@ def _listed(key: str, chunk: list[Any], nxt: str | None) -> dict[str, Any]:
 
 
 @cache
-def _models_not_found(operation: str) -> bool:
-    return any(
-        e.name == "ResourceNotFoundException"
-        for e in service_model(SERVICE).operation_model(operation).error_shapes
-    )
-
-
-def _model_errors(operation: str, handler: Handler) -> Handler:
-    """Report ResourceNotFound as ValidationException (naming the member) where the operation does not model it."""
-    if _models_not_found(operation):
-        return handler
-
-    async def wrapped(inp: dict[str, Any], call: AdminCall) -> dict[str, Any]:
-        try:
-            return await handler(inp, call)
-        except ResourceNotFound as exc:
-            raise ValidationFailed(exc.message, _RESOURCE_MEMBER.get(exc.resource_type, "")) from None
-
-    return wrapped
-
-
 class SsoAdminApi:
     """The sso-admin handlers, bound to one node's editor."""
 
@@ -670,4 +638,4 @@ class SsoAdminApi:
             "UntagResource": self.untag_resource,
             "ListTagsForResource": self.list_tags_for_resource,
         }
-        return {op: _model_errors(op, h) for op, h in table.items()}
+        return table

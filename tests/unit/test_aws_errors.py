@@ -30,7 +30,7 @@ def call_with_response(status: int, headers: list[tuple[bytes, bytes]], body: by
         endpoint_url="http://127.0.0.1:9",
         aws_access_key_id="AKIAEXAMPLE000000000",
         aws_secret_access_key="secret",
-        config=Config(retries={"max_attempts": 1}),
+        config=Config(retries={"total_max_attempts": 1}),
     )
 
     def send(request: Any, **_: Any) -> AWSResponse:

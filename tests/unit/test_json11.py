@@ -80,6 +80,7 @@ def test_not_found_follows_what_the_operation_models() -> None:
     # ListApplications models no ResourceNotFoundException: the modelled ValidationException instead
     status, body = rendered(missing, operation="ListApplications")
     assert (status, body["__type"]) == (400, "ValidationException")
+    assert "ApplicationArn" in body["Message"]
     status, body = rendered(
         ResourceNotFound("User u does not exist", "USER", "u"), "identitystore", "DescribeUser"
     )
