@@ -11,7 +11,7 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from ssoidc.model import (
@@ -23,7 +23,7 @@ from ssoidc.model import (
 )
 from ssoidc.oauth.keys import Signer
 from ssoidc.oauth.request import TokenResult
-from ssoidc.oauth.tokens import TokenMinter
+from ssoidc.oauth.tokens import RefreshClaims, TokenMinter
 from ssoidc.storage.base import TokenRecord, TokenStore
 
 
@@ -48,7 +48,6 @@ class IssueSpec:
     with_refresh: bool | None = None  # None: when the application has the RefreshToken grant
     not_after: float | None = None
     """No token of this set may outlive this instant (token exchange: the subject token's expiry)."""
-    extra_context: Mapping[str, Any] = field(default_factory=dict)
 
 
 class TokenIssuer:
@@ -118,11 +117,8 @@ class TokenIssuer:
         if spec.act is not None:
             claims["act"] = dict(spec.act)
         id_token = self._signer.sign(claims)
-        context: dict[str, Any] = {
-            "auth_time": spec.auth_time,
-            "act": dict(spec.act) if spec.act is not None else None,
-            **spec.extra_context,
-        }
+        act = dict(spec.act) if spec.act is not None else None
+        context: dict[str, Any] = {"auth_time": spec.auth_time, "act": act}
 
         def record(token_hash: bytes, kind: Literal["access", "refresh"], expires: float) -> TokenRecord:
             return TokenRecord(
@@ -143,7 +139,19 @@ class TokenIssuer:
         records = [record(access_hash, "access", expires_at)]
         refresh: str | None = None
         if with_refresh:
-            refresh, refresh_hash = self._minter.mint("refresh")
+            refresh, refresh_hash = self._minter.mint_refresh(
+                app.arn,
+                RefreshClaims(
+                    user_id=spec.user_id,
+                    scopes=spec.scopes,
+                    family_id=family,
+                    issued_at=now,
+                    expires_at=session_end,
+                    session_expires_at=spec.session_expires_at,
+                    auth_time=spec.auth_time,
+                    act=act,
+                ),
+            )
             records.append(record(refresh_hash, "refresh", session_end))
         return TokenResult(
             access_token=access,
