@@ -15,6 +15,7 @@ import logging
 import os
 import secrets
 import string
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -42,7 +43,7 @@ from ssoidc.oauth.service import TokenService
 from ssoidc.oauth.signin import SignInService, SignInSettings
 from ssoidc.oauth.tokens import TokenMinter
 from ssoidc.settings import Settings
-from ssoidc.storage.base import Store, StoredCredential
+from ssoidc.storage.base import StorageError, Store, StoredCredential
 from ssoidc.storage.sqlite import SqliteStore
 
 log = logging.getLogger("ssoidc")
@@ -52,6 +53,10 @@ BOOTSTRAP_SECRET_ENV = "SSOIDC_BOOTSTRAP_SECRET_ACCESS_KEY"  # noqa: S105 - an e
 BOOTSTRAP_FILE = "bootstrap-credentials"
 ID_TOKEN_PURPOSE = "id-token"  # noqa: S105 - a key purpose label, not a secret
 DEMO_ISSUER_PURPOSE = "demo-issuer"
+READY_TIMEOUT_SECONDS = 2.0
+"""``/readyz``: a store that does not answer ``SELECT 1`` within this long is not ready."""
+READY_CACHE_SECONDS = 1.0
+"""``/readyz``: an answer is reused this long (per worker process)."""
 
 
 def new_access_key_id() -> str:
@@ -103,6 +108,9 @@ class Node:
         self.oidc: SsoOidcApi | None = None
         self.admin: Json11Api | None = None
         self._purger: asyncio.Task[None] | None = None
+        self._ready = True
+        self._ready_until = 0.0
+        self._ready_lock = asyncio.Lock()
 
     # -- startup ----------------------------------------------------------------------------------------------
     async def bootstrap(self) -> None:
@@ -237,6 +245,36 @@ class Node:
         return await apply_to_store(self.store, spec, self.settings.account_id, self.clock.now())
 
     # -- request time -----------------------------------------------------------------------------------------
+    async def ready(self) -> bool:
+        """Readiness (``GET /readyz``): can this node reach its store right now?
+
+        One ``SELECT 1`` bounded by ``READY_TIMEOUT_SECONDS``; the answer is reused for ``READY_CACHE_SECONDS`` and
+        concurrent callers share one probe, so a flood of health checks costs the database at most one query per
+        second per worker. A change of answer is logged once (without the store's address or credentials).
+        """
+        now = time.monotonic()
+        if now < self._ready_until:
+            return self._ready
+        async with self._ready_lock:
+            now = time.monotonic()
+            if now < self._ready_until:
+                return self._ready
+            try:
+                await asyncio.wait_for(self.store.ping(), READY_TIMEOUT_SECONDS)
+                ready = True
+            except (StorageError, TimeoutError):
+                ready = False
+            if ready != self._ready:
+                if ready:
+                    log.warning("readiness: the %s store answers again", self.store.kind)
+                else:
+                    log.warning(
+                        "readiness: the %s store does not answer; /readyz reports 503", self.store.kind
+                    )
+            self._ready = ready
+            self._ready_until = time.monotonic() + READY_CACHE_SECONDS
+            return ready
+
     async def refresh(self) -> Directory:
         version = await self.store.config_version()
         d = self._directory

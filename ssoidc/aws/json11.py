@@ -103,13 +103,19 @@ class Json11Api:
                 return
         raise AdminAccessDenied(f"User: {principal_arn} is not authorized to perform: {action}")
 
-    async def handle(self, req: WireRequest) -> WireResponse:
+    async def handle(
+        self, req: WireRequest, prepare: Callable[[], Awaitable[object]] | None = None
+    ) -> WireResponse:
+        """Serve one request; ``prepare`` (the node's configuration refresh) runs first, inside the error mapping,
+        so a store that cannot be reached is answered as InternalServerException in the service's shape."""
         request_id = str(uuid.uuid4())
         target = (req.header(b"x-amz-target") or b"").decode("latin-1")
         prefix, _, op = target.partition(".")
         service = self._services.get(prefix)
         service_name = service.name if service else "sso-admin"
         try:
+            if prepare is not None:
+                await prepare()
             if service is None or op not in service_model(service.name).operation_names:
                 raise UnknownOperation(f"Unknown operation {target or '(no X-Amz-Target header)'}")
             if req.oversized:

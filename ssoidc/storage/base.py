@@ -252,6 +252,13 @@ class SignInStore(Protocol):
 
 
 class Store(ConfigStore, CredentialStore, KeyStore, TokenStore, CodeStore, SignInStore, Protocol):
-    """Everything a node needs. Implementations: ``SqliteStore``."""
+    """Everything a node needs. Implementations: ``SqliteStore``, ``PostgresStore``."""
+
+    kind: str
+    """``sqlite`` or ``postgresql``: what ``/readyz`` names (never a path or a URL)."""
+
+    async def ping(self) -> None:
+        """One trivial query, a round trip to the database; raises ``StorageError`` if it cannot answer."""
+        ...
 
     async def close(self) -> None: ...

@@ -276,6 +276,8 @@ VERSION_RECHECK_SECONDS = 1.0
 class PostgresStore:
     """All storage contracts on one PostgreSQL schema, shared by any number of nodes and worker processes."""
 
+    kind = "postgresql"
+
     def __init__(self, url: str, *, master_key: bytes) -> None:
         self.url = PostgresUrl.parse(url)
         self._master_key = master_key
@@ -452,6 +454,11 @@ class PostgresStore:
         """Connect (and so migrate) now rather than on first use; returns the versions this store applied."""
         await self._get_pool()
         return self.migrated_versions
+
+    @_driver_errors
+    async def ping(self) -> None:
+        pool = await self._get_pool()
+        await pool.fetchval("SELECT 1")
 
     @_driver_errors
     async def schema_version(self) -> int:

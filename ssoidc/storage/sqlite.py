@@ -91,6 +91,8 @@ def _migrations() -> list[tuple[int, str, str]]:
 class SqliteStore:
     """All storage contracts on one SQLite file."""
 
+    kind = "sqlite"
+
     def __init__(self, path: Path, *, master_key: bytes, synchronous: str = "NORMAL") -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
@@ -265,6 +267,12 @@ class SqliteStore:
     def schema_version(self) -> int:
         row = self._db.execute("SELECT MAX(version) FROM schema_migrations").fetchone()
         return int(row[0] or 0)
+
+    async def ping(self) -> None:
+        try:
+            self._db.execute("SELECT 1").fetchone()
+        except sqlite3.Error as exc:
+            raise StorageError("the SQLite database did not answer") from exc
 
     async def close(self) -> None:
         if self.group_commits:

@@ -5,7 +5,8 @@ Routes:
   POST /token                                    CreateToken (public clients; answered with a clear error for now)
   POST /  (X-Amz-Target: SWBExternalService.*, AWSIdentityStore.*)
                                                  sso-admin and identitystore, JSON 1.1 (ssoidc.aws.json11)
-  GET  /healthz                                  200 once the node serves requests
+  GET  /healthz                                  liveness: 200 once the node serves requests (never asks the store)
+  GET  /readyz                                   readiness: 200 if the store answers a SELECT 1, else 503
   GET  /<instance id>/.well-known/openid-configuration, /<instance id>/.well-known/jwks.json
                                                  OIDC discovery and JWKS for our idTokens
   GET  /demo-issuer/.well-known/openid-configuration, /demo-issuer/jwks.json   (demo mode only)
@@ -70,6 +71,13 @@ def create_app(settings: Settings, node: Node | None = None, *, bootstrap: bool 
     async def healthz(request: Request) -> Response:
         return _json({"status": "ok"})
 
+    async def readyz(request: Request) -> Response:
+        if await node.ready():
+            return _json({"status": "ready", "store": node.store.kind})
+        return _json(
+            {"status": "unavailable", "store": node.store.kind, "reason": "the store does not answer"}, 503
+        )
+
     async def discovery(request: Request) -> Response:
         directory = await node.refresh()
         if request.path_params["instance_id"] != directory.instance.instance_id:
@@ -123,6 +131,7 @@ def create_app(settings: Settings, node: Node | None = None, *, bootstrap: bool 
         *pages.routes(),
         Route("/token", token_get, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
         Route("/demo-issuer/.well-known/openid-configuration", demo_disc, methods=["GET"]),
         Route("/demo-issuer/jwks.json", demo_keys, methods=["GET"]),
         Route("/{instance_id}/.well-known/openid-configuration", discovery, methods=["GET"]),
@@ -175,14 +184,13 @@ def create_app(settings: Settings, node: Node | None = None, *, bootstrap: bool 
                 client_ip=client[0] if client else None,
                 oversized=oversized,
             )
-            await node.refresh()
             assert node.oidc is not None and node.admin is not None
             if scope["path"] == "/":
-                resp = await node.admin.handle(wire)
+                resp = await node.admin.handle(wire, node.refresh)
             elif scope["query_string"] == b"aws_iam=t" or parse_qs(
                 scope["query_string"].decode("latin-1")
             ).get("aws_iam") == ["t"]:
-                resp = await node.oidc.create_token_with_iam(wire)
+                resp = await node.oidc.create_token_with_iam(wire, node.refresh)
             else:
                 resp = await node.oidc.create_token(wire)
         except Exception:
