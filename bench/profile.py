@@ -71,7 +71,7 @@ RULES: list[tuple[str, str | None, str]] = [
     ("ssoidc/oauth/jwks.py", None, "assertion: JWKS cache lookup"),
     ("ssoidc/oauth/issuer.py", None, "token issuing glue: claims, records"),
     ("ssoidc/oauth/tokens.py", "mint", "access/refresh token minting (random, HMAC, SHA-256)"),
-    ("ssoidc/oauth/tokens.py", "check", "refresh token MAC check + SHA-256"),
+    ("ssoidc/oauth/tokens.py", "open_refresh", "sealed refresh token open (AES-SIV + JSON + SHA-256)"),
     ("ssoidc/oauth/tokens.py", "seal_identity_context", "identity context AES-GCM seal"),
     ("ssoidc/oauth/keys.py", "sign", "idToken ES256 signing"),
     ("ssoidc/storage/sqlite.py", "issue", "SQLite: rows for a write (before the group commit)"),
@@ -351,7 +351,8 @@ async def profile(args: argparse.Namespace, workdir: Path, pool: Any) -> dict[st
         ]
         if refresh:
             specific = [
-                (TokenMinter, "check", "refresh token MAC check + SHA-256"),
+                (TokenMinter, "open_refresh", "sealed refresh token open (AES-SIV + JSON + SHA-256)"),
+                (TokenMinter, "mint_refresh", "sealed refresh token mint (AES-SIV)"),
                 (store_cls, "find_token", f"{db} read: find_token (token row + revoked family)"),
                 (
                     store_cls,
@@ -473,8 +474,13 @@ async def profile(args: argparse.Namespace, workdir: Path, pool: Any) -> dict[st
             assert treq.refresh_token
             refresh_token = treq.refresh_token
             # Hashes of seeded tokens no request used, in random order over the table (not one hot page).
-            rotate_hashes = [node.minter.check(t, "refresh") for t in seeded[total : total + n_rotate]]
-            find_hashes = [node.minter.check(t, "refresh") for t in seeded[: total + n_rotate]]
+            def token_hash(token: str) -> bytes:
+                opened = node.minter.open_refresh(token, application.arn)
+                assert opened is not None
+                return opened[0]
+
+            rotate_hashes = [token_hash(t) for t in seeded[total : total + n_rotate]]
+            find_hashes = [token_hash(t) for t in seeded[: total + n_rotate]]
             random.shuffle(find_hashes)
             finds = itertools.cycle(find_hashes)
             rotations = iter(rotate_hashes)
@@ -491,10 +497,10 @@ async def profile(args: argparse.Namespace, workdir: Path, pool: Any) -> dict[st
                 assert outcome is Redemption.OK, outcome
 
             comps |= {
-                "refresh token MAC check + SHA-256 (TokenMinter.check)": timeit_us(
-                    lambda: node.minter.check(refresh_token, "refresh")
+                "sealed refresh token open (AES-SIV + JSON + SHA-256, TokenMinter.open_refresh)": timeit_us(
+                    lambda: node.minter.open_refresh(refresh_token, application.arn)
                 ),
-                f"{db} find_token (token row + revoked family), random seeded tokens": await atimeit_us(
+                f"{db} find_token (not in the path of a sealed token), random seeded tokens": await atimeit_us(
                     find, 5000
                 ),
                 f"{db} rotate txn (retire + 2 tokens, COMMIT, synchronous={args.synchronous})": await atimeit_us(
