@@ -115,6 +115,11 @@ REDEEM_LOSER_SQL = (
 )
 """After a failed redemption: (family_id, consumed_at, session_expires_at, subject revoked) of the code."""
 
+REVOCATION_SETTLE_SECONDS = 600.0
+"""A revoked subject's marker gets its expiry this long after the revocation: longer than any request takes from
+choosing its ``issued_at`` to committing, so every token or code it covers is in the tables when the latest expiry
+is read (see migration 0007)."""
+
 PURGE_SQL: tuple[tuple[str, float], ...] = (
     (
         "DELETE FROM tokens WHERE token_hash IN (SELECT token_hash FROM tokens WHERE expires_at < ? LIMIT ?)",
@@ -140,6 +145,17 @@ PURGE_SQL: tuple[tuple[str, float], ...] = (
     (
         "DELETE FROM idempotency WHERE key IN (SELECT key FROM idempotency WHERE created_at < ? LIMIT ?)",
         float(IDEMPOTENCY_TTL_SECONDS),
+    ),
+    (  # settle: every token or code issued before the revocation is committed by now, so none outlives this
+        "UPDATE revoked_subjects SET expires_at = COALESCE((SELECT MAX(m) FROM (SELECT MAX(expires_at) AS m FROM tokens"
+        " UNION ALL SELECT MAX(expires_at) AS m FROM auth_codes) AS latest), 0) WHERE subject IN (SELECT subject"
+        " FROM revoked_subjects WHERE expires_at IS NULL AND revoked_at < ? LIMIT ?)",
+        REVOCATION_SETTLE_SECONDS,
+    ),
+    (
+        "DELETE FROM revoked_subjects WHERE subject IN"
+        " (SELECT subject FROM revoked_subjects WHERE expires_at < ? LIMIT ?)",
+        0.0,
     ),
 )
 """``purge_expired``'s batches: (statement with parameters (cutoff, limit), how long before now the cutoff is)."""

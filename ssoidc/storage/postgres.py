@@ -570,7 +570,7 @@ class PostgresStore:
                 await conn.execute(
                     "INSERT INTO revoked_subjects (subject, revoked_at) SELECT s, $2 FROM unnest($1::text[]) AS s"
                     " ON CONFLICT (subject) DO UPDATE"
-                    " SET revoked_at = GREATEST(revoked_subjects.revoked_at, excluded.revoked_at)",
+                    " SET revoked_at = GREATEST(revoked_subjects.revoked_at, excluded.revoked_at), expires_at = NULL",
                     subjects,
                     now,
                 )

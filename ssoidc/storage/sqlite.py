@@ -364,7 +364,7 @@ class SqliteStore:
                     raise VersionConflict("idempotency key already used")
             db.executemany(
                 "INSERT INTO revoked_subjects (subject, revoked_at) VALUES (?, ?) ON CONFLICT(subject)"
-                " DO UPDATE SET revoked_at = MAX(revoked_at, excluded.revoked_at)",
+                " DO UPDATE SET revoked_at = MAX(revoked_at, excluded.revoked_at), expires_at = NULL",
                 [(s, now) for s in revoke_subjects],
             )
             db.execute("DELETE FROM config_resources")

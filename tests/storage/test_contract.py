@@ -39,6 +39,7 @@ from ssoidc.storage.base import (
     VersionConflict,
     WebSession,
 )
+from ssoidc.storage.common import REVOCATION_SETTLE_SECONDS
 from tests.storage.conftest import KEY, Backend
 
 NODES = 5
@@ -601,3 +602,43 @@ def test_concurrent_idempotent_calls_have_one_winner(backend: Backend) -> None:
     assert sum(isinstance(o, int) for o in outcomes) == 1, outcomes
     assert sum(isinstance(o, VersionConflict) for o in outcomes) == 19, outcomes
     assert backend.run(backend.store.load_configuration())[1] == 1
+
+
+def test_purge_forgets_a_revoked_subject_once_nothing_it_covers_can_be_used(backend: Backend) -> None:
+    """A revocation marker is settled ``REVOCATION_SETTLE_SECONDS`` after the revocation to the latest expiry then
+    stored, and deleted after that; until then every token issued before the revocation stays revoked."""
+    s, run = backend.store, backend.run
+
+    def probe_revoked(user: str) -> bool:
+        """A token of ``user`` issued before the revocations at 1000: revoked exactly while the marker exists."""
+        p = token(user=user, issued=900.0, expires=50_000.0)
+        run(s.issue([p]))
+        return run(s.find_token(p.token_hash)).revoked_at is not None  # type: ignore[union-attr]
+
+    covered = token(user="u1", issued=900.0, expires=5000.0)
+    run(s.issue([covered]))
+    run(s.replace_configuration(configuration(), revoke_subjects=["user:u1", "user:u2"], now=1000.0))
+
+    run(s.purge_expired(1000.0 + REVOCATION_SETTLE_SECONDS - 1))  # too early to settle: both markers stay
+    assert probe_revoked("u2")
+    run(s.purge_expired(1000.0 + REVOCATION_SETTLE_SECONDS + 1))  # settled to the latest expiry: 50,000
+    assert run(s.find_token(covered.token_hash)).revoked_at == 1000.0  # type: ignore[union-attr]
+    run(s.purge_expired(4999.0))
+    assert run(s.find_token(covered.token_hash)).revoked_at == 1000.0  # type: ignore[union-attr]
+    assert probe_revoked("u1")
+    run(s.purge_expired(50_001.0))  # every token stored when the markers settled has expired
+    assert run(s.find_token(covered.token_hash)) is None
+    assert not probe_revoked("u1")
+    assert not probe_revoked("u2")
+
+
+def test_revoking_a_subject_again_unsettles_its_marker(backend: Backend) -> None:
+    s, run = backend.store, backend.run
+    run(s.issue([token(user="u1", issued=900.0, expires=1700.0)]))
+    run(s.replace_configuration(configuration(), revoke_subjects=["user:u1"], now=1000.0))
+    run(s.purge_expired(1000.0 + REVOCATION_SETTLE_SECONDS + 1))  # settled to 1,700
+    run(s.replace_configuration(configuration(), revoke_subjects=["user:u1"], now=1650.0))
+    live = token(user="u1", issued=1640.0, expires=9000.0)
+    run(s.issue([live]))
+    run(s.purge_expired(1800.0))  # past the old settlement, too early for the new one: the marker stays
+    assert run(s.find_token(live.token_hash)).revoked_at == 1650.0  # type: ignore[union-attr]
