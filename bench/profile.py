@@ -473,6 +473,7 @@ async def profile(args: argparse.Namespace, workdir: Path, pool: Any) -> dict[st
         if refresh:
             assert treq.refresh_token
             refresh_token = treq.refresh_token
+
             # Hashes of seeded tokens no request used, in random order over the table (not one hot page).
             def token_hash(token: str) -> bytes:
                 opened = node.minter.open_refresh(token, application.arn)

@@ -642,3 +642,14 @@ def test_revoking_a_subject_again_unsettles_its_marker(backend: Backend) -> None
     run(s.issue([live]))
     run(s.purge_expired(1800.0))  # past the old settlement, too early for the new one: the marker stays
     assert run(s.find_token(live.token_hash)).revoked_at == 1650.0  # type: ignore[union-attr]
+
+
+def test_a_fresh_marker_outlives_requests_still_in_flight(backend: Backend) -> None:
+    """A grant that chose its issue time before the revocation may commit after it (and after a purge): its
+    tokens must still be covered, even when nothing else was stored."""
+    s, run = backend.store, backend.run
+    run(s.replace_configuration(configuration(), revoke_subjects=["user:u9"], now=1000.0))
+    run(s.purge_expired(1060.0))
+    late = token(user="u9", issued=999.0, expires=9000.0)
+    run(s.issue([late]))
+    assert run(s.find_token(late.token_hash)).revoked_at == 1000.0  # type: ignore[union-attr]
