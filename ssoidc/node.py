@@ -82,7 +82,8 @@ class Node:
         self.settings = settings
         self.clock: Clock = clock or SystemClock()
         self.store, self.master_key = open_store(settings)
-        self.minter = TokenMinter(self.master_key)
+        sealed = settings.refresh_token_format == "sealed"  # noqa: S105 - a format name, not a secret
+        self.minter = TokenMinter(self.master_key, sealed_refresh=sealed)
         self.jwks = JwksCache(
             JwksSettings(
                 allow_insecure=settings.allow_insecure_issuers,

@@ -67,6 +67,10 @@ class Settings:
     refresh_grace_seconds: float = 5.0
     """A retired refresh token presented again within this many seconds is refused without revoking its family
     (a client's own network retry); later reuse revokes the whole family."""
+    refresh_token_format: str = "sealed"  # noqa: S105 - a format name, not a secret
+    """Refresh tokens minted: ``sealed`` (they carry what the next refresh needs; one store round trip per refresh)
+    or ``mac`` (random + MAC, the format of earlier versions, which older nodes can redeem: for a rolling upgrade).
+    Both formats are always accepted."""
     code_ttl: int = 300
     """Lifetime of authorization codes, seconds."""
     web_session_ttl: int = 8 * 3600
@@ -104,6 +108,10 @@ class Settings:
         if self.sqlite_synchronous not in {"NORMAL", "FULL"}:
             raise ConfigError(
                 f"SSOIDC_SQLITE_SYNCHRONOUS: expected NORMAL or FULL, got {self.sqlite_synchronous!r}"
+            )
+        if self.refresh_token_format not in {"sealed", "mac"}:
+            raise ConfigError(
+                f"SSOIDC_REFRESH_TOKEN_FORMAT: expected sealed or mac, got {self.refresh_token_format!r}"
             )
         if self.database_url and not self.database_url.startswith(("postgresql://", "postgres://")):
             raise ConfigError("SSOIDC_DATABASE_URL: expected a postgresql:// URL (or nothing, for SQLite)")
@@ -146,6 +154,7 @@ def settings_from_env(**overrides: object) -> Settings:
         session_ttl=_env_int("SSOIDC_SESSION_TTL", 8 * 3600),
         assertion_leeway=_env_int("SSOIDC_ASSERTION_LEEWAY", 60),
         refresh_grace_seconds=float(_env_int("SSOIDC_REFRESH_GRACE_SECONDS", 5)),
+        refresh_token_format=env.get("SSOIDC_REFRESH_TOKEN_FORMAT", "sealed").strip().lower(),
         code_ttl=_env_int("SSOIDC_CODE_TTL", 300),
         web_session_ttl=_env_int("SSOIDC_WEB_SESSION_TTL", 8 * 3600),
         lockout_threshold=_env_int("SSOIDC_LOCKOUT_THRESHOLD", 5),
@@ -177,6 +186,7 @@ def export_env(settings: Settings) -> dict[str, str]:
         "SSOIDC_SESSION_TTL": str(settings.session_ttl),
         "SSOIDC_ASSERTION_LEEWAY": str(settings.assertion_leeway),
         "SSOIDC_REFRESH_GRACE_SECONDS": str(int(settings.refresh_grace_seconds)),
+        "SSOIDC_REFRESH_TOKEN_FORMAT": settings.refresh_token_format,
         "SSOIDC_CODE_TTL": str(settings.code_ttl),
         "SSOIDC_WEB_SESSION_TTL": str(settings.web_session_ttl),
         "SSOIDC_LOCKOUT_THRESHOLD": str(settings.lockout_threshold),

@@ -61,7 +61,9 @@ class RefreshClaims:
 
 
 class TokenMinter:
-    def __init__(self, master_key: bytes) -> None:
+    def __init__(self, master_key: bytes, *, sealed_refresh: bool = True) -> None:
+        """``sealed_refresh=False``: ``mint_refresh`` mints the MAC format (``SSOIDC_REFRESH_TOKEN_FORMAT=mac``)."""
+        self._sealed_refresh = sealed_refresh
         self._mac_key = derive_key(master_key, "token-mac")
         self._ctx = Sealer(master_key, "identity-context")
         self._refresh = AESSIV(derive_key(master_key, "refresh-token", 64))
@@ -88,7 +90,10 @@ class TokenMinter:
         return hashlib.sha256(token.encode()).digest()
 
     def mint_refresh(self, application_arn: str, claims: RefreshClaims) -> tuple[str, bytes]:
-        """Return ``(token, sha256(token))`` for a sealed refresh token (MAC format if it would be too long)."""
+        """Return ``(token, sha256(token))`` for a sealed refresh token (MAC format if it would be too long, or if
+        this minter was made with ``sealed_refresh=False``)."""
+        if not self._sealed_refresh:
+            return self.mint("refresh")
         header = _HEADER.pack(max(0, int(claims.issued_at)), _REFRESH_FORMAT)
         doc: dict[str, Any] = {
             "u": claims.user_id,

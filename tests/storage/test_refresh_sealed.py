@@ -138,21 +138,32 @@ class Harness:
         self.loop.close()
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def h(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]:
+def harness(request: pytest.FixtureRequest, tmp_path: Path, **settings: Any) -> Iterator[Harness]:
     url, schema = "", ""
     if request.param == "postgres":
         base = request.getfixturevalue("pg_base_url")
         schema = new_schema("ssoidc_sealed")
         url = with_query(base, search_path=schema)
-    settings = Settings(data_dir=tmp_path, database_url=url, refresh_grace_seconds=GRACE)
-    harness = Harness(settings, request.param)
+    h = Harness(
+        Settings(data_dir=tmp_path, database_url=url, refresh_grace_seconds=GRACE, **settings), request.param
+    )
     try:
-        yield harness
+        yield h
     finally:
-        harness.close()
+        h.close()
         if schema:
             drop_schema(request.getfixturevalue("pg_base_url"), schema)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def h(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]:
+    yield from harness(request, tmp_path)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def h_mac(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]:
+    """A node set to ``SSOIDC_REFRESH_TOKEN_FORMAT=mac`` (a rolling upgrade from a version before sealed tokens)."""
+    yield from harness(request, tmp_path, refresh_token_format="mac")
 
 
 def test_sealed_refresh_reads_no_token_row(h: Harness) -> None:
@@ -251,3 +262,16 @@ def test_mac_format_refresh_tokens_from_before_still_redeem(h: Harness) -> None:
         h.refresh(legacy)
     with pytest.raises(InvalidGrant):
         h.refresh(out.refresh_token)  # same family: revoked by the reuse
+
+
+def test_mac_format_setting_mints_what_older_nodes_redeem(h_mac: Harness) -> None:
+    first = h_mac.session()
+    second = h_mac.refresh(first.refresh_token)
+    for token in (first.refresh_token, second.refresh_token):
+        assert len(token.rpartition(":")[0]) == MAC_TOKEN_BODY_CHARS
+        # ``check`` is the whole refresh-token check of versions before sealed tokens.
+        assert h_mac.node.minter.check(token, "refresh") is not None
+    assert h_mac.find_calls == 1
+    h_mac.clock.advance(GRACE + 1)
+    with pytest.raises(InvalidGrant, match="already used"):
+        h_mac.refresh(first.refresh_token)

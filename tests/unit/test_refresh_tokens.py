@@ -5,11 +5,14 @@ from __future__ import annotations
 import hashlib
 import struct
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from ssoidc.crypto import b64u, b64u_decode
+from ssoidc.errors import ConfigError
 from ssoidc.oauth.tokens import MAC_TOKEN_BODY_CHARS, REFRESH_MAX_CHARS, RefreshClaims, TokenMinter
+from ssoidc.settings import Settings, export_env, settings_from_env
 
 APP = "arn:aws:sso::123456789012:application/ssoins-1234567890abcdef/apl-1234567890abcdef"
 OTHER_APP = "arn:aws:sso::123456789012:application/ssoins-1234567890abcdef/apl-0000000000000000"
@@ -107,3 +110,19 @@ def test_a_valid_seal_of_something_else_is_refused() -> None:
 def test_arbitrary_text_is_refused_without_raising(text: str) -> None:
     assert MINTER.open_refresh("aor" + text, APP) is None
     assert MINTER.open_refresh(text, APP) is None
+
+
+def test_mac_minter_mints_the_earlier_format_which_a_sealed_minter_accepts() -> None:
+    mac_minter = TokenMinter(bytes(range(32)), sealed_refresh=False)
+    token, token_hash = mac_minter.mint_refresh(APP, CLAIMS)
+    assert len(token.rpartition(":")[0]) == MAC_TOKEN_BODY_CHARS
+    assert mac_minter.check(token, "refresh") == token_hash
+    assert MINTER.open_refresh(token, APP) == (token_hash, None)
+
+
+def test_refresh_token_format_setting() -> None:
+    assert settings_from_env().refresh_token_format == "sealed"
+    assert Settings(refresh_token_format="mac").validate().refresh_token_format == "mac"
+    with pytest.raises(ConfigError, match="SSOIDC_REFRESH_TOKEN_FORMAT"):
+        Settings(refresh_token_format="jwt").validate()
+    assert export_env(Settings(refresh_token_format="mac"))["SSOIDC_REFRESH_TOKEN_FORMAT"] == "mac"
