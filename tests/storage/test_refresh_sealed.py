@@ -27,24 +27,11 @@ from ssoidc.oauth.request import Caller, TokenRequest
 from ssoidc.oauth.tokens import MAC_TOKEN_BODY_CHARS, RefreshClaims
 from ssoidc.settings import Settings
 from ssoidc.storage.base import TokenRecord
+from tests.inprocess import ALLOW_ACCOUNT, issue_code
 from tests.pg import drop_schema, new_schema, pg_run, with_query
 
 REDIRECT = "https://a.example.com/cb"
 GRACE = 2.0
-ALLOW_ACCOUNT = {
-    "IAM": {
-        "Iam": {
-            "ActorPolicy": {
-                "Statement": {
-                    "Effect": "Allow",
-                    "Principal": {"AWS": "123456789012"},
-                    "Action": "sso-oauth:*",
-                    "Resource": "*",
-                }
-            }
-        }
-    }
-}
 CONFIG = {
     "Instance": {"Name": "sealed"},
     "Applications": [
@@ -95,19 +82,7 @@ class Harness:
         return self.run(self.node.create_token_with_iam(TokenRequest(**kw), CALLER))
 
     def session(self, app: str = "a") -> Any:
-        directory = self.run(self.node.refresh())
-        code = self.run(
-            self.node.code_issuer.issue_code(
-                directory,
-                application_arn=self.apps[app],
-                user_id=self.user,
-                redirect_uri=REDIRECT,
-                scopes=None,
-                code_challenge=None,
-                code_challenge_method=None,
-                now=self.clock.now(),
-            )
-        )
+        code = self.run(issue_code(self.node, self.apps[app], self.user, REDIRECT, self.clock.now()))
         return self.call(
             client_id=self.apps[app], grant_type="authorization_code", code=code, redirect_uri=REDIRECT
         )

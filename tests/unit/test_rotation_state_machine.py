@@ -24,6 +24,7 @@ from ssoidc.errors import InvalidGrant, OAuthError
 from ssoidc.node import Node
 from ssoidc.oauth.request import Caller, TokenRequest
 from ssoidc.settings import Settings
+from tests.inprocess import ALLOW_ACCOUNT, issue_code
 
 GRACE = 2.0
 ACCESS_TTL = 30
@@ -32,21 +33,6 @@ REDIRECT = "https://a.example.com/cb"
 EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
 ACCESS = "urn:ietf:params:oauth:token-type:access_token"
 
-# Both applications let the account (the caller's) do anything.
-ALLOW_ACCOUNT = {
-    "IAM": {
-        "Iam": {
-            "ActorPolicy": {
-                "Statement": {
-                    "Effect": "Allow",
-                    "Principal": {"AWS": "123456789012"},
-                    "Action": "sso-oauth:*",
-                    "Resource": "*",
-                }
-            }
-        }
-    }
-}
 CONFIG = {
     "Instance": {"Name": "sm"},
     "Applications": [
@@ -105,19 +91,7 @@ class RotationMachine(RuleBasedStateMachine):
 
     @initialize()
     def start_session(self) -> None:
-        directory = self.run(self.node.refresh())
-        code = self.run(
-            self.node.code_issuer.issue_code(
-                directory,
-                application_arn=self.apps["a"],
-                user_id=self.user,
-                redirect_uri=REDIRECT,
-                scopes=None,
-                code_challenge=None,
-                code_challenge_method=None,
-                now=self.clock.now(),
-            )
-        )
+        code = self.run(issue_code(self.node, self.apps["a"], self.user, REDIRECT, self.clock.now()))
         resp = self.call(
             client_id=self.apps["a"], grant_type="authorization_code", code=code, redirect_uri=REDIRECT
         )
