@@ -83,6 +83,7 @@ class Variant:
     pg_sync: str = ""  # PostgreSQL synchronous_commit of the servers' sessions (postgres only)
     # CHECKPOINT after seeding: each page's first change in the run writes a full-page image to the WAL
     pg_checkpoint: bool = False
+    pg_pool: int = 10  # pool_max_size of each server process's PostgreSQL pool
 
 
 # ---------------------------------------------------------------------------------------------------- helpers
@@ -229,7 +230,7 @@ class Bench:
 
     @staticmethod
     def key(v: Variant) -> str:
-        return f"{v.grant}/{v.rev}/{v.server}/{v.synchronous}/{v.conns}/{v.store}/{v.nodes}/{v.pg_sync}/{v.pg_checkpoint}"
+        return f"{v.grant}/{v.rev}/{v.server}/{v.synchronous}/{v.conns}/{v.store}/{v.nodes}/{v.pg_sync}/{v.pg_checkpoint}/{v.pg_pool}"
 
     def measure(self, v: Variant) -> dict[str, Any]:
         a = self.args
@@ -258,7 +259,7 @@ class Bench:
         if v.store != "postgres":
             return [h.Server(v.server, h.free_port(), workdir, a.workers, v.synchronous, src=src)], "", ""
         schema = f"ssoidc_bench_{os.getpid()}_{secrets.token_hex(4)}"
-        url = h.pg_url(a.pg_url, schema, pool_max_size=str(a.pg_pool_max), synchronous_commit=v.pg_sync)
+        url = h.pg_url(a.pg_url, schema, pool_max_size=str(v.pg_pool), synchronous_commit=v.pg_sync)
         ports: list[int] = []
         while len(set(ports)) < v.nodes:
             ports = [h.free_port() for _ in range(v.nodes)]
@@ -560,6 +561,7 @@ def markdown(
         server = f"{v.server} x{args.workers}" + (f" on {v.nodes} nodes" if v.nodes > 1 else "")
         store = v.synchronous if v.store == "sqlite" else f"PostgreSQL synchronous_commit={v.pg_sync}"
         store += ", CHECKPOINT first" if v.pg_checkpoint else ""
+        store += f", pool {v.pg_pool}" if v.store == "postgres" and v.pg_pool != 10 else ""
         lines.append(
             f"| {v.grant} | {v.group}{' ' + v.rev if v.rev else ''} | {server} | {store} | {v.conns} | **{s['rps']:,.0f}**{spread}"
             f" | {s['p50']:.2f} | {s['p99']:.2f} | {s['cpu_us']:,.0f} ({s['sys_us']:,.0f}) | {s['server_cores']:.2f}"
@@ -616,6 +618,7 @@ def postgres_markdown(
             pg_cols = "- | - | - | - | - | - | -"
         store = "SQLite NORMAL" if v.store == "sqlite" else f"PostgreSQL sc={v.pg_sync}"
         store += ", CHECKPOINT first" if v.pg_checkpoint else ""
+        store += f", pool {v.pg_pool}" if v.store == "postgres" and v.pg_pool != 10 else ""
         lines.append(
             f"| {store} | {v.nodes} x {args.workers} | {v.conns} | **{s['rps']:,.0f}** | {s['rps'] / v.nodes:,.0f}"
             f" | {ratio} | {s['p99']:.2f} | {s['cpu_us']:,.0f} | {pg_cols} |"
@@ -681,8 +684,8 @@ def main() -> int:
                    "separated (default on: every commit waits for its WAL fsync; off: for comparison only)")  # fmt: skip
     p.add_argument("--pg-checkpoint", action="store_true", help="also 1 node with a CHECKPOINT between seeding"
                    " and the server's start (full-page images in the WAL, as in a long-running server)")  # fmt: skip
-    p.add_argument("--pg-pool-max", type=int, default=10, help="pool_max_size of each server process's PostgreSQL"
-                   " pool (default 10, the store's default)")  # fmt: skip
+    p.add_argument("--pg-pool-max", default="10", help="pool_max_size values of each server process's PostgreSQL"
+                   " pool, comma-separated (default 10, the store's default)")  # fmt: skip
     p.add_argument("--keep", action="store_true", help="keep the temporary data dirs and request files")
     p.add_argument(
         "--report", default="", help="only print the table of a saved bench/out/bench-*.json again"
@@ -735,17 +738,22 @@ def main() -> int:
                 variants.append(
                     Variant(f"refresh-uvicorn-NORMAL-c{c}", "refresh", "uvicorn", "NORMAL", c, "postgres")
                 )
+            pools = [int(x) for x in a.pg_pool_max.split(",") if x]
             for sync in [x for x in a.pg_sync.split(",") if x]:
                 for n in [int(n) for n in a.pg_nodes.split(",") if n]:
-                    variants.append(
-                        Variant(f"refresh-pg-{sync}-{n}node{'s' if n > 1 else ''}-c{c}", "refresh", "uvicorn",
-                                "NORMAL", c, "postgres", store="postgres", nodes=n, pg_sync=sync)
-                    )  # fmt: skip
+                    for pool in pools:
+                        suffix = f"-pool{pool}" if pool != 10 else ""
+                        variants.append(
+                            Variant(f"refresh-pg-{sync}-{n}node{'s' if n > 1 else ''}-c{c}{suffix}", "refresh",
+                                    "uvicorn", "NORMAL", c, "postgres", store="postgres", nodes=n, pg_sync=sync,
+                                    pg_pool=pool)
+                        )  # fmt: skip
             if a.pg_checkpoint:
                 sync = a.pg_sync.split(",")[0]
                 variants.append(
                     Variant(f"refresh-pg-{sync}-1node-checkpoint-c{c}", "refresh", "uvicorn", "NORMAL", c,
-                            "postgres", store="postgres", nodes=1, pg_sync=sync, pg_checkpoint=True)
+                            "postgres", store="postgres", nodes=1, pg_sync=sync, pg_checkpoint=True,
+                            pg_pool=pools[0])
                 )  # fmt: skip
 
     history = [r for r in a.history.split(",") if r]
