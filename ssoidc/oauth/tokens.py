@@ -14,7 +14,7 @@
   that would not fit in ``REFRESH_MAX_CHARS``, and every refresh token minted before this format (``aor`` + 43
   chars + ``:`` + MAC, as access tokens), is read from the store as before.
 * The identity context (``sts:identity_context`` and ``awsAdditionalDetails.identityContext``) is an opaque blob:
-  base64 of AES-256-GCM over a small JSON document, sealed under a purpose key so ssoidc (or a companion STS
+  base64 of AES-256-GCM-SIV over a small JSON document, sealed under a purpose key so ssoidc (or a companion STS
   emulator sharing the master key) can verify and read it later with ``open_identity_context``.
 """
 

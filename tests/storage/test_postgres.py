@@ -270,3 +270,49 @@ def test_other_nodes_learn_a_new_configuration_version_by_notification(pg_schema
             await b.close()
 
     asyncio.run(go())
+
+
+def test_one_purger_at_a_time_per_schema(pg_base_url: str, pg_schema: tuple[str, str]) -> None:
+    """Every worker of every node runs a purge loop; the advisory lock lets one of them work at a time, and the
+    others skip their round instead of deleting the same rows in parallel."""
+    schema, url = pg_schema
+    from ssoidc.storage.base import TokenRecord
+    from ssoidc.storage.postgres import _lock_key
+
+    expired = TokenRecord(
+        token_hash=secrets.token_bytes(32),
+        kind="access",
+        family_id="f",
+        parent_hash=None,
+        application_arn="arn:app",
+        user_id="u",
+        scopes=("openid",),
+        issued_at=100.0,
+        expires_at=200.0,
+        session_expires_at=200.0,
+        grant_type="urn:ietf:params:oauth:grant-type:jwt-bearer",
+    )
+
+    async def go() -> None:
+        store = PostgresStore(url, master_key=KEY)
+        try:
+            await store.issue([expired])
+            holder = await asyncpg.connect(pg_base_url)  # another node, mid-purge
+            try:
+                assert await holder.fetchval("SELECT pg_try_advisory_lock($1)", _lock_key("ssoidc-purge", schema))
+                assert await store.purge_expired(1000.0) == 0
+                assert await store.find_token(expired.token_hash) is not None
+            finally:
+                await holder.close()  # its session ends: the lock is released with it
+            assert await store.purge_expired(1000.0) == 1
+            assert await store.find_token(expired.token_hash) is None
+            assert await store.purge_expired(1000.0) == 0  # and this purger released it: nothing left, no error
+            again = await asyncpg.connect(pg_base_url)
+            try:
+                assert await again.fetchval("SELECT pg_try_advisory_lock($1)", _lock_key("ssoidc-purge", schema))
+            finally:
+                await again.close()
+        finally:
+            await store.close()
+
+    asyncio.run(go())
