@@ -299,17 +299,23 @@ def test_one_purger_at_a_time_per_schema(pg_base_url: str, pg_schema: tuple[str,
             await store.issue([expired])
             holder = await asyncpg.connect(pg_base_url)  # another node, mid-purge
             try:
-                assert await holder.fetchval("SELECT pg_try_advisory_lock($1)", _lock_key("ssoidc-purge", schema))
+                assert await holder.fetchval(
+                    "SELECT pg_try_advisory_lock($1)", _lock_key("ssoidc-purge", schema)
+                )
                 assert await store.purge_expired(1000.0) == 0
                 assert await store.find_token(expired.token_hash) is not None
             finally:
                 await holder.close()  # its session ends: the lock is released with it
             assert await store.purge_expired(1000.0) == 1
             assert await store.find_token(expired.token_hash) is None
-            assert await store.purge_expired(1000.0) == 0  # and this purger released it: nothing left, no error
+            assert (
+                await store.purge_expired(1000.0) == 0
+            )  # and this purger released it: nothing left, no error
             again = await asyncpg.connect(pg_base_url)
             try:
-                assert await again.fetchval("SELECT pg_try_advisory_lock($1)", _lock_key("ssoidc-purge", schema))
+                assert await again.fetchval(
+                    "SELECT pg_try_advisory_lock($1)", _lock_key("ssoidc-purge", schema)
+                )
             finally:
                 await again.close()
         finally:
