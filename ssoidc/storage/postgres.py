@@ -807,22 +807,20 @@ class PostgresStore:
 
     @_driver_errors
     async def purge_expired(self, now: float, limit: int = 1000) -> int:
-        """Delete up to ``limit`` expired rows of each kind, each batch its own short statement.
+        """Delete up to ``limit`` expired rows of each kind, in one short transaction.
 
-        One purger at a time per schema: the call holds a session advisory lock (``pg_try_advisory_lock``) on one
-        pooled connection, and returns 0 at once if another process (a worker of this or another node) holds it.
-        The lock goes with the connection if the process dies.
+        One purger at a time per schema: the transaction first takes a transaction-scoped advisory lock
+        (``pg_try_advisory_xact_lock``) and returns 0 at once if another process (a worker of this or another node)
+        holds it. The lock ends with the transaction, also behind a transaction-pooling proxy and if the process
+        dies.
         """
         pool = await self._get_pool()
         key = _lock_key("ssoidc-purge", self.url.schema or "")
-        async with pool.acquire() as conn:
-            if not await conn.fetchval("SELECT pg_try_advisory_lock($1)", key):
+        async with pool.acquire() as conn, conn.transaction():
+            if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", key):
                 return 0
-            try:
-                n = 0
-                for sql, age in _SQL_PURGE:
-                    status = await conn.execute(sql, now - age, limit)
-                    n += int(status.rsplit(" ", 1)[-1])
-                return n
-            finally:
-                await conn.execute("SELECT pg_advisory_unlock($1)", key)
+            n = 0
+            for sql, age in _SQL_PURGE:
+                status = await conn.execute(sql, now - age, limit)
+                n += int(status.rsplit(" ", 1)[-1])
+            return n
