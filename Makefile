@@ -22,9 +22,10 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) system-deps node-deps ## install everything the tests need (venv, Debian and npm packages)
 
-system-deps: ## Debian packages used by tests and benchmarks: AWS CLI v2, wrk, chromium
+system-deps: ## Debian packages used by tests and benchmarks: AWS CLI v2, wrk, chromium, pgbouncer
 	@missing=""; \
 	  [ -x /usr/bin/aws ] || missing="$$missing awscli"; \
+	  [ -x /usr/sbin/pgbouncer ] || missing="$$missing pgbouncer"; \
 	  [ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
 	  command -v wrk >/dev/null || missing="$$missing wrk"; \
 	  if [ -n "$$missing" ]; then \

@@ -45,8 +45,9 @@ class Settings:
     database_url: str = ""
     """``postgresql://user:password@host:port/db?search_path=schema``: store everything in PostgreSQL, shared by
     every node given the same URL (and the same ``SSOIDC_MASTER_KEY``). Query parameters ``pool_min_size``
-    (2), ``pool_max_size`` (10) and ``command_timeout`` (seconds, 10) tune the per-process pool; any other is a
-    server setting. Empty: SQLite in ``data_dir``."""
+    (2), ``pool_max_size`` (10) and ``command_timeout`` (seconds, 10) tune the per-process pool;
+    ``pooler=transaction`` is for a transaction-pooling proxy; any other is a server setting. Empty: SQLite in
+    ``data_dir``."""
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1

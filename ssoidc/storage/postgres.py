@@ -3,6 +3,11 @@
 * asyncpg with a connection pool per process (``pool_min_size`` 2, ``pool_max_size`` 10, ``command_timeout`` 10 s
   by default; each can be set as a query parameter of the URL). Every other query parameter is a server setting
   for each session, so ``postgresql://host/db?search_path=ssoidc`` puts the tables in schema ``ssoidc``.
+* Behind a transaction-pooling proxy (PgBouncer ``pool_mode = transaction``, RDS Proxy) add ``pooler=transaction``:
+  statements are then not prepared by name, the configuration version is re-read at most once a second instead
+  of being pushed by LISTEN, and the URL may carry no server settings (set ``search_path`` on the pooler's
+  database entry or on the role). Migrations, redemptions and the purge are single transactions with
+  transaction-scoped advisory locks, so they hold behind such a proxy. A session pooler needs nothing.
 * The pool belongs to an event loop: it is made lazily on first use in the running loop, and made again if the
   store is used from another loop (``asyncio.run`` in the CLI, a uvicorn worker's loop).
 * Migrations: ``migrations/postgres/NNNN_name.sql`` (the SQLite versions, in PostgreSQL dialect), applied in one
@@ -93,7 +98,7 @@ R = TypeVar("R")
 DEFAULT_POOL_MIN = 2
 DEFAULT_POOL_MAX = 10
 DEFAULT_COMMAND_TIMEOUT = 10.0
-_OWN_PARAMS = ("pool_min_size", "pool_max_size", "command_timeout")
+_OWN_PARAMS = ("pool_min_size", "pool_max_size", "command_timeout", "pooler")
 
 # New token rows as 13 parallel arrays ($1..$13): one statement inserts any number of tokens.
 _UNNEST_TOKENS = (
@@ -172,6 +177,10 @@ class PostgresUrl:
     min_size: int = DEFAULT_POOL_MIN
     max_size: int = DEFAULT_POOL_MAX
     command_timeout: float = DEFAULT_COMMAND_TIMEOUT
+    transaction_pooler: bool = False
+    """``pooler=transaction``: the URL points at a transaction-pooling proxy (PgBouncer ``pool_mode =
+    transaction``, RDS Proxy): no named prepared statements, no LISTEN (the configuration version is then re-read
+    at most every ``VERSION_RECHECK_SECONDS``), no server settings in the URL."""
 
     @classmethod
     def parse(cls, url: str) -> PostgresUrl:
@@ -189,6 +198,16 @@ class PostgresUrl:
             raise ConfigError(
                 "SSOIDC_DATABASE_URL: pool_min_size, pool_max_size and command_timeout must be numbers"
             ) from None
+        pooler = own.get("pooler", "none")
+        if pooler not in ("none", "session", "transaction"):
+            raise ConfigError("SSOIDC_DATABASE_URL: pooler must be none, session or transaction")
+        if pooler == "transaction" and rest:
+            raise ConfigError(
+                "SSOIDC_DATABASE_URL: with pooler=transaction the URL cannot carry server settings ("
+                + ", ".join(sorted({k for k, _ in rest}))
+                + "): a transaction pooler does not keep them per client. Set them on the pooler's database entry"
+                " (PgBouncer: connect_query) or on the role (ALTER ROLE ... SET)"
+            )
         if not 0 <= min_size <= max_size or max_size < 1 or timeout <= 0:
             raise ConfigError(
                 "SSOIDC_DATABASE_URL: expected 0 <= pool_min_size <= pool_max_size, pool_max_size >= 1"
@@ -206,7 +225,7 @@ class PostgresUrl:
         except ValueError:  # several hosts (h1:5432,h2:5432): shown as written, without credentials
             display = parts.netloc.rpartition("@")[2] + parts.path
         dsn = urllib.parse.urlunsplit(parts._replace(query=urllib.parse.urlencode(rest)))
-        return cls(dsn, display, schema, min_size, max_size, timeout)
+        return cls(dsn, display, schema, min_size, max_size, timeout, pooler == "transaction")
 
 
 def _lock_key(*parts: str) -> int:
@@ -342,6 +361,9 @@ class PostgresStore:
                 max_size=u.max_size,
                 command_timeout=u.command_timeout,
                 reset=_no_reset,
+                # Behind a transaction pooler consecutive statements may reach different server connections, so
+                # none may rely on a statement prepared by name earlier.
+                statement_cache_size=0 if u.transaction_pooler else 100,
             )
         except (asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError, OSError) as exc:
             log.error("cannot connect to PostgreSQL at %s: %s", u.display, type(exc).__name__)
@@ -372,6 +394,8 @@ class PostgresStore:
         new listener is tried at most every 5 s). Revocations and tokens are never cached: this is only the
         version of the configuration snapshot.
         """
+        if self.url.transaction_pooler:
+            return  # a LISTEN through a transaction pooler would be left on some other client's connection
         self._listen_retry_at = time.monotonic() + 5.0
         try:
             conn = await asyncpg.connect(self.url.dsn, timeout=5)
@@ -512,12 +536,12 @@ class PostgresStore:
         pool = await self._get_pool()
         now = time.monotonic()
         if (
-            self._listener is not None
+            (self._listener is not None or self.url.transaction_pooler)
             and self._version is not None
             and now - self._version_checked < VERSION_RECHECK_SECONDS
         ):
             return self._version
-        if self._listener is None and now >= self._listen_retry_at:
+        if self._listener is None and not self.url.transaction_pooler and now >= self._listen_retry_at:
             await self._watch()
         value = await pool.fetchval("SELECT value FROM meta WHERE key = 'config_version'")
         self._note_version(0 if value is None else int(value))
