@@ -385,10 +385,40 @@ def bench_environ(synchronous: str) -> Any:
         os.environ.update(saved)
 
 
-def seed_refresh_tokens(settings: Any, counts: list[int], batch: int = 1000) -> list[list[str]]:
-    """``seed_refresh_tokens_async`` from synchronous code, with the server's ``SSOIDC_*`` environment."""
-    with bench_environ(settings.sqlite_synchronous):
-        return asyncio.run(seed_refresh_tokens_async(settings, counts, batch))
+def seed_refresh_tokens(
+    settings: Any, counts: list[int], batch: int = 1000, src: Path | None = None
+) -> list[list[str]]:
+    """``seed_refresh_tokens_async`` from synchronous code, with the server's ``SSOIDC_*`` environment.
+
+    ``src`` (another revision's ``ssoidc/``, for history rows): seed in a subprocess running that revision's code,
+    so the rows, the sealed secrets and the token format are the ones its server reads.
+    """
+    if src is None:
+        with bench_environ(settings.sqlite_synchronous):
+            return asyncio.run(seed_refresh_tokens_async(settings, counts, batch))
+    from ssoidc.settings import export_env
+
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "tokens.json"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SSOIDC_")}
+        env.update(export_env(settings))
+        env.update(base_env(settings.sqlite_synchronous))
+        env["PYTHONPATH"] = os.pathsep.join([str(src), str(Path(__file__).resolve().parent)])
+        subprocess.run(
+            [sys.executable, "-c", "import sys, harness; harness.seed_main(sys.argv[1], sys.argv[2], sys.argv[3])",
+             orjson.dumps(counts).decode(), str(batch), str(out)],
+            env=env, cwd=src, check=True, timeout=600,
+        )  # fmt: skip
+        tokens: list[list[str]] = orjson.loads(out.read_bytes())
+        return tokens
+
+
+def seed_main(counts: str, batch: str, out: str) -> None:
+    """Entry point of the seeding subprocess: settings from ``SSOIDC_*``, tokens as JSON into ``out``."""
+    from ssoidc.settings import settings_from_env
+
+    tokens = asyncio.run(seed_refresh_tokens_async(settings_from_env(), orjson.loads(counts), int(batch)))
+    Path(out).write_bytes(orjson.dumps(tokens))
 
 
 async def seed_refresh_tokens_async(settings: Any, counts: list[int], batch: int = 1000) -> list[list[str]]:

@@ -307,7 +307,9 @@ class Bench:
                 server.prepare()
             t_seed = time.monotonic()
             pad = max(0, a.refresh_seed_min - nodes * (1 + n_warm + n_meas))
-            lists = h.seed_refresh_tokens(servers[0].settings(), [1, n_warm, n_meas] * nodes + [pad])
+            lists = h.seed_refresh_tokens(
+                servers[0].settings(), [1, n_warm, n_meas] * nodes + [pad], src=servers[0].src
+            )
             for i in range(nodes):
                 smoke_tokens[i] = lists[3 * i][0]
                 warm_tokens[i], meas_tokens[i] = lists[3 * i + 1], lists[3 * i + 2]
@@ -667,8 +669,8 @@ def main() -> int:
                    " connections served by each revision's ssoidc/ (exported with git archive to a temp dir),"
                    " interleaved with this working tree's")  # fmt: skip
     p.add_argument("--history-grant", default="jwt-bearer", choices=["jwt-bearer", "refresh"],
-                   help="grant of the --history rows (default jwt-bearer; refresh seeds with this tree's code, so"
-                   " only for revisions with the same token rows)")  # fmt: skip
+                   help="grant of the --history rows (default jwt-bearer; refresh seeds each revision's store"
+                   " with that revision's own code)")  # fmt: skip
     p.add_argument("--postgres", action=argparse.BooleanOptionalAction, default=None, help="the PostgreSQL"
                    " scenario (on by default unless --skip-main; --no-postgres skips it): the refresh grant at --pg-conns connections"
                    " on 1 node and on --pg-nodes nodes (each --workers workers, one wrk per node, the connections"

@@ -282,6 +282,9 @@ class Node:
         if d is not None and d.version == version:
             return d
         async with self._lock:
+            d = self._directory
+            if d is not None and d.version >= version:
+                return d  # another request reloaded it while this one waited for the lock
             config, version = await self.store.load_configuration()
             if config is None:
                 config = Configuration(

@@ -71,9 +71,29 @@ def validate(shape: Shape, value: Any, path: str, *, constraints: bool = False) 
     return _validate(shape, value, path, constraints)
 
 
+NUL_MESSAGE = "must not contain the character U+0000"
+"""No string of any request may hold NUL: PostgreSQL's text cannot store it (SQLite can), so it is refused at the
+wire, the same on both stores, instead of failing in the store."""
+
+
+def _no_nul(value: Any, path: str) -> None:
+    """Refuse NUL in any string, key or value, of a free-form JSON document."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ShapeError(path, NUL_MESSAGE)
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            _no_nul(k, path)
+            _no_nul(v, path)
+    elif isinstance(value, list):
+        for v in value:
+            _no_nul(v, path)
+
+
 def _validate(shape: Shape, value: Any, path: str, constraints: bool) -> Any:
     t = shape.type_name
     if t == "structure" and shape.metadata.get("document"):
+        _no_nul(value, path)
         return value  # a free-form JSON document (an IAM policy); the domain parses it
     if t == "structure":
         assert isinstance(shape, StructureShape)
@@ -112,6 +132,8 @@ def _validate(shape: Shape, value: Any, path: str, constraints: bool) -> Any:
     if t == "string":
         if not isinstance(value, str):
             raise ShapeError(path, "expected a string")
+        if "\x00" in value:
+            raise ShapeError(path, NUL_MESSAGE)
         enum = shape.enum
         if enum and value not in enum:
             raise ShapeError(path, f"must be one of {', '.join(enum)}")

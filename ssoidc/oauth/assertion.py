@@ -254,6 +254,8 @@ def _check_claims(claims: Mapping[str, Any], *, issuer_url: str, now: float, lee
     jti = claims["jti"]
     if not isinstance(jti, str) or not jti:
         raise AssertionInvalid("assertion jti claim is not a non-empty string")
+    if "\x00" in jti:
+        raise AssertionInvalid("assertion jti claim contains the character U+0000")
     if len(jti) > MAX_JTI_LENGTH:
         raise AssertionInvalid(f"assertion jti claim is longer than {MAX_JTI_LENGTH} characters")
 

@@ -68,7 +68,8 @@ class SignInService:
 
     async def authenticate(self, directory: Directory, user_name: str, password: str, now: float) -> str:
         """Return the user id, or raise ``SignInFailed`` / ``SignInLocked``."""
-        key = "user:" + user_name.strip().lower()[:256]
+        # The lockout key is a hash: any typed name (NUL included) fits both stores, and no name is stored.
+        key = "user:" + hashlib.sha256(user_name.strip().lower()[:256].encode("utf-8", "replace")).hexdigest()
         locked = await self._store.locked_until(key, now)
         if locked is not None:
             raise SignInLocked(locked)

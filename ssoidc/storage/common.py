@@ -89,6 +89,23 @@ SUBJECT_REVOKED = (
 )
 """True when the user or the application of row ``{t}`` was revoked at or after the row was issued."""
 
+SPENDABLE_REFRESH = (
+    "{t}.token_hash = {hash} AND {t}.kind = 'refresh' AND {t}.application_arn = {app} AND {t}.retired_at IS NULL"
+    " AND {t}.revoked_at IS NULL AND {t}.expires_at > {now}"
+    " AND NOT EXISTS (SELECT 1 FROM revoked_families f WHERE f.family_id = {t}.family_id) AND NOT "
+    + SUBJECT_REVOKED
+)
+"""The WHERE of a refresh rotation: the token of row ``{t}`` may be spent now (``{hash}``, ``{app}``, ``{now}``:
+each dialect's placeholders). Both stores' rotate statements use it, so they refuse exactly the same tokens."""
+REDEEMABLE_CODE = (
+    "{t}.code_hash = {hash} AND {t}.application_arn = {app} AND {t}.consumed_at IS NULL AND {t}.expires_at > {now}"
+    " AND NOT " + SUBJECT_REVOKED
+)
+"""The WHERE of a code redemption, as ``SPENDABLE_REFRESH``."""
+REVOKE_FAMILY_SQL = (
+    "INSERT INTO revoked_families (family_id, revoked_at, expires_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING"
+)
+"""Revoke a family (family_id, now, expires_at); a family revoked already keeps its first revocation."""
 FIND_TOKEN_SQL = (
     "SELECT " + ", ".join("t." + c for c in TOKEN_COLUMNS) + ", t.retired_at,"
     " COALESCE(f.revoked_at, su.revoked_at, sa.revoked_at) FROM tokens t"
@@ -146,19 +163,30 @@ PURGE_SQL: tuple[tuple[str, float], ...] = (
         "DELETE FROM idempotency WHERE key IN (SELECT key FROM idempotency WHERE created_at < ? LIMIT ?)",
         float(IDEMPOTENCY_TTL_SECONDS),
     ),
+    # A revoked subject's marker: the outer WHERE repeats the subquery's condition, so a marker that a concurrent
+    # second revocation just reset (expires_at NULL, a later revoked_at) is re-checked on its new version and left
+    # alone; the subqueries take rows in key order, as replace_configuration does, so the two cannot deadlock.
     (  # settle: every token or code issued before the revocation is committed by now, so none outlives this
         "UPDATE revoked_subjects SET expires_at = COALESCE((SELECT MAX(m) FROM (SELECT MAX(expires_at) AS m FROM tokens"
         " UNION ALL SELECT MAX(expires_at) AS m FROM auth_codes) AS latest), 0) WHERE subject IN (SELECT subject"
-        " FROM revoked_subjects WHERE expires_at IS NULL AND revoked_at < ? LIMIT ?)",
+        " FROM revoked_subjects WHERE expires_at IS NULL AND revoked_at < ? ORDER BY subject LIMIT ?)"
+        " AND expires_at IS NULL AND revoked_at < ?",
         REVOCATION_SETTLE_SECONDS,
     ),
     (
         "DELETE FROM revoked_subjects WHERE subject IN"
-        " (SELECT subject FROM revoked_subjects WHERE expires_at < ? LIMIT ?)",
+        " (SELECT subject FROM revoked_subjects WHERE expires_at < ? ORDER BY subject LIMIT ?) AND expires_at < ?",
         0.0,
     ),
 )
-"""``purge_expired``'s batches: (statement with parameters (cutoff, limit), how long before now the cutoff is)."""
+"""``purge_expired``'s batches: (statement, how long before now its cutoff is); see ``purge_params``."""
+
+
+def purge_params(sql: str, cutoff: float, limit: int) -> tuple[float | int, ...]:
+    """The parameters of a ``PURGE_SQL`` statement: (cutoff, limit), and the cutoff again where the statement
+    re-checks it on the rows it changes."""
+    return (cutoff, limit, cutoff) if sql.count("?") == 3 else (cutoff, limit)
+
 
 LOAD_CREDENTIALS_SQL = (
     "SELECT access_key_id, secret_enc, principal_arn, session_token_sha256, policy, description, created_at"

@@ -66,11 +66,13 @@ from ssoidc.storage.common import (
     MASTER_KEY_MISMATCH,
     PURGE_SQL,
     REDEEM_LOSER_SQL,
+    REDEEMABLE_CODE,
+    REVOKE_FAMILY_SQL,
     ROTATE_LOSER_SQL,
     SECRET_PURPOSE,
     SIGNING_KEY_PURPOSE,
     SIGNING_KEYS_SQL,
-    SUBJECT_REVOKED,
+    SPENDABLE_REFRESH,
     TOKEN_COLS,
     TOKEN_COLUMNS,
     TOKEN_CONTEXT,
@@ -84,6 +86,7 @@ from ssoidc.storage.common import (
     master_key_check,
     migrations,
     numbered,
+    purge_params,
     same_check,
     signing_key,
     token_params,
@@ -114,18 +117,16 @@ _SQL_ISSUE_JTI = (
     " SELECT count(*) FROM j"
 )
 _SQL_ROTATE = (
-    "WITH old AS (UPDATE tokens t SET retired_at = $14 WHERE t.token_hash = $15 AND t.kind = 'refresh'"
-    " AND t.application_arn = $16 AND t.retired_at IS NULL AND t.revoked_at IS NULL AND t.expires_at > $14"
-    " AND NOT EXISTS (SELECT 1 FROM revoked_families f WHERE f.family_id = t.family_id)"
-    " AND NOT " + SUBJECT_REVOKED.format(t="t") + " RETURNING 1),"
+    "WITH old AS (UPDATE tokens t SET retired_at = $14 WHERE "
+    + SPENDABLE_REFRESH.format(t="t", hash="$15", app="$16", now="$14")
+    + " RETURNING 1),"
     f" ins AS (INSERT INTO tokens ({TOKEN_COLS}) {_UNNEST_TOKENS} WHERE EXISTS (SELECT 1 FROM old))"
     " SELECT count(*) FROM old"
 )
 _SQL_ROTATE_LOSER = numbered(ROTATE_LOSER_SQL)
 _SQL_REDEEM = (
-    "WITH c AS (UPDATE auth_codes a SET consumed_at = $14 WHERE a.code_hash = $15 AND a.application_arn = $16"
-    " AND a.consumed_at IS NULL AND a.expires_at > $14 AND NOT "
-    + SUBJECT_REVOKED.format(t="a")
+    "WITH c AS (UPDATE auth_codes a SET consumed_at = $14 WHERE "
+    + REDEEMABLE_CODE.format(t="a", hash="$15", app="$16", now="$14")
     + " RETURNING 1),"
     f" ins AS (INSERT INTO tokens ({TOKEN_COLS}) {_UNNEST_TOKENS} WHERE EXISTS (SELECT 1 FROM c))"
     " SELECT count(*) FROM c"
@@ -137,7 +138,7 @@ _SQL_INSERT_CODE = numbered(INSERT_CODE_SQL)
 _SQL_SIGNING_KEYS = numbered(SIGNING_KEYS_SQL)
 _SQL_INSERT_CREDENTIAL = numbered(INSERT_CREDENTIAL_SQL) + " ON CONFLICT DO NOTHING RETURNING 1"
 _SQL_PURGE = tuple((numbered(sql), age) for sql, age in PURGE_SQL)
-_SQL_REVOKE_FAMILY = "INSERT INTO revoked_families (family_id, revoked_at, expires_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING"
+_SQL_REVOKE_FAMILY = numbered(REVOKE_FAMILY_SQL)
 _SQL_BUMP_VERSION = (
     "INSERT INTO meta (key, value) VALUES ('config_version', '1') ON CONFLICT (key) DO UPDATE"
     " SET value = (meta.value::bigint + 1)::text RETURNING value::bigint"
@@ -148,10 +149,7 @@ _SQL_CAS_VERSION = (
     "UPDATE meta SET value = (value::bigint + 1)::text WHERE key = 'config_version' AND value::bigint = $1"
     " RETURNING value::bigint"
 )
-_SQL_CAS_FIRST_VERSION = (
-    "INSERT INTO meta (key, value) VALUES ('config_version', '1') ON CONFLICT (key) DO UPDATE SET value = '1'"
-    " WHERE meta.value = '0' RETURNING value::bigint"
-)
+_SQL_CAS_FIRST_VERSION = "INSERT INTO meta (key, value) VALUES ('config_version', '1') ON CONFLICT (key) DO NOTHING RETURNING value::bigint"
 _SQL_RECORD_FAILURE = (
     "INSERT INTO login_attempts AS la (attempt_key, failures, first_failure_at, locked_until)"
     " VALUES ($1, 1, $2::float8, CASE WHEN 1 >= $3::int THEN $2::float8 + $4::float8 END)"
@@ -482,7 +480,7 @@ class PostgresStore:
     @_driver_errors
     async def ping(self) -> None:
         pool = await self._get_pool()
-        await pool.fetchval("SELECT 1")
+        await pool.fetchval("SELECT value FROM meta WHERE key = 'config_version'")
 
     @_driver_errors
     async def schema_version(self) -> int:
@@ -578,6 +576,7 @@ class PostgresStore:
             else:
                 version = await conn.fetchval(_SQL_CAS_VERSION, expected_version)
             if version is None:
+                self._version = None  # another process wrote: the next config_version() reads the database
                 raise VersionConflict(f"configuration version is no longer {expected_version}")
             if idempotency is not None:
                 won = await conn.fetchval(
@@ -844,7 +843,7 @@ class PostgresStore:
             if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", key):
                 return 0
             n = 0
-            for sql, age in _SQL_PURGE:
-                status = await conn.execute(sql, now - age, limit)
+            for (sql, age), (shared, _) in zip(_SQL_PURGE, PURGE_SQL, strict=True):
+                status = await conn.execute(sql, *purge_params(shared, now - age, limit))
                 n += int(status.rsplit(" ", 1)[-1])
             return n

@@ -55,11 +55,13 @@ from ssoidc.storage.common import (
     MASTER_KEY_MISMATCH,
     PURGE_SQL,
     REDEEM_LOSER_SQL,
+    REDEEMABLE_CODE,
+    REVOKE_FAMILY_SQL,
     ROTATE_LOSER_SQL,
     SECRET_PURPOSE,
     SIGNING_KEY_PURPOSE,
     SIGNING_KEYS_SQL,
-    SUBJECT_REVOKED,
+    SPENDABLE_REFRESH,
     TOKEN_COLS,
     code_params,
     code_record,
@@ -70,6 +72,7 @@ from ssoidc.storage.common import (
     idempotency_record,
     master_key_check,
     migrations,
+    purge_params,
     same_check,
     signing_key,
     statements,
@@ -270,7 +273,9 @@ class SqliteStore:
 
     async def ping(self) -> None:
         try:
-            self._db.execute("SELECT 1").fetchone()
+            self._db.execute(
+                "SELECT value FROM meta WHERE key = 'config_version'"
+            ).fetchone()  # reads the file
         except sqlite3.Error as exc:
             raise StorageError("the SQLite database did not answer") from exc
 
@@ -442,8 +447,7 @@ class SqliteStore:
     def _revoke_family(self, db: sqlite3.Connection, family_id: str, now: float, expires_at: float) -> int:
         return int(
             db.execute(
-                "INSERT INTO revoked_families (family_id, revoked_at, expires_at) VALUES (?, ?, ?)"
-                " ON CONFLICT DO NOTHING",
+                REVOKE_FAMILY_SQL,
                 (family_id, now, expires_at),
             ).rowcount
         )
@@ -465,10 +469,8 @@ class SqliteStore:
 
         def op(db: sqlite3.Connection) -> Redemption:
             n = db.execute(
-                "UPDATE tokens SET retired_at = ? WHERE token_hash = ? AND kind = 'refresh' AND application_arn = ?"
-                " AND retired_at IS NULL AND revoked_at IS NULL AND expires_at > ?"
-                " AND NOT EXISTS (SELECT 1 FROM revoked_families f WHERE f.family_id = tokens.family_id)"
-                " AND NOT " + SUBJECT_REVOKED.format(t="tokens"),
+                "UPDATE tokens SET retired_at = ? WHERE "
+                + SPENDABLE_REFRESH.format(t="tokens", hash="?", app="?", now="?"),
                 (now, old_hash, application_arn, now),
             ).rowcount
             if n == 1:
@@ -500,9 +502,8 @@ class SqliteStore:
 
         def op(db: sqlite3.Connection) -> Redemption:
             n = db.execute(
-                "UPDATE auth_codes SET consumed_at = ? WHERE code_hash = ? AND application_arn = ?"
-                " AND consumed_at IS NULL AND expires_at > ? AND NOT "
-                + SUBJECT_REVOKED.format(t="auth_codes"),
+                "UPDATE auth_codes SET consumed_at = ? WHERE "
+                + REDEEMABLE_CODE.format(t="auth_codes", hash="?", app="?", now="?"),
                 (now, code_hash, application_arn, now),
             ).rowcount
             if n == 1:
@@ -586,4 +587,6 @@ class SqliteStore:
     async def purge_expired(self, now: float, limit: int = 1000) -> int:
         """Delete up to ``limit`` expired rows of each kind; small batches keep the write lock short."""
         with self._write() as db:
-            return sum(db.execute(sql, (now - age, limit)).rowcount for sql, age in PURGE_SQL)
+            return sum(
+                db.execute(sql, purge_params(sql, now - age, limit)).rowcount for sql, age in PURGE_SQL
+            )

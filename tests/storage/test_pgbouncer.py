@@ -165,3 +165,27 @@ def test_two_nodes_serve_through_a_transaction_pooler(
         assert got["UserName"] == "pooled-user"
     finally:
         cluster.close()
+
+
+def test_a_version_conflict_makes_the_store_read_the_version_again(pooled: str) -> None:
+    """Without LISTEN a store answers ``config_version`` from memory for up to a second. When its compare-and-swap
+    loses to another process, that memory is stale: the next read must go to the database, or every retry of the
+    admin editor would rebuild the same stale snapshot and end in a spurious ConflictException."""
+    from ssoidc.storage.base import VersionConflict
+    from tests.storage.test_contract import configuration
+
+    async def go() -> None:
+        a, b = PostgresStore(pooled, master_key=KEY), PostgresStore(pooled, master_key=KEY)
+        try:
+            first = await a.replace_configuration(configuration(), expected_version=0)
+            assert await b.config_version() == first  # b now remembers it
+            second = await a.replace_configuration(configuration("two"), expected_version=first)
+            with pytest.raises(VersionConflict):
+                await b.replace_configuration(configuration("three"), expected_version=first)
+            assert await b.config_version() == second
+            assert await b.replace_configuration(configuration("three"), expected_version=second) == second + 1
+        finally:
+            await a.close()
+            await b.close()
+
+    asyncio.run(go())

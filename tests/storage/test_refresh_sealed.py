@@ -250,3 +250,24 @@ def test_mac_format_setting_mints_what_older_nodes_redeem(h_mac: Harness) -> Non
     h_mac.clock.advance(GRACE + 1)
     with pytest.raises(InvalidGrant, match="already used"):
         h_mac.refresh(first.refresh_token)
+
+
+def test_a_new_configuration_is_loaded_once_however_many_requests_wait(h: Harness) -> None:
+    """After a version change every in-flight request sees the new version; only the first may reload."""
+    store = h.node.store
+    real_load = store.load_configuration
+    loads = 0
+
+    async def counting_load() -> Any:
+        nonlocal loads
+        loads += 1
+        return await real_load()
+
+    store.load_configuration = counting_load  # type: ignore[method-assign]
+    h.run(store.replace_configuration(h.config, now=h.clock.now()))
+
+    async def many() -> None:
+        await asyncio.gather(*(h.node.refresh() for _ in range(20)))
+
+    h.run(many())
+    assert loads == 1
