@@ -54,7 +54,7 @@ BOOTSTRAP_FILE = "bootstrap-credentials"
 ID_TOKEN_PURPOSE = "id-token"  # noqa: S105 - a key purpose label, not a secret
 DEMO_ISSUER_PURPOSE = "demo-issuer"
 READY_TIMEOUT_SECONDS = 2.0
-"""``/readyz``: a store that does not answer ``SELECT 1`` within this long is not ready."""
+"""``/readyz``: a store that does not answer a one-row read within this long is not ready."""
 READY_CACHE_SECONDS = 1.0
 """``/readyz``: an answer is reused this long (per worker process)."""
 
@@ -249,7 +249,7 @@ class Node:
     async def ready(self) -> bool:
         """Readiness (``GET /readyz``): can this node reach its store right now?
 
-        One ``SELECT 1`` bounded by ``READY_TIMEOUT_SECONDS``; the answer is reused for ``READY_CACHE_SECONDS`` and
+        One one-row read (``Store.ping``) bounded by ``READY_TIMEOUT_SECONDS``; the answer is reused for ``READY_CACHE_SECONDS`` and
         concurrent callers share one probe, so a flood of health checks costs the database at most one query per
         second per worker. A change of answer is logged once (without the store's address or credentials).
         """

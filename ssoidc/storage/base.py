@@ -258,7 +258,7 @@ class Store(ConfigStore, CredentialStore, KeyStore, TokenStore, CodeStore, SignI
     """``sqlite`` or ``postgresql``: what ``/readyz`` names (never a path or a URL)."""
 
     async def ping(self) -> None:
-        """One trivial query, a round trip to the database; raises ``StorageError`` if it cannot answer."""
+        """Read one row (the configuration version) from the database; raises ``StorageError`` if it cannot."""
         ...
 
     async def close(self) -> None: ...

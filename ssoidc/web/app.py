@@ -6,7 +6,7 @@ Routes:
   POST /  (X-Amz-Target: SWBExternalService.*, AWSIdentityStore.*)
                                                  sso-admin and identitystore, JSON 1.1 (ssoidc.aws.json11)
   GET  /healthz                                  liveness: 200 once the node serves requests (never asks the store)
-  GET  /readyz                                   readiness: 200 if the store answers a SELECT 1, else 503
+  GET  /readyz                                   readiness: 200 if the store answers a one-row read, else 503
   GET  /<instance id>/.well-known/openid-configuration, /<instance id>/.well-known/jwks.json
                                                  OIDC discovery and JWKS for our idTokens
   GET  /demo-issuer/.well-known/openid-configuration, /demo-issuer/jwks.json   (demo mode only)

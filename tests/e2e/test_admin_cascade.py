@@ -18,10 +18,7 @@ from botocore.exceptions import ClientError
 
 from ssoidc.storage.base import TokenRecord
 from tests.conftest import make_admin_client, make_client, private_server
-from tests.support import JWT_BEARER, ROOT, LiveServer, e2e_config
-
-TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
-
+from tests.support import JWT_BEARER, ROOT, TOKEN_EXCHANGE, LiveServer, e2e_config
 
 live = private_server("cascade", scope="function")
 

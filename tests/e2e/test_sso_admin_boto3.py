@@ -22,12 +22,12 @@ from tests.support import (
     ACCOUNT,
     AUDIENCE,
     JWT_BEARER,
+    TOKEN_EXCHANGE,
     LiveServer,
     allow_account,
 )
 
 CUSTOM = "arn:aws:sso::aws:applicationProvider/custom"
-TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
 MISSING_APP = f"arn:aws:sso::{ACCOUNT}:application/ssoins-e2e0000000000000/apl-0000000000000000"
 MISSING_TTI = f"arn:aws:sso::{ACCOUNT}:trustedTokenIssuer/ssoins-e2e0000000000000/tti-00000000-0000-4000-8000-000000000000"
 MISSING_PRINCIPAL = "0000000000-00000000-0000-4000-8000-000000000000"

@@ -2,8 +2,8 @@
 nodes keep serving, and the dead node restarts cleanly on its port.
 
 Client threads run token sessions round-robin over three nodes: a JWT-bearer grant, then refresh rotations (each
-on the next node), with now and then an authorization-code redemption. Midway, node 2 is killed with SIGKILL (its
-whole process group), if possible while a request to it is in flight. Node 0 stays up: the configuration names
+on the next node), with now and then an authorization-code redemption. Midway, node 2 is frozen (SIGSTOP) with requests to it in
+flight and killed with SIGKILL (its whole process group). Node 0 stays up: the configuration names
 its ``/demo-issuer`` as the trusted token issuer, whose JWKS every node fetches. After the load the dead node is
 started again on the same port, and:
 
@@ -22,8 +22,10 @@ started again on the same port, and:
 from __future__ import annotations
 
 import hashlib
+import os
 import random
 import secrets
+import signal
 import socket
 import threading
 import time
@@ -90,7 +92,7 @@ def run_load(cluster: Cluster, codes: list[str]) -> Ledger:
     kill_time = [float("inf")]
     end = time.monotonic() + LOAD_S
     code_lock, lock = threading.Lock(), threading.Lock()
-    in_flight = [0]  # requests to the victim that have not returned yet
+    in_flight = [0]  # refresh requests to the victim that have not returned yet
 
     def client(t: int) -> None:
         http = http_client()
@@ -118,14 +120,15 @@ def run_load(cluster: Cluster, codes: list[str]) -> Ledger:
                     op = "refresh"
                     doc = {"clientId": apps["main"], "grantType": "refresh_token", "refreshToken": head}
                 sent_at = time.monotonic()
-                if node == VICTIM:
+                counted = node == VICTIM and op == "refresh"
+                if counted:
                     with lock:
                         in_flight[0] += 1
                 try:
                     try:
                         r = post(http, cluster, node, doc)
                     finally:
-                        if node == VICTIM:
+                        if counted:
                             with lock:
                                 in_flight[0] -= 1
                 except httpx.ConnectError:
@@ -174,9 +177,18 @@ def run_load(cluster: Cluster, codes: list[str]) -> Ledger:
     for th in threads:
         th.start()
     time.sleep(KILL_AT_S)
-    deadline = time.monotonic() + 0.5
-    while in_flight[0] == 0 and time.monotonic() < deadline:  # kill it with a request in flight, if we can
-        time.sleep(0)
+    # Freeze the victim (SIGSTOP) until requests to it are caught in flight: they can then never be answered, so
+    # the kill (SIGKILL, while frozen) certainly cuts some off. Answers already on the wire drain first.
+    victim = cluster.nodes[VICTIM].proc
+    deadline = time.monotonic() + 10
+    while True:
+        os.killpg(victim.pid, signal.SIGSTOP)
+        time.sleep(0.05)
+        if in_flight[0] > 0 or time.monotonic() > deadline:
+            break
+        os.killpg(victim.pid, signal.SIGCONT)
+        time.sleep(0.01)
+    assert in_flight[0] > 0, "no refresh to the victim was in flight when it was frozen"
     killing.set()  # before the signal: any error from the victim from here on is the kill's
     kill_time[0] = time.monotonic()
     cluster.kill(VICTIM)
@@ -198,7 +210,7 @@ def test_kill_9_one_node_under_load(cluster: Cluster) -> None:
 
     # -- the surviving nodes kept serving ----------------------------------------------------------------------
     assert led.failures == []
-    assert led.ok_on_survivors_after_kill >= 20, led.ok_by_node
+    assert led.ok_on_survivors_after_kill > 0, led.ok_by_node
     assert all(led.ok_by_node[i] > 0 for i in range(3)), led.ok_by_node
     # -- the dead node restarts cleanly on its port ------------------------------------------------------------
     log_before = len(cluster.log(VICTIM))
@@ -234,6 +246,7 @@ def test_kill_9_one_node_under_load(cluster: Cluster) -> None:
     assert cluster.fetchval("SELECT count(*) FROM revoked_families") == 0  # nothing was presented twice
     # a redemption cut off by the kill is all or nothing: retired exactly when its successors exist; one that
     # did not happen left the client's token live (probed below with the heads)
+    assert led.in_doubt, "the kill cut off no refresh in flight: nothing below would be checked"
     doubt = {sha(t): t for t in led.in_doubt}
     rows = cluster.fetch(
         "SELECT t.token_hash, t.retired_at IS NOT NULL,"

@@ -37,7 +37,10 @@ from tests.support import (
 RACERS = 30
 
 
-cluster = cluster_fixture("multinode")
+GRACE_S = 3.0
+"""The nodes' refresh grace window: wide enough that 30 racing requests released together all land inside it on a
+loaded machine."""
+cluster = cluster_fixture("multinode", extra_env={"SSOIDC_REFRESH_GRACE_SECONDS": str(int(GRACE_S))})
 
 
 @pytest.fixture(scope="module")
@@ -200,7 +203,7 @@ def test_family_revoked_through_one_node_fails_at_once_on_the_others(
     third = refresh(cluster, n2, second["refreshToken"])
     exchanged = exchange(cluster, n0, third["accessToken"], requestedTokenType=REFRESH_TYPE)
     other = jwt_tokens(cluster, n1)  # another session of the same user
-    time.sleep(1.2)  # past the nodes' 1 s grace window: a reuse now revokes the family
+    time.sleep(GRACE_S + 0.2)  # past the nodes' grace window: a reuse now revokes the family
     with pytest.raises(ClientError) as info:
         refresh(cluster, n0, first["refreshToken"])  # reuse through node 0
     assert "revoked" in info.value.response["error_description"]
@@ -219,7 +222,7 @@ def test_family_revoked_through_one_node_fails_at_once_on_the_others(
 
 # The documented bound (docs/deployment.md): PostgreSQL NOTIFYs every configuration-version change at commit, so
 # other nodes serve it within milliseconds; even a lost notification is caught by the 1 s re-read.
-PROPAGATION_BOUND = VERSION_RECHECK_SECONDS + 0.5  # + slack for a loaded CI machine
+PROPAGATION_BOUND = VERSION_RECHECK_SECONDS + 1.5  # + slack for the polling requests on a loaded CI machine
 
 
 def served_within(check: Any, bound: float = PROPAGATION_BOUND) -> float:

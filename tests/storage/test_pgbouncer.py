@@ -183,7 +183,9 @@ def test_a_version_conflict_makes_the_store_read_the_version_again(pooled: str) 
             with pytest.raises(VersionConflict):
                 await b.replace_configuration(configuration("three"), expected_version=first)
             assert await b.config_version() == second
-            assert await b.replace_configuration(configuration("three"), expected_version=second) == second + 1
+            assert (
+                await b.replace_configuration(configuration("three"), expected_version=second) == second + 1
+            )
         finally:
             await a.close()
             await b.close()
