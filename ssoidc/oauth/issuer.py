@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -50,6 +50,14 @@ class IssueSpec:
     """No token of this set may outlive this instant (token exchange: the subject token's expiry)."""
 
 
+@dataclass(frozen=True, slots=True)
+class PendingTokens:
+    """A minted token set: the rows to store, and ``finish`` to sign it once they are stored."""
+
+    records: list[TokenRecord]
+    finish: Callable[[], TokenResult]
+
+
 class TokenIssuer:
     def __init__(
         self, *, minter: TokenMinter, signer: Signer, store: TokenStore, base_url: str, access_ttl: int
@@ -66,13 +74,20 @@ class TokenIssuer:
     async def issue(
         self, spec: IssueSpec, directory: Directory, *, jti: tuple[str, str, float] | None = None
     ) -> TokenResult:
-        """Build the token set and store it (with the ``jti``, if given) in one transaction."""
-        result, records = self.build(spec, directory)
-        await self._store.issue(records, jti=jti)
-        return result
+        """Store the token set (with the ``jti``, if given) in one transaction, then sign it."""
+        pending = self.prepare(spec, directory)
+        await self._store.issue(pending.records, jti=jti)
+        return pending.finish()
 
     def build(self, spec: IssueSpec, directory: Directory) -> tuple[TokenResult, list[TokenRecord]]:
-        """Mint and sign a token set without storing it (the caller stores it atomically with its redemption)."""
+        """Mint and sign a token set without storing it."""
+        pending = self.prepare(spec, directory)
+        return pending.finish(), pending.records
+
+    def prepare(self, spec: IssueSpec, directory: Directory) -> PendingTokens:
+        """Mint a token set's tokens and store records; sealing the identity context and signing the idToken wait
+        for ``finish``, which the caller calls only once its conditional write has succeeded (a replayed code,
+        refresh token or ``jti`` costs no signature)."""
         now = spec.now
         app = spec.application
         inst = directory.instance
@@ -83,40 +98,8 @@ class TokenIssuer:
             else min(spec.session_expires_at, spec.not_after)
         )
         expires_at = min(now + self._access_ttl, session_end)
-        expires_in = max(0, int(expires_at - now))
         access, access_hash = self._minter.mint("access")
         with_refresh = (GRANT_REFRESH_TOKEN in app.grants) if spec.with_refresh is None else spec.with_refresh
-        iss = self.issuer_url(directory)
-        identity_context = self._minter.seal_identity_context(
-            {
-                "v": 1,
-                "iss": iss,
-                "sub": spec.user_id,
-                "isa": inst.identity_store_arn,
-                "app": app.arn,
-                "iat": int(now),
-                "exp": int(expires_at),
-                "fam": family,
-            }
-        )
-        claims: dict[str, Any] = {
-            "iss": iss,
-            "sub": spec.user_id,
-            "aud": app.arn,
-            "iat": int(now),
-            "exp": int(expires_at),
-            "auth_time": iso_utc(spec.auth_time),
-            "aws:identity_store_id": inst.identity_store_id,
-            "aws:identity_store_arn": inst.identity_store_arn,
-            "aws:instance_arn": inst.instance_arn,
-            "aws:instance_account": inst.owner_account_id,
-            "aws:credential_id": family,
-            "aws:application_arn": app.arn,
-            "sts:identity_context": identity_context,
-        }
-        if spec.act is not None:
-            claims["act"] = dict(spec.act)
-        id_token = self._signer.sign(claims)
         act = dict(spec.act) if spec.act is not None else None
         context: dict[str, Any] = {"auth_time": spec.auth_time, "act": act}
 
@@ -153,12 +136,46 @@ class TokenIssuer:
                 ),
             )
             records.append(record(refresh_hash, "refresh", session_end))
-        return TokenResult(
-            access_token=access,
-            expires_in=expires_in,
-            id_token=id_token,
-            issued_token_type=TOKEN_TYPE_REFRESH if refresh else TOKEN_TYPE_ACCESS,
-            scope=spec.scopes,
-            identity_context=identity_context,
-            refresh_token=refresh,
-        ), records
+
+        def finish() -> TokenResult:
+            iss = self.issuer_url(directory)
+            identity_context = self._minter.seal_identity_context(
+                {
+                    "v": 1,
+                    "iss": iss,
+                    "sub": spec.user_id,
+                    "isa": inst.identity_store_arn,
+                    "app": app.arn,
+                    "iat": int(now),
+                    "exp": int(expires_at),
+                    "fam": family,
+                }
+            )
+            claims: dict[str, Any] = {
+                "iss": iss,
+                "sub": spec.user_id,
+                "aud": app.arn,
+                "iat": int(now),
+                "exp": int(expires_at),
+                "auth_time": iso_utc(spec.auth_time),
+                "aws:identity_store_id": inst.identity_store_id,
+                "aws:identity_store_arn": inst.identity_store_arn,
+                "aws:instance_arn": inst.instance_arn,
+                "aws:instance_account": inst.owner_account_id,
+                "aws:credential_id": family,
+                "aws:application_arn": app.arn,
+                "sts:identity_context": identity_context,
+            }
+            if act is not None:
+                claims["act"] = act
+            return TokenResult(
+                access_token=access,
+                expires_in=max(0, int(expires_at - now)),
+                id_token=self._signer.sign(claims),
+                issued_token_type=TOKEN_TYPE_REFRESH if refresh else TOKEN_TYPE_ACCESS,
+                scope=spec.scopes,
+                identity_context=identity_context,
+                refresh_token=refresh,
+            )
+
+        return PendingTokens(records, finish)

@@ -73,6 +73,16 @@ class Harness:
             return await real_find(token_hash)
 
         store.find_token = counting_find  # type: ignore[method-assign]
+        self.signs = 0
+        signer = self.node.signer
+        assert signer is not None
+        real_sign = signer.sign
+
+        def counting_sign(claims: Any) -> str:
+            self.signs += 1
+            return real_sign(claims)
+
+        signer.sign = counting_sign  # type: ignore[method-assign]
 
     def run(self, coro: Any) -> Any:
         return self.loop.run_until_complete(coro)
@@ -181,10 +191,11 @@ def test_a_revoked_family_is_refused_by_the_store(h: Harness) -> None:
     first = h.session()
     claims = h.claims(first.refresh_token)
     h.run(h.node.store.revoke_family(claims.family_id, h.clock.now(), claims.session_expires_at))
-    rows = h.token_rows()
+    rows, signs = h.token_rows(), h.signs
     with pytest.raises(InvalidGrant):
         h.refresh(first.refresh_token)
     assert h.token_rows() == rows
+    assert h.signs == signs  # refused by the store before any idToken was signed
 
 
 def test_a_user_revoked_in_the_store_is_refused_before_this_node_sees_the_change(h: Harness) -> None:

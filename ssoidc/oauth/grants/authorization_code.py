@@ -76,10 +76,10 @@ class AuthorizationCodeGrantHandler:
             auth_time=record.auth_time,
             family_id=record.family_id,
         )
-        result, records = self._issuer.build(spec, ctx.directory)
-        outcome = await self._store.redeem_code(h, app.arn, ctx.now, records)
+        pending = self._issuer.prepare(spec, ctx.directory)
+        outcome = await self._store.redeem_code(h, app.arn, ctx.now, pending.records)
         if outcome is Redemption.OK:
-            return result
+            return pending.finish()
         if outcome is Redemption.REUSED:
             raise InvalidGrant(
                 "Invalid authorization code provided: it was already redeemed, so the tokens issued from it have"

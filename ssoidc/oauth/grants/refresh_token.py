@@ -73,10 +73,10 @@ class RefreshTokenGrantHandler:
             parent_hash=token_hash,
             with_refresh=True,
         )
-        result, records = self._issuer.build(spec, ctx.directory)
-        outcome = await self._store.rotate_refresh(token_hash, app.arn, ctx.now, self._grace, records)
+        pending = self._issuer.prepare(spec, ctx.directory)
+        outcome = await self._store.rotate_refresh(token_hash, app.arn, ctx.now, self._grace, pending.records)
         if outcome is Redemption.OK:
-            return result
+            return pending.finish()
         if outcome is Redemption.REUSED:
             raise InvalidGrant(
                 "Invalid refresh token provided: it was already used, so every token of its session has been"
