@@ -13,8 +13,8 @@ Choices where AWS is undocumented (docs/admin-api.md):
   ``ResourceNotFound``. The principal must exist in the identity store (``ResourceNotFound`` otherwise).
 * Changing grants, policies or assignments revokes nothing: every redemption re-checks the application's grants,
   ActorPolicy and the assignment gate, so a removed permission takes effect at the next token request.
-* A resource holds at most ``MAX_TAGS`` (50) tags (``ServiceQuotaExceeded``); keys starting with ``aws:`` are
-  reserved (``ValidationFailed``).
+* A resource holds at most ``rules.MAX_TAGS`` (50) tags (``ServiceQuotaExceeded``); keys starting with ``aws:``
+  are reserved (``ValidationFailed``). ``rules.check`` enforces both, for every write and for ``ssoidc apply``.
 
 Cascades: deleting an application removes its assignments, removes it from other applications' access-scope
 ``AuthorizedTargets`` and revokes every token issued for it.
@@ -44,7 +44,6 @@ from ssoidc.model import (
 )
 
 CUSTOM_PROVIDER = "arn:aws:sso::aws:applicationProvider/custom"
-MAX_TAGS = 50
 
 
 def new_application_arn(config: Configuration) -> str:
@@ -82,7 +81,6 @@ def create_application(
 ) -> Edit[Application]:
     active_instance(config, instance_arn)
     _check_sign_in(sign_in_origin, application_url)
-    check_tags(tags)
     if provider_arn != CUSTOM_PROVIDER:
         raise ResourceNotFound(
             f"Application provider {provider_arn} does not exist (ssoidc serves the custom provider)",
@@ -349,14 +347,6 @@ def set_assignment_required(config: Configuration, arn: str, required: bool) -> 
 # -- tags (instance, applications, trusted token issuers) -----------------------------------------------------
 
 
-def check_tags(tags: Mapping[str, str]) -> None:
-    if len(tags) > MAX_TAGS:
-        raise ServiceQuotaExceeded(f"A resource can have at most {MAX_TAGS} tags")
-    for k in tags:
-        if k.lower().startswith("aws:"):
-            raise ValidationFailed("Tag keys starting with aws: are reserved", "Tags")
-
-
 def resource_tags(
     config: Configuration, resource_arn: str, instance_arn: str | None = None
 ) -> Mapping[str, str]:
@@ -374,7 +364,7 @@ def resource_tags(
 
 
 def _set_tags(config: Configuration, resource_arn: str, tags: Mapping[str, str]) -> Configuration:
-    check_tags(tags)
+    """``config`` with the resource's tags replaced (their limits: ``rules.check``)."""
     if resource_arn == config.instance.instance_arn:
         return replace(config, instance=replace(config.instance, tags=dict(tags)))
     if any(a.arn == resource_arn for a in config.applications):

@@ -10,7 +10,8 @@ DescribeGroupMembership, GetUserId, GetGroupId, GetGroupMembershipId, List* and 
   survives ``ssoidc export`` / ``ssoidc apply`` round trips without being stored.
 * Uniqueness: ``UserName`` is unique case-insensitively, a group's ``DisplayName`` exactly (as
   ``ssoidc.admin.rules`` enforces); a duplicate is ``Conflict`` with reason UNIQUENESS_CONSTRAINT_VIOLATION and a
-  message that does not repeat the (sensitive) name. ``Administrator`` and ``AWSAdministrators`` are reserved.
+  message that does not repeat the (sensitive) name. ``Administrator`` and ``AWSAdministrators`` are reserved
+  (``rules.check``, as is the shape of a user's extensions).
 * Cascades: deleting a user removes it from every group, removes its application assignments and revokes every
   token issued to it (``revoke=["user:<id>"]``). Deleting a group removes its memberships and its application
   assignments; members' tokens are not revoked: a member who thereby loses access to an application fails the
@@ -28,7 +29,6 @@ from ssoidc.errors import Conflict, ResourceNotFound, ValidationFailed
 from ssoidc.ids import new_directory_id
 from ssoidc.model import Configuration, ExternalId, Group, Instance, User
 
-RESERVED_NAMES = frozenset({"administrator", "awsadministrators"})
 _MEMBERSHIP_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:ssoidc:identitystore:group-membership")
 
 
@@ -131,22 +131,13 @@ def only(found: Iterable[User | Group], resource_type: str) -> str:
     return ids[0]
 
 
-# -- checks -------------------------------------------------------------------------------------------------------
-def _check_name(name: str, field: str) -> None:
-    if name.lower() in RESERVED_NAMES:
-        raise ValidationFailed(f"{field} is a reserved name (Administrator, AWSAdministrators)", field)
-
-
-def _check_user(config: Configuration, user: User, old: User | None = None) -> None:
-    if old is None or old.user_name != user.user_name:
-        _check_name(user.user_name, "UserName")
+# -- uniqueness, in messages that do not repeat the name (``rules.check`` holds the other rules) -----------------
+def _check_user(config: Configuration, user: User) -> None:
     if any(u.user_id != user.user_id for u in users_named(config, user.user_name)):
         raise Conflict("Duplicate UserName", "UNIQUENESS_CONSTRAINT_VIOLATION")
 
 
-def _check_group(config: Configuration, group: Group, old: Group | None = None) -> None:
-    if old is None or old.display_name != group.display_name:
-        _check_name(group.display_name, "DisplayName")
+def _check_group(config: Configuration, group: Group) -> None:
     if any(g.group_id != group.group_id for g in groups_named(config, group.display_name)):
         raise Conflict("Duplicate GroupDisplayName", "UNIQUENESS_CONSTRAINT_VIOLATION")
 
@@ -161,7 +152,8 @@ def create_user(config: Configuration, user: User) -> Edit[User]:
 
 def replace_user(config: Configuration, user: User) -> Edit[User]:
     """Replace the stored user of the same id with ``user`` (UpdateUser)."""
-    _check_user(config, user, get_user(config, user.user_id))
+    get_user(config, user.user_id)
+    _check_user(config, user)
     return Edit(
         replace(config, users=tuple(user if u.user_id == user.user_id else u for u in config.users)), user
     )
@@ -197,7 +189,8 @@ def create_group(config: Configuration, *, display_name: str, description: str) 
 
 def replace_group(config: Configuration, group: Group) -> Edit[Group]:
     """Replace the stored group of the same id with ``group`` (UpdateGroup)."""
-    _check_group(config, group, get_group(config, group.group_id))
+    get_group(config, group.group_id)
+    _check_group(config, group)
     return Edit(
         replace(config, groups=tuple(group if g.group_id == group.group_id else g for g in config.groups)),
         group,

@@ -55,6 +55,18 @@ class ClientToken:
         return hashlib.sha256(orjson.dumps(self.request, option=orjson.OPT_SORT_KEYS)).digest()
 
 
+def empty_answer(
+    change: Callable[[Configuration], Edit[Any]],
+) -> Callable[[Configuration], Edit[dict[str, Any]]]:
+    """``change`` answering ``{}`` (an operation whose output has no members) instead of its own result."""
+
+    def run(config: Configuration) -> Edit[dict[str, Any]]:
+        edit = change(config)
+        return Edit(edit.config, {}, edit.revoke)
+
+    return run
+
+
 class ConfigEditor:
     def __init__(self, store: ConfigStore, read: Callable[[], Awaitable[Directory]]) -> None:
         self._store = store

@@ -2,10 +2,11 @@
 UpdateTrustedTokenIssuer, DeleteTrustedTokenIssuer, ListTrustedTokenIssuers). Pure functions ``Configuration -> Edit``.
 
 * An issuer's URL is fixed at creation (the update shape has no IssuerUrl) and unique in the instance: two issuers
-  with one URL would make the assertion's ``iss`` ambiguous, so a second one is a ``Conflict``.
+  with one URL would make the assertion's ``iss`` ambiguous, so a second one is a ``Conflict`` (``rules.check``).
 * Deleting an issuer that a JWT-bearer grant still names is a ``Conflict`` naming the applications: the grant
   must be changed first (silently dropping the issuer could leave a grant with no issuer at all).
-* At most ``rules.MAX_ISSUERS`` (10) per instance (``ServiceQuotaExceeded``), names unique (``Conflict``).
+* At most ``rules.MAX_ISSUERS`` (10) per instance (``ServiceQuotaExceeded``), names unique (``Conflict``): both
+  are ``rules.check``'s, as are the tag limits.
 """
 
 from __future__ import annotations
@@ -16,8 +17,7 @@ from dataclasses import replace
 from ssoidc import ids
 from ssoidc.admin.editor import Edit
 from ssoidc.admin.instance import active_instance
-from ssoidc.admin.rules import MAX_ISSUERS
-from ssoidc.errors import Conflict, ResourceNotFound, ServiceQuotaExceeded
+from ssoidc.errors import Conflict, ResourceNotFound
 from ssoidc.model import Configuration, JwtBearerGrant, TrustedTokenIssuer
 
 
@@ -44,12 +44,6 @@ def _put(config: Configuration, issuer: TrustedTokenIssuer) -> Configuration:
     return replace(config, trusted_token_issuers=tuple(items))
 
 
-def _check_name(config: Configuration, name: str, arn: str) -> None:
-    for t in config.trusted_token_issuers:
-        if t.name == name and t.arn != arn:
-            raise Conflict(f"A trusted token issuer named {name!r} already exists")
-
-
 def create_issuer(
     config: Configuration,
     *,
@@ -60,13 +54,8 @@ def create_issuer(
     identity_store_attribute_path: str,
     tags: Mapping[str, str],
 ) -> Edit[TrustedTokenIssuer]:
+    """A new issuer (the quota and the uniqueness of its name and URL: ``rules.check``)."""
     active_instance(config, instance_arn)
-    if len(config.trusted_token_issuers) >= MAX_ISSUERS:
-        raise ServiceQuotaExceeded(f"An instance can have at most {MAX_ISSUERS} trusted token issuers")
-    _check_name(config, name, "")
-    for t in config.trusted_token_issuers:
-        if t.issuer_url == issuer_url:
-            raise Conflict(f"A trusted token issuer with this IssuerUrl already exists ({t.arn})")
     issuer = TrustedTokenIssuer(
         arn=new_issuer_arn(config),
         name=name,
@@ -88,8 +77,6 @@ def update_issuer(
 ) -> Edit[TrustedTokenIssuer]:
     """Change the name or the claim mapping; the issuer URL never changes (it identifies the issuer)."""
     issuer = get_issuer(config, arn)
-    if name is not None:
-        _check_name(config, name, arn)
     new = replace(
         issuer,
         name=issuer.name if name is None else name,

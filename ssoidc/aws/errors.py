@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import orjson
 
 from ssoidc import errors as e
-from ssoidc.aws.models import error_status
+from ssoidc.aws.models import error_status, service_model
 
 OIDC_SERVICE = "sso-oidc"
 OIDC_NAMESPACE = "http://internal.amazon.com/coral/com.amazonaws.sso.oidc/"
@@ -128,11 +128,8 @@ def render_admin_error(
     Where ``operation``'s model lists no ResourceNotFoundException (sso-admin's ListApplications,
     DescribeInstance...), a missing resource is reported as the ValidationException it does model.
     """
-    from ssoidc.aws.models import service_model
-
     code = "InternalServerException"
     message = f"An internal error occurred (request id {request_id})"
-    status = 500
     extra: dict[str, str] = {}
     for cls in type(exc).__mro__:
         if cls in FRONTEND_ERRORS:
@@ -175,8 +172,6 @@ def render_admin_error(
 
 
 def _models(service: str, operation: str, code: str) -> bool:
-    from ssoidc.aws.models import service_model
-
     return any(s.name == code for s in service_model(service).operation_model(operation).error_shapes)
 
 

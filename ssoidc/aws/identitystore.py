@@ -34,8 +34,9 @@ from typing import Any
 from botocore.model import Shape, StructureShape
 
 from ssoidc.admin import directory as d
-from ssoidc.admin.editor import ConfigEditor, Edit
+from ssoidc.admin.editor import ConfigEditor, Edit, empty_answer
 from ssoidc.admin.paging import page
+from ssoidc.admin.rules import ENTERPRISE, ENTERPRISE_ATTRIBUTES, check_enterprise_value, check_extension
 from ssoidc.aws.json11 import AdminCall, Handler
 from ssoidc.aws.models import ShapeError, service_model, validate
 from ssoidc.errors import ValidationFailed
@@ -45,8 +46,6 @@ SERVICE = "identitystore"
 TARGET_PREFIX = "AWSIdentityStore"
 SIGNING_NAME = "identitystore"
 
-ENTERPRISE = "aws:identitystore:enterprise"
-ENTERPRISE_ATTRIBUTES = ("employeeNumber", "costCenter", "organization", "division", "department", "manager")
 #: Attributes IAM Identity Center requires on a user: CreateUser must set them and UpdateUser cannot remove them.
 REQUIRED_USER_PATHS = ("UserName", "DisplayName", "Name", "Name.GivenName", "Name.FamilyName")
 #: CreateUser members held by dedicated ``User`` fields; every other attribute member goes to ``User.profile``.
@@ -77,32 +76,6 @@ def _check(shape: Shape, value: Any, path: str) -> Any:
         ) from None
 
 
-def _check_extension(name: str, value: Any, path: str) -> dict[str, Any]:
-    if name != ENTERPRISE:
-        raise ValidationFailed(
-            f"Extension {name} is not supported; {ENTERPRISE} is the only supported extension", path
-        )
-    if not isinstance(value, dict):
-        raise ValidationFailed(f"Value at '{path}' must be a JSON object", path)
-    for k, v in value.items():
-        if k not in ENTERPRISE_ATTRIBUTES:
-            raise ValidationFailed(
-                f"Attribute {k[:64]!r} is not an attribute of {ENTERPRISE} ({', '.join(ENTERPRISE_ATTRIBUTES)})",
-                f"{path}.{k[:64]}",
-            )
-        _check_enterprise_value(k, v, f"{path}.{k}")
-    return dict(value)
-
-
-def _check_enterprise_value(attr: str, v: Any, path: str) -> None:
-    if attr == "manager" and isinstance(v, dict):
-        if set(v) != {"value"}:
-            raise ValidationFailed(f"Value at '{path}' must be an object with one member, value", path)
-        v = v["value"]
-    if not isinstance(v, str) or not 1 <= len(v) <= 1024:
-        raise ValidationFailed(f"Value at '{path}' must be a string of 1 to 1024 characters", path)
-
-
 # -- wire <-> domain ----------------------------------------------------------------------------------------------
 def user_attributes(user: User) -> Out:
     """The user's attributes in CreateUser's shape (all of them, with every stored extension)."""
@@ -122,8 +95,9 @@ def user_attributes(user: User) -> Out:
     for m in PROFILE_MEMBERS:
         if m in user.profile:
             out[m] = user.profile[m]
-    if user.profile.get("Extensions"):
-        out["Extensions"] = dict(user.profile["Extensions"])
+    exts = user.profile.get("Extensions")
+    if isinstance(exts, dict) and exts:  # anything else is not an extension map (rules.check refuses it)
+        out["Extensions"] = dict(exts)
     return out
 
 
@@ -282,13 +256,16 @@ def _not_required(member: str, path: str, i: int) -> None:
 
 
 def _apply_extension(attrs: Out, path: str, value: Any, at: str, i: int) -> None:
-    exts = dict(attrs.get("Extensions", {}))
+    """Apply one operation on the enterprise extension (the value is checked as ``rules.check`` would, but named
+    by the operation). A stored value that is not an object is replaced, never trusted."""
+    stored = attrs.get("Extensions")
+    exts = dict(stored) if isinstance(stored, dict) else {}
     rest = path[len(ENTERPRISE) :].lstrip(".").split(".") if len(path) > len(ENTERPRISE) else []
     if not rest:
         if value is None:
             exts.pop(ENTERPRISE, None)
         else:
-            exts[ENTERPRISE] = _check_extension(ENTERPRISE, value, at)
+            exts[ENTERPRISE] = check_extension(ENTERPRISE, value, at)
     else:
         attr = next((a for a in ENTERPRISE_ATTRIBUTES if a.lower() == rest[0].lower()), None)
         if (
@@ -297,12 +274,13 @@ def _apply_extension(attrs: Out, path: str, value: Any, at: str, i: int) -> None
             or (len(rest) == 2 and (attr != "manager" or rest[1].lower() != "value"))
         ):
             raise _unsupported(path, "user", i)
-        ext = dict(exts.get(ENTERPRISE, {}))
+        current = exts.get(ENTERPRISE)
+        ext = dict(current) if isinstance(current, dict) else {}
         if value is None:
             ext.pop(attr, None)
         else:
             ext[attr] = {"value": value} if len(rest) == 2 else value
-            _check_enterprise_value(attr, ext[attr], at)
+            check_enterprise_value(attr, ext[attr], at)
         if ext:
             exts[ENTERPRISE] = ext
         else:
@@ -402,8 +380,7 @@ class IdentityStoreApi:
                 raise ValidationFailed(
                     f"Name.{member} is required when used in IAM Identity Center", f"Name.{member}"
                 )
-        for name, value in inp.get("Extensions", {}).items():
-            _check_extension(name, value, f"Extensions.{name}")
+        # the extensions are rules.check's (the same member paths: Extensions.<name>[.<attribute>])
         attrs = {k: v for k, v in inp.items() if k != "IdentityStoreId"}
         user = user_from_attributes("", (), attrs)
 
@@ -421,19 +398,13 @@ class IdentityStoreApi:
         return user_out(d.get_user(config, inp["UserId"]), inp["IdentityStoreId"], extensions)
 
     async def update_user(self, inp: dict[str, Any], call: AdminCall) -> Out:
-        def change(c: Configuration) -> Edit[Out]:
-            user = apply_user_operations(d.get_user(c, inp["UserId"]), inp["Operations"])
-            e = d.replace_user(c, user)
-            return Edit(e.config, {}, e.revoke)
+        def change(c: Configuration) -> Edit[User]:
+            return d.replace_user(c, apply_user_operations(d.get_user(c, inp["UserId"]), inp["Operations"]))
 
-        return await self._write(call, inp, change)
+        return await self._write(call, inp, empty_answer(change))
 
     async def delete_user(self, inp: dict[str, Any], call: AdminCall) -> Out:
-        def change(c: Configuration) -> Edit[Out]:
-            e = d.delete_user(c, inp["UserId"])
-            return Edit(e.config, {}, e.revoke)
-
-        return await self._write(call, inp, change)
+        return await self._write(call, inp, empty_answer(lambda c: d.delete_user(c, inp["UserId"])))
 
     async def list_users(self, inp: dict[str, Any], call: AdminCall) -> Out:
         extensions = _requested_extensions(inp)
@@ -482,19 +453,15 @@ class IdentityStoreApi:
         return group_out(d.get_group(config, inp["GroupId"]), inp["IdentityStoreId"])
 
     async def update_group(self, inp: dict[str, Any], call: AdminCall) -> Out:
-        def change(c: Configuration) -> Edit[Out]:
-            group = apply_group_operations(d.get_group(c, inp["GroupId"]), inp["Operations"])
-            e = d.replace_group(c, group)
-            return Edit(e.config, {}, e.revoke)
+        def change(c: Configuration) -> Edit[Group]:
+            return d.replace_group(
+                c, apply_group_operations(d.get_group(c, inp["GroupId"]), inp["Operations"])
+            )
 
-        return await self._write(call, inp, change)
+        return await self._write(call, inp, empty_answer(change))
 
     async def delete_group(self, inp: dict[str, Any], call: AdminCall) -> Out:
-        def change(c: Configuration) -> Edit[Out]:
-            e = d.delete_group(c, inp["GroupId"])
-            return Edit(e.config, {}, e.revoke)
-
-        return await self._write(call, inp, change)
+        return await self._write(call, inp, empty_answer(lambda c: d.delete_group(c, inp["GroupId"])))
 
     async def list_groups(self, inp: dict[str, Any], call: AdminCall) -> Out:
         config = await self._config(inp)
@@ -536,11 +503,9 @@ class IdentityStoreApi:
         return membership_out(d.get_membership(config, inp["MembershipId"]), inp["IdentityStoreId"])
 
     async def delete_group_membership(self, inp: dict[str, Any], call: AdminCall) -> Out:
-        def change(c: Configuration) -> Edit[Out]:
-            e = d.delete_membership(c, inp["MembershipId"])
-            return Edit(e.config, {}, e.revoke)
-
-        return await self._write(call, inp, change)
+        return await self._write(
+            call, inp, empty_answer(lambda c: d.delete_membership(c, inp["MembershipId"]))
+        )
 
     async def get_group_membership_id(self, inp: dict[str, Any], call: AdminCall) -> Out:
         config = await self._config(inp)

@@ -26,6 +26,7 @@ import orjson
 
 from ssoidc.aws.errors import render_admin_error
 from ssoidc.aws.models import ShapeError, service_model, validate
+from ssoidc.aws.oidc import MAX_BODY as MAX_BODY  # one limit for every body (the web layer enforces it)
 from ssoidc.aws.sigv4 import SignedRequest, SigV4Verifier
 from ssoidc.aws.wire import WireRequest, WireResponse
 from ssoidc.errors import (
@@ -38,8 +39,6 @@ from ssoidc.errors import (
 from ssoidc.iam.policy import PolicyCache, PolicyError, RequestContext
 
 log = logging.getLogger("ssoidc.admin")
-
-MAX_BODY = 64 * 1024  # the web layer refuses larger bodies before they are read
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,22 +27,18 @@ CreateTrustedTokenIssuer...) reports an unknown instance as ValidationException 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from functools import cache
 from typing import Any
 
 from ssoidc.admin import applications as apps
 from ssoidc.admin import instance as inst
 from ssoidc.admin import issuers as tti
-from ssoidc.admin.editor import ClientToken, ConfigEditor, Edit
+from ssoidc.admin.editor import ClientToken, ConfigEditor, Edit, empty_answer
 from ssoidc.admin.paging import page
 from ssoidc.aws.json11 import AdminCall, Handler
+from ssoidc.config.schema import GRANT_MEMBER
 from ssoidc.errors import ResourceNotFound, ValidationFailed
 from ssoidc.iam.policy import PolicyError
 from ssoidc.model import (
-    GRANT_AUTHORIZATION_CODE,
-    GRANT_JWT_BEARER,
-    GRANT_REFRESH_TOKEN,
-    GRANT_TOKEN_EXCHANGE,
     AccessScope,
     Application,
     Assignment,
@@ -61,13 +57,6 @@ SERVICE = "sso-admin"
 TARGET_PREFIX = "SWBExternalService"
 SIGNING_NAME = "sso"
 
-#: Grant type -> the member of the ``Grant`` union it takes.
-GRANT_MEMBER = {
-    GRANT_AUTHORIZATION_CODE: "AuthorizationCode",
-    GRANT_REFRESH_TOKEN: "RefreshToken",
-    GRANT_JWT_BEARER: "JwtBearer",
-    GRANT_TOKEN_EXCHANGE: "TokenExchange",
-}
 ACTOR_POLICY_PATH = "AuthenticationMethod.Iam.ActorPolicy"
 CUSTOM_PROVIDER_OUT: dict[str, Any] = {
     "ApplicationProviderArn": apps.CUSTOM_PROVIDER,
@@ -79,8 +68,8 @@ CUSTOM_PROVIDER_OUT: dict[str, Any] = {
 }
 
 
-#: Which request member names a resource, by ``ResourceNotFound.resource_type``.
 def tags_in(tags: list[dict[str, str]] | None) -> dict[str, str]:
+    """A ``Tags`` list as a mapping; a key given twice is refused naming it (the limits: ``rules.check``)."""
     out: dict[str, str] = {}
     for i, t in enumerate(tags or []):
         if t["Key"] in out:
@@ -216,7 +205,6 @@ def _listed(key: str, chunk: list[Any], nxt: str | None) -> dict[str, Any]:
     return out
 
 
-@cache
 class SsoAdminApi:
     """The sso-admin handlers, bound to one node's editor."""
 
@@ -241,6 +229,12 @@ class SsoAdminApi:
             ct = ClientToken(f"{call.service}:{call.operation}:{call.principal_arn}", token, request)
         return await self.editor.run(change, now=call.now, client_token=ct)
 
+    async def _edit(
+        self, call: AdminCall, inp: dict[str, Any], edit: Callable[[Configuration], Edit[Any]]
+    ) -> dict[str, Any]:
+        """A write whose answer is the empty output shape."""
+        return await self._write(call, inp, empty_answer(edit))
+
     # -- instances ----------------------------------------------------------------------------------------------
     async def list_instances(self, inp: dict[str, Any], call: AdminCall) -> dict[str, Any]:
         config = await self._config()
@@ -254,7 +248,6 @@ class SsoAdminApi:
 
     async def create_instance(self, inp: dict[str, Any], call: AdminCall) -> dict[str, Any]:
         tags = tags_in(inp.get("Tags"))
-        apps.check_tags(tags)
 
         def change(c: Configuration) -> Edit[dict[str, Any]]:
             e = inst.create_instance(
@@ -269,18 +262,12 @@ class SsoAdminApi:
         return await self._write(call, inp, change)
 
     async def update_instance(self, inp: dict[str, Any], call: AdminCall) -> dict[str, Any]:
-        def change(c: Configuration) -> Edit[dict[str, Any]]:
-            e = inst.update_instance(c, inp["InstanceArn"], name=inp.get("Name"))
-            return Edit(e.config, {}, e.revoke)
-
-        return await self._write(call, inp, change)
+        return await self._edit(
+            call, inp, lambda c: inst.update_instance(c, inp["InstanceArn"], name=inp.get("Name"))
+        )
 
     async def delete_instance(self, inp: dict[str, Any], call: AdminCall) -> dict[str, Any]:
-        def change(c: Configuration) -> Edit[dict[str, Any]]:
-            e = inst.delete_instance(c, inp["InstanceArn"])
-            return Edit(e.config, {}, e.revoke)
-
-        return await self._write(call, inp, change)
+        return await self._edit(call, inp, lambda c: inst.delete_instance(c, inp["InstanceArn"]))
 
     # -- applications -------------------------------------------------------------------------------------------
     async def create_application(self, inp: dict[str, Any], call: AdminCall) -> dict[str, Any]:
@@ -331,9 +318,10 @@ class SsoAdminApi:
 
     async def update_application(self, inp: dict[str, Any], call: AdminCall) -> dict[str, Any]:
         sign_in = inp.get("PortalOptions", {}).get("SignInOptions")
-
-        def change(c: Configuration) -> Edit[dict[str, Any]]:
-            e = apps.update_application(
+        return await self._edit(
+            call,
+            inp,
+            lambda c: apps.update_application(
                 c,
                 inp["ApplicationArn"],
                 name=inp.get("Name"),
@@ -341,28 +329,11 @@ class SsoAdminApi:
                 status=inp.get("Status"),
                 sign_in_origin=sign_in["Origin"] if sign_in else None,
                 application_url=sign_in.get("ApplicationUrl", "") if sign_in else None,
-            )
-            return Edit(e.config, {}, e.revoke)
-
-        return await self._write(call, inp, change)
+            ),
+        )
 
     async def delete_application(self, inp: dict[str, Any], call: AdminCall) -> dict[str, Any]:
-        def change(c: Configuration) -> Edit[dict[str, Any]]:
-            e = apps.delete_application(c, inp["ApplicationArn"])
-            return Edit(e.config, {}, e.revoke)
-
-        return await self._write(call, inp, change)
-
-    async def _edit(
-        self, call: AdminCall, inp: dict[str, Any], edit: Callable[[Configuration], Edit[Any]]
-    ) -> dict[str, Any]:
-        """A write whose answer is the empty output shape."""
-
-        def change(c: Configuration) -> Edit[dict[str, Any]]:
-            e = edit(c)
-            return Edit(e.config, {}, e.revoke)
-
-        return await self._write(call, inp, change)
+        return await self._edit(call, inp, lambda c: apps.delete_application(c, inp["ApplicationArn"]))
 
     # -- application providers ------------------------------------------------------------------------------------
     async def list_application_providers(self, inp: dict[str, Any], call: AdminCall) -> dict[str, Any]:
@@ -469,7 +440,6 @@ class SsoAdminApi:
     async def create_trusted_token_issuer(self, inp: dict[str, Any], call: AdminCall) -> dict[str, Any]:
         oidc = inp["TrustedTokenIssuerConfiguration"]["OidcJwtConfiguration"]
         tags = tags_in(inp.get("Tags"))
-        apps.check_tags(tags)
 
         def change(c: Configuration) -> Edit[dict[str, Any]]:
             e = tti.create_issuer(

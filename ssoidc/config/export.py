@@ -26,6 +26,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel
 
+from ssoidc.admin.applications import CUSTOM_PROVIDER
 from ssoidc.config.schema import (
     GRANT_MEMBER,
     NAME_PROFILE_MEMBERS,
@@ -49,7 +50,6 @@ from ssoidc.model import (
     User,
 )
 
-CUSTOM_PROVIDER = "arn:aws:sso::aws:applicationProvider/custom"
 _RECORDS: dict[str, type[BaseModel]] = {
     "Addresses": AddressSpec,
     "PhoneNumbers": PhoneNumberSpec,

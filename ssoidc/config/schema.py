@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ssoidc.admin.rules import MAX_TAGS
 from ssoidc.model import GRANT_AUTHORIZATION_CODE, GRANT_JWT_BEARER, GRANT_REFRESH_TOKEN, GRANT_TOKEN_EXCHANGE
 
 _STRICT = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
@@ -42,7 +43,8 @@ class TagSpec(BaseModel):
 
 
 def _tags() -> Any:
-    return Field(default_factory=list, max_length=75)
+    """A Tag list: at most ``MAX_TAGS`` (50), the limit the admin API keeps (``ssoidc.admin.rules``)."""
+    return Field(default_factory=list, max_length=MAX_TAGS)
 
 
 class InstanceSpec(BaseModel):
@@ -160,6 +162,7 @@ GrantTypeName = Literal[
     "urn:ietf:params:oauth:grant-type:jwt-bearer",
     "urn:ietf:params:oauth:grant-type:token-exchange",
 ]
+#: Grant type -> the member of the ``Grant`` union it takes (in the file and on sso-admin's wire).
 GRANT_MEMBER = {
     GRANT_AUTHORIZATION_CODE: "AuthorizationCode",
     GRANT_JWT_BEARER: "JwtBearer",

@@ -62,7 +62,10 @@ timestamps = st.one_of(
     st.integers(0, 4_000_000_000).map(float),
     st.integers(0, 4_000_000_000_000_000).map(lambda us: us / 1_000_000),
 )
-tags = st.dictionaries(tag_text.filter(bool), tag_text, max_size=4)
+# rules.check: no tag key starts with aws: (compared case-insensitively)
+tags = st.dictionaries(
+    tag_text.filter(lambda k: k and not k.lower().startswith("aws:")), tag_text, max_size=4
+)
 
 
 def hexes(n: int) -> st.SearchStrategy[str]:
@@ -117,7 +120,12 @@ def profiles(draw: st.DrawFn) -> dict[str, Any]:
         out["Extensions"] = {
             "aws:identitystore:enterprise": draw(
                 st.fixed_dictionaries(
-                    {}, optional={"employeeNumber": st.text(max_size=8), "costCenter": st.integers()}
+                    {},  # attribute values are strings of 1 to 1024 characters (rules.check)
+                    optional={
+                        "employeeNumber": st.text(min_size=1, max_size=8),
+                        "costCenter": st.integers().map(str),
+                        "manager": st.builds(lambda v: {"value": v}, st.text(min_size=1, max_size=8)),
+                    },
                 )
             )
         }
@@ -162,11 +170,21 @@ def configurations(draw: st.DrawFn, *, interleave: bool = False) -> Configuratio
     tti_ids = draw(
         st.lists(st.uuids().map(str), unique=True, min_size=len(tti_names), max_size=len(tti_names))
     )
+    tti_urls = draw(  # IssuerUrl is unique in the instance (rules.check)
+        st.lists(
+            st.sampled_from(
+                ["https://idp.example.com", "http://127.0.0.1:9/realms/x", "https://idp.example.com/realms/b"]
+            ),
+            unique=True,
+            min_size=len(tti_names),
+            max_size=len(tti_names),
+        )
+    )
     issuers = [
         TrustedTokenIssuer(
             arn=f"arn:aws:sso::{ACCOUNT}:trustedTokenIssuer/{inst_id}/tti-{tid}",
             name=n,
-            issuer_url=draw(st.sampled_from(["https://idp.example.com", "http://127.0.0.1:9/realms/x"])),
+            issuer_url=url,
             claim_attribute_path=draw(st.sampled_from(["email", "sub", "custom.claim_x"])),
             identity_store_attribute_path=draw(
                 st.sampled_from(["userName", "emails.value", "externalIds.id", "externalIds.corp:idp"])
@@ -176,7 +194,7 @@ def configurations(draw: st.DrawFn, *, interleave: bool = False) -> Configuratio
             ),
             tags=draw(tags),
         )
-        for n, tid in zip(tti_names, tti_ids, strict=True)
+        for n, tid, url in zip(tti_names, tti_ids, tti_urls, strict=True)
     ]
 
     user_names = draw(st.lists(name_token, unique_by=str.lower, max_size=4))
@@ -206,7 +224,13 @@ def configurations(draw: st.DrawFn, *, interleave: bool = False) -> Configuratio
                 profile=draw(profiles()),
             )
         )
-    group_names = draw(st.lists(any_text, unique=True, max_size=3))
+    group_names = draw(  # Administrator and AWSAdministrators are reserved (rules.check)
+        st.lists(
+            any_text.filter(lambda n: n.lower() not in ("administrator", "awsadministrators")),
+            unique=True,
+            max_size=3,
+        )
+    )
     group_ids = draw(
         st.lists(
             directory_ids.filter(lambda i: i not in user_ids),
