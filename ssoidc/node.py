@@ -181,6 +181,7 @@ class Node:
             create_token=self.create_token_with_iam,
             identity_policy_of=self.identity_policy_of,
             now=self.clock.now,
+            refresh=self.refresh,
         )
         self.admin = build_admin_api(self)
         await self.refresh()
@@ -357,6 +358,7 @@ def build_admin_api(node: Node) -> Json11Api:
         config_version=node.config_version,
         account_id=s.account_id,
         now=node.clock.now,
+        refresh=node.refresh,
     )
 
 

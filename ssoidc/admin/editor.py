@@ -14,6 +14,7 @@ same request returns the stored answer and changes nothing; the same token with 
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -23,7 +24,9 @@ import orjson
 from ssoidc.admin.rules import check
 from ssoidc.errors import Conflict
 from ssoidc.model import Configuration, Directory
-from ssoidc.storage.base import ConfigStore, IdempotencyRecord, VersionConflict
+from ssoidc.storage.base import ConfigStore, IdempotencyRecord, StorageError, VersionConflict
+
+log = logging.getLogger("ssoidc.admin")
 
 T = TypeVar("T")
 MAX_ATTEMPTS = 25
@@ -119,7 +122,14 @@ class ConfigEditor:
                 )
             except VersionConflict:
                 continue
-            await self._read()
+            try:
+                await (
+                    self._read()
+                )  # serve the change at once on this node; other requests would read it anyway
+            except StorageError:
+                log.warning(
+                    "the configuration change was stored; reloading it on this node failed (retried later)"
+                )
             return edit.result
         raise Conflict(
             "The configuration is being changed concurrently; retry the request", "CONCURRENT_MODIFICATION"

@@ -77,7 +77,11 @@ class Json11Api:
         config_version: Callable[[], int],
         account_id: str,
         now: Callable[[], float],
+        refresh: Callable[[], Awaitable[object]],
     ) -> None:
+        """``refresh`` (the node's configuration refresh) runs first for every request, inside the error mapping,
+        so a store that cannot be reached is answered as InternalServerException in the service's shape."""
+        self._refresh = refresh
         self._services = {s.target_prefix: s for s in services}
         self._verifiers = {s.target_prefix: verifier_for(s.signing_name) for s in services}
         self._identity_policy_of = identity_policy_of
@@ -102,19 +106,14 @@ class Json11Api:
                 return
         raise AdminAccessDenied(f"User: {principal_arn} is not authorized to perform: {action}")
 
-    async def handle(
-        self, req: WireRequest, prepare: Callable[[], Awaitable[object]] | None = None
-    ) -> WireResponse:
-        """Serve one request; ``prepare`` (the node's configuration refresh) runs first, inside the error mapping,
-        so a store that cannot be reached is answered as InternalServerException in the service's shape."""
+    async def handle(self, req: WireRequest) -> WireResponse:
         request_id = str(uuid.uuid4())
         target = (req.header(b"x-amz-target") or b"").decode("latin-1")
         prefix, _, op = target.partition(".")
         service = self._services.get(prefix)
         service_name = service.name if service else "sso-admin"
         try:
-            if prepare is not None:
-                await prepare()
+            await self._refresh()
             if service is None or op not in service_model(service.name).operation_names:
                 raise UnknownOperation(f"Unknown operation {target or '(no X-Amz-Target header)'}")
             if req.oversized:

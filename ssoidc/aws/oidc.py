@@ -83,21 +83,20 @@ class SsoOidcApi:
         create_token: TokenCall,
         identity_policy_of: CallerPolicy,
         now: Callable[[], float],
+        refresh: Callable[[], Awaitable[object]],
     ) -> None:
+        """``refresh`` (the node's configuration refresh) runs first for every request, inside the error mapping,
+        so a store that cannot be reached is answered as InternalServerException in AWS's shape."""
+        self._refresh = refresh
         self._verifier = verifier
         self._create_token = create_token
         self._identity_policy_of = identity_policy_of
         self._now = now
 
-    async def create_token_with_iam(
-        self, req: WireRequest, prepare: Callable[[], Awaitable[object]] | None = None
-    ) -> WireResponse:
-        """Serve one request; ``prepare`` (the node's configuration refresh) runs first, inside the error mapping,
-        so a store that cannot be reached is answered as InternalServerException in AWS's shape."""
+    async def create_token_with_iam(self, req: WireRequest) -> WireResponse:
         request_id = str(uuid.uuid4())
         try:
-            if prepare is not None:
-                await prepare()
+            await self._refresh()
             if req.oversized:
                 raise InvalidRequest(f"Request body is too large (limit {MAX_BODY // 1024} KiB)")
             verified = self._verifier.verify(

@@ -186,11 +186,11 @@ def create_app(settings: Settings, node: Node | None = None, *, bootstrap: bool 
             )
             assert node.oidc is not None and node.admin is not None
             if scope["path"] == "/":
-                resp = await node.admin.handle(wire, node.refresh)
+                resp = await node.admin.handle(wire)
             elif scope["query_string"] == b"aws_iam=t" or parse_qs(
                 scope["query_string"].decode("latin-1")
             ).get("aws_iam") == ["t"]:
-                resp = await node.oidc.create_token_with_iam(wire, node.refresh)
+                resp = await node.oidc.create_token_with_iam(wire)
             else:
                 resp = await node.oidc.create_token(wire)
         except Exception:

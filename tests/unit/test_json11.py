@@ -21,6 +21,10 @@ def allow(action: str) -> dict[str, Any]:
     return {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": action, "Resource": "*"}]}
 
 
+async def refresh_nothing() -> None:
+    """These tests call the authorization step directly; no configuration to refresh."""
+
+
 def make_api(state: dict[str, Any]) -> Json11Api:
     return Json11Api(
         [],
@@ -29,6 +33,7 @@ def make_api(state: dict[str, Any]) -> Json11Api:
         config_version=lambda: state["version"],
         account_id=ACCOUNT,
         now=lambda: 0.0,
+        refresh=refresh_nothing,
     )
 
 
