@@ -69,24 +69,12 @@ def store_id(admin: Any) -> str:
 
 
 @pytest.fixture()
-def unchanged(server: LiveServer, admin: Any, store_id: str) -> Iterator[Callable[[], None]]:
-    """Call to assert the applications, users and groups are what they were when the test started."""
-    ids = client(server, "identitystore")
-
-    def state() -> Any:
-        apps = admin.list_applications(InstanceArn=server.instance_arn)["Applications"]
-        users = ids.list_users(IdentityStoreId=store_id)["Users"]
-        groups = ids.list_groups(IdentityStoreId=store_id)["Groups"]
-        return (
-            sorted(a["ApplicationArn"] for a in apps),
-            sorted(u["UserId"] for u in users),
-            sorted(g["GroupId"] for g in groups),
-        )
-
-    before = state()
+def unchanged(server: LiveServer) -> Iterator[Callable[[], None]]:
+    """Call to assert the stored configuration (every entity and attribute) is what it was when the test started."""
+    before = server.configuration()
 
     def check() -> None:
-        assert state() == before
+        assert server.configuration() == before
 
     yield check
 
