@@ -409,7 +409,7 @@ def users_set_password(
     import getpass
     import time
 
-    from ssoidc.model import Directory
+    from ssoidc.model import ConfigSnapshot
     from ssoidc.node import open_store
     from ssoidc.oauth.signin import SignInService, SignInSettings
 
@@ -430,7 +430,7 @@ def users_set_password(
             if config is None:
                 raise KeyError(user_name)
             svc = SignInService(store, SignInSettings())
-            return await svc.set_password(Directory(config, version), user_name, password, time.time())
+            return await svc.set_password(ConfigSnapshot(config, version), user_name, password, time.time())
         finally:
             await store.close()
 

@@ -2,7 +2,7 @@
 
 Names are snake_case and wire-neutral; ``ssoidc.aws`` and ``ssoidc.config`` translate to and from AWS's
 PascalCase/camelCase shapes (sso-admin ``Application``, ``Grant``, ``TrustedTokenIssuer``...; identitystore
-``User``, ``Group``...). ``Directory`` is an immutable snapshot of the whole configuration with the indexes the
+``User``, ``Group``...). ``ConfigSnapshot`` is an immutable snapshot of the whole configuration with the indexes the
 hot path needs; it is rebuilt when the stored configuration's version changes.
 """
 
@@ -66,26 +66,28 @@ class AuthorizedTokenIssuer:
 
 
 @dataclass(frozen=True, slots=True)
-class AuthorizationCodeGrant:
+class AuthorizationCodeGrantConfig:
     redirect_uris: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
-class JwtBearerGrant:
+class JwtBearerGrantConfig:
     authorized_token_issuers: tuple[AuthorizedTokenIssuer, ...]
 
 
 @dataclass(frozen=True, slots=True)
-class RefreshTokenGrant:
+class RefreshTokenGrantConfig:
     pass
 
 
 @dataclass(frozen=True, slots=True)
-class TokenExchangeGrant:
+class TokenExchangeGrantConfig:
     pass
 
 
-GrantConfig = AuthorizationCodeGrant | JwtBearerGrant | RefreshTokenGrant | TokenExchangeGrant
+GrantConfig = (
+    AuthorizationCodeGrantConfig | JwtBearerGrantConfig | RefreshTokenGrantConfig | TokenExchangeGrantConfig
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,7 +170,7 @@ class Configuration:
     assignments: tuple[Assignment, ...] = ()
 
 
-class Directory:
+class ConfigSnapshot:
     """An immutable, indexed snapshot of a ``Configuration`` for fast lookups on the hot path."""
 
     def __init__(self, config: Configuration, version: int) -> None:

@@ -3,7 +3,7 @@
 Startup (``bootstrap``) runs migrations, loads or creates the master key, the bootstrap admin credential, the
 idToken signing key and (in demo mode) the demo data; it is idempotent and safe to run from several processes.
 At request time the node checks the stored configuration version once per request (one indexed read) and
-rebuilds its ``Directory`` snapshot and credential table when it changed, so every worker serves a change at
+rebuilds its ``ConfigSnapshot`` snapshot and credential table when it changed, so every worker serves a change at
 once. Tokens and revocations are never cached.
 """
 
@@ -28,7 +28,7 @@ from ssoidc.clock import Clock, SystemClock
 from ssoidc.config.apply import apply_to_store, load_file
 from ssoidc.config.schema import ConfigFile
 from ssoidc.crypto import load_or_create_master_key
-from ssoidc.model import Configuration, Directory, Instance
+from ssoidc.model import ConfigSnapshot, Configuration, Instance
 from ssoidc.oauth.authorize import CodeIssuer
 from ssoidc.oauth.grants.authorization_code import AuthorizationCodeGrantHandler
 from ssoidc.oauth.grants.base import Grant
@@ -92,7 +92,7 @@ class Node:
             ),
             clock=self.clock,
         )
-        self._directory: Directory | None = None
+        self._directory: ConfigSnapshot | None = None
         self._credentials: dict[str, StoredCredential] = {}
         self._verifier_creds: dict[str, Credential] = {}
         self._lock = asyncio.Lock()
@@ -277,7 +277,7 @@ class Node:
             self._ready_until = time.monotonic() + READY_CACHE_SECONDS
             return ready
 
-    async def refresh(self) -> Directory:
+    async def refresh(self) -> ConfigSnapshot:
         version = await self.store.config_version()
         d = self._directory
         if d is not None and d.version == version:
@@ -305,7 +305,7 @@ class Node:
                 )
                 for c in creds
             }
-            self._directory = Directory(config, version)
+            self._directory = ConfigSnapshot(config, version)
             return self._directory
 
     def _lookup_credential(self, access_key_id: str) -> Credential | None:

@@ -276,7 +276,7 @@ class LiveServer:
         issued_ago: float = 0.0,
     ) -> str:
         """Mint an authorization code through the domain service (as the sign-in flow will)."""
-        from ssoidc.model import Directory
+        from ssoidc.model import ConfigSnapshot
         from ssoidc.oauth.authorize import CodeIssuer
         from ssoidc.oauth.pkce import s256
 
@@ -292,7 +292,7 @@ class LiveServer:
                 default_scopes=("openid", "aws", "sts:identity_context"),
             )
             return await issuer.issue_code(
-                Directory(config, version),
+                ConfigSnapshot(config, version),
                 application_arn=self.apps[app],
                 user_id=self.users[user],
                 redirect_uri=redirect_uri,

@@ -39,7 +39,7 @@ from ssoidc.model import (
     Assignment,
     Configuration,
     GrantConfig,
-    JwtBearerGrant,
+    JwtBearerGrantConfig,
     PrincipalType,
 )
 
@@ -177,7 +177,7 @@ def get_grant(config: Configuration, arn: str, grant_type: str) -> GrantConfig:
 def put_grant(config: Configuration, arn: str, grant_type: str, grant: GrantConfig) -> Edit[Application]:
     """Set or replace the application's grant of ``grant_type``. JWT-bearer issuers must exist in the instance."""
     app = get_application(config, arn)
-    if isinstance(grant, JwtBearerGrant):
+    if isinstance(grant, JwtBearerGrantConfig):
         seen: set[str] = set()
         for i, ati in enumerate(grant.authorized_token_issuers):
             path = f"Grant.JwtBearer.AuthorizedTokenIssuers[{i}].TrustedTokenIssuerArn"

@@ -23,7 +23,7 @@ import orjson
 
 from ssoidc.admin.rules import check
 from ssoidc.errors import Conflict
-from ssoidc.model import Configuration, Directory
+from ssoidc.model import ConfigSnapshot, Configuration
 from ssoidc.storage.base import ConfigStore, IdempotencyRecord, StorageError, VersionConflict
 
 log = logging.getLogger("ssoidc.admin")
@@ -71,11 +71,11 @@ def empty_answer(
 
 
 class ConfigEditor:
-    def __init__(self, store: ConfigStore, read: Callable[[], Awaitable[Directory]]) -> None:
+    def __init__(self, store: ConfigStore, read: Callable[[], Awaitable[ConfigSnapshot]]) -> None:
         self._store = store
         self._read = read
 
-    async def current(self) -> Directory:
+    async def current(self) -> ConfigSnapshot:
         return await self._read()
 
     async def _replay(self, client_token: ClientToken | None) -> dict[str, Any] | None:

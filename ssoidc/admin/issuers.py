@@ -18,7 +18,7 @@ from ssoidc import ids
 from ssoidc.admin.editor import Edit
 from ssoidc.admin.instance import active_instance
 from ssoidc.errors import Conflict, ResourceNotFound
-from ssoidc.model import Configuration, JwtBearerGrant, TrustedTokenIssuer
+from ssoidc.model import Configuration, JwtBearerGrantConfig, TrustedTokenIssuer
 
 
 def new_issuer_arn(config: Configuration) -> str:
@@ -97,7 +97,7 @@ def referencing_applications(config: Configuration, arn: str) -> list[str]:
     out = []
     for a in config.applications:
         for g in a.grants.values():
-            if isinstance(g, JwtBearerGrant) and any(
+            if isinstance(g, JwtBearerGrantConfig) and any(
                 i.trusted_token_issuer_arn == arn for i in g.authorized_token_issuers
             ):
                 out.append(a.arn)

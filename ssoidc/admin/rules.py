@@ -28,7 +28,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ssoidc.errors import Conflict, ServiceQuotaExceeded, ValidationFailed
-from ssoidc.model import AuthorizationCodeGrant, Configuration, JwtBearerGrant
+from ssoidc.model import AuthorizationCodeGrantConfig, Configuration, JwtBearerGrantConfig
 
 MAX_ISSUERS = 10
 MAX_ACCESS_SCOPES = 25
@@ -143,10 +143,10 @@ def check(config: Configuration) -> None:
         if len(a.access_scopes) > MAX_ACCESS_SCOPES:
             raise ServiceQuotaExceeded(f"An application can have at most {MAX_ACCESS_SCOPES} access scopes")
         for grant in a.grants.values():
-            if isinstance(grant, AuthorizationCodeGrant):
+            if isinstance(grant, AuthorizationCodeGrantConfig):
                 for i, uri in enumerate(grant.redirect_uris):
                     check_redirect_uri(uri, f"Grant.AuthorizationCode.RedirectUris[{i}]")
-            if isinstance(grant, JwtBearerGrant):
+            if isinstance(grant, JwtBearerGrantConfig):
                 for ati in grant.authorized_token_issuers:
                     if ati.trusted_token_issuer_arn not in issuers:
                         raise ValidationFailed(

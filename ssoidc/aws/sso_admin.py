@@ -42,14 +42,14 @@ from ssoidc.model import (
     AccessScope,
     Application,
     Assignment,
-    AuthorizationCodeGrant,
+    AuthorizationCodeGrantConfig,
     AuthorizedTokenIssuer,
     Configuration,
     GrantConfig,
     Instance,
-    JwtBearerGrant,
-    RefreshTokenGrant,
-    TokenExchangeGrant,
+    JwtBearerGrantConfig,
+    RefreshTokenGrantConfig,
+    TokenExchangeGrantConfig,
     TrustedTokenIssuer,
 )
 
@@ -122,7 +122,7 @@ def grant_in(grant_type: str, grant: Mapping[str, Any]) -> GrantConfig:
         uris = body.get("RedirectUris")
         if not uris:
             raise ValidationFailed("RedirectUris is required", "Grant.AuthorizationCode.RedirectUris")
-        return AuthorizationCodeGrant(tuple(dict.fromkeys(uris)))
+        return AuthorizationCodeGrantConfig(tuple(dict.fromkeys(uris)))
     if member == "JwtBearer":
         items = body.get("AuthorizedTokenIssuers")
         if not items:
@@ -141,16 +141,16 @@ def grant_in(grant_type: str, grant: Mapping[str, Any]) -> GrantConfig:
                     item["TrustedTokenIssuerArn"], tuple(dict.fromkeys(item["AuthorizedAudiences"]))
                 )
             )
-        return JwtBearerGrant(tuple(out))
+        return JwtBearerGrantConfig(tuple(out))
     if member == "RefreshToken":
-        return RefreshTokenGrant()
-    return TokenExchangeGrant()
+        return RefreshTokenGrantConfig()
+    return TokenExchangeGrantConfig()
 
 
 def grant_out(grant: GrantConfig) -> dict[str, Any]:
-    if isinstance(grant, AuthorizationCodeGrant):
+    if isinstance(grant, AuthorizationCodeGrantConfig):
         return {"AuthorizationCode": {"RedirectUris": list(grant.redirect_uris)}}
-    if isinstance(grant, JwtBearerGrant):
+    if isinstance(grant, JwtBearerGrantConfig):
         return {
             "JwtBearer": {
                 "AuthorizedTokenIssuers": [
@@ -162,7 +162,7 @@ def grant_out(grant: GrantConfig) -> dict[str, Any]:
                 ]
             }
         }
-    if isinstance(grant, RefreshTokenGrant):
+    if isinstance(grant, RefreshTokenGrantConfig):
         return {"RefreshToken": {}}
     return {"TokenExchange": {}}
 

@@ -40,7 +40,7 @@ from ssoidc.model import (
     AccessScope,
     Application,
     Assignment,
-    AuthorizationCodeGrant,
+    AuthorizationCodeGrantConfig,
     AuthorizedTokenIssuer,
     Configuration,
     Email,
@@ -48,9 +48,9 @@ from ssoidc.model import (
     GrantConfig,
     Group,
     Instance,
-    JwtBearerGrant,
-    RefreshTokenGrant,
-    TokenExchangeGrant,
+    JwtBearerGrantConfig,
+    RefreshTokenGrantConfig,
+    TokenExchangeGrantConfig,
     TrustedTokenIssuer,
     User,
 )
@@ -257,7 +257,7 @@ def resolve(
                 problems.append(f"{where}.Grants.{gt}: must set exactly the {member} member")
                 continue
             if gspec.AuthorizationCode is not None:
-                grants[gt] = AuthorizationCodeGrant(tuple(gspec.AuthorizationCode.RedirectUris))
+                grants[gt] = AuthorizationCodeGrantConfig(tuple(gspec.AuthorizationCode.RedirectUris))
             elif gspec.JwtBearer is not None:
                 items = []
                 for ii, ati in enumerate(gspec.JwtBearer.AuthorizedTokenIssuers):
@@ -269,11 +269,11 @@ def resolve(
                         )
                         continue
                     items.append(AuthorizedTokenIssuer(ref, tuple(ati.AuthorizedAudiences)))
-                grants[gt] = JwtBearerGrant(tuple(items))
+                grants[gt] = JwtBearerGrantConfig(tuple(items))
             elif gspec.RefreshToken is not None:
-                grants[gt] = RefreshTokenGrant()
+                grants[gt] = RefreshTokenGrantConfig()
             else:
-                grants[gt] = TokenExchangeGrant()
+                grants[gt] = TokenExchangeGrantConfig()
         actor_policy = None
         if "IAM" in a.AuthenticationMethods:
             actor_policy = a.AuthenticationMethods["IAM"].Iam.ActorPolicy

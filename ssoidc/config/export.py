@@ -39,13 +39,13 @@ from ssoidc.errors import ConfigError
 from ssoidc.model import (
     GRANT_TYPES,
     Application,
-    AuthorizationCodeGrant,
+    AuthorizationCodeGrantConfig,
     Configuration,
     ExternalId,
     GrantConfig,
     Group,
     Instance,
-    JwtBearerGrant,
+    JwtBearerGrantConfig,
     TrustedTokenIssuer,
     User,
 )
@@ -124,9 +124,9 @@ def _issuer(t: TrustedTokenIssuer) -> dict[str, Any]:
 
 def _grant(g: GrantConfig) -> dict[str, Any]:
     """The members of the ``Grant`` union member (RefreshToken and TokenExchange have none)."""
-    if isinstance(g, AuthorizationCodeGrant):
+    if isinstance(g, AuthorizationCodeGrantConfig):
         return {"RedirectUris": list(g.redirect_uris)}
-    if isinstance(g, JwtBearerGrant):
+    if isinstance(g, JwtBearerGrantConfig):
         return {
             "AuthorizedTokenIssuers": [
                 {

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from ssoidc.errors import InvalidRequest, InvalidScope
-from ssoidc.model import GRANT_AUTHORIZATION_CODE, Application, AuthorizationCodeGrant, Directory
+from ssoidc.model import GRANT_AUTHORIZATION_CODE, Application, AuthorizationCodeGrantConfig, ConfigSnapshot
 from ssoidc.oauth import pkce
 from ssoidc.oauth.grants.authorization_code import code_hash
 from ssoidc.oauth.scopes import available_scopes, select_scopes
@@ -29,7 +29,7 @@ class CodeIssuer:
 
     async def issue_code(
         self,
-        directory: Directory,
+        directory: ConfigSnapshot,
         *,
         application_arn: str,
         user_id: str,
@@ -44,7 +44,7 @@ class CodeIssuer:
         if app is None:
             raise InvalidRequest("unknown application")
         grant = app.grants.get(GRANT_AUTHORIZATION_CODE)
-        if not isinstance(grant, AuthorizationCodeGrant):
+        if not isinstance(grant, AuthorizationCodeGrantConfig):
             raise InvalidRequest("the application has no AuthorizationCode grant")
         if redirect_uri not in grant.redirect_uris:
             raise InvalidRequest("redirect_uri is not registered for this application")
@@ -124,7 +124,7 @@ KNOWN_PARAMS = (
 
 
 def parse_authorize_request(
-    params: Mapping[str, Sequence[str]], directory: Directory, default_scopes: Sequence[str]
+    params: Mapping[str, Sequence[str]], directory: ConfigSnapshot, default_scopes: Sequence[str]
 ) -> AuthorizeRequest:
     """Validate ``/authorize`` parameters (each a list of the values received).
 
@@ -147,7 +147,7 @@ def parse_authorize_request(
     if app is None or app.instance_arn != directory.instance.instance_arn:
         raise AuthorizeError("invalid_client", "No application with this client_id exists.", redirect=False)
     grant = app.grants.get(GRANT_AUTHORIZATION_CODE)
-    if not isinstance(grant, AuthorizationCodeGrant):
+    if not isinstance(grant, AuthorizationCodeGrantConfig):
         raise AuthorizeError(
             "unauthorized_client",
             f"The application {app.name} is not configured for the authorization code grant.",

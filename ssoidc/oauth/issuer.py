@@ -19,7 +19,7 @@ from ssoidc.model import (
     TOKEN_TYPE_ACCESS,
     TOKEN_TYPE_REFRESH,
     Application,
-    Directory,
+    ConfigSnapshot,
 )
 from ssoidc.oauth.keys import Signer
 from ssoidc.oauth.request import TokenResult
@@ -68,23 +68,23 @@ class TokenIssuer:
         self._base_url = base_url
         self._access_ttl = access_ttl
 
-    def issuer_url(self, directory: Directory) -> str:
+    def issuer_url(self, directory: ConfigSnapshot) -> str:
         return f"{self._base_url}/{directory.instance.instance_id}"
 
     async def issue(
-        self, spec: IssueSpec, directory: Directory, *, jti: tuple[str, str, float] | None = None
+        self, spec: IssueSpec, directory: ConfigSnapshot, *, jti: tuple[str, str, float] | None = None
     ) -> TokenResult:
         """Store the token set (with the ``jti``, if given) in one transaction, then sign it."""
         pending = self.prepare(spec, directory)
         await self._store.issue(pending.records, jti=jti)
         return pending.finish()
 
-    def build(self, spec: IssueSpec, directory: Directory) -> tuple[TokenResult, list[TokenRecord]]:
+    def build(self, spec: IssueSpec, directory: ConfigSnapshot) -> tuple[TokenResult, list[TokenRecord]]:
         """Mint and sign a token set without storing it."""
         pending = self.prepare(spec, directory)
         return pending.finish(), pending.records
 
-    def prepare(self, spec: IssueSpec, directory: Directory) -> PendingTokens:
+    def prepare(self, spec: IssueSpec, directory: ConfigSnapshot) -> PendingTokens:
         """Mint a token set's tokens and store records; sealing the identity context and signing the idToken wait
         for ``finish``, which the caller calls only once its conditional write has succeeded (a replayed code,
         refresh token or ``jti`` costs no signature)."""

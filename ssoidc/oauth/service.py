@@ -17,7 +17,7 @@ from collections.abc import Mapping
 
 from ssoidc.errors import AccessDenied, InvalidClient, UnauthorizedClient, UnsupportedGrantType
 from ssoidc.iam.policy import Decision, PolicyCache, RequestContext, combine
-from ssoidc.model import GRANT_TYPES, Application, Directory
+from ssoidc.model import GRANT_TYPES, Application, ConfigSnapshot
 from ssoidc.oauth.grants.base import Grant, GrantContext
 from ssoidc.oauth.request import Caller, TokenRequest, TokenResult
 
@@ -29,7 +29,9 @@ class TokenService:
         self._grants = dict(grants)
         self._policies = PolicyCache()
 
-    def authorize_caller(self, directory: Directory, app: Application, caller: Caller, now: float) -> None:
+    def authorize_caller(
+        self, directory: ConfigSnapshot, app: Application, caller: Caller, now: float
+    ) -> None:
         if app.actor_policy is None:
             raise AccessDenied(
                 "The application has no IAM authentication method, so no IAM principal may call"
@@ -61,7 +63,7 @@ class TokenService:
         )
 
     async def create_token_with_iam(
-        self, req: TokenRequest, caller: Caller, directory: Directory, now: float
+        self, req: TokenRequest, caller: Caller, directory: ConfigSnapshot, now: float
     ) -> TokenResult:
         if req.grant_type not in GRANT_TYPES:
             raise UnsupportedGrantType(

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from ssoidc.model import Directory
+from ssoidc.model import ConfigSnapshot
 from ssoidc.storage.base import SignInStore, WebSession
 
 _HASHER = PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1)
@@ -59,14 +59,14 @@ class SignInService:
         self._store = store
         self._s = settings
 
-    async def set_password(self, directory: Directory, user_name: str, password: str, now: float) -> str:
+    async def set_password(self, directory: ConfigSnapshot, user_name: str, password: str, now: float) -> str:
         users = directory.users_by_attribute("userName", user_name)
         if len(users) != 1:
             raise KeyError(user_name)
         await self._store.set_password_hash(users[0], hash_password(password), now)
         return users[0]
 
-    async def authenticate(self, directory: Directory, user_name: str, password: str, now: float) -> str:
+    async def authenticate(self, directory: ConfigSnapshot, user_name: str, password: str, now: float) -> str:
         """Return the user id, or raise ``SignInFailed`` / ``SignInLocked``."""
         # The lockout key is a hash: any typed name (NUL included) fits both stores, and no name is stored.
         key = "user:" + hashlib.sha256(user_name.strip().lower()[:256].encode("utf-8", "replace")).hexdigest()

@@ -8,25 +8,25 @@ from ssoidc.model import (
     AccessScope,
     Application,
     Assignment,
-    AuthorizationCodeGrant,
+    AuthorizationCodeGrantConfig,
     AuthorizedTokenIssuer,
     Email,
     ExternalId,
     GrantConfig,
     Group,
     Instance,
-    JwtBearerGrant,
-    RefreshTokenGrant,
-    TokenExchangeGrant,
+    JwtBearerGrantConfig,
+    RefreshTokenGrantConfig,
+    TokenExchangeGrantConfig,
     TrustedTokenIssuer,
     User,
 )
 
 
 def grant_to_doc(g: GrantConfig) -> dict[str, Any]:
-    if isinstance(g, AuthorizationCodeGrant):
+    if isinstance(g, AuthorizationCodeGrantConfig):
         return {"type": "authorization_code", "redirect_uris": list(g.redirect_uris)}
-    if isinstance(g, JwtBearerGrant):
+    if isinstance(g, JwtBearerGrantConfig):
         return {
             "type": "jwt_bearer",
             "issuers": [
@@ -34,7 +34,7 @@ def grant_to_doc(g: GrantConfig) -> dict[str, Any]:
                 for i in g.authorized_token_issuers
             ],
         }
-    if isinstance(g, RefreshTokenGrant):
+    if isinstance(g, RefreshTokenGrantConfig):
         return {"type": "refresh_token"}
     return {"type": "token_exchange"}
 
@@ -42,14 +42,14 @@ def grant_to_doc(g: GrantConfig) -> dict[str, Any]:
 def grant_from_doc(d: dict[str, Any]) -> GrantConfig:
     t = d["type"]
     if t == "authorization_code":
-        return AuthorizationCodeGrant(tuple(d["redirect_uris"]))
+        return AuthorizationCodeGrantConfig(tuple(d["redirect_uris"]))
     if t == "jwt_bearer":
-        return JwtBearerGrant(
+        return JwtBearerGrantConfig(
             tuple(AuthorizedTokenIssuer(i["arn"], tuple(i["audiences"])) for i in d["issuers"])
         )
     if t == "refresh_token":
-        return RefreshTokenGrant()
-    return TokenExchangeGrant()
+        return RefreshTokenGrantConfig()
+    return TokenExchangeGrantConfig()
 
 
 def to_doc(obj: Any) -> dict[str, Any]:

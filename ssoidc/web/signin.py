@@ -24,7 +24,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from ssoidc.crypto import b64u, derive_key
-from ssoidc.model import Directory
+from ssoidc.model import ConfigSnapshot
 from ssoidc.node import Node
 from ssoidc.oauth.authorize import AuthorizeError, AuthorizeRequest, parse_authorize_request
 from ssoidc.oauth.signin import SignInFailed, SignInLocked
@@ -113,7 +113,7 @@ class SignInPages:
     ) -> HTMLResponse:
         return self._page(request, "error.html", status, title=title, detail=detail, advice=advice)
 
-    def _parse(self, query: str, directory: Directory) -> AuthorizeRequest:
+    def _parse(self, query: str, directory: ConfigSnapshot) -> AuthorizeRequest:
         params = parse_qs(query, keep_blank_values=True)
         return parse_authorize_request(params, directory, self.settings.default_scopes)
 
@@ -137,7 +137,7 @@ class SignInPages:
             " (client id or redirect URI) does not match what ssoidc knows; tell its administrator.",
         )
 
-    async def _session(self, request: Request, directory: Directory) -> tuple[str, float] | None:
+    async def _session(self, request: Request, directory: ConfigSnapshot) -> tuple[str, float] | None:
         s = await self.node.signin.session(request.cookies.get(SESSION_COOKIE), time.time())
         if s is None or s.user_id not in directory.users:
             return None
@@ -163,7 +163,7 @@ class SignInPages:
         )
 
     def _consent_or_gate(
-        self, request: Request, directory: Directory, areq: AuthorizeRequest, query: str, user_id: str
+        self, request: Request, directory: ConfigSnapshot, areq: AuthorizeRequest, query: str, user_id: str
     ) -> HTMLResponse:
         user = directory.users[user_id]
         app = areq.application
@@ -194,7 +194,7 @@ class SignInPages:
 
     async def _posted_form(
         self, request: Request, what: str
-    ) -> Response | tuple[Any, Directory, str, AuthorizeRequest]:
+    ) -> Response | tuple[Any, ConfigSnapshot, str, AuthorizeRequest]:
         """Every POST of the flow: CSRF check, then the authorization request validated again from the form."""
         form = await request.form()
         if not self._csrf_ok(request, form):

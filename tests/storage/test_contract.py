@@ -18,12 +18,12 @@ from ssoidc.errors import ConfigError
 from ssoidc.model import (
     Application,
     Assignment,
-    AuthorizationCodeGrant,
+    AuthorizationCodeGrantConfig,
     Configuration,
     Email,
     Group,
     Instance,
-    RefreshTokenGrant,
+    RefreshTokenGrantConfig,
     TrustedTokenIssuer,
     User,
 )
@@ -111,8 +111,8 @@ def configuration(name: str = "one", users: int = 2) -> Configuration:
                 "app",
                 inst,
                 grants={
-                    "authorization_code": AuthorizationCodeGrant(("https://app.example.com/cb",)),
-                    "refresh_token": RefreshTokenGrant(),
+                    "authorization_code": AuthorizationCodeGrantConfig(("https://app.example.com/cb",)),
+                    "refresh_token": RefreshTokenGrantConfig(),
                 },
                 actor_policy={"Version": "2012-10-17", "Statement": []},
             ),

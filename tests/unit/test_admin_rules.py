@@ -17,7 +17,7 @@ from ssoidc.errors import ConfigError, Conflict, ServiceQuotaExceeded, Validatio
 from ssoidc.model import (
     GRANT_AUTHORIZATION_CODE,
     Application,
-    AuthorizationCodeGrant,
+    AuthorizationCodeGrantConfig,
     Configuration,
     Group,
     Instance,
@@ -33,7 +33,7 @@ def with_redirect(uri: str) -> Configuration:
         arn="arn:aws:sso::123456789012:application/ssoins-1111222233334444/apl-aaaaaaaaaaaaaaaa",
         name="web",
         instance_arn=INSTANCE.instance_arn,
-        grants={GRANT_AUTHORIZATION_CODE: AuthorizationCodeGrant((uri,))},
+        grants={GRANT_AUTHORIZATION_CODE: AuthorizationCodeGrantConfig((uri,))},
     )
     return Configuration(instance=INSTANCE, applications=(app,))
 

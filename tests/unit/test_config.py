@@ -10,7 +10,7 @@ import yaml
 
 from ssoidc.config.apply import load_file, parse_file, resolve
 from ssoidc.errors import ConfigError
-from ssoidc.model import GRANT_JWT_BEARER, ExternalId, JwtBearerGrant
+from ssoidc.model import GRANT_JWT_BEARER, ExternalId, JwtBearerGrantConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "ssoidc.yaml"
@@ -21,7 +21,7 @@ def test_documented_example_applies() -> None:
     apps = {a.name: a for a in config.applications}
     portal = apps["analytics-portal"]
     grant = portal.grants[GRANT_JWT_BEARER]
-    assert isinstance(grant, JwtBearerGrant)
+    assert isinstance(grant, JwtBearerGrantConfig)
     assert grant.authorized_token_issuers[0].trusted_token_issuer_arn == config.trusted_token_issuers[0].arn
     assert portal.access_scopes[1].authorized_targets == (apps["reports-api"].arn,)
     assert {a.principal_type for a in config.assignments} == {"USER", "GROUP"}

@@ -24,7 +24,7 @@ from ssoidc.model import (
     AccessScope,
     Application,
     Assignment,
-    AuthorizationCodeGrant,
+    AuthorizationCodeGrantConfig,
     AuthorizedTokenIssuer,
     Configuration,
     Email,
@@ -32,9 +32,9 @@ from ssoidc.model import (
     GrantConfig,
     Group,
     Instance,
-    JwtBearerGrant,
-    RefreshTokenGrant,
-    TokenExchangeGrant,
+    JwtBearerGrantConfig,
+    RefreshTokenGrantConfig,
+    TokenExchangeGrantConfig,
     TrustedTokenIssuer,
     User,
 )
@@ -276,7 +276,7 @@ def configurations(draw: st.DrawFn, *, interleave: bool = False) -> Configuratio
             )
         ):
             if gt == GRANT_AUTHORIZATION_CODE:
-                grants[gt] = AuthorizationCodeGrant(
+                grants[gt] = AuthorizationCodeGrantConfig(
                     tuple(
                         draw(
                             st.lists(
@@ -292,7 +292,7 @@ def configurations(draw: st.DrawFn, *, interleave: bool = False) -> Configuratio
             elif gt == GRANT_JWT_BEARER:
                 if not issuers:
                     continue
-                grants[gt] = JwtBearerGrant(
+                grants[gt] = JwtBearerGrantConfig(
                     tuple(
                         AuthorizedTokenIssuer(
                             t.arn, tuple(draw(st.lists(name_token, min_size=1, max_size=3)))
@@ -301,9 +301,9 @@ def configurations(draw: st.DrawFn, *, interleave: bool = False) -> Configuratio
                     )
                 )
             elif gt == GRANT_REFRESH_TOKEN:
-                grants[gt] = RefreshTokenGrant()
+                grants[gt] = RefreshTokenGrantConfig()
             else:
-                grants[gt] = TokenExchangeGrant()
+                grants[gt] = TokenExchangeGrantConfig()
         scopes = draw(
             st.lists(st.from_regex(r"\A[a-z_0-9]{1,8}(:[A-Za-z0-9_]{1,8}){0,2}\Z"), unique=True, max_size=3)
         )

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from ssoidc.config.apply import parse_file, resolve
-from ssoidc.model import Directory
+from ssoidc.model import ConfigSnapshot
 from ssoidc.oauth.signin import SignInFailed, SignInLocked, SignInService, SignInSettings
 from ssoidc.storage.sqlite import SqliteStore
 
@@ -17,15 +17,15 @@ CONFIG = {"Users": [{"UserName": "Alice"}, {"UserName": "bob"}]}
 
 
 @pytest.fixture()
-def env(tmp_path: Path) -> tuple[SignInService, Directory, SqliteStore]:
+def env(tmp_path: Path) -> tuple[SignInService, ConfigSnapshot, SqliteStore]:
     store = SqliteStore(tmp_path / "s.db", master_key=bytes(32))
-    directory = Directory(resolve(parse_file(yaml.safe_dump(CONFIG)), None, "123456789012"), 1)
+    directory = ConfigSnapshot(resolve(parse_file(yaml.safe_dump(CONFIG)), None, "123456789012"), 1)
     svc = SignInService(store, SignInSettings(lockout_threshold=3, lockout_window=60, lockout_seconds=100))
     asyncio.run(svc.set_password(directory, "Alice", "correct horse", 0.0))
     return svc, directory, store
 
 
-def test_password_is_stored_as_argon2id(env: tuple[SignInService, Directory, SqliteStore]) -> None:
+def test_password_is_stored_as_argon2id(env: tuple[SignInService, ConfigSnapshot, SqliteStore]) -> None:
     svc, directory, store = env
     uid = directory.users_by_attribute("userName", "Alice")[0]
     stored = asyncio.run(store.get_password_hash(uid))
@@ -35,7 +35,7 @@ def test_password_is_stored_as_argon2id(env: tuple[SignInService, Directory, Sql
 
 
 def test_unknown_user_and_wrong_password_fail_alike(
-    env: tuple[SignInService, Directory, SqliteStore],
+    env: tuple[SignInService, ConfigSnapshot, SqliteStore],
 ) -> None:
     svc, directory, _ = env
     for user, pw in (
@@ -47,7 +47,7 @@ def test_unknown_user_and_wrong_password_fail_alike(
             asyncio.run(svc.authenticate(directory, user, pw, 1.0))
 
 
-def test_lockout_then_release(env: tuple[SignInService, Directory, SqliteStore]) -> None:
+def test_lockout_then_release(env: tuple[SignInService, ConfigSnapshot, SqliteStore]) -> None:
     svc, directory, _ = env
     for t in (1.0, 2.0):
         with pytest.raises(SignInFailed):
@@ -64,14 +64,16 @@ def test_lockout_then_release(env: tuple[SignInService, Directory, SqliteStore])
             asyncio.run(svc.authenticate(directory, "Alice", "wrong", t))
 
 
-def test_failures_outside_the_window_do_not_add_up(env: tuple[SignInService, Directory, SqliteStore]) -> None:
+def test_failures_outside_the_window_do_not_add_up(
+    env: tuple[SignInService, ConfigSnapshot, SqliteStore],
+) -> None:
     svc, directory, _ = env
     for t in (0.0, 30.0, 100.0, 130.0):  # never 3 within 60 s
         with pytest.raises(SignInFailed):
             asyncio.run(svc.authenticate(directory, "Alice", "wrong", t))
 
 
-def test_sessions_expire_and_end(env: tuple[SignInService, Directory, SqliteStore]) -> None:
+def test_sessions_expire_and_end(env: tuple[SignInService, ConfigSnapshot, SqliteStore]) -> None:
     svc, _, _ = env
     sid = asyncio.run(svc.start_session("u1", 1000.0))
     s = asyncio.run(svc.session(sid, 1001.0))

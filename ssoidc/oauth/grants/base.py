@@ -5,13 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar, Protocol
 
-from ssoidc.model import Application, Directory
+from ssoidc.model import Application, ConfigSnapshot
 from ssoidc.oauth.request import Caller, TokenRequest, TokenResult
 
 
 @dataclass(frozen=True, slots=True)
 class GrantContext:
-    directory: Directory
+    directory: ConfigSnapshot
     application: Application
     caller: Caller
     now: float

@@ -15,8 +15,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from ssoidc.errors import AccessDenied, InvalidGrant, InvalidRequest
-from ssoidc.model import GRANT_JWT_BEARER
-from ssoidc.model import JwtBearerGrant as JwtBearerConfig
+from ssoidc.model import GRANT_JWT_BEARER, JwtBearerGrantConfig
 from ssoidc.oauth.assertion import AssertionInvalid, peek_issuer, verify_assertion
 from ssoidc.oauth.grants.base import GrantContext
 from ssoidc.oauth.issuer import IssueSpec, TokenIssuer
@@ -61,7 +60,7 @@ class JwtBearerGrantHandler:
         if not req.assertion:
             raise InvalidRequest("assertion is required for the JWT bearer grant")
         config = app.grants[GRANT_JWT_BEARER]
-        assert isinstance(config, JwtBearerConfig)
+        assert isinstance(config, JwtBearerGrantConfig)
         try:
             iss, _header = peek_issuer(req.assertion)
         except AssertionInvalid as exc:
