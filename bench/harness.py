@@ -284,15 +284,18 @@ class Server:
 
 _BOOTSTRAP = """
 import asyncio
-from ssoidc.node import Node
+from ssoidc.bootstrap import bootstrap
+from ssoidc.clock import SystemClock
+from ssoidc.compose import open_store
 from ssoidc.settings import settings_from_env
 
 async def main():
-    node = Node(settings_from_env())
+    settings = settings_from_env()
+    store, _ = open_store(settings)
     try:
-        await node.bootstrap()
+        await bootstrap(store, settings, SystemClock())
     finally:
-        await node.stop()
+        await store.close()
 
 asyncio.run(main())
 """
@@ -432,8 +435,8 @@ async def seed_refresh_tokens_async(settings: Any, counts: list[int], batch: int
     depend on it. Returns the plaintext refresh tokens, one list per entry of ``counts``; they go into request
     files only and are never printed.
     """
+    from ssoidc.compose import build_services
     from ssoidc.model import GRANT_REFRESH_TOKEN
-    from ssoidc.node import Node
     from ssoidc.oauth.issuer import IssueSpec, TokenIssuer
     from ssoidc.oauth.scopes import available_scopes
 
@@ -441,11 +444,9 @@ async def seed_refresh_tokens_async(settings: Any, counts: list[int], batch: int
         def sign(self, claims: Any) -> str:
             return ""
 
-    node = Node(settings)
+    node = await build_services(settings)
     try:
-        await node.bootstrap()
-        await node.start(bootstrap=False)
-        directory = await node.refresh()
+        directory = node.snapshot.current
         app = directory.applications[APP_ARN]
         scopes = available_scopes(settings.default_scopes, (s.scope for s in app.access_scopes))
         issuer = TokenIssuer(
@@ -481,7 +482,7 @@ async def seed_refresh_tokens_async(settings: Any, counts: list[int], batch: int
             out.append(tokens)
         return out
     finally:
-        await node.stop()
+        await node.close()
 
 
 # ---------------------------------------------------------------------------------------------------- PostgreSQL

@@ -54,10 +54,14 @@ RULES: list[tuple[str, str | None, str]] = [
     ("uvicorn/middleware/", None, "HTTP server: uvicorn + httptools protocol (live mode)"),
     ("starlette/", None, "framework: Starlette routing, Request, Response"),
     ("ssoidc/web/app.py", None, "ASGI handler glue: routing, body read, WireRequest"),
-    ("ssoidc/node.py", "refresh", "SQLite read: config version check (every request)"),
-    ("ssoidc/node.py", None, "other ssoidc glue"),
-    ("ssoidc/aws/oidc.py", "decode_create_token_with_iam", "request JSON decode + botocore shape validation"),
-    ("ssoidc/aws/oidc.py", "encode_create_token_with_iam", "response JSON encode"),
+    ("ssoidc/snapshot.py", "refresh", "SQLite read: config version check (every request)"),
+    ("ssoidc/snapshot.py", None, "other ssoidc glue"),
+    ("ssoidc/aws/skeleton.py", None, "other ssoidc glue"),
+    ("ssoidc/aws/protocols.py", "decode", "request JSON decode + botocore shape validation"),
+    ("ssoidc/aws/models.py", None, "request JSON decode + botocore shape validation"),
+    ("ssoidc/aws/oidc.py", "token_request", "request JSON decode + botocore shape validation"),
+    ("ssoidc/aws/protocols.py", "encode", "response JSON encode"),
+    ("ssoidc/aws/oidc.py", "token_response", "response JSON encode"),
     ("ssoidc/aws/oidc.py", None, "other ssoidc glue"),
     ("uuid.py", None, "other ssoidc glue"),
     ("ssoidc/aws/sigv4.py", None, "SigV4 verification"),
@@ -244,17 +248,28 @@ class IssuerDocs(BaseHTTPRequestHandler):
         pass
 
 
+def decode_create_token_with_iam(body: bytes) -> Any:
+    """What the skeleton does to a CreateTokenWithIAM body: the protocol's decode, the model check, the mapping."""
+    from ssoidc.aws.models import operation, validate
+    from ssoidc.aws.oidc import token_request
+    from ssoidc.aws.protocols import RestJson
+    from ssoidc.aws.wire import WireRequest
+
+    op = operation("sso-oidc", "CreateTokenWithIAM")
+    raw = RestJson().decode(op, WireRequest("POST", b"/token", b"aws_iam=t", [], body), {})
+    return token_request(validate(op.input_shape, raw, ""))
+
+
 # ---------------------------------------------------------------------------------------------------- main
 async def profile(args: argparse.Namespace, workdir: Path, pool: Any) -> dict[str, Any]:
-    from ssoidc.aws.oidc import decode_create_token_with_iam
-    from ssoidc.aws.sigv4 import SignedRequest
+    from ssoidc.aws.sigv4 import SignedRequest, SigV4Verifier
+    from ssoidc.compose import build_services
     from ssoidc.demo import demo_discovery
-    from ssoidc.node import Node
     from ssoidc.oauth.assertion import _check_signature, peek_issuer, verify_assertion
     from ssoidc.oauth.request import Caller
     from ssoidc.settings import Settings
     from ssoidc.storage.base import Redemption, TokenRecord
-    from ssoidc.web.app import create_app
+    from ssoidc.web.app import build_app
 
     port = h.free_port()
     base = f"http://127.0.0.1:{port}"
@@ -281,10 +296,15 @@ async def profile(args: argparse.Namespace, workdir: Path, pool: Any) -> dict[st
         seeded, *_ = await h.seed_refresh_tokens_async(
             settings, [n_warm + 3 * n + n_domain + n_rotate, args.pad]
         )
-    node = Node(settings)
-    app = create_app(settings, node)
-    await node.start()
+    node = await build_services(settings)
+    app = build_app(node)
     node.start_background()  # as the ASGI lifespan does: background WAL checkpointer, purge loop
+    verifier = SigV4Verifier(
+        node.snapshot.credential,
+        region=settings.region,
+        service="sso-oauth",
+        max_skew_seconds=settings.sigv4_max_skew,
+    )
     IssuerDocs.docs = {
         "/demo-issuer/.well-known/openid-configuration": json.dumps(demo_discovery(settings)).encode(),
         "/demo-issuer/jwks.json": json.dumps(node.demo_jwks).encode(),
@@ -332,6 +352,7 @@ async def profile(args: argparse.Namespace, workdir: Path, pool: Any) -> dict[st
         import ssoidc.aws.oidc as oidc_mod
         import ssoidc.oauth.assertion as assertion_mod
         import ssoidc.oauth.grants.jwt_bearer as jwt_bearer_mod
+        from ssoidc.aws.protocols import RestJson
         from ssoidc.aws.sigv4 import SigV4Verifier
         from ssoidc.oauth.keys import Signer
         from ssoidc.oauth.service import TokenService
@@ -341,13 +362,14 @@ async def profile(args: argparse.Namespace, workdir: Path, pool: Any) -> dict[st
 
         common = [
             (SigV4Verifier, "verify", "SigV4 verification"),
-            (oidc_mod, "decode_create_token_with_iam", "request JSON decode + shape validation"),
+            (RestJson, "decode", "request JSON decode + shape validation"),
+            (oidc_mod, "token_request", "request JSON decode + shape validation"),
             (store_cls, "config_version", f"{db} read: config version check"),
             (TokenService, "authorize_caller", "ActorPolicy evaluation"),
             (Signer, "sign", "idToken ES256 signing"),
             (TokenMinter, "mint", "access + refresh token minting"),
             (TokenMinter, "seal_identity_context", "identity context seal (AES-GCM)"),
-            (oidc_mod, "encode_create_token_with_iam", "response JSON encode"),
+            (RestJson, "encode", "response JSON encode"),
         ]
         if refresh:
             specific = [
@@ -412,12 +434,11 @@ async def profile(args: argparse.Namespace, workdir: Path, pool: Any) -> dict[st
         sc = scope_for(port, hd)
         now = time.time()
         signed = SignedRequest("POST", b"/token", b"aws_iam=t", sc["headers"], body)
-        verified = node.verifier.verify(signed, now)
+        verified = verifier.verify(signed, now)
         treq = decode_create_token_with_iam(body)
-        directory = await node.refresh()
+        directory = await node.snapshot.refresh()
         application = directory.applications[treq.client_id]
         caller = Caller(verified.principal_arn, verified.access_key_id, "127.0.0.1", None)
-        assert node.token_service is not None and node.signer is not None
         tti = next(iter(directory.issuers.values()))
         claims = {
             "iss": f"{base}/{directory.instance.instance_id}",
@@ -463,11 +484,11 @@ async def profile(args: argparse.Namespace, workdir: Path, pool: Any) -> dict[st
 
         comps = {
             "SigV4 verify (parse, canonical request, SHA-256 x2, cached signing key, HMAC)": timeit_us(
-                lambda: node.verifier.verify(signed, time.time())
+                lambda: verifier.verify(signed, time.time())
             ),
             "request JSON decode + shape validation": timeit_us(lambda: decode_create_token_with_iam(body)),
             "ActorPolicy evaluation (authorize_caller)": timeit_us(
-                lambda: node.token_service.authorize_caller(directory, application, caller, now)  # type: ignore[union-attr]
+                lambda: node.token_service.authorize_caller(directory, application, caller, now)
             ),
         }
         if refresh:
@@ -531,7 +552,7 @@ async def profile(args: argparse.Namespace, workdir: Path, pool: Any) -> dict[st
                 ),
             }
         comps |= {
-            "idToken ES256 sign (Signer.sign)": timeit_us(lambda: node.signer.sign(claims)),  # type: ignore[union-attr]
+            "idToken ES256 sign (Signer.sign)": timeit_us(lambda: node.signer.sign(claims)),
             "identity context seal (AES-GCM + base64)": timeit_us(
                 lambda: node.minter.seal_identity_context(ctx_doc)
             ),
@@ -549,7 +570,7 @@ async def profile(args: argparse.Namespace, workdir: Path, pool: Any) -> dict[st
         }  # fmt: skip
     finally:
         httpd.shutdown()
-        await node.stop()
+        await node.close()
 
 
 def _sign_many(job: tuple[h.SignSpec, int]) -> list[tuple[list[tuple[str, str]], bytes]]:

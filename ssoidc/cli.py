@@ -93,14 +93,16 @@ def serve(
         allow_insecure_issuers=(allow_insecure_issuers or demo) or None,
     )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    from ssoidc.node import Node
+    from ssoidc.bootstrap import bootstrap
+    from ssoidc.clock import SystemClock
+    from ssoidc.compose import open_store
 
     async def prepare() -> None:
-        node = Node(settings)
+        store, _ = open_store(settings)
         try:
-            await node.bootstrap()
+            await bootstrap(store, settings, SystemClock())
         finally:
-            await node.stop()
+            await store.close()
 
     try:
         asyncio.run(prepare())
@@ -127,7 +129,7 @@ def serve(
 
 
 def _load_config_summary(settings: Settings) -> tuple[Any, str | None]:
-    from ssoidc.node import open_store
+    from ssoidc.compose import open_store
 
     async def go() -> tuple[Any, str | None]:
         store, _ = open_store(settings)
@@ -216,8 +218,8 @@ def apply(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Validate a configuration file and make it the live configuration (all or nothing)."""
+    from ssoidc.compose import open_store
     from ssoidc.config.apply import apply_to_store, load_file
-    from ssoidc.node import open_store
 
     settings = _settings(data_dir=data_dir, database_url=database_url)
 
@@ -252,9 +254,9 @@ def export(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Write the live configuration as a file that `ssoidc apply` turns back into exactly it."""
+    from ssoidc.compose import open_store
     from ssoidc.config.apply import parse_file, resolve
     from ssoidc.config.export import export_configuration
-    from ssoidc.node import open_store
 
     settings = _settings(data_dir=data_dir, database_url=database_url)
 
@@ -311,8 +313,9 @@ def credentials_create(
     """Register a SigV4 credential. The secret is printed once and stored encrypted."""
     import re
 
+    from ssoidc.compose import open_store
     from ssoidc.iam.policy import Policy, PolicyError
-    from ssoidc.node import new_access_key_id, new_secret_access_key, open_store
+    from ssoidc.ids import new_access_key_id, new_secret_access_key
     from ssoidc.storage.base import StoredCredential
 
     settings = _settings(data_dir=data_dir, database_url=database_url)
@@ -357,7 +360,7 @@ def credentials_create(
 @credentials_app.command("list")
 def credentials_list(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
     """List registered credentials (never their secrets)."""
-    from ssoidc.node import open_store
+    from ssoidc.compose import open_store
 
     settings = _settings(data_dir=data_dir, database_url=database_url)
 
@@ -380,7 +383,7 @@ def credentials_delete(
     access_key_id: str, data_dir: DataDir = None, database_url: DatabaseUrl = None
 ) -> None:
     """Delete a credential; requests signed with it fail at once on every worker."""
-    from ssoidc.node import open_store
+    from ssoidc.compose import open_store
 
     settings = _settings(data_dir=data_dir, database_url=database_url)
 
@@ -409,8 +412,8 @@ def users_set_password(
     import getpass
     import time
 
+    from ssoidc.compose import open_store
     from ssoidc.model import ConfigSnapshot
-    from ssoidc.node import open_store
     from ssoidc.oauth.signin import SignInService, SignInSettings
 
     settings = _settings(data_dir=data_dir, database_url=database_url)
@@ -450,8 +453,9 @@ def demo_token(
     audience: Annotated[str | None, typer.Option(help="Override aud")] = None,
 ) -> None:
     """Print a fresh assertion from the built-in demo token issuer (requires a data dir served with --demo)."""
+    from ssoidc.bootstrap import DEMO_ISSUER_PURPOSE
+    from ssoidc.compose import open_store
     from ssoidc.demo import demo_claims
-    from ssoidc.node import DEMO_ISSUER_PURPOSE, open_store
     from ssoidc.oauth.keys import Signer
 
     settings = _settings(data_dir=data_dir, database_url=database_url)

@@ -26,9 +26,10 @@ Hierarchy::
     │   ├── ResourceNotFound
     │   ├── Conflict                     uniqueness, ClientToken reuse, concurrent modification
     │   ├── AdminAccessDenied            the caller's identity policy does not allow the action
-    │   ├── ServiceQuotaExceeded
+    │   └── ServiceQuotaExceeded
+    ├── OperationError                   the request names no served operation (any service, any protocol)
     │   ├── NotImplementedOperation      a modelled operation ssoidc does not serve
-    │   └── UnknownOperation             the X-Amz-Target names no operation of either service
+    │   └── UnknownOperation             the X-Amz-Target / Action names no operation of the service
     └── ConfigError                      an invalid configuration file or value (names the field)
 """
 
@@ -156,12 +157,16 @@ class ServiceQuotaExceeded(AdminError):
     """A per-resource quota (10 trusted token issuers, 25 access scopes...) would be exceeded."""
 
 
-class NotImplementedOperation(AdminError):
+class OperationError(SsoidcError):
+    """The request names no operation ssoidc serves; rendered in every protocol, by every service."""
+
+
+class NotImplementedOperation(OperationError):
     """A modelled operation that ssoidc does not serve (for example permission sets)."""
 
 
-class UnknownOperation(AdminError):
-    """The ``X-Amz-Target`` header names no operation of sso-admin or identitystore."""
+class UnknownOperation(OperationError):
+    """The request (``X-Amz-Target``, Query ``Action``) names no operation of the service."""
 
 
 class ConfigError(SsoidcError):

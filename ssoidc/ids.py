@@ -34,3 +34,13 @@ def new_application_arn(account_id: str, instance_id: str) -> str:
 
 def new_issuer_arn(account_id: str, instance_id: str) -> str:
     return f"arn:aws:sso::{account_id}:trustedTokenIssuer/{instance_id}/tti-{uuid.uuid4()}"
+
+
+def new_access_key_id() -> str:
+    """An IAM-style long-term access key id: ``AKIA`` + 16 base32 characters."""
+    return "AKIA" + "".join(secrets.choice(string.ascii_uppercase + "234567") for _ in range(16))
+
+
+def new_secret_access_key() -> str:
+    """A 40-character secret access key (the alphabet IAM uses)."""
+    return "".join(secrets.choice(string.ascii_letters + string.digits + "+/") for _ in range(40))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ssoidc.node import Node
+from ssoidc.compose import Services
 
 ALLOW_ACCOUNT: dict[str, Any] = {
     "IAM": {
@@ -23,9 +23,11 @@ ALLOW_ACCOUNT: dict[str, Any] = {
 """``AuthenticationMethods`` that let the account (the in-process caller's) do anything."""
 
 
-async def issue_code(node: Node, application_arn: str, user_id: str, redirect_uri: str, now: float) -> str:
+async def issue_code(
+    node: Services, application_arn: str, user_id: str, redirect_uri: str, now: float
+) -> str:
     """An authorization code for ``user_id`` as the sign-in flow would issue it (no PKCE, default scopes)."""
-    directory = await node.refresh()
+    directory = await node.snapshot.refresh()
     return await node.code_issuer.issue_code(
         directory,
         application_arn=application_arn,

@@ -1,6 +1,6 @@
 """THE table: domain exceptions -> AWS error shapes, and their renderers.
 
-* sso-oidc (rest-json, spec section 2.5): ``x-amzn-ErrorType: <Code>:http://internal.amazon.com/coral/com.amazonaws.sso.oidc/``,
+* rest-json services. sso-oidc: ``x-amzn-ErrorType: <Code>:http://internal.amazon.com/coral/com.amazonaws.sso.oidc/``,
   ``x-amzn-RequestId``, ``Content-Type: application/json`` and body ``{"error", "error_description"}`` (compact
   JSON), with the HTTP status the botocore model gives the shape (InvalidClientException 401, others 400,
   InternalServerException 500).
@@ -11,6 +11,11 @@
 * sso-admin and identitystore (JSON 1.1): ``x-amzn-ErrorType: <Code>`` and body ``{"__type": <Code>, "Message":
   ...}`` plus the members the service's error shape models (``Reason``, ``ResourceType``, ``ResourceId``,
   ``RequestId``), with the modelled status (``ADMIN_ERRORS``).
+* The access portal ``sso`` (rest-json): the same headers (its own namespace) and body ``{"message": ...}``.
+* STS (AWS Query): ``text/xml`` ``<ErrorResponse><Error><Type>Sender|Receiver</Type><Code/><Message/></Error>
+  <RequestId/></ErrorResponse>``.
+* ``UNMODELLED``: a modelled operation ssoidc does not serve (``NotImplementedException``) or a request naming no
+  operation of the service (``UnknownOperationException``): HTTP 400 in every protocol's shape, never retried.
 * Anything unmapped is InternalServerException (500) with a fixed message and the request id; the detail goes to
   the log only.
 """
@@ -56,8 +61,6 @@ ADMIN_ERRORS: dict[type[e.SsoidcError], str] = {
     e.Conflict: "ConflictException",
     e.AdminAccessDenied: "AccessDeniedException",
     e.ServiceQuotaExceeded: "ServiceQuotaExceededException",
-    e.NotImplementedOperation: "NotImplementedException",
-    e.UnknownOperation: "UnknownOperationException",
 }
 #: The member that names a resource of each type, for a not-found reported as a ValidationException.
 RESOURCE_MEMBERS = {
@@ -65,11 +68,6 @@ RESOURCE_MEMBERS = {
     "APPLICATION": "ApplicationArn",
     "TRUSTED_TOKEN_ISSUER": "TrustedTokenIssuerArn",
     "APPLICATION_PROVIDER": "ApplicationProviderArn",
-}
-#: Not modelled by either service: SDKs raise a generic ClientError with this code. HTTP 400, never retried.
-ADMIN_UNMODELLED = {
-    "NotImplementedException": 400,
-    "UnknownOperationException": 400,
 }
 
 
@@ -89,38 +87,97 @@ def _headers(code: str, namespace: str, request_id: str) -> list[tuple[bytes, by
     ]
 
 
+#: Not modelled by any service: SDKs raise a generic ClientError with this code. HTTP 400, never retried.
+UNMODELLED: dict[type[e.SsoidcError], tuple[str, int]] = {
+    e.NotImplementedOperation: ("NotImplementedException", 400),
+    e.UnknownOperation: ("UnknownOperationException", 400),
+}
+
+#: rest-json services: the domain table and the error namespace of each.
+REST_JSON_ERRORS: dict[str, dict[type[e.SsoidcError], str]] = {
+    OIDC_SERVICE: OIDC_ERRORS,
+    "sso": {e.InvalidRequest: "InvalidRequestException"},
+}
+#: AWS Query services (STS): domain error -> (code, status), as the STS model names them.
+QUERY_ERRORS: dict[type[e.SsoidcError], tuple[str, int]] = {
+    e.ValidationFailed: ("ValidationError", 400),
+    # request authentication, with the codes STS's front end answers (not the JSON services' names)
+    e.MissingAuthenticationToken: ("MissingAuthenticationToken", 403),
+    e.IncompleteSignature: ("IncompleteSignature", 403),
+    e.InvalidSignature: ("SignatureDoesNotMatch", 403),
+    e.UnrecognizedClient: ("InvalidClientTokenId", 403),
+}
+REST_JSON_NAMESPACES = {
+    OIDC_SERVICE: OIDC_NAMESPACE,
+    "sso": "http://internal.amazon.com/coral/com.amazonaws.switchboard.portal/",
+}
+
+
 def render_oidc_error(exc: BaseException, request_id: str) -> RenderedError:
     """Render any exception as an sso-oidc wire error."""
+    return render_rest_json_error(exc, OIDC_SERVICE, request_id)
+
+
+def render_rest_json_error(exc: BaseException, service: str, request_id: str) -> RenderedError:
+    """Render any exception as a rest-json error of ``service`` (sso-oidc: the OAuth ``error``/
+    ``error_description`` body, RFC 6749 section 5.2; the portal: ``message``)."""
+    namespace = REST_JSON_NAMESPACES[service]
+    table = REST_JSON_ERRORS[service]
     for cls in type(exc).__mro__:
-        if cls in FRONTEND_ERRORS:
-            code, status = FRONTEND_ERRORS[cls]
+        if cls in FRONTEND_ERRORS or cls in UNMODELLED:
+            code, status = FRONTEND_ERRORS.get(cls) or UNMODELLED[cls]
             assert isinstance(exc, e.SsoidcError)
+            ns = FRONTEND_NAMESPACE if cls in FRONTEND_ERRORS else namespace
             return RenderedError(
-                status,
-                _headers(code, FRONTEND_NAMESPACE, request_id),
-                orjson.dumps({"message": exc.message}),
-                code,
+                status, _headers(code, ns, request_id), orjson.dumps({"message": exc.message}), code
             )
-        if cls in OIDC_ERRORS:
-            code = OIDC_ERRORS[cls]
-            assert isinstance(exc, e.OAuthError)
-            body = orjson.dumps({"error": exc.error, "error_description": exc.message})
+        if cls in table:
+            code = table[cls]
+            assert isinstance(exc, e.SsoidcError)
+            if isinstance(exc, e.OAuthError) and service == OIDC_SERVICE:
+                body = orjson.dumps({"error": exc.error, "error_description": exc.message})
+            else:
+                body = orjson.dumps({"message": exc.message})
             return RenderedError(
-                error_status(OIDC_SERVICE, code), _headers(code, OIDC_NAMESPACE, request_id), body, code
+                error_status(service, code), _headers(code, namespace, request_id), body, code
             )
     code = "InternalServerException"
-    body = orjson.dumps(
-        {
-            "error": "server_error",
-            "error_description": f"An internal error occurred (request id {request_id})",
-        }
-    )
-    return RenderedError(
-        error_status(OIDC_SERVICE, code), _headers(code, OIDC_NAMESPACE, request_id), body, code
-    )
+    message = f"An internal error occurred (request id {request_id})"
+    if service == OIDC_SERVICE:
+        body = orjson.dumps({"error": "server_error", "error_description": message})
+    else:
+        body = orjson.dumps({"message": message})
+    return RenderedError(500, _headers(code, namespace, request_id), body, code)
 
 
-def render_admin_error(
+def render_query_error(exc: BaseException, service: str, request_id: str) -> RenderedError:
+    """Render any exception as an AWS Query error (STS): ``<ErrorResponse><Error><Type><Code><Message>``."""
+    code, status, message, fault = (
+        "InternalFailure",
+        500,
+        f"An internal error occurred (request id {request_id})",
+        "Receiver",
+    )
+    for cls in type(exc).__mro__:
+        if cls in UNMODELLED or cls in QUERY_ERRORS:
+            assert isinstance(exc, e.SsoidcError)
+            code, status = UNMODELLED.get(cls) or QUERY_ERRORS[cls]
+            message, fault = exc.message, "Sender"
+            break
+    body = (
+        f'<ErrorResponse xmlns="{service_model(service).metadata.get("xmlNamespace", "")}">'
+        f"<Error><Type>{fault}</Type><Code>{code}</Code><Message>{_xml(message)}</Message></Error>"
+        f"<RequestId>{request_id}</RequestId></ErrorResponse>"
+    )
+    headers = [(b"content-type", b"text/xml"), (b"x-amzn-requestid", request_id.encode())]
+    return RenderedError(status, headers, body.encode(), code)
+
+
+def _xml(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def render_json11_error(
     exc: BaseException, service: str, request_id: str, operation: str | None = None
 ) -> RenderedError:
     """Render any exception as a JSON 1.1 error of ``service`` (``sso-admin`` or ``identitystore``).
@@ -137,6 +194,11 @@ def render_admin_error(
             assert isinstance(exc, e.SsoidcError)
             front = orjson.dumps({"__type": code, "message": exc.message})
             return RenderedError(status, _json11_headers(code, request_id), front, code)
+        if cls in UNMODELLED:
+            assert isinstance(exc, e.SsoidcError)
+            code, status = UNMODELLED[cls]
+            unmodelled = orjson.dumps({"__type": code, "Message": exc.message})
+            return RenderedError(status, _json11_headers(code, request_id), unmodelled, code)
         if cls in ADMIN_ERRORS:
             assert isinstance(exc, e.SsoidcError)
             code, message = ADMIN_ERRORS[cls], exc.message
@@ -155,19 +217,15 @@ def render_admin_error(
                 if exc.resource_id:
                     extra["ResourceId"] = exc.resource_id
             break
-    if code in ADMIN_UNMODELLED:
-        status = ADMIN_UNMODELLED[code]
-        body: dict[str, str] = {"__type": code, "Message": message}
-    else:
-        shape = service_model(service).shape_for(code)
-        status = shape.metadata.get("error", {}).get(
-            "httpStatusCode", 500 if code == "InternalServerException" else 400
-        )
-        members = shape.members
-        body = {"__type": code, "Message": message}
-        body.update({k: v for k, v in extra.items() if k in members})
-        if "RequestId" in members:
-            body["RequestId"] = request_id
+    shape = service_model(service).shape_for(code)
+    status = shape.metadata.get("error", {}).get(
+        "httpStatusCode", 500 if code == "InternalServerException" else 400
+    )
+    members = shape.members
+    body: dict[str, str] = {"__type": code, "Message": message}
+    body.update({k: v for k, v in extra.items() if k in members})
+    if "RequestId" in members:
+        body["RequestId"] = request_id
     return RenderedError(status, _json11_headers(code, request_id), orjson.dumps(body), code)
 
 

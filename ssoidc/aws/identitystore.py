@@ -28,7 +28,7 @@ replaced whole. A null or absent ``AttributeValue`` removes the attribute, excep
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 from botocore.model import Shape, StructureShape
@@ -37,8 +37,8 @@ from ssoidc.admin import directory as d
 from ssoidc.admin.editor import ConfigEditor, Edit, empty_answer
 from ssoidc.admin.paging import page
 from ssoidc.admin.rules import ENTERPRISE, ENTERPRISE_ATTRIBUTES, check_enterprise_value, check_extension
-from ssoidc.aws.json11 import AdminCall, Handler
 from ssoidc.aws.models import ShapeError, service_model, validate
+from ssoidc.aws.skeleton import Call
 from ssoidc.errors import ValidationFailed
 from ssoidc.model import Configuration, Email, ExternalId, Group, User
 
@@ -360,7 +360,7 @@ class IdentityStoreApi:
         return config
 
     async def _write(
-        self, call: AdminCall, inp: dict[str, Any], change: Callable[[Configuration], Edit[Out]]
+        self, call: Call, inp: dict[str, Any], change: Callable[[Configuration], Edit[Out]]
     ) -> Out:
         store_id = inp["IdentityStoreId"]
 
@@ -371,7 +371,7 @@ class IdentityStoreApi:
         return await self.editor.run(guarded, now=call.now)
 
     # -- users ----------------------------------------------------------------------------------------------------
-    async def create_user(self, inp: dict[str, Any], call: AdminCall) -> Out:
+    async def create_user(self, inp: dict[str, Any], call: Call) -> Out:
         for member in ("UserName", "DisplayName"):
             if member not in inp:
                 raise ValidationFailed(f"{member} is required when used in IAM Identity Center", member)
@@ -392,21 +392,21 @@ class IdentityStoreApi:
 
         return await self._write(call, inp, change)
 
-    async def describe_user(self, inp: dict[str, Any], call: AdminCall) -> Out:
+    async def describe_user(self, inp: dict[str, Any], call: Call) -> Out:
         extensions = _requested_extensions(inp)
         config = await self._config(inp)
         return user_out(d.get_user(config, inp["UserId"]), inp["IdentityStoreId"], extensions)
 
-    async def update_user(self, inp: dict[str, Any], call: AdminCall) -> Out:
+    async def update_user(self, inp: dict[str, Any], call: Call) -> Out:
         def change(c: Configuration) -> Edit[User]:
             return d.replace_user(c, apply_user_operations(d.get_user(c, inp["UserId"]), inp["Operations"]))
 
         return await self._write(call, inp, empty_answer(change))
 
-    async def delete_user(self, inp: dict[str, Any], call: AdminCall) -> Out:
+    async def delete_user(self, inp: dict[str, Any], call: Call) -> Out:
         return await self._write(call, inp, empty_answer(lambda c: d.delete_user(c, inp["UserId"])))
 
-    async def list_users(self, inp: dict[str, Any], call: AdminCall) -> Out:
+    async def list_users(self, inp: dict[str, Any], call: Call) -> Out:
         extensions = _requested_extensions(inp)
         config = await self._config(inp)
         wanted = _one_filter(inp, "UserName")
@@ -417,7 +417,7 @@ class IdentityStoreApi:
             out["NextToken"] = nxt
         return out
 
-    async def get_user_id(self, inp: dict[str, Any], call: AdminCall) -> Out:
+    async def get_user_id(self, inp: dict[str, Any], call: Call) -> Out:
         config = await self._config(inp)
         alt = inp["AlternateIdentifier"]
         if "ExternalId" in alt:
@@ -436,7 +436,7 @@ class IdentityStoreApi:
         return {"IdentityStoreId": inp["IdentityStoreId"], "UserId": d.only(found, "USER")}
 
     # -- groups ---------------------------------------------------------------------------------------------------
-    async def create_group(self, inp: dict[str, Any], call: AdminCall) -> Out:
+    async def create_group(self, inp: dict[str, Any], call: Call) -> Out:
         if "DisplayName" not in inp:
             raise ValidationFailed("DisplayName is required", "DisplayName")
 
@@ -448,11 +448,11 @@ class IdentityStoreApi:
 
         return await self._write(call, inp, change)
 
-    async def describe_group(self, inp: dict[str, Any], call: AdminCall) -> Out:
+    async def describe_group(self, inp: dict[str, Any], call: Call) -> Out:
         config = await self._config(inp)
         return group_out(d.get_group(config, inp["GroupId"]), inp["IdentityStoreId"])
 
-    async def update_group(self, inp: dict[str, Any], call: AdminCall) -> Out:
+    async def update_group(self, inp: dict[str, Any], call: Call) -> Out:
         def change(c: Configuration) -> Edit[Group]:
             return d.replace_group(
                 c, apply_group_operations(d.get_group(c, inp["GroupId"]), inp["Operations"])
@@ -460,10 +460,10 @@ class IdentityStoreApi:
 
         return await self._write(call, inp, empty_answer(change))
 
-    async def delete_group(self, inp: dict[str, Any], call: AdminCall) -> Out:
+    async def delete_group(self, inp: dict[str, Any], call: Call) -> Out:
         return await self._write(call, inp, empty_answer(lambda c: d.delete_group(c, inp["GroupId"])))
 
-    async def list_groups(self, inp: dict[str, Any], call: AdminCall) -> Out:
+    async def list_groups(self, inp: dict[str, Any], call: Call) -> Out:
         config = await self._config(inp)
         wanted = _one_filter(inp, "DisplayName")
         items = list(config.groups) if wanted is None else d.groups_named(config, wanted)
@@ -473,7 +473,7 @@ class IdentityStoreApi:
             out["NextToken"] = nxt
         return out
 
-    async def get_group_id(self, inp: dict[str, Any], call: AdminCall) -> Out:
+    async def get_group_id(self, inp: dict[str, Any], call: Call) -> Out:
         config = await self._config(inp)
         alt = inp["AlternateIdentifier"]
         if "ExternalId" in alt:
@@ -489,7 +489,7 @@ class IdentityStoreApi:
         return {"GroupId": d.only(found, "GROUP"), "IdentityStoreId": inp["IdentityStoreId"]}
 
     # -- memberships ----------------------------------------------------------------------------------------------
-    async def create_group_membership(self, inp: dict[str, Any], call: AdminCall) -> Out:
+    async def create_group_membership(self, inp: dict[str, Any], call: Call) -> Out:
         def change(c: Configuration) -> Edit[Out]:
             e = d.create_membership(c, inp["GroupId"], inp["MemberId"]["UserId"])
             return Edit(
@@ -498,21 +498,21 @@ class IdentityStoreApi:
 
         return await self._write(call, inp, change)
 
-    async def describe_group_membership(self, inp: dict[str, Any], call: AdminCall) -> Out:
+    async def describe_group_membership(self, inp: dict[str, Any], call: Call) -> Out:
         config = await self._config(inp)
         return membership_out(d.get_membership(config, inp["MembershipId"]), inp["IdentityStoreId"])
 
-    async def delete_group_membership(self, inp: dict[str, Any], call: AdminCall) -> Out:
+    async def delete_group_membership(self, inp: dict[str, Any], call: Call) -> Out:
         return await self._write(
             call, inp, empty_answer(lambda c: d.delete_membership(c, inp["MembershipId"]))
         )
 
-    async def get_group_membership_id(self, inp: dict[str, Any], call: AdminCall) -> Out:
+    async def get_group_membership_id(self, inp: dict[str, Any], call: Call) -> Out:
         config = await self._config(inp)
         m = d.find_membership(config, inp["GroupId"], inp["MemberId"]["UserId"])
         return {"MembershipId": m.membership_id, "IdentityStoreId": inp["IdentityStoreId"]}
 
-    async def list_group_memberships(self, inp: dict[str, Any], call: AdminCall) -> Out:
+    async def list_group_memberships(self, inp: dict[str, Any], call: Call) -> Out:
         config = await self._config(inp)
         group = d.get_group(config, inp["GroupId"])
         items = [
@@ -520,7 +520,7 @@ class IdentityStoreApi:
         ]
         return self._memberships_page(items, inp)
 
-    async def list_group_memberships_for_member(self, inp: dict[str, Any], call: AdminCall) -> Out:
+    async def list_group_memberships_for_member(self, inp: dict[str, Any], call: Call) -> Out:
         config = await self._config(inp)
         user = d.get_user(config, inp["MemberId"]["UserId"])
         return self._memberships_page(d.groups_of(config, user.user_id), inp)
@@ -532,7 +532,7 @@ class IdentityStoreApi:
             out["NextToken"] = nxt
         return out
 
-    async def is_member_in_groups(self, inp: dict[str, Any], call: AdminCall) -> Out:
+    async def is_member_in_groups(self, inp: dict[str, Any], call: Call) -> Out:
         config = await self._config(inp)
         user = d.get_user(config, inp["MemberId"]["UserId"])
         member_of = {g.group_id for g in config.groups if user.user_id in g.member_user_ids}
@@ -542,27 +542,3 @@ class IdentityStoreApi:
                 for gid in inp["GroupIds"]
             ]
         }
-
-    def handlers(self) -> dict[str, Handler]:
-        table: dict[str, Callable[[dict[str, Any], AdminCall], Awaitable[Out]]] = {
-            "CreateUser": self.create_user,
-            "DescribeUser": self.describe_user,
-            "UpdateUser": self.update_user,
-            "DeleteUser": self.delete_user,
-            "ListUsers": self.list_users,
-            "GetUserId": self.get_user_id,
-            "CreateGroup": self.create_group,
-            "DescribeGroup": self.describe_group,
-            "UpdateGroup": self.update_group,
-            "DeleteGroup": self.delete_group,
-            "ListGroups": self.list_groups,
-            "GetGroupId": self.get_group_id,
-            "CreateGroupMembership": self.create_group_membership,
-            "DescribeGroupMembership": self.describe_group_membership,
-            "DeleteGroupMembership": self.delete_group_membership,
-            "GetGroupMembershipId": self.get_group_membership_id,
-            "ListGroupMemberships": self.list_group_memberships,
-            "ListGroupMembershipsForMember": self.list_group_memberships_for_member,
-            "IsMemberInGroups": self.is_member_in_groups,
-        }
-        return table

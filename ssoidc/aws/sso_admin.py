@@ -26,7 +26,7 @@ CreateTrustedTokenIssuer...) reports an unknown instance as ValidationException 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ssoidc.admin import applications as apps
@@ -34,7 +34,7 @@ from ssoidc.admin import instance as inst
 from ssoidc.admin import issuers as tti
 from ssoidc.admin.editor import ClientToken, ConfigEditor, Edit, empty_answer
 from ssoidc.admin.paging import page
-from ssoidc.aws.json11 import AdminCall, Handler
+from ssoidc.aws.skeleton import Call
 from ssoidc.config.schema import GRANT_MEMBER
 from ssoidc.errors import ResourceNotFound, ValidationFailed
 from ssoidc.iam.policy import PolicyError
@@ -218,7 +218,7 @@ class SsoAdminApi:
 
     async def _write(
         self,
-        call: AdminCall,
+        call: Call,
         inp: dict[str, Any],
         change: Callable[[Configuration], Edit[dict[str, Any]]],
     ) -> dict[str, Any]:
@@ -230,23 +230,23 @@ class SsoAdminApi:
         return await self.editor.run(change, now=call.now, client_token=ct)
 
     async def _edit(
-        self, call: AdminCall, inp: dict[str, Any], edit: Callable[[Configuration], Edit[Any]]
+        self, call: Call, inp: dict[str, Any], edit: Callable[[Configuration], Edit[Any]]
     ) -> dict[str, Any]:
         """A write whose answer is the empty output shape."""
         return await self._write(call, inp, empty_answer(edit))
 
     # -- instances ----------------------------------------------------------------------------------------------
-    async def list_instances(self, inp: dict[str, Any], call: AdminCall) -> dict[str, Any]:
+    async def list_instances(self, inp: dict[str, Any], call: Call) -> dict[str, Any]:
         config = await self._config()
         items = [config.instance] if config.instance.status == "ACTIVE" else []
         chunk, nxt = page(items, lambda i: i.instance_arn, inp.get("NextToken"), inp.get("MaxResults"))
         return _listed("Instances", [instance_out(i) for i in chunk], nxt)
 
-    async def describe_instance(self, inp: dict[str, Any], call: AdminCall) -> dict[str, Any]:
+    async def describe_instance(self, inp: dict[str, Any], call: Call) -> dict[str, Any]:
         i = inst.active_instance(await self._config(), inp["InstanceArn"])
         return instance_out(i)
 
-    async def create_instance(self, inp: dict[str, Any], call: AdminCall) -> dict[str, Any]:
+    async def create_instance(self, inp: dict[str, Any], call: Call) -> dict[str, Any]:
         tags = tags_in(inp.get("Tags"))
 
         def change(c: Configuration) -> Edit[dict[str, Any]]:
@@ -261,16 +261,16 @@ class SsoAdminApi:
 
         return await self._write(call, inp, change)
 
-    async def update_instance(self, inp: dict[str, Any], call: AdminCall) -> dict[str, Any]:
+    async def update_instance(self, inp: dict[str, Any], call: Call) -> dict[str, Any]:
         return await self._edit(
             call, inp, lambda c: inst.update_instance(c, inp["InstanceArn"], name=inp.get("Name"))
         )
 
-    async def delete_instance(self, inp: dict[str, Any], call: AdminCall) -> dict[str, Any]:
+    async def delete_instance(self, inp: dict[str, Any], call: Call) -> dict[str, Any]:
         return await self._edit(call, inp, lambda c: inst.delete_instance(c, inp["InstanceArn"]))
 
     # -- applications -------------------------------------------------------------------------------------------
-    async def create_application(self, inp: dict[str, Any], call: AdminCall) -> dict[str, Any]:
+    async def create_application(self, inp: dict[str, Any], call: Call) -> dict[str, Any]:
         portal = inp.get("PortalOptions", {})
         sign_in = portal.get("SignInOptions", {})
         tags = tags_in(inp.get("Tags"))
@@ -298,11 +298,11 @@ class SsoAdminApi:
 
         return await self._write(call, inp, change)
 
-    async def describe_application(self, inp: dict[str, Any], call: AdminCall) -> dict[str, Any]:
+    async def describe_application(self, inp: dict[str, Any], call: Call) -> dict[str, Any]:
         config = await self._config()
         return application_out(apps.get_application(config, inp["ApplicationArn"]), config, self.region)
 
-    async def list_applications(self, inp: dict[str, Any], call: AdminCall) -> dict[str, Any]:
+    async def list_applications(self, inp: dict[str, Any], call: Call) -> dict[str, Any]:
         config = await self._config()
         inst.active_instance(config, inp["InstanceArn"])
         filt = inp.get("Filter", {})
@@ -316,7 +316,7 @@ class SsoAdminApi:
         chunk, nxt = page(items, lambda a: a.arn, inp.get("NextToken"), inp.get("MaxResults"), default=50)
         return _listed("Applications", [application_out(a, config, self.region) for a in chunk], nxt)
 
-    async def update_application(self, inp: dict[str, Any], call: AdminCall) -> dict[str, Any]:
+    async def update_application(self, inp: dict[str, Any], call: Call) -> dict[str, Any]:
         sign_in = inp.get("PortalOptions", {}).get("SignInOptions")
         return await self._edit(
             call,
@@ -332,11 +332,11 @@ class SsoAdminApi:
             ),
         )
 
-    async def delete_application(self, inp: dict[str, Any], call: AdminCall) -> dict[str, Any]:
+    async def delete_application(self, inp: dict[str, Any], call: Call) -> dict[str, Any]:
         return await self._edit(call, inp, lambda c: apps.delete_application(c, inp["ApplicationArn"]))
 
     # -- application providers ------------------------------------------------------------------------------------
-    async def list_application_providers(self, inp: dict[str, Any], call: AdminCall) -> dict[str, Any]:
+    async def list_application_providers(self, inp: dict[str, Any], call: Call) -> dict[str, Any]:
         chunk, nxt = page(
             [CUSTOM_PROVIDER_OUT],
             lambda p: str(p["ApplicationProviderArn"]),
@@ -345,7 +345,7 @@ class SsoAdminApi:
         )
         return _listed("ApplicationProviders", chunk, nxt)
 
-    async def describe_application_provider(self, inp: dict[str, Any], call: AdminCall) -> dict[str, Any]:
+    async def describe_application_provider(self, inp: dict[str, Any], call: Call) -> dict[str, Any]:
         arn = inp["ApplicationProviderArn"]
         if arn != apps.CUSTOM_PROVIDER:
             raise ResourceNotFound(
@@ -356,30 +356,28 @@ class SsoAdminApi:
         return dict(CUSTOM_PROVIDER_OUT)
 
     # -- grants ---------------------------------------------------------------------------------------------------
-    async def put_application_grant(self, inp: dict[str, Any], call: AdminCall) -> dict[str, Any]:
+    async def put_application_grant(self, inp: dict[str, Any], call: Call) -> dict[str, Any]:
         grant = grant_in(inp["GrantType"], inp["Grant"])
         return await self._edit(
             call, inp, lambda c: apps.put_grant(c, inp["ApplicationArn"], inp["GrantType"], grant)
         )
 
-    async def get_application_grant(self, inp: dict[str, Any], call: AdminCall) -> dict[str, Any]:
+    async def get_application_grant(self, inp: dict[str, Any], call: Call) -> dict[str, Any]:
         grant = apps.get_grant(await self._config(), inp["ApplicationArn"], inp["GrantType"])
         return {"Grant": grant_out(grant)}
 
-    async def list_application_grants(self, inp: dict[str, Any], call: AdminCall) -> dict[str, Any]:
+    async def list_application_grants(self, inp: dict[str, Any], call: Call) -> dict[str, Any]:
         app = apps.get_application(await self._config(), inp["ApplicationArn"])
         chunk, nxt = page(list(app.grants.items()), lambda kv: kv[0], inp.get("NextToken"), None)
         return _listed("Grants", [{"GrantType": k, "Grant": grant_out(g)} for k, g in chunk], nxt)
 
-    async def delete_application_grant(self, inp: dict[str, Any], call: AdminCall) -> dict[str, Any]:
+    async def delete_application_grant(self, inp: dict[str, Any], call: Call) -> dict[str, Any]:
         return await self._edit(
             call, inp, lambda c: apps.delete_grant(c, inp["ApplicationArn"], inp["GrantType"])
         )
 
     # -- authentication methods (IAM ActorPolicy) -----------------------------------------------------------------
-    async def put_application_authentication_method(
-        self, inp: dict[str, Any], call: AdminCall
-    ) -> dict[str, Any]:
+    async def put_application_authentication_method(self, inp: dict[str, Any], call: Call) -> dict[str, Any]:
         policy = inp["AuthenticationMethod"]["Iam"]["ActorPolicy"]
         try:
             return await self._edit(
@@ -391,14 +389,12 @@ class SsoAdminApi:
                 f"1 validation error detected: Value at '{path}' {exc.message}", path
             ) from None
 
-    async def get_application_authentication_method(
-        self, inp: dict[str, Any], call: AdminCall
-    ) -> dict[str, Any]:
+    async def get_application_authentication_method(self, inp: dict[str, Any], call: Call) -> dict[str, Any]:
         policy = apps.get_actor_policy(await self._config(), inp["ApplicationArn"])
         return {"AuthenticationMethod": {"Iam": {"ActorPolicy": policy}}}
 
     async def list_application_authentication_methods(
-        self, inp: dict[str, Any], call: AdminCall
+        self, inp: dict[str, Any], call: Call
     ) -> dict[str, Any]:
         app = apps.get_application(await self._config(), inp["ApplicationArn"])
         items = [] if app.actor_policy is None else [("IAM", app.actor_policy)]
@@ -410,34 +406,34 @@ class SsoAdminApi:
         return _listed("AuthenticationMethods", methods, nxt)
 
     async def delete_application_authentication_method(
-        self, inp: dict[str, Any], call: AdminCall
+        self, inp: dict[str, Any], call: Call
     ) -> dict[str, Any]:
         return await self._edit(call, inp, lambda c: apps.delete_actor_policy(c, inp["ApplicationArn"]))
 
     # -- access scopes --------------------------------------------------------------------------------------------
-    async def put_application_access_scope(self, inp: dict[str, Any], call: AdminCall) -> dict[str, Any]:
+    async def put_application_access_scope(self, inp: dict[str, Any], call: Call) -> dict[str, Any]:
         targets = inp.get("AuthorizedTargets", [])
         return await self._edit(
             call, inp, lambda c: apps.put_access_scope(c, inp["ApplicationArn"], inp["Scope"], targets)
         )
 
-    async def get_application_access_scope(self, inp: dict[str, Any], call: AdminCall) -> dict[str, Any]:
+    async def get_application_access_scope(self, inp: dict[str, Any], call: Call) -> dict[str, Any]:
         return scope_out(apps.get_access_scope(await self._config(), inp["ApplicationArn"], inp["Scope"]))
 
-    async def list_application_access_scopes(self, inp: dict[str, Any], call: AdminCall) -> dict[str, Any]:
+    async def list_application_access_scopes(self, inp: dict[str, Any], call: Call) -> dict[str, Any]:
         app = apps.get_application(await self._config(), inp["ApplicationArn"])
         chunk, nxt = page(
             app.access_scopes, lambda s: s.scope, inp.get("NextToken"), inp.get("MaxResults"), default=10
         )
         return _listed("Scopes", [scope_out(s) for s in chunk], nxt)
 
-    async def delete_application_access_scope(self, inp: dict[str, Any], call: AdminCall) -> dict[str, Any]:
+    async def delete_application_access_scope(self, inp: dict[str, Any], call: Call) -> dict[str, Any]:
         return await self._edit(
             call, inp, lambda c: apps.delete_access_scope(c, inp["ApplicationArn"], inp["Scope"])
         )
 
     # -- trusted token issuers ------------------------------------------------------------------------------------
-    async def create_trusted_token_issuer(self, inp: dict[str, Any], call: AdminCall) -> dict[str, Any]:
+    async def create_trusted_token_issuer(self, inp: dict[str, Any], call: Call) -> dict[str, Any]:
         oidc = inp["TrustedTokenIssuerConfiguration"]["OidcJwtConfiguration"]
         tags = tags_in(inp.get("Tags"))
 
@@ -455,10 +451,10 @@ class SsoAdminApi:
 
         return await self._write(call, inp, change)
 
-    async def describe_trusted_token_issuer(self, inp: dict[str, Any], call: AdminCall) -> dict[str, Any]:
+    async def describe_trusted_token_issuer(self, inp: dict[str, Any], call: Call) -> dict[str, Any]:
         return issuer_out(tti.get_issuer(await self._config(), inp["TrustedTokenIssuerArn"]))
 
-    async def update_trusted_token_issuer(self, inp: dict[str, Any], call: AdminCall) -> dict[str, Any]:
+    async def update_trusted_token_issuer(self, inp: dict[str, Any], call: Call) -> dict[str, Any]:
         oidc = inp.get("TrustedTokenIssuerConfiguration", {}).get("OidcJwtConfiguration", {})
         return await self._edit(
             call,
@@ -472,10 +468,10 @@ class SsoAdminApi:
             ),
         )
 
-    async def delete_trusted_token_issuer(self, inp: dict[str, Any], call: AdminCall) -> dict[str, Any]:
+    async def delete_trusted_token_issuer(self, inp: dict[str, Any], call: Call) -> dict[str, Any]:
         return await self._edit(call, inp, lambda c: tti.delete_issuer(c, inp["TrustedTokenIssuerArn"]))
 
-    async def list_trusted_token_issuers(self, inp: dict[str, Any], call: AdminCall) -> dict[str, Any]:
+    async def list_trusted_token_issuers(self, inp: dict[str, Any], call: Call) -> dict[str, Any]:
         items = tti.list_issuers(await self._config(), inp["InstanceArn"])
         chunk, nxt = page(items, lambda t: t.arn, inp.get("NextToken"), inp.get("MaxResults"))
         metadata = [
@@ -485,7 +481,7 @@ class SsoAdminApi:
         return _listed("TrustedTokenIssuers", metadata, nxt)
 
     # -- assignments ----------------------------------------------------------------------------------------------
-    async def create_application_assignment(self, inp: dict[str, Any], call: AdminCall) -> dict[str, Any]:
+    async def create_application_assignment(self, inp: dict[str, Any], call: Call) -> dict[str, Any]:
         return await self._edit(
             call,
             inp,
@@ -494,13 +490,13 @@ class SsoAdminApi:
             ),
         )
 
-    async def describe_application_assignment(self, inp: dict[str, Any], call: AdminCall) -> dict[str, Any]:
+    async def describe_application_assignment(self, inp: dict[str, Any], call: Call) -> dict[str, Any]:
         asg = apps.get_assignment(
             await self._config(), inp["ApplicationArn"], inp["PrincipalType"], inp["PrincipalId"]
         )
         return assignment_out(asg)
 
-    async def delete_application_assignment(self, inp: dict[str, Any], call: AdminCall) -> dict[str, Any]:
+    async def delete_application_assignment(self, inp: dict[str, Any], call: Call) -> dict[str, Any]:
         return await self._edit(
             call,
             inp,
@@ -509,7 +505,7 @@ class SsoAdminApi:
             ),
         )
 
-    async def list_application_assignments(self, inp: dict[str, Any], call: AdminCall) -> dict[str, Any]:
+    async def list_application_assignments(self, inp: dict[str, Any], call: Call) -> dict[str, Any]:
         items = apps.application_assignments(await self._config(), inp["ApplicationArn"])
         chunk, nxt = page(
             items,
@@ -520,7 +516,7 @@ class SsoAdminApi:
         return _listed("ApplicationAssignments", [assignment_out(a) for a in chunk], nxt)
 
     async def list_application_assignments_for_principal(
-        self, inp: dict[str, Any], call: AdminCall
+        self, inp: dict[str, Any], call: Call
     ) -> dict[str, Any]:
         items = apps.principal_assignments(
             await self._config(),
@@ -533,7 +529,7 @@ class SsoAdminApi:
         return _listed("ApplicationAssignments", [assignment_out(a) for a in chunk], nxt)
 
     async def put_application_assignment_configuration(
-        self, inp: dict[str, Any], call: AdminCall
+        self, inp: dict[str, Any], call: Call
     ) -> dict[str, Any]:
         return await self._edit(
             call,
@@ -542,70 +538,26 @@ class SsoAdminApi:
         )
 
     async def get_application_assignment_configuration(
-        self, inp: dict[str, Any], call: AdminCall
+        self, inp: dict[str, Any], call: Call
     ) -> dict[str, Any]:
         app = apps.get_application(await self._config(), inp["ApplicationArn"])
         return {"AssignmentRequired": app.assignment_required}
 
     # -- tags -----------------------------------------------------------------------------------------------------
-    async def tag_resource(self, inp: dict[str, Any], call: AdminCall) -> dict[str, Any]:
+    async def tag_resource(self, inp: dict[str, Any], call: Call) -> dict[str, Any]:
         tags = tags_in(inp["Tags"])
         return await self._edit(
             call, inp, lambda c: apps.tag_resource(c, inp["ResourceArn"], tags, inp.get("InstanceArn"))
         )
 
-    async def untag_resource(self, inp: dict[str, Any], call: AdminCall) -> dict[str, Any]:
+    async def untag_resource(self, inp: dict[str, Any], call: Call) -> dict[str, Any]:
         return await self._edit(
             call,
             inp,
             lambda c: apps.untag_resource(c, inp["ResourceArn"], inp["TagKeys"], inp.get("InstanceArn")),
         )
 
-    async def list_tags_for_resource(self, inp: dict[str, Any], call: AdminCall) -> dict[str, Any]:
+    async def list_tags_for_resource(self, inp: dict[str, Any], call: Call) -> dict[str, Any]:
         tags = apps.resource_tags(await self._config(), inp["ResourceArn"], inp.get("InstanceArn"))
         chunk, nxt = page(list(tags.items()), lambda kv: kv[0], inp.get("NextToken"), None)
         return _listed("Tags", [{"Key": k, "Value": v} for k, v in chunk], nxt)
-
-    def handlers(self) -> dict[str, Handler]:
-        table: dict[str, Callable[[dict[str, Any], AdminCall], Awaitable[dict[str, Any]]]] = {
-            "ListInstances": self.list_instances,
-            "DescribeInstance": self.describe_instance,
-            "CreateInstance": self.create_instance,
-            "UpdateInstance": self.update_instance,
-            "DeleteInstance": self.delete_instance,
-            "CreateApplication": self.create_application,
-            "DescribeApplication": self.describe_application,
-            "ListApplications": self.list_applications,
-            "UpdateApplication": self.update_application,
-            "DeleteApplication": self.delete_application,
-            "ListApplicationProviders": self.list_application_providers,
-            "DescribeApplicationProvider": self.describe_application_provider,
-            "PutApplicationGrant": self.put_application_grant,
-            "GetApplicationGrant": self.get_application_grant,
-            "ListApplicationGrants": self.list_application_grants,
-            "DeleteApplicationGrant": self.delete_application_grant,
-            "PutApplicationAuthenticationMethod": self.put_application_authentication_method,
-            "GetApplicationAuthenticationMethod": self.get_application_authentication_method,
-            "ListApplicationAuthenticationMethods": self.list_application_authentication_methods,
-            "DeleteApplicationAuthenticationMethod": self.delete_application_authentication_method,
-            "PutApplicationAccessScope": self.put_application_access_scope,
-            "GetApplicationAccessScope": self.get_application_access_scope,
-            "ListApplicationAccessScopes": self.list_application_access_scopes,
-            "DeleteApplicationAccessScope": self.delete_application_access_scope,
-            "CreateTrustedTokenIssuer": self.create_trusted_token_issuer,
-            "DescribeTrustedTokenIssuer": self.describe_trusted_token_issuer,
-            "UpdateTrustedTokenIssuer": self.update_trusted_token_issuer,
-            "DeleteTrustedTokenIssuer": self.delete_trusted_token_issuer,
-            "ListTrustedTokenIssuers": self.list_trusted_token_issuers,
-            "CreateApplicationAssignment": self.create_application_assignment,
-            "DescribeApplicationAssignment": self.describe_application_assignment,
-            "DeleteApplicationAssignment": self.delete_application_assignment,
-            "ListApplicationAssignments": self.list_application_assignments,
-            "ListApplicationAssignmentsForPrincipal": self.list_application_assignments_for_principal,
-            "PutApplicationAssignmentConfiguration": self.put_application_assignment_configuration,
-            "GetApplicationAssignmentConfiguration": self.get_application_assignment_configuration,
-            "TagResource": self.tag_resource,
-            "UntagResource": self.untag_resource,
-            "ListTagsForResource": self.list_tags_for_resource,
-        }
-        return table

@@ -20,6 +20,10 @@ class StorageError(Exception):
     """An unexpected storage failure (driver error). Never shown to clients verbatim."""
 
 
+class AlreadyExists(Exception):
+    """A conditional insert found the key taken (a credential, a sign-in user...): nothing was written."""
+
+
 class JtiReplay(Exception):
     """The (issuer, jti) pair was already redeemed."""
 
@@ -259,6 +263,10 @@ class Store(ConfigStore, CredentialStore, KeyStore, TokenStore, CodeStore, SignI
 
     async def ping(self) -> None:
         """Read one row (the configuration version) from the database; raises ``StorageError`` if it cannot."""
+        ...
+
+    def start_background(self) -> None:
+        """Start the store's own background work, if it has any (SQLite: the WAL checkpointer)."""
         ...
 
     async def close(self) -> None: ...

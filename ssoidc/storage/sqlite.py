@@ -193,6 +193,9 @@ class SqliteStore:
             else:
                 fut.set_result(value)
 
+    def start_background(self) -> None:
+        self.start_checkpointer()
+
     def start_checkpointer(self, interval: float = 1.0) -> None:
         """Move WAL checkpoints (and their fsyncs) off the request path, into a background thread.
 

@@ -1,10 +1,15 @@
-"""The ASGI application: routes, lifespan, nothing else (no logic lives here).
+"""The ASGI application: the lifespan, the AWS fast path and the pages; no logic lives here.
 
-Routes:
-  POST /token?aws_iam=t                          CreateTokenWithIAM (sso-oidc, SigV4 ``sso-oauth``)
-  POST /token                                    CreateToken (public clients; answered with a clear error for now)
-  POST /  (X-Amz-Target: SWBExternalService.*, AWSIdentityStore.*)
-                                                 sso-admin and identitystore, JSON 1.1 (ssoidc.aws.json11)
+Every AWS request goes to the skeleton (``ssoidc.aws.skeleton``), whose routes come from the botocore models:
+
+  POST /token?aws_iam=t, /token, /client/register, /device_authorization     sso-oidc (rest-json)
+  GET  /assignment/accounts, /assignment/roles, /federation/credentials; POST /logout   the access portal (sso)
+  POST /  X-Amz-Target: SWBExternalService.*, AWSIdentityStore.*              sso-admin, identitystore (JSON 1.1)
+  POST /  form body Action=...                                                STS (AWS Query)
+
+It is served here directly (the hot path: no routing, no Request/Response objects). Everything else is a
+Starlette route:
+
   GET  /healthz                                  liveness: 200 once the node serves requests (never asks the store)
   GET  /readyz                                   readiness: 200 if the store answers a one-row read, else 503
   GET  /<instance id>/.well-known/openid-configuration, /<instance id>/.well-known/jwks.json
@@ -12,14 +17,16 @@ Routes:
   GET  /demo-issuer/.well-known/openid-configuration, /demo-issuer/jwks.json   (demo mode only)
   GET  /authorize, POST /authorize/signin, /authorize/consent, /signout, GET /demo/callback, /static/ssoidc.css
                                                  the sign-in flow (ssoidc.web.signin)
+
+``create_app`` answers the ASGI lifespan itself: on startup it builds the node's services
+(``ssoidc.compose.build_services``) and only then the routes (``build_app``), so no route sees a half-built node.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -30,14 +37,20 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ssoidc.aws.oidc import MAX_BODY
+from ssoidc.aws.skeleton import MAX_BODY
 from ssoidc.aws.wire import WireRequest, WireResponse
+from ssoidc.compose import Services, build_services
 from ssoidc.demo import demo_discovery
-from ssoidc.node import Node
+from ssoidc.model import GRANT_TYPES
 from ssoidc.settings import Settings, settings_from_env
 from ssoidc.web.signin import SignInPages
 
 log = logging.getLogger("ssoidc.web")
+
+ASGIApp = Callable[
+    [MutableMapping[str, Any], Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]],
+    Awaitable[None],
+]
 
 
 def _json(doc: object, status: int = 200, cache: str = "no-store") -> Response:
@@ -46,24 +59,50 @@ def _json(doc: object, status: int = 200, cache: str = "no-store") -> Response:
     )
 
 
-ASGIApp = Callable[
-    [MutableMapping[str, Any], Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]],
-    Awaitable[None],
-]
+def create_app(settings: Settings, services: Services | None = None, *, bootstrap: bool = True) -> ASGIApp:
+    """The ASGI app. ``bootstrap=False`` when a parent process already ran the first-start work; ``services``
+    to serve services the caller built (and closes)."""
+    served: list[ASGIApp] = []
+
+    async def lifespan(receive: Callable[[], Awaitable[Any]], send: Callable[[Any], Awaitable[None]]) -> None:
+        built: Services | None = None
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    built = services or await build_services(settings, run_bootstrap=bootstrap)
+                    built.start_background()
+                    served.append(build_app(built))
+                except Exception as exc:
+                    log.exception("startup failed")
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                if built is not None and services is None:
+                    await built.close()
+                elif built is not None:
+                    await built.purger.stop()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def asgi(
+        scope: MutableMapping[str, Any],
+        receive: Callable[[], Awaitable[Any]],
+        send: Callable[[Any], Awaitable[None]],
+    ) -> None:
+        if scope["type"] == "lifespan":
+            await lifespan(receive, send)
+            return
+        await served[0](scope, receive, send)
+
+    return asgi
 
 
-def create_app(settings: Settings, node: Node | None = None, *, bootstrap: bool = True) -> ASGIApp:
-    """The ASGI app. ``bootstrap=False`` when a parent process already ran the first-start work."""
-    node = node or Node(settings)
-
-    @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        await node.start(bootstrap=bootstrap)
-        node.start_background()
-        try:
-            yield
-        finally:
-            await node.stop()
+def build_app(services: Services) -> ASGIApp:
+    """The routes of a node whose services are built."""
+    settings = services.settings
+    aws = services.aws
 
     async def token_get(request: Request) -> Response:
         raise HTTPException(405)
@@ -72,17 +111,16 @@ def create_app(settings: Settings, node: Node | None = None, *, bootstrap: bool 
         return _json({"status": "ok"})
 
     async def readyz(request: Request) -> Response:
-        if await node.ready():
-            return _json({"status": "ready", "store": node.store.kind})
-        return _json(
-            {"status": "unavailable", "store": node.store.kind, "reason": "the store does not answer"}, 503
-        )
+        kind = services.store.kind
+        if await services.readiness.ready():
+            return _json({"status": "ready", "store": kind})
+        return _json({"status": "unavailable", "store": kind, "reason": "the store does not answer"}, 503)
 
     async def discovery(request: Request) -> Response:
-        directory = await node.refresh()
-        if request.path_params["instance_id"] != directory.instance.instance_id:
+        snapshot = await services.snapshot.refresh()
+        if request.path_params["instance_id"] != snapshot.instance.instance_id:
             raise HTTPException(404)
-        iss = f"{settings.base_url}/{directory.instance.instance_id}"
+        iss = f"{settings.base_url}/{snapshot.instance.instance_id}"
         return _json(
             {
                 "issuer": iss,
@@ -91,21 +129,16 @@ def create_app(settings: Settings, node: Node | None = None, *, bootstrap: bool 
                 "response_types_supported": ["code"],
                 "subject_types_supported": ["public"],
                 "id_token_signing_alg_values_supported": [settings.id_token_alg],
-                "grant_types_supported": [
-                    "authorization_code",
-                    "refresh_token",
-                    "urn:ietf:params:oauth:grant-type:jwt-bearer",
-                    "urn:ietf:params:oauth:grant-type:token-exchange",
-                ],
+                "grant_types_supported": list(GRANT_TYPES),
             },
             cache="public, max-age=300",
         )
 
     async def jwks(request: Request) -> Response:
-        directory = await node.refresh()
-        if request.path_params["instance_id"] != directory.instance.instance_id:
+        snapshot = await services.snapshot.refresh()
+        if request.path_params["instance_id"] != snapshot.instance.instance_id:
             raise HTTPException(404)
-        return _json(node.jwks_document, cache="public, max-age=300")
+        return _json(services.jwks_document, cache="public, max-age=300")
 
     async def demo_disc(request: Request) -> Response:
         if not settings.demo:
@@ -115,7 +148,7 @@ def create_app(settings: Settings, node: Node | None = None, *, bootstrap: bool 
     async def demo_keys(request: Request) -> Response:
         if not settings.demo:
             raise HTTPException(404)
-        return _json(node.demo_jwks, cache="public, max-age=300")
+        return _json(services.demo_jwks, cache="public, max-age=300")
 
     async def http_error(request: Request, exc: Exception) -> Response:
         status = exc.status_code if isinstance(exc, HTTPException) else 500
@@ -126,7 +159,7 @@ def create_app(settings: Settings, node: Node | None = None, *, bootstrap: bool 
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return _json({"message": "Internal server error"}, 500)
 
-    pages = SignInPages(node)
+    pages = SignInPages(services)
     routes = [
         *pages.routes(),
         Route("/token", token_get, methods=["GET"]),
@@ -139,10 +172,8 @@ def create_app(settings: Settings, node: Node | None = None, *, bootstrap: bool 
     ]
     app = Starlette(
         routes=routes,
-        lifespan=lifespan,
         exception_handlers={HTTPException: http_error, Exception: server_error},
     )
-    app.state.node = node
 
     async def read_body(receive: Callable[[], Awaitable[Any]], declared: bytes | None) -> tuple[bytes, bool]:
         if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY):
@@ -166,9 +197,13 @@ def create_app(settings: Settings, node: Node | None = None, *, bootstrap: bool 
         receive: Callable[[], Awaitable[Any]],
         send: Callable[[Any], Awaitable[None]],
     ) -> None:
-        """POST /token is served here directly (the hot path: no routing, no Request/Response objects);
-        everything else goes to the Starlette app."""
-        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] not in ("/token", "/"):
+        """AWS requests go to the skeleton directly; everything else to the Starlette app."""
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+        method, path, qs = scope["method"], scope["path"], scope["query_string"]
+        query = parse_qs(qs.decode("latin-1"), keep_blank_values=True) if qs else {}
+        if not aws.claims(method, path, query):
             await app(scope, receive, send)
             return
         try:
@@ -176,25 +211,17 @@ def create_app(settings: Settings, node: Node | None = None, *, bootstrap: bool 
             body, oversized = await read_body(receive, declared)
             client = scope.get("client")
             wire = WireRequest(
-                method="POST",
-                raw_path=scope.get("raw_path") or scope["path"].encode(),
-                query_string=scope["query_string"],
+                method=method,
+                raw_path=scope.get("raw_path") or path.encode(),
+                query_string=qs,
                 headers=list(scope["headers"]),
                 body=body,
                 client_ip=client[0] if client else None,
                 oversized=oversized,
             )
-            assert node.oidc is not None and node.admin is not None
-            if scope["path"] == "/":
-                resp = await node.admin.handle(wire)
-            elif scope["query_string"] == b"aws_iam=t" or parse_qs(
-                scope["query_string"].decode("latin-1")
-            ).get("aws_iam") == ["t"]:
-                resp = await node.oidc.create_token_with_iam(wire)
-            else:
-                resp = await node.oidc.create_token(wire)
+            resp = await aws.dispatch(wire, path, query)
         except Exception:
-            log.exception("unhandled error on POST %s", scope["path"])
+            log.exception("unhandled error on %s %s", method, path)
             resp = WireResponse(
                 500,
                 orjson.dumps({"message": "Internal server error"}),
@@ -209,7 +236,6 @@ def create_app(settings: Settings, node: Node | None = None, *, bootstrap: bool 
         )
         await send({"type": "http.response.body", "body": resp.body})
 
-    asgi.state = app.state  # type: ignore[attr-defined]
     return asgi
 
 

@@ -23,9 +23,9 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from ssoidc.compose import Services
 from ssoidc.crypto import b64u, derive_key
 from ssoidc.model import ConfigSnapshot
-from ssoidc.node import Node
 from ssoidc.oauth.authorize import AuthorizeError, AuthorizeRequest, parse_authorize_request
 from ssoidc.oauth.signin import SignInFailed, SignInLocked
 
@@ -64,10 +64,10 @@ def with_params(uri: str, params: dict[str, str | None]) -> str:
 
 
 class SignInPages:
-    def __init__(self, node: Node) -> None:
-        self.node = node
-        self.settings = node.settings
-        self._csrf_key = derive_key(node.master_key, "csrf")
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.settings = services.settings
+        self._csrf_key = derive_key(services.master_key, "csrf")
         self._secure = self.settings.base_url.startswith("https://")
 
     # -- helpers ----------------------------------------------------------------------------------------------
@@ -138,7 +138,7 @@ class SignInPages:
         )
 
     async def _session(self, request: Request, directory: ConfigSnapshot) -> tuple[str, float] | None:
-        s = await self.node.signin.session(request.cookies.get(SESSION_COOKIE), time.time())
+        s = await self.services.signin.session(request.cookies.get(SESSION_COOKIE), time.time())
         if s is None or s.user_id not in directory.users:
             return None
         return s.user_id, s.auth_time
@@ -205,7 +205,7 @@ class SignInPages:
                 "The form was missing its security token, or it came from another page.",
                 "Go back to the application and start the sign-in again.",
             )
-        directory = await self.node.refresh()
+        directory = await self.services.snapshot.refresh()
         query = str(form.get("request", ""))
         try:
             return form, directory, query, self._parse(query, directory)
@@ -214,7 +214,7 @@ class SignInPages:
 
     # -- routes -----------------------------------------------------------------------------------------------
     async def authorize(self, request: Request) -> Response:
-        directory = await self.node.refresh()
+        directory = await self.services.snapshot.refresh()
         query = request.url.query
         try:
             areq = self._parse(query, directory)
@@ -233,7 +233,7 @@ class SignInPages:
         username = str(form.get("username", ""))[:256]
         password = str(form.get("password", ""))[:1024]
         try:
-            user_id = await self.node.signin.authenticate(directory, username, password, time.time())
+            user_id = await self.services.signin.authenticate(directory, username, password, time.time())
         except SignInLocked as exc:
             minutes = max(1, round((exc.until - time.time()) / 60))
             return self._signin_page(
@@ -249,7 +249,7 @@ class SignInPages:
             return self._signin_page(
                 request, areq, query, username=username, status=401, error="Incorrect username or password."
             )
-        sid = await self.node.signin.start_session(user_id, time.time())
+        sid = await self.services.signin.start_session(user_id, time.time())
         response = RedirectResponse("/authorize?" + query, 303)
         response.set_cookie(
             SESSION_COOKIE,
@@ -286,7 +286,7 @@ class SignInPages:
                 ),
                 303,
             )
-        code = await self.node.code_issuer.issue_code(
+        code = await self.services.code_issuer.issue_code(
             directory,
             application_arn=areq.application.arn,
             user_id=user_id,
@@ -308,7 +308,7 @@ class SignInPages:
                 "Your sign-out form expired",
                 "The form was missing its security token, or it came from another page.",
             )
-        await self.node.signin.end_session(request.cookies.get(SESSION_COOKIE))
+        await self.services.signin.end_session(request.cookies.get(SESSION_COOKIE))
         response = self._page(request, "signed_out.html")
         response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax", secure=self._secure)
         return response

@@ -1,6 +1,6 @@
 """Fuzzing the configuration plane: no client mistake on sso-admin or identitystore is a 5xx or changes anything.
 
-For every operation the server implements (``SsoAdminApi.handlers()``, ``IdentityStoreApi.handlers()``),
+For every operation the server implements (the handler methods of ``SsoAdminApi`` and ``IdentityStoreApi``, ``skeleton.handler_table``),
 hypothesis generates inputs from the operation's botocore input shape: shape-typed values (strings drawn from the
 live server's own ARNs, ids, names and scopes, from valid-looking ARNs and ids that name nothing, from near misses
 of real ones, from the member's pattern and from arbitrary text; integers in and out of range; lists, maps,
@@ -51,6 +51,7 @@ from hypothesis import strategies as st
 from ssoidc.admin.directory import membership_id
 from ssoidc.aws.identitystore import IdentityStoreApi
 from ssoidc.aws.models import service_model, validate
+from ssoidc.aws.skeleton import handler_table
 from ssoidc.aws.sso_admin import SsoAdminApi
 from ssoidc.ids import new_application_arn, new_directory_id, new_identity_store_id, new_issuer_arn
 from ssoidc.model import Configuration
@@ -66,8 +67,10 @@ from tests.support import (
 )
 
 SERVICES = {
-    "sso-admin": sorted(SsoAdminApi(None, account_id=ACCOUNT, region="us-east-1").handlers()),  # type: ignore[arg-type]
-    "identitystore": sorted(IdentityStoreApi(None).handlers()),  # type: ignore[arg-type]
+    "sso-admin": sorted(
+        handler_table(service_model("sso-admin"), SsoAdminApi(None, account_id=ACCOUNT, region="us-east-1"))
+    ),  # type: ignore[arg-type]
+    "identitystore": sorted(handler_table(service_model("identitystore"), IdentityStoreApi(None))),  # type: ignore[arg-type]
 }
 SERVICE_OF = {op: service for service, ops in SERVICES.items() for op in ops}
 EXAMPLES = int(os.environ.get("SSOIDC_FUZZ_EXAMPLES", "15"))

@@ -1,6 +1,6 @@
 """Model-driven input validation of every served sso-admin and identitystore operation.
 
-The operations are the ones the server implements (``SsoAdminApi.handlers()``, ``IdentityStoreApi.handlers()``).
+The operations are the ones the server implements (the handler methods of ``SsoAdminApi`` and ``IdentityStoreApi``, ``skeleton.handler_table``).
 For each, the botocore input shape is walked recursively (nested structures, list members, map keys and values)
 and every modelled constraint becomes one test case: a required member left out, a value outside an enum, a
 string / list / map outside its min/max length, an integer outside its range, a string that fails the pattern, a
@@ -33,15 +33,19 @@ from hypothesis import HealthCheck, Phase, find, settings
 from hypothesis import strategies as st
 
 from ssoidc.aws.identitystore import IdentityStoreApi
-from ssoidc.aws.json11 import MAX_BODY
 from ssoidc.aws.models import service_model
+from ssoidc.aws.skeleton import MAX_BODY, handler_table
 from ssoidc.aws.sso_admin import SsoAdminApi
 from tests.conftest import make_admin_client, private_server
 from tests.support import ACCOUNT, JWT_BEARER, LiveServer, allow_account
 
 SERVICES = {
-    "sso-admin": sorted(SsoAdminApi(editor=None, account_id=ACCOUNT, region="us-east-1").handlers()),  # type: ignore[arg-type]
-    "identitystore": sorted(IdentityStoreApi(None).handlers()),  # type: ignore[arg-type]
+    "sso-admin": sorted(
+        handler_table(
+            service_model("sso-admin"), SsoAdminApi(editor=None, account_id=ACCOUNT, region="us-east-1")
+        )
+    ),  # type: ignore[arg-type]
+    "identitystore": sorted(handler_table(service_model("identitystore"), IdentityStoreApi(None))),  # type: ignore[arg-type]
 }
 BAD_ENUM = "NOT_A_MODELLED_VALUE"
 #: Characters tried, one at a time, to break a pattern without changing the value's length.

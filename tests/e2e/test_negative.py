@@ -389,7 +389,8 @@ def test_plain_token_route_is_never_create_token_with_iam(
     for query in ("", "aws_iam=f", "aws_iam=T", "aws_iam"):
         resp = post_token(server, body, query=query)
         assert resp.status_code == 400
-        assert "CreateToken" in resp.json()["error_description"]
+        assert resp.headers["x-amzn-errortype"].startswith("NotImplementedException:")
+        assert resp.json()["message"].startswith("CreateToken ")  # the public-client operation, never WithIAM
     unchanged()
 
 

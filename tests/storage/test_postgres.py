@@ -11,10 +11,10 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from ssoidc.compose import build_services, open_store
 from ssoidc.crypto import b64u
 from ssoidc.errors import ConfigError
 from ssoidc.model import Configuration, Instance
-from ssoidc.node import Node, open_store
 from ssoidc.settings import Settings, export_env, settings_from_env
 from ssoidc.storage.base import StorageError, StoredCredential
 from ssoidc.storage.common import migrations
@@ -172,14 +172,13 @@ def test_nodes_bootstrap_on_one_database(tmp_path: Path, pg_schema: tuple[str, s
     _, url = pg_schema
 
     async def boot(n: int) -> tuple[set[str], int, str | None]:
-        node = Node(Settings(data_dir=tmp_path / f"node{n}", database_url=url, demo=True))
+        node = await build_services(Settings(data_dir=tmp_path / f"node{n}", database_url=url, demo=True))
         try:
-            await node.start()
             config, version = await node.store.load_configuration()
-            assert config is not None and node.signer is not None
+            assert config is not None
             return {a.name for a in config.applications}, version, node.signer.kid
         finally:
-            await node.stop()
+            await node.close()
 
     async def together() -> list[tuple[set[str], int, str | None]]:
         return list(await asyncio.gather(boot(1), boot(2)))

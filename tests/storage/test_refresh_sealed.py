@@ -19,10 +19,10 @@ import pytest
 import yaml
 
 from ssoidc.clock import FrozenClock
-from ssoidc.config.apply import parse_file
+from ssoidc.compose import build_services
+from ssoidc.config.apply import apply_to_store, parse_file
 from ssoidc.errors import InvalidGrant
 from ssoidc.model import GRANT_REFRESH_TOKEN
-from ssoidc.node import Node
 from ssoidc.oauth.request import Caller, TokenRequest
 from ssoidc.oauth.tokens import MAC_TOKEN_BODY_CHARS, RefreshClaims
 from ssoidc.settings import Settings
@@ -58,9 +58,12 @@ class Harness:
         self.kind = kind
         self.loop = asyncio.new_event_loop()
         self.clock = FrozenClock(1_800_000_000.0)
-        self.node = Node(settings, clock=self.clock)
-        self.run(self.node.start())
-        config = self.run(self.node.apply(parse_file(yaml.safe_dump(CONFIG))))
+        self.node = self.run(build_services(settings, clock=self.clock))
+        config = self.run(
+            apply_to_store(
+                self.node.store, parse_file(yaml.safe_dump(CONFIG)), settings.account_id, self.clock.now()
+            )
+        )
         self.config = config
         self.apps = {a.name: a.arn for a in config.applications}
         self.user = config.users[0].user_id
@@ -88,7 +91,7 @@ class Harness:
         return self.loop.run_until_complete(coro)
 
     def call(self, **kw: Any) -> Any:
-        self.run(self.node.refresh())
+        self.run(self.node.snapshot.refresh())
         return self.run(self.node.create_token_with_iam(TokenRequest(**kw), CALLER))
 
     def session(self, app: str = "a") -> Any:
@@ -119,7 +122,7 @@ class Harness:
         return pg_run(self.node.settings.database_url, count)
 
     def close(self) -> None:
-        self.run(self.node.stop())
+        self.run(self.node.close())
         self.loop.close()
 
 
@@ -203,7 +206,7 @@ def test_a_user_revoked_in_the_store_is_refused_before_this_node_sees_the_change
     first = h.session()
     h.clock.advance(1)
     h.run(h.node.store.replace_configuration(h.config, revoke_subjects=[f"user:{h.user}"], now=h.clock.now()))
-    assert h.user in h.run(h.node.refresh()).users
+    assert h.user in h.run(h.node.snapshot.refresh()).users
     rows = h.token_rows()
     with pytest.raises(InvalidGrant):
         h.refresh(first.refresh_token)
@@ -278,7 +281,7 @@ def test_a_new_configuration_is_loaded_once_however_many_requests_wait(h: Harnes
     h.run(store.replace_configuration(h.config, now=h.clock.now()))
 
     async def many() -> None:
-        await asyncio.gather(*(h.node.refresh() for _ in range(20)))
+        await asyncio.gather(*(h.node.snapshot.refresh() for _ in range(20)))
 
     h.run(many())
     assert loads == 1

@@ -1,4 +1,4 @@
-"""The JSON 1.1 front door: admin authorization (root always; others by identity policy, never a stale one) and
+"""The JSON 1.1 services: admin authorization (root always; others by identity policy, never a stale one) and
 error rendering (every validation error names its member; not-found follows what the operation models)."""
 
 from __future__ import annotations
@@ -8,9 +8,8 @@ from typing import Any
 import orjson
 import pytest
 
-from ssoidc.aws.errors import render_admin_error
-from ssoidc.aws.json11 import Json11Api
-from ssoidc.aws.sigv4 import SigV4Verifier
+from ssoidc.aws.admin_auth import AdminAuthorizer
+from ssoidc.aws.errors import render_json11_error
 from ssoidc.errors import AdminAccessDenied, ResourceNotFound, ValidationFailed
 
 ACCOUNT = "123456789012"
@@ -21,53 +20,45 @@ def allow(action: str) -> dict[str, Any]:
     return {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": action, "Resource": "*"}]}
 
 
-async def refresh_nothing() -> None:
-    """These tests call the authorization step directly; no configuration to refresh."""
-
-
-def make_api(state: dict[str, Any]) -> Json11Api:
-    return Json11Api(
-        [],
-        verifier_for=lambda name: SigV4Verifier(lambda k: None, region="us-east-1", service=name),
+def make_api(state: dict[str, Any]) -> AdminAuthorizer:
+    return AdminAuthorizer(
         identity_policy_of=lambda akid: state["policies"].get(akid),
         config_version=lambda: state["version"],
         account_id=ACCOUNT,
-        now=lambda: 0.0,
-        refresh=refresh_nothing,
     )
 
 
 def test_root_may_do_anything_and_others_need_a_policy() -> None:
     api = make_api({"version": 1, "policies": {"AKIAOPS": allow("identitystore:List*")}})
-    api._authorize(f"arn:aws:iam::{ACCOUNT}:root", "AKIAROOT", "sso:DeleteInstance", 0.0)
-    api._authorize(USER, "AKIAOPS", "identitystore:ListUsers", 0.0)
+    api(f"arn:aws:iam::{ACCOUNT}:root", "AKIAROOT", "sso:DeleteInstance", 0.0)
+    api(USER, "AKIAOPS", "identitystore:ListUsers", 0.0)
     with pytest.raises(AdminAccessDenied, match="identitystore:CreateUser"):
-        api._authorize(USER, "AKIAOPS", "identitystore:CreateUser", 0.0)
+        api(USER, "AKIAOPS", "identitystore:CreateUser", 0.0)
     with pytest.raises(AdminAccessDenied):
-        api._authorize(USER, "AKIANOPOLICY", "identitystore:ListUsers", 0.0)
+        api(USER, "AKIANOPOLICY", "identitystore:ListUsers", 0.0)
 
 
 def test_a_changed_policy_of_the_same_key_applies_from_the_next_version() -> None:
     state: dict[str, Any] = {"version": 1, "policies": {"AKIAOPS": allow("identitystore:*")}}
     api = make_api(state)
-    api._authorize(USER, "AKIAOPS", "identitystore:CreateUser", 0.0)
+    api(USER, "AKIAOPS", "identitystore:CreateUser", 0.0)
     # the credential is re-created with the same key id and a narrower policy: the version moves with it
     state["policies"] = {"AKIAOPS": allow("identitystore:List*")}
     state["version"] = 2
     with pytest.raises(AdminAccessDenied):
-        api._authorize(USER, "AKIAOPS", "identitystore:CreateUser", 0.0)
+        api(USER, "AKIAOPS", "identitystore:CreateUser", 0.0)
 
 
 def test_an_unparsable_stored_policy_denies() -> None:
     api = make_api({"version": 1, "policies": {"AKIAOPS": {"Statement": "nonsense"}}})
     with pytest.raises(AdminAccessDenied):
-        api._authorize(USER, "AKIAOPS", "identitystore:ListUsers", 0.0)
+        api(USER, "AKIAOPS", "identitystore:ListUsers", 0.0)
 
 
 def rendered(
     exc: Exception, service: str = "sso-admin", operation: str | None = None
 ) -> tuple[int, dict[str, Any]]:
-    err = render_admin_error(exc, service, "req-1", operation)
+    err = render_json11_error(exc, service, "req-1", operation)
     return err.status, orjson.loads(err.body)
 
 

@@ -7,21 +7,23 @@ from pathlib import Path
 
 import pytest
 
-from ssoidc.node import Node
+from ssoidc.bootstrap import bootstrap
+from ssoidc.clock import SystemClock
+from ssoidc.compose import open_store
 from ssoidc.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 async def boot(settings: Settings) -> tuple[dict[str, str], int]:
-    node = Node(settings)
+    store, _ = open_store(settings)
     try:
-        await node.bootstrap()
-        config, version = await node.store.load_configuration()
+        await bootstrap(store, settings, SystemClock())
+        config, version = await store.load_configuration()
         assert config is not None
         return {a.name: a.arn for a in config.applications}, version
     finally:
-        await node.stop()
+        await store.close()
 
 
 def test_demo_with_config_file_serves_the_file_and_keeps_ids(tmp_path: Path) -> None:
@@ -53,8 +55,8 @@ def test_bootstrap_credential_file_is_written_once(tmp_path: Path, monkeypatch: 
 
 
 async def boot_plain(settings: Settings) -> None:
-    node = Node(settings)
+    store, _ = open_store(settings)
     try:
-        await node.bootstrap()
+        await bootstrap(store, settings, SystemClock())
     finally:
-        await node.stop()
+        await store.close()

@@ -19,9 +19,9 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from ssoidc.clock import FrozenClock
-from ssoidc.config.apply import parse_file
+from ssoidc.compose import build_services
+from ssoidc.config.apply import apply_to_store, parse_file
 from ssoidc.errors import InvalidGrant, OAuthError
-from ssoidc.node import Node
 from ssoidc.oauth.request import Caller, TokenRequest
 from ssoidc.settings import Settings
 from tests.inprocess import ALLOW_ACCOUNT, issue_code
@@ -70,10 +70,13 @@ class RotationMachine(RuleBasedStateMachine):
             session_ttl=SESSION_TTL,
             refresh_grace_seconds=GRACE,
         )
-        self.node = Node(settings, clock=self.clock)
-        self.run(self.node.start())
-        config = self.run(self.node.apply(parse_file(yaml.safe_dump(CONFIG))))
-        self.run(self.node.refresh())
+        self.node = self.run(build_services(settings, clock=self.clock))
+        config = self.run(
+            apply_to_store(
+                self.node.store, parse_file(yaml.safe_dump(CONFIG)), settings.account_id, self.clock.now()
+            )
+        )
+        self.run(self.node.snapshot.refresh())
         self.apps = {a.name: a.arn for a in config.applications}
         self.user = config.users[0].user_id
 
@@ -81,11 +84,11 @@ class RotationMachine(RuleBasedStateMachine):
         return self.loop.run_until_complete(coro)
 
     def call(self, **kw: Any) -> Any:
-        self.run(self.node.refresh())
+        self.run(self.node.snapshot.refresh())
         return self.run(self.node.create_token_with_iam(TokenRequest(**kw), CALLER))
 
     def teardown(self) -> None:
-        self.run(self.node.stop())
+        self.run(self.node.close())
         self.loop.close()
         self.tmp.cleanup()
 

@@ -1,0 +1,273 @@
+"""The composition root: builds one node's finished services from ``Settings`` (fosite's ``compose.Compose``).
+
+``build_services`` opens the store (PostgreSQL if ``database_url`` is set, else SQLite in ``data_dir``), runs the
+first-start work (``ssoidc.bootstrap``) unless a parent process already did, loads the idToken signing key, wires
+every service by plain factories and takes the first configuration snapshot. What it returns is frozen and has
+no optional members: nothing is half-built, and nobody asserts that a service exists.
+
+The AWS services are assembled in ``build_skeleton``: each is one ``AwsService`` row (model name, protocol,
+handler object, authorization); adding an operation is one handler method, adding a service one row here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ssoidc.admin.editor import ConfigEditor
+from ssoidc.aws import identitystore, oidc, sso_admin
+from ssoidc.aws.admin_auth import AdminAuthorizer, admin_bad_input
+from ssoidc.aws.protocols import Json11, Query, RestJson
+from ssoidc.aws.skeleton import AwsService, Skeleton
+from ssoidc.bootstrap import ID_TOKEN_PURPOSE, bootstrap, demo_issuer_jwks
+from ssoidc.clock import Clock, SystemClock
+from ssoidc.crypto import load_or_create_master_key
+from ssoidc.errors import InvalidRequest, SsoidcError, ValidationFailed
+from ssoidc.maintenance import Purger, Readiness
+from ssoidc.oauth.authorize import CodeIssuer
+from ssoidc.oauth.grants.authorization_code import AuthorizationCodeGrantHandler
+from ssoidc.oauth.grants.base import Grant
+from ssoidc.oauth.grants.jwt_bearer import JwtBearerGrantHandler
+from ssoidc.oauth.grants.refresh_token import RefreshTokenGrantHandler
+from ssoidc.oauth.grants.token_exchange import TokenExchangeGrantHandler
+from ssoidc.oauth.issuer import TokenIssuer
+from ssoidc.oauth.jwks import JwksCache, JwksSettings
+from ssoidc.oauth.keys import Signer, load_signer
+from ssoidc.oauth.request import Caller, TokenRequest, TokenResult
+from ssoidc.oauth.service import TokenService
+from ssoidc.oauth.signin import SignInService, SignInSettings
+from ssoidc.oauth.tokens import TokenMinter
+from ssoidc.settings import Settings
+from ssoidc.snapshot import SnapshotCache
+from ssoidc.storage.base import Store
+from ssoidc.storage.sqlite import SqliteStore
+
+
+def open_store(settings: Settings) -> tuple[Store, bytes]:
+    """The store ``settings`` name: PostgreSQL if ``database_url`` is set (connects on first use), else SQLite."""
+    master = load_or_create_master_key(settings.data_dir)
+    if settings.database_url:
+        from ssoidc.storage.postgres import PostgresStore
+
+        return PostgresStore(settings.database_url, master_key=master), master
+    return SqliteStore(settings.db_path, master_key=master, synchronous=settings.sqlite_synchronous), master
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    """Everything one node serves with, finished."""
+
+    settings: Settings
+    clock: Clock
+    store: Store
+    master_key: bytes
+    minter: TokenMinter
+    jwks: JwksCache
+    """Trusted token issuers' keys (fetched, cached)."""
+    snapshot: SnapshotCache
+    signer: Signer
+    jwks_document: Mapping[str, Any]
+    """Our idToken keys, served at ``/<instance id>/.well-known/jwks.json``."""
+    demo_jwks: Mapping[str, Any]
+    token_service: TokenService
+    signin: SignInService
+    code_issuer: CodeIssuer
+    aws: Skeleton
+    readiness: Readiness
+    purger: Purger
+
+    async def create_token_with_iam(self, req: TokenRequest, caller: Caller) -> TokenResult:
+        """CreateTokenWithIAM on the snapshot the current request refreshed (the skeleton refreshes first)."""
+        return await self.token_service.create_token_with_iam(
+            req, caller, self.snapshot.current, self.clock.now()
+        )
+
+    def start_background(self) -> None:
+        """The store's own background work and the purge loop (needs a running event loop)."""
+        self.store.start_background()
+        self.purger.start()
+
+    async def close(self) -> None:
+        await self.purger.stop()
+        await self.jwks.aclose()
+        await self.store.close()
+
+
+async def build_services(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    store: tuple[Store, bytes] | None = None,
+    run_bootstrap: bool = True,
+) -> Services:
+    """Build a node's services. ``run_bootstrap=False`` in workers whose parent already did the first-start work;
+    ``store`` is ``(store, master key)`` to build on a store the caller opened (tests)."""
+    clock = clock or SystemClock()
+    db, master_key = store if store is not None else open_store(settings)
+    try:
+        return await _build(settings, clock, db, master_key, run_bootstrap)
+    except BaseException:
+        await db.close()
+        raise
+
+
+@contextlib.asynccontextmanager
+async def running(settings: Settings, **kw: Any) -> AsyncIterator[Services]:
+    """``build_services`` for the length of a block, closed after it (in-process tests, the CLI)."""
+    services = await build_services(settings, **kw)
+    try:
+        yield services
+    finally:
+        await services.close()
+
+
+async def _build(
+    settings: Settings, clock: Clock, store: Store, master_key: bytes, run_bootstrap: bool
+) -> Services:
+    if run_bootstrap:
+        await bootstrap(store, settings, clock)
+    demo_jwks = await demo_issuer_jwks(store) if settings.demo else {"keys": []}
+    signer, keys = await load_signer(store, ID_TOKEN_PURPOSE, settings.id_token_alg)
+    sealed = settings.refresh_token_format == "sealed"  # noqa: S105 - a format name, not a secret
+    minter = TokenMinter(master_key, sealed_refresh=sealed)
+    jwks = JwksCache(
+        JwksSettings(
+            allow_insecure=settings.allow_insecure_issuers,
+            ttl_seconds=float(settings.jwks_ttl),
+            min_refetch_interval_seconds=float(settings.jwks_min_refetch_interval),
+        ),
+        clock=clock,
+    )
+    snapshot = SnapshotCache(store, account_id=settings.account_id)
+    issuer = TokenIssuer(
+        minter=minter,
+        signer=signer,
+        store=store,
+        base_url=settings.base_url,
+        access_ttl=settings.access_token_ttl,
+    )
+    token_service = TokenService(build_grants(settings, issuer=issuer, minter=minter, store=store, jwks=jwks))
+    signin = SignInService(
+        store,
+        SignInSettings(
+            session_ttl=settings.web_session_ttl,
+            lockout_threshold=settings.lockout_threshold,
+            lockout_window=settings.lockout_window,
+            lockout_seconds=settings.lockout_seconds,
+        ),
+    )
+    code_issuer = CodeIssuer(
+        store=store,
+        code_ttl=settings.code_ttl,
+        session_ttl=settings.session_ttl,
+        default_scopes=settings.default_scopes,
+    )
+
+    async def create_token(req: TokenRequest, caller: Caller) -> TokenResult:
+        return await token_service.create_token_with_iam(req, caller, snapshot.current, clock.now())
+
+    aws = build_skeleton(settings, store, snapshot, clock, create_token)
+    await snapshot.refresh()
+    return Services(
+        settings=settings,
+        clock=clock,
+        store=store,
+        master_key=master_key,
+        minter=minter,
+        jwks=jwks,
+        snapshot=snapshot,
+        signer=signer,
+        jwks_document={"keys": keys},
+        demo_jwks=demo_jwks,
+        token_service=token_service,
+        signin=signin,
+        code_issuer=code_issuer,
+        aws=aws,
+        readiness=Readiness(store),
+        purger=Purger(store, clock),
+    )
+
+
+def _portal_bad_input(message: str, path: str) -> SsoidcError:
+    return InvalidRequest(f"{path}: {message}" if path else message)
+
+
+def _sts_bad_input(message: str, path: str) -> SsoidcError:
+    return ValidationFailed(f"1 validation error detected: Value at '{path}' {message}" if path else message)
+
+
+def build_skeleton(
+    settings: Settings,
+    store: Store,
+    snapshot: SnapshotCache,
+    clock: Clock,
+    create_token: oidc.TokenCall,
+) -> Skeleton:
+    """Every AWS service this node answers, one row each; operations without a handler answer
+    NotImplementedException (the access portal ``sso`` and STS have none yet)."""
+    editor = ConfigEditor(store, snapshot.refresh)
+    authorize = AdminAuthorizer(
+        account_id=settings.account_id,
+        identity_policy_of=snapshot.identity_policy_of,
+        config_version=lambda: snapshot.version,
+    )
+    services = [
+        AwsService(
+            oidc.SERVICE,
+            RestJson(),
+            oidc.SsoOidcApi(create_token=create_token, identity_policy_of=snapshot.identity_policy_of),
+            bad_input=oidc.bad_input,
+            constraints=False,
+            response_headers=((b"cache-control", b"no-store"),),
+        ),
+        AwsService("sso", RestJson(), object(), bad_input=_portal_bad_input),
+        AwsService(
+            sso_admin.SERVICE,
+            Json11(),
+            sso_admin.SsoAdminApi(editor, account_id=settings.account_id, region=settings.region),
+            bad_input=admin_bad_input,
+            authorize=authorize,
+            action_prefix="sso",
+        ),
+        AwsService(
+            identitystore.SERVICE,
+            Json11(),
+            identitystore.IdentityStoreApi(editor),
+            bad_input=admin_bad_input,
+            authorize=authorize,
+            action_prefix="identitystore",
+        ),
+        AwsService("sts", Query(), object(), bad_input=_sts_bad_input, action_prefix="sts"),
+    ]
+    return Skeleton(
+        services,
+        lookup_credential=snapshot.credential,
+        region=settings.region,
+        max_skew_seconds=settings.sigv4_max_skew,
+        now=clock.now,
+        refresh=snapshot.refresh,
+    )
+
+
+def build_grants(
+    settings: Settings, *, issuer: TokenIssuer, minter: TokenMinter, store: Store, jwks: JwksCache
+) -> dict[str, Grant]:
+    """The compose list: every grant type CreateTokenWithIAM serves (fosite's ComposeAllEnabled)."""
+    s = settings
+    grants: list[Grant] = [
+        JwtBearerGrantHandler(
+            issuer=issuer,
+            jwks=jwks,
+            leeway=float(s.assertion_leeway),
+            session_ttl=s.session_ttl,
+            default_scopes=s.default_scopes,
+        ),
+        RefreshTokenGrantHandler(
+            issuer=issuer, minter=minter, store=store, grace_seconds=s.refresh_grace_seconds
+        ),
+        TokenExchangeGrantHandler(issuer=issuer, minter=minter, store=store, default_scopes=s.default_scopes),
+        AuthorizationCodeGrantHandler(issuer=issuer, store=store),
+    ]
+    return {g.grant_type: g for g in grants}
