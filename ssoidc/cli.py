@@ -313,7 +313,7 @@ def credentials_create(
 
     from ssoidc.iam.policy import Policy, PolicyError
     from ssoidc.node import new_access_key_id, new_secret_access_key, open_store
-    from ssoidc.storage.base import StoredCredential
+    from ssoidc.storage.base import AlreadyExists, StoredCredential
 
     settings = _settings(data_dir=data_dir, database_url=database_url)
     if not re.fullmatch(
@@ -347,7 +347,7 @@ def credentials_create(
 
     try:
         asyncio.run(go())
-    except KeyError:
+    except AlreadyExists:
         _fail(f"access key id {akid} already exists")
     typer.echo(
         json.dumps({"AccessKeyId": akid, "SecretAccessKey": secret, "PrincipalArn": principal_arn}, indent=2)
@@ -411,7 +411,7 @@ def users_set_password(
 
     from ssoidc.model import ConfigSnapshot
     from ssoidc.node import open_store
-    from ssoidc.oauth.signin import SignInService, SignInSettings
+    from ssoidc.oauth.signin import NoSuchUser, SignInService, SignInSettings
 
     settings = _settings(data_dir=data_dir, database_url=database_url)
     if password_stdin:
@@ -428,7 +428,7 @@ def users_set_password(
         try:
             config, version = await store.load_configuration()
             if config is None:
-                raise KeyError(user_name)
+                raise NoSuchUser(user_name)
             svc = SignInService(store, SignInSettings())
             return await svc.set_password(ConfigSnapshot(config, version), user_name, password, time.time())
         finally:
@@ -436,7 +436,7 @@ def users_set_password(
 
     try:
         user_id = asyncio.run(go())
-    except KeyError:
+    except NoSuchUser:
         _fail(f"no user with UserName {user_name!r}")
     typer.echo(f"password set for {user_name} ({user_id})")
 

@@ -43,7 +43,7 @@ from ssoidc.oauth.service import TokenService
 from ssoidc.oauth.signin import SignInService, SignInSettings
 from ssoidc.oauth.tokens import TokenMinter
 from ssoidc.settings import Settings
-from ssoidc.storage.base import StorageError, Store, StoredCredential
+from ssoidc.storage.base import AlreadyExists, StorageError, Store, StoredCredential
 from ssoidc.storage.sqlite import SqliteStore
 
 log = logging.getLogger("ssoidc")
@@ -223,8 +223,8 @@ class Node:
         env_secret = os.environ.get(BOOTSTRAP_SECRET_ENV, "")
         root = f"arn:aws:iam::{self.settings.account_id}:root"
         if env_key and env_secret:
-            # a conditional insert: KeyError = registered already (an earlier start, or another node just now)
-            with contextlib.suppress(KeyError):
+            # a conditional insert: AlreadyExists = registered already (an earlier start, or another node just now)
+            with contextlib.suppress(AlreadyExists):
                 await self.store.create_credential(
                     StoredCredential(
                         env_key, env_secret, root, description="bootstrap admin (from environment)"

@@ -24,6 +24,14 @@ class JtiReplay(Exception):
     """The (issuer, jti) pair was already redeemed."""
 
 
+class AlreadyExists(Exception):
+    """A create found its key taken (a credential's access key id): nothing was written.
+
+    An internal signal between a store and its callers, deliberately not a ``KeyError``, so a ``KeyError`` bug is
+    never mistaken for a duplicate.
+    """
+
+
 class VersionConflict(Exception):
     """A conditional configuration write lost a race: the stored version moved, or the idempotency key exists.
 
@@ -162,7 +170,9 @@ class ConfigStore(Protocol):
 class CredentialStore(Protocol):
     async def load_credentials(self) -> list[StoredCredential]: ...
 
-    async def create_credential(self, cred: StoredCredential) -> None: ...
+    async def create_credential(self, cred: StoredCredential) -> None:
+        """Register ``cred`` and bump the configuration version; ``AlreadyExists`` if its access key id is taken."""
+        ...
 
     async def delete_credential(self, access_key_id: str) -> bool: ...
 

@@ -45,6 +45,7 @@ from ssoidc.crypto import Sealer
 from ssoidc.errors import ConfigError
 from ssoidc.model import Configuration
 from ssoidc.storage.base import (
+    AlreadyExists,
     CodeRecord,
     IdempotencyRecord,
     JtiReplay,
@@ -630,7 +631,7 @@ class PostgresStore:
         async with pool.acquire() as conn, conn.transaction():
             won = await conn.fetchval(_SQL_INSERT_CREDENTIAL, *params)
             if won is None:
-                raise KeyError(cred.access_key_id)
+                raise AlreadyExists(cred.access_key_id)
             version = await conn.fetchval(_SQL_BUMP_VERSION)
         self._note_version(int(version))  # read-your-writes in this process, before the NOTIFY comes back
 

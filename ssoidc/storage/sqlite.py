@@ -34,6 +34,7 @@ from ssoidc.crypto import Sealer
 from ssoidc.errors import ConfigError
 from ssoidc.model import Configuration
 from ssoidc.storage.base import (
+    AlreadyExists,
     CodeRecord,
     IdempotencyRecord,
     JtiReplay,
@@ -389,7 +390,7 @@ class SqliteStore:
             try:
                 db.execute(INSERT_CREDENTIAL_SQL, params)
             except sqlite3.IntegrityError:
-                raise KeyError(cred.access_key_id) from None
+                raise AlreadyExists(cred.access_key_id) from None
             self._bump_version(db)
 
     async def delete_credential(self, access_key_id: str) -> bool:

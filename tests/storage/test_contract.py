@@ -29,6 +29,7 @@ from ssoidc.model import (
 )
 from ssoidc.storage.base import (
     IDEMPOTENCY_TTL_SECONDS,
+    AlreadyExists,
     CodeRecord,
     IdempotencyRecord,
     JtiReplay,
@@ -193,13 +194,27 @@ def test_credential_writes_bump_the_version(backend: Backend) -> None:
     run(s.create_credential(c))
     assert run(s.config_version()) == 1
     assert run(s.load_credentials()) == [c]
-    with pytest.raises(KeyError):
+    with pytest.raises(AlreadyExists):
         run(s.create_credential(c))
     assert run(s.config_version()) == 1
     assert run(s.delete_credential(c.access_key_id)) is True
     assert run(s.delete_credential(c.access_key_id)) is False
     assert run(s.config_version()) == 2
     assert run(s.load_credentials()) == []
+
+
+def test_a_duplicate_credential_raises_already_exists_and_writes_nothing(backend: Backend) -> None:
+    """A taken access key id is ``AlreadyExists`` (not a ``KeyError``), also when another node took it."""
+    run = backend.run
+    first = StoredCredential("AKIADUPLICATE0000001", "s1", "arn:aws:iam::123456789012:root", created_at=1.0)
+    run(backend.store.create_credential(first))
+    other = backend.open()
+    clash = StoredCredential(first.access_key_id, "s2", "arn:aws:iam::123456789012:user/x", created_at=2.0)
+    with pytest.raises(AlreadyExists) as info:
+        run(other.create_credential(clash))
+    assert not isinstance(info.value, KeyError)
+    assert run(other.load_credentials()) == [first]  # the first secret and principal stand
+    assert run(other.load_configuration())[1] == 1  # no version bump for the refused write
 
 
 # -- revoked subjects -----------------------------------------------------------------------------------------
