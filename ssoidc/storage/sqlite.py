@@ -64,6 +64,8 @@ from ssoidc.storage.common import (
     SIGNING_KEYS_SQL,
     SPENDABLE_REFRESH,
     TOKEN_COLS,
+    LostRedemption,
+    LostRotation,
     code_params,
     code_record,
     config_from_rows,
@@ -71,6 +73,8 @@ from ssoidc.storage.common import (
     credential,
     credential_params,
     idempotency_record,
+    lost_redemption,
+    lost_rotation,
     master_key_check,
     migrations,
     purge_params,
@@ -477,13 +481,11 @@ class SqliteStore:
             if n == 1:
                 db.executemany(_SQL_INSERT_TOKENS, rows)
                 return Redemption.OK
-            row = db.execute(ROTATE_LOSER_SQL, (old_hash, application_arn)).fetchone()
-            if row is None or row[1] is None or row[2] is not None:
-                return Redemption.INVALID
-            if now - float(row[1]) <= grace_seconds:
-                return Redemption.RETRY_IN_GRACE
-            self._revoke_family(db, row[0], now, float(row[3]))
-            return Redemption.REUSED
+            old = LostRotation.of(db.execute(ROTATE_LOSER_SQL, (old_hash, application_arn)).fetchone())
+            outcome, revoke = lost_rotation(old, now, grace_seconds)
+            if revoke is not None:
+                self._revoke_family(db, revoke.family_id, now, revoke.expires_at)
+            return outcome
 
         return await self._submit(op)
 
@@ -510,11 +512,11 @@ class SqliteStore:
             if n == 1:
                 db.executemany(_SQL_INSERT_TOKENS, rows)
                 return Redemption.OK
-            row = db.execute(REDEEM_LOSER_SQL, (code_hash, application_arn)).fetchone()
-            if row is None or row[1] is None or row[3]:
-                return Redemption.INVALID
-            self._revoke_family(db, row[0], now, float(row[2]))  # RFC 6749 4.1.2: revoke what the code issued
-            return Redemption.REUSED
+            lost = LostRedemption.of(db.execute(REDEEM_LOSER_SQL, (code_hash, application_arn)).fetchone())
+            outcome, revoke = lost_redemption(lost)
+            if revoke is not None:  # RFC 6749 4.1.2: revoke what the code issued
+                self._revoke_family(db, revoke.family_id, now, revoke.expires_at)
+            return outcome
 
         return await self._submit(op)
 
