@@ -12,6 +12,9 @@
   once. At first start a master-key check value is stored in ``meta``; a store opened with another key is refused.
 * Revoked subjects (``revoked_subjects``, a small table keyed by ``user:<id>`` / ``application:<arn>``) are
   consulted by primary-key lookups in the same statement that reads or redeems a token or code.
+* Driver errors surface as ``StorageError`` with a fixed message, from every public method (one class decorator,
+  ``_driver_errors``); the log names the operation, the error class and SQLite's error code, never SQL text or
+  values.
 * Statements are hand-written SQL on the stdlib driver, one C call each on the hot path (an ORM or SQLAlchemy
   Core was not measured against it). Only this package knows SQL.
 """
@@ -20,6 +23,8 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import functools
+import inspect
 import logging
 import os
 import sqlite3
@@ -96,6 +101,51 @@ def _migrations() -> list[tuple[int, str, str]]:
     return migrations("sqlite")
 
 
+def _storage_error(operation: str, exc: sqlite3.Error | OSError) -> StorageError:
+    """The ``StorageError`` for a driver failure of ``operation``, logged by class and SQLite error code only."""
+    code = getattr(exc, "sqlite_errorname", None)
+    log.error("SQLite %s failed: %s%s", operation, type(exc).__name__, f" ({code})" if code else "")
+    return StorageError("storage operation failed")
+
+
+def _wrap(fn: Callable[..., Any]) -> Callable[..., Any]:
+    if inspect.iscoroutinefunction(fn):
+
+        @functools.wraps(fn)
+        async def wrapper(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return await fn(*args, **kwargs)
+            except (sqlite3.Error, OSError) as exc:
+                raise _storage_error(fn.__name__, exc) from exc
+
+        return wrapper
+
+    @functools.wraps(fn)
+    def sync_wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except (sqlite3.Error, OSError) as exc:
+            raise _storage_error(fn.__name__, exc) from exc
+
+    return sync_wrapper
+
+
+C = TypeVar("C", bound=type)
+
+
+def _driver_errors(cls: C) -> C:
+    """Turn ``sqlite3.Error`` (and the write lock's ``OSError``) into ``StorageError`` in every public method of
+    ``cls`` and its constructor: the one place SQLite's driver errors are translated, so none reaches a caller raw.
+
+    Signatures are unchanged (the wrappers pass everything through), so the class still type-checks as written.
+    """
+    for name, member in list(vars(cls).items()):
+        if (name == "__init__" or not name.startswith("_")) and inspect.isfunction(member):
+            setattr(cls, name, _wrap(member))
+    return cls
+
+
+@_driver_errors
 class SqliteStore:
     """All storage contracts on one SQLite file."""
 
@@ -135,6 +185,8 @@ class SqliteStore:
         # Writers of all processes queue on an flock first: the kernel wakes the next one the moment the lock is
         # released, where SQLite's own busy handler would sleep 1, 2, 5, 10... ms between retries (measured: it
         # made p99 seconds long with two workers). BEGIN IMMEDIATE then never waits.
+        if self._lock_fd < 0:
+            raise StorageError("the store is closed")
         fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
         try:
             self._db.execute("BEGIN IMMEDIATE")
@@ -277,12 +329,7 @@ class SqliteStore:
         return int(row[0] or 0)
 
     async def ping(self) -> None:
-        try:
-            self._db.execute(
-                "SELECT value FROM meta WHERE key = 'config_version'"
-            ).fetchone()  # reads the file
-        except sqlite3.Error as exc:
-            raise StorageError("the SQLite database did not answer") from exc
+        self._db.execute("SELECT value FROM meta WHERE key = 'config_version'").fetchone()  # reads the file
 
     async def close(self) -> None:
         if self.group_commits:
@@ -298,7 +345,9 @@ class SqliteStore:
             thread.join(5)
             self._checkpointer = None
         self._db.close()
-        os.close(self._lock_fd)
+        fd, self._lock_fd = self._lock_fd, -1  # a later write fails, never locks a reused descriptor
+        if fd >= 0:
+            os.close(fd)
 
     # -- meta and configuration -------------------------------------------------------------------------------
     async def get_meta(self, key: str) -> str | None:
