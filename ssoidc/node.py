@@ -187,8 +187,7 @@ class Node:
         await self.refresh()
 
     def start_background(self) -> None:
-        if isinstance(self.store, SqliteStore):
-            self.store.start_checkpointer()
+        self.store.start_background()
         self._purger = asyncio.get_running_loop().create_task(self._purge_loop())
 
     async def _purge_loop(self) -> None:

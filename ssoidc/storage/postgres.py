@@ -492,6 +492,9 @@ class PostgresStore:
         pool = await self._get_pool()
         return int(await pool.fetchval("SELECT COALESCE(MAX(version), 0) FROM schema_migrations"))
 
+    def start_background(self) -> None:
+        """Nothing: the pool opens on first use, the LISTEN connection with it."""
+
     async def close(self) -> None:
         listener, self._listener, self._version = self._listener, None, None
         if listener is not None:

@@ -5,7 +5,7 @@
 * One connection per process, used from the event loop thread. Every transaction runs start to finish without an
   ``await`` inside it, so transactions of one process never interleave. Writers of different processes queue on
   an ``flock`` (woken by the kernel at release, unlike SQLite's sleeping busy handler), then ``BEGIN IMMEDIATE``.
-* In a server, WAL checkpoints run in a background thread (``start_checkpointer``), keeping their fsyncs off the
+* In a server, WAL checkpoints run in a background thread (``start_background``), keeping their fsyncs off the
   request path.
 * Versioned migrations: ``migrations/sqlite/NNNN_name.sql`` applied in order under ``BEGIN IMMEDIATE``; the
   applied versions are recorded in ``schema_migrations``, so several processes starting at once apply each exactly
@@ -249,6 +249,10 @@ class SqliteStore:
                 fut.set_exception(value)
             else:
                 fut.set_result(value)
+
+    def start_background(self) -> None:
+        """In a server: WAL checkpoints in a background thread (``start_checkpointer``)."""
+        self.start_checkpointer()
 
     def start_checkpointer(self, interval: float = 1.0) -> None:
         """Move WAL checkpoints (and their fsyncs) off the request path, into a background thread.

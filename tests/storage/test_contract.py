@@ -317,6 +317,14 @@ def test_a_store_with_another_master_key_is_refused(backend: Backend) -> None:
     assert backend.run(backend.open(KEY).config_version()) == 0  # the same key is welcome
 
 
+def test_start_background_leaves_the_store_serving(backend: Backend) -> None:
+    s, run = backend.store, backend.run
+    s.start_background()
+    assert run(s.put_meta_if_absent("k", "v")) == "v"
+    run(s.ping())
+    assert run(backend.open().get_meta("k")) == "v"
+
+
 # -- tokens ---------------------------------------------------------------------------------------------------
 def test_token_round_trips(backend: Backend) -> None:
     s, run = backend.store, backend.run

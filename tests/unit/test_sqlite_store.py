@@ -10,6 +10,7 @@ import logging
 import multiprocessing
 import secrets
 import sqlite3
+import threading
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -232,3 +233,16 @@ def test_every_public_method_of_a_closed_store_raises_storage_error(tmp_path: Pa
     for sync in (s.migrate, s.schema_version):
         with pytest.raises(StorageError):
             sync()
+
+
+def test_start_background_runs_one_checkpointer_until_close(store: SqliteStore) -> None:
+    def checkpointers() -> int:
+        return sum(t.name == "sqlite-checkpointer" and t.is_alive() for t in threading.enumerate())
+
+    before = checkpointers()
+    store.start_background()
+    store.start_background()  # once is enough
+    assert checkpointers() == before + 1
+    assert store._db.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0  # requests never checkpoint
+    run(store.close())
+    assert checkpointers() == before
