@@ -1,8 +1,9 @@
-"""The storage contract (``ssoidc.storage.base``), run against every implementation: SQLite and PostgreSQL.
+"""The storage contract (``ssoidc.storage.base``), run against every implementation: SQLite, PostgreSQL, memory.
 
-Each test gets an empty store (``backend`` fixture, ids ``sqlite`` / ``postgres``). The concurrency tests open
-five stores on one database, as five nodes would (for PostgreSQL: five pools, so the 50 callers race on many
-connections at once), and check that every single-use artefact is used exactly once.
+Each test gets an empty store (``backend`` fixture, ids ``sqlite`` / ``postgres`` / ``memory``). The concurrency
+tests open five stores on one database, as five nodes would (for PostgreSQL: five pools, so the 50 callers race on
+many connections at once; for memory: five stores on one ``MemoryData``), and check that every single-use artefact
+is used exactly once.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from ssoidc.storage.base import (
     IdempotencyRecord,
     JtiReplay,
     Redemption,
+    StorageError,
     Store,
     StoredCredential,
     TokenRecord,
@@ -407,6 +409,34 @@ def test_revoked_family_rows_expire_with_their_session(backend: Backend) -> None
     assert run(s.revoke_family("gone", 1800.0, 5000.0)) == 0  # still there
     run(s.purge_expired(5001.0))
     assert run(s.revoke_family("gone", 1800.0, 5000.0)) == 1  # purged, so this is a new row
+
+
+def test_a_key_clash_the_contract_does_not_name_is_a_storage_error_and_writes_nothing(
+    backend: Backend,
+) -> None:
+    """A second token, code or web session with one hash is a driver error (a unique-key violation), not a
+    silent overwrite; the operation it was part of is undone whole (the jti stays unused, the old token live)."""
+    s, run = backend.store, backend.run
+    taken = token("refresh", family="f")
+    run(s.issue([taken]))
+    with pytest.raises(StorageError):
+        run(s.issue([token(), taken], jti=("iss", "clash", 3000.0)))
+    run(s.issue([], jti=("iss", "clash", 3000.0)))  # the jti was not spent by the failed issue
+    with pytest.raises(StorageError):
+        run(s.rotate_refresh(taken.token_hash, APP, 1500.0, 5.0, [taken]))
+    assert run(s.find_token(taken.token_hash)) == taken  # not retired
+    c = code()
+    run(s.create_code(c))
+    with pytest.raises(StorageError):
+        run(s.create_code(c))
+    with pytest.raises(StorageError):
+        run(s.redeem_code(c.code_hash, APP, 1100.0, [taken]))
+    assert run(s.find_code(c.code_hash)) == c  # not consumed
+    sid = secrets.token_bytes(32)
+    run(s.create_web_session(sid, WebSession("u1", 100.0, 200.0)))
+    with pytest.raises(StorageError):
+        run(s.create_web_session(sid, WebSession("u2", 100.0, 300.0)))
+    assert run(s.get_web_session(sid, 150.0)) == WebSession("u1", 100.0, 200.0)
 
 
 # -- authorization codes --------------------------------------------------------------------------------------
