@@ -1,10 +1,12 @@
-"""Helpers for tests that drive a ``Node`` in process (no HTTP): the account-wide ActorPolicy and code sessions."""
+"""Helpers for tests that drive a ``Node`` in process (no HTTP): the account-wide ActorPolicy, code sessions, and a
+node on the in-memory store."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from ssoidc.node import Node
+from ssoidc.storage.memory import MemoryData, MemoryStore
 
 ALLOW_ACCOUNT: dict[str, Any] = {
     "IAM": {
@@ -36,3 +38,13 @@ async def issue_code(node: Node, application_arn: str, user_id: str, redirect_ur
         code_challenge_method=None,
         now=now,
     )
+
+
+async def use_memory_store(node: Node, data: MemoryData | None = None) -> MemoryStore:
+    """Put ``node`` (built, not started) on a ``MemoryStore`` (on ``data``, else a new one) instead of the store its
+    settings name, which is closed. A test-only seam until the composition root takes a store: the in-memory store
+    is never a setting."""
+    await node.store.close()
+    store = MemoryStore(data, master_key=node.master_key)
+    node.store = store
+    return store
