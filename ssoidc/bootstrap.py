@@ -66,7 +66,7 @@ async def ensure_bootstrap_credential(store: Store, settings: Settings) -> None:
     root = f"arn:aws:iam::{settings.account_id}:root"
     if env_key and env_secret:
         # a conditional insert: registered already by an earlier start, or by another node just now
-        with contextlib.suppress(AlreadyExists, KeyError):  # TODO(merge): AlreadyExists only
+        with contextlib.suppress(AlreadyExists):
             await store.create_credential(
                 StoredCredential(env_key, env_secret, root, description="bootstrap admin (from environment)")
             )

@@ -316,7 +316,7 @@ def credentials_create(
     from ssoidc.compose import open_store
     from ssoidc.iam.policy import Policy, PolicyError
     from ssoidc.ids import new_access_key_id, new_secret_access_key
-    from ssoidc.storage.base import StoredCredential
+    from ssoidc.storage.base import AlreadyExists, StoredCredential
 
     settings = _settings(data_dir=data_dir, database_url=database_url)
     if not re.fullmatch(
@@ -350,7 +350,7 @@ def credentials_create(
 
     try:
         asyncio.run(go())
-    except KeyError:
+    except AlreadyExists:
         _fail(f"access key id {akid} already exists")
     typer.echo(
         json.dumps({"AccessKeyId": akid, "SecretAccessKey": secret, "PrincipalArn": principal_arn}, indent=2)
@@ -414,7 +414,7 @@ def users_set_password(
 
     from ssoidc.compose import open_store
     from ssoidc.model import ConfigSnapshot
-    from ssoidc.oauth.signin import SignInService, SignInSettings
+    from ssoidc.oauth.signin import NoSuchUser, SignInService, SignInSettings
 
     settings = _settings(data_dir=data_dir, database_url=database_url)
     if password_stdin:
@@ -431,7 +431,7 @@ def users_set_password(
         try:
             config, version = await store.load_configuration()
             if config is None:
-                raise KeyError(user_name)
+                raise NoSuchUser(user_name)
             svc = SignInService(store, SignInSettings())
             return await svc.set_password(ConfigSnapshot(config, version), user_name, password, time.time())
         finally:
@@ -439,7 +439,7 @@ def users_set_password(
 
     try:
         user_id = asyncio.run(go())
-    except KeyError:
+    except NoSuchUser:
         _fail(f"no user with UserName {user_name!r}")
     typer.echo(f"password set for {user_name} ({user_id})")
 

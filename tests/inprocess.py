@@ -1,10 +1,15 @@
-"""Helpers for tests that drive a ``Node`` in process (no HTTP): the account-wide ActorPolicy and code sessions."""
+"""Helpers for tests that drive a ``Node`` in process (no HTTP): the account-wide ActorPolicy, code sessions, and a
+node on the in-memory store."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from ssoidc.compose import Services
+from ssoidc.clock import Clock
+from ssoidc.compose import Services, build_services
+from ssoidc.crypto import load_or_create_master_key
+from ssoidc.settings import Settings
+from ssoidc.storage.memory import MemoryData, MemoryStore
 
 ALLOW_ACCOUNT: dict[str, Any] = {
     "IAM": {
@@ -38,3 +43,10 @@ async def issue_code(
         code_challenge_method=None,
         now=now,
     )
+
+
+async def memory_services(settings: Settings, clock: Clock, data: MemoryData | None = None) -> Services:
+    """A node's services built on a ``MemoryStore`` (on ``data``, else a new one) instead of the store its settings
+    name: the in-memory store is for tests only, never a setting."""
+    master = load_or_create_master_key(settings.data_dir)
+    return await build_services(settings, clock=clock, store=(MemoryStore(data, master_key=master), master))

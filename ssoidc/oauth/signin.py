@@ -30,6 +30,11 @@ class SignInFailed(Exception):
     """Wrong user name or password (deliberately not saying which)."""
 
 
+class NoSuchUser(Exception):
+    """No user, or more than one, has this ``UserName`` (``set_password``); not a ``KeyError``, so a real
+    ``KeyError`` bug is never reported as an unknown user."""
+
+
 class SignInLocked(Exception):
     """Too many failures for this user name; ``until`` is when the lock ends."""
 
@@ -62,7 +67,7 @@ class SignInService:
     async def set_password(self, directory: ConfigSnapshot, user_name: str, password: str, now: float) -> str:
         users = directory.users_by_attribute("userName", user_name)
         if len(users) != 1:
-            raise KeyError(user_name)
+            raise NoSuchUser(user_name)
         await self._store.set_password_hash(users[0], hash_password(password), now)
         return users[0]
 

@@ -1,7 +1,9 @@
 """Storage contracts: narrow Protocols per need (fosite's per-handler storage).
 
-The domain (``ssoidc.oauth``, ``ssoidc.config``) depends only on these. ``ssoidc.storage.sqlite`` implements them;
-a PostgreSQL implementation comes later against the same contract. Tokens and secrets are stored only as hashes
+The domain (``ssoidc.oauth``, ``ssoidc.config``) depends only on these. Three implementations keep the same
+contract (tests/storage/test_contract.py runs on each): ``ssoidc.storage.sqlite`` (one file, several worker
+processes), ``ssoidc.storage.postgres`` (several nodes on one database) and ``ssoidc.storage.memory`` (dicts, for
+tests only). Tokens and secrets are stored only as hashes
 (tokens) or encrypted under the master key (secrets the server must read back, such as SigV4 secret keys).
 Single-use artefacts are consumed with conditional writes, never read-then-write.
 """
@@ -9,7 +11,7 @@ Single-use artefacts are consumed with conditional writes, never read-then-write
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -20,12 +22,16 @@ class StorageError(Exception):
     """An unexpected storage failure (driver error). Never shown to clients verbatim."""
 
 
-class AlreadyExists(Exception):
-    """A conditional insert found the key taken (a credential, a sign-in user...): nothing was written."""
-
-
 class JtiReplay(Exception):
     """The (issuer, jti) pair was already redeemed."""
+
+
+class AlreadyExists(Exception):
+    """A create found its key taken (a credential's access key id): nothing was written.
+
+    An internal signal between a store and its callers, deliberately not a ``KeyError``, so a ``KeyError`` bug is
+    never mistaken for a duplicate.
+    """
 
 
 class VersionConflict(Exception):
@@ -166,7 +172,9 @@ class ConfigStore(Protocol):
 class CredentialStore(Protocol):
     async def load_credentials(self) -> list[StoredCredential]: ...
 
-    async def create_credential(self, cred: StoredCredential) -> None: ...
+    async def create_credential(self, cred: StoredCredential) -> None:
+        """Register ``cred`` and bump the configuration version; ``AlreadyExists`` if its access key id is taken."""
+        ...
 
     async def delete_credential(self, access_key_id: str) -> bool: ...
 
@@ -174,7 +182,12 @@ class CredentialStore(Protocol):
 class KeyStore(Protocol):
     async def signing_keys(self, purpose: str) -> list[SigningKey]: ...
 
-    async def ensure_signing_key(self, purpose: str, alg: str, make: Any) -> SigningKey: ...
+    async def ensure_signing_key(
+        self, purpose: str, alg: str, make: Callable[[], tuple[str, bytes]]
+    ) -> SigningKey:
+        """The newest active key of ``purpose`` and ``alg``; if there is none, ``make()`` gives ``(kid, private PEM)``
+        and that key is stored (sealed), exactly once however many stores ask at once."""
+        ...
 
     async def get_meta(self, key: str) -> str | None: ...
 
@@ -256,17 +269,18 @@ class SignInStore(Protocol):
 
 
 class Store(ConfigStore, CredentialStore, KeyStore, TokenStore, CodeStore, SignInStore, Protocol):
-    """Everything a node needs. Implementations: ``SqliteStore``, ``PostgresStore``."""
+    """Everything a node needs. Implementations: ``SqliteStore``, ``PostgresStore``, ``MemoryStore`` (tests)."""
 
     kind: str
-    """``sqlite`` or ``postgresql``: what ``/readyz`` names (never a path or a URL)."""
+    """``sqlite``, ``postgresql`` or ``memory``: what ``/readyz`` names (never a path or a URL)."""
+
+    def start_background(self) -> None:
+        """Start the store's own background work in a serving process (SQLite: WAL checkpoints off the request
+        path); a store without any does nothing. Call it once, from the process that serves."""
+        ...
 
     async def ping(self) -> None:
         """Read one row (the configuration version) from the database; raises ``StorageError`` if it cannot."""
-        ...
-
-    def start_background(self) -> None:
-        """Start the store's own background work, if it has any (SQLite: the WAL checkpointer)."""
         ...
 
     async def close(self) -> None: ...

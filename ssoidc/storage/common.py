@@ -1,5 +1,5 @@
-"""What the SQLite and PostgreSQL stores share: migration files, row layouts, row <-> record mapping, the SQL
-both dialects write the same way, the master-key check value.
+"""What the storage implementations share: migration files, row layouts, row <-> record mapping, the SQL both
+dialects write the same way, what a lost single-use redemption means, the master-key check value.
 
 Only ``ssoidc.storage`` imports this module. The migrations of each dialect live in ``migrations/<dialect>/``
 with the same version numbers (``NNNN_name.sql``), so a schema version means the same tables in both.
@@ -18,7 +18,7 @@ import hmac
 import time
 from collections.abc import Iterable
 from importlib import resources
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import orjson
 
@@ -29,6 +29,7 @@ from ssoidc.storage.base import (
     IDEMPOTENCY_TTL_SECONDS,
     CodeRecord,
     IdempotencyRecord,
+    Redemption,
     SigningKey,
     StoredCredential,
     TokenRecord,
@@ -131,6 +132,75 @@ REDEEM_LOSER_SQL = (
     + " FROM auth_codes a WHERE a.code_hash = ? AND a.application_arn = ?"
 )
 """After a failed redemption: (family_id, consumed_at, session_expires_at, subject revoked) of the code."""
+
+
+# -- a lost rotation or redemption ---------------------------------------------------------------------------------
+class FamilyRevocation(NamedTuple):
+    """A family the loser of a redemption must revoke (``revoke_family(family_id, now, expires_at)``)."""
+
+    family_id: str
+    expires_at: float
+    """The family's session end: when the revocation marker may be purged."""
+
+
+class LostRotation(NamedTuple):
+    """The old refresh token of a rotation that did not win (a ``ROTATE_LOSER_SQL`` row)."""
+
+    family_id: str
+    retired_at: float | None
+    revoked_at: float | None
+    """The token's own revocation, its family's or its user's or application's, whichever is set."""
+    session_expires_at: float
+
+    @classmethod
+    def of(cls, row: Any) -> LostRotation | None:
+        return None if row is None else cls(str(row[0]), _opt(row[1]), _opt(row[2]), float(row[3]))
+
+
+class LostRedemption(NamedTuple):
+    """The code of a redemption that did not win (a ``REDEEM_LOSER_SQL`` row)."""
+
+    family_id: str
+    consumed_at: float | None
+    session_expires_at: float
+    subject_revoked: bool
+    """The code's user or application was revoked at or after the code was issued."""
+
+    @classmethod
+    def of(cls, row: Any) -> LostRedemption | None:
+        return None if row is None else cls(str(row[0]), _opt(row[1]), float(row[2]), bool(row[3]))
+
+
+def _opt(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def lost_rotation(
+    old: LostRotation | None, now: float, grace_seconds: float
+) -> tuple[Redemption, FamilyRevocation | None]:
+    """What a rotation that changed no row means, and the family to revoke (in the same transaction) if any.
+
+    Unknown, never retired (so expired or bound elsewhere) or revoked: INVALID. Retired within ``grace_seconds``:
+    RETRY_IN_GRACE (a client's lost response, retried). Retired earlier: REUSED, and the family is revoked
+    (refresh-token reuse detection, OAuth 2.0 Security BCP, RFC 9700 section 4.14.2).
+    """
+    if old is None or old.retired_at is None or old.revoked_at is not None:
+        return Redemption.INVALID, None
+    if now - old.retired_at <= grace_seconds:
+        return Redemption.RETRY_IN_GRACE, None
+    return Redemption.REUSED, FamilyRevocation(old.family_id, old.session_expires_at)
+
+
+def lost_redemption(code: LostRedemption | None) -> tuple[Redemption, FamilyRevocation | None]:
+    """What a code redemption that changed no row means, and the family to revoke if any.
+
+    Unknown, unconsumed (so expired or bound elsewhere) or of a revoked subject: INVALID. Consumed already:
+    REUSED, and what the code issued is revoked (RFC 6749 section 4.1.2).
+    """
+    if code is None or code.consumed_at is None or code.subject_revoked:
+        return Redemption.INVALID, None
+    return Redemption.REUSED, FamilyRevocation(code.family_id, code.session_expires_at)
+
 
 REVOCATION_SETTLE_SECONDS = 600.0
 """A revoked subject's marker gets its expiry this long after the revocation: longer than any request takes from

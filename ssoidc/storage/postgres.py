@@ -45,6 +45,7 @@ from ssoidc.crypto import Sealer
 from ssoidc.errors import ConfigError
 from ssoidc.model import Configuration
 from ssoidc.storage.base import (
+    AlreadyExists,
     CodeRecord,
     IdempotencyRecord,
     JtiReplay,
@@ -76,6 +77,8 @@ from ssoidc.storage.common import (
     TOKEN_COLS,
     TOKEN_COLUMNS,
     TOKEN_CONTEXT,
+    LostRedemption,
+    LostRotation,
     code_params,
     code_record,
     config_from_rows,
@@ -83,6 +86,8 @@ from ssoidc.storage.common import (
     credential,
     credential_params,
     idempotency_record,
+    lost_redemption,
+    lost_rotation,
     master_key_check,
     migrations,
     numbered,
@@ -488,7 +493,7 @@ class PostgresStore:
         return int(await pool.fetchval("SELECT COALESCE(MAX(version), 0) FROM schema_migrations"))
 
     def start_background(self) -> None:
-        """Nothing: PostgreSQL needs no background work from the node."""
+        """Nothing: the pool opens on first use, the LISTEN connection with it."""
 
     async def close(self) -> None:
         listener, self._listener, self._version = self._listener, None, None
@@ -633,7 +638,7 @@ class PostgresStore:
         async with pool.acquire() as conn, conn.transaction():
             won = await conn.fetchval(_SQL_INSERT_CREDENTIAL, *params)
             if won is None:
-                raise KeyError(cred.access_key_id)
+                raise AlreadyExists(cred.access_key_id)
             version = await conn.fetchval(_SQL_BUMP_VERSION)
         self._note_version(int(version))  # read-your-writes in this process, before the NOTIFY comes back
 
@@ -730,13 +735,11 @@ class PostgresStore:
         pool = await self._get_pool()
         if await pool.fetchval(_SQL_ROTATE, *_token_arrays(tokens), now, old_hash, application_arn):
             return Redemption.OK
-        row = await pool.fetchrow(_SQL_ROTATE_LOSER, old_hash, application_arn)
-        if row is None or row[1] is None or row[2] is not None:
-            return Redemption.INVALID
-        if now - float(row[1]) <= grace_seconds:
-            return Redemption.RETRY_IN_GRACE
-        await pool.execute(_SQL_REVOKE_FAMILY, row[0], now, float(row[3]))
-        return Redemption.REUSED
+        old = LostRotation.of(await pool.fetchrow(_SQL_ROTATE_LOSER, old_hash, application_arn))
+        outcome, revoke = lost_rotation(old, now, grace_seconds)
+        if revoke is not None:
+            await pool.execute(_SQL_REVOKE_FAMILY, revoke.family_id, now, revoke.expires_at)
+        return outcome
 
     # -- authorization codes ----------------------------------------------------------------------------------
     @_driver_errors
@@ -757,12 +760,11 @@ class PostgresStore:
         pool = await self._get_pool()
         if await pool.fetchval(_SQL_REDEEM, *_token_arrays(tokens), now, code_hash, application_arn):
             return Redemption.OK
-        row = await pool.fetchrow(_SQL_REDEEM_LOSER, code_hash, application_arn)
-        if row is None or row[1] is None or row[3]:
-            return Redemption.INVALID
-        # RFC 6749 4.1.2: a second redemption revokes what the code issued.
-        await pool.execute(_SQL_REVOKE_FAMILY, row[0], now, float(row[2]))
-        return Redemption.REUSED
+        lost = LostRedemption.of(await pool.fetchrow(_SQL_REDEEM_LOSER, code_hash, application_arn))
+        outcome, revoke = lost_redemption(lost)
+        if revoke is not None:  # RFC 6749 4.1.2: a second redemption revokes what the code issued
+            await pool.execute(_SQL_REVOKE_FAMILY, revoke.family_id, now, revoke.expires_at)
+        return outcome
 
     # -- sign-in ----------------------------------------------------------------------------------------------
     @_driver_errors

@@ -5,13 +5,16 @@
 * One connection per process, used from the event loop thread. Every transaction runs start to finish without an
   ``await`` inside it, so transactions of one process never interleave. Writers of different processes queue on
   an ``flock`` (woken by the kernel at release, unlike SQLite's sleeping busy handler), then ``BEGIN IMMEDIATE``.
-* In a server, WAL checkpoints run in a background thread (``start_checkpointer``), keeping their fsyncs off the
+* In a server, WAL checkpoints run in a background thread (``start_background``), keeping their fsyncs off the
   request path.
 * Versioned migrations: ``migrations/sqlite/NNNN_name.sql`` applied in order under ``BEGIN IMMEDIATE``; the
   applied versions are recorded in ``schema_migrations``, so several processes starting at once apply each exactly
   once. At first start a master-key check value is stored in ``meta``; a store opened with another key is refused.
 * Revoked subjects (``revoked_subjects``, a small table keyed by ``user:<id>`` / ``application:<arn>``) are
   consulted by primary-key lookups in the same statement that reads or redeems a token or code.
+* Driver errors surface as ``StorageError`` with a fixed message, from every public method (one class decorator,
+  ``_driver_errors``); the log names the operation, the error class and SQLite's error code, never SQL text or
+  values.
 * Statements are hand-written SQL on the stdlib driver, one C call each on the hot path (an ORM or SQLAlchemy
   Core was not measured against it). Only this package knows SQL.
 """
@@ -20,6 +23,8 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import functools
+import inspect
 import logging
 import os
 import sqlite3
@@ -34,6 +39,7 @@ from ssoidc.crypto import Sealer
 from ssoidc.errors import ConfigError
 from ssoidc.model import Configuration
 from ssoidc.storage.base import (
+    AlreadyExists,
     CodeRecord,
     IdempotencyRecord,
     JtiReplay,
@@ -63,6 +69,8 @@ from ssoidc.storage.common import (
     SIGNING_KEYS_SQL,
     SPENDABLE_REFRESH,
     TOKEN_COLS,
+    LostRedemption,
+    LostRotation,
     code_params,
     code_record,
     config_from_rows,
@@ -70,6 +78,8 @@ from ssoidc.storage.common import (
     credential,
     credential_params,
     idempotency_record,
+    lost_redemption,
+    lost_rotation,
     master_key_check,
     migrations,
     purge_params,
@@ -91,6 +101,51 @@ def _migrations() -> list[tuple[int, str, str]]:
     return migrations("sqlite")
 
 
+def _storage_error(operation: str, exc: sqlite3.Error | OSError) -> StorageError:
+    """The ``StorageError`` for a driver failure of ``operation``, logged by class and SQLite error code only."""
+    code = getattr(exc, "sqlite_errorname", None)
+    log.error("SQLite %s failed: %s%s", operation, type(exc).__name__, f" ({code})" if code else "")
+    return StorageError("storage operation failed")
+
+
+def _wrap(fn: Callable[..., Any]) -> Callable[..., Any]:
+    if inspect.iscoroutinefunction(fn):
+
+        @functools.wraps(fn)
+        async def wrapper(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return await fn(*args, **kwargs)
+            except (sqlite3.Error, OSError) as exc:
+                raise _storage_error(fn.__name__, exc) from exc
+
+        return wrapper
+
+    @functools.wraps(fn)
+    def sync_wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except (sqlite3.Error, OSError) as exc:
+            raise _storage_error(fn.__name__, exc) from exc
+
+    return sync_wrapper
+
+
+C = TypeVar("C", bound=type)
+
+
+def _driver_errors(cls: C) -> C:
+    """Turn ``sqlite3.Error`` (and the write lock's ``OSError``) into ``StorageError`` in every public method of
+    ``cls`` and its constructor: the one place SQLite's driver errors are translated, so none reaches a caller raw.
+
+    Signatures are unchanged (the wrappers pass everything through), so the class still type-checks as written.
+    """
+    for name, member in list(vars(cls).items()):
+        if (name == "__init__" or not name.startswith("_")) and inspect.isfunction(member):
+            setattr(cls, name, _wrap(member))
+    return cls
+
+
+@_driver_errors
 class SqliteStore:
     """All storage contracts on one SQLite file."""
 
@@ -130,6 +185,8 @@ class SqliteStore:
         # Writers of all processes queue on an flock first: the kernel wakes the next one the moment the lock is
         # released, where SQLite's own busy handler would sleep 1, 2, 5, 10... ms between retries (measured: it
         # made p99 seconds long with two workers). BEGIN IMMEDIATE then never waits.
+        if self._lock_fd < 0:
+            raise StorageError("the store is closed")
         fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
         try:
             self._db.execute("BEGIN IMMEDIATE")
@@ -194,6 +251,7 @@ class SqliteStore:
                 fut.set_result(value)
 
     def start_background(self) -> None:
+        """In a server: WAL checkpoints in a background thread (``start_checkpointer``)."""
         self.start_checkpointer()
 
     def start_checkpointer(self, interval: float = 1.0) -> None:
@@ -275,12 +333,7 @@ class SqliteStore:
         return int(row[0] or 0)
 
     async def ping(self) -> None:
-        try:
-            self._db.execute(
-                "SELECT value FROM meta WHERE key = 'config_version'"
-            ).fetchone()  # reads the file
-        except sqlite3.Error as exc:
-            raise StorageError("the SQLite database did not answer") from exc
+        self._db.execute("SELECT value FROM meta WHERE key = 'config_version'").fetchone()  # reads the file
 
     async def close(self) -> None:
         if self.group_commits:
@@ -296,7 +349,9 @@ class SqliteStore:
             thread.join(5)
             self._checkpointer = None
         self._db.close()
-        os.close(self._lock_fd)
+        fd, self._lock_fd = self._lock_fd, -1  # a later write fails, never locks a reused descriptor
+        if fd >= 0:
+            os.close(fd)
 
     # -- meta and configuration -------------------------------------------------------------------------------
     async def get_meta(self, key: str) -> str | None:
@@ -392,7 +447,7 @@ class SqliteStore:
             try:
                 db.execute(INSERT_CREDENTIAL_SQL, params)
             except sqlite3.IntegrityError:
-                raise KeyError(cred.access_key_id) from None
+                raise AlreadyExists(cred.access_key_id) from None
             self._bump_version(db)
 
     async def delete_credential(self, access_key_id: str) -> bool:
@@ -479,13 +534,11 @@ class SqliteStore:
             if n == 1:
                 db.executemany(_SQL_INSERT_TOKENS, rows)
                 return Redemption.OK
-            row = db.execute(ROTATE_LOSER_SQL, (old_hash, application_arn)).fetchone()
-            if row is None or row[1] is None or row[2] is not None:
-                return Redemption.INVALID
-            if now - float(row[1]) <= grace_seconds:
-                return Redemption.RETRY_IN_GRACE
-            self._revoke_family(db, row[0], now, float(row[3]))
-            return Redemption.REUSED
+            old = LostRotation.of(db.execute(ROTATE_LOSER_SQL, (old_hash, application_arn)).fetchone())
+            outcome, revoke = lost_rotation(old, now, grace_seconds)
+            if revoke is not None:
+                self._revoke_family(db, revoke.family_id, now, revoke.expires_at)
+            return outcome
 
         return await self._submit(op)
 
@@ -512,11 +565,11 @@ class SqliteStore:
             if n == 1:
                 db.executemany(_SQL_INSERT_TOKENS, rows)
                 return Redemption.OK
-            row = db.execute(REDEEM_LOSER_SQL, (code_hash, application_arn)).fetchone()
-            if row is None or row[1] is None or row[3]:
-                return Redemption.INVALID
-            self._revoke_family(db, row[0], now, float(row[2]))  # RFC 6749 4.1.2: revoke what the code issued
-            return Redemption.REUSED
+            lost = LostRedemption.of(db.execute(REDEEM_LOSER_SQL, (code_hash, application_arn)).fetchone())
+            outcome, revoke = lost_redemption(lost)
+            if revoke is not None:  # RFC 6749 4.1.2: revoke what the code issued
+                self._revoke_family(db, revoke.family_id, now, revoke.expires_at)
+            return outcome
 
         return await self._submit(op)
 

@@ -1,8 +1,9 @@
-"""Fixtures of the storage contract suite: one ``Backend`` per test, for SQLite and for PostgreSQL.
+"""Fixtures of the storage contract suite: one ``Backend`` per test, for SQLite, PostgreSQL and the in-memory store.
 
 PostgreSQL comes from ``SSOIDC_TEST_PG_URL`` (default ``postgresql://127.0.0.1:5432/test``). Each test gets a
 fresh schema named after its xdist worker and a random suffix (selected with ``?search_path=``), dropped at the end;
-an unreachable server FAILS the tests (it never skips them).
+an unreachable server FAILS the tests (it never skips them). The memory backend's "nodes" are ``MemoryStore``s on
+one shared ``MemoryData``.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any, TypeVar
 import pytest
 
 from ssoidc.storage.base import Store
+from ssoidc.storage.memory import MemoryData, MemoryStore
 from ssoidc.storage.postgres import PostgresStore
 from ssoidc.storage.sqlite import SqliteStore
 from tests.pg import drop_schema, new_schema, require_postgres, with_query
@@ -72,13 +74,16 @@ def pg_schema(pg_base_url: str) -> Iterator[tuple[str, str]]:
     drop_schema(pg_base_url, schema)
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=["sqlite", "postgres", "memory"])
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
     loop = asyncio.new_event_loop()
     base = schema = ""
     if request.param == "sqlite":
         path = tmp_path / "store.db"
         b = Backend("sqlite", loop, lambda key: SqliteStore(path, master_key=key))
+    elif request.param == "memory":
+        data = MemoryData()
+        b = Backend("memory", loop, lambda key: MemoryStore(data, master_key=key))
     else:
         base = request.getfixturevalue("pg_base_url")
         schema, url = fresh_schema_url(base)

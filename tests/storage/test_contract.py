@@ -1,8 +1,9 @@
-"""The storage contract (``ssoidc.storage.base``), run against every implementation: SQLite and PostgreSQL.
+"""The storage contract (``ssoidc.storage.base``), run against every implementation: SQLite, PostgreSQL, memory.
 
-Each test gets an empty store (``backend`` fixture, ids ``sqlite`` / ``postgres``). The concurrency tests open
-five stores on one database, as five nodes would (for PostgreSQL: five pools, so the 50 callers race on many
-connections at once), and check that every single-use artefact is used exactly once.
+Each test gets an empty store (``backend`` fixture, ids ``sqlite`` / ``postgres`` / ``memory``). The concurrency
+tests open five stores on one database, as five nodes would (for PostgreSQL: five pools, so the 50 callers race on
+many connections at once; for memory: five stores on one ``MemoryData``), and check that every single-use artefact
+is used exactly once.
 """
 
 from __future__ import annotations
@@ -29,10 +30,12 @@ from ssoidc.model import (
 )
 from ssoidc.storage.base import (
     IDEMPOTENCY_TTL_SECONDS,
+    AlreadyExists,
     CodeRecord,
     IdempotencyRecord,
     JtiReplay,
     Redemption,
+    StorageError,
     Store,
     StoredCredential,
     TokenRecord,
@@ -193,13 +196,27 @@ def test_credential_writes_bump_the_version(backend: Backend) -> None:
     run(s.create_credential(c))
     assert run(s.config_version()) == 1
     assert run(s.load_credentials()) == [c]
-    with pytest.raises(KeyError):
+    with pytest.raises(AlreadyExists):
         run(s.create_credential(c))
     assert run(s.config_version()) == 1
     assert run(s.delete_credential(c.access_key_id)) is True
     assert run(s.delete_credential(c.access_key_id)) is False
     assert run(s.config_version()) == 2
     assert run(s.load_credentials()) == []
+
+
+def test_a_duplicate_credential_raises_already_exists_and_writes_nothing(backend: Backend) -> None:
+    """A taken access key id is ``AlreadyExists`` (not a ``KeyError``), also when another node took it."""
+    run = backend.run
+    first = StoredCredential("AKIADUPLICATE0000001", "s1", "arn:aws:iam::123456789012:root", created_at=1.0)
+    run(backend.store.create_credential(first))
+    other = backend.open()
+    clash = StoredCredential(first.access_key_id, "s2", "arn:aws:iam::123456789012:user/x", created_at=2.0)
+    with pytest.raises(AlreadyExists) as info:
+        run(other.create_credential(clash))
+    assert not isinstance(info.value, KeyError)
+    assert run(other.load_credentials()) == [first]  # the first secret and principal stand
+    assert run(other.load_configuration())[1] == 1  # no version bump for the refused write
 
 
 # -- revoked subjects -----------------------------------------------------------------------------------------
@@ -302,6 +319,14 @@ def test_a_store_with_another_master_key_is_refused(backend: Backend) -> None:
     assert backend.run(backend.open(KEY).config_version()) == 0  # the same key is welcome
 
 
+def test_start_background_leaves_the_store_serving(backend: Backend) -> None:
+    s, run = backend.store, backend.run
+    s.start_background()
+    assert run(s.put_meta_if_absent("k", "v")) == "v"
+    run(s.ping())
+    assert run(backend.open().get_meta("k")) == "v"
+
+
 # -- tokens ---------------------------------------------------------------------------------------------------
 def test_token_round_trips(backend: Backend) -> None:
     s, run = backend.store, backend.run
@@ -384,6 +409,34 @@ def test_revoked_family_rows_expire_with_their_session(backend: Backend) -> None
     assert run(s.revoke_family("gone", 1800.0, 5000.0)) == 0  # still there
     run(s.purge_expired(5001.0))
     assert run(s.revoke_family("gone", 1800.0, 5000.0)) == 1  # purged, so this is a new row
+
+
+def test_a_key_clash_the_contract_does_not_name_is_a_storage_error_and_writes_nothing(
+    backend: Backend,
+) -> None:
+    """A second token, code or web session with one hash is a driver error (a unique-key violation), not a
+    silent overwrite; the operation it was part of is undone whole (the jti stays unused, the old token live)."""
+    s, run = backend.store, backend.run
+    taken = token("refresh", family="f")
+    run(s.issue([taken]))
+    with pytest.raises(StorageError):
+        run(s.issue([token(), taken], jti=("iss", "clash", 3000.0)))
+    run(s.issue([], jti=("iss", "clash", 3000.0)))  # the jti was not spent by the failed issue
+    with pytest.raises(StorageError):
+        run(s.rotate_refresh(taken.token_hash, APP, 1500.0, 5.0, [taken]))
+    assert run(s.find_token(taken.token_hash)) == taken  # not retired
+    c = code()
+    run(s.create_code(c))
+    with pytest.raises(StorageError):
+        run(s.create_code(c))
+    with pytest.raises(StorageError):
+        run(s.redeem_code(c.code_hash, APP, 1100.0, [taken]))
+    assert run(s.find_code(c.code_hash)) == c  # not consumed
+    sid = secrets.token_bytes(32)
+    run(s.create_web_session(sid, WebSession("u1", 100.0, 200.0)))
+    with pytest.raises(StorageError):
+        run(s.create_web_session(sid, WebSession("u2", 100.0, 300.0)))
+    assert run(s.get_web_session(sid, 150.0)) == WebSession("u1", 100.0, 200.0)
 
 
 # -- authorization codes --------------------------------------------------------------------------------------

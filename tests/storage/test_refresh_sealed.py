@@ -1,4 +1,5 @@
-"""Sealed refresh tokens through the real refresh grant, on SQLite and on PostgreSQL (in-process node, frozen clock).
+"""Sealed refresh tokens through the real refresh grant, on SQLite, PostgreSQL and the in-memory store (in-process
+node, frozen clock).
 
 A sealed refresh token carries the fields the next token set needs, so the grant skips ``find_token``; these tests
 pin down that the store's conditional rotation is still the only authority on whether a token may be spent: a
@@ -27,7 +28,8 @@ from ssoidc.oauth.request import Caller, TokenRequest
 from ssoidc.oauth.tokens import MAC_TOKEN_BODY_CHARS, RefreshClaims
 from ssoidc.settings import Settings
 from ssoidc.storage.base import TokenRecord
-from tests.inprocess import ALLOW_ACCOUNT, issue_code
+from ssoidc.storage.memory import MemoryStore
+from tests.inprocess import ALLOW_ACCOUNT, issue_code, memory_services
 from tests.pg import drop_schema, new_schema, pg_run, with_query
 
 REDIRECT = "https://a.example.com/cb"
@@ -58,7 +60,10 @@ class Harness:
         self.kind = kind
         self.loop = asyncio.new_event_loop()
         self.clock = FrozenClock(1_800_000_000.0)
-        self.node = self.run(build_services(settings, clock=self.clock))
+        if kind == "memory":
+            self.node = self.run(memory_services(settings, self.clock))
+        else:
+            self.node = self.run(build_services(settings, clock=self.clock))
         config = self.run(
             apply_to_store(
                 self.node.store, parse_file(yaml.safe_dump(CONFIG)), settings.account_id, self.clock.now()
@@ -109,6 +114,8 @@ class Harness:
         return opened[1]
 
     def token_rows(self) -> int:
+        if isinstance(self.node.store, MemoryStore):
+            return len(self.node.store.data.tokens)
         if self.kind == "sqlite":
             db = sqlite3.connect(f"file:{self.node.store.path}?mode=ro", uri=True)  # type: ignore[union-attr]
             try:
@@ -143,12 +150,12 @@ def harness(request: pytest.FixtureRequest, tmp_path: Path, **settings: Any) -> 
             drop_schema(request.getfixturevalue("pg_base_url"), schema)
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=["sqlite", "postgres", "memory"])
 def h(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]:
     yield from harness(request, tmp_path)
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=["sqlite", "postgres", "memory"])
 def h_mac(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]:
     """A node set to ``SSOIDC_REFRESH_TOKEN_FORMAT=mac`` (a rolling upgrade from a version before sealed tokens)."""
     yield from harness(request, tmp_path, refresh_token_format="mac")

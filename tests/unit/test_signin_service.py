@@ -10,7 +10,7 @@ import yaml
 
 from ssoidc.config.apply import parse_file, resolve
 from ssoidc.model import ConfigSnapshot
-from ssoidc.oauth.signin import SignInFailed, SignInLocked, SignInService, SignInSettings
+from ssoidc.oauth.signin import NoSuchUser, SignInFailed, SignInLocked, SignInService, SignInSettings
 from ssoidc.storage.sqlite import SqliteStore
 
 CONFIG = {"Users": [{"UserName": "Alice"}, {"UserName": "bob"}]}
@@ -82,3 +82,12 @@ def test_sessions_expire_and_end(env: tuple[SignInService, ConfigSnapshot, Sqlit
     assert asyncio.run(svc.session("x" * 500, 1001.0)) is None
     asyncio.run(svc.end_session(sid))
     assert asyncio.run(svc.session(sid, 1001.0)) is None
+
+
+def test_set_password_of_an_unknown_user_raises_no_such_user(
+    env: tuple[SignInService, ConfigSnapshot, SqliteStore],
+) -> None:
+    svc, directory, _ = env
+    with pytest.raises(NoSuchUser) as info:
+        asyncio.run(svc.set_password(directory, "nobody", "correct horse", 1.0))
+    assert not isinstance(info.value, KeyError)

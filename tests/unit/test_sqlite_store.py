@@ -1,19 +1,32 @@
-"""What only the SQLite store has: migrations from many processes, group commit, secrets in the file.
+"""What only the SQLite store has: migrations from many processes, group commit, secrets in the file, driver
+errors (``sqlite3.Error``) as ``StorageError`` from every public method.
 
 The behaviour every store shares is the contract suite, tests/storage/test_contract.py."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import multiprocessing
 import secrets
 import sqlite3
+import threading
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
 
 from ssoidc.errors import ConfigError
-from ssoidc.storage.base import JtiReplay, Redemption, StoredCredential, TokenRecord
+from ssoidc.model import Configuration, Instance
+from ssoidc.storage.base import (
+    CodeRecord,
+    JtiReplay,
+    Redemption,
+    StorageError,
+    StoredCredential,
+    TokenRecord,
+    WebSession,
+)
 from ssoidc.storage.sqlite import SqliteStore, _migrations
 
 KEY = bytes(range(32))
@@ -132,3 +145,104 @@ def test_one_rotation_wins_inside_a_batch(store: SqliteStore) -> None:
     assert outcomes.count(Redemption.RETRY_IN_GRACE) == 19
     db = sqlite3.connect(store.path)
     assert db.execute("SELECT COUNT(*) FROM tokens WHERE kind = 'refresh'").fetchone()[0] == 2
+
+
+# -- driver errors ---------------------------------------------------------------------------------------------
+def _corrupt(path: Path) -> None:
+    """Overwrite every page of ``path`` after the 100-byte file header (the store checkpointed everything first)."""
+    size = path.stat().st_size
+    with path.open("r+b") as f:
+        f.seek(100)
+        f.write(b"\xff" * (size - 100))
+
+
+READS: dict[str, Callable[[SqliteStore], Awaitable[object]]] = {
+    "get_meta": lambda s: s.get_meta("k"),
+    "config_version": lambda s: s.config_version(),
+    "load_configuration": lambda s: s.load_configuration(),
+    "get_idempotency": lambda s: s.get_idempotency("k"),
+    "load_credentials": lambda s: s.load_credentials(),
+    "signing_keys": lambda s: s.signing_keys("p"),
+    "find_token": lambda s: s.find_token(b"t" * 32),
+    "find_code": lambda s: s.find_code(b"c" * 32),
+    "get_password_hash": lambda s: s.get_password_hash("u"),
+    "get_web_session": lambda s: s.get_web_session(b"s" * 32, 1.0),
+    "locked_until": lambda s: s.locked_until("k", 1.0),
+}
+
+
+def test_reads_of_a_corrupted_file_raise_storage_error(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "bad.db"
+    s = SqliteStore(path, master_key=KEY)
+    run(s.put_meta_if_absent("k", "v"))
+    s._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # every page in the main file, none in the WAL
+    _corrupt(path)
+    with caplog.at_level(logging.ERROR, "ssoidc.storage"):
+        for name, read in READS.items():
+            with pytest.raises(StorageError, match=r"^storage operation failed$") as info:
+                run(read(s))
+            assert isinstance(info.value.__cause__, sqlite3.DatabaseError), name
+    assert f"SQLite {next(iter(READS))} failed: DatabaseError (SQLITE_CORRUPT)" in caplog.text
+    run(s.close())
+    with pytest.raises(StorageError):  # opening it again: the migration check reads the same pages
+        SqliteStore(path, master_key=KEY)
+
+
+def test_an_unexpected_constraint_violation_in_a_write_raises_storage_error(store: SqliteStore) -> None:
+    """A clash the contract does not name (a second code or web session with one hash) is a driver error."""
+    c = CodeRecord(b"c" * 32, "app", "u", "https://cb", None, None, ("openid",), "f", 1.0, 2.0, 3.0, 1.0)
+    run(store.create_code(c))
+    with pytest.raises(StorageError) as info:
+        run(store.create_code(c))  # a _write() block
+    assert isinstance(info.value.__cause__, sqlite3.IntegrityError)
+    t = token()
+    run(store.issue([t]))
+    with pytest.raises(StorageError) as info:
+        run(store.issue([t]))  # a group-commit op
+    assert isinstance(info.value.__cause__, sqlite3.IntegrityError)
+
+
+def test_every_public_method_of_a_closed_store_raises_storage_error(tmp_path: Path) -> None:
+    s = SqliteStore(tmp_path / "closed.db", master_key=KEY)
+    run(s.close())
+    t, c = token("refresh"), b"c" * 32
+    calls: list[Callable[[], Awaitable[object]]] = [
+        *(lambda read=read: read(s) for read in READS.values()),
+        lambda: s.ping(),
+        lambda: s.put_meta_if_absent("k", "v"),
+        lambda: s.replace_configuration(Configuration(Instance("arn:i", "d-1", "123456789012", "n"))),
+        lambda: s.create_credential(StoredCredential("AKIAEXAMPLE12345678", "x", "arn:aws:iam::1:root")),
+        lambda: s.delete_credential("AKIAEXAMPLE12345678"),
+        lambda: s.ensure_signing_key("p", "ES256", lambda: ("kid", b"pem")),
+        lambda: s.issue([t]),
+        lambda: s.rotate_refresh(t.token_hash, "app", 1.0, 1.0, []),
+        lambda: s.revoke_family("f", 1.0, 2.0),
+        lambda: s.redeem_code(c, "app", 1.0, []),
+        lambda: s.set_password_hash("u", "h", 1.0),
+        lambda: s.create_web_session(b"s" * 32, WebSession("u", 1.0, 2.0)),
+        lambda: s.delete_web_session(b"s" * 32),
+        lambda: s.record_failure("k", 1.0, window=1.0, threshold=1, lock_seconds=1.0),
+        lambda: s.clear_failures("k"),
+        lambda: s.purge_expired(1.0),
+    ]
+    for call in calls:
+        with pytest.raises(StorageError):
+            run(call())
+    for sync in (s.migrate, s.schema_version):
+        with pytest.raises(StorageError):
+            sync()
+
+
+def test_start_background_runs_one_checkpointer_until_close(store: SqliteStore) -> None:
+    def checkpointers() -> int:
+        return sum(t.name == "sqlite-checkpointer" and t.is_alive() for t in threading.enumerate())
+
+    before = checkpointers()
+    store.start_background()
+    store.start_background()  # once is enough
+    assert checkpointers() == before + 1
+    assert store._db.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0  # requests never checkpoint
+    run(store.close())
+    assert checkpointers() == before
