@@ -1,0 +1,124 @@
+"""Every modelled operation of every service the skeleton serves is either handled or answers an AWS-shaped
+``NotImplementedException`` that the SDK decodes by name, never a bare 404.
+
+The operations come from the pinned botocore models (sso-oidc, the access portal ``sso``, sso-admin,
+identitystore, STS); the served ones from the handler objects (``skeleton.handler_table``). Each unserved one is
+called through boto3 (parameter validation off, so an empty request reaches the server: a handler-less operation
+is refused before its input is read) and a few through the AWS CLI v2, the second real client.
+"""
+
+from __future__ import annotations
+
+import inspect
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from botocore import xform_name
+from botocore.exceptions import ClientError
+
+from ssoidc.aws.identitystore import IdentityStoreApi
+from ssoidc.aws.models import service_model
+from ssoidc.aws.oidc import SsoOidcApi
+from ssoidc.aws.skeleton import handler_table
+from ssoidc.aws.sso_admin import SsoAdminApi
+from tests.conftest import make_admin_client
+from tests.e2e.test_aws_cli import V2_AWS, proxy_env
+from tests.support import LiveServer
+
+SERVICES = ("sso-oidc", "sso", "sso-admin", "identitystore", "sts")
+HANDLERS: dict[str, object] = {
+    "sso-oidc": SsoOidcApi(create_token=None, identity_policy_of=lambda _k: None),  # type: ignore[arg-type]
+    "sso": object(),
+    "sso-admin": SsoAdminApi(None, account_id="123456789012", region="us-east-1"),  # type: ignore[arg-type]
+    "identitystore": IdentityStoreApi(None),  # type: ignore[arg-type]
+    "sts": object(),
+}
+
+
+def served(service: str) -> set[str]:
+    return set(handler_table(service_model(service), HANDLERS[service]))
+
+
+UNSERVED = [
+    (service, op)
+    for service in SERVICES
+    for op in service_model(service).operation_names
+    if op not in served(service)
+]
+
+
+def test_the_served_operations_are_the_documented_ones() -> None:
+    """Pinned, so a handler that goes missing (or a misspelled method name) fails here, not in the field."""
+    assert served("sso-oidc") == {"CreateTokenWithIAM"}
+    assert len(served("sso-admin")) == 39
+    assert served("identitystore") == set(service_model("identitystore").operation_names)
+    assert served("sso") == served("sts") == set()
+    assert len(UNSERVED) == sum(len(service_model(s).operation_names) for s in SERVICES) - 39 - 19 - 1
+
+
+@pytest.mark.parametrize("api", [SsoOidcApi, SsoAdminApi, IdentityStoreApi])
+def test_every_public_coroutine_of_a_handler_object_is_a_modelled_operation(api: type) -> None:
+    service = {SsoOidcApi: "sso-oidc", SsoAdminApi: "sso-admin", IdentityStoreApi: "identitystore"}[api]
+    modelled = {xform_name(op) for op in service_model(service).operation_names}
+    coroutines = {
+        name
+        for name in vars(api)
+        if not name.startswith("_") and inspect.iscoroutinefunction(getattr(api, name))
+    }
+    assert coroutines, api
+    assert coroutines <= modelled, coroutines - modelled
+
+
+@pytest.mark.parametrize(("service", "op"), UNSERVED, ids=[f"{s}:{o}" for s, o in UNSERVED])
+def test_an_unserved_operation_is_refused_by_name_through_boto3(
+    server: LiveServer, service: str, op: str
+) -> None:
+    client = make_admin_client(server, service, config={"parameter_validation": False})
+    with pytest.raises(ClientError) as info:
+        getattr(client, xform_name(op))()
+    err: dict[str, Any] = info.value.response
+    assert err["Error"]["Code"] == "NotImplementedException", err
+    assert err["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert op in err["Error"]["Message"]
+    assert err["ResponseMetadata"]["RequestId"]
+
+
+def test_a_path_no_model_binds_is_still_a_plain_404(server: LiveServer) -> None:
+    resp = httpx.post(f"{server.url}/no/such/operation", content=b"{}")
+    assert resp.status_code == 404
+
+
+def test_unserved_operations_through_the_aws_cli(server: LiveServer, tmp_path: Path) -> None:
+    """The CLI v2 prints the code by name for a public-client, a portal, an STS and an sso-admin operation."""
+    env = server.aws_env() | {
+        "AWS_MAX_ATTEMPTS": "1",
+        "AWS_PAGER": "",
+        **proxy_env(),  # a CLI that ignored --endpoint-url would fail fast instead of reaching AWS
+    }
+    calls = [
+        (
+            "sso-oidc",
+            "register-client",
+            "RegisterClient",
+            ["--client-name", "cli", "--client-type", "public"],
+        ),
+        ("sso", "list-accounts", "ListAccounts", ["--access-token", "not-a-token"]),
+        ("sts", "get-caller-identity", "GetCallerIdentity", []),
+        (
+            "sso-admin",
+            "list-permission-sets",
+            "ListPermissionSets",
+            ["--instance-arn", "arn:aws:sso:::instance/ssoins-0000000000000000"],
+        ),
+    ]
+    for service, command, operation, args in calls:
+        argv = [str(V2_AWS), service, command, *args, "--endpoint-url", server.url, "--output", "json"]
+        proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 254, (command, proc.returncode, proc.stderr)
+        assert (
+            f"An error occurred (NotImplementedException) when calling the {operation} operation"
+            in proc.stderr
+        ), proc.stderr
