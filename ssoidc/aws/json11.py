@@ -53,7 +53,7 @@ class AdminCall:
     now: float
 
 
-Handler = Callable[[dict[str, Any], AdminCall], Awaitable[dict[str, Any]]]
+Handler = Callable[[Any, AdminCall], Awaitable[Mapping[str, Any]]]  # typed per operation (ssoidc.aws.shapes)
 
 
 @dataclass(frozen=True, slots=True)
