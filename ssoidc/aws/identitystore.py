@@ -67,9 +67,7 @@ def _check(shape: Shape, value: Any, path: str) -> Any:
     try:
         return validate(shape, value, path, constraints=True)
     except ShapeError as exc:
-        raise ValidationFailed(
-            f"1 validation error detected: Value at '{exc.path}' {exc.message}", exc.path
-        ) from None
+        raise ValidationFailed.at(exc.path, exc.message) from None
 
 
 # -- wire <-> domain (the entity mappings are ssoidc.aws.mapping's) ---------------------------------------------

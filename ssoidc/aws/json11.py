@@ -138,9 +138,7 @@ class Json11Api:
             try:
                 clean = validate(shape, doc, "", constraints=True) if shape is not None else {}
             except ShapeError as exc:
-                raise ValidationFailed(
-                    f"1 validation error detected: Value at '{exc.path}' {exc.message}", exc.path
-                ) from None
+                raise ValidationFailed.at(exc.path, exc.message) from None
             call = AdminCall(
                 service.name, op, verified.principal_arn, verified.access_key_id, request_id, now
             )

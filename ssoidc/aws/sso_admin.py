@@ -346,9 +346,7 @@ class SsoAdminApi:
             await self._edit(call, inp, lambda c: apps.put_actor_policy(c, inp["ApplicationArn"], policy))
         except PolicyError as exc:
             path = f"{ACTOR_POLICY_PATH}.{exc.path}" if exc.path else ACTOR_POLICY_PATH
-            raise ValidationFailed(
-                f"1 validation error detected: Value at '{path}' {exc.message}", path
-            ) from None
+            raise ValidationFailed.at(path, exc.message) from None
         return {}
 
     async def get_application_authentication_method(
