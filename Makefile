@@ -8,7 +8,7 @@ PORT ?= 8000
 DATA ?= .data/demo
 
 .DEFAULT_GOAL := help
-.PHONY: help install system-deps node-deps run test test-fast lint fmt typecheck bench clean
+.PHONY: help install system-deps node-deps run test test-fast lint fmt typecheck shapes bench clean
 
 help: ## show this help
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-12s %s\n", $$1, $$2}'
@@ -50,16 +50,20 @@ test-fast: $(STAMP) ## unit tests only
 	$(BIN)/pytest -q tests/unit
 
 lint: $(STAMP) ## ruff and mypy --strict
-	$(BIN)/ruff check ssoidc tests bench
-	$(BIN)/ruff format --check ssoidc tests bench
+	$(BIN)/ruff check ssoidc tests bench tools
+	$(BIN)/ruff format --check ssoidc tests bench tools
 	$(BIN)/mypy
+	$(BIN)/mypy tools/gen_shapes.py
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
 fmt: $(STAMP) ## format and auto-fix
-	$(BIN)/ruff format ssoidc tests bench
-	$(BIN)/ruff check --fix ssoidc tests bench
+	$(BIN)/ruff format ssoidc tests bench tools
+	$(BIN)/ruff check --fix ssoidc tests bench tools
+
+shapes: $(STAMP) ## regenerate ssoidc/aws/shapes (typed wire shapes) from the pinned botocore models
+	$(BIN)/python tools/gen_shapes.py
 
 bench: install ## load benchmark (wrk): JWT-bearer and refresh grants, tokens/s and latency at 1/16/32/64 conns
 	$(BIN)/python bench/run.py

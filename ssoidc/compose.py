@@ -24,7 +24,7 @@ from ssoidc.aws.skeleton import AwsService, Skeleton
 from ssoidc.bootstrap import ID_TOKEN_PURPOSE, bootstrap, demo_issuer_jwks
 from ssoidc.clock import Clock, SystemClock
 from ssoidc.crypto import load_or_create_master_key
-from ssoidc.errors import InvalidRequest, SsoidcError, ValidationFailed
+from ssoidc.errors import InvalidRequest, SsoidcError
 from ssoidc.maintenance import Purger, Readiness
 from ssoidc.oauth.authorize import CodeIssuer
 from ssoidc.oauth.grants.authorization_code import AuthorizationCodeGrantHandler
@@ -194,10 +194,6 @@ def _portal_bad_input(message: str, path: str) -> SsoidcError:
     return InvalidRequest(f"{path}: {message}" if path else message)
 
 
-def _sts_bad_input(message: str, path: str) -> SsoidcError:
-    return ValidationFailed(f"1 validation error detected: Value at '{path}' {message}" if path else message)
-
-
 def build_skeleton(
     settings: Settings,
     store: Store,
@@ -239,7 +235,7 @@ def build_skeleton(
             authorize=authorize,
             action_prefix="identitystore",
         ),
-        AwsService("sts", Query(), object(), bad_input=_sts_bad_input, action_prefix="sts"),
+        AwsService("sts", Query(), object(), bad_input=admin_bad_input, action_prefix="sts"),
     ]
     return Skeleton(
         services,

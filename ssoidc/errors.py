@@ -131,6 +131,12 @@ class ValidationFailed(AdminError):
         super().__init__(message)
         self.field = field
 
+    @classmethod
+    def at(cls, path: str, message: str) -> ValidationFailed:
+        """A modelled constraint broken at ``path``, worded as AWS's validator words it:
+        ``1 validation error detected: Value at '<path>' <message>``."""
+        return cls(f"1 validation error detected: Value at '{path}' {message}", path)
+
 
 class ResourceNotFound(AdminError):
     """The named resource does not exist. ``resource_type`` is USER, GROUP, APPLICATION... where known."""

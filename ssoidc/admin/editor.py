@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -29,6 +29,8 @@ from ssoidc.storage.base import ConfigStore, IdempotencyRecord, StorageError, Ve
 log = logging.getLogger("ssoidc.admin")
 
 T = TypeVar("T")
+R = TypeVar("R", bound=Mapping[str, Any])
+"""An answer: an operation's output shape (a TypedDict of ``ssoidc.aws.shapes``), stored as JSON for replays."""
 MAX_ATTEMPTS = 25
 
 
@@ -78,7 +80,7 @@ class ConfigEditor:
     async def current(self) -> ConfigSnapshot:
         return await self._read()
 
-    async def _replay(self, client_token: ClientToken | None) -> dict[str, Any] | None:
+    async def _replay(self, client_token: ClientToken | None) -> Any:
         if client_token is None:
             return None
         rec = await self._store.get_idempotency(client_token.key)
@@ -89,21 +91,21 @@ class ConfigEditor:
                 "The ClientToken was already used with a different request; use a new ClientToken",
                 "CONCURRENT_MODIFICATION",
             )
-        out: dict[str, Any] = orjson.loads(rec.response)
-        return out
+        return orjson.loads(rec.response)  # the answer of the same operation, as it was stored
 
     async def run(
         self,
-        change: Callable[[Configuration], Edit[dict[str, Any]]],
+        change: Callable[[Configuration], Edit[R]],
         *,
         now: float,
         client_token: ClientToken | None = None,
-    ) -> dict[str, Any]:
+    ) -> R:
         """Apply ``change`` atomically and return its result (or the remembered result of the same call)."""
         for _ in range(MAX_ATTEMPTS):
             replayed = await self._replay(client_token)
             if replayed is not None:
-                return replayed
+                answer: R = replayed
+                return answer
             directory = await self._read()
             edit = change(directory.config)
             check(edit.config)

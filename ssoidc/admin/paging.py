@@ -3,14 +3,14 @@
 Items are ordered by a stable key (an ARN or id); ``NextToken`` is an opaque, URL-safe encoding of the last key
 returned. A page therefore never repeats or skips an item that existed when the listing started, whatever is
 inserted or deleted meanwhile (new items appear if their key sorts after the cursor). A token that does not
-decode is a ``ValidationFailed`` naming ``NextToken``.
+decode is a ``ValidationFailed`` naming ``NextToken``. ``next_page`` is the token member of a List* answer.
 """
 
 from __future__ import annotations
 
 import base64
 from collections.abc import Callable, Iterable
-from typing import TypeVar
+from typing import NotRequired, TypedDict, TypeVar
 
 import orjson
 
@@ -51,3 +51,14 @@ def page(
     chunk = ordered[:limit]
     more = len(ordered) > limit
     return chunk, (_encode(key(chunk[-1])) if more and chunk else None)
+
+
+class NextPage(TypedDict):
+    """The ``NextToken`` member every List* output shape has."""
+
+    NextToken: NotRequired[str]
+
+
+def next_page(next_token: str | None) -> NextPage:
+    """``NextToken`` for a List* answer, unless this is the last page: ``{"Items": chunk, **next_page(nxt)}``."""
+    return {"NextToken": next_token} if next_token else {}

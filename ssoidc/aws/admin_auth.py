@@ -17,9 +17,7 @@ from ssoidc.iam.policy import PolicyCache, PolicyError, RequestContext
 
 
 def admin_bad_input(message: str, path: str) -> SsoidcError:
-    if not path:
-        return ValidationFailed(message)
-    return ValidationFailed(f"1 validation error detected: Value at '{path}' {message}", path)
+    return ValidationFailed.at(path, message) if path else ValidationFailed(message)
 
 
 class AdminAuthorizer:

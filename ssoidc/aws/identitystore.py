@@ -9,6 +9,8 @@ Every call names the instance's identity store (``IdentityStoreId``), else Resou
 ResourceType IDENTITY_STORE. Reads use the node's configuration snapshot; writes go through ``ConfigEditor.run``
 (identitystore has no ClientToken). The domain functions and the cascades are in ``ssoidc.admin.directory``.
 
+Handlers take and return the operations' input and output shapes (``ssoidc.aws.shapes.identitystore``, generated
+from the botocore ``identitystore`` model); users, groups and memberships are converted by ``ssoidc.aws.mapping``.
 Wire mapping of a user: ``UserName``, ``DisplayName``, ``Name.GivenName``/``Name.FamilyName`` and ``Emails`` map
 to the domain ``User`` fields; every other modelled attribute (``NickName``, ``Addresses``, ``PhoneNumbers``,
 ``Photos``, ``Roles``, ``Name.MiddleName``..., ``Extensions``) is kept verbatim in ``User.profile`` and returned as
@@ -28,19 +30,21 @@ replaced whole. A null or absent ``AttributeValue`` removes the attribute, excep
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
 from botocore.model import Shape, StructureShape
 
 from ssoidc.admin import directory as d
 from ssoidc.admin.editor import ConfigEditor, Edit, empty_answer
-from ssoidc.admin.paging import page
+from ssoidc.admin.paging import next_page, page
 from ssoidc.admin.rules import ENTERPRISE, ENTERPRISE_ATTRIBUTES, check_enterprise_value, check_extension
+from ssoidc.aws import mapping as m
 from ssoidc.aws.models import ShapeError, service_model, validate
+from ssoidc.aws.shapes import identitystore as ids
 from ssoidc.aws.skeleton import Call
 from ssoidc.errors import ValidationFailed
-from ssoidc.model import Configuration, Email, ExternalId, Group, User
+from ssoidc.model import Configuration, Group, User
 
 SERVICE = "identitystore"
 TARGET_PREFIX = "AWSIdentityStore"
@@ -48,10 +52,9 @@ SIGNING_NAME = "identitystore"
 
 #: Attributes IAM Identity Center requires on a user: CreateUser must set them and UpdateUser cannot remove them.
 REQUIRED_USER_PATHS = ("UserName", "DisplayName", "Name", "Name.GivenName", "Name.FamilyName")
-#: CreateUser members held by dedicated ``User`` fields; every other attribute member goes to ``User.profile``.
-_USER_FIELDS = frozenset({"IdentityStoreId", "UserName", "Name", "DisplayName", "Emails", "Extensions"})
 
 Out = dict[str, Any]
+R = TypeVar("R", bound=Mapping[str, Any])
 
 
 def _shape(name: str) -> StructureShape:
@@ -60,120 +63,26 @@ def _shape(name: str) -> StructureShape:
     return shape
 
 
-def _profile_members() -> tuple[str, ...]:
-    return tuple(m for m in _shape("CreateUserRequest").members if m not in _USER_FIELDS)
-
-
-PROFILE_MEMBERS = _profile_members()
-
-
 def _check(shape: Shape, value: Any, path: str) -> Any:
     try:
         return validate(shape, value, path, constraints=True)
     except ShapeError as exc:
-        raise ValidationFailed(
-            f"1 validation error detected: Value at '{exc.path}' {exc.message}", exc.path
-        ) from None
+        raise ValidationFailed.at(exc.path, exc.message) from None
 
 
-# -- wire <-> domain ----------------------------------------------------------------------------------------------
-def user_attributes(user: User) -> Out:
-    """The user's attributes in CreateUser's shape (all of them, with every stored extension)."""
-    out: Out = {"UserName": user.user_name}
-    name: dict[str, Any] = {}
-    if user.given_name:
-        name["GivenName"] = user.given_name
-    if user.family_name:
-        name["FamilyName"] = user.family_name
-    name.update(user.profile.get("Name", {}))
-    if name:
-        out["Name"] = name
-    if user.display_name:
-        out["DisplayName"] = user.display_name
-    if user.emails:
-        out["Emails"] = [email_out(e) for e in user.emails]
-    for m in PROFILE_MEMBERS:
-        if m in user.profile:
-            out[m] = user.profile[m]
-    exts = user.profile.get("Extensions")
-    if isinstance(exts, dict) and exts:  # anything else is not an extension map (rules.check refuses it)
-        out["Extensions"] = dict(exts)
-    return out
-
-
-def email_out(e: Email) -> Out:
-    out: Out = {}
-    if e.value:
-        out["Value"] = e.value
-    if e.type:
-        out["Type"] = e.type
-    if e.primary:
-        out["Primary"] = True
-    return out
-
-
-def user_from_attributes(user_id: str, external_ids: tuple[ExternalId, ...], attrs: Out) -> User:
-    """The domain user for attributes in CreateUser's shape (the inverse of ``user_attributes``)."""
-    name = dict(attrs.get("Name", {}))
-    given = name.pop("GivenName", "")
-    family = name.pop("FamilyName", "")
-    profile: dict[str, Any] = {m: attrs[m] for m in PROFILE_MEMBERS if m in attrs}
-    if name:
-        profile["Name"] = name
-    if attrs.get("Extensions"):
-        profile["Extensions"] = dict(attrs["Extensions"])
-    return User(
-        user_id=user_id,
-        user_name=attrs["UserName"],
-        display_name=attrs.get("DisplayName", ""),
-        given_name=given,
-        family_name=family,
-        emails=tuple(
-            Email(e.get("Value", ""), e.get("Type", ""), e.get("Primary", False))
-            for e in attrs.get("Emails", [])
-        ),
-        external_ids=external_ids,
-        profile=profile,
-    )
-
-
-def external_ids_out(xs: tuple[ExternalId, ...]) -> list[dict[str, str]]:
-    return [{"Issuer": x.issuer, "Id": x.id} for x in xs]
-
-
-def user_out(user: User, store_id: str, extensions: list[str] | None) -> Out:
-    attrs = user_attributes(user)
-    stored = attrs.pop("Extensions", {})
-    out: Out = {"IdentityStoreId": store_id, "UserId": user.user_id, **attrs}
-    if user.external_ids:
-        out["ExternalIds"] = external_ids_out(user.external_ids)
+# -- wire <-> domain (the entity mappings are ssoidc.aws.mapping's) ---------------------------------------------
+def user_out(user: User, store_id: str, extensions: list[str] | None) -> ids.User:
+    """DescribeUser's / ListUsers' user: the stored extensions only when requested by name."""
+    out = m.user_to_shape(user, store_id)
+    stored = out.pop("Extensions", {})
     wanted = {n: stored[n] for n in (extensions or []) if n in stored}
     if wanted:
         out["Extensions"] = wanted
     return out
 
 
-def group_out(g: Group, store_id: str) -> Out:
-    out: Out = {"GroupId": g.group_id, "DisplayName": g.display_name}
-    if g.external_ids:
-        out["ExternalIds"] = external_ids_out(g.external_ids)
-    if g.description:
-        out["Description"] = g.description
-    out["IdentityStoreId"] = store_id
-    return out
-
-
-def membership_out(m: d.Membership, store_id: str) -> Out:
-    return {
-        "IdentityStoreId": store_id,
-        "MembershipId": m.membership_id,
-        "GroupId": m.group_id,
-        "MemberId": {"UserId": m.user_id},
-    }
-
-
-def _requested_extensions(inp: dict[str, Any]) -> list[str]:
-    names: list[str] = inp.get("Extensions", [])
+def _requested_extensions(inp: ids.DescribeUserRequest | ids.ListUsersRequest) -> list[str]:
+    names = inp.get("Extensions", [])
     for i, n in enumerate(names):
         if n != ENTERPRISE:
             raise ValidationFailed(
@@ -186,9 +95,9 @@ def _requested_extensions(inp: dict[str, Any]) -> list[str]:
 # -- UpdateUser / UpdateGroup operations --------------------------------------------------------------------------
 def _member(shape: StructureShape, segment: str) -> str | None:
     key = segment.lower()
-    for m in shape.members:
-        if str(m).lower() == key:
-            return str(m)
+    for member in shape.members:
+        if str(member).lower() == key:
+            return str(member)
     return None
 
 
@@ -198,9 +107,9 @@ def _unsupported(path: str, where: str, i: int) -> ValidationFailed:
     )
 
 
-def apply_user_operations(user: User, operations: list[dict[str, Any]]) -> User:
+def apply_user_operations(user: User, operations: Sequence[ids.AttributeOperation]) -> User:
     """``user`` with UpdateUser's ``Operations`` applied in order (raises ``ValidationFailed`` naming the path)."""
-    attrs = user_attributes(user)
+    attrs: Out = dict(m.user_to_shape(user, ""))  # members named at run time by the operations' paths
     request = _shape("CreateUserRequest")
     for i, op in enumerate(operations):
         path: str = op["AttributePath"]
@@ -245,7 +154,7 @@ def apply_user_operations(user: User, operations: list[dict[str, Any]]) -> User:
                     if req not in checked:
                         raise ValidationFailed(f"Value at '{at}.{req}' is required", f"{at}.{req}")
             attrs[top] = checked
-    return user_from_attributes(user.user_id, user.external_ids, attrs)
+    return m.user_from_shape(attrs)
 
 
 def _not_required(member: str, path: str, i: int) -> None:
@@ -291,7 +200,7 @@ def _apply_extension(attrs: Out, path: str, value: Any, at: str, i: int) -> None
         attrs.pop("Extensions", None)
 
 
-def apply_group_operations(group: Group, operations: list[dict[str, Any]]) -> Group:
+def apply_group_operations(group: Group, operations: Sequence[ids.AttributeOperation]) -> Group:
     """``group`` with UpdateGroup's ``Operations`` applied in order: ``displayName`` and ``description``."""
     request = _shape("CreateGroupRequest")
     for i, op in enumerate(operations):
@@ -317,9 +226,9 @@ def apply_group_operations(group: Group, operations: list[dict[str, Any]]) -> Gr
     return group
 
 
-def _unique_attribute(inp: dict[str, Any]) -> tuple[str, str]:
+def _unique_attribute(alt: ids.AlternateIdentifier) -> tuple[str, str]:
     """(lower-cased path, string value) of ``AlternateIdentifier.UniqueAttribute``."""
-    ua = inp["AlternateIdentifier"]["UniqueAttribute"]
+    ua = alt["UniqueAttribute"]
     value = ua["AttributeValue"]
     if not isinstance(value, str) or not value:
         raise ValidationFailed(
@@ -329,12 +238,7 @@ def _unique_attribute(inp: dict[str, Any]) -> tuple[str, str]:
     return str(ua["AttributePath"]).lower(), value
 
 
-def _external_id(inp: dict[str, Any]) -> ExternalId:
-    x = inp["AlternateIdentifier"]["ExternalId"]
-    return ExternalId(x["Issuer"], x["Id"])
-
-
-def _one_filter(inp: dict[str, Any], supported: str) -> str | None:
+def _one_filter(inp: ids.ListUsersRequest | ids.ListGroupsRequest, supported: str) -> str | None:
     """The value of the single ``Filters`` entry (whose path must be ``supported``), or None without filters."""
     filters = inp.get("Filters") or []
     if not filters:
@@ -354,24 +258,30 @@ class IdentityStoreApi:
     def __init__(self, editor: ConfigEditor) -> None:
         self.editor = editor
 
-    async def _config(self, inp: dict[str, Any]) -> Configuration:
+    async def _config(self, inp: Mapping[str, Any]) -> Configuration:
         config = (await self.editor.current()).config
         d.identity_store(config, inp["IdentityStoreId"])
         return config
 
     async def _write(
-        self, call: Call, inp: dict[str, Any], change: Callable[[Configuration], Edit[Out]]
-    ) -> Out:
+        self, call: Call, inp: Mapping[str, Any], change: Callable[[Configuration], Edit[R]]
+    ) -> R:
         store_id = inp["IdentityStoreId"]
 
-        def guarded(c: Configuration) -> Edit[Out]:
+        def guarded(c: Configuration) -> Edit[R]:
             d.identity_store(c, store_id)
             return change(c)
 
         return await self.editor.run(guarded, now=call.now)
 
+    async def _edit(
+        self, call: Call, inp: Mapping[str, Any], edit: Callable[[Configuration], Edit[Any]]
+    ) -> None:
+        """A write whose answer is the empty output shape (the caller answers ``{}``)."""
+        await self._write(call, inp, empty_answer(edit))
+
     # -- users ----------------------------------------------------------------------------------------------------
-    async def create_user(self, inp: dict[str, Any], call: Call) -> Out:
+    async def create_user(self, inp: ids.CreateUserRequest, call: Call) -> ids.CreateUserResponse:
         for member in ("UserName", "DisplayName"):
             if member not in inp:
                 raise ValidationFailed(f"{member} is required when used in IAM Identity Center", member)
@@ -381,10 +291,9 @@ class IdentityStoreApi:
                     f"Name.{member} is required when used in IAM Identity Center", f"Name.{member}"
                 )
         # the extensions are rules.check's (the same member paths: Extensions.<name>[.<attribute>])
-        attrs = {k: v for k, v in inp.items() if k != "IdentityStoreId"}
-        user = user_from_attributes("", (), attrs)
+        user = m.user_from_shape(inp)
 
-        def change(c: Configuration) -> Edit[Out]:
+        def change(c: Configuration) -> Edit[ids.CreateUserResponse]:
             e = d.create_user(c, user)
             return Edit(
                 e.config, {"IdentityStoreId": inp["IdentityStoreId"], "UserId": e.result.user_id}, e.revoke
@@ -392,38 +301,37 @@ class IdentityStoreApi:
 
         return await self._write(call, inp, change)
 
-    async def describe_user(self, inp: dict[str, Any], call: Call) -> Out:
+    async def describe_user(self, inp: ids.DescribeUserRequest, call: Call) -> ids.DescribeUserResponse:
         extensions = _requested_extensions(inp)
         config = await self._config(inp)
         return user_out(d.get_user(config, inp["UserId"]), inp["IdentityStoreId"], extensions)
 
-    async def update_user(self, inp: dict[str, Any], call: Call) -> Out:
+    async def update_user(self, inp: ids.UpdateUserRequest, call: Call) -> ids.UpdateUserResponse:
         def change(c: Configuration) -> Edit[User]:
             return d.replace_user(c, apply_user_operations(d.get_user(c, inp["UserId"]), inp["Operations"]))
 
-        return await self._write(call, inp, empty_answer(change))
+        await self._edit(call, inp, change)
+        return {}
 
-    async def delete_user(self, inp: dict[str, Any], call: Call) -> Out:
-        return await self._write(call, inp, empty_answer(lambda c: d.delete_user(c, inp["UserId"])))
+    async def delete_user(self, inp: ids.DeleteUserRequest, call: Call) -> ids.DeleteUserResponse:
+        await self._edit(call, inp, lambda c: d.delete_user(c, inp["UserId"]))
+        return {}
 
-    async def list_users(self, inp: dict[str, Any], call: Call) -> Out:
+    async def list_users(self, inp: ids.ListUsersRequest, call: Call) -> ids.ListUsersResponse:
         extensions = _requested_extensions(inp)
         config = await self._config(inp)
         wanted = _one_filter(inp, "UserName")
         items = list(config.users) if wanted is None else d.users_named(config, wanted)
         chunk, nxt = page(items, lambda u: u.user_id, inp.get("NextToken"), inp.get("MaxResults"))
-        out: Out = {"Users": [user_out(u, inp["IdentityStoreId"], extensions) for u in chunk]}
-        if nxt:
-            out["NextToken"] = nxt
-        return out
+        return {"Users": [user_out(u, inp["IdentityStoreId"], extensions) for u in chunk], **next_page(nxt)}
 
-    async def get_user_id(self, inp: dict[str, Any], call: Call) -> Out:
+    async def get_user_id(self, inp: ids.GetUserIdRequest, call: Call) -> ids.GetUserIdResponse:
         config = await self._config(inp)
         alt = inp["AlternateIdentifier"]
         if "ExternalId" in alt:
-            found = d.users_with_external_id(config, _external_id(inp))
+            found = d.users_with_external_id(config, m.external_id_from_shape(alt["ExternalId"]))
         else:
-            path, value = _unique_attribute(inp)
+            path, value = _unique_attribute(alt)
             if path == "username":
                 found = d.users_named(config, value)
             elif path == "emails.value":
@@ -436,50 +344,50 @@ class IdentityStoreApi:
         return {"IdentityStoreId": inp["IdentityStoreId"], "UserId": d.only(found, "USER")}
 
     # -- groups ---------------------------------------------------------------------------------------------------
-    async def create_group(self, inp: dict[str, Any], call: Call) -> Out:
+    async def create_group(self, inp: ids.CreateGroupRequest, call: Call) -> ids.CreateGroupResponse:
         if "DisplayName" not in inp:
             raise ValidationFailed("DisplayName is required", "DisplayName")
+        group = m.group_from_shape(inp)
 
-        def change(c: Configuration) -> Edit[Out]:
-            e = d.create_group(c, display_name=inp["DisplayName"], description=inp.get("Description", ""))
+        def change(c: Configuration) -> Edit[ids.CreateGroupResponse]:
+            e = d.create_group(c, display_name=group.display_name, description=group.description)
             return Edit(
                 e.config, {"GroupId": e.result.group_id, "IdentityStoreId": inp["IdentityStoreId"]}, e.revoke
             )
 
         return await self._write(call, inp, change)
 
-    async def describe_group(self, inp: dict[str, Any], call: Call) -> Out:
+    async def describe_group(self, inp: ids.DescribeGroupRequest, call: Call) -> ids.DescribeGroupResponse:
         config = await self._config(inp)
-        return group_out(d.get_group(config, inp["GroupId"]), inp["IdentityStoreId"])
+        return m.group_to_shape(d.get_group(config, inp["GroupId"]), inp["IdentityStoreId"])
 
-    async def update_group(self, inp: dict[str, Any], call: Call) -> Out:
+    async def update_group(self, inp: ids.UpdateGroupRequest, call: Call) -> ids.UpdateGroupResponse:
         def change(c: Configuration) -> Edit[Group]:
             return d.replace_group(
                 c, apply_group_operations(d.get_group(c, inp["GroupId"]), inp["Operations"])
             )
 
-        return await self._write(call, inp, empty_answer(change))
+        await self._edit(call, inp, change)
+        return {}
 
-    async def delete_group(self, inp: dict[str, Any], call: Call) -> Out:
-        return await self._write(call, inp, empty_answer(lambda c: d.delete_group(c, inp["GroupId"])))
+    async def delete_group(self, inp: ids.DeleteGroupRequest, call: Call) -> ids.DeleteGroupResponse:
+        await self._edit(call, inp, lambda c: d.delete_group(c, inp["GroupId"]))
+        return {}
 
-    async def list_groups(self, inp: dict[str, Any], call: Call) -> Out:
+    async def list_groups(self, inp: ids.ListGroupsRequest, call: Call) -> ids.ListGroupsResponse:
         config = await self._config(inp)
         wanted = _one_filter(inp, "DisplayName")
         items = list(config.groups) if wanted is None else d.groups_named(config, wanted)
         chunk, nxt = page(items, lambda g: g.group_id, inp.get("NextToken"), inp.get("MaxResults"))
-        out: Out = {"Groups": [group_out(g, inp["IdentityStoreId"]) for g in chunk]}
-        if nxt:
-            out["NextToken"] = nxt
-        return out
+        return {"Groups": [m.group_to_shape(g, inp["IdentityStoreId"]) for g in chunk], **next_page(nxt)}
 
-    async def get_group_id(self, inp: dict[str, Any], call: Call) -> Out:
+    async def get_group_id(self, inp: ids.GetGroupIdRequest, call: Call) -> ids.GetGroupIdResponse:
         config = await self._config(inp)
         alt = inp["AlternateIdentifier"]
         if "ExternalId" in alt:
-            found = d.groups_with_external_id(config, _external_id(inp))
+            found = d.groups_with_external_id(config, m.external_id_from_shape(alt["ExternalId"]))
         else:
-            path, value = _unique_attribute(inp)
+            path, value = _unique_attribute(alt)
             if path != "displayname":
                 raise ValidationFailed(
                     "Unsupported unique attribute path for a group; use displayName",
@@ -489,8 +397,10 @@ class IdentityStoreApi:
         return {"GroupId": d.only(found, "GROUP"), "IdentityStoreId": inp["IdentityStoreId"]}
 
     # -- memberships ----------------------------------------------------------------------------------------------
-    async def create_group_membership(self, inp: dict[str, Any], call: Call) -> Out:
-        def change(c: Configuration) -> Edit[Out]:
+    async def create_group_membership(
+        self, inp: ids.CreateGroupMembershipRequest, call: Call
+    ) -> ids.CreateGroupMembershipResponse:
+        def change(c: Configuration) -> Edit[ids.CreateGroupMembershipResponse]:
             e = d.create_membership(c, inp["GroupId"], inp["MemberId"]["UserId"])
             return Edit(
                 e.config, {"MembershipId": e.result.membership_id, "IdentityStoreId": inp["IdentityStoreId"]}
@@ -498,21 +408,28 @@ class IdentityStoreApi:
 
         return await self._write(call, inp, change)
 
-    async def describe_group_membership(self, inp: dict[str, Any], call: Call) -> Out:
+    async def describe_group_membership(
+        self, inp: ids.DescribeGroupMembershipRequest, call: Call
+    ) -> ids.DescribeGroupMembershipResponse:
         config = await self._config(inp)
-        return membership_out(d.get_membership(config, inp["MembershipId"]), inp["IdentityStoreId"])
+        return m.membership_to_shape(d.get_membership(config, inp["MembershipId"]), inp["IdentityStoreId"])
 
-    async def delete_group_membership(self, inp: dict[str, Any], call: Call) -> Out:
-        return await self._write(
-            call, inp, empty_answer(lambda c: d.delete_membership(c, inp["MembershipId"]))
-        )
+    async def delete_group_membership(
+        self, inp: ids.DeleteGroupMembershipRequest, call: Call
+    ) -> ids.DeleteGroupMembershipResponse:
+        await self._edit(call, inp, lambda c: d.delete_membership(c, inp["MembershipId"]))
+        return {}
 
-    async def get_group_membership_id(self, inp: dict[str, Any], call: Call) -> Out:
+    async def get_group_membership_id(
+        self, inp: ids.GetGroupMembershipIdRequest, call: Call
+    ) -> ids.GetGroupMembershipIdResponse:
         config = await self._config(inp)
-        m = d.find_membership(config, inp["GroupId"], inp["MemberId"]["UserId"])
-        return {"MembershipId": m.membership_id, "IdentityStoreId": inp["IdentityStoreId"]}
+        ms = d.find_membership(config, inp["GroupId"], inp["MemberId"]["UserId"])
+        return {"MembershipId": ms.membership_id, "IdentityStoreId": inp["IdentityStoreId"]}
 
-    async def list_group_memberships(self, inp: dict[str, Any], call: Call) -> Out:
+    async def list_group_memberships(
+        self, inp: ids.ListGroupMembershipsRequest, call: Call
+    ) -> ids.ListGroupMembershipsResponse:
         config = await self._config(inp)
         group = d.get_group(config, inp["GroupId"])
         items = [
@@ -520,19 +437,27 @@ class IdentityStoreApi:
         ]
         return self._memberships_page(items, inp)
 
-    async def list_group_memberships_for_member(self, inp: dict[str, Any], call: Call) -> Out:
+    async def list_group_memberships_for_member(
+        self, inp: ids.ListGroupMembershipsForMemberRequest, call: Call
+    ) -> ids.ListGroupMembershipsForMemberResponse:
         config = await self._config(inp)
         user = d.get_user(config, inp["MemberId"]["UserId"])
         return self._memberships_page(d.groups_of(config, user.user_id), inp)
 
-    def _memberships_page(self, items: list[d.Membership], inp: dict[str, Any]) -> Out:
-        chunk, nxt = page(items, lambda m: m.membership_id, inp.get("NextToken"), inp.get("MaxResults"))
-        out: Out = {"GroupMemberships": [membership_out(m, inp["IdentityStoreId"]) for m in chunk]}
-        if nxt:
-            out["NextToken"] = nxt
-        return out
+    def _memberships_page(
+        self,
+        items: list[d.Membership],
+        inp: ids.ListGroupMembershipsRequest | ids.ListGroupMembershipsForMemberRequest,
+    ) -> ids.ListGroupMembershipsResponse:
+        chunk, nxt = page(items, lambda ms: ms.membership_id, inp.get("NextToken"), inp.get("MaxResults"))
+        return {
+            "GroupMemberships": [{**m.membership_to_shape(ms, inp["IdentityStoreId"])} for ms in chunk],
+            **next_page(nxt),
+        }
 
-    async def is_member_in_groups(self, inp: dict[str, Any], call: Call) -> Out:
+    async def is_member_in_groups(
+        self, inp: ids.IsMemberInGroupsRequest, call: Call
+    ) -> ids.IsMemberInGroupsResponse:
         config = await self._config(inp)
         user = d.get_user(config, inp["MemberId"]["UserId"])
         member_of = {g.group_id for g in config.groups if user.user_id in g.member_user_ids}

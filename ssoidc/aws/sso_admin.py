@@ -1,6 +1,8 @@
 """sso-admin (JSON 1.1, ``SWBExternalService.<Op>``, SigV4 ``sso``): wire shapes <-> ``ssoidc.admin``.
 
-Each handler receives the validated input (PascalCase, as modelled) and returns the modelled output. Reads use
+Each handler receives the validated input and returns the output, typed as the operation's input and output
+shapes (``ssoidc.aws.shapes.sso_admin``, generated from the botocore ``sso-admin`` model); the entities are
+converted by ``ssoidc.aws.mapping``. Reads use
 the node's current configuration snapshot; writes go through ``ConfigEditor.run`` (compare-and-swap, optional
 ``ClientToken`` idempotency). Operations served (``SsoAdminApi.handlers``):
 
@@ -27,30 +29,27 @@ CreateTrustedTokenIssuer...) reports an unknown instance as ValidationException 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TypedDict, TypeVar, cast
 
 from ssoidc.admin import applications as apps
 from ssoidc.admin import instance as inst
 from ssoidc.admin import issuers as tti
 from ssoidc.admin.editor import ClientToken, ConfigEditor, Edit, empty_answer
-from ssoidc.admin.paging import page
+from ssoidc.admin.paging import next_page, page
+from ssoidc.aws import mapping as m
+from ssoidc.aws.shapes import sso_admin as sa
 from ssoidc.aws.skeleton import Call
 from ssoidc.config.schema import GRANT_MEMBER
 from ssoidc.errors import ResourceNotFound, ValidationFailed
 from ssoidc.iam.policy import PolicyError
 from ssoidc.model import (
-    AccessScope,
-    Application,
-    Assignment,
     AuthorizationCodeGrantConfig,
     AuthorizedTokenIssuer,
     Configuration,
     GrantConfig,
-    Instance,
     JwtBearerGrantConfig,
     RefreshTokenGrantConfig,
     TokenExchangeGrantConfig,
-    TrustedTokenIssuer,
 )
 
 SERVICE = "sso-admin"
@@ -58,7 +57,7 @@ TARGET_PREFIX = "SWBExternalService"
 SIGNING_NAME = "sso"
 
 ACTOR_POLICY_PATH = "AuthenticationMethod.Iam.ActorPolicy"
-CUSTOM_PROVIDER_OUT: dict[str, Any] = {
+CUSTOM_PROVIDER_OUT: sa.ApplicationProvider = {
     "ApplicationProviderArn": apps.CUSTOM_PROVIDER,
     "FederationProtocol": "OAUTH",
     "DisplayData": {
@@ -68,46 +67,11 @@ CUSTOM_PROVIDER_OUT: dict[str, Any] = {
 }
 
 
-def tags_in(tags: list[dict[str, str]] | None) -> dict[str, str]:
-    """A ``Tags`` list as a mapping; a key given twice is refused naming it (the limits: ``rules.check``)."""
-    out: dict[str, str] = {}
-    for i, t in enumerate(tags or []):
-        if t["Key"] in out:
-            raise ValidationFailed(f"Tag key {t['Key']!r} is given more than once", f"Tags[{i}].Key")
-        out[t["Key"]] = t.get("Value", "")
-    return out
+class NoOutput(TypedDict):
+    """The answer of an operation that has no output shape (PutApplicationGrant...): ``{}``."""
 
 
-def instance_out(i: Instance) -> dict[str, Any]:
-    return {
-        "InstanceArn": i.instance_arn,
-        "IdentityStoreId": i.identity_store_id,
-        "OwnerAccountId": i.owner_account_id,
-        "Name": i.name,
-        "CreatedDate": i.created_at,
-        "Status": i.status,
-    }
-
-
-def application_out(a: Application, config: Configuration, region: str) -> dict[str, Any]:
-    sign_in: dict[str, Any] = {"Origin": a.sign_in_origin}
-    if a.application_url:
-        sign_in["ApplicationUrl"] = a.application_url
-    out: dict[str, Any] = {
-        "ApplicationArn": a.arn,
-        "ApplicationProviderArn": a.provider_arn,
-        "Name": a.name,
-        "ApplicationAccount": config.instance.owner_account_id,
-        "InstanceArn": a.instance_arn,
-        "IdentityStoreArn": config.instance.identity_store_arn,
-        "Status": a.status,
-        "PortalOptions": {"SignInOptions": sign_in, "Visibility": a.portal_visibility},
-        "CreatedDate": a.created_at,
-        "CreatedFrom": region,
-    }
-    if a.description:
-        out["Description"] = a.description
-    return out
+R = TypeVar("R", bound=Mapping[str, Any])
 
 
 def grant_in(grant_type: str, grant: Mapping[str, Any]) -> GrantConfig:
@@ -167,44 +131,6 @@ def grant_out(grant: GrantConfig) -> dict[str, Any]:
     return {"TokenExchange": {}}
 
 
-def scope_out(s: AccessScope) -> dict[str, Any]:
-    out: dict[str, Any] = {"Scope": s.scope}
-    if s.authorized_targets:
-        out["AuthorizedTargets"] = list(s.authorized_targets)
-    return out
-
-
-def assignment_out(a: Assignment) -> dict[str, Any]:
-    return {
-        "ApplicationArn": a.application_arn,
-        "PrincipalId": a.principal_id,
-        "PrincipalType": a.principal_type,
-    }
-
-
-def issuer_out(t: TrustedTokenIssuer) -> dict[str, Any]:
-    return {
-        "TrustedTokenIssuerArn": t.arn,
-        "Name": t.name,
-        "TrustedTokenIssuerType": "OIDC_JWT",
-        "TrustedTokenIssuerConfiguration": {
-            "OidcJwtConfiguration": {
-                "IssuerUrl": t.issuer_url,
-                "ClaimAttributePath": t.claim_attribute_path,
-                "IdentityStoreAttributePath": t.identity_store_attribute_path,
-                "JwksRetrievalOption": "OPEN_ID_DISCOVERY",
-            }
-        },
-    }
-
-
-def _listed(key: str, chunk: list[Any], nxt: str | None) -> dict[str, Any]:
-    out: dict[str, Any] = {key: chunk}
-    if nxt:
-        out["NextToken"] = nxt
-    return out
-
-
 class SsoAdminApi:
     """The sso-admin handlers, bound to one node's editor."""
 
@@ -217,11 +143,8 @@ class SsoAdminApi:
         return (await self.editor.current()).config
 
     async def _write(
-        self,
-        call: Call,
-        inp: dict[str, Any],
-        change: Callable[[Configuration], Edit[dict[str, Any]]],
-    ) -> dict[str, Any]:
+        self, call: Call, inp: Mapping[str, Any], change: Callable[[Configuration], Edit[R]]
+    ) -> R:
         token = inp.get("ClientToken")
         ct = None
         if token:
@@ -230,26 +153,27 @@ class SsoAdminApi:
         return await self.editor.run(change, now=call.now, client_token=ct)
 
     async def _edit(
-        self, call: Call, inp: dict[str, Any], edit: Callable[[Configuration], Edit[Any]]
-    ) -> dict[str, Any]:
-        """A write whose answer is the empty output shape."""
-        return await self._write(call, inp, empty_answer(edit))
+        self, call: Call, inp: Mapping[str, Any], edit: Callable[[Configuration], Edit[Any]]
+    ) -> None:
+        """A write whose answer is the empty output shape (the caller answers ``{}``)."""
+        await self._write(call, inp, empty_answer(edit))
 
     # -- instances ----------------------------------------------------------------------------------------------
-    async def list_instances(self, inp: dict[str, Any], call: Call) -> dict[str, Any]:
+    async def list_instances(self, inp: sa.ListInstancesRequest, call: Call) -> sa.ListInstancesResponse:
         config = await self._config()
         items = [config.instance] if config.instance.status == "ACTIVE" else []
         chunk, nxt = page(items, lambda i: i.instance_arn, inp.get("NextToken"), inp.get("MaxResults"))
-        return _listed("Instances", [instance_out(i) for i in chunk], nxt)
+        return {"Instances": [m.instance_to_shape(i) for i in chunk], **next_page(nxt)}
 
-    async def describe_instance(self, inp: dict[str, Any], call: Call) -> dict[str, Any]:
-        i = inst.active_instance(await self._config(), inp["InstanceArn"])
-        return instance_out(i)
+    async def describe_instance(
+        self, inp: sa.DescribeInstanceRequest, call: Call
+    ) -> sa.DescribeInstanceResponse:
+        return m.instance_to_shape(inst.active_instance(await self._config(), inp["InstanceArn"]))
 
-    async def create_instance(self, inp: dict[str, Any], call: Call) -> dict[str, Any]:
-        tags = tags_in(inp.get("Tags"))
+    async def create_instance(self, inp: sa.CreateInstanceRequest, call: Call) -> sa.CreateInstanceResponse:
+        tags = m.tags_from_shape(inp.get("Tags"))
 
-        def change(c: Configuration) -> Edit[dict[str, Any]]:
+        def change(c: Configuration) -> Edit[sa.CreateInstanceResponse]:
             e = inst.create_instance(
                 c,
                 name=inp.get("Name", "ssoidc"),
@@ -261,35 +185,37 @@ class SsoAdminApi:
 
         return await self._write(call, inp, change)
 
-    async def update_instance(self, inp: dict[str, Any], call: Call) -> dict[str, Any]:
-        return await self._edit(
+    async def update_instance(self, inp: sa.UpdateInstanceRequest, call: Call) -> sa.UpdateInstanceResponse:
+        await self._edit(
             call, inp, lambda c: inst.update_instance(c, inp["InstanceArn"], name=inp.get("Name"))
         )
+        return {}
 
-    async def delete_instance(self, inp: dict[str, Any], call: Call) -> dict[str, Any]:
-        return await self._edit(call, inp, lambda c: inst.delete_instance(c, inp["InstanceArn"]))
+    async def delete_instance(self, inp: sa.DeleteInstanceRequest, call: Call) -> sa.DeleteInstanceResponse:
+        await self._edit(call, inp, lambda c: inst.delete_instance(c, inp["InstanceArn"]))
+        return {}
 
     # -- applications -------------------------------------------------------------------------------------------
-    async def create_application(self, inp: dict[str, Any], call: Call) -> dict[str, Any]:
-        portal = inp.get("PortalOptions", {})
-        sign_in = portal.get("SignInOptions", {})
-        tags = tags_in(inp.get("Tags"))
+    async def create_application(
+        self, inp: sa.CreateApplicationRequest, call: Call
+    ) -> sa.CreateApplicationResponse:
+        a = m.application_from_shape(inp)
 
-        def change(c: Configuration) -> Edit[dict[str, Any]]:
+        def change(c: Configuration) -> Edit[sa.CreateApplicationResponse]:
             e = apps.create_application(
                 c,
-                instance_arn=inp["InstanceArn"],
-                provider_arn=inp["ApplicationProviderArn"],
-                name=inp["Name"],
-                description=inp.get("Description", ""),
-                status=inp.get("Status", "ENABLED"),
-                tags=tags,
-                portal_visibility=portal.get("Visibility", "ENABLED"),
-                sign_in_origin=sign_in.get("Origin", "IDENTITY_CENTER"),
-                application_url=sign_in.get("ApplicationUrl", ""),
+                instance_arn=a.instance_arn,
+                provider_arn=a.provider_arn,
+                name=a.name,
+                description=a.description,
+                status=a.status,
+                tags=a.tags,
+                portal_visibility=a.portal_visibility,
+                sign_in_origin=a.sign_in_origin,
+                application_url=a.application_url,
                 now=call.now,
             )
-            out = {
+            out: sa.CreateApplicationResponse = {
                 "ApplicationArn": e.result.arn,
                 "InstanceArn": c.instance.instance_arn,
                 "IdentityStoreArn": c.instance.identity_store_arn,
@@ -298,27 +224,39 @@ class SsoAdminApi:
 
         return await self._write(call, inp, change)
 
-    async def describe_application(self, inp: dict[str, Any], call: Call) -> dict[str, Any]:
+    async def describe_application(
+        self, inp: sa.DescribeApplicationRequest, call: Call
+    ) -> sa.DescribeApplicationResponse:
         config = await self._config()
-        return application_out(apps.get_application(config, inp["ApplicationArn"]), config, self.region)
+        return m.application_to_shape(
+            apps.get_application(config, inp["ApplicationArn"]), config, self.region
+        )
 
-    async def list_applications(self, inp: dict[str, Any], call: Call) -> dict[str, Any]:
+    async def list_applications(
+        self, inp: sa.ListApplicationsRequest, call: Call
+    ) -> sa.ListApplicationsResponse:
         config = await self._config()
         inst.active_instance(config, inp["InstanceArn"])
         filt = inp.get("Filter", {})
         account = filt.get("ApplicationAccount")
+        provider = filt.get("ApplicationProvider")
         items = [
             a
             for a in config.applications
-            if (not filt.get("ApplicationProvider") or a.provider_arn == filt["ApplicationProvider"])
+            if (not provider or a.provider_arn == provider)
             and (not account or account == config.instance.owner_account_id)
         ]
         chunk, nxt = page(items, lambda a: a.arn, inp.get("NextToken"), inp.get("MaxResults"), default=50)
-        return _listed("Applications", [application_out(a, config, self.region) for a in chunk], nxt)
+        return {
+            "Applications": [m.application_to_shape(a, config, self.region) for a in chunk],
+            **next_page(nxt),
+        }
 
-    async def update_application(self, inp: dict[str, Any], call: Call) -> dict[str, Any]:
+    async def update_application(
+        self, inp: sa.UpdateApplicationRequest, call: Call
+    ) -> sa.UpdateApplicationResponse:
         sign_in = inp.get("PortalOptions", {}).get("SignInOptions")
-        return await self._edit(
+        await self._edit(
             call,
             inp,
             lambda c: apps.update_application(
@@ -331,21 +269,29 @@ class SsoAdminApi:
                 application_url=sign_in.get("ApplicationUrl", "") if sign_in else None,
             ),
         )
+        return {}
 
-    async def delete_application(self, inp: dict[str, Any], call: Call) -> dict[str, Any]:
-        return await self._edit(call, inp, lambda c: apps.delete_application(c, inp["ApplicationArn"]))
+    async def delete_application(
+        self, inp: sa.DeleteApplicationRequest, call: Call
+    ) -> sa.DeleteApplicationResponse:
+        await self._edit(call, inp, lambda c: apps.delete_application(c, inp["ApplicationArn"]))
+        return {}
 
     # -- application providers ------------------------------------------------------------------------------------
-    async def list_application_providers(self, inp: dict[str, Any], call: Call) -> dict[str, Any]:
+    async def list_application_providers(
+        self, inp: sa.ListApplicationProvidersRequest, call: Call
+    ) -> sa.ListApplicationProvidersResponse:
         chunk, nxt = page(
             [CUSTOM_PROVIDER_OUT],
-            lambda p: str(p["ApplicationProviderArn"]),
+            lambda p: p["ApplicationProviderArn"],
             inp.get("NextToken"),
             inp.get("MaxResults"),
         )
-        return _listed("ApplicationProviders", chunk, nxt)
+        return {"ApplicationProviders": chunk, **next_page(nxt)}
 
-    async def describe_application_provider(self, inp: dict[str, Any], call: Call) -> dict[str, Any]:
+    async def describe_application_provider(
+        self, inp: sa.DescribeApplicationProviderRequest, call: Call
+    ) -> sa.DescribeApplicationProviderResponse:
         arn = inp["ApplicationProviderArn"]
         if arn != apps.CUSTOM_PROVIDER:
             raise ResourceNotFound(
@@ -353,110 +299,140 @@ class SsoAdminApi:
                 "APPLICATION_PROVIDER",
                 arn,
             )
-        return dict(CUSTOM_PROVIDER_OUT)
+        return {**CUSTOM_PROVIDER_OUT}
 
-    # -- grants ---------------------------------------------------------------------------------------------------
-    async def put_application_grant(self, inp: dict[str, Any], call: Call) -> dict[str, Any]:
+    # -- grants (the Grant union is mapped by grant_in / grant_out) -----------------------------------------------
+    async def put_application_grant(self, inp: sa.PutApplicationGrantRequest, call: Call) -> NoOutput:
         grant = grant_in(inp["GrantType"], inp["Grant"])
-        return await self._edit(
+        await self._edit(
             call, inp, lambda c: apps.put_grant(c, inp["ApplicationArn"], inp["GrantType"], grant)
         )
+        return {}
 
-    async def get_application_grant(self, inp: dict[str, Any], call: Call) -> dict[str, Any]:
+    async def get_application_grant(
+        self, inp: sa.GetApplicationGrantRequest, call: Call
+    ) -> sa.GetApplicationGrantResponse:
         grant = apps.get_grant(await self._config(), inp["ApplicationArn"], inp["GrantType"])
-        return {"Grant": grant_out(grant)}
+        return {"Grant": cast(sa.Grant, grant_out(grant))}
 
-    async def list_application_grants(self, inp: dict[str, Any], call: Call) -> dict[str, Any]:
+    async def list_application_grants(
+        self, inp: sa.ListApplicationGrantsRequest, call: Call
+    ) -> sa.ListApplicationGrantsResponse:
         app = apps.get_application(await self._config(), inp["ApplicationArn"])
         chunk, nxt = page(list(app.grants.items()), lambda kv: kv[0], inp.get("NextToken"), None)
-        return _listed("Grants", [{"GrantType": k, "Grant": grant_out(g)} for k, g in chunk], nxt)
+        items: list[sa.GrantItem] = [
+            {"GrantType": cast(sa.GrantType, k), "Grant": cast(sa.Grant, grant_out(g))} for k, g in chunk
+        ]
+        return {"Grants": items, **next_page(nxt)}
 
-    async def delete_application_grant(self, inp: dict[str, Any], call: Call) -> dict[str, Any]:
-        return await self._edit(
-            call, inp, lambda c: apps.delete_grant(c, inp["ApplicationArn"], inp["GrantType"])
-        )
+    async def delete_application_grant(self, inp: sa.DeleteApplicationGrantRequest, call: Call) -> NoOutput:
+        await self._edit(call, inp, lambda c: apps.delete_grant(c, inp["ApplicationArn"], inp["GrantType"]))
+        return {}
 
     # -- authentication methods (IAM ActorPolicy) -----------------------------------------------------------------
-    async def put_application_authentication_method(self, inp: dict[str, Any], call: Call) -> dict[str, Any]:
-        policy = inp["AuthenticationMethod"]["Iam"]["ActorPolicy"]
+    async def put_application_authentication_method(
+        self, inp: sa.PutApplicationAuthenticationMethodRequest, call: Call
+    ) -> NoOutput:
+        policy = m.authentication_method_from_shape(inp["AuthenticationMethod"])
         try:
-            return await self._edit(
-                call, inp, lambda c: apps.put_actor_policy(c, inp["ApplicationArn"], policy)
-            )
+            await self._edit(call, inp, lambda c: apps.put_actor_policy(c, inp["ApplicationArn"], policy))
         except PolicyError as exc:
             path = f"{ACTOR_POLICY_PATH}.{exc.path}" if exc.path else ACTOR_POLICY_PATH
-            raise ValidationFailed(
-                f"1 validation error detected: Value at '{path}' {exc.message}", path
-            ) from None
+            raise ValidationFailed.at(path, exc.message) from None
+        return {}
 
-    async def get_application_authentication_method(self, inp: dict[str, Any], call: Call) -> dict[str, Any]:
+    async def get_application_authentication_method(
+        self, inp: sa.GetApplicationAuthenticationMethodRequest, call: Call
+    ) -> sa.GetApplicationAuthenticationMethodResponse:
         policy = apps.get_actor_policy(await self._config(), inp["ApplicationArn"])
-        return {"AuthenticationMethod": {"Iam": {"ActorPolicy": policy}}}
+        return {"AuthenticationMethod": m.authentication_method_to_shape(policy)}
 
     async def list_application_authentication_methods(
-        self, inp: dict[str, Any], call: Call
-    ) -> dict[str, Any]:
+        self, inp: sa.ListApplicationAuthenticationMethodsRequest, call: Call
+    ) -> sa.ListApplicationAuthenticationMethodsResponse:
         app = apps.get_application(await self._config(), inp["ApplicationArn"])
-        items = [] if app.actor_policy is None else [("IAM", app.actor_policy)]
-        chunk, nxt = page(items, lambda kv: kv[0], inp.get("NextToken"), None)
-        methods = [
-            {"AuthenticationMethodType": t, "AuthenticationMethod": {"Iam": {"ActorPolicy": p}}}
-            for t, p in chunk
+        items = [] if app.actor_policy is None else [app.actor_policy]
+        chunk, nxt = page(items, lambda _: "IAM", inp.get("NextToken"), None)
+        methods: list[sa.AuthenticationMethodItem] = [
+            {"AuthenticationMethodType": "IAM", "AuthenticationMethod": m.authentication_method_to_shape(p)}
+            for p in chunk
         ]
-        return _listed("AuthenticationMethods", methods, nxt)
+        return {"AuthenticationMethods": methods, **next_page(nxt)}
 
     async def delete_application_authentication_method(
-        self, inp: dict[str, Any], call: Call
-    ) -> dict[str, Any]:
-        return await self._edit(call, inp, lambda c: apps.delete_actor_policy(c, inp["ApplicationArn"]))
+        self, inp: sa.DeleteApplicationAuthenticationMethodRequest, call: Call
+    ) -> NoOutput:
+        await self._edit(call, inp, lambda c: apps.delete_actor_policy(c, inp["ApplicationArn"]))
+        return {}
 
     # -- access scopes --------------------------------------------------------------------------------------------
-    async def put_application_access_scope(self, inp: dict[str, Any], call: Call) -> dict[str, Any]:
-        targets = inp.get("AuthorizedTargets", [])
-        return await self._edit(
-            call, inp, lambda c: apps.put_access_scope(c, inp["ApplicationArn"], inp["Scope"], targets)
+    async def put_application_access_scope(
+        self, inp: sa.PutApplicationAccessScopeRequest, call: Call
+    ) -> NoOutput:
+        s = m.access_scope_from_shape(inp)
+        await self._edit(
+            call,
+            inp,
+            lambda c: apps.put_access_scope(c, inp["ApplicationArn"], s.scope, s.authorized_targets),
         )
+        return {}
 
-    async def get_application_access_scope(self, inp: dict[str, Any], call: Call) -> dict[str, Any]:
-        return scope_out(apps.get_access_scope(await self._config(), inp["ApplicationArn"], inp["Scope"]))
+    async def get_application_access_scope(
+        self, inp: sa.GetApplicationAccessScopeRequest, call: Call
+    ) -> sa.GetApplicationAccessScopeResponse:
+        scope = apps.get_access_scope(await self._config(), inp["ApplicationArn"], inp["Scope"])
+        return {**m.access_scope_to_shape(scope)}
 
-    async def list_application_access_scopes(self, inp: dict[str, Any], call: Call) -> dict[str, Any]:
+    async def list_application_access_scopes(
+        self, inp: sa.ListApplicationAccessScopesRequest, call: Call
+    ) -> sa.ListApplicationAccessScopesResponse:
         app = apps.get_application(await self._config(), inp["ApplicationArn"])
         chunk, nxt = page(
             app.access_scopes, lambda s: s.scope, inp.get("NextToken"), inp.get("MaxResults"), default=10
         )
-        return _listed("Scopes", [scope_out(s) for s in chunk], nxt)
+        return {"Scopes": [m.access_scope_to_shape(s) for s in chunk], **next_page(nxt)}
 
-    async def delete_application_access_scope(self, inp: dict[str, Any], call: Call) -> dict[str, Any]:
-        return await self._edit(
+    async def delete_application_access_scope(
+        self, inp: sa.DeleteApplicationAccessScopeRequest, call: Call
+    ) -> NoOutput:
+        await self._edit(
             call, inp, lambda c: apps.delete_access_scope(c, inp["ApplicationArn"], inp["Scope"])
         )
+        return {}
 
     # -- trusted token issuers ------------------------------------------------------------------------------------
-    async def create_trusted_token_issuer(self, inp: dict[str, Any], call: Call) -> dict[str, Any]:
-        oidc = inp["TrustedTokenIssuerConfiguration"]["OidcJwtConfiguration"]
-        tags = tags_in(inp.get("Tags"))
+    async def create_trusted_token_issuer(
+        self, inp: sa.CreateTrustedTokenIssuerRequest, call: Call
+    ) -> sa.CreateTrustedTokenIssuerResponse:
+        t = m.trusted_token_issuer_from_shape(inp["Name"], inp["TrustedTokenIssuerConfiguration"])
+        tags = m.tags_from_shape(inp.get("Tags"))
 
-        def change(c: Configuration) -> Edit[dict[str, Any]]:
+        def change(c: Configuration) -> Edit[sa.CreateTrustedTokenIssuerResponse]:
             e = tti.create_issuer(
                 c,
                 instance_arn=inp["InstanceArn"],
-                name=inp["Name"],
-                issuer_url=oidc["IssuerUrl"],
-                claim_attribute_path=oidc["ClaimAttributePath"],
-                identity_store_attribute_path=oidc["IdentityStoreAttributePath"],
+                name=t.name,
+                issuer_url=t.issuer_url,
+                claim_attribute_path=t.claim_attribute_path,
+                identity_store_attribute_path=t.identity_store_attribute_path,
                 tags=tags,
             )
             return Edit(e.config, {"TrustedTokenIssuerArn": e.result.arn}, e.revoke)
 
         return await self._write(call, inp, change)
 
-    async def describe_trusted_token_issuer(self, inp: dict[str, Any], call: Call) -> dict[str, Any]:
-        return issuer_out(tti.get_issuer(await self._config(), inp["TrustedTokenIssuerArn"]))
+    async def describe_trusted_token_issuer(
+        self, inp: sa.DescribeTrustedTokenIssuerRequest, call: Call
+    ) -> sa.DescribeTrustedTokenIssuerResponse:
+        return m.trusted_token_issuer_to_shape(
+            tti.get_issuer(await self._config(), inp["TrustedTokenIssuerArn"])
+        )
 
-    async def update_trusted_token_issuer(self, inp: dict[str, Any], call: Call) -> dict[str, Any]:
+    async def update_trusted_token_issuer(
+        self, inp: sa.UpdateTrustedTokenIssuerRequest, call: Call
+    ) -> sa.UpdateTrustedTokenIssuerResponse:
         oidc = inp.get("TrustedTokenIssuerConfiguration", {}).get("OidcJwtConfiguration", {})
-        return await self._edit(
+        await self._edit(
             call,
             inp,
             lambda c: tti.update_issuer(
@@ -467,45 +443,55 @@ class SsoAdminApi:
                 identity_store_attribute_path=oidc.get("IdentityStoreAttributePath"),
             ),
         )
+        return {}
 
-    async def delete_trusted_token_issuer(self, inp: dict[str, Any], call: Call) -> dict[str, Any]:
-        return await self._edit(call, inp, lambda c: tti.delete_issuer(c, inp["TrustedTokenIssuerArn"]))
+    async def delete_trusted_token_issuer(
+        self, inp: sa.DeleteTrustedTokenIssuerRequest, call: Call
+    ) -> sa.DeleteTrustedTokenIssuerResponse:
+        await self._edit(call, inp, lambda c: tti.delete_issuer(c, inp["TrustedTokenIssuerArn"]))
+        return {}
 
-    async def list_trusted_token_issuers(self, inp: dict[str, Any], call: Call) -> dict[str, Any]:
+    async def list_trusted_token_issuers(
+        self, inp: sa.ListTrustedTokenIssuersRequest, call: Call
+    ) -> sa.ListTrustedTokenIssuersResponse:
         items = tti.list_issuers(await self._config(), inp["InstanceArn"])
         chunk, nxt = page(items, lambda t: t.arn, inp.get("NextToken"), inp.get("MaxResults"))
-        metadata = [
-            {"TrustedTokenIssuerArn": t.arn, "Name": t.name, "TrustedTokenIssuerType": "OIDC_JWT"}
-            for t in chunk
-        ]
-        return _listed("TrustedTokenIssuers", metadata, nxt)
+        return {"TrustedTokenIssuers": [m.trusted_token_issuer_metadata(t) for t in chunk], **next_page(nxt)}
 
     # -- assignments ----------------------------------------------------------------------------------------------
-    async def create_application_assignment(self, inp: dict[str, Any], call: Call) -> dict[str, Any]:
-        return await self._edit(
+    async def create_application_assignment(
+        self, inp: sa.CreateApplicationAssignmentRequest, call: Call
+    ) -> sa.CreateApplicationAssignmentResponse:
+        a = m.assignment_from_shape(inp)
+        await self._edit(
             call,
             inp,
-            lambda c: apps.create_assignment(
-                c, inp["ApplicationArn"], inp["PrincipalType"], inp["PrincipalId"]
-            ),
+            lambda c: apps.create_assignment(c, a.application_arn, a.principal_type, a.principal_id),
         )
+        return {}
 
-    async def describe_application_assignment(self, inp: dict[str, Any], call: Call) -> dict[str, Any]:
+    async def describe_application_assignment(
+        self, inp: sa.DescribeApplicationAssignmentRequest, call: Call
+    ) -> sa.DescribeApplicationAssignmentResponse:
         asg = apps.get_assignment(
             await self._config(), inp["ApplicationArn"], inp["PrincipalType"], inp["PrincipalId"]
         )
-        return assignment_out(asg)
+        return {**m.assignment_to_shape(asg)}
 
-    async def delete_application_assignment(self, inp: dict[str, Any], call: Call) -> dict[str, Any]:
-        return await self._edit(
+    async def delete_application_assignment(
+        self, inp: sa.DeleteApplicationAssignmentRequest, call: Call
+    ) -> sa.DeleteApplicationAssignmentResponse:
+        a = m.assignment_from_shape(inp)
+        await self._edit(
             call,
             inp,
-            lambda c: apps.delete_assignment(
-                c, inp["ApplicationArn"], inp["PrincipalType"], inp["PrincipalId"]
-            ),
+            lambda c: apps.delete_assignment(c, a.application_arn, a.principal_type, a.principal_id),
         )
+        return {}
 
-    async def list_application_assignments(self, inp: dict[str, Any], call: Call) -> dict[str, Any]:
+    async def list_application_assignments(
+        self, inp: sa.ListApplicationAssignmentsRequest, call: Call
+    ) -> sa.ListApplicationAssignmentsResponse:
         items = apps.application_assignments(await self._config(), inp["ApplicationArn"])
         chunk, nxt = page(
             items,
@@ -513,11 +499,11 @@ class SsoAdminApi:
             inp.get("NextToken"),
             inp.get("MaxResults"),
         )
-        return _listed("ApplicationAssignments", [assignment_out(a) for a in chunk], nxt)
+        return {"ApplicationAssignments": [m.assignment_to_shape(a) for a in chunk], **next_page(nxt)}
 
     async def list_application_assignments_for_principal(
-        self, inp: dict[str, Any], call: Call
-    ) -> dict[str, Any]:
+        self, inp: sa.ListApplicationAssignmentsForPrincipalRequest, call: Call
+    ) -> sa.ListApplicationAssignmentsForPrincipalResponse:
         items = apps.principal_assignments(
             await self._config(),
             inp["InstanceArn"],
@@ -526,38 +512,46 @@ class SsoAdminApi:
             inp.get("Filter", {}).get("ApplicationArn"),
         )
         chunk, nxt = page(items, lambda a: a.application_arn, inp.get("NextToken"), inp.get("MaxResults"))
-        return _listed("ApplicationAssignments", [assignment_out(a) for a in chunk], nxt)
+        return {
+            "ApplicationAssignments": [m.principal_assignment_to_shape(a) for a in chunk],
+            **next_page(nxt),
+        }
 
     async def put_application_assignment_configuration(
-        self, inp: dict[str, Any], call: Call
-    ) -> dict[str, Any]:
-        return await self._edit(
+        self, inp: sa.PutApplicationAssignmentConfigurationRequest, call: Call
+    ) -> sa.PutApplicationAssignmentConfigurationResponse:
+        await self._edit(
             call,
             inp,
             lambda c: apps.set_assignment_required(c, inp["ApplicationArn"], inp["AssignmentRequired"]),
         )
+        return {}
 
     async def get_application_assignment_configuration(
-        self, inp: dict[str, Any], call: Call
-    ) -> dict[str, Any]:
+        self, inp: sa.GetApplicationAssignmentConfigurationRequest, call: Call
+    ) -> sa.GetApplicationAssignmentConfigurationResponse:
         app = apps.get_application(await self._config(), inp["ApplicationArn"])
         return {"AssignmentRequired": app.assignment_required}
 
     # -- tags -----------------------------------------------------------------------------------------------------
-    async def tag_resource(self, inp: dict[str, Any], call: Call) -> dict[str, Any]:
-        tags = tags_in(inp["Tags"])
-        return await self._edit(
+    async def tag_resource(self, inp: sa.TagResourceRequest, call: Call) -> sa.TagResourceResponse:
+        tags = m.tags_from_shape(inp["Tags"])
+        await self._edit(
             call, inp, lambda c: apps.tag_resource(c, inp["ResourceArn"], tags, inp.get("InstanceArn"))
         )
+        return {}
 
-    async def untag_resource(self, inp: dict[str, Any], call: Call) -> dict[str, Any]:
-        return await self._edit(
+    async def untag_resource(self, inp: sa.UntagResourceRequest, call: Call) -> sa.UntagResourceResponse:
+        await self._edit(
             call,
             inp,
             lambda c: apps.untag_resource(c, inp["ResourceArn"], inp["TagKeys"], inp.get("InstanceArn")),
         )
+        return {}
 
-    async def list_tags_for_resource(self, inp: dict[str, Any], call: Call) -> dict[str, Any]:
+    async def list_tags_for_resource(
+        self, inp: sa.ListTagsForResourceRequest, call: Call
+    ) -> sa.ListTagsForResourceResponse:
         tags = apps.resource_tags(await self._config(), inp["ResourceArn"], inp.get("InstanceArn"))
-        chunk, nxt = page(list(tags.items()), lambda kv: kv[0], inp.get("NextToken"), None)
-        return _listed("Tags", [{"Key": k, "Value": v} for k, v in chunk], nxt)
+        chunk, nxt = page(m.tags_to_shape(tags), lambda t: t["Key"], inp.get("NextToken"), None)
+        return {"Tags": chunk, **next_page(nxt)}

@@ -16,10 +16,13 @@ and exporting that result gives the same text again. To get there the file:
 A DELETED instance (sso-admin DeleteInstance) holds nothing and is not exported: the document is empty apart
 from a comment, and applying it creates a new, empty instance with new identifiers, as CreateInstance would.
 A profile attribute the file cannot express makes the export fail (``ConfigError``) rather than lose it.
+Members written exactly as on the sso-admin / identitystore wire (tags, external ids, access scopes, the IAM
+authentication method, the OIDC JWT configuration) come from ``ssoidc.aws.mapping``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,6 +30,13 @@ import yaml
 from pydantic import BaseModel
 
 from ssoidc.admin.applications import CUSTOM_PROVIDER
+from ssoidc.aws.mapping import (
+    access_scope_to_shape,
+    authentication_method_to_shape,
+    external_ids_to_shape,
+    oidc_jwt_configuration_to_shape,
+    tags_to_shape,
+)
 from ssoidc.config.schema import (
     GRANT_MEMBER,
     NAME_PROFILE_MEMBERS,
@@ -41,7 +51,6 @@ from ssoidc.model import (
     Application,
     AuthorizationCodeGrantConfig,
     Configuration,
-    ExternalId,
     GrantConfig,
     Group,
     Instance,
@@ -81,18 +90,10 @@ def _timestamp(value: float) -> datetime | float:
     return dt if dt.timestamp() == value else value
 
 
-def _tags(tags: Any) -> list[dict[str, str]]:
-    return [{"Key": k, "Value": v} for k, v in sorted(dict(tags).items())]
-
-
-def _with_tags(out: dict[str, Any], tags: Any) -> dict[str, Any]:
+def _with_tags(out: dict[str, Any], tags: Mapping[str, str]) -> dict[str, Any]:
     if tags:
-        out["Tags"] = _tags(tags)
+        out["Tags"] = tags_to_shape(tags)
     return out
-
-
-def _external_ids(ids: tuple[ExternalId, ...]) -> list[dict[str, str]]:
-    return [{"Issuer": x.issuer, "Id": x.id} for x in ids]
 
 
 def _instance(i: Instance) -> dict[str, Any]:
@@ -106,16 +107,12 @@ def _instance(i: Instance) -> dict[str, Any]:
 
 
 def _issuer(t: TrustedTokenIssuer) -> dict[str, Any]:
+    oidc: dict[str, Any] = {**oidc_jwt_configuration_to_shape(t)}
+    del oidc["JwksRetrievalOption"]  # OPEN_ID_DISCOVERY, the only value and the file's default
     out: dict[str, Any] = {
         "Name": t.name,
         "TrustedTokenIssuerArn": t.arn,
-        "TrustedTokenIssuerConfiguration": {
-            "OidcJwtConfiguration": {
-                "IssuerUrl": t.issuer_url,
-                "ClaimAttributePath": t.claim_attribute_path,
-                "IdentityStoreAttributePath": t.identity_store_attribute_path,
-            }
-        },
+        "TrustedTokenIssuerConfiguration": {"OidcJwtConfiguration": oidc},
     }
     if tuple(t.allowed_algorithms) != ("RS256",):
         out["AllowedAlgorithms"] = list(t.allowed_algorithms)
@@ -168,15 +165,9 @@ def _application(a: Application, config: Configuration) -> dict[str, Any]:
             for gt in sorted(a.grants, key=lambda k: order.get(k, len(order)))
         }
     if a.actor_policy is not None:
-        out["AuthenticationMethods"] = {"IAM": {"Iam": {"ActorPolicy": a.actor_policy}}}
+        out["AuthenticationMethods"] = {"IAM": authentication_method_to_shape(a.actor_policy)}
     if a.access_scopes:
-        scopes = []
-        for s in a.access_scopes:
-            item: dict[str, Any] = {"Scope": s.scope}
-            if s.authorized_targets:
-                item["AuthorizedTargets"] = list(s.authorized_targets)
-            scopes.append(item)
-        out["AccessScopes"] = scopes
+        out["AccessScopes"] = [access_scope_to_shape(s) for s in a.access_scopes]
     assigned = [
         {"PrincipalType": x.principal_type, "PrincipalId": x.principal_id}
         for x in config.assignments
@@ -225,7 +216,7 @@ def _user(u: User) -> dict[str, Any]:
             emails.append(item)
         out["Emails"] = emails
     if u.external_ids:
-        out["ExternalIds"] = _external_ids(u.external_ids)
+        out["ExternalIds"] = external_ids_to_shape(u.external_ids)
     out.update((k, profile[k]) for k in PROFILE_MEMBERS if k in profile)
     return out
 
@@ -237,7 +228,7 @@ def _group(g: Group) -> dict[str, Any]:
     if g.member_user_ids:
         out["Members"] = list(g.member_user_ids)
     if g.external_ids:
-        out["ExternalIds"] = _external_ids(g.external_ids)
+        out["ExternalIds"] = external_ids_to_shape(g.external_ids)
     return out
 
 

@@ -11,7 +11,8 @@ import pytest
 import yaml
 
 from ssoidc.admin.rules import ENTERPRISE, MAX_TAGS, check
-from ssoidc.aws.identitystore import apply_user_operations, user_attributes, user_out
+from ssoidc.aws.identitystore import apply_user_operations, user_out
+from ssoidc.aws.mapping import user_to_shape
 from ssoidc.config.apply import apply_to_store, parse_file
 from ssoidc.errors import ConfigError, Conflict, ServiceQuotaExceeded, ValidationFailed
 from ssoidc.model import (
@@ -268,7 +269,7 @@ def test_update_user_replaces_a_stored_extension_that_is_not_an_object(stored: A
 @pytest.mark.parametrize("stored", ["oops", ["a"], 5])
 def test_a_stored_extensions_member_that_is_not_an_object_is_not_returned(stored: Any) -> None:
     user = with_user(Extensions=stored).users[0]
-    assert "Extensions" not in user_attributes(user)
+    assert "Extensions" not in user_to_shape(user, INSTANCE.identity_store_id)
     assert "Extensions" not in user_out(user, INSTANCE.identity_store_id, [ENTERPRISE])
     updated = apply_user_operations(
         user, [{"AttributePath": f"{ENTERPRISE}.costCenter", "AttributeValue": "C"}]

@@ -93,3 +93,14 @@ def test_front_end_errors_reach_boto3_with_their_code(cls: type[e.AuthError]) ->
     assert err.response["Error"]["Code"] == FRONTEND_ERRORS[cls][0]
     assert err.response["Error"]["Message"] == "nope"
     assert err.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+
+
+def test_validation_failed_at_words_the_error_as_the_aws_validator_and_names_the_member() -> None:
+    from ssoidc.errors import ValidationFailed
+
+    exc = ValidationFailed.at("Tags[0].Key", "must have length at least 1 (characters)")
+    assert (
+        exc.message
+        == "1 validation error detected: Value at 'Tags[0].Key' must have length at least 1 (characters)"
+    )
+    assert exc.field == "Tags[0].Key"
