@@ -24,7 +24,7 @@ from xml.sax.saxutils import escape
 import orjson
 from botocore.model import OperationModel, ServiceModel, Shape, StructureShape
 
-from ssoidc.aws.errors import render_json11_error, render_query_error, render_rest_json_error
+from ssoidc.aws.errors import RenderedError, render_json11_error, render_query_error, render_rest_json_error
 from ssoidc.aws.models import ShapeError
 from ssoidc.aws.wire import WireRequest, WireResponse
 
@@ -122,9 +122,8 @@ class RestJson:
 
     def render_error(
         self, exc: BaseException, service: str, operation: str | None, request_id: str
-    ) -> WireResponse:
-        err = render_rest_json_error(exc, service, request_id)
-        return WireResponse(err.status, err.body, err.headers)
+    ) -> RenderedError:
+        return render_rest_json_error(exc, service, request_id)
 
 
 class Json11:
@@ -151,9 +150,8 @@ class Json11:
 
     def render_error(
         self, exc: BaseException, service: str, operation: str | None, request_id: str
-    ) -> WireResponse:
-        err = render_json11_error(exc, service, request_id, operation)
-        return WireResponse(err.status, err.body, err.headers)
+    ) -> RenderedError:
+        return render_json11_error(exc, service, request_id, operation)
 
 
 class Query:
@@ -197,9 +195,8 @@ class Query:
 
     def render_error(
         self, exc: BaseException, service: str, operation: str | None, request_id: str
-    ) -> WireResponse:
-        err = render_query_error(exc, service, request_id)
-        return WireResponse(err.status, err.body, err.headers)
+    ) -> RenderedError:
+        return render_query_error(exc, service, request_id)
 
 
 def _form_value(shape: Shape, fields: Mapping[str, str], prefix: str) -> Any:

@@ -37,6 +37,7 @@ from typing import Any, Protocol
 from botocore import xform_name
 from botocore.model import OperationModel, ServiceModel
 
+from ssoidc.aws.errors import RenderedError
 from ssoidc.aws.models import ShapeError, service_model, validate
 from ssoidc.aws.sigv4 import Credential, SignedRequest, SigV4Verifier
 from ssoidc.aws.wire import WireRequest, WireResponse
@@ -84,7 +85,7 @@ class WireProtocol(Protocol):
 
     def render_error(
         self, exc: BaseException, service: str, operation: str | None, request_id: str
-    ) -> WireResponse: ...
+    ) -> RenderedError: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,12 +258,12 @@ class Skeleton:
                 raise UnknownOperation(f"Unknown operation {named or '(the request names no operation)'}")
             return await self._invoke(op, req, params, request_id)
         except SsoidcError as exc:
-            resp = service.protocol.render_error(exc, service.name, op_name, request_id)
-            log.info("%s %s %s: %s", service.name, op_name, request_id, exc.message)
-            return resp
+            err = service.protocol.render_error(exc, service.name, op_name, request_id)
+            log.info("%s %s %s %s: %s", service.name, op_name, err.code, request_id, exc.message)
         except Exception:
             log.exception("%s %s %s failed", service.name, op_name, request_id)
-            return service.protocol.render_error(RuntimeError(), service.name, op_name, request_id)
+            err = service.protocol.render_error(RuntimeError(), service.name, op_name, request_id)
+        return WireResponse(err.status, err.body, list(err.headers))
 
     async def _invoke(
         self, op: _Op, req: WireRequest, params: Mapping[str, str], request_id: str
