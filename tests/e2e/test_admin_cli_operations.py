@@ -34,10 +34,10 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import private_server
 from tests.e2e.test_admin_walkthrough_cli import data_path
 from tests.e2e.test_aws_cli import V2_AWS, proxy_env
-from tests.support import ACCOUNT, TOKEN_EXCHANGE, LiveServer, allow_account
+from tests.helpers.config import ACCOUNT, TOKEN_EXCHANGE, allow_account
+from tests.helpers.servers import LiveServer, private_server
 
 CUSTOM = "arn:aws:sso::aws:applicationProvider/custom"
 SERVICE_ERROR_RC = 254  # CLI v2's exit status for an error response from the service

@@ -56,15 +56,8 @@ from ssoidc.aws.sso_admin import SsoAdminApi
 from ssoidc.ids import new_application_arn, new_directory_id, new_identity_store_id, new_issuer_arn
 from ssoidc.model import Configuration
 from ssoidc.storage.sqlite import SqliteStore
-from tests.support import (
-    ACCOUNT,
-    ADMIN_KEY,
-    ADMIN_SECRET,
-    JWT_BEARER,
-    LiveServer,
-    allow_account,
-    start_server,
-)
+from tests.helpers.config import ACCOUNT, ADMIN_KEY, ADMIN_SECRET, JWT_BEARER, allow_account
+from tests.helpers.servers import LiveServer, start_server
 
 SERVICES = {
     "sso-admin": sorted(

@@ -36,8 +36,9 @@ from ssoidc.aws.identitystore import IdentityStoreApi
 from ssoidc.aws.models import service_model
 from ssoidc.aws.skeleton import MAX_BODY, handler_table
 from ssoidc.aws.sso_admin import SsoAdminApi
-from tests.conftest import make_admin_client, private_server
-from tests.support import ACCOUNT, JWT_BEARER, LiveServer, allow_account
+from tests.helpers.clients import make_admin_client
+from tests.helpers.config import ACCOUNT, JWT_BEARER, allow_account
+from tests.helpers.servers import LiveServer, private_server
 
 SERVICES = {
     "sso-admin": sorted(

@@ -12,7 +12,8 @@ import httpx
 import pytest
 
 from ssoidc.oauth.pkce import s256
-from tests.support import REDIRECT_URI, ROOT, LiveServer
+from tests.helpers.config import REDIRECT_URI, ROOT
+from tests.helpers.servers import LiveServer
 
 PASSWORD = "alice-http-pass-1"
 VERIFIER = "v" * 50

@@ -13,7 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support import ROOT, free_port
+from tests.helpers.config import ROOT
+from tests.helpers.servers import free_port
 
 
 def start_demo(data_dir: Path, port: int, log: Path) -> subprocess.Popen[bytes]:

@@ -38,8 +38,9 @@ import httpx
 import orjson
 
 from ssoidc.oauth.grants.authorization_code import code_hash
-from tests.multinode.cluster import Cluster, cluster_fixture
-from tests.support import ACCESS_TYPE, JWT_BEARER, REDIRECT_URI, TOKEN_EXCHANGE, sign_request
+from tests.helpers.clients import sign_request
+from tests.helpers.cluster import Cluster, cluster_fixture
+from tests.helpers.config import ACCESS_TYPE, JWT_BEARER, REDIRECT_URI, TOKEN_EXCHANGE
 
 VICTIM = 2
 THREADS = 6

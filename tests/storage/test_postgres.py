@@ -19,8 +19,8 @@ from ssoidc.settings import Settings, export_env, settings_from_env
 from ssoidc.storage.base import StorageError, StoredCredential
 from ssoidc.storage.common import migrations
 from ssoidc.storage.postgres import VERSION_RECHECK_SECONDS, PostgresStore, PostgresUrl
-from tests.pg import with_query
-from tests.storage.conftest import KEY
+from tests.helpers.pg import with_query
+from tests.helpers.storage import KEY
 
 
 async def tables_in(base_url: str, schema: str) -> set[str]:

@@ -27,8 +27,8 @@ from ssoidc.oauth.request import Caller, TokenRequest
 from ssoidc.oauth.tokens import MAC_TOKEN_BODY_CHARS, RefreshClaims
 from ssoidc.settings import Settings
 from ssoidc.storage.base import TokenRecord
-from tests.inprocess import ALLOW_ACCOUNT, issue_code
-from tests.pg import drop_schema, new_schema, pg_run, with_query
+from tests.helpers.inprocess import ALLOW_ACCOUNT, issue_code
+from tests.helpers.pg import drop_schema, new_schema, pg_run, with_query
 
 REDIRECT = "https://a.example.com/cb"
 GRACE = 2.0

@@ -24,7 +24,7 @@ from ssoidc.config.apply import apply_to_store, parse_file
 from ssoidc.errors import InvalidGrant, OAuthError
 from ssoidc.oauth.request import Caller, TokenRequest
 from ssoidc.settings import Settings
-from tests.inprocess import ALLOW_ACCOUNT, issue_code
+from tests.helpers.inprocess import ALLOW_ACCOUNT, issue_code
 
 GRACE = 2.0
 ACCESS_TTL = 30
