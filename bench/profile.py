@@ -373,6 +373,7 @@ async def profile(args: argparse.Namespace, workdir: Path, pool: Any) -> dict[st
             (TokenMinter, "seal_identity_context", "identity context seal (AES-GCM)"),
             (RestJson, "encode", "response JSON encode"),
         ]
+        specific: list[tuple[object, str, str]]  # classes or modules, and the attribute to time
         if refresh:
             specific = [
                 (TokenMinter, "open_refresh", "sealed refresh token open (AES-SIV + JSON + SHA-256)"),
@@ -510,7 +511,7 @@ async def profile(args: argparse.Namespace, workdir: Path, pool: Any) -> dict[st
             rotations = iter(rotate_hashes)
 
             async def find() -> None:
-                await node.store.find_token(next(finds))  # type: ignore[arg-type]
+                await node.store.find_token(next(finds))
 
             async def rotate() -> None:
                 old = next(rotations)
@@ -684,7 +685,12 @@ def live(args: argparse.Namespace, workdir: Path, pool: Any) -> dict[str, Any]:
                 server_info.url, workdir / "live.req", args.live_seconds, args.live_conns, 1
             )
             done = threading.Event()
-            loop.call_soon_threadsafe(lambda: (profiler.stop(), done.set()))
+
+            def stop_profiler() -> None:
+                profiler.stop()
+                done.set()
+
+            loop.call_soon_threadsafe(stop_profiler)
             done.wait(30)
         finally:
             server.should_exit = True

@@ -747,12 +747,12 @@ def main() -> int:
             pools = [int(x) for x in a.pg_pool_max.split(",") if x]
             for sync in [x for x in a.pg_sync.split(",") if x]:
                 for n in [int(n) for n in a.pg_nodes.split(",") if n]:
-                    for pool in pools:
-                        suffix = f"-pool{pool}" if pool != 10 else ""
+                    for pool_max in pools:
+                        suffix = f"-pool{pool_max}" if pool_max != 10 else ""
                         variants.append(
                             Variant(f"refresh-pg-{sync}-{n}node{'s' if n > 1 else ''}-c{c}{suffix}", "refresh",
                                     "uvicorn", "NORMAL", c, "postgres", store="postgres", nodes=n, pg_sync=sync,
-                                    pg_pool=pool)
+                                    pg_pool=pool_max)
                         )  # fmt: skip
             if a.pg_checkpoint:
                 sync = a.pg_sync.split(",")[0]

@@ -413,7 +413,7 @@ def test_trusted_token_issuer_and_tags(cli: Cli, live: LiveServer) -> None:
 
 def test_users(cli: Cli, live: LiveServer) -> None:
     store = store_id(live)
-    profile = {
+    profile: dict[str, Any] = {
         "DisplayName": "Cli User",
         "Name": {"GivenName": "Cli", "FamilyName": "User"},
         "NickName": "clu",

@@ -61,9 +61,14 @@ from tests.helpers.servers import LiveServer, start_server
 
 SERVICES = {
     "sso-admin": sorted(
-        handler_table(service_model("sso-admin"), SsoAdminApi(None, account_id=ACCOUNT, region="us-east-1"))
-    ),  # type: ignore[arg-type]
-    "identitystore": sorted(handler_table(service_model("identitystore"), IdentityStoreApi(None))),  # type: ignore[arg-type]
+        handler_table(
+            service_model("sso-admin"),
+            SsoAdminApi(None, account_id=ACCOUNT, region="us-east-1"),  # type: ignore[arg-type]  # names only
+        )
+    ),
+    "identitystore": sorted(
+        handler_table(service_model("identitystore"), IdentityStoreApi(None))  # type: ignore[arg-type]  # names only
+    ),
 }
 SERVICE_OF = {op: service for service, ops in SERVICES.items() for op in ops}
 EXAMPLES = int(os.environ.get("SSOIDC_FUZZ_EXAMPLES", "15"))

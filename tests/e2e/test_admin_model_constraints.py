@@ -43,10 +43,13 @@ from tests.helpers.servers import LiveServer, private_server
 SERVICES = {
     "sso-admin": sorted(
         handler_table(
-            service_model("sso-admin"), SsoAdminApi(editor=None, account_id=ACCOUNT, region="us-east-1")
+            service_model("sso-admin"),
+            SsoAdminApi(editor=None, account_id=ACCOUNT, region="us-east-1"),  # type: ignore[arg-type]  # names only
         )
-    ),  # type: ignore[arg-type]
-    "identitystore": sorted(handler_table(service_model("identitystore"), IdentityStoreApi(None))),  # type: ignore[arg-type]
+    ),
+    "identitystore": sorted(
+        handler_table(service_model("identitystore"), IdentityStoreApi(None))  # type: ignore[arg-type]  # names only
+    ),
 }
 BAD_ENUM = "NOT_A_MODELLED_VALUE"
 #: Characters tried, one at a time, to break a pattern without changing the value's length.

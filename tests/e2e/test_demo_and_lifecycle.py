@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -44,7 +45,7 @@ def pasted_commands(banner: str) -> str:
     start = next(
         i for i, line in enumerate(lines) if line.strip().startswith("export AWS_SHARED_CREDENTIALS_FILE")
     )
-    out = []
+    out: list[str] = []
     for line in lines[start:]:
         if not line.strip():
             if out and not out[-1].rstrip().endswith("\\"):
@@ -55,7 +56,7 @@ def pasted_commands(banner: str) -> str:
 
 
 @pytest.fixture()
-def demo(tmp_path: Path) -> tuple[subprocess.Popen[bytes], Path, int]:
+def demo(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], Path, int]]:
     port = free_port()
     log = tmp_path / "demo.log"
     proc = start_demo(tmp_path / "data", port, log)

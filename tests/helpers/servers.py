@@ -98,8 +98,9 @@ class LiveServer:
         self.instance_arn = config.instance.instance_arn
         self._signer = Signer(keys[0])
 
-    def assertion(self, email: str = "alice@example.com", **overrides: Any) -> str:
-        """A valid assertion from the demo issuer; ``overrides`` replace claims (None deletes one)."""
+    def assertion(self, email: str | list[str] | None = "alice@example.com", **overrides: Any) -> str:
+        """A valid assertion from the demo issuer for ``email`` (its ``sub`` and ``email`` claims; the negative
+        tests send a null or a non-string one); ``overrides`` replace claims (None deletes one)."""
         now = int(time.time())
         claims: dict[str, Any] = {
             "iss": self.issuer_url,
