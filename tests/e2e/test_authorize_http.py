@@ -63,8 +63,10 @@ def params(server: LiveServer, **over: Any) -> dict[str, str]:
 
 def get(server: LiveServer, p: dict[str, str] | str, client: httpx.Client | None = None) -> httpx.Response:
     query = p if isinstance(p, str) else urlencode(p)
-    c = client or httpx.Client()
-    return c.get(f"{server.url}/authorize?{query}", follow_redirects=False)
+    url = f"{server.url}/authorize?{query}"
+    if client is None:
+        return httpx.get(url, follow_redirects=False)
+    return client.get(url, follow_redirects=False)
 
 
 PAGE_ERRORS: dict[str, Any] = {

@@ -20,14 +20,25 @@ from tests.helpers.servers import free_port
 
 def start_demo(data_dir: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SSOIDC_", "AWS_"))}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "ssoidc", "serve", "--demo", "--port", str(port), "--data-dir", str(data_dir)],
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-        env=env,
-        cwd=ROOT,
-        start_new_session=True,
-    )
+    with log.open("wb") as out:  # the child holds its own copy open
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "ssoidc",
+                "serve",
+                "--demo",
+                "--port",
+                str(port),
+                "--data-dir",
+                str(data_dir),
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=ROOT,
+            start_new_session=True,
+        )
     deadline = time.time() + 30
     while time.time() < deadline:
         try:
@@ -118,14 +129,15 @@ def test_demo_issuer_only_in_demo_mode(tmp_path: Path) -> None:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SSOIDC_", "AWS_"))}
     log = tmp_path / "plain.log"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "ssoidc", "serve", "--port", str(port), "--data-dir", str(tmp_path / "d")],
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-        env=env,
-        cwd=ROOT,
-        start_new_session=True,
-    )
+    with log.open("wb") as out:  # the child holds its own copy open
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "ssoidc", "serve", "--port", str(port), "--data-dir", str(tmp_path / "d")],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=ROOT,
+            start_new_session=True,
+        )
     try:
         deadline = time.time() + 30
         while time.time() < deadline:
