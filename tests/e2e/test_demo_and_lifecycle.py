@@ -20,24 +20,20 @@ from tests.helpers.servers import free_port
 
 def start_demo(data_dir: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SSOIDC_", "AWS_"))}
+    cmd = [
+        sys.executable,
+        "-m",
+        "ssoidc",
+        "serve",
+        "--demo",
+        "--port",
+        str(port),
+        "--data-dir",
+        str(data_dir),
+    ]
     with log.open("wb") as out:  # the child holds its own copy open
         proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "ssoidc",
-                "serve",
-                "--demo",
-                "--port",
-                str(port),
-                "--data-dir",
-                str(data_dir),
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=env,
-            cwd=ROOT,
-            start_new_session=True,
+            cmd, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=ROOT, start_new_session=True
         )
     deadline = time.time() + 30
     while time.time() < deadline:
@@ -47,6 +43,7 @@ def start_demo(data_dir: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
         except httpx.HTTPError:
             time.sleep(0.1)
     proc.kill()
+    proc.wait(10)
     raise AssertionError(log.read_text())
 
 
@@ -74,6 +71,7 @@ def demo(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], Path, int]]:
     yield proc, log, port
     if proc.poll() is None:
         os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(10)
 
 
 def test_printed_cli_command_works_when_pasted(demo: tuple[subprocess.Popen[bytes], Path, int]) -> None:

@@ -80,6 +80,8 @@ class Cluster:
         except BaseException:
             for proc in procs:
                 _killpg(proc, signal.SIGKILL)
+            for proc in procs:
+                proc.wait(10)
             raise
         first = LiveServer(
             self.url(0),
@@ -147,6 +149,7 @@ class Cluster:
             self._wait_ready(i, proc, timeout)
         except BaseException:
             _killpg(proc, signal.SIGKILL)
+            proc.wait(10)
             raise
         self.nodes[i].proc = proc
 
