@@ -10,10 +10,9 @@
   ``TokenIssuer.build`` with the node's minter and a stub idToken signer, and ``SqliteStore.issue``, in this
   process);
 * serving another git revision's ``ssoidc/`` (``export_revision``, ``Server(src=...)``) for history rows;
-* PostgreSQL: a server (``Server(database_url=...)``, several of them on one schema for the multi-node rows), a
-  fresh schema per run (``pg_url``, dropped with ``pg_drop_schema``), the counters that give writes, commits, WAL
-  fsyncs and WAL bytes per token (``pg_stats``), and the CPU of the PostgreSQL server's processes
-  (``postgres_cpu_s``);
+* PostgreSQL: a server (``Server(database_url=...)``, several of them on one schema for the multi-node rows) and
+  the CPU of the PostgreSQL server's processes (``postgres_cpu_s``); the schema URL and the server's counters are
+  in ``bench/pgstats.py``;
 * pre-signing CreateTokenWithIAM requests, SigV4-signed with botocore's ``SigV4Auth`` exactly as an AWS SDK would
   and rendered as raw HTTP/1.1 bytes: JWT bearer (a fresh RS256 assertion with a unique ``jti`` per request) or
   refresh_token (one seeded refresh token per request);
@@ -486,108 +485,6 @@ async def seed_refresh_tokens_async(settings: Any, counts: list[int], batch: int
 
 
 # ---------------------------------------------------------------------------------------------------- PostgreSQL
-def with_query(url: str, **params: str) -> str:
-    """``url`` with ``params`` added to (or replacing those in) its query string."""
-    import urllib.parse
-
-    parts = urllib.parse.urlsplit(url)
-    query = dict(urllib.parse.parse_qsl(parts.query))
-    query.update(params)
-    return urllib.parse.urlunsplit(parts._replace(query=urllib.parse.urlencode(query)))
-
-
-def pg_url(base: str, schema: str, **settings: str) -> str:
-    """The URL of ``schema`` on the server of ``base`` (``search_path``; other ``settings`` are the store's pool
-    parameters or server settings, e.g. ``synchronous_commit``)."""
-    return with_query(base, search_path=schema, **settings)
-
-
-def pg_run(url: str, op: Any) -> Any:
-    """``await op(connection)`` on one fresh connection to ``url`` (its ``search_path`` applies)."""
-    import asyncpg
-
-    from ssoidc.storage.postgres import PostgresUrl
-
-    async def go() -> Any:
-        conn = await asyncpg.connect(PostgresUrl.parse(url).dsn, timeout=10)
-        try:
-            return await op(conn)
-        finally:
-            await conn.close()
-
-    return asyncio.run(go())
-
-
-def pg_count(url: str, table: str, where: str = "") -> int:
-    sql = f"SELECT COUNT(*) FROM {table}" + (f" WHERE {where}" if where else "")
-    return int(pg_run(url, lambda conn: conn.fetchval(sql)))
-
-
-def pg_drop_schema(url: str, schema: str) -> None:
-    pg_run(url, lambda conn: conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-
-
-_PG_DB_COUNTERS = ("xact_commit", "xact_rollback", "tup_inserted", "tup_updated", "tup_deleted", "tup_fetched",
-                   "tup_returned", "blks_read", "blks_hit")  # fmt: skip
-_PG_WAL_COUNTERS = ("wal_records", "wal_fpi", "wal_bytes", "wal_buffers_full", "wal_write", "wal_sync")
-
-
-def pg_stats(url: str, schema: str) -> dict[str, float]:
-    """Cumulative counters: this database's (``pg_stat_database``: transactions, which count every statement
-    outside an explicit transaction, so one per round trip; tuples), the server's WAL (``pg_stat_wal``: records,
-    full-page images, bytes, writes, fsyncs) and the tuple writes of ``schema``'s tables (``pg_stat_user_tables``).
-    Database and WAL counters are server-wide: other clients of the server count too. ``postmaster_pid`` is the
-    parent of this connection's backend."""
-
-    async def op(conn: Any) -> dict[str, float]:
-        db = await conn.fetchrow(
-            f"SELECT {', '.join(_PG_DB_COUNTERS)} FROM pg_stat_database WHERE datname = current_database()"
-        )
-        wal = await conn.fetchrow(f"SELECT {', '.join(_PG_WAL_COUNTERS)} FROM pg_stat_wal")
-        tables = await conn.fetchrow(
-            "SELECT COALESCE(SUM(n_tup_ins), 0), COALESCE(SUM(n_tup_upd), 0), COALESCE(SUM(n_tup_hot_upd), 0),"
-            " COALESCE(SUM(n_tup_del), 0) FROM pg_stat_user_tables WHERE schemaname = $1",
-            schema,
-        )
-        tokens = await conn.fetchrow(
-            "SELECT COALESCE(SUM(n_tup_ins), 0), COALESCE(SUM(n_tup_upd), 0), COALESCE(SUM(n_tup_hot_upd), 0)"
-            " FROM pg_stat_user_tables WHERE schemaname = $1 AND relname = 'tokens'",
-            schema,
-        )
-        backend = await conn.fetchval("SELECT pg_backend_pid()")
-        out = {k: float(db[k]) for k in _PG_DB_COUNTERS}
-        out.update({k: float(wal[k]) for k in _PG_WAL_COUNTERS})
-        out.update(schema_ins=float(tables[0]), schema_upd=float(tables[1]), schema_hot_upd=float(tables[2]),
-                   schema_del=float(tables[3]), tokens_ins=float(tokens[0]), tokens_upd=float(tokens[1]),
-                   tokens_hot_upd=float(tokens[2]))  # fmt: skip
-        out["postmaster_pid"] = float(_ppid(int(backend)))
-        return out
-
-    return dict(pg_run(url, op))
-
-
-def pg_server_info(url: str) -> dict[str, str]:
-    """The PostgreSQL version and the settings that decide commit cost and connection count."""
-    names = ("synchronous_commit", "fsync", "wal_sync_method", "full_page_writes", "shared_buffers",
-             "max_connections", "commit_delay", "synchronous_standby_names", "wal_level")  # fmt: skip
-
-    async def op(conn: Any) -> dict[str, str]:
-        rows = await conn.fetch(
-            "SELECT name, setting, unit FROM pg_settings WHERE name = ANY($1)", list(names)
-        )
-        info = {r[0]: f"{r[1]}{' x ' + r[2] if r[2] else ''}" for r in rows}
-        info["version"] = str(await conn.fetchval("SHOW server_version"))
-        return info
-
-    return dict(pg_run(url, op))
-
-
-def _ppid(pid: int) -> int:
-    with open(f"/proc/{pid}/stat") as f:
-        st = f.read()
-    return int(st[st.rindex(")") + 2 :].split()[1])
-
-
 def postgres_cpu_s(postmaster_pid: int) -> float:
     """utime+stime seconds of the PostgreSQL server: the postmaster and its children (backends, WAL writer,
     checkpointer, ...), read from /proc. Backends of other clients count too; exited backends do not."""

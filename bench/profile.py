@@ -43,7 +43,12 @@ from pathlib import Path
 from typing import Any
 
 import harness as h
+import pgstats
+import run as bench_run
 import yaml
+
+from ssoidc.oauth import jose
+from tests.helpers.pg import drop_schema  # pgstats (imported first) puts the checkout on sys.path
 
 OUT = Path(__file__).resolve().parent / "out"
 
@@ -71,7 +76,7 @@ RULES: list[tuple[str, str | None, str]] = [
     ("ssoidc/oauth/scopes.py", None, "grant logic: user lookup, scopes, claims"),
     ("ssoidc/model.py", None, "grant logic: user lookup, scopes, claims"),
     ("ssoidc/oauth/assertion.py", None, "assertion parse + claim checks (base64, stdlib json)"),
-    ("ssoidc/oauth/assertion.py", "_check_signature", "assertion RS256 signature verify"),
+    ("ssoidc/oauth/jose.py", "verify", "assertion RS256 signature verify"),
     ("ssoidc/oauth/jwks.py", None, "assertion: JWKS cache lookup"),
     ("ssoidc/oauth/issuer.py", None, "token issuing glue: claims, records"),
     ("ssoidc/oauth/tokens.py", "mint", "access/refresh token minting (random, HMAC, SHA-256)"),
@@ -265,7 +270,7 @@ async def profile(args: argparse.Namespace, workdir: Path, pool: Any) -> dict[st
     from ssoidc.aws.sigv4 import SignedRequest, SigV4Verifier
     from ssoidc.compose import build_services
     from ssoidc.demo import demo_discovery
-    from ssoidc.oauth.assertion import _check_signature, peek_issuer, verify_assertion
+    from ssoidc.oauth.assertion import peek_issuer, verify_assertion
     from ssoidc.oauth.request import Caller
     from ssoidc.settings import Settings
     from ssoidc.storage.base import Redemption, TokenRecord
@@ -330,8 +335,6 @@ async def profile(args: argparse.Namespace, workdir: Path, pool: Any) -> dict[st
             status, out = await call(app, sc, body)
             assert status == 200, out[:300]
 
-        import run as bench_run
-
         bench_run.wait_idle(args.idle_wait, 10.0)
         m0, own0 = h.machine_ticks(), time.process_time()
         # 1. end to end in-process, no profiler. Each batch is timed in CHUNKS parts and the median part is
@@ -350,7 +353,6 @@ async def profile(args: argparse.Namespace, workdir: Path, pool: Any) -> dict[st
 
         # 2. instrumented: timers around the main steps of the same path (a timer costs well under 1 µs)
         import ssoidc.aws.oidc as oidc_mod
-        import ssoidc.oauth.assertion as assertion_mod
         import ssoidc.oauth.grants.jwt_bearer as jwt_bearer_mod
         from ssoidc.aws.protocols import RestJson
         from ssoidc.aws.sigv4 import SigV4Verifier
@@ -371,6 +373,7 @@ async def profile(args: argparse.Namespace, workdir: Path, pool: Any) -> dict[st
             (TokenMinter, "seal_identity_context", "identity context seal (AES-GCM)"),
             (RestJson, "encode", "response JSON encode"),
         ]
+        specific: list[tuple[object, str, str]]  # classes or modules, and the attribute to time
         if refresh:
             specific = [
                 (TokenMinter, "open_refresh", "sealed refresh token open (AES-SIV + JSON + SHA-256)"),
@@ -390,7 +393,7 @@ async def profile(args: argparse.Namespace, workdir: Path, pool: Any) -> dict[st
                     "verify_assertion",
                     "assertion: verify_assertion (parse again, signature, claims)",
                 ),
-                (assertion_mod, "_check_signature", "  of which the RS256 signature check"),
+                (jose, "verify", "  of which the RS256 signature check"),
                 (store_cls, "issue", f"{db} write txn: jti + 2 token rows + COMMIT"),
             ]
         totals, restore = instrument(common + specific)
@@ -508,7 +511,7 @@ async def profile(args: argparse.Namespace, workdir: Path, pool: Any) -> dict[st
             rotations = iter(rotate_hashes)
 
             async def find() -> None:
-                await node.store.find_token(next(finds))  # type: ignore[arg-type]
+                await node.store.find_token(next(finds))
 
             async def rotate() -> None:
                 old = next(rotations)
@@ -533,6 +536,8 @@ async def profile(args: argparse.Namespace, workdir: Path, pool: Any) -> dict[st
             assert treq.assertion
             assertion = treq.assertion
             key = await node.jwks.get_signing_key(tti.issuer_url, kid, "RS256")
+            signing_part, _, signature_part = assertion.rpartition(".")
+            signing_input, signature = signing_part.encode("ascii"), jose.b64u_decode(signature_part)
 
             async def issue() -> None:
                 await node.store.issue(records(), jti=(tti.issuer_url, secrets.token_urlsafe(16), now + 660))
@@ -544,8 +549,8 @@ async def profile(args: argparse.Namespace, workdir: Path, pool: Any) -> dict[st
             comps |= {
                 "assertion: peek_issuer (parse only)": timeit_us(lambda: peek_issuer(assertion)),
                 "assertion: verify_assertion (parse + RS256 verify + claims)": await atimeit_us(verify, 2000),
-                "assertion: RS256 signature check only (_check_signature)": timeit_us(
-                    lambda: _check_signature(assertion, key, "RS256")
+                "assertion: RS256 signature check only (jose.verify)": timeit_us(
+                    lambda: jose.verify(signing_input, signature, key.key, "RS256")
                 ),
                 f"{db} issue txn (jti + 2 tokens, COMMIT, synchronous={args.synchronous})": await atimeit_us(
                     issue, 1000
@@ -616,7 +621,6 @@ PEER = {  # /work/shared/peer-bench/README.md, "Limit" table (their machine)
 
 def live(args: argparse.Namespace, workdir: Path, pool: Any) -> dict[str, Any]:
     """One uvicorn worker (httptools, uvloop) in this process under the profiler, loaded by wrk from 127.0.0.1."""
-    import run as bench_run
     import uvicorn
     from pyinstrument import Profiler
 
@@ -681,7 +685,12 @@ def live(args: argparse.Namespace, workdir: Path, pool: Any) -> dict[str, Any]:
                 server_info.url, workdir / "live.req", args.live_seconds, args.live_conns, 1
             )
             done = threading.Event()
-            loop.call_soon_threadsafe(lambda: (profiler.stop(), done.set()))
+
+            def stop_profiler() -> None:
+                profiler.stop()
+                done.set()
+
+            loop.call_soon_threadsafe(stop_profiler)
             done.wait(30)
         finally:
             server.should_exit = True
@@ -753,7 +762,7 @@ def main() -> int:
         if a.live:
             p.error("--postgres works in-process only, not with --live")
         schema = f"ssoidc_profile_{os.getpid()}_{secrets.token_hex(4)}"
-        a.database_url = h.pg_url(a.pg_url, schema)
+        a.database_url = pgstats.pg_url(a.pg_url, schema)
 
     import uvloop
 
@@ -784,7 +793,7 @@ def main() -> int:
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
         if schema:
-            h.pg_drop_schema(a.database_url, schema)
+            drop_schema(a.database_url, schema)
 
     total = sum(res["cats"].values())
     app_total = total - res["cats"].get(OUTSIDE, 0.0)

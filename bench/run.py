@@ -55,6 +55,9 @@ from pathlib import Path
 from typing import Any
 
 import harness as h
+import pgstats
+
+from tests.helpers.pg import drop_schema, pg_run  # pgstats (imported first) puts the checkout on sys.path
 
 HERE = Path(__file__).resolve().parent
 LUA = HERE / "wrk_requests.lua"
@@ -259,7 +262,7 @@ class Bench:
         if v.store != "postgres":
             return [h.Server(v.server, h.free_port(), workdir, a.workers, v.synchronous, src=src)], "", ""
         schema = f"ssoidc_bench_{os.getpid()}_{secrets.token_hex(4)}"
-        url = h.pg_url(a.pg_url, schema, pool_max_size=str(v.pg_pool), synchronous_commit=v.pg_sync)
+        url = pgstats.pg_url(a.pg_url, schema, pool_max_size=str(v.pg_pool), synchronous_commit=v.pg_sync)
         ports: list[int] = []
         while len(set(ports)) < v.nodes:
             ports = [h.free_port() for _ in range(v.nodes)]
@@ -317,9 +320,9 @@ class Bench:
             out["seed_s"] = time.monotonic() - t_seed
         schema, url = pg
         if url and v.pg_checkpoint:  # as on a server whose last checkpoint is newer than most pages' changes
-            h.pg_run(url, lambda conn: conn.execute("CHECKPOINT"))
+            pg_run(url, lambda conn: conn.execute("CHECKPOINT"))
         if url:  # after seeding (its connections closed, so their counters are in), before any server runs
-            out["pg_before"] = h.pg_stats(url, schema)
+            out["pg_before"] = pgstats.pg_stats(url, schema)
         t_start = time.monotonic()
         for server in servers:
             server.start()
@@ -397,8 +400,9 @@ class Bench:
             # redemptions than requests sent. JWT bearer: one used_jtis row per token. Refresh: one retired refresh
             # token per token, and no revoked family (a revocation would mean a token was presented twice).
             if url:
-                pg_after = h.pg_stats(url, schema)  # the servers' backends exited: their counters are in
-                count = functools.partial(h.pg_count, url)
+                # the servers' backends exited: their counters are in
+                pg_after = pgstats.pg_stats(url, schema)
+                count = functools.partial(pgstats.pg_count, url)
             else:
                 count = functools.partial(h.count_rows, servers[0].data_dir)
             if refresh:
@@ -410,7 +414,7 @@ class Bench:
             tokens = count("tokens")
         finally:
             if url and not a.keep:
-                h.pg_drop_schema(url, schema)
+                drop_schema(url, schema)
             if not a.keep:
                 shutil.rmtree(workdir, ignore_errors=True)
         r: dict[str, Any] = o["r"]
@@ -743,12 +747,12 @@ def main() -> int:
             pools = [int(x) for x in a.pg_pool_max.split(",") if x]
             for sync in [x for x in a.pg_sync.split(",") if x]:
                 for n in [int(n) for n in a.pg_nodes.split(",") if n]:
-                    for pool in pools:
-                        suffix = f"-pool{pool}" if pool != 10 else ""
+                    for pool_max in pools:
+                        suffix = f"-pool{pool_max}" if pool_max != 10 else ""
                         variants.append(
                             Variant(f"refresh-pg-{sync}-{n}node{'s' if n > 1 else ''}-c{c}{suffix}", "refresh",
                                     "uvicorn", "NORMAL", c, "postgres", store="postgres", nodes=n, pg_sync=sync,
-                                    pg_pool=pool)
+                                    pg_pool=pool_max)
                         )  # fmt: skip
             if a.pg_checkpoint:
                 sync = a.pg_sync.split(",")[0]
@@ -787,7 +791,7 @@ def main() -> int:
         "source": h.source_fingerprint(),
     }
     if a.postgres:
-        meta["postgres"] = h.pg_server_info(a.pg_url)
+        meta["postgres"] = pgstats.pg_server_info(a.pg_url)
         meta["packages"]["asyncpg"] = importlib.metadata.version("asyncpg")
     log(f"{meta['nproc']} CPUs ({meta['cpu_model']}), Python {meta['python']}, SQLite {meta['sqlite']}; "
         f"{len(variants)} variants x {a.runs} runs, {a.warmup}s warm-up + {a.duration}s measured")  # fmt: skip

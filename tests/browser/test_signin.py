@@ -20,17 +20,10 @@ import pytest
 from playwright.sync_api import Response, expect
 
 from ssoidc.oauth.pkce import s256
-from tests.browser.conftest import (
-    CSRF_COOKIE,
-    PASSWORDS,
-    PHONE,
-    SESSION_COOKIE,
-    Tab,
-    off_loop,
-    set_password,
-)
-from tests.conftest import make_client
-from tests.support import ROOT, LiveServer, decode_unverified, start_server
+from tests.helpers.browser import CSRF_COOKIE, PASSWORDS, PHONE, SESSION_COOKIE, Tab, off_loop, set_password
+from tests.helpers.clients import decode_unverified, make_client
+from tests.helpers.config import ROOT
+from tests.helpers.servers import LiveServer, start_server
 
 SCREENSHOTS = ROOT / "docs" / "screenshots"
 INCORRECT = "Incorrect username or password."

@@ -19,8 +19,9 @@ import httpx
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.conftest import make_admin_client
-from tests.support import ACCOUNT, ADMIN_KEY, ADMIN_SECRET, LiveServer, create_credential, sign_request
+from tests.helpers.clients import make_admin_client, sign_request
+from tests.helpers.config import ACCOUNT, ADMIN_KEY, ADMIN_SECRET
+from tests.helpers.servers import LiveServer, create_credential
 
 CUSTOM = "arn:aws:sso::aws:applicationProvider/custom"
 JSON11 = "application/x-amz-json-1.1"

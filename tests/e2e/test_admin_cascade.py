@@ -17,8 +17,9 @@ import yaml
 from botocore.exceptions import ClientError
 
 from ssoidc.storage.base import TokenRecord
-from tests.conftest import make_admin_client, make_client, private_server
-from tests.support import JWT_BEARER, ROOT, TOKEN_EXCHANGE, LiveServer, e2e_config
+from tests.helpers.clients import make_admin_client, make_client
+from tests.helpers.config import JWT_BEARER, ROOT, TOKEN_EXCHANGE, e2e_config
+from tests.helpers.servers import LiveServer, private_server
 
 live = private_server("cascade", scope="function")
 

@@ -34,10 +34,10 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import private_server
 from tests.e2e.test_admin_walkthrough_cli import data_path
 from tests.e2e.test_aws_cli import V2_AWS, proxy_env
-from tests.support import ACCOUNT, TOKEN_EXCHANGE, LiveServer, allow_account
+from tests.helpers.config import ACCOUNT, TOKEN_EXCHANGE, allow_account
+from tests.helpers.servers import LiveServer, private_server
 
 CUSTOM = "arn:aws:sso::aws:applicationProvider/custom"
 SERVICE_ERROR_RC = 254  # CLI v2's exit status for an error response from the service
@@ -413,7 +413,7 @@ def test_trusted_token_issuer_and_tags(cli: Cli, live: LiveServer) -> None:
 
 def test_users(cli: Cli, live: LiveServer) -> None:
     store = store_id(live)
-    profile = {
+    profile: dict[str, Any] = {
         "DisplayName": "Cli User",
         "Name": {"GivenName": "Cli", "FamilyName": "User"},
         "NickName": "clu",

@@ -56,21 +56,19 @@ from ssoidc.aws.sso_admin import SsoAdminApi
 from ssoidc.ids import new_application_arn, new_directory_id, new_identity_store_id, new_issuer_arn
 from ssoidc.model import Configuration
 from ssoidc.storage.sqlite import SqliteStore
-from tests.support import (
-    ACCOUNT,
-    ADMIN_KEY,
-    ADMIN_SECRET,
-    JWT_BEARER,
-    LiveServer,
-    allow_account,
-    start_server,
-)
+from tests.helpers.config import ACCOUNT, ADMIN_KEY, ADMIN_SECRET, JWT_BEARER, allow_account
+from tests.helpers.servers import LiveServer, start_server
 
 SERVICES = {
     "sso-admin": sorted(
-        handler_table(service_model("sso-admin"), SsoAdminApi(None, account_id=ACCOUNT, region="us-east-1"))
-    ),  # type: ignore[arg-type]
-    "identitystore": sorted(handler_table(service_model("identitystore"), IdentityStoreApi(None))),  # type: ignore[arg-type]
+        handler_table(
+            service_model("sso-admin"),
+            SsoAdminApi(None, account_id=ACCOUNT, region="us-east-1"),  # type: ignore[arg-type]  # names only
+        )
+    ),
+    "identitystore": sorted(
+        handler_table(service_model("identitystore"), IdentityStoreApi(None))  # type: ignore[arg-type]  # names only
+    ),
 }
 SERVICE_OF = {op: service for service, ops in SERVICES.items() for op in ops}
 EXAMPLES = int(os.environ.get("SSOIDC_FUZZ_EXAMPLES", "15"))

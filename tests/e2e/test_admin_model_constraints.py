@@ -36,16 +36,20 @@ from ssoidc.aws.identitystore import IdentityStoreApi
 from ssoidc.aws.models import service_model
 from ssoidc.aws.skeleton import MAX_BODY, handler_table
 from ssoidc.aws.sso_admin import SsoAdminApi
-from tests.conftest import make_admin_client, private_server
-from tests.support import ACCOUNT, JWT_BEARER, LiveServer, allow_account
+from tests.helpers.clients import make_admin_client
+from tests.helpers.config import ACCOUNT, JWT_BEARER, allow_account
+from tests.helpers.servers import LiveServer, private_server
 
 SERVICES = {
     "sso-admin": sorted(
         handler_table(
-            service_model("sso-admin"), SsoAdminApi(editor=None, account_id=ACCOUNT, region="us-east-1")
+            service_model("sso-admin"),
+            SsoAdminApi(editor=None, account_id=ACCOUNT, region="us-east-1"),  # type: ignore[arg-type]  # names only
         )
-    ),  # type: ignore[arg-type]
-    "identitystore": sorted(handler_table(service_model("identitystore"), IdentityStoreApi(None))),  # type: ignore[arg-type]
+    ),
+    "identitystore": sorted(
+        handler_table(service_model("identitystore"), IdentityStoreApi(None))  # type: ignore[arg-type]  # names only
+    ),
 }
 BAD_ENUM = "NOT_A_MODELLED_VALUE"
 #: Characters tried, one at a time, to break a pattern without changing the value's length.

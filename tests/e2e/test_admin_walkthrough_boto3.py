@@ -21,18 +21,17 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.conftest import make_admin_client, make_client, private_server
-from tests.support import (
+from tests.helpers.clients import decode_unverified, make_admin_client, make_client
+from tests.helpers.config import (
     ACCESS_TYPE,
     ACCOUNT,
     AUDIENCE,
     JWT_BEARER,
     REFRESH_TYPE,
     TOKEN_EXCHANGE,
-    LiveServer,
     allow_account,
-    decode_unverified,
 )
+from tests.helpers.servers import LiveServer, private_server
 
 CUSTOM = "arn:aws:sso::aws:applicationProvider/custom"
 ADMIN_ROOT = f"arn:aws:iam::{ACCOUNT}:root"

@@ -25,19 +25,10 @@ from typing import Any
 import botocore
 import pytest
 
-from tests.conftest import make_admin_client
 from tests.e2e.test_aws_cli import V1_AWS, V2_AWS, proxy_env
-from tests.support import (
-    ACCESS_TYPE,
-    ACCOUNT,
-    AUDIENCE,
-    JWT_BEARER,
-    TOKEN_EXCHANGE,
-    LiveServer,
-    allow_account,
-    decode_unverified,
-    running_server,
-)
+from tests.helpers.clients import decode_unverified, make_admin_client
+from tests.helpers.config import ACCESS_TYPE, ACCOUNT, AUDIENCE, JWT_BEARER, TOKEN_EXCHANGE, allow_account
+from tests.helpers.servers import LiveServer, running_server
 
 CUSTOM = "arn:aws:sso::aws:applicationProvider/custom"
 EMAIL = "cli-walker@example.org"

@@ -11,8 +11,9 @@ import pytest
 import yaml
 from botocore.exceptions import ClientError
 
-from tests.conftest import make_client, private_server
-from tests.support import JWT_BEARER, ROOT, LiveServer, e2e_config
+from tests.helpers.clients import make_client
+from tests.helpers.config import JWT_BEARER, ROOT, e2e_config
+from tests.helpers.servers import LiveServer, private_server
 
 own_server = private_server("apply", scope="function")
 

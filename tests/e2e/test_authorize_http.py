@@ -12,7 +12,8 @@ import httpx
 import pytest
 
 from ssoidc.oauth.pkce import s256
-from tests.support import REDIRECT_URI, ROOT, LiveServer
+from tests.helpers.config import REDIRECT_URI, ROOT
+from tests.helpers.servers import LiveServer
 
 PASSWORD = "alice-http-pass-1"
 VERIFIER = "v" * 50
@@ -62,8 +63,10 @@ def params(server: LiveServer, **over: Any) -> dict[str, str]:
 
 def get(server: LiveServer, p: dict[str, str] | str, client: httpx.Client | None = None) -> httpx.Response:
     query = p if isinstance(p, str) else urlencode(p)
-    c = client or httpx.Client()
-    return c.get(f"{server.url}/authorize?{query}", follow_redirects=False)
+    url = f"{server.url}/authorize?{query}"
+    if client is None:
+        return httpx.get(url, follow_redirects=False)
+    return client.get(url, follow_redirects=False)
 
 
 PAGE_ERRORS: dict[str, Any] = {

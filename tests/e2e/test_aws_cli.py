@@ -24,7 +24,9 @@ import botocore
 import pytest
 import yaml
 
-from tests.support import JWT_BEARER, LiveServer, decode_unverified
+from tests.helpers.clients import decode_unverified
+from tests.helpers.config import JWT_BEARER
+from tests.helpers.servers import LiveServer
 
 V1_AWS = Path(sys.executable).parent / "aws"
 V2_AWS = Path("/usr/bin/aws")

@@ -8,24 +8,33 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.support import ROOT, free_port
+from tests.helpers.config import ROOT
+from tests.helpers.servers import free_port
 
 
 def start_demo(data_dir: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SSOIDC_", "AWS_"))}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "ssoidc", "serve", "--demo", "--port", str(port), "--data-dir", str(data_dir)],
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-        env=env,
-        cwd=ROOT,
-        start_new_session=True,
-    )
+    cmd = [
+        sys.executable,
+        "-m",
+        "ssoidc",
+        "serve",
+        "--demo",
+        "--port",
+        str(port),
+        "--data-dir",
+        str(data_dir),
+    ]
+    with log.open("wb") as out:  # the child holds its own copy open
+        proc = subprocess.Popen(
+            cmd, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=ROOT, start_new_session=True
+        )
     deadline = time.time() + 30
     while time.time() < deadline:
         try:
@@ -34,6 +43,7 @@ def start_demo(data_dir: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
         except httpx.HTTPError:
             time.sleep(0.1)
     proc.kill()
+    proc.wait(10)
     raise AssertionError(log.read_text())
 
 
@@ -43,7 +53,7 @@ def pasted_commands(banner: str) -> str:
     start = next(
         i for i, line in enumerate(lines) if line.strip().startswith("export AWS_SHARED_CREDENTIALS_FILE")
     )
-    out = []
+    out: list[str] = []
     for line in lines[start:]:
         if not line.strip():
             if out and not out[-1].rstrip().endswith("\\"):
@@ -54,13 +64,14 @@ def pasted_commands(banner: str) -> str:
 
 
 @pytest.fixture()
-def demo(tmp_path: Path) -> tuple[subprocess.Popen[bytes], Path, int]:
+def demo(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], Path, int]]:
     port = free_port()
     log = tmp_path / "demo.log"
     proc = start_demo(tmp_path / "data", port, log)
     yield proc, log, port
     if proc.poll() is None:
         os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(10)
 
 
 def test_printed_cli_command_works_when_pasted(demo: tuple[subprocess.Popen[bytes], Path, int]) -> None:
@@ -116,14 +127,15 @@ def test_demo_issuer_only_in_demo_mode(tmp_path: Path) -> None:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SSOIDC_", "AWS_"))}
     log = tmp_path / "plain.log"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "ssoidc", "serve", "--port", str(port), "--data-dir", str(tmp_path / "d")],
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-        env=env,
-        cwd=ROOT,
-        start_new_session=True,
-    )
+    with log.open("wb") as out:  # the child holds its own copy open
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "ssoidc", "serve", "--port", str(port), "--data-dir", str(tmp_path / "d")],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=ROOT,
+            start_new_session=True,
+        )
     try:
         deadline = time.time() + 30
         while time.time() < deadline:

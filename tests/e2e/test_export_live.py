@@ -11,8 +11,9 @@ from pathlib import Path
 
 import yaml
 
-from tests.conftest import make_admin_client, private_server
-from tests.support import ACCOUNT, ROOT, LiveServer, allow_account
+from tests.helpers.clients import make_admin_client
+from tests.helpers.config import ACCOUNT, ROOT, allow_account
+from tests.helpers.servers import LiveServer, private_server
 
 CUSTOM = "arn:aws:sso::aws:applicationProvider/custom"
 

@@ -10,16 +10,9 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.conftest import both_stores, make_client, race
-from tests.support import (
-    ACCESS_TYPE,
-    JWT_BEARER,
-    REDIRECT_URI,
-    REFRESH_TYPE,
-    TOKEN_EXCHANGE,
-    LiveServer,
-    decode_unverified,
-)
+from tests.helpers.clients import decode_unverified, make_client, race
+from tests.helpers.config import ACCESS_TYPE, JWT_BEARER, REDIRECT_URI, REFRESH_TYPE, TOKEN_EXCHANGE
+from tests.helpers.servers import LiveServer, both_stores
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])

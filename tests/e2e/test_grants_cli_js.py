@@ -14,15 +14,9 @@ from typing import Any
 from tests.e2e.test_aws_cli import Cli, v1, v2, v2_data_path  # noqa: F401 - fixtures
 from tests.e2e.test_aws_cli import cli as cli
 from tests.e2e.test_js_sdk import Result, create_token, node  # noqa: F401 - fixtures
-from tests.support import (
-    ACCESS_TYPE,
-    JWT_BEARER,
-    REDIRECT_URI,
-    REFRESH_TYPE,
-    TOKEN_EXCHANGE,
-    LiveServer,
-    decode_unverified,
-)
+from tests.helpers.clients import decode_unverified
+from tests.helpers.config import ACCESS_TYPE, JWT_BEARER, REDIRECT_URI, REFRESH_TYPE, TOKEN_EXCHANGE
+from tests.helpers.servers import LiveServer
 
 
 def check_chain(server: LiveServer, call: Callable[[dict[str, Any]], dict[str, Any]]) -> None:

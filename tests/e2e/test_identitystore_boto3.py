@@ -14,8 +14,9 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.conftest import make_admin_client, make_client, private_server
-from tests.support import JWT_BEARER, LiveServer
+from tests.helpers.clients import make_admin_client, make_client
+from tests.helpers.config import JWT_BEARER
+from tests.helpers.servers import LiveServer, private_server
 
 OTHER_STORE = "d-0123456789"
 MISSING_ID = "0123456789-01234567-89ab-cdef-0123-456789abcdef"

@@ -15,7 +15,9 @@ from typing import Any
 
 import pytest
 
-from tests.support import JWT_BEARER, ROOT, LiveServer, decode_unverified
+from tests.helpers.clients import decode_unverified
+from tests.helpers.config import JWT_BEARER, ROOT
+from tests.helpers.servers import LiveServer
 
 NODE_DIR = ROOT / "tests" / "node"
 SCRIPT = NODE_DIR / "create_token.mjs"

@@ -12,8 +12,10 @@ import pytest
 
 from ssoidc.aws.models import operation
 from ssoidc.oauth.tokens import TokenMinter
-from tests.conftest import both_stores, race
-from tests.support import JWT_BEARER, LiveServer, decode_unverified, pg_fetchval
+from tests.helpers.clients import decode_unverified, race
+from tests.helpers.config import JWT_BEARER
+from tests.helpers.pg import pg_fetchval
+from tests.helpers.servers import LiveServer, both_stores
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])

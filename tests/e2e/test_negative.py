@@ -17,15 +17,9 @@ import pytest
 from botocore.exceptions import ClientError
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from tests.conftest import make_client
-from tests.support import (
-    ACCOUNT,
-    JWT_BEARER,
-    OTHER_ACCOUNT,
-    LiveServer,
-    create_credential,
-    post_token,
-)
+from tests.helpers.clients import make_client, post_token
+from tests.helpers.config import ACCOUNT, JWT_BEARER, OTHER_ACCOUNT
+from tests.helpers.servers import LiveServer, create_credential
 
 OIDC_NS = "http://internal.amazon.com/coral/com.amazonaws.sso.oidc/"
 
@@ -324,7 +318,7 @@ def test_sigv4_failures(server: LiveServer, unchanged: Callable[[], None]) -> No
     assert_frontend_error(garbage, "IncompleteSignatureException")
     # a body changed after signing
     url = f"{server.url}/token?aws_iam=t"
-    from tests.support import sign_request
+    from tests.helpers.clients import sign_request
 
     headers = sign_request(url, body)
     assert_frontend_error(

@@ -13,9 +13,10 @@ import httpx
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.conftest import both_stores, make_admin_client, make_client
 from tests.e2e.test_authorize_http import get, hidden, params
-from tests.support import JWT_BEARER, ROOT, LiveServer
+from tests.helpers.clients import make_admin_client, make_client
+from tests.helpers.config import JWT_BEARER, ROOT
+from tests.helpers.servers import LiveServer, both_stores
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])

@@ -19,9 +19,10 @@ import httpx
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.conftest import make_admin_client, make_client
-from tests.pg import drop_schema, new_schema, pg_base_url, require_postgres, with_query
-from tests.support import JWT_BEARER, LiveServer, running_server
+from tests.helpers.clients import make_admin_client, make_client
+from tests.helpers.config import JWT_BEARER
+from tests.helpers.pg import drop_schema, new_schema, pg_base_url, require_postgres, with_query
+from tests.helpers.servers import LiveServer, running_server
 
 
 class TcpProxy:

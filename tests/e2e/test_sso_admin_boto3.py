@@ -17,15 +17,9 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.conftest import make_admin_client, private_server
-from tests.support import (
-    ACCOUNT,
-    AUDIENCE,
-    JWT_BEARER,
-    TOKEN_EXCHANGE,
-    LiveServer,
-    allow_account,
-)
+from tests.helpers.clients import make_admin_client
+from tests.helpers.config import ACCOUNT, AUDIENCE, JWT_BEARER, TOKEN_EXCHANGE, allow_account
+from tests.helpers.servers import LiveServer, private_server
 
 CUSTOM = "arn:aws:sso::aws:applicationProvider/custom"
 MISSING_APP = f"arn:aws:sso::{ACCOUNT}:application/ssoins-e2e0000000000000/apl-0000000000000000"

@@ -26,9 +26,10 @@ import httpx
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.conftest import make_admin_client, make_client
-from tests.multinode.cluster import Cluster
-from tests.support import JWT_BEARER, LiveServer, free_port
+from tests.helpers.clients import make_admin_client, make_client
+from tests.helpers.cluster import Cluster
+from tests.helpers.config import JWT_BEARER
+from tests.helpers.servers import LiveServer, free_port
 
 SCHEMA = "ssoidc_failover"
 

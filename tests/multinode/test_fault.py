@@ -38,8 +38,9 @@ import httpx
 import orjson
 
 from ssoidc.oauth.grants.authorization_code import code_hash
-from tests.multinode.cluster import Cluster, cluster_fixture
-from tests.support import ACCESS_TYPE, JWT_BEARER, REDIRECT_URI, TOKEN_EXCHANGE, sign_request
+from tests.helpers.clients import sign_request
+from tests.helpers.cluster import Cluster, cluster_fixture
+from tests.helpers.config import ACCESS_TYPE, JWT_BEARER, REDIRECT_URI, TOKEN_EXCHANGE
 
 VICTIM = 2
 THREADS = 6
@@ -270,18 +271,24 @@ def test_kill_9_one_node_under_load(cluster: Cluster) -> None:
     rng = random.Random(7)
     apps = n0.apps
 
-    local = threading.local()
-
-    def probe(job: tuple[int, dict[str, Any]]) -> tuple[int, str]:
-        node, doc = job
-        if not hasattr(local, "http"):
-            local.http = http_client()
-        r = post(local.http, cluster, node, doc)
-        return r.status_code, r.headers.get("x-amzn-ErrorType", "").split(":")[0]
-
     def run(docs: list[dict[str, Any]]) -> list[tuple[int, str]]:
-        with ThreadPoolExecutor(THREADS) as pool:
-            return list(pool.map(probe, [(i % 3, d) for i, d in enumerate(docs)]))
+        local = threading.local()
+        clients: list[httpx.Client] = []  # one per pool thread, closed with the pool
+
+        def probe(job: tuple[int, dict[str, Any]]) -> tuple[int, str]:
+            node, doc = job
+            if not hasattr(local, "http"):
+                local.http = http_client()
+                clients.append(local.http)
+            r = post(local.http, cluster, node, doc)
+            return r.status_code, r.headers.get("x-amzn-ErrorType", "").split(":")[0]
+
+        try:
+            with ThreadPoolExecutor(THREADS) as pool:
+                return list(pool.map(probe, [(i % 3, d) for i, d in enumerate(docs)]))
+        finally:
+            for c in clients:
+                c.close()
 
     heads = [{"clientId": apps[app], "grantType": "refresh_token", "refreshToken": t} for app, t in led.heads]
     assert {s for s, _ in run(heads)} == {200}  # every live refresh token: redeemable once

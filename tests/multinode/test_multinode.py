@@ -1,7 +1,7 @@
 """Three ``ssoidc serve`` nodes on one PostgreSQL schema: the guarantees hold across nodes, not only within one.
 
 Clients spread their requests round-robin over the nodes (as a load balancer would). Every node runs the same e2e
-configuration (``tests.support.e2e_config``); see ``tests/multinode/cluster.py`` for how the cluster is built.
+configuration (``tests.helpers.config.e2e_config``); see ``tests/helpers/cluster.py`` for how the cluster is built.
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ import yaml
 from botocore.exceptions import ClientError
 
 from ssoidc.storage.postgres import VERSION_RECHECK_SECONDS
-from tests.conftest import make_admin_client, make_client
-from tests.multinode.cluster import Cluster, cluster_fixture
-from tests.support import (
+from tests.helpers.clients import make_admin_client, make_client
+from tests.helpers.cluster import Cluster, cluster_fixture
+from tests.helpers.config import (
     ACCESS_TYPE,
     JWT_BEARER,
     REDIRECT_URI,

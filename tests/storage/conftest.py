@@ -10,47 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Coroutine, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
 
 import pytest
 
-from ssoidc.storage.base import Store
 from ssoidc.storage.memory import MemoryData, MemoryStore
 from ssoidc.storage.postgres import PostgresStore
 from ssoidc.storage.sqlite import SqliteStore
-from tests.pg import drop_schema, new_schema, require_postgres, with_query
-from tests.pg import pg_base_url as base_url
-
-KEY = bytes(range(32))
-T = TypeVar("T")
-
-
-@dataclass
-class Backend:
-    """One empty store, the event loop the test runs it on, and a way to open more stores ("nodes") on it."""
-
-    kind: str
-    loop: asyncio.AbstractEventLoop
-    factory: Callable[[bytes], Store]
-    stores: list[Store] = field(default_factory=list)
-    url: str = ""
-    """PostgreSQL only: the URL of this test's schema."""
-
-    def open(self, master_key: bytes = KEY) -> Store:
-        """Another store on the same database, as another node would open it (its own pool or connection)."""
-        store = self.factory(master_key)
-        self.stores.append(store)
-        return store
-
-    @property
-    def store(self) -> Store:
-        return self.stores[0]
-
-    def run(self, coro: Coroutine[Any, Any, T]) -> T:
-        return self.loop.run_until_complete(coro)
+from tests.helpers.pg import drop_schema, require_postgres
+from tests.helpers.pg import pg_base_url as base_url
+from tests.helpers.storage import Backend, fresh_schema_url
 
 
 @pytest.fixture(scope="session")
@@ -59,11 +29,6 @@ def pg_base_url() -> str:
     url = base_url()
     require_postgres(url, "The storage contract suite and the PostgreSQL store tests")
     return url
-
-
-def fresh_schema_url(base: str) -> tuple[str, str]:
-    schema = new_schema("ssoidc_test")
-    return schema, with_query(base, search_path=schema, pool_min_size="1", pool_max_size="4")
 
 
 @pytest.fixture()

@@ -43,7 +43,7 @@ from ssoidc.storage.base import (
     WebSession,
 )
 from ssoidc.storage.common import REVOCATION_SETTLE_SECONDS
-from tests.storage.conftest import KEY, Backend
+from tests.helpers.storage import KEY, Backend
 
 NODES = 5
 CALLERS = 50

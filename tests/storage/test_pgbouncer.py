@@ -20,12 +20,12 @@ from botocore.exceptions import ClientError
 from ssoidc.errors import ConfigError
 from ssoidc.storage.base import Redemption, TokenRecord
 from ssoidc.storage.postgres import PostgresStore, PostgresUrl
-from tests.conftest import make_admin_client, make_client
-from tests.multinode.cluster import Cluster
-from tests.pg import drop_schema, new_schema
-from tests.pgbouncer import transaction_pooler
-from tests.storage.conftest import KEY
-from tests.support import JWT_BEARER
+from tests.helpers.clients import make_admin_client, make_client
+from tests.helpers.cluster import Cluster
+from tests.helpers.config import JWT_BEARER
+from tests.helpers.pg import drop_schema, new_schema
+from tests.helpers.pgbouncer import transaction_pooler
+from tests.helpers.storage import KEY
 
 APP = "arn:aws:sso::123456789012:application/ssoins-1111111111111111/apl-1111111111111111"
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 import yaml
@@ -29,8 +29,9 @@ from ssoidc.oauth.tokens import MAC_TOKEN_BODY_CHARS, RefreshClaims
 from ssoidc.settings import Settings
 from ssoidc.storage.base import TokenRecord
 from ssoidc.storage.memory import MemoryStore
-from tests.inprocess import ALLOW_ACCOUNT, issue_code, memory_services
-from tests.pg import drop_schema, new_schema, pg_run, with_query
+from ssoidc.storage.sqlite import SqliteStore
+from tests.helpers.inprocess import ALLOW_ACCOUNT, issue_code, memory_services
+from tests.helpers.pg import drop_schema, new_schema, pg_run, with_query
 
 REDIRECT = "https://a.example.com/cb"
 GRACE = 2.0
@@ -51,6 +52,8 @@ CONFIG = {
     "Users": [{"UserName": "u", "Emails": [{"Value": "u@example.com"}]}],
 }
 CALLER = Caller(principal_arn="arn:aws:iam::123456789012:root", access_key_id="AKIAX")
+
+T = TypeVar("T")
 
 
 class Harness:
@@ -92,7 +95,7 @@ class Harness:
 
         signer.sign = counting_sign  # type: ignore[method-assign]
 
-    def run(self, coro: Any) -> Any:
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
         return self.loop.run_until_complete(coro)
 
     def call(self, **kw: Any) -> Any:
@@ -117,7 +120,9 @@ class Harness:
         if isinstance(self.node.store, MemoryStore):
             return len(self.node.store.data.tokens)
         if self.kind == "sqlite":
-            db = sqlite3.connect(f"file:{self.node.store.path}?mode=ro", uri=True)  # type: ignore[union-attr]
+            store = self.node.store
+            assert isinstance(store, SqliteStore)
+            db = sqlite3.connect(f"file:{store.path}?mode=ro", uri=True)
             try:
                 return int(db.execute("SELECT COUNT(*) FROM tokens").fetchone()[0])
             finally:

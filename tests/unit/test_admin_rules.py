@@ -13,6 +13,7 @@ import yaml
 from ssoidc.admin.rules import ENTERPRISE, MAX_TAGS, check
 from ssoidc.aws.identitystore import apply_user_operations, user_out
 from ssoidc.aws.mapping import user_to_shape
+from ssoidc.aws.shapes.identitystore import AttributeOperation
 from ssoidc.config.apply import apply_to_store, parse_file
 from ssoidc.errors import ConfigError, Conflict, ServiceQuotaExceeded, ValidationFailed
 from ssoidc.model import (
@@ -260,7 +261,7 @@ def test_a_file_holds_at_most_50_tags_per_resource() -> None:
 @pytest.mark.parametrize("stored", ["oops", ["a"], 5])
 def test_update_user_replaces_a_stored_extension_that_is_not_an_object(stored: Any) -> None:
     user = with_user(Extensions={ENTERPRISE: stored}).users[0]
-    ops = [{"AttributePath": f"{ENTERPRISE}.department", "AttributeValue": "Eng"}]
+    ops: list[AttributeOperation] = [{"AttributePath": f"{ENTERPRISE}.department", "AttributeValue": "Eng"}]
     updated = apply_user_operations(user, ops)
     assert updated.profile["Extensions"] == {ENTERPRISE: {"department": "Eng"}}
     check(replace(with_user(), users=(updated,)))

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from ssoidc.oauth import jose
 
 RSA = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-KEYS = {
+KEYS: dict[str, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey] = {
     "ES256": ec.generate_private_key(ec.SECP256R1()),
     "ES384": ec.generate_private_key(ec.SECP384R1()),
     "ES512": ec.generate_private_key(ec.SECP521R1()),

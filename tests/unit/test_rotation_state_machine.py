@@ -24,7 +24,8 @@ from ssoidc.config.apply import apply_to_store, parse_file
 from ssoidc.errors import InvalidGrant, OAuthError
 from ssoidc.oauth.request import Caller, TokenRequest
 from ssoidc.settings import Settings
-from tests.inprocess import ALLOW_ACCOUNT, issue_code
+from ssoidc.storage.sqlite import SqliteStore
+from tests.helpers.inprocess import ALLOW_ACCOUNT, issue_code
 
 GRACE = 2.0
 ACCESS_TTL = 30
@@ -166,7 +167,9 @@ class RotationMachine(RuleBasedStateMachine):
     @invariant()
     def at_most_one_live_refresh_token(self) -> None:
         """However the requests interleave, a session never has two redeemable refresh tokens."""
-        db = sqlite3.connect(f"file:{self.node.store.path}?mode=ro", uri=True)
+        store = self.node.store
+        assert isinstance(store, SqliteStore)
+        db = sqlite3.connect(f"file:{store.path}?mode=ro", uri=True)
         try:
             live = db.execute(
                 "SELECT COUNT(*) FROM tokens t WHERE t.kind = 'refresh' AND t.retired_at IS NULL"

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import free_port
+from tests.helpers.servers import free_port
 
 PGBOUNCER = "/usr/sbin/pgbouncer"
 

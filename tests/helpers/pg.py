@@ -2,6 +2,7 @@
 
 The server comes from ``SSOIDC_TEST_PG_URL`` (default ``postgresql://127.0.0.1:5432/test``); every user of it
 works in its own schema, selected with ``?search_path=`` (asyncpg passes unknown URL parameters to the server).
+The benchmark (``bench/``) uses ``with_query``, ``pg_run`` and ``drop_schema`` too.
 """
 
 from __future__ import annotations
@@ -11,10 +12,12 @@ import os
 import secrets
 import urllib.parse
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import asyncpg
 import pytest
+
+from ssoidc.storage.postgres import PostgresUrl
 
 DEFAULT_PG_URL = "postgresql://127.0.0.1:5432/test"
 T = TypeVar("T")
@@ -57,10 +60,9 @@ def require_postgres(url: str, who: str = "These tests") -> None:
 def pg_run(database_url: str, op: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
     """``await op(connection)`` on a fresh connection to ``database_url`` (a store URL: its ``search_path`` and
     other server settings apply; the store's pool parameters are dropped)."""
-    from ssoidc.storage.postgres import PostgresUrl
 
     async def go() -> T:
-        conn = await asyncpg.connect(PostgresUrl.parse(database_url).dsn, timeout=5)
+        conn = await asyncpg.connect(PostgresUrl.parse(database_url).dsn, timeout=10)
         try:
             return await op(conn)
         finally:
@@ -69,12 +71,11 @@ def pg_run(database_url: str, op: Callable[[asyncpg.Connection], Awaitable[T]]) 
     return asyncio.run(go())
 
 
-def drop_schema(base_url: str, schema: str) -> None:
-    async def go() -> None:
-        conn = await asyncpg.connect(base_url, timeout=5)
-        try:
-            await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-        finally:
-            await conn.close()
+def pg_fetchval(database_url: str, sql: str, *args: Any) -> Any:
+    """One value from PostgreSQL (``search_path`` and the other server settings of ``database_url`` apply)."""
+    return pg_run(database_url, lambda conn: conn.fetchval(sql, *args))
 
-    asyncio.run(go())
+
+def drop_schema(url: str, schema: str) -> None:
+    """Drop ``schema`` (and everything in it) on the server of ``url`` (a base or a store URL)."""
+    pg_run(url, lambda conn: conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))

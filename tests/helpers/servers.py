@@ -1,10 +1,11 @@
-"""Test support: a live ``ssoidc serve`` subprocess on loopback, with a known configuration and credentials."""
+"""Live ``ssoidc serve`` subprocesses on loopback with the e2e configuration (``tests.helpers.config``), and
+fixture factories for a module's own server."""
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
+import json
 import os
 import secrets
 import socket
@@ -15,31 +16,22 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import httpx
-import jwt
+import pytest
 import yaml
 
 from ssoidc.crypto import b64u
-from ssoidc.model import Configuration
+from ssoidc.model import ConfigSnapshot, Configuration
+from ssoidc.oauth.authorize import CodeIssuer
 from ssoidc.oauth.keys import Signer
+from ssoidc.oauth.pkce import s256
 from ssoidc.storage.base import SigningKey, Store
+from ssoidc.storage.postgres import PostgresStore
 from ssoidc.storage.sqlite import SqliteStore
-
-ROOT = Path(__file__).resolve().parent.parent
-ACCOUNT = "123456789012"
-OTHER_ACCOUNT = "210987654321"
-ADMIN_KEY = "AKIASSOIDCTESTADMIN1"
-ADMIN_SECRET = "test/admin/secret/0123456789abcdefghijklmn"
-JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
-AUDIENCE = "test-audience"
-REDIRECT_URI = "https://app.example.com/callback"
-INSTANCE_ARN = "arn:aws:sso:::instance/ssoins-e2e0000000000000"
-INSTANCE_TARGET = INSTANCE_ARN
-TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
-ACCESS_TYPE = "urn:ietf:params:oauth:token-type:access_token"
-REFRESH_TYPE = "urn:ietf:params:oauth:token-type:refresh_token"
+from tests.helpers.config import ADMIN_KEY, ADMIN_SECRET, AUDIENCE, REDIRECT_URI, ROOT, e2e_config
+from tests.helpers.pg import pg_fetchval
 
 T = TypeVar("T")
 
@@ -48,141 +40,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def allow_account(account: str = ACCOUNT) -> dict[str, Any]:
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"AWS": account},
-                "Action": "sso-oauth:CreateTokenWithIAM",
-                "Resource": "*",
-            }
-        ],
-    }
-
-
-def e2e_config(base_url: str) -> dict[str, Any]:
-    """The configuration every e2e test runs against (names are referenced by the tests)."""
-    issuer = f"{base_url}/demo-issuer"
-    jwt_grant = {
-        JWT_BEARER: {
-            "JwtBearer": {
-                "AuthorizedTokenIssuers": [
-                    {"TrustedTokenIssuerArn": "demo", "AuthorizedAudiences": [AUDIENCE]}
-                ]
-            }
-        }
-    }
-    deny_alice_role = {
-        "Version": "2012-10-17",
-        "Statement": [
-            allow_account()["Statement"][0],
-            {
-                "Sid": "NoDenied",
-                "Effect": "Deny",
-                "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:role/Denied"},
-                "Action": "sso-oauth:*",
-                "Resource": "*",
-            },
-        ],
-    }
-    return {
-        "Instance": {"Name": "e2e", "InstanceArn": INSTANCE_ARN},
-        "TrustedTokenIssuers": [
-            {
-                "Name": "demo",
-                "TrustedTokenIssuerConfiguration": {
-                    "OidcJwtConfiguration": {
-                        "IssuerUrl": issuer,
-                        "ClaimAttributePath": "email",
-                        "IdentityStoreAttributePath": "emails.value",
-                    }
-                },
-            }
-        ],
-        "Applications": [
-            {
-                "Name": "main",
-                "Grants": {
-                    **jwt_grant,
-                    "refresh_token": {"RefreshToken": {}},
-                    "urn:ietf:params:oauth:grant-type:token-exchange": {"TokenExchange": {}},
-                },
-                "AuthenticationMethods": {"IAM": {"Iam": {"ActorPolicy": deny_alice_role}}},
-                "AccessScopes": [
-                    {"Scope": "data:read", "AuthorizedTargets": ["target", "target-no-refresh"]},
-                    {"Scope": "data:write"},
-                ],
-                "Assignments": [
-                    {"PrincipalType": "USER", "PrincipalId": "alice"},
-                    {"PrincipalType": "GROUP", "PrincipalId": "team"},
-                ],
-            },
-            {
-                "Name": "no-refresh",
-                "Grants": jwt_grant,
-                "AuthenticationMethods": {"IAM": {"Iam": {"ActorPolicy": allow_account()}}},
-                "AssignmentRequired": False,
-            },
-            {
-                "Name": "no-policy",
-                "Grants": jwt_grant,
-                "AssignmentRequired": False,
-            },
-            {
-                "Name": "other-account-only",
-                "Grants": jwt_grant,
-                "AuthenticationMethods": {"IAM": {"Iam": {"ActorPolicy": allow_account(OTHER_ACCOUNT)}}},
-                "AssignmentRequired": False,
-            },
-            {
-                "Name": "disabled",
-                "Status": "DISABLED",
-                "Grants": jwt_grant,
-                "AuthenticationMethods": {"IAM": {"Iam": {"ActorPolicy": allow_account()}}},
-            },
-            {
-                "Name": "web",
-                "Grants": {
-                    "authorization_code": {
-                        "AuthorizationCode": {
-                            "RedirectUris": [REDIRECT_URI, "http://127.0.0.1/cb", f"{base_url}/demo/callback"]
-                        }
-                    },
-                    "refresh_token": {"RefreshToken": {}},
-                },
-                "AuthenticationMethods": {"IAM": {"Iam": {"ActorPolicy": allow_account()}}},
-                "AccessScopes": [{"Scope": "web:read", "AuthorizedTargets": [INSTANCE_TARGET]}],
-                "Assignments": [{"PrincipalType": "USER", "PrincipalId": "alice"}],
-            },
-            {
-                "Name": "target-no-refresh",
-                "Grants": {"urn:ietf:params:oauth:grant-type:token-exchange": {"TokenExchange": {}}},
-                "AuthenticationMethods": {"IAM": {"Iam": {"ActorPolicy": allow_account()}}},
-                "AssignmentRequired": False,
-            },
-            {
-                "Name": "target",
-                "Grants": {
-                    "urn:ietf:params:oauth:grant-type:token-exchange": {"TokenExchange": {}},
-                    "refresh_token": {"RefreshToken": {}},
-                },
-                "AuthenticationMethods": {"IAM": {"Iam": {"ActorPolicy": allow_account()}}},
-                "Assignments": [{"PrincipalType": "USER", "PrincipalId": "alice"}],
-            },
-        ],
-        "Users": [
-            {"UserName": "alice", "Emails": [{"Value": "alice@example.com"}], "Name": {"GivenName": "Alice"}},
-            {"UserName": "bob", "Emails": [{"Value": "bob@example.com"}]},
-            {"UserName": "carol", "Emails": [{"Value": "carol@example.com"}]},
-            {"UserName": "dup1", "Emails": [{"Value": "dup@example.com"}]},
-            {"UserName": "dup2", "Emails": [{"Value": "dup@example.com"}]},
-        ],
-        "Groups": [{"DisplayName": "team", "Members": ["bob"]}],
-    }
 
 
 @dataclass
@@ -208,8 +65,6 @@ class LiveServer:
 
     def store(self) -> Store:
         if self.database_url:
-            from ssoidc.storage.postgres import PostgresStore
-
             return PostgresStore(self.database_url, master_key=self.master_key)
         return SqliteStore(self.data_dir / "ssoidc.db", master_key=self.master_key)
 
@@ -243,8 +98,9 @@ class LiveServer:
         self.instance_arn = config.instance.instance_arn
         self._signer = Signer(keys[0])
 
-    def assertion(self, email: str = "alice@example.com", **overrides: Any) -> str:
-        """A valid assertion from the demo issuer; ``overrides`` replace claims (None deletes one)."""
+    def assertion(self, email: str | list[str] | None = "alice@example.com", **overrides: Any) -> str:
+        """A valid assertion from the demo issuer for ``email`` (its ``sub`` and ``email`` claims; the negative
+        tests send a null or a non-string one); ``overrides`` replace claims (None deletes one)."""
         now = int(time.time())
         claims: dict[str, Any] = {
             "iss": self.issuer_url,
@@ -276,10 +132,6 @@ class LiveServer:
         issued_ago: float = 0.0,
     ) -> str:
         """Mint an authorization code through the domain service (as the sign-in flow will)."""
-        from ssoidc.model import ConfigSnapshot
-        from ssoidc.oauth.authorize import CodeIssuer
-        from ssoidc.oauth.pkce import s256
-
         challenge = None if verifier is None else (s256(verifier) if method == "S256" else verifier)
 
         async def go(st: Store) -> str:
@@ -333,6 +185,7 @@ class LiveServer:
             self.proc.wait(10)
         except subprocess.TimeoutExpired:
             self.proc.kill()
+            self.proc.wait(10)
 
 
 def spawn_server(
@@ -446,62 +299,27 @@ def running_server(tmp: Path, **kw: Any) -> Iterator[LiveServer]:
         server.stop()
 
 
-def pg_fetchval(database_url: str, sql: str, *args: Any) -> Any:
-    """One value from PostgreSQL (``search_path`` and the other server settings of ``database_url`` apply)."""
-    from tests.pg import pg_run
-
-    return pg_run(database_url, lambda conn: conn.fetchval(sql, *args))
-
-
-def decode_unverified(token: str) -> dict[str, Any]:
-    return jwt.decode(token, options={"verify_signature": False})
+def both_stores(request: pytest.FixtureRequest) -> LiveServer:
+    """Body of a module-level ``server`` fixture parameterized over ``["sqlite", "postgres"]``."""
+    server: LiveServer = request.getfixturevalue(f"{request.param}_server")
+    return server
 
 
-def b64(data: bytes) -> str:
-    return base64.b64encode(data).decode()
+def private_server(name: str, *, scope: Literal["function", "module"] = "module") -> Any:
+    """A fixture for a module's own live server: ``live = private_server("walkthrough")``. Started in a fresh
+    temporary directory named after ``name`` and stopped at the end of ``scope``, for tests that change what the
+    shared server's other users rely on."""
 
+    @pytest.fixture(scope=scope)
+    def fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+        with running_server(tmp_path_factory.mktemp(name)) as s:
+            yield s
 
-def sign_request(
-    url: str,
-    body: bytes,
-    *,
-    key: str = ADMIN_KEY,
-    secret: str = ADMIN_SECRET,
-    region: str = "us-east-1",
-    service: str = "sso-oauth",
-    when: Any = None,
-    session_token: str | None = None,
-    headers: dict[str, str] | None = None,
-) -> dict[str, str]:
-    """Sign a POST with botocore's own SigV4 signer (optionally at another time) and return its headers."""
-    from unittest import mock
-
-    from botocore.auth import SigV4Auth
-    from botocore.awsrequest import AWSRequest
-    from botocore.credentials import Credentials
-
-    req = AWSRequest(
-        method="POST", url=url, data=body, headers={"Content-Type": "application/json", **(headers or {})}
-    )
-    auth = SigV4Auth(Credentials(key, secret, session_token), service, region)
-    if when is None:
-        auth.add_auth(req)
-    else:
-        with mock.patch("botocore.auth.get_current_datetime", return_value=when):
-            auth.add_auth(req)
-    return dict(req.headers.items())
-
-
-def post_token(server: LiveServer, body: bytes, *, query: str = "aws_iam=t", **sign: Any) -> httpx.Response:
-    url = f"{server.url}/token" + (f"?{query}" if query else "")
-    headers = sign_request(url, body, **sign)
-    return httpx.post(url, content=body, headers=headers, timeout=10)
+    return fixture
 
 
 def create_credential(server: LiveServer, principal_arn: str, *extra: str) -> tuple[str, str]:
     """Register a credential through the CLI (as an operator would) and return (key id, secret)."""
-    import json
-
     out = subprocess.run(
         [
             sys.executable,

@@ -1,11 +1,12 @@
-"""Several ``ssoidc serve`` nodes on one PostgreSQL schema, as behind a load balancer (tests/multinode).
+"""Several ``ssoidc serve`` nodes on one PostgreSQL schema, as behind a load balancer (tests/multinode, and
+``tests/storage/test_pgbouncer.py``).
 
-* PostgreSQL comes from ``SSOIDC_TEST_PG_URL`` (``tests.pg``; default ``postgresql://127.0.0.1:5432/test``).
+* PostgreSQL comes from ``SSOIDC_TEST_PG_URL`` (``tests.helpers.pg``; default ``postgresql://127.0.0.1:5432/test``).
   ``start_cluster`` FAILS the calling test if the server cannot be reached; it never skips.
 * Each cluster gets a fresh schema ``ssoidc_mn_<xdist worker>_<random>`` (selected with ``?search_path=``; the
   first node to start creates it, under the store's migration lock), dropped by ``Cluster.close``.
-* Every node shares one random master key, the bootstrap admin of ``tests.support``, and one configuration file:
-  the e2e configuration of ``tests.support``, whose demo trusted token issuer is node 0's ``/demo-issuer`` (every
+* Every node shares one random master key, the bootstrap admin of ``tests.helpers.config``, and one configuration file:
+  the e2e configuration of ``tests.helpers.config``, whose demo trusted token issuer is node 0's ``/demo-issuer`` (every
   node serves the same demo-issuer key: it is stored once in the database). ``SSOIDC_PUBLIC_URL`` is node 0's URL
   on every node, as a load balancer's address would be, so every node signs idTokens with the same ``iss``.
 * All nodes are launched at the same moment (``Popen`` back to back, then each is waited for), so their first-start
@@ -30,16 +31,9 @@ import pytest
 import yaml
 
 from ssoidc.crypto import b64u
-from tests.pg import drop_schema, new_schema, pg_base_url, pg_run, require_postgres, with_query
-from tests.support import (
-    ADMIN_KEY,
-    ADMIN_SECRET,
-    LiveServer,
-    e2e_config,
-    free_port,
-    spawn_server,
-    wait_healthy,
-)
+from tests.helpers.config import ADMIN_KEY, ADMIN_SECRET, e2e_config
+from tests.helpers.pg import drop_schema, new_schema, pg_base_url, pg_run, require_postgres, with_query
+from tests.helpers.servers import LiveServer, free_port, spawn_server, wait_healthy
 
 
 @dataclass
@@ -86,6 +80,8 @@ class Cluster:
         except BaseException:
             for proc in procs:
                 _killpg(proc, signal.SIGKILL)
+            for proc in procs:
+                proc.wait(10)
             raise
         first = LiveServer(
             self.url(0),
@@ -153,6 +149,7 @@ class Cluster:
             self._wait_ready(i, proc, timeout)
         except BaseException:
             _killpg(proc, signal.SIGKILL)
+            proc.wait(10)
             raise
         self.nodes[i].proc = proc
 
