@@ -1,0 +1,183 @@
+"""The AWS skeleton in process, driven by botocore's own serializers, signer and parsers (the code boto3 runs).
+
+* routing comes from the model: ``POST /token?aws_iam=t`` is CreateTokenWithIAM, plain ``POST /token`` CreateToken;
+* the model marks the unsigned operations (``auth: smithy.api#noAuth``), the rest need SigV4;
+* adding an operation is one handler method (CONTRIBUTING.md, "Adding an AWS operation"), followed here for
+  STS ``GetCallerIdentity`` over the AWS Query protocol: no edit to the web layer, the router or the codecs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import create_request_object, prepare_request_dict
+from botocore.credentials import Credentials
+from botocore.parsers import create_parser
+from botocore.serialize import create_serializer
+
+from ssoidc.aws.admin_auth import admin_bad_input
+from ssoidc.aws.models import operation, service_model
+from ssoidc.aws.oidc import bad_input as oidc_bad_input
+from ssoidc.aws.protocols import Query, RestJson
+from ssoidc.aws.sigv4 import Credential
+from ssoidc.aws.skeleton import AwsService, Call, Skeleton, is_unsigned
+from ssoidc.aws.wire import WireRequest
+
+AKID, SECRET = "AKIAEXAMPLEEXAMPLE00", "s" * 40
+PRINCIPAL = "arn:aws:iam::123456789012:user/tester"
+
+
+class ExampleSts:
+    """The recipe's one step: a method named ``xform_name("GetCallerIdentity")``."""
+
+    async def get_caller_identity(self, inp: Mapping[str, Any], call: Call) -> dict[str, Any]:
+        return {"UserId": call.access_key_id, "Account": PRINCIPAL.split(":")[4], "Arn": call.principal_arn}
+
+
+class RecordingOidc:
+    """Records which operation each request reached."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, dict[str, Any], Call]] = []
+
+    async def create_token_with_iam(self, inp: Mapping[str, Any], call: Call) -> dict[str, Any]:
+        self.seen.append(("CreateTokenWithIAM", dict(inp), call))
+        return {"accessToken": "a", "tokenType": "Bearer", "expiresIn": 1}
+
+    async def register_client(self, inp: Mapping[str, Any], call: Call) -> dict[str, Any]:
+        self.seen.append(("RegisterClient", dict(inp), call))
+        return {"clientId": "c", "clientIdIssuedAt": 1, "clientSecretExpiresAt": 2}
+
+
+async def nothing() -> None:
+    """No configuration to refresh in these tests."""
+
+
+def skeleton(services: list[AwsService]) -> Skeleton:
+    creds = {AKID: Credential(AKID, SECRET, PRINCIPAL)}
+    return Skeleton(
+        services,
+        lookup_credential=creds.get,
+        region="us-east-1",
+        max_skew_seconds=300,
+        now=time.time,  # botocore signs with the wall clock
+        refresh=nothing,
+    )
+
+
+def call(sk: Skeleton, service: str, op: str, params: dict[str, Any], *, sign: bool = True) -> dict[str, Any]:
+    """Serialize, sign and parse with botocore, as a boto3 client would; the skeleton answers in between."""
+    model = service_model(service)
+    opm = model.operation_model(op)
+    req = create_serializer(model.protocol).serialize_to_request(params, opm)
+    prepare_request_dict(req, endpoint_url="http://127.0.0.1:8000")
+    aws_req = create_request_object(req)
+    aws_req.headers["Host"] = "127.0.0.1:8000"
+    if sign:
+        SigV4Auth(Credentials(AKID, SECRET), model.signing_name, "us-east-1").add_auth(aws_req)
+    prepared = aws_req.prepare()
+    url = urlsplit(prepared.url)
+    body = prepared.body or b""
+    wire = WireRequest(
+        prepared.method,
+        (url.path or "/").encode(),
+        url.query.encode(),
+        [(k.lower().encode(), v.encode() if isinstance(v, str) else v) for k, v in prepared.headers.items()],
+        body if isinstance(body, bytes) else body.encode(),
+    )
+    assert sk.claims(wire.method, url.path or "/", parse_qs(url.query))
+    resp = asyncio.run(sk.dispatch(wire, url.path or "/", parse_qs(url.query)))
+    parsed: dict[str, Any] = create_parser(model.protocol).parse(
+        {
+            "status_code": resp.status,
+            "headers": {k.decode(): v.decode() for k, v in resp.headers},
+            "body": resp.body,
+        },
+        opm.output_shape,
+    )
+    parsed["_status"] = resp.status
+    return parsed
+
+
+def test_unsigned_operations_come_from_the_model() -> None:
+    assert is_unsigned(operation("sso-oidc", "CreateToken"))
+    assert is_unsigned(operation("sso-oidc", "RegisterClient"))
+    assert is_unsigned(operation("sso", "GetRoleCredentials"))
+    assert not is_unsigned(operation("sso-oidc", "CreateTokenWithIAM"))
+    assert not is_unsigned(operation("sts", "GetCallerIdentity"))
+
+
+def test_the_literal_query_parameter_picks_create_token_with_iam() -> None:
+    api = RecordingOidc()
+    sk = skeleton([AwsService("sso-oidc", RestJson(), api, bad_input=oidc_bad_input, constraints=False)])
+    out = call(sk, "sso-oidc", "CreateTokenWithIAM", {"clientId": "app", "grantType": "refresh_token"})
+    assert out["accessToken"] == "a"
+    name, inp, seen = api.seen[-1]
+    assert (name, inp) == ("CreateTokenWithIAM", {"clientId": "app", "grantType": "refresh_token"})
+    assert (seen.principal_arn, seen.access_key_id) == (PRINCIPAL, AKID)
+    # plain POST /token is CreateToken, which has no handler here: refused by name, never CreateTokenWithIAM
+    out = call(
+        sk, "sso-oidc", "CreateToken", {"clientId": "c", "clientSecret": "s", "grantType": "x"}, sign=False
+    )
+    assert (out["_status"], out["Error"]["Code"]) == (400, "NotImplementedException")
+    assert len(api.seen) == 1
+
+
+def test_an_unsigned_operation_reaches_its_handler_without_a_signature() -> None:
+    api = RecordingOidc()
+    sk = skeleton([AwsService("sso-oidc", RestJson(), api, bad_input=oidc_bad_input, constraints=False)])
+    out = call(sk, "sso-oidc", "RegisterClient", {"clientName": "cli", "clientType": "public"}, sign=False)
+    assert out["clientId"] == "c"
+    name, inp, seen = api.seen[-1]
+    assert (name, inp, seen.principal_arn) == (
+        "RegisterClient",
+        {"clientName": "cli", "clientType": "public"},
+        "",
+    )
+
+
+def test_a_signed_operation_without_a_signature_is_refused_before_its_handler() -> None:
+    api = RecordingOidc()
+    sk = skeleton([AwsService("sso-oidc", RestJson(), api, bad_input=oidc_bad_input, constraints=False)])
+    out = call(sk, "sso-oidc", "CreateTokenWithIAM", {"clientId": "app", "grantType": "x"}, sign=False)
+    assert (out["_status"], out["Error"]["Code"]) == (403, "MissingAuthenticationTokenException")
+    assert api.seen == []
+
+
+def test_recipe_add_an_operation_sts_get_caller_identity_over_aws_query() -> None:
+    sk = skeleton([AwsService("sts", Query(), ExampleSts(), bad_input=admin_bad_input)])
+    out = call(sk, "sts", "GetCallerIdentity", {})
+    assert (out["UserId"], out["Account"], out["Arn"]) == (AKID, "123456789012", PRINCIPAL)
+    assert out["ResponseMetadata"]["RequestId"]
+    # the other STS operations of the model answer by name in the Query error shape
+    out = call(sk, "sts", "GetSessionToken", {})
+    assert (out["_status"], out["Error"]["Code"]) == (400, "NotImplementedException")
+    # and STS's own front-end codes for a bad signature
+    out = call(sk, "sts", "GetCallerIdentity", {}, sign=False)
+    assert (out["_status"], out["Error"]["Code"]) == (403, "MissingAuthenticationToken")
+
+
+def test_query_decode_reads_nested_lists_and_structures_by_the_model() -> None:
+    opm = operation("sts", "AssumeRole")
+    params = {
+        "RoleArn": "arn:aws:iam::123456789012:role/r",
+        "RoleSessionName": "session",
+        "DurationSeconds": 900,
+        "ProvidedContexts": [
+            {
+                "ProviderArn": "arn:aws:iam::aws:contextProvider/IdentityCenter",
+                "ContextAssertion": "opaque-context",
+            }
+        ],
+        "Tags": [{"Key": "k", "Value": "v"}],
+    }
+    req = create_serializer("query").serialize_to_request(params, opm)
+    body = req["body"]
+    raw = body if isinstance(body, bytes) else urlencode(body).encode()
+    decoded = Query().decode(opm, WireRequest("POST", b"/", b"", [], raw), {})
+    assert decoded == params
