@@ -21,7 +21,7 @@ import httpx
 import jwt
 import yaml
 
-from ssoidc.crypto import b64u
+from ssoidc.base64url import b64u
 from ssoidc.model import Configuration
 from ssoidc.oauth.keys import Signer
 from ssoidc.storage.base import SigningKey, Store

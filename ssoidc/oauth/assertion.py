@@ -36,7 +36,6 @@ assertions) and nested JWTs.
 
 from __future__ import annotations
 
-import base64
 import binascii
 import json
 import math
@@ -49,6 +48,7 @@ from typing import Any, Final, Protocol
 
 import jwt
 
+from ssoidc.base64url import b64u_decode
 from ssoidc.oauth import jose
 from ssoidc.oauth.jwks import SUPPORTED_ALGORITHMS
 
@@ -112,7 +112,7 @@ def _b64url_json(part: str, what: str) -> dict[str, Any]:
     if not _B64URL.fullmatch(part) or len(part) % 4 == 1:
         raise AssertionInvalid(f"assertion {what} is not base64url")
     try:
-        raw = base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+        raw = b64u_decode(part)
     except (binascii.Error, ValueError):
         raise AssertionInvalid(f"assertion {what} is not base64url") from None
     try:
@@ -225,7 +225,7 @@ def _check_header(header: Mapping[str, Any], allowed: frozenset[str]) -> tuple[s
 def _check_signature(token: str, key: jwt.PyJWK, alg: str) -> None:
     signing_input, _, sig = token.rpartition(".")
     try:
-        signature = base64.urlsafe_b64decode(sig + "=" * (-len(sig) % 4))
+        signature = b64u_decode(sig)
     except (binascii.Error, ValueError):
         raise AssertionInvalid("assertion signature is not base64url") from None
     if not jose.verify(signing_input.encode("ascii", "replace"), signature, key.key, alg):

@@ -23,7 +23,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from ssoidc.crypto import b64u, derive_key
+from ssoidc.base64url import b64u
+from ssoidc.crypto import derive_key
 from ssoidc.model import ConfigSnapshot
 from ssoidc.node import Node
 from ssoidc.oauth.authorize import AuthorizeError, AuthorizeRequest, parse_authorize_request

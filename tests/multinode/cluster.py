@@ -29,7 +29,7 @@ from typing import Any
 import pytest
 import yaml
 
-from ssoidc.crypto import b64u
+from ssoidc.base64url import b64u
 from tests.pg import drop_schema, new_schema, pg_base_url, pg_run, require_postgres, with_query
 from tests.support import (
     ADMIN_KEY,

@@ -11,7 +11,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from ssoidc.crypto import b64u
+from ssoidc.base64url import b64u
 from ssoidc.errors import ConfigError
 from ssoidc.model import Configuration, Instance
 from ssoidc.node import Node, open_store
