@@ -62,14 +62,14 @@ class JwtBearerGrantHandler:
         config = app.grants[GRANT_JWT_BEARER]
         assert isinstance(config, JwtBearerGrantConfig)
         try:
-            iss, _header = peek_issuer(req.assertion)
+            parsed = peek_issuer(req.assertion)
         except AssertionInvalid as exc:
             raise InvalidGrant(exc.message) from None
 
         match = None
         for authorized in config.authorized_token_issuers:
             tti = ctx.directory.issuers.get(authorized.trusted_token_issuer_arn)
-            if tti is not None and tti.issuer_url == iss:
+            if tti is not None and tti.issuer_url == parsed.issuer:
                 match = (tti, authorized)
                 break
         if match is None:
@@ -81,7 +81,7 @@ class JwtBearerGrantHandler:
 
         try:
             verified = await verify_assertion(
-                req.assertion,
+                parsed,
                 issuer_url=tti.issuer_url,
                 allowed_algorithms=tti.allowed_algorithms,
                 keys=self._jwks,
