@@ -18,7 +18,14 @@ def s256(verifier: str) -> str:
 
 
 def verifier_is_well_formed(verifier: str) -> bool:
+    """``code_verifier`` syntax (RFC 7636 section 4.1): 43 to 128 unreserved characters."""
     return _VERIFIER.fullmatch(verifier) is not None
+
+
+def challenge_is_well_formed(challenge: str) -> bool:
+    """``code_challenge`` syntax: the verifier's alphabet and length (RFC 7636 sections 4.2 and 4.3; an S256
+    challenge is always 43 characters)."""
+    return _VERIFIER.fullmatch(challenge) is not None
 
 
 def verify(verifier: str, challenge: str, method: str) -> bool:
