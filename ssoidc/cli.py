@@ -8,12 +8,12 @@ import json
 import logging
 import os
 import sys
-import time
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from ssoidc.clock import SystemClock
 from ssoidc.errors import ConfigError
 from ssoidc.settings import OPTIONS, Settings, export_env, flag_help, settings_from_env
 from ssoidc.storage.base import StorageError
@@ -211,7 +211,7 @@ def apply(
         spec = load_file(file)
         store, _ = open_store(settings)
         try:
-            return await apply_to_store(store, spec, settings.account_id, time.time())
+            return await apply_to_store(store, spec, settings.account_id, SystemClock().now())
         finally:
             await store.close()
 
@@ -261,7 +261,9 @@ def export(
     try:
         text = export_configuration(config)
         if config.instance.status == "ACTIVE":  # never write a file that would not reproduce the store
-            back = resolve(parse_file(text, "export"), config, config.instance.owner_account_id)
+            back = resolve(
+                parse_file(text, "export"), config, config.instance.owner_account_id, now=SystemClock().now()
+            )
             if back != config:
                 _fail("the configuration cannot be exported exactly (please report this as a bug)")
         else:
@@ -393,7 +395,6 @@ def users_set_password(
 ) -> None:
     """Set a user's sign-in password (stored as an argon2id hash)."""
     import getpass
-    import time
 
     from ssoidc.model import ConfigSnapshot
     from ssoidc.node import open_store
@@ -416,7 +417,9 @@ def users_set_password(
             if config is None:
                 raise KeyError(user_name)
             svc = SignInService(store, SignInSettings())
-            return await svc.set_password(ConfigSnapshot(config, version), user_name, password, time.time())
+            return await svc.set_password(
+                ConfigSnapshot(config, version), user_name, password, SystemClock().now()
+            )
         finally:
             await store.close()
 

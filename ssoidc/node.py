@@ -142,7 +142,8 @@ class Node:
                 await self.store.set_password_hash(uid, hash_password(password), self.clock.now())
 
     async def load_demo_issuer(self) -> None:
-        _signer, keys = await load_signer(self.store, DEMO_ISSUER_PURPOSE, "RS256")  # `demo token` signs
+        # `demo token` signs
+        _signer, keys = await load_signer(self.store, DEMO_ISSUER_PURPOSE, "RS256", self.clock)
         self.demo_jwks = {"keys": keys}
 
     async def start(self, *, bootstrap: bool = True) -> None:
@@ -151,7 +152,9 @@ class Node:
             await self.bootstrap()
         elif self.settings.demo:
             await self.load_demo_issuer()
-        self.signer, keys = await load_signer(self.store, ID_TOKEN_PURPOSE, self.settings.id_token_alg)
+        self.signer, keys = await load_signer(
+            self.store, ID_TOKEN_PURPOSE, self.settings.id_token_alg, self.clock
+        )
         self.jwks_document = {"keys": keys}
         issuer = TokenIssuer(
             minter=self.minter,

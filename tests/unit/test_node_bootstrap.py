@@ -58,3 +58,21 @@ async def boot_plain(settings: Settings) -> None:
         await node.bootstrap()
     finally:
         await node.stop()
+
+
+def test_signing_key_ids_take_their_time_from_the_node_clock(tmp_path: Path) -> None:
+    """The idToken key made at first start is named after the injected clock's time, not the system's."""
+    from ssoidc.clock import FrozenClock
+
+    async def go() -> tuple[str, list[str]]:
+        node = Node(Settings(data_dir=tmp_path, demo=True), clock=FrozenClock(1_000_000_000.5))
+        try:
+            await node.start()
+            assert node.signer is not None
+            return node.signer.kid, [k.kid for k in await node.store.signing_keys("demo-issuer")]
+        finally:
+            await node.stop()
+
+    kid, demo_kids = asyncio.run(go())
+    assert kid.startswith("key-1000000000-")
+    assert demo_kids and all(k.startswith("key-1000000000-") for k in demo_kids)
