@@ -14,7 +14,7 @@ It prints:
 2. a breakdown of pyinstrument's samples into categories (SigV4, JSON, assertion verification, idToken signing,
    SQLite, framework...), each also converted to µs with (1);
 3. direct timings of each component called on its own (µs/op, median of 5 batches);
-4. a few primitives also timed by the peer benchmark (/work/shared/peer-bench), to compare machines;
+4. a few primitives also timed by the peer benchmark, to compare machines (docs/benchmarks.md, "Machine");
 5. the top of pyinstrument's call tree.
 
     .venv/bin/python bench/profile.py [--grant jwt-bearer|refresh] [--requests 3000] [--synchronous NORMAL|FULL]
@@ -588,7 +588,7 @@ def calibration() -> dict[str, float]:
     }
 
 
-PEER = {  # /work/shared/peer-bench/README.md, "Limit" table (their machine)
+PEER = {  # the peer benchmark's "Limit" table, measured on its machine (docs/benchmarks.md, "Machine")
     "ES256 sign, cryptography direct": 27.69,
     "RS256 sign, cryptography direct": 302.82,
     "sha256(token)": 0.35,

@@ -1,6 +1,6 @@
 """The JWT-bearer grant (RFC 7523 section 2.1 / 3) with IAM Identity Center trusted token issuers.
 
-Order of checks (spec section 11.7): parse the assertion; find a trusted token issuer on the application's
+Order of checks (RFC 7523 section 3; the grant settings of sso-admin PutApplicationGrant): parse the assertion; find a trusted token issuer on the application's
 JwtBearer grant whose IssuerUrl equals ``iss`` exactly; verify the signature with a key from the issuer's JWKS
 (explicit algorithm allow-list per issuer); exp/nbf/iat with leeway; ``aud`` intersects the issuer's
 AuthorizedAudiences; ``jti`` present; the ClaimAttributePath value matches exactly one user by
