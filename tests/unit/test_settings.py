@@ -148,3 +148,14 @@ def test_serve_flags_are_the_declared_ones() -> None:
         assert option.env in (flags[flag].help or "")
     assert flags["--port"].help == "Port (SSOIDC_PORT; default 8000)"
     assert flags["--database-url"].help.endswith("(SSOIDC_DATABASE_URL; default — (SQLite in the data dir))")
+
+
+def test_version_is_the_pyproject_one() -> None:
+    import tomllib
+
+    import ssoidc
+
+    pyproject = tomllib.loads((DOC_PATH.parent.parent / "pyproject.toml").read_text(encoding="utf-8"))
+    declared = pyproject["project"]["version"]
+    assert ssoidc.__version__ == declared
+    assert declared == ssoidc._PYPROJECT_VERSION  # the fallback for an uninstalled checkout is kept in step
