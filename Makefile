@@ -8,10 +8,10 @@ PORT ?= 8000
 DATA ?= .data/demo
 
 .DEFAULT_GOAL := help
-.PHONY: help install system-deps node-deps run test test-fast lint fmt typecheck shapes bench clean
+.PHONY: help install system-deps node-deps run test test-fast lint fmt typecheck shapes settings-doc bench clean
 
 help: ## show this help
-	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-12s %s\n", $$1, $$2}'
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-14s %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -55,8 +55,11 @@ lint: $(STAMP) ## ruff and mypy --strict
 	$(BIN)/mypy
 	$(BIN)/mypy tools/gen_shapes.py
 
-typecheck: $(STAMP)
+typecheck: $(STAMP) ## mypy --strict only
 	$(BIN)/mypy
+
+settings-doc: $(STAMP) ## regenerate the settings table in docs/settings.md from ssoidc/settings.py
+	$(BIN)/python -m ssoidc.settings --write docs/settings.md
 
 fmt: $(STAMP) ## format and auto-fix
 	$(BIN)/ruff format ssoidc tests bench tools

@@ -137,7 +137,7 @@ def base_env(synchronous: str = "NORMAL") -> dict[str, str]:
 
 
 def master_key() -> bytes:
-    from ssoidc.crypto import b64u_decode
+    from ssoidc.base64url import b64u_decode
 
     return b64u_decode(MASTER_KEY_B64U)
 

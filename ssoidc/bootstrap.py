@@ -31,7 +31,7 @@ async def bootstrap(store: Store, settings: Settings, clock: Clock) -> None:
     """Idempotent first-start work; safe from several processes at once."""
     await ensure_bootstrap_credential(store, settings)
     if settings.demo:
-        await demo_issuer_jwks(store)
+        await demo_issuer_jwks(store, clock)
     if settings.config_file is not None:
         await apply_to_store(store, load_file(settings.config_file), settings.account_id, clock.now())
     elif settings.demo:
@@ -41,9 +41,9 @@ async def bootstrap(store: Store, settings: Settings, clock: Clock) -> None:
         await ensure_demo_passwords(store, clock)
 
 
-async def demo_issuer_jwks(store: Store) -> dict[str, Any]:
+async def demo_issuer_jwks(store: Store, clock: Clock) -> dict[str, Any]:
     """The demo token issuer's JWKS (its key is created on first use; ``ssoidc demo token`` signs with it)."""
-    _signer, keys = await load_signer(store, DEMO_ISSUER_PURPOSE, "RS256")
+    _signer, keys = await load_signer(store, DEMO_ISSUER_PURPOSE, "RS256", clock)
     return {"keys": keys}
 
 

@@ -8,14 +8,14 @@ import json
 import logging
 import os
 import sys
-import time
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from ssoidc.clock import SystemClock
 from ssoidc.errors import ConfigError
-from ssoidc.settings import Settings, export_env, settings_from_env
+from ssoidc.settings import OPTIONS, Settings, export_env, flag_help, settings_from_env
 from ssoidc.storage.base import StorageError
 
 app = typer.Typer(
@@ -28,17 +28,14 @@ app.add_typer(credentials_app, name="credentials")
 app.add_typer(demo_app, name="demo")
 app.add_typer(users_app, name="users")
 
-DataDir = Annotated[
-    Path | None, typer.Option("--data-dir", help="Data directory (SSOIDC_DATA_DIR, default .data)")
-]
-DatabaseUrl = Annotated[
-    str | None,
-    typer.Option(
-        "--database-url",
-        help="postgresql://... to store everything in PostgreSQL (SSOIDC_DATABASE_URL; default: SQLite in the"
-        " data directory)",
-    ),
-]
+
+def _flag(name: str) -> Any:
+    """The ``typer.Option`` of the setting ``name``: flag, help and default all come from ``ssoidc.settings``."""
+    return typer.Option(OPTIONS[name].flag, help=flag_help(name))
+
+
+DataDir = Annotated[Path | None, _flag("data_dir")]
+DatabaseUrl = Annotated[str | None, _flag("database_url")]
 
 
 def _settings(**overrides: Any) -> Settings:
@@ -56,26 +53,15 @@ def _fail(message: str) -> None:
 
 @app.command()
 def serve(
-    host: Annotated[str | None, typer.Option(help="Bind address (default 127.0.0.1)")] = None,
-    port: Annotated[int | None, typer.Option(help="Port (default 8000)")] = None,
+    host: Annotated[str | None, _flag("host")] = None,
+    port: Annotated[int | None, _flag("port")] = None,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
-    workers: Annotated[int | None, typer.Option(help="Worker processes (default 1)")] = None,
-    config: Annotated[
-        Path | None, typer.Option("--config", help="Declarative configuration file to apply at start")
-    ] = None,
-    demo: Annotated[
-        bool, typer.Option("--demo", help="Serve demo data and the demo token issuer (dev only)")
-    ] = False,
-    public_url: Annotated[
-        str | None, typer.Option(help="Base URL clients use (default http://HOST:PORT)")
-    ] = None,
-    allow_insecure_issuers: Annotated[
-        bool,
-        typer.Option(
-            "--allow-insecure-issuers", help="Allow http/loopback trusted token issuers (SSRF guard off)"
-        ),
-    ] = False,
+    workers: Annotated[int | None, _flag("workers")] = None,
+    config: Annotated[Path | None, _flag("config_file")] = None,
+    demo: Annotated[bool, _flag("demo")] = False,
+    public_url: Annotated[str | None, _flag("public_url")] = None,
+    allow_insecure_issuers: Annotated[bool, _flag("allow_insecure_issuers")] = False,
     access_log: Annotated[bool, typer.Option("--access-log", help="Log every request line")] = False,
 ) -> None:
     """Serve the sso-oidc API (CreateTokenWithIAM) over HTTP."""
@@ -227,7 +213,7 @@ def apply(
         spec = load_file(file)
         store, _ = open_store(settings)
         try:
-            return await apply_to_store(store, spec, settings.account_id, time.time())
+            return await apply_to_store(store, spec, settings.account_id, SystemClock().now())
         finally:
             await store.close()
 
@@ -277,7 +263,9 @@ def export(
     try:
         text = export_configuration(config)
         if config.instance.status == "ACTIVE":  # never write a file that would not reproduce the store
-            back = resolve(parse_file(text, "export"), config, config.instance.owner_account_id)
+            back = resolve(
+                parse_file(text, "export"), config, config.instance.owner_account_id, now=SystemClock().now()
+            )
             if back != config:
                 _fail("the configuration cannot be exported exactly (please report this as a bug)")
         else:
@@ -410,7 +398,6 @@ def users_set_password(
 ) -> None:
     """Set a user's sign-in password (stored as an argon2id hash)."""
     import getpass
-    import time
 
     from ssoidc.compose import open_store
     from ssoidc.model import ConfigSnapshot
@@ -433,7 +420,9 @@ def users_set_password(
             if config is None:
                 raise NoSuchUser(user_name)
             svc = SignInService(store, SignInSettings())
-            return await svc.set_password(ConfigSnapshot(config, version), user_name, password, time.time())
+            return await svc.set_password(
+                ConfigSnapshot(config, version), user_name, password, SystemClock().now()
+            )
         finally:
             await store.close()
 

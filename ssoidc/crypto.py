@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-import base64
 import os
 import secrets
 from pathlib import Path
@@ -23,19 +22,12 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM, AESGCMSIV
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from ssoidc.base64url import b64u, b64u_decode
 from ssoidc.errors import ConfigError
 
 MASTER_KEY_ENV = "SSOIDC_MASTER_KEY"
 _GCM = b"\x01"  # format 1: AES-256-GCM (read only)
 _GCM_SIV = b"\x02"  # format 2: AES-256-GCM-SIV
-
-
-def b64u(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def b64u_decode(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
 def load_or_create_master_key(data_dir: Path) -> bytes:

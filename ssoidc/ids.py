@@ -1,4 +1,5 @@
-"""New identifiers in the formats the sso-admin and identitystore models give (spec section 8.1).
+"""New identifiers in the formats the sso-admin and identitystore models give (the ``pattern`` traits of
+``botocore/data/sso-admin/2020-07-20/service-2.json`` and ``botocore/data/identitystore/2020-06-15/service-2.json``).
 
 One place for every generated id, used by both front doors (``ssoidc.config.apply`` and ``ssoidc.admin``):
 instance ARNs ``arn:aws:sso:::instance/ssoins-<16 hex>``, identity store ids ``d-<10 hex>``, user and group ids

@@ -1,24 +1,70 @@
 """Runtime settings for ``ssoidc serve`` and the CLI.
 
-Every option lives here with its default and meaning (node-oidc-provider's ``defaults.js`` idea). Values come
-from the CLI flags, then ``SSOIDC_*`` environment variables, then these defaults. Settings are frozen once built.
+Every option is declared once, below, as a field of :class:`Settings` with its default and an :class:`Option`
+(its ``SSOIDC_*`` variable, how the variable is parsed and written back, its ``serve`` flag if it has one, and
+its documentation). Everything else is derived from that one declaration: :func:`settings_from_env`, the
+:func:`export_env` that passes settings to uvicorn's worker processes, the help and defaults of the
+``ssoidc serve`` flags, and the table in ``docs/settings.md`` (``python -m ssoidc.settings --markdown``, or
+``make settings-doc``). Values come from the CLI flags, then ``SSOIDC_*`` environment variables, then these
+defaults. Settings are frozen once built.
 """
 
 from __future__ import annotations
 
+import math
 import os
-from dataclasses import dataclass, field, replace
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+from typing import Any, Final, Generic, TypeVar
 
 from ssoidc.errors import ConfigError
+
+T = TypeVar("T")
 
 DEFAULT_SCOPES: tuple[str, ...] = ("openid", "aws", "sts:identity_context")
 
 
-def _env_bool(name: str, default: bool) -> bool:
-    raw = os.environ.get(name)
-    if raw is None or raw == "":
-        return default
+# --------------------------------------------------------------------------- codecs: variable text <-> value
+
+
+@dataclass(frozen=True, slots=True)
+class Codec(Generic[T]):
+    """How one kind of value is read from, and written to, an environment variable.
+
+    ``blank_is_unset``: an empty variable means the default (numbers, booleans, optional paths); a plain string
+    keeps the empty value. ``write`` returning None leaves the variable out of :func:`export_env`.
+    """
+
+    parse: Callable[[str, str], T]
+    write: Callable[[T], str | None]
+    show: Callable[[T], str]
+    blank_is_unset: bool
+
+
+def _parse_int(name: str, raw: str) -> int:
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}: expected an integer, got {raw!r}") from None
+
+
+def _parse_float(name: str, raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}: expected a number, got {raw!r}") from None
+    if not math.isfinite(value):
+        raise ConfigError(f"{name}: expected a finite number, got {raw!r}")
+    return value
+
+
+def _write_float(value: float) -> str:
+    return str(int(value)) if value.is_integer() else repr(value)
+
+
+def _parse_bool(name: str, raw: str) -> bool:
     if raw.lower() in {"1", "true", "yes", "on"}:
         return True
     if raw.lower() in {"0", "false", "no", "off"}:
@@ -26,72 +72,243 @@ def _env_bool(name: str, default: bool) -> bool:
     raise ConfigError(f"{name}: expected 1/0/true/false, got {raw!r}")
 
 
-def _env_int(name: str, default: int) -> int:
-    raw = os.environ.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise ConfigError(f"{name}: expected an integer, got {raw!r}") from None
+def _write_optional_path(value: Path | None) -> str | None:
+    return None if value is None else str(value)
+
+
+STR: Final[Codec[str]] = Codec(lambda _n, raw: raw, str, str, blank_is_unset=False)
+LOWER: Final[Codec[str]] = Codec(lambda _n, raw: raw.strip().lower(), str, str, blank_is_unset=False)
+UPPER: Final[Codec[str]] = Codec(lambda _n, raw: raw.upper(), str, str, blank_is_unset=False)
+INT: Final[Codec[int]] = Codec(_parse_int, str, str, blank_is_unset=True)
+FLOAT: Final[Codec[float]] = Codec(_parse_float, _write_float, _write_float, blank_is_unset=True)
+BOOL: Final[Codec[bool]] = Codec(
+    _parse_bool, lambda v: "1" if v else "0", lambda v: "on" if v else "off", blank_is_unset=True
+)
+PATH: Final[Codec[Path]] = Codec(lambda _n, raw: Path(raw), str, str, blank_is_unset=False)
+OPTIONAL_PATH: Final[Codec[Path | None]] = Codec(
+    lambda _n, raw: Path(raw),
+    _write_optional_path,
+    lambda v: "—" if v is None else str(v),
+    blank_is_unset=True,
+)
+
+
+# --------------------------------------------------------------------------- the declaration of one option
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    """What is known about one setting besides its type and default (kept in the dataclass field's metadata)."""
+
+    env: str
+    codec: Codec[Any]
+    doc: str
+    """The meaning, in Markdown: the last column of the table in ``docs/settings.md``."""
+    flag: str | None = None
+    """The ``ssoidc serve`` flag that overrides the variable, if any."""
+    flag_help: str = ""
+    """The flag's ``--help`` text (the variable and the default are appended)."""
+    shown_default: str | None = None
+    """The default as the documentation shows it, when the value itself does not say it (``""`` -> "—")."""
+    choices: tuple[str, ...] = ()
+    minimum: float | None = None
+
+    @property
+    def label(self) -> str:
+        return f"{self.env} ({self.flag})" if self.flag else self.env
+
+
+def setting(
+    default: T,
+    *,
+    env: str,
+    codec: Codec[Any],
+    doc: str,
+    flag: str | None = None,
+    flag_help: str = "",
+    shown_default: str | None = None,
+    choices: tuple[str, ...] = (),
+    minimum: float | None = None,
+) -> T:
+    """A :class:`Settings` field: ``default`` plus its :class:`Option` (see the module docstring)."""
+    option = Option(env, codec, doc, flag, flag_help, shown_default, choices, minimum)
+    return field(default=default, metadata={"option": option})
 
 
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Effective configuration of one ssoidc node."""
 
-    data_dir: Path = Path(".data")
-    """Where the SQLite store, the master key and the bootstrap credential file live."""
-    database_url: str = ""
-    """``postgresql://user:password@host:port/db?search_path=schema``: store everything in PostgreSQL, shared by
-    every node given the same URL (and the same ``SSOIDC_MASTER_KEY``). Query parameters ``pool_min_size``
-    (2), ``pool_max_size`` (10) and ``command_timeout`` (seconds, 10) tune the per-process pool;
-    ``pooler=transaction`` is for a transaction-pooling proxy; any other is a server setting. Empty: SQLite in
-    ``data_dir``."""
-    host: str = "127.0.0.1"
-    port: int = 8000
-    workers: int = 1
-    public_url: str = ""
-    """Base URL clients use to reach this server; the idToken issuer is ``<public_url>/<instance id>``.
-    Empty means ``http://<host>:<port>``."""
-    account_id: str = "123456789012"
-    region: str = "us-east-1"
-    demo: bool = False
-    """Serve demo data and the built-in demo token issuer (dev only)."""
-    allow_insecure_issuers: bool = False
-    """Allow http:// and loopback/private trusted-token-issuer URLs (SSRF guard off). Demo and tests only."""
-    config_file: Path | None = None
-    access_token_ttl: int = 3600
-    """``expiresIn`` of access tokens, seconds (AWS: 3600)."""
-    session_ttl: int = 8 * 3600
-    """Lifetime of the session a grant starts; refresh tokens die with it (AWS default: 8 hours)."""
-    refresh_grace_seconds: float = 5.0
-    """A retired refresh token presented again within this many seconds is refused without revoking its family
-    (a client's own network retry); later reuse revokes the whole family."""
-    refresh_token_format: str = "sealed"  # noqa: S105 - a format name, not a secret
-    """Refresh tokens minted: ``sealed`` (they carry what the next refresh needs; one store round trip per refresh)
-    or ``mac`` (random + MAC, the format of earlier versions, which older nodes can redeem: for a rolling upgrade).
-    Both formats are always accepted."""
-    code_ttl: int = 300
-    """Lifetime of authorization codes, seconds."""
-    web_session_ttl: int = 8 * 3600
-    """Lifetime of the browser sign-in session (the cookie that lets a second /authorize skip the password)."""
-    lockout_threshold: int = 5
-    """Failed sign-ins for one user name, within ``lockout_window`` seconds, that lock it."""
-    lockout_window: int = 900
-    lockout_seconds: int = 300
-    """How long a locked user name stays locked."""
-    assertion_leeway: int = 60
-    """Clock leeway for exp/nbf/iat of JWT-bearer assertions, seconds."""
-    id_token_alg: str = "ES256"  # noqa: S105 - an algorithm name
-    """Signing algorithm of idTokens: ES256 (default) or RS256."""
-    sqlite_synchronous: str = "NORMAL"
-    """SQLite ``synchronous`` pragma in WAL mode: NORMAL (durable across process crashes) or FULL (fsync per commit,
-    also durable across power loss)."""
-    jwks_ttl: int = 3600
-    jwks_min_refetch_interval: int = 60
-    sigv4_max_skew: int = 300
+    host: str = setting(
+        "127.0.0.1", env="SSOIDC_HOST", codec=STR, doc="bind address", flag="--host", flag_help="Bind address"
+    )
+    port: int = setting(8000, env="SSOIDC_PORT", codec=INT, doc="port", flag="--port", flag_help="Port")
+    data_dir: Path = setting(  # noqa: RUF009 - setting() returns a dataclasses.field
+        Path(".data"),
+        env="SSOIDC_DATA_DIR",
+        codec=PATH,
+        doc="SQLite file, master key, bootstrap credential file",
+        flag="--data-dir",
+        flag_help="Data directory",
+    )
+    database_url: str = setting(
+        "",
+        env="SSOIDC_DATABASE_URL",
+        codec=STR,
+        doc="`postgresql://user@host:5432/db` to store in PostgreSQL (several nodes may share it, with the same"
+        " `SSOIDC_MASTER_KEY`; [deployment.md](deployment.md)). URL parameters `pool_min_size` (2),"
+        " `pool_max_size` (10) and `command_timeout` (10 s) tune the per-process pool, and `pooler=transaction`"
+        " is for a transaction-pooling proxy such as PgBouncer"
+        " ([deployment.md](deployment.md#behind-a-connection-pooler)); any other parameter is a server setting,"
+        " e.g. `search_path=ssoidc` selects the schema (created if missing)",
+        flag="--database-url",
+        flag_help="postgresql://... to store everything in PostgreSQL",
+        shown_default="— (SQLite in the data dir)",
+    )
+    workers: int = setting(
+        1,
+        env="SSOIDC_WORKERS",
+        codec=INT,
+        doc="worker processes",
+        flag="--workers",
+        flag_help="Worker processes",
+        minimum=1,
+    )
+    config_file: Path | None = setting(  # noqa: RUF009 - setting() returns a dataclasses.field
+        None,
+        env="SSOIDC_CONFIG",
+        codec=OPTIONAL_PATH,
+        doc="declarative configuration file applied at start ([configuration.md](configuration.md))",
+        flag="--config",
+        flag_help="Declarative configuration file to apply at start",
+    )
+    demo: bool = setting(
+        False,
+        env="SSOIDC_DEMO",
+        codec=BOOL,
+        doc="demo data and the built-in demo token issuer (dev only; `--demo` implies `--allow-insecure-issuers`)",
+        flag="--demo",
+        flag_help="Serve demo data and the demo token issuer (dev only)",
+    )
+    public_url: str = setting(
+        "",
+        env="SSOIDC_PUBLIC_URL",
+        codec=STR,
+        doc="base URL clients use to reach this server; the idToken issuer is `<public url>/<instance id>`",
+        flag="--public-url",
+        flag_help="Base URL clients use",
+        shown_default="http://HOST:PORT",
+    )
+    allow_insecure_issuers: bool = setting(
+        False,
+        env="SSOIDC_ALLOW_INSECURE_ISSUERS",
+        codec=BOOL,
+        doc="allow http and loopback/private trusted-token-issuer URLs (SSRF guard off; demo and tests only)",
+        flag="--allow-insecure-issuers",
+        flag_help="Allow http/loopback trusted token issuers (SSRF guard off)",
+    )
+    account_id: str = setting(
+        "123456789012",
+        env="SSOIDC_ACCOUNT_ID",
+        codec=STR,
+        doc="account of the instance and of generated ARNs (12 digits)",
+    )
+    region: str = setting(
+        "us-east-1", env="SSOIDC_REGION", codec=STR, doc="region SigV4 credential scopes must name"
+    )
+    access_token_ttl: int = setting(
+        3600,
+        env="SSOIDC_ACCESS_TOKEN_TTL",
+        codec=INT,
+        doc="`expiresIn` of access tokens, seconds (AWS: 3600)",
+        minimum=0,
+    )
+    session_ttl: int = setting(
+        8 * 3600,
+        env="SSOIDC_SESSION_TTL",
+        codec=INT,
+        doc="lifetime of the session a grant starts, seconds; refresh tokens expire with it (AWS default: 8 hours)",
+        minimum=0,
+    )
+    refresh_grace_seconds: float = setting(
+        5.0,
+        env="SSOIDC_REFRESH_GRACE_SECONDS",
+        codec=FLOAT,
+        doc="a retired refresh token presented again within this many seconds is refused without revoking its"
+        " family (a client's own network retry); later reuse revokes the whole family",
+        minimum=0,
+    )
+    refresh_token_format: str = setting(
+        "sealed",
+        env="SSOIDC_REFRESH_TOKEN_FORMAT",
+        codec=LOWER,
+        doc="refresh tokens minted: `sealed` (they carry what the next refresh needs: one store round trip per"
+        " refresh, [behaviour.md](behaviour.md)) or `mac` (random + MAC, the earlier format, which older nodes"
+        " redeem: use it during a rolling upgrade from a version without sealed tokens). Both are always"
+        " accepted.",
+        choices=("sealed", "mac"),
+    )
+    code_ttl: int = setting(
+        300, env="SSOIDC_CODE_TTL", codec=INT, doc="authorization code lifetime, seconds", minimum=0
+    )
+    web_session_ttl: int = setting(
+        8 * 3600,
+        env="SSOIDC_WEB_SESSION_TTL",
+        codec=INT,
+        doc="lifetime of the browser sign-in session (the cookie that lets a second /authorize skip the"
+        " password), seconds",
+    )
+    lockout_threshold: int = setting(
+        5,
+        env="SSOIDC_LOCKOUT_THRESHOLD",
+        codec=INT,
+        doc="failed sign-ins for one user name, within `SSOIDC_LOCKOUT_WINDOW`, that lock it",
+    )
+    lockout_window: int = setting(
+        900,
+        env="SSOIDC_LOCKOUT_WINDOW",
+        codec=INT,
+        doc="window in which failed sign-ins are counted, seconds",
+    )
+    lockout_seconds: int = setting(
+        300, env="SSOIDC_LOCKOUT_SECONDS", codec=INT, doc="how long a locked user name stays locked, seconds"
+    )
+    assertion_leeway: int = setting(
+        60,
+        env="SSOIDC_ASSERTION_LEEWAY",
+        codec=INT,
+        doc="clock leeway for `exp`/`nbf`/`iat` of JWT-bearer assertions, seconds",
+        minimum=0,
+    )
+    id_token_alg: str = setting(
+        "ES256",
+        env="SSOIDC_ID_TOKEN_ALG",
+        codec=STR,
+        doc="signing algorithm of idTokens: ES256 or RS256",
+        choices=("ES256", "RS256"),
+    )
+    sqlite_synchronous: str = setting(
+        "NORMAL",
+        env="SSOIDC_SQLITE_SYNCHRONOUS",
+        codec=UPPER,
+        doc="SQLite `synchronous` pragma in WAL mode: NORMAL (durable across process crashes) or FULL (fsync"
+        " every commit, also durable across power loss)",
+        choices=("NORMAL", "FULL"),
+    )
+    jwks_ttl: int = setting(
+        3600, env="SSOIDC_JWKS_TTL", codec=INT, doc="trusted-issuer JWKS cache lifetime, seconds"
+    )
+    jwks_min_refetch_interval: int = setting(
+        60,
+        env="SSOIDC_JWKS_MIN_REFETCH_INTERVAL",
+        codec=INT,
+        doc="at most one refetch per issuer per interval on an unknown `kid`, seconds",
+    )
+    sigv4_max_skew: int = setting(
+        300, env="SSOIDC_SIGV4_MAX_SKEW", codec=INT, doc="SigV4 clock-skew window, seconds", minimum=0
+    )
     default_scopes: tuple[str, ...] = field(default=DEFAULT_SCOPES)
+    """Scopes every application may be granted besides its own access scopes (not configurable)."""
 
     @property
     def base_url(self) -> str:
@@ -102,32 +319,21 @@ class Settings:
         return self.data_dir / "ssoidc.db"
 
     def validate(self) -> Settings:
+        account = OPTIONS["account_id"]
         if not (len(self.account_id) == 12 and self.account_id.isdigit()):
-            raise ConfigError(f"SSOIDC_ACCOUNT_ID: expected 12 digits, got {self.account_id!r}")
-        if self.id_token_alg not in {"ES256", "RS256"}:
-            raise ConfigError(f"SSOIDC_ID_TOKEN_ALG: expected ES256 or RS256, got {self.id_token_alg!r}")
-        if self.sqlite_synchronous not in {"NORMAL", "FULL"}:
-            raise ConfigError(
-                f"SSOIDC_SQLITE_SYNCHRONOUS: expected NORMAL or FULL, got {self.sqlite_synchronous!r}"
-            )
-        if self.refresh_token_format not in {"sealed", "mac"}:
-            raise ConfigError(
-                f"SSOIDC_REFRESH_TOKEN_FORMAT: expected sealed or mac, got {self.refresh_token_format!r}"
-            )
+            raise ConfigError(f"{account.env}: expected 12 digits, got {self.account_id!r}")
         if self.database_url and not self.database_url.startswith(("postgresql://", "postgres://")):
-            raise ConfigError("SSOIDC_DATABASE_URL: expected a postgresql:// URL (or nothing, for SQLite)")
-        if self.workers < 1:
-            raise ConfigError("--workers: must be at least 1")
-        for name in (
-            "access_token_ttl",
-            "session_ttl",
-            "assertion_leeway",
-            "sigv4_max_skew",
-            "refresh_grace_seconds",
-            "code_ttl",
-        ):
-            if getattr(self, name) < 0:
-                raise ConfigError(f"{name}: must not be negative")
+            raise ConfigError(
+                f"{OPTIONS['database_url'].env}: expected a postgresql:// URL (or nothing, for SQLite)"
+            )
+        for name, option in OPTIONS.items():
+            value = getattr(self, name)
+            if option.choices and value not in option.choices:
+                raise ConfigError(f"{option.env}: expected {' or '.join(option.choices)}, got {value!r}")
+            if option.minimum is not None and not value >= option.minimum:
+                if option.minimum == 0:
+                    raise ConfigError(f"{option.label}: must not be negative")
+                raise ConfigError(f"{option.label}: must be at least {option.minimum:g}")
         return self
 
     def with_overrides(self, **changes: object) -> Settings:
@@ -135,70 +341,97 @@ class Settings:
         return replace(self, **clean).validate()  # type: ignore[arg-type]
 
 
+#: Every option that has a variable, by field name, in declaration order.
+OPTIONS: Final[Mapping[str, Option]] = {
+    f.name: f.metadata["option"] for f in fields(Settings) if "option" in f.metadata
+}
+_DEFAULTS: Final = Settings()
+
+
 def settings_from_env(**overrides: object) -> Settings:
     """Build settings from ``SSOIDC_*`` environment variables, then apply explicit overrides (CLI flags)."""
-    env = os.environ
-    cfg = env.get("SSOIDC_CONFIG")
-    base = Settings(
-        data_dir=Path(env.get("SSOIDC_DATA_DIR", ".data")),
-        database_url=env.get("SSOIDC_DATABASE_URL", ""),
-        host=env.get("SSOIDC_HOST", "127.0.0.1"),
-        port=_env_int("SSOIDC_PORT", 8000),
-        workers=_env_int("SSOIDC_WORKERS", 1),
-        public_url=env.get("SSOIDC_PUBLIC_URL", ""),
-        account_id=env.get("SSOIDC_ACCOUNT_ID", "123456789012"),
-        region=env.get("SSOIDC_REGION", "us-east-1"),
-        demo=_env_bool("SSOIDC_DEMO", False),
-        allow_insecure_issuers=_env_bool("SSOIDC_ALLOW_INSECURE_ISSUERS", False),
-        config_file=Path(cfg) if cfg else None,
-        access_token_ttl=_env_int("SSOIDC_ACCESS_TOKEN_TTL", 3600),
-        session_ttl=_env_int("SSOIDC_SESSION_TTL", 8 * 3600),
-        assertion_leeway=_env_int("SSOIDC_ASSERTION_LEEWAY", 60),
-        refresh_grace_seconds=float(_env_int("SSOIDC_REFRESH_GRACE_SECONDS", 5)),
-        refresh_token_format=env.get("SSOIDC_REFRESH_TOKEN_FORMAT", "sealed").strip().lower(),
-        code_ttl=_env_int("SSOIDC_CODE_TTL", 300),
-        web_session_ttl=_env_int("SSOIDC_WEB_SESSION_TTL", 8 * 3600),
-        lockout_threshold=_env_int("SSOIDC_LOCKOUT_THRESHOLD", 5),
-        lockout_window=_env_int("SSOIDC_LOCKOUT_WINDOW", 900),
-        lockout_seconds=_env_int("SSOIDC_LOCKOUT_SECONDS", 300),
-        id_token_alg=env.get("SSOIDC_ID_TOKEN_ALG", "ES256"),
-        sqlite_synchronous=env.get("SSOIDC_SQLITE_SYNCHRONOUS", "NORMAL").upper(),
-        jwks_ttl=_env_int("SSOIDC_JWKS_TTL", 3600),
-        jwks_min_refetch_interval=_env_int("SSOIDC_JWKS_MIN_REFETCH_INTERVAL", 60),
-        sigv4_max_skew=_env_int("SSOIDC_SIGV4_MAX_SKEW", 300),
-    )
-    return base.with_overrides(**overrides)
+    values: dict[str, Any] = {}
+    for name, option in OPTIONS.items():
+        raw = os.environ.get(option.env)
+        if raw is None or (raw == "" and option.codec.blank_is_unset):
+            continue
+        values[name] = option.codec.parse(option.env, raw)
+    return Settings(**values).with_overrides(**overrides)
 
 
 def export_env(settings: Settings) -> dict[str, str]:
     """The environment that reproduces ``settings`` in a worker process (uvicorn --workers spawns fresh ones)."""
-    out = {
-        "SSOIDC_DATA_DIR": str(settings.data_dir),
-        "SSOIDC_DATABASE_URL": settings.database_url,
-        "SSOIDC_HOST": settings.host,
-        "SSOIDC_PORT": str(settings.port),
-        "SSOIDC_WORKERS": str(settings.workers),
-        "SSOIDC_PUBLIC_URL": settings.public_url,
-        "SSOIDC_ACCOUNT_ID": settings.account_id,
-        "SSOIDC_REGION": settings.region,
-        "SSOIDC_DEMO": "1" if settings.demo else "0",
-        "SSOIDC_ALLOW_INSECURE_ISSUERS": "1" if settings.allow_insecure_issuers else "0",
-        "SSOIDC_ACCESS_TOKEN_TTL": str(settings.access_token_ttl),
-        "SSOIDC_SESSION_TTL": str(settings.session_ttl),
-        "SSOIDC_ASSERTION_LEEWAY": str(settings.assertion_leeway),
-        "SSOIDC_REFRESH_GRACE_SECONDS": str(int(settings.refresh_grace_seconds)),
-        "SSOIDC_REFRESH_TOKEN_FORMAT": settings.refresh_token_format,
-        "SSOIDC_CODE_TTL": str(settings.code_ttl),
-        "SSOIDC_WEB_SESSION_TTL": str(settings.web_session_ttl),
-        "SSOIDC_LOCKOUT_THRESHOLD": str(settings.lockout_threshold),
-        "SSOIDC_LOCKOUT_WINDOW": str(settings.lockout_window),
-        "SSOIDC_LOCKOUT_SECONDS": str(settings.lockout_seconds),
-        "SSOIDC_ID_TOKEN_ALG": settings.id_token_alg,
-        "SSOIDC_SQLITE_SYNCHRONOUS": settings.sqlite_synchronous,
-        "SSOIDC_JWKS_TTL": str(settings.jwks_ttl),
-        "SSOIDC_JWKS_MIN_REFETCH_INTERVAL": str(settings.jwks_min_refetch_interval),
-        "SSOIDC_SIGV4_MAX_SKEW": str(settings.sigv4_max_skew),
-    }
-    if settings.config_file is not None:
-        out["SSOIDC_CONFIG"] = str(settings.config_file)
+    out: dict[str, str] = {}
+    for name, option in OPTIONS.items():
+        text = option.codec.write(getattr(settings, name))
+        if text is not None:
+            out[option.env] = text
     return out
+
+
+def shown_default(name: str) -> str:
+    """The default of setting ``name`` as the documentation and ``--help`` show it."""
+    option = OPTIONS[name]
+    if option.shown_default is not None:
+        return option.shown_default
+    text = option.codec.show(getattr(_DEFAULTS, name))
+    return text if text else "—"
+
+
+def flag_help(name: str) -> str:
+    """The ``--help`` text of the ``ssoidc serve`` flag of setting ``name``: its own text, variable, default."""
+    option = OPTIONS[name]
+    default = shown_default(name)
+    return (
+        f"{option.flag_help} ({option.env})"
+        if default == "—"
+        else f"{option.flag_help} ({option.env}; default {default})"
+    )
+
+
+# --------------------------------------------------------------------------- docs/settings.md
+
+TABLE_BEGIN: Final = "<!-- BEGIN settings table: generated by `make settings-doc` from ssoidc/settings.py -->"
+TABLE_END: Final = "<!-- END settings table -->"
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def markdown_table() -> str:
+    """The Markdown table of every option (flag, variable, default, meaning), in declaration order."""
+    lines = ["| Flag | Variable | Default | Meaning |", "|---|---|---|---|"]
+    for name, option in OPTIONS.items():
+        flag = f"`{option.flag}`" if option.flag else ""
+        lines.append(f"| {flag} | `{option.env}` | {_cell(shown_default(name))} | {_cell(option.doc)} |")
+    return "\n".join(lines) + "\n"
+
+
+def render_doc(current: str) -> str:
+    """``current`` (the text of ``docs/settings.md``) with the generated table between its markers replaced."""
+    head, begin, rest = current.partition(TABLE_BEGIN)
+    _old, end, tail = rest.partition(TABLE_END)
+    if not begin or not end:
+        raise ValueError(f"docs/settings.md must contain the markers {TABLE_BEGIN!r} and {TABLE_END!r}")
+    return f"{head}{TABLE_BEGIN}\n{markdown_table()}{TABLE_END}{tail}"
+
+
+DOC_PATH: Final = Path(__file__).resolve().parent.parent / "docs" / "settings.md"
+
+
+def main(argv: list[str]) -> int:
+    """``python -m ssoidc.settings --markdown`` prints the table; ``--write [PATH]`` updates docs/settings.md."""
+    if argv[:1] == ["--markdown"]:
+        sys.stdout.write(markdown_table())
+        return 0
+    if argv[:1] == ["--write"]:
+        path = Path(argv[1]) if len(argv) > 1 else DOC_PATH
+        path.write_text(render_doc(path.read_text(encoding="utf-8")), encoding="utf-8")
+        return 0
+    sys.stderr.write("usage: python -m ssoidc.settings --markdown | --write [docs/settings.md]\n")
+    return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

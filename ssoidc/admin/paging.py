@@ -8,12 +8,12 @@ decode is a ``ValidationFailed`` naming ``NextToken``. ``next_page`` is the toke
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Callable, Iterable
 from typing import NotRequired, TypedDict, TypeVar
 
 import orjson
 
+from ssoidc.base64url import b64u, b64u_decode
 from ssoidc.errors import ValidationFailed
 
 T = TypeVar("T")
@@ -21,12 +21,12 @@ DEFAULT_PAGE = 100
 
 
 def _encode(key: str) -> str:
-    return base64.urlsafe_b64encode(orjson.dumps({"v": 1, "after": key})).decode("ascii").rstrip("=")
+    return b64u(orjson.dumps({"v": 1, "after": key}))
 
 
 def _decode(token: str) -> str:
     try:
-        doc = orjson.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        doc = orjson.loads(b64u_decode(token))
         after = doc["after"]
         if doc.get("v") != 1 or not isinstance(after, str):
             raise ValueError

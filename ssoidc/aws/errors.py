@@ -1,6 +1,6 @@
 """THE table: domain exceptions -> AWS error shapes, and their renderers.
 
-* rest-json services. sso-oidc: ``x-amzn-ErrorType: <Code>:http://internal.amazon.com/coral/com.amazonaws.sso.oidc/``,
+* rest-json services. sso-oidc (``botocore/data/sso-oidc/2019-06-10/service-2.json``): ``x-amzn-ErrorType: <Code>:http://internal.amazon.com/coral/com.amazonaws.sso.oidc/``,
   ``x-amzn-RequestId``, ``Content-Type: application/json`` and body ``{"error", "error_description"}`` (compact
   JSON), with the HTTP status the botocore model gives the shape (InvalidClientException 401, others 400,
   InternalServerException 500).

@@ -10,7 +10,6 @@ that resolves back to exactly the configuration it was written from.
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -122,18 +121,15 @@ def _profile(u: UserSpec) -> dict[str, Any]:
     return profile
 
 
-def resolve(
-    spec: ConfigFile, current: Configuration | None, account_id: str, *, now: float | None = None
-) -> Configuration:
+def resolve(spec: ConfigFile, current: Configuration | None, account_id: str, *, now: float) -> Configuration:
     """Build the domain configuration, keeping identifiers of entities that already exist (matched by name).
 
-    ``now`` (default: the current time) stamps the creation date of a new instance or application; matched
+    ``now`` (the caller's clock) stamps the creation date of a new instance or application; matched
     ones keep theirs unless the file pins ``CreatedDate``. A DELETED instance is never matched: applying a file
     to it creates a new instance with new identifiers (as sso-admin CreateInstance would), unless the file pins
     them. Assignments keep the order they have in ``current`` (new ones follow in file order), so applying an
     exported file to the store it came from changes nothing.
     """
-    stamp = time.time() if now is None else now
     problems: list[str] = []
     cur_inst = current.instance if current and current.instance.status == "ACTIVE" else None
     instance_arn = spec.Instance.InstanceArn or (cur_inst.instance_arn if cur_inst else new_instance_arn())
@@ -148,7 +144,7 @@ def resolve(
         status="ACTIVE",
         created_at=epoch(created)
         if created is not None
-        else (cur_inst.created_at if cur_inst is not None and same_instance else stamp),
+        else (cur_inst.created_at if cur_inst is not None and same_instance else now),
         tags=_tags(spec.Instance.Tags, "Instance", problems),
     )
     inst_id = instance.instance_id
@@ -326,7 +322,7 @@ def resolve(
                 assignment_required=a.AssignmentRequired,
                 created_at=epoch(a.CreatedDate)
                 if a.CreatedDate is not None
-                else (prev_app.created_at if prev_app is not None else stamp),
+                else (prev_app.created_at if prev_app is not None else now),
                 tags=_tags(a.Tags, where, problems),
                 portal_visibility=portal.Visibility,
                 sign_in_origin=portal.SignInOptions.Origin,

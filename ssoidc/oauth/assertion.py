@@ -36,7 +36,6 @@ assertions) and nested JWTs.
 
 from __future__ import annotations
 
-import base64
 import binascii
 import json
 import math
@@ -49,10 +48,18 @@ from typing import Any, Final, Protocol
 
 import jwt
 
+from ssoidc.base64url import b64u_decode
 from ssoidc.oauth import jose
 from ssoidc.oauth.jwks import SUPPORTED_ALGORITHMS
 
-__all__ = ["AssertionInvalid", "SigningKeySource", "VerifiedAssertion", "peek_issuer", "verify_assertion"]
+__all__ = [
+    "AssertionInvalid",
+    "ParsedAssertion",
+    "SigningKeySource",
+    "VerifiedAssertion",
+    "peek_issuer",
+    "verify_assertion",
+]
 
 #: Longest assertion accepted at all (bounds the work done on input nobody has authenticated yet).
 MAX_ASSERTION_LENGTH: Final = 64 * 1024
@@ -85,9 +92,18 @@ class VerifiedAssertion:
 
 
 @dataclass(frozen=True, slots=True)
-class _Parts:
-    header: dict[str, Any]
-    claims: dict[str, Any]
+class ParsedAssertion:
+    """An assertion split and decoded by :func:`peek_issuer`; *nothing in it is verified yet*.
+
+    The JWT-bearer grant reads ``issuer`` to pick the trusted token issuer, then hands this object to
+    :func:`verify_assertion`, so the token is parsed once. ``header`` and ``claims`` are read-only views.
+    """
+
+    token: str
+    issuer: str
+    """The unverified ``iss`` claim (RFC 7519 section 4.1.1), a non-empty string."""
+    header: Mapping[str, Any]
+    claims: Mapping[str, Any]
 
 
 def _show(value: object) -> str:
@@ -112,7 +128,7 @@ def _b64url_json(part: str, what: str) -> dict[str, Any]:
     if not _B64URL.fullmatch(part) or len(part) % 4 == 1:
         raise AssertionInvalid(f"assertion {what} is not base64url")
     try:
-        raw = base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+        raw = b64u_decode(part)
     except (binascii.Error, ValueError):
         raise AssertionInvalid(f"assertion {what} is not base64url") from None
     try:
@@ -124,23 +140,9 @@ def _b64url_json(part: str, what: str) -> dict[str, Any]:
     return value
 
 
-_last_split: tuple[str, _Parts] | None = None
-
-
-def _split(token: object) -> _Parts:
-    """Parse a compact JWS. The last result is remembered: ``peek_issuer`` then ``verify_assertion`` on the same
-    token (the JWT-bearer grant's order) parse it once. Callers only ever see read-only views of the parts."""
-    global _last_split
-    last = _last_split
-    if last is not None and last[0] == token:
-        return last[1]
-    parts = _split_uncached(token)
-    assert isinstance(token, str)
-    _last_split = (token, parts)
-    return parts
-
-
-def _split_uncached(token: object) -> _Parts:
+def _split(token: object) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Parse a compact JWS (RFC 7515 section 7.1) into its header and claims; the signature is only checked to be
+    base64url."""
     if not isinstance(token, str) or not token:
         raise AssertionInvalid("assertion is not a well-formed JWT")
     if len(token) > MAX_ASSERTION_LENGTH:
@@ -154,7 +156,7 @@ def _split_uncached(token: object) -> _Parts:
     claims = _b64url_json(parts[1], "payload")
     if not _B64URL.fullmatch(parts[2]) or len(parts[2]) % 4 == 1:
         raise AssertionInvalid("assertion signature is not base64url")
-    return _Parts(header=header, claims=claims)
+    return header, claims
 
 
 def _issuer_of(claims: Mapping[str, Any]) -> str:
@@ -166,13 +168,19 @@ def _issuer_of(claims: Mapping[str, Any]) -> str:
     return iss
 
 
-def peek_issuer(token: str) -> tuple[str, Mapping[str, Any]]:
-    """The *unverified* ``iss`` claim and header, to pick the trusted token issuer before verification.
+def peek_issuer(token: str) -> ParsedAssertion:
+    """Parse the assertion and read its *unverified* ``iss`` claim, to pick the trusted token issuer before
+    verification (RFC 7523 section 3, item 1).
 
-    Nothing returned here is authenticated; :func:`verify_assertion` must still run.
+    Nothing returned here is authenticated: pass the result to :func:`verify_assertion`.
     """
-    parts = _split(token)
-    return _issuer_of(parts.claims), MappingProxyType(parts.header)
+    header, claims = _split(token)
+    return ParsedAssertion(
+        token=token,
+        issuer=_issuer_of(claims),
+        header=MappingProxyType(header),
+        claims=MappingProxyType(claims),
+    )
 
 
 def _utc(timestamp: float) -> str:
@@ -225,7 +233,7 @@ def _check_header(header: Mapping[str, Any], allowed: frozenset[str]) -> tuple[s
 def _check_signature(token: str, key: jwt.PyJWK, alg: str) -> None:
     signing_input, _, sig = token.rpartition(".")
     try:
-        signature = base64.urlsafe_b64decode(sig + "=" * (-len(sig) % 4))
+        signature = b64u_decode(sig)
     except (binascii.Error, ValueError):
         raise AssertionInvalid("assertion signature is not base64url") from None
     if not jose.verify(signing_input.encode("ascii", "replace"), signature, key.key, alg):
@@ -279,7 +287,7 @@ def _check_claims(claims: Mapping[str, Any], *, issuer_url: str, now: float, lee
 
 
 async def verify_assertion(
-    token: str,
+    assertion: ParsedAssertion,
     *,
     issuer_url: str,
     allowed_algorithms: Collection[str],
@@ -287,17 +295,17 @@ async def verify_assertion(
     now: float,
     leeway_seconds: float,
 ) -> VerifiedAssertion:
-    """Verify the assertion's form, header, signature and claims (except the ``aud`` value and replay).
+    """Verify the assertion's header, signature and claims (except the ``aud`` value and replay); its form was
+    checked by :func:`peek_issuer`, which made ``assertion``.
 
     Raises :class:`AssertionInvalid` for a bad assertion and lets :class:`~ssoidc.oauth.jwks.IssuerKeyError`
     through when the issuer's key cannot be obtained.
     """
     if leeway_seconds < 0 or not math.isfinite(leeway_seconds):
         raise ValueError("leeway_seconds must be a finite number >= 0")
-    parts = _split(token)
     allowed = frozenset(a for a in allowed_algorithms if a in SUPPORTED_ALGORITHMS)
-    alg, kid = _check_header(parts.header, allowed)
+    alg, kid = _check_header(assertion.header, allowed)
     key = await keys.get_signing_key(issuer_url, kid, alg)
-    _check_signature(token, key, alg)
-    _check_claims(parts.claims, issuer_url=issuer_url, now=now, leeway=leeway_seconds)
-    return VerifiedAssertion(header=MappingProxyType(parts.header), claims=MappingProxyType(parts.claims))
+    _check_signature(assertion.token, key, alg)
+    _check_claims(assertion.claims, issuer_url=issuer_url, now=now, leeway=leeway_seconds)
+    return VerifiedAssertion(header=assertion.header, claims=assertion.claims)

@@ -5,7 +5,6 @@ renders HTML.
 
 from __future__ import annotations
 
-import re
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -58,12 +57,9 @@ class CodeIssuer:
                 raise InvalidRequest("code_challenge is malformed")
         else:
             method = None
-        try:
-            granted = select_scopes(
-                scopes, available_scopes(self._defaults, (s.scope for s in app.access_scopes))
-            )
-        except InvalidScope:
-            raise
+        granted = select_scopes(
+            scopes, available_scopes(self._defaults, (s.scope for s in app.access_scopes))
+        )
         code = secrets.token_urlsafe(32)
         await self._store.create_code(
             CodeRecord(
@@ -110,7 +106,6 @@ class AuthorizeError(Exception):
         self.request = request
 
 
-_CHALLENGE = re.compile(r"[A-Za-z0-9\-._~]{43,128}")
 KNOWN_PARAMS = (
     "response_type",
     "client_id",
@@ -190,7 +185,7 @@ def parse_authorize_request(
         method = method or "plain"
         if method not in pkce.METHODS:
             raise fail("invalid_request", "code_challenge_method must be S256 or plain")
-        if not _CHALLENGE.fullmatch(challenge) or (method == "S256" and len(challenge) != 43):
+        if not pkce.challenge_is_well_formed(challenge) or (method == "S256" and len(challenge) != 43):
             raise fail("invalid_request", "code_challenge is malformed (RFC 7636 section 4.2)")
     raw_scope = one("scope")
     if raw_scope is None:

@@ -1,6 +1,7 @@
 """Minting one token set (access, optional refresh, idToken, identity context) and persisting it atomically.
 
-Shared by every grant, so the claims of spec section 4.3 are built in one place:
+Shared by every grant, so the idToken claims (AWS SSO OIDC API Reference, CreateTokenWithIAM, response element
+``idToken``) are built in one place:
 ``iss`` = ``<base url>/<instance id>``, ``sub`` = identity-store user id, ``aud`` = application ARN, ``iat``/``exp``,
 ``auth_time`` as an ISO-8601 string (as AWS), the ``aws:*`` claims, ``sts:identity_context`` and, for JWT bearer,
 ``act.sub`` = the trusted token issuer ARN.

@@ -8,7 +8,6 @@ always chosen by the caller (never by a token header), and keys are ``cryptograp
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,20 +16,14 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
 
+from ssoidc.base64url import b64u
+
 _HASHES: dict[str, type[hashes.HashAlgorithm]] = {
     "256": hashes.SHA256,
     "384": hashes.SHA384,
     "512": hashes.SHA512,
 }
 _EC_SIZES = {"ES256": 32, "ES384": 48, "ES512": 66}
-
-
-def b64u(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def b64u_decode(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
 def sign(header: Mapping[str, Any], claims: Mapping[str, Any], key: Any, alg: str) -> str:

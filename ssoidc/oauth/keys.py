@@ -7,7 +7,6 @@ can be rotated: the JWKS publishes every key of a purpose, the newest active one
 from __future__ import annotations
 
 import secrets
-import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -16,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
+from ssoidc.clock import Clock
 from ssoidc.oauth import jose
 from ssoidc.storage.base import KeyStore, SigningKey
 
@@ -33,8 +33,9 @@ def generate_private_pem(alg: str) -> bytes:
     )
 
 
-def new_kid() -> str:
-    return f"key-{int(time.time())}-{secrets.token_hex(4)}"
+def new_kid(now: float) -> str:
+    """A ``kid`` (RFC 7517 section 4.5) naming the key's creation second, plus randomness."""
+    return f"key-{int(now)}-{secrets.token_hex(4)}"
 
 
 class Signer:
@@ -65,9 +66,14 @@ def public_jwk(private: PrivateKeyTypes, kid: str, alg: str) -> dict[str, Any]:
     return jwk
 
 
-async def load_signer(store: KeyStore, purpose: str, alg: str) -> tuple[Signer, list[dict[str, Any]]]:
-    """Ensure a key for ``purpose``/``alg`` exists; return its signer and the JWKS of every key of the purpose."""
-    active = await store.ensure_signing_key(purpose, alg, lambda: (new_kid(), generate_private_pem(alg)))
+async def load_signer(
+    store: KeyStore, purpose: str, alg: str, clock: Clock
+) -> tuple[Signer, list[dict[str, Any]]]:
+    """Ensure a key for ``purpose``/``alg`` exists (its ``kid`` names ``clock``'s time); return its signer and
+    the JWKS of every key of the purpose."""
+    active = await store.ensure_signing_key(
+        purpose, alg, lambda: (new_kid(clock.now()), generate_private_pem(alg))
+    )
     keys = await store.signing_keys(purpose)
     jwks = []
     for k in keys:

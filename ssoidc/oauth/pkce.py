@@ -2,21 +2,30 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import re
+
+from ssoidc.base64url import b64u
 
 _VERIFIER = re.compile(r"[A-Za-z0-9\-._~]{43,128}")
 METHODS = ("S256", "plain")
 
 
 def s256(verifier: str) -> str:
-    return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode("ascii")).digest()).rstrip(b"=").decode()
+    """The S256 ``code_challenge`` of ``verifier`` (RFC 7636 section 4.2): BASE64URL(SHA256(ASCII(verifier)))."""
+    return b64u(hashlib.sha256(verifier.encode("ascii")).digest())
 
 
 def verifier_is_well_formed(verifier: str) -> bool:
+    """``code_verifier`` syntax (RFC 7636 section 4.1): 43 to 128 unreserved characters."""
     return _VERIFIER.fullmatch(verifier) is not None
+
+
+def challenge_is_well_formed(challenge: str) -> bool:
+    """``code_challenge`` syntax: the verifier's alphabet and length (RFC 7636 sections 4.2 and 4.3; an S256
+    challenge is always 43 characters)."""
+    return _VERIFIER.fullmatch(challenge) is not None
 
 
 def verify(verifier: str, challenge: str, method: str) -> bool:

@@ -33,7 +33,8 @@ import orjson
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESSIV
 
-from ssoidc.crypto import Sealer, b64u, b64u_decode, derive_key
+from ssoidc.base64url import b64u, b64u_decode
+from ssoidc.crypto import Sealer, derive_key
 
 ACCESS_PREFIX = "aoa"
 REFRESH_PREFIX = "aor"

@@ -22,7 +22,8 @@ from typing import Any, Literal, NamedTuple
 
 import orjson
 
-from ssoidc.crypto import Sealer, b64u, derive_key
+from ssoidc.base64url import b64u
+from ssoidc.crypto import Sealer, derive_key
 from ssoidc.model import Configuration
 from ssoidc.storage import codec
 from ssoidc.storage.base import (

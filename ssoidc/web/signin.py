@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import time
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -23,8 +22,9 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from ssoidc.base64url import b64u
 from ssoidc.compose import Services
-from ssoidc.crypto import b64u, derive_key
+from ssoidc.crypto import derive_key
 from ssoidc.model import ConfigSnapshot
 from ssoidc.oauth.authorize import AuthorizeError, AuthorizeRequest, parse_authorize_request
 from ssoidc.oauth.signin import SignInFailed, SignInLocked
@@ -138,7 +138,7 @@ class SignInPages:
         )
 
     async def _session(self, request: Request, directory: ConfigSnapshot) -> tuple[str, float] | None:
-        s = await self.services.signin.session(request.cookies.get(SESSION_COOKIE), time.time())
+        s = await self.services.signin.session(request.cookies.get(SESSION_COOKIE), self.services.clock.now())
         if s is None or s.user_id not in directory.users:
             return None
         return s.user_id, s.auth_time
@@ -233,9 +233,11 @@ class SignInPages:
         username = str(form.get("username", ""))[:256]
         password = str(form.get("password", ""))[:1024]
         try:
-            user_id = await self.services.signin.authenticate(directory, username, password, time.time())
+            user_id = await self.services.signin.authenticate(
+                directory, username, password, self.services.clock.now()
+            )
         except SignInLocked as exc:
-            minutes = max(1, round((exc.until - time.time()) / 60))
+            minutes = max(1, round((exc.until - self.services.clock.now()) / 60))
             return self._signin_page(
                 request,
                 areq,
@@ -249,7 +251,7 @@ class SignInPages:
             return self._signin_page(
                 request, areq, query, username=username, status=401, error="Incorrect username or password."
             )
-        sid = await self.services.signin.start_session(user_id, time.time())
+        sid = await self.services.signin.start_session(user_id, self.services.clock.now())
         response = RedirectResponse("/authorize?" + query, 303)
         response.set_cookie(
             SESSION_COOKIE,
@@ -294,7 +296,7 @@ class SignInPages:
             scopes=areq.scopes,
             code_challenge=areq.code_challenge,
             code_challenge_method=areq.code_challenge_method,
-            now=time.time(),
+            now=self.services.clock.now(),
             auth_time=auth_time,
         )
         return RedirectResponse(with_params(areq.redirect_uri, {"code": code, "state": areq.state}), 303)

@@ -30,7 +30,7 @@ from typing import Any
 import pytest
 import yaml
 
-from ssoidc.crypto import b64u
+from ssoidc.base64url import b64u
 from tests.helpers.config import ADMIN_KEY, ADMIN_SECRET, e2e_config
 from tests.helpers.pg import drop_schema, new_schema, pg_base_url, pg_run, require_postgres, with_query
 from tests.helpers.servers import LiveServer, free_port, spawn_server, wait_healthy

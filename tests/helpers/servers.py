@@ -22,7 +22,7 @@ import httpx
 import pytest
 import yaml
 
-from ssoidc.crypto import b64u
+from ssoidc.base64url import b64u
 from ssoidc.model import ConfigSnapshot, Configuration
 from ssoidc.oauth.authorize import CodeIssuer
 from ssoidc.oauth.keys import Signer

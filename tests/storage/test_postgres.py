@@ -12,8 +12,8 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from ssoidc.base64url import b64u
 from ssoidc.compose import build_services, open_store
-from ssoidc.crypto import b64u
 from ssoidc.errors import ConfigError
 from ssoidc.model import Configuration, Instance
 from ssoidc.settings import Settings, export_env, settings_from_env

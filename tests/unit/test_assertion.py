@@ -139,7 +139,12 @@ async def verify(
     leeway: float = LEEWAY,
 ) -> VerifiedAssertion:
     return await verify_assertion(
-        token, issuer_url=issuer_url, allowed_algorithms=allowed, keys=keys, now=now, leeway_seconds=leeway
+        peek_issuer(token),
+        issuer_url=issuer_url,
+        allowed_algorithms=allowed,
+        keys=keys,
+        now=now,
+        leeway_seconds=leeway,
     )
 
 
@@ -519,12 +524,16 @@ def test_peek_issuer_malformed(token: str, expected: str) -> None:
 
 
 def test_peek_issuer_returns_unverified_iss_and_header() -> None:
-    iss, header = peek_issuer(rs256(typ="JWT"))
-    assert iss == ISSUER
-    assert header == {"alg": "RS256", "kid": "rsa-1", "typ": "JWT"}
+    token = rs256(typ="JWT")
+    parsed = peek_issuer(token)
+    assert (parsed.token, parsed.issuer) == (token, ISSUER)
+    assert parsed.header == {"alg": "RS256", "kid": "rsa-1", "typ": "JWT"}
+    assert parsed.claims["iss"] == ISSUER
+    with pytest.raises(TypeError):
+        parsed.claims["iss"] = "https://elsewhere.example"  # type: ignore[index]  # read-only views
     # no verification at all: a forged signature still peeks fine
     h, p, _ = rs256().split(".")
-    assert peek_issuer(f"{h}.{p}.{b64(b'forged')}")[0] == ISSUER
+    assert peek_issuer(f"{h}.{p}.{b64(b'forged')}").issuer == ISSUER
 
 
 @pytest.mark.parametrize(
@@ -642,3 +651,14 @@ def test_property_structured_tokens(
         token = f"{b64json(header)}.{b64json(payload)}.{b64(signature)}"
     _peek(token)
     _run_verify(token, must_reject=not sign)  # a signed token with arbitrary claims may happen to be valid
+
+
+@pytest.mark.anyio
+async def test_verify_uses_the_parse_of_peek_issuer(keys: JwksCache) -> None:
+    """The grant parses once: ``verify_assertion`` checks what ``peek_issuer`` parsed (no module-level cache)."""
+    first, second = peek_issuer(rs256()), peek_issuer(es256(claims(jti="other")))
+    verified = await verify_assertion(
+        first, issuer_url=ISSUER, allowed_algorithms=("RS256",), keys=keys, now=NOW, leeway_seconds=LEEWAY
+    )
+    assert verified.claims is first.claims and verified.header is first.header
+    assert (await verify(second.token, keys)).claims["jti"] == "other"

@@ -14,10 +14,11 @@ from ssoidc.model import GRANT_JWT_BEARER, ExternalId, JwtBearerGrantConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "ssoidc.yaml"
+T0 = 1_700_000_000.0  # the apply time of tests that do not look at creation dates
 
 
 def test_documented_example_applies() -> None:
-    config = resolve(load_file(EXAMPLE), None, "123456789012")
+    config = resolve(load_file(EXAMPLE), None, "123456789012", now=T0)
     apps = {a.name: a for a in config.applications}
     portal = apps["analytics-portal"]
     grant = portal.grants[GRANT_JWT_BEARER]
@@ -30,8 +31,8 @@ def test_documented_example_applies() -> None:
 
 def test_reapplying_keeps_identifiers() -> None:
     spec = load_file(EXAMPLE)
-    first = resolve(spec, None, "123456789012")
-    second = resolve(spec, first, "123456789012")
+    first = resolve(spec, None, "123456789012", now=T0)
+    second = resolve(spec, first, "123456789012", now=T0)
     assert first == second
 
 
@@ -78,7 +79,7 @@ def test_all_reference_errors_are_reported_together() -> None:
         "Maybe"
     )
     with pytest.raises(ConfigError) as info:
-        resolve(parse_file(yaml.safe_dump(doc)), None, "123456789012")
+        resolve(parse_file(yaml.safe_dump(doc)), None, "123456789012", now=T0)
     msg = info.value.message
     assert "TrustedTokenIssuerArn: no trusted token issuer 'missing-idp'" in msg
     assert "Assignments[2].PrincipalId: no user 'ghost'" in msg
@@ -90,7 +91,7 @@ def test_grant_union_must_match_its_key() -> None:
     doc = yaml.safe_load(EXAMPLE.read_text())
     doc["Applications"][1]["Grants"]["urn:ietf:params:oauth:grant-type:token-exchange"] = {"RefreshToken": {}}
     with pytest.raises(ConfigError) as info:
-        resolve(parse_file(yaml.safe_dump(doc)), None, "123456789012")
+        resolve(parse_file(yaml.safe_dump(doc)), None, "123456789012", now=T0)
     assert "must set exactly the TokenExchange member" in info.value.message
 
 
@@ -98,7 +99,7 @@ def test_duplicate_names_are_rejected() -> None:
     doc = yaml.safe_load(EXAMPLE.read_text())
     doc["Users"].append(dict(doc["Users"][0]))
     with pytest.raises(ConfigError) as info:
-        resolve(parse_file(yaml.safe_dump(doc)), None, "123456789012")
+        resolve(parse_file(yaml.safe_dump(doc)), None, "123456789012", now=T0)
     assert "Users[2]: duplicate name 'jdoe'" in info.value.message
 
 
@@ -199,9 +200,9 @@ def test_creation_dates_are_kept_for_matched_entities_and_stamped_for_new_ones()
 
 
 def test_assignments_keep_the_stored_order() -> None:
-    first = resolve(load_file(EXAMPLE), None, "123456789012")
+    first = resolve(load_file(EXAMPLE), None, "123456789012", now=T0)
     reordered = replace(first, assignments=tuple(reversed(first.assignments)))
-    assert resolve(load_file(EXAMPLE), reordered, "123456789012") == reordered
+    assert resolve(load_file(EXAMPLE), reordered, "123456789012", now=T0) == reordered
 
 
 @pytest.mark.parametrize(
@@ -243,7 +244,7 @@ def test_new_field_errors_name_the_field(mutate: object, needle: str) -> None:
     doc = _example()
     mutate(doc)  # type: ignore[operator]
     with pytest.raises(ConfigError) as info:
-        resolve(parse_file(yaml.safe_dump(doc)), None, "123456789012")
+        resolve(parse_file(yaml.safe_dump(doc)), None, "123456789012", now=T0)
     assert needle in info.value.message
 
 
@@ -251,5 +252,5 @@ def test_user_names_are_unique_regardless_of_case() -> None:
     doc = _example()
     doc["Users"].append({"UserName": "JDoe"})  # type: ignore[attr-defined]
     with pytest.raises(ConfigError) as info:
-        resolve(parse_file(yaml.safe_dump(doc)), None, "123456789012")
+        resolve(parse_file(yaml.safe_dump(doc)), None, "123456789012", now=T0)
     assert "Users[2]: duplicate name 'JDoe'" in info.value.message

@@ -38,7 +38,7 @@ from ssoidc.model import (
     TrustedTokenIssuer,
     User,
 )
-from tests.unit.test_config import EXAMPLE
+from tests.unit.test_config import EXAMPLE, T0
 
 ACCOUNT = "123456789012"
 HEX = "0123456789abcdef"
@@ -389,7 +389,7 @@ def test_pinned_export_ignores_whatever_the_store_holds(config: Configuration, w
     if which == "deleted":
         current = Configuration(instance=replace(config.instance, status="DELETED", tags={}))
     else:
-        current = resolve(load_file(EXAMPLE), None, ACCOUNT)
+        current = resolve(load_file(EXAMPLE), None, ACCOUNT, now=T0)
     assert resolve(parse_file(export_configuration(config)), current, ACCOUNT, now=2.0) == config
 
 
@@ -417,11 +417,11 @@ def test_inexact_timestamps_are_written_as_epoch_seconds() -> None:
     config = resolve(load_file(EXAMPLE), None, ACCOUNT, now=1_700_000_000.1234567)
     doc = yaml.safe_load(export_configuration(config))
     assert doc["Instance"]["CreatedDate"] == 1_700_000_000.1234567
-    assert resolve(parse_file(export_configuration(config)), None, ACCOUNT) == config
+    assert resolve(parse_file(export_configuration(config)), None, ACCOUNT, now=T0) == config
 
 
 def test_deleted_instance_is_skipped() -> None:
-    config = resolve(load_file(EXAMPLE), None, ACCOUNT)
+    config = resolve(load_file(EXAMPLE), None, ACCOUNT, now=T0)
     deleted = Configuration(instance=replace(config.instance, status="DELETED", tags={}))
     text = export_configuration(deleted)
     assert "was deleted" in text
@@ -434,7 +434,7 @@ def test_deleted_instance_is_skipped() -> None:
 
 
 def test_profile_attribute_the_file_cannot_express_fails_the_export() -> None:
-    config = resolve(load_file(EXAMPLE), None, ACCOUNT)
+    config = resolve(load_file(EXAMPLE), None, ACCOUNT, now=T0)
     bad_user = replace(config.users[0], profile={"Name": {"Nick": "x"}, "Shoe": 42})
     with pytest.raises(ConfigError) as info:
         export_configuration(replace(config, users=(bad_user, *config.users[1:])))

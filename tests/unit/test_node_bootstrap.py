@@ -9,7 +9,7 @@ import pytest
 
 from ssoidc.bootstrap import bootstrap
 from ssoidc.clock import SystemClock
-from ssoidc.compose import open_store
+from ssoidc.compose import build_services, open_store
 from ssoidc.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -60,3 +60,21 @@ async def boot_plain(settings: Settings) -> None:
         await bootstrap(store, settings, SystemClock())
     finally:
         await store.close()
+
+
+def test_signing_key_ids_take_their_time_from_the_node_clock(tmp_path: Path) -> None:
+    """The idToken key made at first start is named after the injected clock's time, not the system's."""
+    from ssoidc.clock import FrozenClock
+
+    async def go() -> tuple[str, list[str]]:
+        services = await build_services(
+            Settings(data_dir=tmp_path, demo=True), clock=FrozenClock(1_000_000_000.5)
+        )
+        try:
+            return services.signer.kid, [k.kid for k in await services.store.signing_keys("demo-issuer")]
+        finally:
+            await services.close()
+
+    kid, demo_kids = asyncio.run(go())
+    assert kid.startswith("key-1000000000-")
+    assert demo_kids and all(k.startswith("key-1000000000-") for k in demo_kids)

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ssoidc.crypto import b64u, b64u_decode
+from ssoidc.base64url import b64u, b64u_decode
 from ssoidc.errors import ConfigError
 from ssoidc.oauth.tokens import MAC_TOKEN_BODY_CHARS, REFRESH_MAX_CHARS, RefreshClaims, TokenMinter
 from ssoidc.settings import Settings, export_env, settings_from_env

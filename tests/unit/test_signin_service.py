@@ -13,13 +13,14 @@ from ssoidc.model import ConfigSnapshot
 from ssoidc.oauth.signin import NoSuchUser, SignInFailed, SignInLocked, SignInService, SignInSettings
 from ssoidc.storage.sqlite import SqliteStore
 
+T0 = 1_700_000_000.0
 CONFIG = {"Users": [{"UserName": "Alice"}, {"UserName": "bob"}]}
 
 
 @pytest.fixture()
 def env(tmp_path: Path) -> tuple[SignInService, ConfigSnapshot, SqliteStore]:
     store = SqliteStore(tmp_path / "s.db", master_key=bytes(32))
-    directory = ConfigSnapshot(resolve(parse_file(yaml.safe_dump(CONFIG)), None, "123456789012"), 1)
+    directory = ConfigSnapshot(resolve(parse_file(yaml.safe_dump(CONFIG)), None, "123456789012", now=T0), 1)
     svc = SignInService(store, SignInSettings(lockout_threshold=3, lockout_window=60, lockout_seconds=100))
     asyncio.run(svc.set_password(directory, "Alice", "correct horse", 0.0))
     return svc, directory, store

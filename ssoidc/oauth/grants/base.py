@@ -1,4 +1,4 @@
-"""The grant protocol: each grant type of CreateTokenWithIAM is one pluggable unit (STYLE.md section 4)."""
+"""The grant protocol: each grant type of CreateTokenWithIAM (AWS SSO OIDC API Reference) is one pluggable unit."""
 
 from __future__ import annotations
 

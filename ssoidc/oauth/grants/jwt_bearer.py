@@ -1,6 +1,6 @@
 """The JWT-bearer grant (RFC 7523 section 2.1 / 3) with IAM Identity Center trusted token issuers.
 
-Order of checks (spec section 11.7): parse the assertion; find a trusted token issuer on the application's
+Order of checks (RFC 7523 section 3; the grant settings of sso-admin PutApplicationGrant): parse the assertion; find a trusted token issuer on the application's
 JwtBearer grant whose IssuerUrl equals ``iss`` exactly; verify the signature with a key from the issuer's JWKS
 (explicit algorithm allow-list per issuer); exp/nbf/iat with leeway; ``aud`` intersects the issuer's
 AuthorizedAudiences; ``jti`` present; the ClaimAttributePath value matches exactly one user by
@@ -62,14 +62,14 @@ class JwtBearerGrantHandler:
         config = app.grants[GRANT_JWT_BEARER]
         assert isinstance(config, JwtBearerGrantConfig)
         try:
-            iss, _header = peek_issuer(req.assertion)
+            parsed = peek_issuer(req.assertion)
         except AssertionInvalid as exc:
             raise InvalidGrant(exc.message) from None
 
         match = None
         for authorized in config.authorized_token_issuers:
             tti = ctx.directory.issuers.get(authorized.trusted_token_issuer_arn)
-            if tti is not None and tti.issuer_url == iss:
+            if tti is not None and tti.issuer_url == parsed.issuer:
                 match = (tti, authorized)
                 break
         if match is None:
@@ -81,7 +81,7 @@ class JwtBearerGrantHandler:
 
         try:
             verified = await verify_assertion(
-                req.assertion,
+                parsed,
                 issuer_url=tti.issuer_url,
                 allowed_algorithms=tti.allowed_algorithms,
                 keys=self._jwks,
