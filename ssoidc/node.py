@@ -30,11 +30,8 @@ from ssoidc.config.schema import ConfigFile
 from ssoidc.crypto import load_or_create_master_key
 from ssoidc.model import ConfigSnapshot, Configuration, Instance
 from ssoidc.oauth.authorize import CodeIssuer
-from ssoidc.oauth.grants.authorization_code import AuthorizationCodeGrantHandler
-from ssoidc.oauth.grants.base import Grant
-from ssoidc.oauth.grants.jwt_bearer import JwtBearerGrantHandler
-from ssoidc.oauth.grants.refresh_token import RefreshTokenGrantHandler
-from ssoidc.oauth.grants.token_exchange import TokenExchangeGrantHandler
+from ssoidc.oauth.grants.base import GrantDeps, GrantRegistry, ServedGrant
+from ssoidc.oauth.grants.registry import GRANTS
 from ssoidc.oauth.issuer import TokenIssuer
 from ssoidc.oauth.jwks import JwksCache, JwksSettings
 from ssoidc.oauth.keys import Signer, load_signer
@@ -362,26 +359,24 @@ def build_admin_api(node: Node) -> Json11Api:
     )
 
 
-def build_grants(node: Node, issuer: TokenIssuer) -> dict[str, Grant]:
-    """The compose list: every grant type CreateTokenWithIAM serves (fosite's ComposeAllEnabled)."""
+def build_grants(
+    node: Node, issuer: TokenIssuer, registry: GrantRegistry = GRANTS
+) -> tuple[ServedGrant[Any], ...]:
+    """Every grant type of ``registry`` with its handler (fosite's ComposeAllEnabled), built from the node's
+    services and settings."""
     s = node.settings
-    grants: list[Grant] = [
-        JwtBearerGrantHandler(
+    return registry.serve(
+        GrantDeps(
             issuer=issuer,
-            jwks=node.jwks,
-            leeway=float(s.assertion_leeway),
-            session_ttl=s.session_ttl,
+            minter=node.minter,
+            store=node.store,
+            keys=node.jwks,
             default_scopes=s.default_scopes,
-        ),
-        RefreshTokenGrantHandler(
-            issuer=issuer, minter=node.minter, store=node.store, grace_seconds=s.refresh_grace_seconds
-        ),
-        TokenExchangeGrantHandler(
-            issuer=issuer, minter=node.minter, store=node.store, default_scopes=s.default_scopes
-        ),
-        AuthorizationCodeGrantHandler(issuer=issuer, store=node.store),
-    ]
-    return {g.grant_type: g for g in grants}
+            session_ttl=s.session_ttl,
+            assertion_leeway=float(s.assertion_leeway),
+            refresh_grace_seconds=s.refresh_grace_seconds,
+        )
+    )
 
 
 def write_credentials_file(path: Path, akid: str, secret: str) -> None:

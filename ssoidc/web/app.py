@@ -91,12 +91,7 @@ def create_app(settings: Settings, node: Node | None = None, *, bootstrap: bool 
                 "response_types_supported": ["code"],
                 "subject_types_supported": ["public"],
                 "id_token_signing_alg_values_supported": [settings.id_token_alg],
-                "grant_types_supported": [
-                    "authorization_code",
-                    "refresh_token",
-                    "urn:ietf:params:oauth:grant-type:jwt-bearer",
-                    "urn:ietf:params:oauth:grant-type:token-exchange",
-                ],
+                "grant_types_supported": list(node.token_service.grant_types if node.token_service else ()),
             },
             cache="public, max-age=300",
         )
