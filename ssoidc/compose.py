@@ -27,11 +27,8 @@ from ssoidc.crypto import load_or_create_master_key
 from ssoidc.errors import InvalidRequest, SsoidcError
 from ssoidc.maintenance import Purger, Readiness
 from ssoidc.oauth.authorize import CodeIssuer
-from ssoidc.oauth.grants.authorization_code import AuthorizationCodeGrantHandler
-from ssoidc.oauth.grants.base import Grant
-from ssoidc.oauth.grants.jwt_bearer import JwtBearerGrantHandler
-from ssoidc.oauth.grants.refresh_token import RefreshTokenGrantHandler
-from ssoidc.oauth.grants.token_exchange import TokenExchangeGrantHandler
+from ssoidc.oauth.grants.base import GrantDeps, GrantRegistry, ServedGrant
+from ssoidc.oauth.grants.registry import GRANTS
 from ssoidc.oauth.issuer import TokenIssuer
 from ssoidc.oauth.jwks import JwksCache, JwksSettings
 from ssoidc.oauth.keys import Signer, load_signer
@@ -101,13 +98,15 @@ async def build_services(
     clock: Clock | None = None,
     store: tuple[Store, bytes] | None = None,
     run_bootstrap: bool = True,
+    grants: GrantRegistry = GRANTS,
 ) -> Services:
     """Build a node's services. ``run_bootstrap=False`` in workers whose parent already did the first-start work;
-    ``store`` is ``(store, master key)`` to build on a store the caller opened (tests)."""
+    ``store`` is ``(store, master key)`` to build on a store the caller opened (tests); ``grants`` the grant types
+    served (a copy of the registry with one more, in tests)."""
     clock = clock or SystemClock()
     db, master_key = store if store is not None else open_store(settings)
     try:
-        return await _build(settings, clock, db, master_key, run_bootstrap)
+        return await _build(settings, clock, db, master_key, run_bootstrap, grants)
     except BaseException:
         await db.close()
         raise
@@ -124,7 +123,12 @@ async def running(settings: Settings, **kw: Any) -> AsyncIterator[Services]:
 
 
 async def _build(
-    settings: Settings, clock: Clock, store: Store, master_key: bytes, run_bootstrap: bool
+    settings: Settings,
+    clock: Clock,
+    store: Store,
+    master_key: bytes,
+    run_bootstrap: bool,
+    grants: GrantRegistry,
 ) -> Services:
     if run_bootstrap:
         await bootstrap(store, settings, clock)
@@ -148,7 +152,9 @@ async def _build(
         base_url=settings.base_url,
         access_ttl=settings.access_token_ttl,
     )
-    token_service = TokenService(build_grants(settings, issuer=issuer, minter=minter, store=store, jwks=jwks))
+    token_service = TokenService(
+        build_grants(settings, issuer=issuer, minter=minter, store=store, jwks=jwks, registry=grants)
+    )
     signin = SignInService(
         store,
         SignInSettings(
@@ -248,22 +254,24 @@ def build_skeleton(
 
 
 def build_grants(
-    settings: Settings, *, issuer: TokenIssuer, minter: TokenMinter, store: Store, jwks: JwksCache
-) -> dict[str, Grant]:
-    """The compose list: every grant type CreateTokenWithIAM serves (fosite's ComposeAllEnabled)."""
-    s = settings
-    grants: list[Grant] = [
-        JwtBearerGrantHandler(
+    settings: Settings,
+    *,
+    issuer: TokenIssuer,
+    minter: TokenMinter,
+    store: Store,
+    jwks: JwksCache,
+    registry: GrantRegistry = GRANTS,
+) -> tuple[ServedGrant[Any], ...]:
+    """Every grant type of ``registry`` with its handler (fosite's ComposeAllEnabled)."""
+    return registry.serve(
+        GrantDeps(
             issuer=issuer,
-            jwks=jwks,
-            leeway=float(s.assertion_leeway),
-            session_ttl=s.session_ttl,
-            default_scopes=s.default_scopes,
-        ),
-        RefreshTokenGrantHandler(
-            issuer=issuer, minter=minter, store=store, grace_seconds=s.refresh_grace_seconds
-        ),
-        TokenExchangeGrantHandler(issuer=issuer, minter=minter, store=store, default_scopes=s.default_scopes),
-        AuthorizationCodeGrantHandler(issuer=issuer, store=store),
-    ]
-    return {g.grant_type: g for g in grants}
+            minter=minter,
+            store=store,
+            keys=jwks,
+            default_scopes=settings.default_scopes,
+            session_ttl=settings.session_ttl,
+            assertion_leeway=float(settings.assertion_leeway),
+            refresh_grace_seconds=settings.refresh_grace_seconds,
+        )
+    )

@@ -8,7 +8,7 @@ hot path needs; it is rebuilt when the stored configuration's version changes.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -16,12 +16,6 @@ GRANT_AUTHORIZATION_CODE = "authorization_code"
 GRANT_REFRESH_TOKEN = "refresh_token"  # noqa: S105 - a grant type name, not a secret
 GRANT_JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 GRANT_TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"  # noqa: S105
-GRANT_TYPES: tuple[str, ...] = (
-    GRANT_AUTHORIZATION_CODE,
-    GRANT_REFRESH_TOKEN,
-    GRANT_JWT_BEARER,
-    GRANT_TOKEN_EXCHANGE,
-)
 TOKEN_TYPE_ACCESS = "urn:ietf:params:oauth:token-type:access_token"  # noqa: S105
 TOKEN_TYPE_REFRESH = "urn:ietf:params:oauth:token-type:refresh_token"  # noqa: S105
 
@@ -65,29 +59,34 @@ class AuthorizedTokenIssuer:
     authorized_audiences: tuple[str, ...]
 
 
+class GrantConfig:
+    """Base of every grant type's configuration: the body of one sso-admin ``Grant`` union member.
+
+    A grant type is one row of ``ssoidc.oauth.grants.registry.GRANTS``, which names its config class; the four
+    below are the AWS ones. A new grant type subclasses this (as a frozen dataclass) in its own module.
+    """
+
+    __slots__ = ()
+
+
 @dataclass(frozen=True, slots=True)
-class AuthorizationCodeGrantConfig:
+class AuthorizationCodeGrantConfig(GrantConfig):
     redirect_uris: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
-class JwtBearerGrantConfig:
+class JwtBearerGrantConfig(GrantConfig):
     authorized_token_issuers: tuple[AuthorizedTokenIssuer, ...]
 
 
 @dataclass(frozen=True, slots=True)
-class RefreshTokenGrantConfig:
+class RefreshTokenGrantConfig(GrantConfig):
     pass
 
 
 @dataclass(frozen=True, slots=True)
-class TokenExchangeGrantConfig:
+class TokenExchangeGrantConfig(GrantConfig):
     pass
-
-
-GrantConfig = (
-    AuthorizationCodeGrantConfig | JwtBearerGrantConfig | RefreshTokenGrantConfig | TokenExchangeGrantConfig
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,6 +212,19 @@ class ConfigSnapshot:
         if key == "externalids.id":
             key = "externalids"
         return list(self._by_attr.get(key, {}).get(value, []))
+
+    def may_use(self, application: Application, user_id: str) -> bool:
+        """The assignment gate (sso-admin ``AssignmentRequired``): true if the application does not require
+        assignment, or the user is assigned to it (``is_assigned``)."""
+        return not application.assignment_required or self.is_assigned(application, user_id)
+
+    def require_assigned(
+        self, application: Application, user_id: str, error: Callable[[], Exception]
+    ) -> None:
+        """Raise ``error()`` unless the user passes the assignment gate (``may_use``). Each caller keeps its own
+        AWS error: AccessDenied (JWT bearer, token exchange) or InvalidGrant (code, refresh token)."""
+        if not self.may_use(application, user_id):
+            raise error()
 
     def is_assigned(self, application: Application, user_id: str) -> bool:
         """The assignment gate: true if the user, or a group they belong to, is assigned to the application."""

@@ -25,10 +25,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from typing import Any
-from urllib.parse import urlsplit
 
 from ssoidc.errors import Conflict, ServiceQuotaExceeded, ValidationFailed
-from ssoidc.model import AuthorizationCodeGrantConfig, Configuration, JwtBearerGrantConfig
+from ssoidc.model import Configuration
+from ssoidc.oauth.grants.registry import GRANTS
 
 MAX_ISSUERS = 10
 MAX_ACCESS_SCOPES = 25
@@ -46,17 +46,6 @@ def _unique(names: Iterable[str], what: str) -> None:
         if n in seen:
             raise Conflict(f"A {what} named {n!r} already exists", "UNIQUENESS_CONSTRAINT_VIOLATION")
         seen.add(n)
-
-
-def check_redirect_uri(uri: str, path: str) -> None:
-    """An absolute URI without a fragment, with a valid port (RFC 6749 section 3.1.2)."""
-    try:
-        parts = urlsplit(uri)
-        parts.port  # noqa: B018 - raises ValueError for a port out of range or not a number
-    except ValueError:
-        raise ValidationFailed("A redirect URI must be an absolute URI with a valid port", path) from None
-    if not parts.scheme or "#" in uri or (parts.scheme in ("http", "https") and not parts.hostname):
-        raise ValidationFailed("A redirect URI must be an absolute URI without a fragment", path)
 
 
 def check_tags(tags: Mapping[str, str]) -> None:
@@ -134,7 +123,6 @@ def check(config: Configuration) -> None:
     check_tags(config.instance.tags)
     for issuer in config.trusted_token_issuers:
         check_tags(issuer.tags)
-    issuers = {t.arn for t in config.trusted_token_issuers}
     apps = {a.arn for a in config.applications}
     users = {u.user_id for u in config.users}
     groups = {g.group_id for g in config.groups}
@@ -143,16 +131,7 @@ def check(config: Configuration) -> None:
         if len(a.access_scopes) > MAX_ACCESS_SCOPES:
             raise ServiceQuotaExceeded(f"An application can have at most {MAX_ACCESS_SCOPES} access scopes")
         for grant in a.grants.values():
-            if isinstance(grant, AuthorizationCodeGrantConfig):
-                for i, uri in enumerate(grant.redirect_uris):
-                    check_redirect_uri(uri, f"Grant.AuthorizationCode.RedirectUris[{i}]")
-            if isinstance(grant, JwtBearerGrantConfig):
-                for ati in grant.authorized_token_issuers:
-                    if ati.trusted_token_issuer_arn not in issuers:
-                        raise ValidationFailed(
-                            f"Trusted token issuer {ati.trusted_token_issuer_arn} does not exist",
-                            "Grant.JwtBearer.AuthorizedTokenIssuers",
-                        )
+            GRANTS.of(grant).check(grant, config)  # the grant type's own rules (its registry row)
         for s in a.access_scopes:
             for t in s.authorized_targets:
                 if t not in apps and t != config.instance.instance_arn:

@@ -39,18 +39,14 @@ from ssoidc.admin.paging import next_page, page
 from ssoidc.aws import mapping as m
 from ssoidc.aws.shapes import sso_admin as sa
 from ssoidc.aws.skeleton import Call
-from ssoidc.config.schema import GRANT_MEMBER
 from ssoidc.errors import ResourceNotFound, ValidationFailed
 from ssoidc.iam.policy import PolicyError
 from ssoidc.model import (
-    AuthorizationCodeGrantConfig,
-    AuthorizedTokenIssuer,
     Configuration,
     GrantConfig,
-    JwtBearerGrantConfig,
-    RefreshTokenGrantConfig,
-    TokenExchangeGrantConfig,
 )
+from ssoidc.oauth.grants.base import GrantRegistry, MemberReader
+from ssoidc.oauth.grants.registry import GRANTS
 
 SERVICE = "sso-admin"
 TARGET_PREFIX = "SWBExternalService"
@@ -74,61 +70,23 @@ class NoOutput(TypedDict):
 R = TypeVar("R", bound=Mapping[str, Any])
 
 
-def grant_in(grant_type: str, grant: Mapping[str, Any]) -> GrantConfig:
+def grant_in(grant_type: str, grant: Mapping[str, Any], registry: GrantRegistry = GRANTS) -> GrantConfig:
     """The ``Grant`` union -> domain grant. Its one member must be the one ``grant_type`` takes."""
-    member = GRANT_MEMBER[grant_type]
-    if member not in grant:
+    kind = registry.get(grant_type)
+    if kind is None:
+        raise ValidationFailed(f"Grant type {grant_type} is not supported", "GrantType")
+    if kind.member not in grant:
         raise ValidationFailed(
-            f"Grant type {grant_type} takes a Grant with the {member} member, not {', '.join(grant)}", "Grant"
+            f"Grant type {grant_type} takes a Grant with the {kind.member} member, not {', '.join(grant)}",
+            "Grant",
         )
-    body = grant[member]
-    if member == "AuthorizationCode":
-        uris = body.get("RedirectUris")
-        if not uris:
-            raise ValidationFailed("RedirectUris is required", "Grant.AuthorizationCode.RedirectUris")
-        return AuthorizationCodeGrantConfig(tuple(dict.fromkeys(uris)))
-    if member == "JwtBearer":
-        items = body.get("AuthorizedTokenIssuers")
-        if not items:
-            raise ValidationFailed(
-                "AuthorizedTokenIssuers is required", "Grant.JwtBearer.AuthorizedTokenIssuers"
-            )
-        out = []
-        for i, item in enumerate(items):
-            for name in ("TrustedTokenIssuerArn", "AuthorizedAudiences"):
-                if not item.get(name):
-                    raise ValidationFailed(
-                        f"{name} is required", f"Grant.JwtBearer.AuthorizedTokenIssuers[{i}].{name}"
-                    )
-            out.append(
-                AuthorizedTokenIssuer(
-                    item["TrustedTokenIssuerArn"], tuple(dict.fromkeys(item["AuthorizedAudiences"]))
-                )
-            )
-        return JwtBearerGrantConfig(tuple(out))
-    if member == "RefreshToken":
-        return RefreshTokenGrantConfig()
-    return TokenExchangeGrantConfig()
+    config: GrantConfig = kind.from_wire(grant[kind.member], MemberReader(f"Grant.{kind.member}"))
+    return config
 
 
-def grant_out(grant: GrantConfig) -> dict[str, Any]:
-    if isinstance(grant, AuthorizationCodeGrantConfig):
-        return {"AuthorizationCode": {"RedirectUris": list(grant.redirect_uris)}}
-    if isinstance(grant, JwtBearerGrantConfig):
-        return {
-            "JwtBearer": {
-                "AuthorizedTokenIssuers": [
-                    {
-                        "TrustedTokenIssuerArn": i.trusted_token_issuer_arn,
-                        "AuthorizedAudiences": list(i.authorized_audiences),
-                    }
-                    for i in grant.authorized_token_issuers
-                ]
-            }
-        }
-    if isinstance(grant, RefreshTokenGrantConfig):
-        return {"RefreshToken": {}}
-    return {"TokenExchange": {}}
+def grant_out(grant: GrantConfig, registry: GrantRegistry = GRANTS) -> dict[str, Any]:
+    """Domain grant -> the ``Grant`` union (GetApplicationGrant, ListApplicationGrants)."""
+    return registry.union_of(grant)
 
 
 class SsoAdminApi:

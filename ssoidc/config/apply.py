@@ -19,7 +19,6 @@ from pydantic import ValidationError
 
 from ssoidc.admin.rules import check as check_rules
 from ssoidc.config.schema import (
-    GRANT_MEMBER,
     NAME_PROFILE_MEMBERS,
     PROFILE_MEMBERS,
     ConfigFile,
@@ -39,20 +38,17 @@ from ssoidc.model import (
     AccessScope,
     Application,
     Assignment,
-    AuthorizationCodeGrantConfig,
-    AuthorizedTokenIssuer,
     Configuration,
     Email,
     ExternalId,
     GrantConfig,
     Group,
     Instance,
-    JwtBearerGrantConfig,
-    RefreshTokenGrantConfig,
-    TokenExchangeGrantConfig,
     TrustedTokenIssuer,
     User,
 )
+from ssoidc.oauth.grants.base import GrantRegistry, MemberReader
+from ssoidc.oauth.grants.registry import GRANTS
 from ssoidc.storage.base import ConfigStore, VersionConflict
 
 
@@ -63,7 +59,8 @@ def _loc(loc: tuple[Any, ...]) -> str:
     return out
 
 
-def parse_file(text: str, source: str = "config") -> ConfigFile:
+def parse_file(text: str, source: str = "config", *, registry: GrantRegistry = GRANTS) -> ConfigFile:
+    """Parse and validate a configuration file; its ``Grants`` are read against ``registry``."""
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -73,7 +70,7 @@ def parse_file(text: str, source: str = "config") -> ConfigFile:
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}: the top level must be a mapping")
     try:
-        return ConfigFile.model_validate(raw)
+        return ConfigFile.model_validate(raw, context={"grants": registry})
     except ValidationError as exc:
         problems = [f"{_loc(err['loc'])}: {err['msg']}" for err in exc.errors()]
         raise ConfigError(f"{source}: invalid configuration:\n  " + "\n  ".join(problems)) from None
@@ -121,7 +118,14 @@ def _profile(u: UserSpec) -> dict[str, Any]:
     return profile
 
 
-def resolve(spec: ConfigFile, current: Configuration | None, account_id: str, *, now: float) -> Configuration:
+def resolve(
+    spec: ConfigFile,
+    current: Configuration | None,
+    account_id: str,
+    *,
+    now: float,
+    registry: GrantRegistry = GRANTS,
+) -> Configuration:
     """Build the domain configuration, keeping identifiers of entities that already exist (matched by name).
 
     ``now`` (the caller's clock) stamps the creation date of a new instance or application; matched
@@ -243,33 +247,18 @@ def resolve(spec: ConfigFile, current: Configuration | None, account_id: str, *,
         arn = app_arns[a.Name]
         grants: dict[str, GrantConfig] = {}
         for gt, gspec in a.Grants.items():
-            member = GRANT_MEMBER[gt]
-            set_members = [
-                k
-                for k in ("AuthorizationCode", "JwtBearer", "RefreshToken", "TokenExchange")
-                if getattr(gspec, k) is not None
-            ]
-            if set_members != [member]:
-                problems.append(f"{where}.Grants.{gt}: must set exactly the {member} member")
+            kind = registry.get(gt)
+            assert kind is not None  # the schema admits registered grant types only
+            if list(gspec.members) != [kind.member]:
+                problems.append(f"{where}.Grants.{gt}: must set exactly the {kind.member} member")
                 continue
-            if gspec.AuthorizationCode is not None:
-                grants[gt] = AuthorizationCodeGrantConfig(tuple(gspec.AuthorizationCode.RedirectUris))
-            elif gspec.JwtBearer is not None:
-                items = []
-                for ii, ati in enumerate(gspec.JwtBearer.AuthorizedTokenIssuers):
-                    ref = tti_ref.get(ati.TrustedTokenIssuerArn)
-                    if ref is None:
-                        problems.append(
-                            f"{where}.Grants.{gt}.JwtBearer.AuthorizedTokenIssuers[{ii}].TrustedTokenIssuerArn:"
-                            f" no trusted token issuer {ati.TrustedTokenIssuerArn!r} in this file"
-                        )
-                        continue
-                    items.append(AuthorizedTokenIssuer(ref, tuple(ati.AuthorizedAudiences)))
-                grants[gt] = JwtBearerGrantConfig(tuple(items))
-            elif gspec.RefreshToken is not None:
-                grants[gt] = RefreshTokenGrantConfig()
-            else:
-                grants[gt] = TokenExchangeGrantConfig()
+            reader = MemberReader(
+                f"{where}.Grants.{gt}.{kind.member}",
+                distinct=False,
+                problems=problems,
+                resolve_issuer=tti_ref.get,
+            )
+            grants[gt] = kind.from_wire(gspec.members[kind.member].model_dump(), reader)
         actor_policy = None
         if "IAM" in a.AuthenticationMethods:
             actor_policy = a.AuthenticationMethods["IAM"].Iam.ActorPolicy

@@ -38,7 +38,6 @@ from ssoidc.aws.mapping import (
     tags_to_shape,
 )
 from ssoidc.config.schema import (
-    GRANT_MEMBER,
     NAME_PROFILE_MEMBERS,
     PROFILE_MEMBERS,
     AddressSpec,
@@ -47,17 +46,14 @@ from ssoidc.config.schema import (
 )
 from ssoidc.errors import ConfigError
 from ssoidc.model import (
-    GRANT_TYPES,
     Application,
-    AuthorizationCodeGrantConfig,
     Configuration,
-    GrantConfig,
     Group,
     Instance,
-    JwtBearerGrantConfig,
     TrustedTokenIssuer,
     User,
 )
+from ssoidc.oauth.grants.registry import GRANTS
 
 _RECORDS: dict[str, type[BaseModel]] = {
     "Addresses": AddressSpec,
@@ -119,23 +115,6 @@ def _issuer(t: TrustedTokenIssuer) -> dict[str, Any]:
     return _with_tags(out, t.tags)
 
 
-def _grant(g: GrantConfig) -> dict[str, Any]:
-    """The members of the ``Grant`` union member (RefreshToken and TokenExchange have none)."""
-    if isinstance(g, AuthorizationCodeGrantConfig):
-        return {"RedirectUris": list(g.redirect_uris)}
-    if isinstance(g, JwtBearerGrantConfig):
-        return {
-            "AuthorizedTokenIssuers": [
-                {
-                    "TrustedTokenIssuerArn": a.trusted_token_issuer_arn,
-                    "AuthorizedAudiences": list(a.authorized_audiences),
-                }
-                for a in g.authorized_token_issuers
-            ]
-        }
-    return {}
-
-
 def _application(a: Application, config: Configuration) -> dict[str, Any]:
     out: dict[str, Any] = {"Name": a.name, "ApplicationArn": a.arn}
     if a.provider_arn != CUSTOM_PROVIDER:
@@ -159,9 +138,9 @@ def _application(a: Application, config: Configuration) -> dict[str, Any]:
         out["PortalOptions"] = portal
     out["AssignmentRequired"] = a.assignment_required
     if a.grants:
-        order = {gt: i for i, gt in enumerate(GRANT_TYPES)}
+        order = {gt: i for i, gt in enumerate(GRANTS.uris)}
         out["Grants"] = {
-            gt: {GRANT_MEMBER[gt]: _grant(a.grants[gt])}
+            gt: GRANTS.union_of(a.grants[gt])
             for gt in sorted(a.grants, key=lambda k: order.get(k, len(order)))
         }
     if a.actor_policy is not None:

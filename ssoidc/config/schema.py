@@ -10,13 +10,25 @@ reproduces the live configuration exactly. See docs/configuration.md for a compl
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    ValidatorFunctionWrapHandler,
+    create_model,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from ssoidc.admin.rules import MAX_TAGS
-from ssoidc.model import GRANT_AUTHORIZATION_CODE, GRANT_JWT_BEARER, GRANT_REFRESH_TOKEN, GRANT_TOKEN_EXCHANGE
+from ssoidc.oauth.grants.base import GrantRegistry
+from ssoidc.oauth.grants.registry import GRANTS
 
 _STRICT = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
 INSTANCE_ARN = r"^arn:aws:sso:::instance/(sso)?ins-[a-zA-Z0-9-.]{16}$"
@@ -87,35 +99,55 @@ class TrustedTokenIssuerSpec(BaseModel):
     Tags: list[TagSpec] = _tags()
 
 
-class AuthorizedTokenIssuerSpec(BaseModel):
-    model_config = _STRICT
-    TrustedTokenIssuerArn: str = Field(min_length=1)
-    """An ARN, or the Name of a trusted token issuer in this file."""
-    AuthorizedAudiences: list[str] = Field(min_length=1, max_length=10)
+def _registry(info: ValidationInfo) -> GrantRegistry:
+    """The grant registry the file is read against: ``context={"grants": ...}`` if given, else ``GRANTS``."""
+    context = info.context
+    registry = context.get("grants") if isinstance(context, dict) else None
+    return registry if isinstance(registry, GrantRegistry) else GRANTS
 
 
-class JwtBearerSpec(BaseModel):
-    model_config = _STRICT
-    AuthorizedTokenIssuers: list[AuthorizedTokenIssuerSpec] = Field(min_length=1, max_length=10)
-
-
-class AuthorizationCodeSpec(BaseModel):
-    model_config = _STRICT
-    RedirectUris: list[str] = Field(min_length=1, max_length=10)
-
-
-class EmptySpec(BaseModel):
-    model_config = _STRICT
+@functools.cache
+def _union_model(registry: GrantRegistry) -> type[BaseModel]:
+    """The ``Grant`` union of ``registry``: one optional member per grant type, each with its row's schema."""
+    members: dict[str, Any] = {k.member: (k.file_spec | None, None) for k in registry}
+    model: type[BaseModel] = create_model("GrantSpec", __config__=_STRICT, **members)
+    return model
 
 
 class GrantSpec(BaseModel):
-    """The sso-admin ``Grant`` union: exactly one member set."""
+    """The sso-admin ``Grant`` union: the members set (``ssoidc apply`` checks it is exactly the one the grant
+    type takes). The members are those of the grant registry's rows, each validated by the row's ``file_spec``."""
 
     model_config = _STRICT
-    AuthorizationCode: AuthorizationCodeSpec | None = None
-    JwtBearer: JwtBearerSpec | None = None
-    RefreshToken: EmptySpec | None = None
-    TokenExchange: EmptySpec | None = None
+    members: dict[str, BaseModel]
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _read(cls, data: Any, handler: ValidatorFunctionWrapHandler, info: ValidationInfo) -> GrantSpec:
+        if isinstance(data, GrantSpec):
+            return data
+        union = _union_model(_registry(info)).model_validate(data, context=info.context)
+        members = {k: v for k in type(union).model_fields if (v := getattr(union, k)) is not None}
+        return cls.model_construct(members=members)
+
+
+def _either(values: list[str]) -> str:
+    return values[0] if len(values) == 1 else f"{', '.join(values[:-1])} or {values[-1]}"
+
+
+def _grant_type(value: str, info: ValidationInfo) -> str:
+    registry = _registry(info)
+    if value not in registry:
+        raise PydanticCustomError(
+            "literal_error",
+            "Input should be {expected}",
+            {"expected": _either([repr(u) for u in registry.uris])},
+        )
+    return value
+
+
+GrantTypeName = Annotated[str, AfterValidator(_grant_type)]
+"""A ``Grants`` key: a grant type of the registry."""
 
 
 class IamAuthenticationMethod(BaseModel):
@@ -154,21 +186,6 @@ class PortalOptionsSpec(BaseModel):
     model_config = _STRICT
     SignInOptions: SignInOptionsSpec = Field(default_factory=SignInOptionsSpec)
     Visibility: Literal["ENABLED", "DISABLED"] = "ENABLED"
-
-
-GrantTypeName = Literal[
-    "authorization_code",
-    "refresh_token",
-    "urn:ietf:params:oauth:grant-type:jwt-bearer",
-    "urn:ietf:params:oauth:grant-type:token-exchange",
-]
-#: Grant type -> the member of the ``Grant`` union it takes (in the file and on sso-admin's wire).
-GRANT_MEMBER = {
-    GRANT_AUTHORIZATION_CODE: "AuthorizationCode",
-    GRANT_JWT_BEARER: "JwtBearer",
-    GRANT_REFRESH_TOKEN: "RefreshToken",
-    GRANT_TOKEN_EXCHANGE: "TokenExchange",
-}
 
 
 class ApplicationSpec(BaseModel):

@@ -13,7 +13,7 @@ from ssoidc.errors import InvalidRequest, InvalidScope
 from ssoidc.model import GRANT_AUTHORIZATION_CODE, Application, AuthorizationCodeGrantConfig, ConfigSnapshot
 from ssoidc.oauth import pkce
 from ssoidc.oauth.grants.authorization_code import code_hash
-from ssoidc.oauth.scopes import available_scopes, select_scopes
+from ssoidc.oauth.scopes import grantable_scopes, select_scopes
 from ssoidc.storage.base import CodeRecord, CodeStore
 
 
@@ -57,9 +57,7 @@ class CodeIssuer:
                 raise InvalidRequest("code_challenge is malformed")
         else:
             method = None
-        granted = select_scopes(
-            scopes, available_scopes(self._defaults, (s.scope for s in app.access_scopes))
-        )
+        granted = select_scopes(scopes, grantable_scopes(app, self._defaults))
         code = secrets.token_urlsafe(32)
         await self._store.create_code(
             CodeRecord(
@@ -192,9 +190,7 @@ def parse_authorize_request(
         raw_scope = one("scopes")
     requested = raw_scope.split() if raw_scope else None
     try:
-        scopes = select_scopes(
-            requested, available_scopes(default_scopes, (s.scope for s in app.access_scopes))
-        )
+        scopes = select_scopes(requested, grantable_scopes(app, default_scopes))
     except InvalidScope as exc:
         raise fail("invalid_scope", exc.message) from None
     return AuthorizeRequest(app, redirect_uri, state, scopes, challenge, method)

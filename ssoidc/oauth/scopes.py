@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from ssoidc.errors import InvalidScope
+from ssoidc.model import Application
 
 
 def available_scopes(defaults: Sequence[str], app_scopes: Iterable[str]) -> tuple[str, ...]:
@@ -17,6 +18,11 @@ def available_scopes(defaults: Sequence[str], app_scopes: Iterable[str]) -> tupl
     out += [s for s in app_scopes if s not in out]
     out += [s for s in defaults if s not in out]
     return tuple(out)
+
+
+def grantable_scopes(application: Application, defaults: Sequence[str]) -> tuple[str, ...]:
+    """The scopes this application may grant: its access scopes (PutApplicationAccessScope) and the defaults."""
+    return available_scopes(defaults, (s.scope for s in application.access_scopes))
 
 
 def select_scopes(requested: Sequence[str] | None, available: Sequence[str]) -> tuple[str, ...]:

@@ -3,31 +3,65 @@
 ``TokenService.create_token_with_iam`` is the only entry ``ssoidc.aws`` uses. It runs the checks every grant needs
 once, in node-oidc-provider's order, then hands over to the grant:
 
-1. ``grantType`` is one the service knows (else UnsupportedGrantType);
+1. ``grantType`` is one the service serves (else UnsupportedGrantType, listing them);
 2. ``clientId`` names an enabled application of this instance (else InvalidClient);
 3. the caller is allowed by the application's ActorPolicy, and by the credential's identity policy if it has one
    (else AccessDenied, saying what is missing);
 4. the application has that grant configured with PutApplicationGrant (else UnauthorizedClient);
-5. the grant handler runs.
+5. the request sends no member the grant does not take (else InvalidRequest naming it: AWS documents ``code``,
+   ``redirectUri`` and ``codeVerifier`` as "used only" for the authorization-code grant, and so on; boto3 and the
+   other SDKs never send an unset member, so only a request that mixes grants is refused);
+6. the grant handler runs, with the application's config of that grant type.
+
+The served grant types come from the grant registry (``ssoidc.oauth.grants.registry``); nothing here names one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Iterable
+from dataclasses import fields
+from typing import Any
 
-from ssoidc.errors import AccessDenied, InvalidClient, UnauthorizedClient, UnsupportedGrantType
+from ssoidc.errors import (
+    AccessDenied,
+    InvalidClient,
+    InvalidRequest,
+    UnauthorizedClient,
+    UnsupportedGrantType,
+)
 from ssoidc.iam.policy import Decision, PolicyCache, RequestContext, combine
-from ssoidc.model import GRANT_TYPES, Application, ConfigSnapshot
-from ssoidc.oauth.grants.base import Grant, GrantContext
+from ssoidc.model import Application, ConfigSnapshot
+from ssoidc.oauth.grants.base import COMMON_PARAMETERS, GrantContext, ServedGrant
 from ssoidc.oauth.request import Caller, TokenRequest, TokenResult
 
 ACTION = "sso-oauth:CreateTokenWithIAM"
+_OPTIONAL = tuple(f.name for f in fields(TokenRequest) if f.name not in COMMON_PARAMETERS)
+
+
+def wire_name(field: str) -> str:
+    """A ``TokenRequest`` member's CreateTokenWithIAM name (``refresh_token`` -> ``refreshToken``)."""
+    return re.sub(r"_([a-z])", lambda m: m.group(1).upper(), field)
+
+
+def _listing(values: tuple[str, ...]) -> str:
+    return values[0] if len(values) == 1 else f"{', '.join(values[:-1])} or {values[-1]}"
 
 
 class TokenService:
-    def __init__(self, grants: Mapping[str, Grant]) -> None:
-        self._grants = dict(grants)
+    def __init__(self, grants: Iterable[ServedGrant[Any]]) -> None:
+        """``grants``: the served grant types with their handlers (``GrantRegistry.serve``), in listing order."""
+        self._grants: dict[str, ServedGrant[Any]] = {g.kind.uri: g for g in grants}
+        self._undeclared = {
+            uri: tuple(p for p in _OPTIONAL if p not in g.kind.parameters) for uri, g in self._grants.items()
+        }
+        self._unsupported = f"Unsupported grant type; use {_listing(self.grant_types)}"
         self._policies = PolicyCache()
+
+    @property
+    def grant_types(self) -> tuple[str, ...]:
+        """The ``grantType`` values served, in listing order (OIDC discovery's ``grant_types_supported``)."""
+        return tuple(self._grants)
 
     def authorize_caller(
         self, directory: ConfigSnapshot, app: Application, caller: Caller, now: float
@@ -65,24 +99,25 @@ class TokenService:
     async def create_token_with_iam(
         self, req: TokenRequest, caller: Caller, directory: ConfigSnapshot, now: float
     ) -> TokenResult:
-        if req.grant_type not in GRANT_TYPES:
-            raise UnsupportedGrantType(
-                "Unsupported grant type; use authorization_code, refresh_token,"
-                " urn:ietf:params:oauth:grant-type:jwt-bearer or urn:ietf:params:oauth:grant-type:token-exchange"
-            )
+        served = self._grants.get(req.grant_type)
+        if served is None:
+            raise UnsupportedGrantType(self._unsupported)
         app = directory.applications.get(req.client_id)
         if app is None or app.instance_arn != directory.instance.instance_arn:
             raise InvalidClient("clientId does not name an application of this IAM Identity Center instance")
         if app.status != "ENABLED":
             raise InvalidClient("The application is disabled")
         self.authorize_caller(directory, app, caller, now)
-        if req.grant_type not in app.grants:
+        config = app.grants.get(req.grant_type)
+        if not isinstance(config, served.kind.config_type):
             raise UnauthorizedClient(
                 f"The application is not configured for grant type {req.grant_type} (PutApplicationGrant)"
             )
-        grant = self._grants.get(req.grant_type)
-        if grant is None:
-            raise UnsupportedGrantType(
-                f"Grant type {req.grant_type} is not implemented by this ssoidc version"
-            )
-        return await grant.exchange(req, GrantContext(directory, app, caller, now))
+        for name in self._undeclared[req.grant_type]:
+            if getattr(req, name) is not None:
+                raise InvalidRequest(
+                    f"{wire_name(name)} is not a parameter of the {req.grant_type} grant; send only"
+                    f" {', '.join(wire_name(p) for p in _OPTIONAL if p in served.kind.parameters)}"
+                    " (besides clientId and grantType)"
+                )
+        return await served.handler.exchange(req, GrantContext(directory, app, caller, now, config))

@@ -8,48 +8,27 @@ from ssoidc.model import (
     AccessScope,
     Application,
     Assignment,
-    AuthorizationCodeGrantConfig,
-    AuthorizedTokenIssuer,
     Email,
     ExternalId,
     GrantConfig,
     Group,
     Instance,
-    JwtBearerGrantConfig,
-    RefreshTokenGrantConfig,
-    TokenExchangeGrantConfig,
     TrustedTokenIssuer,
     User,
 )
+from ssoidc.oauth.grants.base import GrantRegistry
+from ssoidc.oauth.grants.registry import GRANTS
 
 
-def grant_to_doc(g: GrantConfig) -> dict[str, Any]:
-    if isinstance(g, AuthorizationCodeGrantConfig):
-        return {"type": "authorization_code", "redirect_uris": list(g.redirect_uris)}
-    if isinstance(g, JwtBearerGrantConfig):
-        return {
-            "type": "jwt_bearer",
-            "issuers": [
-                {"arn": i.trusted_token_issuer_arn, "audiences": list(i.authorized_audiences)}
-                for i in g.authorized_token_issuers
-            ],
-        }
-    if isinstance(g, RefreshTokenGrantConfig):
-        return {"type": "refresh_token"}
-    return {"type": "token_exchange"}
+def grant_to_doc(g: GrantConfig, registry: GrantRegistry = GRANTS) -> dict[str, Any]:
+    """A grant config as stored: ``{"type": <the row's store_tag>, ...the row's stored members}``."""
+    kind = registry.of(g)
+    return {"type": kind.store_tag, **kind.to_store(g)}
 
 
-def grant_from_doc(d: dict[str, Any]) -> GrantConfig:
-    t = d["type"]
-    if t == "authorization_code":
-        return AuthorizationCodeGrantConfig(tuple(d["redirect_uris"]))
-    if t == "jwt_bearer":
-        return JwtBearerGrantConfig(
-            tuple(AuthorizedTokenIssuer(i["arn"], tuple(i["audiences"])) for i in d["issuers"])
-        )
-    if t == "refresh_token":
-        return RefreshTokenGrantConfig()
-    return TokenExchangeGrantConfig()
+def grant_from_doc(d: dict[str, Any], registry: GrantRegistry = GRANTS) -> GrantConfig:
+    config: GrantConfig = registry.by_store_tag(d["type"]).from_store(d)
+    return config
 
 
 def to_doc(obj: Any) -> dict[str, Any]:

@@ -41,7 +41,6 @@ from ssoidc.aws.skeleton import MAX_BODY
 from ssoidc.aws.wire import WireRequest, WireResponse
 from ssoidc.compose import Services, build_services
 from ssoidc.demo import demo_discovery
-from ssoidc.model import GRANT_TYPES
 from ssoidc.settings import Settings, settings_from_env
 from ssoidc.web.signin import SignInPages
 
@@ -129,7 +128,7 @@ def build_app(services: Services) -> ASGIApp:
                 "response_types_supported": ["code"],
                 "subject_types_supported": ["public"],
                 "id_token_signing_alg_values_supported": [settings.id_token_alg],
-                "grant_types_supported": list(GRANT_TYPES),
+                "grant_types_supported": list(services.token_service.grant_types),
             },
             cache="public, max-age=300",
         )

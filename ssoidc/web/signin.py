@@ -167,7 +167,7 @@ class SignInPages:
     ) -> HTMLResponse:
         user = directory.users[user_id]
         app = areq.application
-        if app.assignment_required and not directory.is_assigned(app, user_id):
+        if not directory.may_use(app, user_id):
             return self._page(
                 request,
                 "error.html",

@@ -330,3 +330,20 @@ def test_fifty_parallel_code_redemptions_yield_exactly_one(server: LiveServer) -
     )
     assert results.count("ok") == 1
     assert results.count("InvalidGrantException") == 49
+
+
+def test_a_member_the_grant_does_not_take_is_refused_by_name(server: LiveServer, oidc: Any) -> None:
+    """docs/behaviour.md: a CreateTokenWithIAM member "used only" by another grant type is InvalidRequest naming it,
+    and nothing is redeemed (the refresh token still works afterwards)."""
+    first = jwt_tokens(server, oidc)
+    got, resp = error_of(lambda: refresh(server, oidc, first["refreshToken"], code="some-code"))
+    assert got == "InvalidRequestException"
+    assert resp["error_description"].startswith("code is not a parameter of the refresh_token grant")
+    got, resp = error_of(lambda: jwt_tokens(server, oidc, subjectToken=first["accessToken"]))
+    assert got == "InvalidRequestException"
+    assert "subjectToken is not a parameter" in resp["error_description"]
+    got, resp = error_of(lambda: redeem(server, oidc, server.mint_code(), refreshToken=first["refreshToken"]))
+    assert got == "InvalidRequestException"
+    assert "refreshToken is not a parameter of the authorization_code grant" in resp["error_description"]
+    # every member a grant declares is accepted, scope included
+    assert refresh(server, oidc, first["refreshToken"], scope=["openid"])["scope"] == ["openid"]

@@ -10,18 +10,34 @@ the tokens. A code redeemed twice revokes the tokens issued from it (RFC 6749 se
 from __future__ import annotations
 
 import hashlib
-from typing import ClassVar
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
 
-from ssoidc.errors import InvalidGrant, InvalidRequest
-from ssoidc.model import GRANT_AUTHORIZATION_CODE
+from pydantic import BaseModel, Field
+
+from ssoidc.errors import InvalidGrant, InvalidRequest, ValidationFailed
+from ssoidc.model import GRANT_AUTHORIZATION_CODE, AuthorizationCodeGrantConfig, Configuration
 from ssoidc.oauth import pkce
-from ssoidc.oauth.grants.base import GrantContext
+from ssoidc.oauth.grants.base import (
+    MEMBER_SPEC,
+    GrantContext,
+    GrantType,
+    MemberReader,
+    RedemptionRefused,
+    redeemed,
+)
 from ssoidc.oauth.issuer import IssueSpec, TokenIssuer
 from ssoidc.oauth.request import TokenRequest, TokenResult
 from ssoidc.oauth.scopes import select_scopes
-from ssoidc.storage.base import CodeStore, Redemption
+from ssoidc.storage.base import CodeStore
 
 INVALID_CODE = "Invalid authorization code provided"
+REFUSED = RedemptionRefused(
+    invalid=INVALID_CODE,
+    reused="Invalid authorization code provided: it was already redeemed, so the tokens issued from it have"
+    " been revoked",
+)
 
 
 def code_hash(code: str) -> bytes:
@@ -29,13 +45,13 @@ def code_hash(code: str) -> bytes:
 
 
 class AuthorizationCodeGrantHandler:
-    grant_type: ClassVar[str] = GRANT_AUTHORIZATION_CODE
-
     def __init__(self, *, issuer: TokenIssuer, store: CodeStore) -> None:
         self._issuer = issuer
         self._store = store
 
-    async def exchange(self, req: TokenRequest, ctx: GrantContext) -> TokenResult:
+    async def exchange(
+        self, req: TokenRequest, ctx: GrantContext[AuthorizationCodeGrantConfig]
+    ) -> TokenResult:
         if not req.code:
             raise InvalidRequest("code is required for the authorization_code grant")
         if not req.redirect_uri:
@@ -64,8 +80,7 @@ class AuthorizationCodeGrantHandler:
             elif req.code_verifier:
                 raise InvalidGrant("codeVerifier was sent but the code was issued without a PKCE challenge")
         scopes = select_scopes(req.scope, record.scopes)
-        if app.assignment_required and not ctx.directory.is_assigned(app, record.user_id):
-            raise InvalidGrant(INVALID_CODE)
+        ctx.directory.require_assigned(app, record.user_id, lambda: InvalidGrant(INVALID_CODE))
         spec = IssueSpec(
             application=app,
             user_id=record.user_id,
@@ -78,11 +93,57 @@ class AuthorizationCodeGrantHandler:
         )
         pending = self._issuer.prepare(spec, ctx.directory)
         outcome = await self._store.redeem_code(h, app.arn, ctx.now, pending.records)
-        if outcome is Redemption.OK:
-            return pending.finish()
-        if outcome is Redemption.REUSED:
-            raise InvalidGrant(
-                "Invalid authorization code provided: it was already redeemed, so the tokens issued from it have"
-                " been revoked"
-            )
-        raise InvalidGrant(INVALID_CODE)
+        return redeemed(outcome, pending, REFUSED)
+
+
+# -- configuration: the sso-admin ``Grant.AuthorizationCode`` member (PutApplicationGrant) -----------------------
+
+
+class AuthorizationCodeSpec(BaseModel):
+    """The file's ``Grants.authorization_code.AuthorizationCode``."""
+
+    model_config = MEMBER_SPEC
+    RedirectUris: list[str] = Field(min_length=1, max_length=10)
+
+
+def check_redirect_uri(uri: str, path: str) -> None:
+    """An absolute URI without a fragment, with a valid port (RFC 6749 section 3.1.2)."""
+    try:
+        parts = urlsplit(uri)
+        parts.port  # noqa: B018 - raises ValueError for a port out of range or not a number
+    except ValueError:
+        raise ValidationFailed("A redirect URI must be an absolute URI with a valid port", path) from None
+    if not parts.scheme or "#" in uri or (parts.scheme in ("http", "https") and not parts.hostname):
+        raise ValidationFailed("A redirect URI must be an absolute URI without a fragment", path)
+
+
+def _to_wire(config: AuthorizationCodeGrantConfig) -> dict[str, Any]:
+    return {"RedirectUris": list(config.redirect_uris)}
+
+
+def _from_wire(body: Mapping[str, Any], reader: MemberReader) -> AuthorizationCodeGrantConfig:
+    uris = body.get("RedirectUris")
+    if not uris:
+        reader.problem("RedirectUris is required", "RedirectUris")
+    return AuthorizationCodeGrantConfig(reader.values(uris or ()))
+
+
+def _check(config: AuthorizationCodeGrantConfig, configuration: Configuration) -> None:
+    for i, uri in enumerate(config.redirect_uris):
+        check_redirect_uri(uri, f"Grant.AuthorizationCode.RedirectUris[{i}]")
+
+
+AUTHORIZATION_CODE: GrantType[AuthorizationCodeGrantConfig] = GrantType(
+    uri=GRANT_AUTHORIZATION_CODE,
+    member="AuthorizationCode",
+    config_type=AuthorizationCodeGrantConfig,
+    parameters=frozenset({"code", "redirect_uri", "code_verifier", "scope"}),
+    file_spec=AuthorizationCodeSpec,
+    to_wire=_to_wire,
+    from_wire=_from_wire,
+    store_tag="authorization_code",
+    to_store=lambda c: {"redirect_uris": list(c.redirect_uris)},
+    from_store=lambda d: AuthorizationCodeGrantConfig(tuple(d["redirect_uris"])),
+    handler=lambda deps: AuthorizationCodeGrantHandler(issuer=deps.issuer, store=deps.store),
+    check=_check,
+)

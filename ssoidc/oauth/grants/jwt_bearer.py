@@ -12,17 +12,24 @@ the tokens, so a failed request consumes nothing. Every failure is InvalidGrant 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any
 
-from ssoidc.errors import AccessDenied, InvalidGrant, InvalidRequest
-from ssoidc.model import GRANT_JWT_BEARER, JwtBearerGrantConfig
-from ssoidc.oauth.assertion import AssertionInvalid, peek_issuer, verify_assertion
-from ssoidc.oauth.grants.base import GrantContext
+from pydantic import BaseModel, Field
+
+from ssoidc.errors import AccessDenied, InvalidGrant, InvalidRequest, ValidationFailed
+from ssoidc.model import GRANT_JWT_BEARER, AuthorizedTokenIssuer, Configuration, JwtBearerGrantConfig
+from ssoidc.oauth.assertion import AssertionInvalid, SigningKeySource, peek_issuer, verify_assertion
+from ssoidc.oauth.grants.base import MEMBER_SPEC, GrantContext, GrantType, MemberReader
 from ssoidc.oauth.issuer import IssueSpec, TokenIssuer
-from ssoidc.oauth.jwks import IssuerKeyError, JwksCache
+from ssoidc.oauth.jwks import IssuerKeyError
 from ssoidc.oauth.request import TokenRequest, TokenResult
-from ssoidc.oauth.scopes import available_scopes, select_scopes
+from ssoidc.oauth.scopes import grantable_scopes, select_scopes
 from ssoidc.storage.base import JtiReplay
+
+NOT_ASSIGNED = (
+    "The user is not assigned to this application, directly or through a group, and the application requires"
+    " assignment (AssignmentRequired is true)"
+)
 
 
 def claim_at(claims: Mapping[str, Any], path: str) -> Any:
@@ -38,29 +45,26 @@ def claim_at(claims: Mapping[str, Any], path: str) -> Any:
 
 
 class JwtBearerGrantHandler:
-    grant_type: ClassVar[str] = GRANT_JWT_BEARER
-
     def __init__(
         self,
         *,
         issuer: TokenIssuer,
-        jwks: JwksCache,
+        keys: SigningKeySource,
         leeway: float,
         session_ttl: int,
         default_scopes: tuple[str, ...],
     ) -> None:
         self._issuer = issuer
-        self._jwks = jwks
+        self._keys = keys
         self._leeway = leeway
         self._session_ttl = session_ttl
         self._default_scopes = default_scopes
 
-    async def exchange(self, req: TokenRequest, ctx: GrantContext) -> TokenResult:
+    async def exchange(self, req: TokenRequest, ctx: GrantContext[JwtBearerGrantConfig]) -> TokenResult:
         app = ctx.application
         if not req.assertion:
             raise InvalidRequest("assertion is required for the JWT bearer grant")
-        config = app.grants[GRANT_JWT_BEARER]
-        assert isinstance(config, JwtBearerGrantConfig)
+        config = ctx.config
         try:
             parsed = peek_issuer(req.assertion)
         except AssertionInvalid as exc:
@@ -84,7 +88,7 @@ class JwtBearerGrantHandler:
                 parsed,
                 issuer_url=tti.issuer_url,
                 allowed_algorithms=tti.allowed_algorithms,
-                keys=self._jwks,
+                keys=self._keys,
                 now=ctx.now,
                 leeway_seconds=self._leeway,
             )
@@ -119,15 +123,9 @@ class JwtBearerGrantHandler:
                 f" '{tti.claim_attribute_path}' claim; it must match exactly one"
             )
         user_id = users[0]
-        if app.assignment_required and not ctx.directory.is_assigned(app, user_id):
-            raise AccessDenied(
-                "The user is not assigned to this application, directly or through a group, and the application"
-                " requires assignment (AssignmentRequired is true)"
-            )
+        ctx.directory.require_assigned(app, user_id, lambda: AccessDenied(NOT_ASSIGNED))
 
-        scopes = select_scopes(
-            req.scope, available_scopes(self._default_scopes, (s.scope for s in app.access_scopes))
-        )
+        scopes = select_scopes(req.scope, grantable_scopes(app, self._default_scopes))
         exp = float(claims["exp"])
         iat = claims.get("iat")
         auth_time = float(iat) if isinstance(iat, int | float) and not isinstance(iat, bool) else ctx.now
@@ -149,3 +147,96 @@ class JwtBearerGrantHandler:
                 "The assertion has already been used (its jti was redeemed before); mint a new assertion for"
                 " every request"
             ) from None
+
+
+# -- configuration: the sso-admin ``Grant.JwtBearer`` member (PutApplicationGrant) --------------------------------
+
+
+class AuthorizedTokenIssuerSpec(BaseModel):
+    model_config = MEMBER_SPEC
+    TrustedTokenIssuerArn: str = Field(min_length=1)
+    """An ARN, or the Name of a trusted token issuer in this file."""
+    AuthorizedAudiences: list[str] = Field(min_length=1, max_length=10)
+
+
+class JwtBearerSpec(BaseModel):
+    """The file's ``Grants.urn:ietf:params:oauth:grant-type:jwt-bearer.JwtBearer``."""
+
+    model_config = MEMBER_SPEC
+    AuthorizedTokenIssuers: list[AuthorizedTokenIssuerSpec] = Field(min_length=1, max_length=10)
+
+
+def _to_wire(config: JwtBearerGrantConfig) -> dict[str, Any]:
+    return {
+        "AuthorizedTokenIssuers": [
+            {
+                "TrustedTokenIssuerArn": a.trusted_token_issuer_arn,
+                "AuthorizedAudiences": list(a.authorized_audiences),
+            }
+            for a in config.authorized_token_issuers
+        ]
+    }
+
+
+def _from_wire(body: Mapping[str, Any], reader: MemberReader) -> JwtBearerGrantConfig:
+    items = body.get("AuthorizedTokenIssuers")
+    if not items:
+        reader.problem("AuthorizedTokenIssuers is required", "AuthorizedTokenIssuers")
+    out = []
+    for i, item in enumerate(items or ()):
+        missing = False
+        for name in ("TrustedTokenIssuerArn", "AuthorizedAudiences"):
+            if not item.get(name):
+                reader.problem(f"{name} is required", f"AuthorizedTokenIssuers[{i}].{name}")
+                missing = True
+        if missing:
+            continue
+        ref = item["TrustedTokenIssuerArn"]
+        arn = reader.resolve_issuer(ref)
+        if arn is None:
+            reader.problem(
+                f"no trusted token issuer {ref!r} in this file",
+                f"AuthorizedTokenIssuers[{i}].TrustedTokenIssuerArn",
+            )
+            continue
+        out.append(AuthorizedTokenIssuer(arn, reader.values(item["AuthorizedAudiences"])))
+    return JwtBearerGrantConfig(tuple(out))
+
+
+def _check(config: JwtBearerGrantConfig, configuration: Configuration) -> None:
+    issuers = {t.arn for t in configuration.trusted_token_issuers}
+    for ati in config.authorized_token_issuers:
+        if ati.trusted_token_issuer_arn not in issuers:
+            raise ValidationFailed(
+                f"Trusted token issuer {ati.trusted_token_issuer_arn} does not exist",
+                "Grant.JwtBearer.AuthorizedTokenIssuers",
+            )
+
+
+JWT_BEARER: GrantType[JwtBearerGrantConfig] = GrantType(
+    uri=GRANT_JWT_BEARER,
+    member="JwtBearer",
+    config_type=JwtBearerGrantConfig,
+    parameters=frozenset({"assertion", "scope"}),
+    file_spec=JwtBearerSpec,
+    to_wire=_to_wire,
+    from_wire=_from_wire,
+    store_tag="jwt_bearer",
+    to_store=lambda c: {
+        "issuers": [
+            {"arn": i.trusted_token_issuer_arn, "audiences": list(i.authorized_audiences)}
+            for i in c.authorized_token_issuers
+        ]
+    },
+    from_store=lambda d: JwtBearerGrantConfig(
+        tuple(AuthorizedTokenIssuer(i["arn"], tuple(i["audiences"])) for i in d["issuers"])
+    ),
+    handler=lambda deps: JwtBearerGrantHandler(
+        issuer=deps.issuer,
+        keys=deps.keys,
+        leeway=deps.assertion_leeway,
+        session_ttl=deps.session_ttl,
+        default_scopes=deps.default_scopes,
+    ),
+    check=_check,
+)

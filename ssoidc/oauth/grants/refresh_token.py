@@ -18,23 +18,27 @@ RFC 9700 section 4.14.2).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import ClassVar
 
 from ssoidc.errors import InvalidGrant, InvalidRequest
-from ssoidc.model import GRANT_REFRESH_TOKEN
-from ssoidc.oauth.grants.base import GrantContext
+from ssoidc.model import GRANT_REFRESH_TOKEN, RefreshTokenGrantConfig
+from ssoidc.oauth.grants.base import GrantContext, GrantType, RedemptionRefused, memberless_grant, redeemed
 from ssoidc.oauth.issuer import IssueSpec, TokenIssuer
 from ssoidc.oauth.request import TokenRequest, TokenResult
 from ssoidc.oauth.scopes import select_scopes
 from ssoidc.oauth.tokens import RefreshClaims, TokenMinter
-from ssoidc.storage.base import Redemption, TokenStore
+from ssoidc.storage.base import TokenStore
 
 INVALID = "Invalid refresh token provided"
+REFUSED = RedemptionRefused(
+    invalid=INVALID,
+    reused="Invalid refresh token provided: it was already used, so every token of its session has been"
+    " revoked (refresh-token reuse detection)",
+    in_grace="Invalid refresh token provided: it was rotated moments ago; use the refresh token returned by"
+    " that request",
+)
 
 
 class RefreshTokenGrantHandler:
-    grant_type: ClassVar[str] = GRANT_REFRESH_TOKEN
-
     def __init__(
         self, *, issuer: TokenIssuer, minter: TokenMinter, store: TokenStore, grace_seconds: float
     ) -> None:
@@ -43,7 +47,7 @@ class RefreshTokenGrantHandler:
         self._store = store
         self._grace = grace_seconds
 
-    async def exchange(self, req: TokenRequest, ctx: GrantContext) -> TokenResult:
+    async def exchange(self, req: TokenRequest, ctx: GrantContext[RefreshTokenGrantConfig]) -> TokenResult:
         if not req.refresh_token:
             raise InvalidRequest("refreshToken is required for the refresh_token grant")
         app = ctx.application
@@ -58,8 +62,8 @@ class RefreshTokenGrantHandler:
         scopes = select_scopes(req.scope, claims.scopes)
         if claims.user_id not in ctx.directory.users:
             raise InvalidGrant(INVALID)  # the user was removed from the identity store
-        if app.assignment_required and not ctx.directory.is_assigned(app, claims.user_id):
-            raise InvalidGrant(INVALID)  # unassigned since: the session ends (AWS: next refresh fails)
+        # unassigned since: the session ends (AWS: the next refresh fails)
+        ctx.directory.require_assigned(app, claims.user_id, lambda: InvalidGrant(INVALID))
         spec = IssueSpec(
             application=app,
             user_id=claims.user_id,
@@ -75,19 +79,7 @@ class RefreshTokenGrantHandler:
         )
         pending = self._issuer.prepare(spec, ctx.directory)
         outcome = await self._store.rotate_refresh(token_hash, app.arn, ctx.now, self._grace, pending.records)
-        if outcome is Redemption.OK:
-            return pending.finish()
-        if outcome is Redemption.REUSED:
-            raise InvalidGrant(
-                "Invalid refresh token provided: it was already used, so every token of its session has been"
-                " revoked (refresh-token reuse detection)"
-            )
-        if outcome is Redemption.RETRY_IN_GRACE:
-            raise InvalidGrant(
-                "Invalid refresh token provided: it was rotated moments ago; use the refresh token returned by"
-                " that request"
-            )
-        raise InvalidGrant(INVALID)
+        return redeemed(outcome, pending, REFUSED)
 
     async def _stored_claims(self, token_hash: bytes, application_arn: str, now: float) -> RefreshClaims:
         """The fields of a MAC-format refresh token, from its store row (InvalidGrant if it cannot be used)."""
@@ -111,3 +103,15 @@ class RefreshTokenGrantHandler:
             auth_time=float(record.context.get("auth_time", record.issued_at)),
             act=dict(act) if isinstance(act, Mapping) else None,
         )
+
+
+REFRESH_TOKEN: GrantType[RefreshTokenGrantConfig] = memberless_grant(
+    uri=GRANT_REFRESH_TOKEN,
+    member="RefreshToken",
+    config_type=RefreshTokenGrantConfig,
+    store_tag="refresh_token",
+    parameters=("refresh_token", "scope"),
+    handler=lambda deps: RefreshTokenGrantHandler(
+        issuer=deps.issuer, minter=deps.minter, store=deps.store, grace_seconds=deps.refresh_grace_seconds
+    ),
+)

@@ -16,23 +16,33 @@ subject token that does not authorize this target is InvalidRequest; a wrong tok
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 from ssoidc.errors import AccessDenied, InvalidGrant, InvalidRequest
-from ssoidc.model import GRANT_REFRESH_TOKEN, GRANT_TOKEN_EXCHANGE, TOKEN_TYPE_ACCESS, TOKEN_TYPE_REFRESH
-from ssoidc.oauth.grants.base import GrantContext
+from ssoidc.model import (
+    GRANT_REFRESH_TOKEN,
+    GRANT_TOKEN_EXCHANGE,
+    TOKEN_TYPE_ACCESS,
+    TOKEN_TYPE_REFRESH,
+    TokenExchangeGrantConfig,
+)
+from ssoidc.oauth.grants.base import GrantContext, GrantType, memberless_grant
 from ssoidc.oauth.issuer import IssueSpec, TokenIssuer
 from ssoidc.oauth.request import TokenRequest, TokenResult
-from ssoidc.oauth.scopes import available_scopes, select_scopes
+from ssoidc.oauth.scopes import grantable_scopes, select_scopes
 from ssoidc.oauth.tokens import TokenMinter
 from ssoidc.storage.base import TokenStore
 
 INVALID_SUBJECT = "Invalid subject token provided"
 
 
-class TokenExchangeGrantHandler:
-    grant_type: ClassVar[str] = GRANT_TOKEN_EXCHANGE
+NOT_ASSIGNED = (
+    "The user is not assigned to this application, directly or through a group, and the application requires"
+    " assignment (AssignmentRequired is true)"
+)
 
+
+class TokenExchangeGrantHandler:
     def __init__(
         self, *, issuer: TokenIssuer, minter: TokenMinter, store: TokenStore, default_scopes: tuple[str, ...]
     ) -> None:
@@ -41,7 +51,7 @@ class TokenExchangeGrantHandler:
         self._store = store
         self._default_scopes = default_scopes
 
-    async def exchange(self, req: TokenRequest, ctx: GrantContext) -> TokenResult:
+    async def exchange(self, req: TokenRequest, ctx: GrantContext[TokenExchangeGrantConfig]) -> TokenResult:
         if not req.subject_token:
             raise InvalidRequest("subjectToken is required for the token-exchange grant")
         if req.subject_token_type is None:
@@ -90,12 +100,8 @@ class TokenExchangeGrantHandler:
             )
         if subject.user_id not in ctx.directory.users:
             raise InvalidGrant(INVALID_SUBJECT)
-        if app.assignment_required and not ctx.directory.is_assigned(app, subject.user_id):
-            raise AccessDenied(
-                "The user is not assigned to this application, directly or through a group, and the application"
-                " requires assignment (AssignmentRequired is true)"
-            )
-        grantable = available_scopes(self._default_scopes, (s.scope for s in app.access_scopes))
+        ctx.directory.require_assigned(app, subject.user_id, lambda: AccessDenied(NOT_ASSIGNED))
+        grantable = grantable_scopes(app, self._default_scopes)
         carried = tuple(s for s in subject.scopes if s in set(grantable))
         scopes = select_scopes(req.scope, carried)
         prev_act = subject.context.get("act")
@@ -117,3 +123,15 @@ class TokenExchangeGrantHandler:
             not_after=subject.expires_at,
         )
         return await self._issuer.issue(spec, ctx.directory)
+
+
+TOKEN_EXCHANGE: GrantType[TokenExchangeGrantConfig] = memberless_grant(
+    uri=GRANT_TOKEN_EXCHANGE,
+    member="TokenExchange",
+    config_type=TokenExchangeGrantConfig,
+    store_tag="token_exchange",
+    parameters=("subject_token", "subject_token_type", "requested_token_type", "scope"),
+    handler=lambda deps: TokenExchangeGrantHandler(
+        issuer=deps.issuer, minter=deps.minter, store=deps.store, default_scopes=deps.default_scopes
+    ),
+)
