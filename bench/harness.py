@@ -35,7 +35,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -434,7 +434,6 @@ async def seed_refresh_tokens_async(settings: Any, counts: list[int], batch: int
     depend on it. Returns the plaintext refresh tokens, one list per entry of ``counts``; they go into request
     files only and are never printed.
     """
-    from ssoidc.compose import build_services
     from ssoidc.model import GRANT_REFRESH_TOKEN
     from ssoidc.oauth.issuer import IssueSpec, TokenIssuer
     from ssoidc.oauth.scopes import available_scopes
@@ -443,9 +442,8 @@ async def seed_refresh_tokens_async(settings: Any, counts: list[int], batch: int
         def sign(self, claims: Any) -> str:
             return ""
 
-    node = await build_services(settings)
+    node, directory, close = await _open_node(settings)
     try:
-        directory = node.snapshot.current
         app = directory.applications[APP_ARN]
         scopes = available_scopes(settings.default_scopes, (s.scope for s in app.access_scopes))
         issuer = TokenIssuer(
@@ -481,7 +479,23 @@ async def seed_refresh_tokens_async(settings: Any, counts: list[int], batch: int
             out.append(tokens)
         return out
     finally:
-        await node.close()
+        await close()
+
+
+async def _open_node(settings: Any) -> tuple[Any, Any, Callable[[], Awaitable[None]]]:
+    """The services of ``settings`` (bootstrapped), their configuration snapshot and how to close them, with this
+    tree's composition root or, for a ``--history`` revision from before it, that revision's ``Node``."""
+    try:
+        from ssoidc.compose import build_services
+    except ImportError:  # a --history revision before ssoidc/compose.py (up to 7eee6a5)
+        from ssoidc.node import Node  # type: ignore[import-not-found, unused-ignore]
+
+        node = Node(settings)
+        await node.bootstrap()
+        await node.start(bootstrap=False)
+        return node, await node.refresh(), node.stop
+    services = await build_services(settings)
+    return services, services.snapshot.current, services.close
 
 
 # ---------------------------------------------------------------------------------------------------- PostgreSQL

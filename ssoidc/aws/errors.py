@@ -113,11 +113,6 @@ REST_JSON_NAMESPACES = {
 }
 
 
-def render_oidc_error(exc: BaseException, request_id: str) -> RenderedError:
-    """Render any exception as an sso-oidc wire error."""
-    return render_rest_json_error(exc, OIDC_SERVICE, request_id)
-
-
 def render_rest_json_error(exc: BaseException, service: str, request_id: str) -> RenderedError:
     """Render any exception as a rest-json error of ``service`` (sso-oidc: the OAuth ``error``/
     ``error_description`` body, RFC 6749 section 5.2; the portal: ``message``)."""

@@ -11,7 +11,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from ssoidc import errors as e
-from ssoidc.aws.errors import FRONTEND_ERRORS, OIDC_ERRORS, render_oidc_error
+from ssoidc.aws.errors import ADMIN_ERRORS, FRONTEND_ERRORS, OIDC_ERRORS, UNMODELLED, render_rest_json_error
 from ssoidc.aws.models import service_model
 
 
@@ -52,6 +52,9 @@ OIDC_CLASSES = sorted(OIDC_ERRORS, key=by_name)
 FRONTEND_CLASSES = sorted(FRONTEND_ERRORS, key=by_name)
 
 
+SERVICES = ("sso-oidc", "sso", "sso-admin", "identitystore", "sts")
+
+
 def all_subclasses(cls: type) -> set[type]:
     out: set[type] = set()
     sub: type  # typeshed types type.__subclasses__() of a plain ``type`` as list[type[Never]]
@@ -69,9 +72,44 @@ def test_every_oauth_error_has_a_row_and_the_code_is_modelled() -> None:
     assert all_subclasses(e.AuthError) == set(FRONTEND_ERRORS)
 
 
+def test_every_admin_and_operation_error_has_a_row_and_admin_codes_are_modelled() -> None:
+    assert all_subclasses(e.AdminError) == set(ADMIN_ERRORS)
+    assert all_subclasses(e.OperationError) == set(UNMODELLED)
+    for service in ("sso-admin", "identitystore"):
+        modelled = {s.name for s in service_model(service).error_shapes}
+        assert set(ADMIN_ERRORS.values()) <= modelled, service
+    for code, _status in UNMODELLED.values():  # unmodelled on purpose: no model may name them
+        assert all(code not in {s.name for s in service_model(svc).error_shapes} for svc in SERVICES)
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_an_unmodelled_error_is_rendered_in_every_protocol_and_decoded_by_name(service: str) -> None:
+    """NotImplementedException in each service's own shape, as botocore's parser for that protocol reads it."""
+    from botocore.parsers import create_parser
+
+    from ssoidc.aws.protocols import Json11, Query, RestJson
+    from ssoidc.aws.skeleton import WireProtocol
+
+    model = service_model(service)
+    protocols: dict[str, WireProtocol] = {"rest-json": RestJson(), "json": Json11(), "query": Query()}
+    protocol = protocols[model.protocol]
+    op = model.operation_names[0]
+    err = protocol.render_error(e.NotImplementedOperation(f"{op} is not implemented"), service, op, "req-3")
+    parsed = create_parser(model.protocol).parse(
+        {
+            "status_code": err.status,
+            "headers": {k.decode(): v.decode() for k, v in err.headers},
+            "body": err.body,
+        },
+        model.operation_model(op).output_shape,
+    )
+    assert (err.status, parsed["Error"]["Code"]) == (400, "NotImplementedException")
+    assert parsed["Error"]["Message"] == f"{op} is not implemented"
+
+
 @pytest.mark.parametrize("cls", OIDC_CLASSES)
 def test_each_error_reaches_boto3_as_its_modelled_class(cls: type[e.OAuthError]) -> None:
-    rendered = render_oidc_error(cls("something specific went wrong"), "req-1")
+    rendered = render_rest_json_error(cls("something specific went wrong"), "sso-oidc", "req-1")
     err = call_with_response(rendered.status, rendered.headers, rendered.body)
     code = OIDC_ERRORS[cls]
     assert type(err).__name__ == code  # the modelled class, never a generic ClientError
@@ -84,12 +122,12 @@ def test_each_error_reaches_boto3_as_its_modelled_class(cls: type[e.OAuthError])
 
 
 def test_invalid_client_is_401_and_others_400() -> None:
-    assert render_oidc_error(e.InvalidClient("x"), "r").status == 401
-    assert render_oidc_error(e.InvalidGrant("x"), "r").status == 400
+    assert render_rest_json_error(e.InvalidClient("x"), "sso-oidc", "r").status == 401
+    assert render_rest_json_error(e.InvalidGrant("x"), "sso-oidc", "r").status == 400
 
 
 def test_unexpected_exception_is_internal_server_error_without_detail() -> None:
-    rendered = render_oidc_error(RuntimeError("secret detail /etc/passwd"), "req-9")
+    rendered = render_rest_json_error(RuntimeError("secret detail /etc/passwd"), "sso-oidc", "req-9")
     assert rendered.status == 500
     assert b"secret detail" not in rendered.body
     assert b"req-9" in rendered.body
@@ -98,7 +136,7 @@ def test_unexpected_exception_is_internal_server_error_without_detail() -> None:
 
 @pytest.mark.parametrize("cls", FRONTEND_CLASSES)
 def test_front_end_errors_reach_boto3_with_their_code(cls: type[e.AuthError]) -> None:
-    rendered = render_oidc_error(cls("nope"), "req-2")
+    rendered = render_rest_json_error(cls("nope"), "sso-oidc", "req-2")
     err = call_with_response(rendered.status, rendered.headers, rendered.body)
     assert err.response["Error"]["Code"] == FRONTEND_ERRORS[cls][0]
     assert err.response["Error"]["Message"] == "nope"
