@@ -17,6 +17,7 @@ References: the AWS SDKs' protocol definitions (Smithy ``aws.protocols#restJson1
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 from xml.sax.saxutils import escape
@@ -60,30 +61,65 @@ def _scalar(shape: Shape, raw: str, path: str) -> Any:
     return raw
 
 
+@dataclass(frozen=True, slots=True)
+class _Bindings:
+    """Where each member of an operation's input and output travels, worked out once per operation."""
+
+    bound_in: Mapping[str, Shape]
+    """Input members bound to the query string, a header or the path."""
+    body_in: bool
+    """Some input members travel in the JSON body."""
+    headers_out: Mapping[str, bytes]
+    """Output members sent as headers -> the header name."""
+
+
+def _bindings_of(op: OperationModel) -> _Bindings:
+    shape, out = op.input_shape, op.output_shape
+    bound: dict[str, Shape] = {}
+    members: Mapping[str, Shape] = {}
+    if isinstance(shape, StructureShape):
+        members = shape.members
+        bound = {n: m for n, m in members.items() if m.serialization.get("location")}
+    headers: dict[str, bytes] = {}
+    if isinstance(out, StructureShape):
+        headers = {
+            n: m.serialization["name"].lower().encode()
+            for n, m in out.members.items()
+            if m.serialization.get("location") == "header"
+        }
+    return _Bindings(bound, len(bound) < len(members), headers)
+
+
 class RestJson:
     """AWS rest-json (``aws.protocols#restJson1``)."""
 
     name = "rest-json"
 
+    def __init__(self) -> None:
+        self._bindings: dict[tuple[str, str], _Bindings] = {}
+
+    def _of(self, op: OperationModel) -> _Bindings:
+        key = (op.service_model.service_name, op.name)
+        found = self._bindings.get(key)
+        if found is None:
+            found = self._bindings[key] = _bindings_of(op)
+        return found
+
     def operation_name(self, model: ServiceModel, req: WireRequest) -> str | None:
         return None  # the route names the operation
 
     def decode(self, op: OperationModel, req: WireRequest, path_params: Mapping[str, str]) -> dict[str, Any]:
-        shape = op.input_shape
-        if shape is None:
-            return {}
-        assert isinstance(shape, StructureShape)
-        bound = {n: m for n, m in shape.members.items() if m.serialization.get("location")}
+        plan = self._of(op)
         out: dict[str, Any] = {}
-        if len(bound) < len(shape.members):  # some members travel in the body
+        if plan.body_in:
             body = _json_body(req.body)
             if not isinstance(body, dict):
                 raise ShapeError("", "expected a JSON object")
-            out.update({k: v for k, v in body.items() if k not in bound})
-        if not bound:
+            out = {k: v for k, v in body.items() if k not in plan.bound_in} if plan.bound_in else body
+        if not plan.bound_in:
             return out
-        query = {k: v for k, v in parse_qsl(req.query_string.decode("latin-1"), keep_blank_values=True)}
-        for name, member in bound.items():
+        query = dict(parse_qsl(req.query_string.decode("latin-1"), keep_blank_values=True))
+        for name, member in plan.bound_in.items():
             where = member.serialization["location"]
             wire_name = member.serialization.get("name", name)
             raw: str | None
@@ -102,22 +138,11 @@ class RestJson:
 
     def encode(self, op: OperationModel, output: Mapping[str, Any], request_id: str) -> WireResponse:
         headers = [(b"content-type", b"application/json"), (b"x-amzn-requestid", request_id.encode())]
-        shape = op.output_shape
+        in_headers = self._of(op).headers_out
         body: Mapping[str, Any] = output
-        if shape is not None:
-            assert isinstance(shape, StructureShape)
-            in_headers = {
-                n: m.serialization["name"]
-                for n, m in shape.members.items()
-                if m.serialization.get("location") == "header"
-            }
-            if in_headers:
-                body = {k: v for k, v in output.items() if k not in in_headers}
-                headers.extend(
-                    (in_headers[k].lower().encode(), str(v).encode())
-                    for k, v in output.items()
-                    if k in in_headers
-                )
+        if in_headers:
+            body = {k: v for k, v in output.items() if k not in in_headers}
+            headers.extend((in_headers[k], str(v).encode()) for k, v in output.items() if k in in_headers)
         return WireResponse(200, orjson.dumps(body), headers)
 
     def render_error(

@@ -33,6 +33,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+from urllib.parse import unquote_plus
 
 from botocore import xform_name
 from botocore.model import OperationModel, ServiceModel
@@ -147,11 +148,20 @@ class _Route:
     query: tuple[tuple[str, str], ...]
     op: _Op
 
-    def match(self, path: str, query: Mapping[str, list[str]]) -> dict[str, str] | None:
-        for k, v in self.query:
-            if query.get(k) != [v]:
-                return None
-        parts = path.strip("/").split("/") if path.strip("/") else []
+    @property
+    def templated(self) -> bool:
+        return any(seg.startswith("{") for seg in self.segments)
+
+    def query_matches(self, query_string: bytes) -> bool:
+        """The literal parameters, each present exactly once with its value (``aws_iam=t``, not ``aws_iam=T``)."""
+        if not self.query:
+            return True
+        pairs = [p.partition("=") for p in _query_text(query_string).split("&") if p]
+        return all([v for name, _, v in pairs if name == k] == [want] for k, want in self.query)
+
+    def path_params(self, path: str) -> dict[str, str] | None:
+        """The path members of ``path`` if it fits the template (``{Name}`` one segment, ``{Name+}`` the rest)."""
+        parts = [p for p in path.split("/") if p]
         params: dict[str, str] = {}
         for i, seg in enumerate(self.segments):
             if seg.startswith("{") and seg.endswith("+}"):
@@ -164,6 +174,20 @@ class _Route:
             elif seg != parts[i]:
                 return None
         return params if len(parts) == len(self.segments) else None
+
+
+def _query_text(query_string: bytes) -> str:
+    text = query_string.decode("latin-1")
+    return unquote_plus(text) if "%" in text or "+" in text else text
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """What ``Skeleton.find`` matched: a rest-json route and its path members, or ``route=None`` for ``POST /``
+    (JSON 1.1 or Query: the header or the body names the operation)."""
+
+    route: _Route | None
+    params: Mapping[str, str]
 
 
 def _route_of(op: _Op) -> _Route:
@@ -226,7 +250,12 @@ class Skeleton:
                 raise ValueError(f"{service.name}: protocol {model.protocol} is not supported")
         # literal query parameters make a binding more specific: POST /token?aws_iam=t before POST /token
         self._routes.sort(key=lambda r: (-len(r.query), -len(r.segments)))
-        self._paths = frozenset("/" + "/".join(r.segments) for r in self._routes)
+        self._exact: dict[tuple[str, str], list[_Route]] = {}
+        for r in self._routes:
+            if not r.templated:
+                self._exact.setdefault((r.method, "/" + "/".join(r.segments)), []).append(r)
+        self._templated = [r for r in self._routes if r.templated]
+        self._root = Found(None, {}) if (self._by_target or self._query) else None
         self._default = next(iter(self._by_target.values()), None)
 
     @property
@@ -237,18 +266,29 @@ class Skeleton:
         """Every modelled operation of ``service`` -> whether ssoidc serves it."""
         return {name: op.handler is not None for name, op in self._entries[service].ops.items()}
 
-    def claims(self, method: str, path: str, query: Mapping[str, list[str]]) -> bool:
-        """Whether a request names an AWS operation (the web layer hands it here, not to its pages)."""
+    def find(self, method: str, path: str, query_string: bytes) -> Found | None:
+        """The AWS operation a request names, or None (the web layer serves it then: pages, discovery)."""
         if method == "POST" and path == "/":
-            return bool(self._by_target or self._query)
-        if path not in self._paths:
-            return False
-        return any(r.method == method and r.match(path, query) is not None for r in self._routes)
+            return self._root
+        for route in self._exact.get((method, path), ()):
+            if route.query_matches(query_string):
+                return Found(route, {})
+        for route in self._templated:
+            if route.method == method and route.query_matches(query_string):
+                params = route.path_params(path)
+                if params is not None:
+                    return Found(route, params)
+        return None
 
-    async def dispatch(self, req: WireRequest, path: str, query: Mapping[str, list[str]]) -> WireResponse:
-        """Serve one AWS request (``path`` decoded, ``query`` parsed); never raises."""
+    async def dispatch(self, req: WireRequest, found: Found) -> WireResponse:
+        """Serve one AWS request that ``find`` matched; never raises."""
         request_id = str(uuid.uuid4())
-        entry, op, params = self._resolve(req, path, query)
+        if found.route is not None:
+            op: _Op | None = found.route.op
+            assert op is not None
+            entry = self._entries[op.service.name]
+        else:
+            entry, op = self._resolve_root(req)
         service = entry.service
         op_name = op.model.name if op is not None else None
         try:
@@ -256,7 +296,7 @@ class Skeleton:
             if op is None:
                 named = service.protocol.operation_name(service.model, req)
                 raise UnknownOperation(f"Unknown operation {named or '(the request names no operation)'}")
-            return await self._invoke(op, req, params, request_id)
+            return await self._invoke(op, req, found.params, request_id)
         except SsoidcError as exc:
             err = service.protocol.render_error(exc, service.name, op_name, request_id)
             log.info("%s %s %s %s: %s", service.name, op_name, err.code, request_id, exc.message)
@@ -297,30 +337,21 @@ class Skeleton:
         resp.headers.extend(service.response_headers)
         return resp
 
-    def _resolve(
-        self, req: WireRequest, path: str, query: Mapping[str, list[str]]
-    ) -> tuple[_Entry, _Op | None, Mapping[str, str]]:
-        """Which service and operation a request names (the operation None if it names none that is modelled)."""
-        if req.method == "POST" and path == "/":
-            target = req.header(b"x-amz-target")
-            if target is not None:
-                prefix, _, op_name = target.decode("latin-1").partition(".")
-                entry = self._by_target.get(prefix)
-                if entry is not None:
-                    return entry, entry.ops.get(op_name), {}
-            elif self._query and (req.header(b"content-type") or b"").startswith(
-                b"application/x-www-form-urlencoded"
-            ):
-                for entry in self._query:
-                    named = entry.service.protocol.operation_name(entry.service.model, req)
-                    if named in entry.ops:
-                        return entry, entry.ops[named], {}
-                return self._query[0], None, {}
-            assert self._default is not None
-            return self._default, None, {}
-        for route in self._routes:
-            if route.method == req.method:
-                params = route.match(path, query)
-                if params is not None:
-                    return self._entries[route.op.service.name], route.op, params
-        raise LookupError(f"{req.method} {path}")  # claims() said no: the web layer does not dispatch it
+    def _resolve_root(self, req: WireRequest) -> tuple[_Entry, _Op | None]:
+        """``POST /``: the JSON 1.1 service of the ``X-Amz-Target`` prefix, else a Query service's ``Action``."""
+        target = req.header(b"x-amz-target")
+        if target is not None:
+            prefix, _, op_name = target.decode("latin-1").partition(".")
+            entry = self._by_target.get(prefix)
+            if entry is not None:
+                return entry, entry.ops.get(op_name)
+        elif self._query and (req.header(b"content-type") or b"").startswith(
+            b"application/x-www-form-urlencoded"
+        ):
+            for entry in self._query:
+                named = entry.service.protocol.operation_name(entry.service.model, req)
+                if named in entry.ops:
+                    return entry, entry.ops[named]
+            return self._query[0], None
+        assert self._default is not None
+        return self._default, None

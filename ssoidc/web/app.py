@@ -28,7 +28,6 @@ import logging
 import os
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
-from urllib.parse import parse_qs
 
 import orjson
 from starlette.applications import Starlette
@@ -201,8 +200,8 @@ def build_app(services: Services) -> ASGIApp:
             await app(scope, receive, send)
             return
         method, path, qs = scope["method"], scope["path"], scope["query_string"]
-        query = parse_qs(qs.decode("latin-1"), keep_blank_values=True) if qs else {}
-        if not aws.claims(method, path, query):
+        found = aws.find(method, path, qs)
+        if found is None:
             await app(scope, receive, send)
             return
         try:
@@ -218,7 +217,7 @@ def build_app(services: Services) -> ASGIApp:
                 client_ip=client[0] if client else None,
                 oversized=oversized,
             )
-            resp = await aws.dispatch(wire, path, query)
+            resp = await aws.dispatch(wire, found)
         except Exception:
             log.exception("unhandled error on %s %s", method, path)
             resp = WireResponse(

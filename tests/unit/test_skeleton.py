@@ -12,7 +12,7 @@ import asyncio
 import time
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import create_request_object, prepare_request_dict
@@ -90,8 +90,9 @@ def call(sk: Skeleton, service: str, op: str, params: dict[str, Any], *, sign: b
         [(k.lower().encode(), v.encode() if isinstance(v, str) else v) for k, v in prepared.headers.items()],
         body if isinstance(body, bytes) else body.encode(),
     )
-    assert sk.claims(wire.method, url.path or "/", parse_qs(url.query))
-    resp = asyncio.run(sk.dispatch(wire, url.path or "/", parse_qs(url.query)))
+    found = sk.find(wire.method, url.path or "/", wire.query_string)
+    assert found is not None
+    resp = asyncio.run(sk.dispatch(wire, found))
     parsed: dict[str, Any] = create_parser(model.protocol).parse(
         {
             "status_code": resp.status,
