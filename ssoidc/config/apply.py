@@ -10,6 +10,7 @@ that resolves back to exactly the configuration it was written from.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,12 +19,10 @@ import yaml
 from pydantic import ValidationError
 
 from ssoidc.admin.rules import check as check_rules
+from ssoidc.aws.mapping import group_from_shape, user_from_shape
 from ssoidc.config.schema import (
-    NAME_PROFILE_MEMBERS,
-    PROFILE_MEMBERS,
     ConfigFile,
     TagSpec,
-    UserSpec,
 )
 from ssoidc.errors import AdminError, ConfigError
 from ssoidc.iam.policy import Policy, PolicyError
@@ -39,8 +38,6 @@ from ssoidc.model import (
     Application,
     Assignment,
     Configuration,
-    Email,
-    ExternalId,
     GrantConfig,
     Group,
     Instance,
@@ -98,24 +95,6 @@ def _tags(tags: list[TagSpec], where: str, problems: list[str]) -> dict[str, str
             problems.append(f"{where}.Tags[{i}].Key: duplicate tag key {t.Key!r}")
         out[t.Key] = t.Value
     return out
-
-
-def _profile(u: UserSpec) -> dict[str, Any]:
-    """The identitystore attributes beyond the modelled ones, verbatim (unset members stay unset)."""
-    profile: dict[str, Any] = {}
-    name = {k: getattr(u.Name, k) for k in NAME_PROFILE_MEMBERS if getattr(u.Name, k) is not None}
-    if name:
-        profile["Name"] = name
-    for member in PROFILE_MEMBERS:
-        value = getattr(u, member)
-        if value is None:
-            continue
-        if isinstance(value, list):
-            value = [v.model_dump(exclude_none=True) for v in value]
-        elif isinstance(value, dict):
-            value = dict(value)
-        profile[member] = value
-    return profile
 
 
 def resolve(
@@ -193,18 +172,8 @@ def resolve(
     users: list[User] = []
     for u in spec.Users:
         prev_u = old_users.get(u.UserName)
-        users.append(
-            User(
-                user_id=u.UserId or (prev_u.user_id if prev_u else new_directory_id()),
-                user_name=u.UserName,
-                display_name=u.DisplayName,
-                given_name=u.Name.GivenName,
-                family_name=u.Name.FamilyName,
-                emails=tuple(Email(e.Value, e.Type, e.Primary) for e in u.Emails),
-                external_ids=tuple(ExternalId(x.Issuer, x.Id) for x in u.ExternalIds),
-                profile=_profile(u),
-            )
-        )
+        user = user_from_shape(u.model_dump(exclude_none=True, exclude={"UserId"}))  # the wire's mapping
+        users.append(replace(user, user_id=u.UserId or (prev_u.user_id if prev_u else new_directory_id())))
     user_ref = {u.user_name: u.user_id for u in users} | {u.user_id: u.user_id for u in users}
 
     old_groups = {g.display_name: g for g in (current.groups if current else ())}
@@ -217,14 +186,9 @@ def resolve(
             else:
                 members.append(user_ref[m])
         prev_g = old_groups.get(g.DisplayName)
+        group = group_from_shape(g.model_dump(exclude_none=True, exclude={"GroupId", "Members"}), members)
         groups.append(
-            Group(
-                group_id=g.GroupId or (prev_g.group_id if prev_g else new_directory_id()),
-                display_name=g.DisplayName,
-                description=g.Description,
-                member_user_ids=tuple(dict.fromkeys(members)),
-                external_ids=tuple(ExternalId(x.Issuer, x.Id) for x in g.ExternalIds),
-            )
+            replace(group, group_id=g.GroupId or (prev_g.group_id if prev_g else new_directory_id()))
         )
     group_ref = {g.display_name: g.group_id for g in groups} | {g.group_id: g.group_id for g in groups}
 
