@@ -96,13 +96,12 @@ class RestJson:
     name = "rest-json"
 
     def __init__(self) -> None:
-        self._bindings: dict[tuple[str, str], _Bindings] = {}
+        self._bindings: dict[OperationModel, _Bindings] = {}  # models are cached: one object per operation
 
     def _of(self, op: OperationModel) -> _Bindings:
-        key = (op.service_model.service_name, op.name)
-        found = self._bindings.get(key)
+        found = self._bindings.get(op)
         if found is None:
-            found = self._bindings[key] = _bindings_of(op)
+            found = self._bindings[op] = _bindings_of(op)
         return found
 
     def operation_name(self, model: ServiceModel, req: WireRequest) -> str | None:

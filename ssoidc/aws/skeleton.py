@@ -36,7 +36,7 @@ from typing import Any, Protocol
 from urllib.parse import unquote_plus
 
 from botocore import xform_name
-from botocore.model import OperationModel, ServiceModel
+from botocore.model import OperationModel, ServiceModel, Shape
 
 from ssoidc.aws.errors import RenderedError
 from ssoidc.aws.models import ShapeError, service_model, validate
@@ -136,6 +136,10 @@ class _Op:
     handler: Handler | None
     verifier: SigV4Verifier | None
     """None for an operation the model marks unsigned."""
+    name: str
+    input_shape: Shape | None
+    action: str
+    """``<action prefix>:<Operation>``, what the service's authorizer checks."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +151,8 @@ class _Route:
     """Path segments; ``{Name}`` / ``{Name+}`` are path members."""
     query: tuple[tuple[str, str], ...]
     op: _Op
+    literal: bytes
+    """The model's literal query string (``aws_iam=t``)."""
 
     @property
     def templated(self) -> bool:
@@ -154,8 +160,8 @@ class _Route:
 
     def query_matches(self, query_string: bytes) -> bool:
         """The literal parameters, each present exactly once with its value (``aws_iam=t``, not ``aws_iam=T``)."""
-        if not self.query:
-            return True
+        if not self.query or query_string == self.literal:
+            return True  # the common case (the query string is exactly the model's), without parsing
         pairs = [p.partition("=") for p in _query_text(query_string).split("&") if p]
         return all([v for name, _, v in pairs if name == k] == [want] for k, want in self.query)
 
@@ -197,7 +203,7 @@ def _route_of(op: _Op) -> _Route:
         (k, v) for k, _, v in (p.partition("=") for p in qs.split("&") if p)
     )  # literal parameters, e.g. CreateTokenWithIAM's ?aws_iam=t
     segments = tuple(s for s in path.strip("/").split("/") if s)
-    return _Route(op.model.http["method"], segments, query, op)
+    return _Route(op.model.http["method"], segments, query, op, qs.encode())
 
 
 @dataclass
@@ -238,7 +244,15 @@ class Skeleton:
             entry = _Entry(service)
             for name in model.operation_names:
                 opm = model.operation_model(name)
-                entry.ops[name] = _Op(service, opm, table.get(name), None if is_unsigned(opm) else verifier)
+                entry.ops[name] = _Op(
+                    service,
+                    opm,
+                    table.get(name),
+                    None if is_unsigned(opm) else verifier,
+                    name,
+                    opm.input_shape,
+                    f"{service.action_prefix}:{name}",
+                )
             self._entries[service.name] = entry
             if model.protocol == "rest-json":
                 self._routes.extend(_route_of(op) for op in entry.ops.values())
@@ -309,7 +323,7 @@ class Skeleton:
         self, op: _Op, req: WireRequest, params: Mapping[str, str], request_id: str
     ) -> WireResponse:
         service = op.service
-        name = op.model.name
+        name = op.name
         if req.oversized:
             raise service.bad_input(f"Request body is too large (limit {MAX_BODY // 1024} KiB)", "")
         now = self._now()
@@ -320,14 +334,14 @@ class Skeleton:
             )
             principal, akid = verified.principal_arn, verified.access_key_id
             if service.authorize is not None:
-                service.authorize(principal, akid, f"{service.action_prefix}:{name}", now)
+                service.authorize(principal, akid, op.action, now)
         if op.handler is None:
             raise NotImplementedOperation(
                 f"{name} is not implemented by this ssoidc version (docs/behaviour.md lists what each service serves)"
             )
         try:
             raw = service.protocol.decode(op.model, req, params)
-            shape = op.model.input_shape
+            shape = op.input_shape
             clean = validate(shape, raw, "", constraints=service.constraints) if shape is not None else {}
         except ShapeError as exc:
             raise service.bad_input(exc.message, exc.path) from None
