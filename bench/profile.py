@@ -258,11 +258,11 @@ def decode_create_token_with_iam(body: bytes) -> Any:
     """What the skeleton does to a CreateTokenWithIAM body: the protocol's decode, the model check, the mapping."""
     from ssoidc.aws.models import operation, validate
     from ssoidc.aws.oidc import token_request
-    from ssoidc.aws.protocols import RestJson
+    from ssoidc.aws.protocols import PROTOCOLS
     from ssoidc.aws.wire import WireRequest
 
     op = operation("sso-oidc", "CreateTokenWithIAM")
-    raw = RestJson().decode(op, WireRequest("POST", b"/token", b"aws_iam=t", [], body), {})
+    raw = PROTOCOLS["rest-json"].decode(op, WireRequest("POST", b"/token", b"aws_iam=t", [], body))
     return token_request(validate(op.input_shape, raw, ""))
 
 

@@ -5,7 +5,7 @@ first-start work (``ssoidc.bootstrap``) unless a parent process already did, loa
 every service by plain factories and takes the first configuration snapshot. What it returns is frozen and has
 no optional members: nothing is half-built, and nobody asserts that a service exists.
 
-The AWS services are assembled in ``build_skeleton``: each is one ``AwsService`` row (model name, protocol,
+The AWS services are assembled in ``build_skeleton``: each is one ``AwsService`` row (model name,
 handler object, authorization); adding an operation is one handler method, adding a service one row here.
 """
 
@@ -18,13 +18,11 @@ from typing import Any
 
 from ssoidc.admin.editor import ConfigEditor
 from ssoidc.aws import identitystore, oidc, sso_admin
-from ssoidc.aws.admin_auth import AdminAuthorizer, admin_bad_input
-from ssoidc.aws.protocols import Json11, Query, RestJson
+from ssoidc.aws.admin_auth import AdminAuthorizer
 from ssoidc.aws.skeleton import AwsService, Skeleton
 from ssoidc.bootstrap import ID_TOKEN_PURPOSE, bootstrap, demo_issuer_jwks
 from ssoidc.clock import Clock, SystemClock
 from ssoidc.crypto import load_or_create_master_key
-from ssoidc.errors import InvalidRequest, SsoidcError
 from ssoidc.maintenance import Purger, Readiness
 from ssoidc.oauth.authorize import CodeIssuer
 from ssoidc.oauth.grants.base import GrantDeps, GrantRegistry, ServedGrant
@@ -196,10 +194,6 @@ async def _build(
     )
 
 
-def _portal_bad_input(message: str, path: str) -> SsoidcError:
-    return InvalidRequest(f"{path}: {message}" if path else message)
-
-
 def build_skeleton(
     settings: Settings,
     store: Store,
@@ -218,30 +212,18 @@ def build_skeleton(
     services = [
         AwsService(
             oidc.SERVICE,
-            RestJson(),
             oidc.SsoOidcApi(create_token=create_token, identity_policy_of=snapshot.identity_policy_of),
-            bad_input=oidc.bad_input,
             constraints=False,
             response_headers=((b"cache-control", b"no-store"),),
         ),
-        AwsService("sso", RestJson(), object(), bad_input=_portal_bad_input),
+        AwsService("sso", object()),
         AwsService(
             sso_admin.SERVICE,
-            Json11(),
             sso_admin.SsoAdminApi(editor, account_id=settings.account_id, region=settings.region),
-            bad_input=admin_bad_input,
             authorize=authorize,
-            action_prefix="sso",
         ),
-        AwsService(
-            identitystore.SERVICE,
-            Json11(),
-            identitystore.IdentityStoreApi(editor),
-            bad_input=admin_bad_input,
-            authorize=authorize,
-            action_prefix="identitystore",
-        ),
-        AwsService("sts", Query(), object(), bad_input=admin_bad_input, action_prefix="sts"),
+        AwsService(identitystore.SERVICE, identitystore.IdentityStoreApi(editor), authorize=authorize),
+        AwsService("sts", object()),
     ]
     return Skeleton(
         services,

@@ -27,6 +27,7 @@ Hierarchy::
     │   ├── Conflict                     uniqueness, ClientToken reuse, concurrent modification
     │   ├── AdminAccessDenied            the caller's identity policy does not allow the action
     │   └── ServiceQuotaExceeded
+    ├── InvalidInput                     the request breaks its operation's model (any service, any protocol)
     ├── OperationError                   the request names no served operation (any service, any protocol)
     │   ├── NotImplementedOperation      a modelled operation ssoidc does not serve
     │   └── UnknownOperation             the X-Amz-Target / Action names no operation of the service
@@ -161,6 +162,19 @@ class AdminAccessDenied(AdminError):
 
 class ServiceQuotaExceeded(AdminError):
     """A per-resource quota (10 trusted token issuers, 25 access scopes...) would be exceeded."""
+
+
+class InvalidInput(SsoidcError):
+    """The request breaks its operation's model (a member's type, a modelled constraint, the body size limit).
+
+    Raised by the AWS skeleton for every service; each protocol words and shapes it as its service does
+    (sso-oidc and the portal InvalidRequestException, sso-admin/identitystore ValidationException, STS
+    ValidationError). ``path`` names the member (``scope[0]``), empty when the whole body is at fault.
+    """
+
+    def __init__(self, message: str, path: str = "") -> None:
+        super().__init__(message)
+        self.path = path
 
 
 class OperationError(SsoidcError):

@@ -1,10 +1,9 @@
-"""Authorization and input errors of the configuration plane (sso-admin and identitystore, AWS JSON 1.1).
+"""Authorization of the configuration plane (sso-admin and identitystore, AWS JSON 1.1).
 
 Every sso-admin (``SWBExternalService.*``, SigV4 signing name ``sso``) and identitystore (``AWSIdentityStore.*``,
 signing name ``identitystore``) call must come from an administrator for ``<sso|identitystore>:<Operation>``: the
 account root (the bootstrap admin, as in IAM) or a credential whose identity policy allows the action (else
-``AccessDeniedException``). Input that breaks the operation's modelled constraints is ``ValidationException``
-naming the member ("1 validation error detected: Value at '<member>' ...", as AWS words it).
+``AccessDeniedException``).
 """
 
 from __future__ import annotations
@@ -12,12 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ssoidc.errors import AdminAccessDenied, SsoidcError, ValidationFailed
+from ssoidc.errors import AdminAccessDenied
 from ssoidc.iam.policy import PolicyCache, PolicyError, RequestContext
-
-
-def admin_bad_input(message: str, path: str) -> SsoidcError:
-    return ValidationFailed.at(path, message) if path else ValidationFailed(message)
 
 
 class AdminAuthorizer:

@@ -23,6 +23,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from xml.sax.saxutils import escape
 
 import orjson
 
@@ -57,6 +58,7 @@ FRONTEND_ERRORS: dict[type[e.SsoidcError], tuple[str, int]] = {
 #: Configuration-plane errors -> JSON 1.1 error shape (both admin services model the same names).
 ADMIN_ERRORS: dict[type[e.SsoidcError], str] = {
     e.ValidationFailed: "ValidationException",
+    e.InvalidInput: "ValidationException",
     e.ResourceNotFound: "ResourceNotFoundException",
     e.Conflict: "ConflictException",
     e.AdminAccessDenied: "AccessDeniedException",
@@ -95,12 +97,12 @@ UNMODELLED: dict[type[e.SsoidcError], tuple[str, int]] = {
 
 #: rest-json services: the domain table and the error namespace of each.
 REST_JSON_ERRORS: dict[str, dict[type[e.SsoidcError], str]] = {
-    OIDC_SERVICE: OIDC_ERRORS,
-    "sso": {e.InvalidRequest: "InvalidRequestException"},
+    OIDC_SERVICE: {**OIDC_ERRORS, e.InvalidInput: "InvalidRequestException"},
+    "sso": {e.InvalidInput: "InvalidRequestException"},
 }
 #: AWS Query services (STS): domain error -> (code, status), as the STS model names them.
 QUERY_ERRORS: dict[type[e.SsoidcError], tuple[str, int]] = {
-    e.ValidationFailed: ("ValidationError", 400),
+    e.InvalidInput: ("ValidationError", 400),
     # request authentication, with the codes STS's front end answers (not the JSON services' names)
     e.MissingAuthenticationToken: ("MissingAuthenticationToken", 403),
     e.IncompleteSignature: ("IncompleteSignature", 403),
@@ -113,9 +115,19 @@ REST_JSON_NAMESPACES = {
 }
 
 
+def input_message(exc: e.InvalidInput, wording: str) -> str:
+    """The text of an input error: rest-json ``Invalid request: <path> <message>``; JSON 1.1 and Query as AWS's
+    validators word it, ``1 validation error detected: Value at '<path>' <message>``."""
+    if not exc.path:
+        return exc.message
+    if wording == "rest-json":
+        return f"Invalid request: {exc.path} {exc.message}"
+    return e.ValidationFailed.at(exc.path, exc.message).message
+
+
 def render_rest_json_error(exc: BaseException, service: str, request_id: str) -> RenderedError:
-    """Render any exception as a rest-json error of ``service`` (sso-oidc: the OAuth ``error``/
-    ``error_description`` body, RFC 6749 section 5.2; the portal: ``message``)."""
+    """Render any exception as a rest-json error of ``service``. The body holds the members the service's error
+    shape models: sso-oidc's ``error``/``error_description`` (RFC 6749 section 5.2), the portal's ``message``."""
     namespace = REST_JSON_NAMESPACES[service]
     table = REST_JSON_ERRORS[service]
     for cls in type(exc).__mro__:
@@ -129,20 +141,27 @@ def render_rest_json_error(exc: BaseException, service: str, request_id: str) ->
         if cls in table:
             code = table[cls]
             assert isinstance(exc, e.SsoidcError)
-            if isinstance(exc, e.OAuthError) and service == OIDC_SERVICE:
-                body = orjson.dumps({"error": exc.error, "error_description": exc.message})
-            else:
-                body = orjson.dumps({"message": exc.message})
+            message = input_message(exc, "rest-json") if isinstance(exc, e.InvalidInput) else exc.message
+            error = exc.error if isinstance(exc, e.OAuthError) else "invalid_request"
+            body = _rest_json_body(service, code, error, message)
             return RenderedError(
                 error_status(service, code), _headers(code, namespace, request_id), body, code
             )
     code = "InternalServerException"
-    message = f"An internal error occurred (request id {request_id})"
-    if service == OIDC_SERVICE:
-        body = orjson.dumps({"error": "server_error", "error_description": message})
-    else:
-        body = orjson.dumps({"message": message})
+    body = _rest_json_body(
+        service, code, "server_error", f"An internal error occurred (request id {request_id})"
+    )
     return RenderedError(500, _headers(code, namespace, request_id), body, code)
+
+
+def _rest_json_body(service: str, code: str, error: str, message: str) -> bytes:
+    """``{"error", "error_description"}`` where the service's shape for ``code`` models them, else
+    ``{"message"}`` (the portal's shapes, and codes the service does not model)."""
+    model = service_model(service)
+    modelled = any(s.name == code for s in model.error_shapes)
+    if modelled and "error_description" in model.shape_for(code).members:
+        return orjson.dumps({"error": error, "error_description": message})
+    return orjson.dumps({"message": message})
 
 
 def render_query_error(exc: BaseException, service: str, request_id: str) -> RenderedError:
@@ -157,19 +176,16 @@ def render_query_error(exc: BaseException, service: str, request_id: str) -> Ren
         if cls in UNMODELLED or cls in QUERY_ERRORS:
             assert isinstance(exc, e.SsoidcError)
             code, status = UNMODELLED.get(cls) or QUERY_ERRORS[cls]
-            message, fault = exc.message, "Sender"
+            message = input_message(exc, "query") if isinstance(exc, e.InvalidInput) else exc.message
+            fault = "Sender"
             break
     body = (
         f'<ErrorResponse xmlns="{service_model(service).metadata.get("xmlNamespace", "")}">'
-        f"<Error><Type>{fault}</Type><Code>{code}</Code><Message>{_xml(message)}</Message></Error>"
+        f"<Error><Type>{fault}</Type><Code>{code}</Code><Message>{escape(message)}</Message></Error>"
         f"<RequestId>{request_id}</RequestId></ErrorResponse>"
     )
     headers = [(b"content-type", b"text/xml"), (b"x-amzn-requestid", request_id.encode())]
     return RenderedError(status, headers, body.encode(), code)
-
-
-def _xml(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def render_json11_error(
@@ -196,7 +212,8 @@ def render_json11_error(
             return RenderedError(status, _json11_headers(code, request_id), unmodelled, code)
         if cls in ADMIN_ERRORS:
             assert isinstance(exc, e.SsoidcError)
-            code, message = ADMIN_ERRORS[cls], exc.message
+            code = ADMIN_ERRORS[cls]
+            message = input_message(exc, "json") if isinstance(exc, e.InvalidInput) else exc.message
             if isinstance(exc, e.ValidationFailed) and exc.field and exc.field not in message:
                 message = f"{message} (at '{exc.field}')"  # every validation error names its member
             if isinstance(exc, e.Conflict) and exc.reason:

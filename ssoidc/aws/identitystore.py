@@ -47,8 +47,6 @@ from ssoidc.errors import ValidationFailed
 from ssoidc.model import Configuration, Group, User
 
 SERVICE = "identitystore"
-TARGET_PREFIX = "AWSIdentityStore"
-SIGNING_NAME = "identitystore"
 
 #: Attributes IAM Identity Center requires on a user: CreateUser must set them and UpdateUser cannot remove them.
 REQUIRED_USER_PATHS = ("UserName", "DisplayName", "Name", "Name.GivenName", "Name.FamilyName")

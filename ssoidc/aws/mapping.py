@@ -312,7 +312,3 @@ def membership_to_shape(m: Membership, store_id: str) -> ids.DescribeGroupMember
         "GroupId": m.group_id,
         "MemberId": {"UserId": m.user_id},
     }
-
-
-def membership_from_shape(shape: ids.DescribeGroupMembershipResponse) -> Membership:
-    return Membership(shape["MembershipId"], shape["GroupId"], shape["MemberId"]["UserId"])

@@ -15,8 +15,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from ssoidc.aws.models import operation
+from ssoidc.aws.shapes import sso_oidc as so
 from ssoidc.aws.skeleton import Call
-from ssoidc.errors import InvalidRequest, SsoidcError
 from ssoidc.oauth.request import Caller, TokenRequest, TokenResult
 
 SERVICE = "sso-oidc"
@@ -26,12 +26,7 @@ _CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
 _FIELD = {name: _CAMEL.sub("_", name).lower() for name in _INPUT.members}  # clientId -> client_id
 
 
-def bad_input(message: str, path: str) -> SsoidcError:
-    """sso-oidc answers a request that breaks the model with InvalidRequestException."""
-    return InvalidRequest(f"Invalid request: {path} {message}" if path else message)
-
-
-def token_request(clean: Mapping[str, Any]) -> TokenRequest:
+def token_request(clean: so.CreateTokenWithIAMRequest) -> TokenRequest:
     """A validated ``CreateTokenWithIAMRequest`` as the domain's ``TokenRequest``."""
     kwargs: dict[str, Any] = {_FIELD[k]: v for k, v in clean.items()}
     if "scope" in kwargs:
@@ -39,9 +34,9 @@ def token_request(clean: Mapping[str, Any]) -> TokenRequest:
     return TokenRequest(**kwargs)
 
 
-def token_response(result: TokenResult) -> dict[str, Any]:
+def token_response(result: TokenResult) -> so.CreateTokenWithIAMResponse:
     """``CreateTokenWithIAMResponse`` for a token set (no ``refreshToken`` member when none was issued)."""
-    out: dict[str, Any] = {
+    out: so.CreateTokenWithIAMResponse = {
         "accessToken": result.access_token,
         "tokenType": result.token_type,
         "expiresIn": result.expires_in,
@@ -67,7 +62,9 @@ class SsoOidcApi:
         self._create_token = create_token
         self._identity_policy_of = identity_policy_of
 
-    async def create_token_with_iam(self, inp: Mapping[str, Any], call: Call) -> dict[str, Any]:
+    async def create_token_with_iam(
+        self, inp: so.CreateTokenWithIAMRequest, call: Call
+    ) -> so.CreateTokenWithIAMResponse:
         caller = Caller(
             principal_arn=call.principal_arn,
             access_key_id=call.access_key_id,

@@ -2,8 +2,7 @@
 
 * ``RestJson`` (sso-oidc, the access portal ``sso``): the operation is chosen by the model's
   ``http.method``/``http.requestUri``; members are read from the JSON body, the query string
-  (``location: querystring``), headers (``location: header``) and the path (``location: uri``) as the model binds
-  them. Errors: ``x-amzn-ErrorType`` plus the error shape's members.
+  (``location: querystring``) and headers (``location: header``) as the model binds them. Errors: ``x-amzn-ErrorType`` plus the error shape's members.
 * ``Json11`` (sso-admin, identitystore): ``POST /`` with ``X-Amz-Target: <targetPrefix>.<Operation>`` and a JSON
   body; answers ``application/x-amz-json-1.1``. Errors: ``{"__type", "Message", ...}``.
 * ``Query`` (STS): ``POST /`` with a form body (``Action=<Operation>&Version=...&Member.member.1=...``); answers
@@ -18,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl
 from xml.sax.saxutils import escape
@@ -30,25 +30,39 @@ from ssoidc.aws.models import ShapeError
 from ssoidc.aws.wire import WireRequest, WireResponse
 
 NOT_JSON = "Request body is not valid JSON"
+FORM = b"application/x-www-form-urlencoded"
 
 
-def _json_body(body: bytes) -> Any:
+def _json_object(body: bytes) -> dict[str, Any]:
+    """A JSON object body (an empty body is ``{}``)."""
     if not body.strip():
         return {}
     try:
-        return orjson.loads(body)
+        doc = orjson.loads(body)
     except orjson.JSONDecodeError:
         raise ShapeError("", NOT_JSON) from None
+    if not isinstance(doc, dict):
+        raise ShapeError("", "expected a JSON object")
+    return doc
+
+
+def _form(text: bytes, what: str) -> list[tuple[str, str]]:
+    """``application/x-www-form-urlencoded`` pairs (a query string, a Query body), strictly UTF-8 after
+    percent-decoding."""
+    try:
+        return parse_qsl(text.decode("utf-8"), keep_blank_values=True, errors="strict")
+    except UnicodeDecodeError:
+        raise ShapeError("", f"{what} is not valid UTF-8") from None
 
 
 def _scalar(shape: Shape, raw: str, path: str) -> Any:
     """A string from a query string, header, path or form field, as the shape's type."""
     t = shape.type_name
     if t in ("integer", "long"):
-        try:
-            return int(raw)
-        except ValueError:
-            raise ShapeError(path, "expected an integer") from None
+        digits = raw[1:] if raw.startswith("-") else raw
+        if not (digits.isascii() and digits.isdigit()):  # int() would take "1_000", " 12 " and other digits
+            raise ShapeError(path, "expected an integer")
+        return int(raw)
     if t == "boolean":
         if raw not in ("true", "false"):
             raise ShapeError(path, "expected true or false")
@@ -93,8 +107,6 @@ def _bindings_of(op: OperationModel) -> _Bindings:
 class RestJson:
     """AWS rest-json (``aws.protocols#restJson1``)."""
 
-    name = "rest-json"
-
     def __init__(self) -> None:
         self._bindings: dict[OperationModel, _Bindings] = {}  # models are cached: one object per operation
 
@@ -105,19 +117,18 @@ class RestJson:
         return found
 
     def operation_name(self, model: ServiceModel, req: WireRequest) -> str | None:
-        return None  # the route names the operation
+        """Never: a rest-json request names its operation by its path (``Skeleton.find``)."""
+        return None
 
-    def decode(self, op: OperationModel, req: WireRequest, path_params: Mapping[str, str]) -> dict[str, Any]:
+    def decode(self, op: OperationModel, req: WireRequest) -> dict[str, Any]:
         plan = self._of(op)
         out: dict[str, Any] = {}
         if plan.body_in:
-            body = _json_body(req.body)
-            if not isinstance(body, dict):
-                raise ShapeError("", "expected a JSON object")
+            body = _json_object(req.body)
             out = {k: v for k, v in body.items() if k not in plan.bound_in} if plan.bound_in else body
         if not plan.bound_in:
             return out
-        query = dict(parse_qsl(req.query_string.decode("latin-1"), keep_blank_values=True))
+        query = dict(_form(req.query_string, "The query string"))
         for name, member in plan.bound_in.items():
             where = member.serialization["location"]
             wire_name = member.serialization.get("name", name)
@@ -127,9 +138,7 @@ class RestJson:
             elif where == "header":
                 value = req.header(wire_name.lower().encode("latin-1"))
                 raw = None if value is None else value.decode("latin-1")
-            elif where == "uri":
-                raw = path_params.get(wire_name)
-            else:
+            else:  # no operation ssoidc routes binds a path member (every served requestUri is literal)
                 raw = None
             if raw is not None:
                 out[name] = _scalar(member, raw, name)
@@ -153,17 +162,16 @@ class RestJson:
 class Json11:
     """AWS JSON 1.1 (``aws.protocols#awsJson1_1``)."""
 
-    name = "json"
-
     def operation_name(self, model: ServiceModel, req: WireRequest) -> str | None:
+        """The operation of ``X-Amz-Target: <targetPrefix>.<Operation>`` if the prefix is this service's."""
         target = req.header(b"x-amz-target")
-        return None if target is None else target.decode("latin-1")
+        if target is None:
+            return None
+        prefix, _, op = target.decode("latin-1").partition(".")
+        return op if prefix == model.metadata["targetPrefix"] else None
 
-    def decode(self, op: OperationModel, req: WireRequest, path_params: Mapping[str, str]) -> dict[str, Any]:
-        doc = _json_body(req.body)
-        if not isinstance(doc, dict):
-            raise ShapeError("", "expected a JSON object")
-        return doc
+    def decode(self, op: OperationModel, req: WireRequest) -> dict[str, Any]:
+        return _json_object(req.body)
 
     def encode(self, op: OperationModel, output: Mapping[str, Any], request_id: str) -> WireResponse:
         return WireResponse(
@@ -181,19 +189,18 @@ class Json11:
 class Query:
     """AWS Query (``aws.protocols#awsQuery``), as STS speaks it."""
 
-    name = "query"
-
     def operation_name(self, model: ServiceModel, req: WireRequest) -> str | None:
+        """The ``Action`` of a form body (``""`` if it names none); None if the body is not a form."""
+        content_type = (req.header(b"content-type") or b"").lower()
+        if req.header(b"x-amz-target") is not None or not content_type.startswith(FORM):
+            return None
         for k, v in parse_qsl(req.body.decode("latin-1"), keep_blank_values=True):
             if k == "Action":
                 return v
-        return None
+        return ""
 
-    def decode(self, op: OperationModel, req: WireRequest, path_params: Mapping[str, str]) -> dict[str, Any]:
-        try:
-            fields = dict(parse_qsl(req.body.decode("utf-8"), keep_blank_values=True, strict_parsing=False))
-        except UnicodeDecodeError:
-            raise ShapeError("", "Request body is not valid UTF-8") from None
+    def decode(self, op: OperationModel, req: WireRequest) -> dict[str, Any]:
+        fields = dict(_form(req.body, "Request body"))
         shape = op.input_shape
         if shape is None:
             return {}
@@ -224,7 +231,7 @@ class Query:
 
 
 def _form_value(shape: Shape, fields: Mapping[str, str], prefix: str) -> Any:
-    """The value of ``shape`` at ``prefix`` in a flattened Query form (``A.B``, ``L.member.N``, ``M.entry.N.key``)."""
+    """The value of ``shape`` at ``prefix`` in a Query form (``A.B``, ``L.member.N``)."""
     t = shape.type_name
     if t == "structure":
         assert isinstance(shape, StructureShape)
@@ -235,22 +242,13 @@ def _form_value(shape: Shape, fields: Mapping[str, str], prefix: str) -> Any:
             if value is not None:
                 out[name] = value
         return out if out or not prefix else None
-    if t == "list":
-        flat = shape.serialization.get("flattened", False)
-        base = prefix if flat else f"{prefix}.member"
+    if t == "list":  # STS lists are ``L.member.N`` (no flattened lists, no maps in its model)
         items: list[Any] = []
-        while (v := _form_value(shape.member, fields, f"{base}.{len(items) + 1}")) is not None:
+        while (v := _form_value(shape.member, fields, f"{prefix}.member.{len(items) + 1}")) is not None:
             items.append(v)
         if not items and fields.get(prefix) == "":
             return []  # an empty list is sent as ``L=``
         return items or None
-    if t == "map":
-        entries: dict[str, Any] = {}
-        i = 1
-        while (k := fields.get(f"{prefix}.entry.{i}.key")) is not None:
-            entries[k] = _form_value(shape.value, fields, f"{prefix}.entry.{i}.value")
-            i += 1
-        return entries or None
     raw = fields.get(prefix)
     return None if raw is None else _scalar(shape, raw, prefix)
 
@@ -266,8 +264,6 @@ def _xml_value(shape: Shape, value: Any) -> str:
     if t == "boolean":
         return "true" if value else "false"
     if t == "timestamp" and isinstance(value, int | float):
-        from datetime import UTC, datetime
-
         return datetime.fromtimestamp(value, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     return escape(str(value))
 
@@ -279,3 +275,11 @@ def _xml_members(shape: StructureShape, value: Mapping[str, Any]) -> str:
             tag = member.serialization.get("name", name)
             parts.append(f"<{tag}>{_xml_value(member, value[name])}</{tag}>")
     return "".join(parts)
+
+
+PROTOCOLS: dict[str, RestJson | Json11 | Query] = {
+    "rest-json": RestJson(),
+    "json": Json11(),
+    "query": Query(),
+}
+"""The codec of each botocore ``metadata.protocol``."""

@@ -4,7 +4,7 @@ Each handler receives the validated input and returns the output, typed as the o
 shapes (``ssoidc.aws.shapes.sso_admin``, generated from the botocore ``sso-admin`` model); the entities are
 converted by ``ssoidc.aws.mapping``. Reads use
 the node's current configuration snapshot; writes go through ``ConfigEditor.run`` (compare-and-swap, optional
-``ClientToken`` idempotency). Operations served (``SsoAdminApi.handlers``):
+``ClientToken`` idempotency). Operations served (the methods of ``SsoAdminApi``, dispatched by ``ssoidc.aws.skeleton``):
 
 * instances: ListInstances, DescribeInstance, CreateInstance, UpdateInstance, DeleteInstance;
 * applications: CreateApplication, DescribeApplication, ListApplications, UpdateApplication, DeleteApplication;
@@ -49,8 +49,6 @@ from ssoidc.oauth.grants.base import GrantRegistry, MemberReader
 from ssoidc.oauth.grants.registry import GRANTS
 
 SERVICE = "sso-admin"
-TARGET_PREFIX = "SWBExternalService"
-SIGNING_NAME = "sso"
 
 ACTOR_POLICY_PATH = "AuthenticationMethod.Iam.ActorPolicy"
 CUSTOM_PROVIDER_OUT: sa.ApplicationProvider = {

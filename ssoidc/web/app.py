@@ -18,15 +18,16 @@ Starlette route:
   GET  /authorize, POST /authorize/signin, /authorize/consent, /signout, GET /demo/callback, /static/ssoidc.css
                                                  the sign-in flow (ssoidc.web.signin)
 
-``create_app`` answers the ASGI lifespan itself: on startup it builds the node's services
-(``ssoidc.compose.build_services``) and only then the routes (``build_app``), so no route sees a half-built node.
+``create_app``'s lifespan builds the node's services (``ssoidc.compose.build_services``) and only then the routes
+(``build_app``), so no route sees a half-built node.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from typing import Any
 
 import orjson
@@ -34,7 +35,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import Route, Router
 
 from ssoidc.aws.skeleton import MAX_BODY
 from ssoidc.aws.wire import WireRequest, WireResponse
@@ -57,32 +58,28 @@ def _json(doc: object, status: int = 200, cache: str = "no-store") -> Response:
     )
 
 
-def create_app(settings: Settings, services: Services | None = None, *, bootstrap: bool = True) -> ASGIApp:
-    """The ASGI app. ``bootstrap=False`` when a parent process already ran the first-start work; ``services``
-    to serve services the caller built (and closes)."""
-    served: list[ASGIApp] = []
+def create_app(settings: Settings, *, bootstrap: bool = True) -> ASGIApp:
+    """The ASGI app. ``bootstrap=False`` when a parent process already ran the first-start work.
 
-    async def lifespan(receive: Callable[[], Awaitable[Any]], send: Callable[[Any], Awaitable[None]]) -> None:
-        built: Services | None = None
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                try:
-                    built = services or await build_services(settings, run_bootstrap=bootstrap)
-                    built.start_background()
-                    served.append(build_app(built))
-                except Exception as exc:
-                    log.exception("startup failed")
-                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
-                    return
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                if built is not None and services is None:
-                    await built.close()
-                elif built is not None:
-                    await built.purger.stop()
-                await send({"type": "lifespan.shutdown.complete"})
-                return
+    Starlette's lifespan runs the startup and shutdown: a failure is reported to the server with its traceback
+    (``lifespan.startup.failed`` / ``shutdown.failed``), and the services are closed on every path. Each startup
+    serves the services it built; a request outside a startup/shutdown cycle answers 503.
+    """
+    current: list[ASGIApp] = []
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: object) -> AsyncIterator[None]:
+        services = await build_services(settings, run_bootstrap=bootstrap)
+        try:
+            services.start_background()
+            current.append(build_app(services))
+            yield
+        finally:
+            current.clear()
+            await services.close()
+
+    lifespan_router = Router(lifespan=lifespan)
+    not_serving = _json({"message": "ssoidc is not serving (starting or stopping)"}, 503)
 
     async def asgi(
         scope: MutableMapping[str, Any],
@@ -90,9 +87,11 @@ def create_app(settings: Settings, services: Services | None = None, *, bootstra
         send: Callable[[Any], Awaitable[None]],
     ) -> None:
         if scope["type"] == "lifespan":
-            await lifespan(receive, send)
-            return
-        await served[0](scope, receive, send)
+            await lifespan_router(scope, receive, send)
+        elif current:
+            await current[0](scope, receive, send)
+        elif scope["type"] == "http":
+            await not_serving(scope, receive, send)
 
     return asgi
 
@@ -225,13 +224,8 @@ def build_app(services: Services) -> ASGIApp:
                 orjson.dumps({"message": "Internal server error"}),
                 [(b"content-type", b"application/json")],
             )
-        await send(
-            {
-                "type": "http.response.start",
-                "status": resp.status,
-                "headers": [*resp.headers, (b"content-length", str(len(resp.body)).encode())],
-            }
-        )
+        resp.headers.append((b"content-length", str(len(resp.body)).encode()))
+        await send({"type": "http.response.start", "status": resp.status, "headers": resp.headers})
         await send({"type": "http.response.body", "body": resp.body})
 
     return asgi

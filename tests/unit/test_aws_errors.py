@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import boto3
+import orjson
 import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.config import Config
@@ -73,7 +74,7 @@ def test_every_oauth_error_has_a_row_and_the_code_is_modelled() -> None:
 
 
 def test_every_admin_and_operation_error_has_a_row_and_admin_codes_are_modelled() -> None:
-    assert all_subclasses(e.AdminError) == set(ADMIN_ERRORS)
+    assert all_subclasses(e.AdminError) | {e.InvalidInput} == set(ADMIN_ERRORS)
     assert all_subclasses(e.OperationError) == set(UNMODELLED)
     for service in ("sso-admin", "identitystore"):
         modelled = {s.name for s in service_model(service).error_shapes}
@@ -87,12 +88,10 @@ def test_an_unmodelled_error_is_rendered_in_every_protocol_and_decoded_by_name(s
     """NotImplementedException in each service's own shape, as botocore's parser for that protocol reads it."""
     from botocore.parsers import create_parser
 
-    from ssoidc.aws.protocols import Json11, Query, RestJson
-    from ssoidc.aws.skeleton import WireProtocol
+    from ssoidc.aws.protocols import PROTOCOLS
 
     model = service_model(service)
-    protocols: dict[str, WireProtocol] = {"rest-json": RestJson(), "json": Json11(), "query": Query()}
-    protocol = protocols[model.protocol]
+    protocol = PROTOCOLS[model.protocol]
     op = model.operation_names[0]
     err = protocol.render_error(e.NotImplementedOperation(f"{op} is not implemented"), service, op, "req-3")
     parsed = create_parser(model.protocol).parse(
@@ -143,12 +142,46 @@ def test_front_end_errors_reach_boto3_with_their_code(cls: type[e.AuthError]) ->
     assert err.response["ResponseMetadata"]["HTTPStatusCode"] == 403
 
 
-def test_validation_failed_at_words_the_error_as_the_aws_validator_and_names_the_member() -> None:
-    from ssoidc.errors import ValidationFailed
+@pytest.mark.parametrize(
+    ("service", "code", "message"),
+    [
+        ("sso-oidc", "InvalidRequestException", "Invalid request: scope[0] expected a string"),
+        ("sso", "InvalidRequestException", "Invalid request: scope[0] expected a string"),
+        (
+            "sso-admin",
+            "ValidationException",
+            "1 validation error detected: Value at 'scope[0]' expected a string",
+        ),
+        (
+            "identitystore",
+            "ValidationException",
+            "1 validation error detected: Value at 'scope[0]' expected a string",
+        ),
+        ("sts", "ValidationError", "1 validation error detected: Value at 'scope[0]' expected a string"),
+    ],
+)
+def test_an_input_error_is_worded_and_shaped_by_each_protocol_and_decoded_by_botocore(
+    service: str, code: str, message: str
+) -> None:
+    """One domain error for input that breaks the model; each service answers it as AWS's does, and botocore's own
+    parser for the protocol reads the code and the message (sso-oidc's from ``error_description``)."""
+    from botocore.parsers import create_parser
 
-    exc = ValidationFailed.at("Tags[0].Key", "must have length at least 1 (characters)")
-    assert (
-        exc.message
-        == "1 validation error detected: Value at 'Tags[0].Key' must have length at least 1 (characters)"
+    from ssoidc.aws.protocols import PROTOCOLS
+
+    model = service_model(service)
+    op = model.operation_names[0]
+    err = PROTOCOLS[model.protocol].render_error(
+        e.InvalidInput("expected a string", "scope[0]"), service, op, "r"
     )
-    assert exc.field == "Tags[0].Key"
+    parsed = create_parser(model.protocol).parse(
+        {
+            "status_code": err.status,
+            "headers": {k.decode(): v.decode() for k, v in err.headers},
+            "body": err.body,
+        },
+        model.operation_model(op).output_shape,
+    )
+    assert (err.status, parsed["Error"]["Code"]) == (400, code)
+    body_message = orjson.loads(err.body).get("error_description") if service == "sso-oidc" else None
+    assert (body_message or parsed["Error"]["Message"]) == message
