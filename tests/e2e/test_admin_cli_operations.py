@@ -34,8 +34,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.test_admin_walkthrough_cli import data_path
-from tests.e2e.test_aws_cli import V2_AWS, proxy_env
+from tests.helpers.cli import V2_AWS, data_path, proxy_env
 from tests.helpers.config import ACCOUNT, TOKEN_EXCHANGE, allow_account
 from tests.helpers.servers import LiveServer, private_server
 

@@ -14,41 +14,21 @@ which must be unique in the instance.
 
 from __future__ import annotations
 
-import gzip
 import json
-import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import botocore
 import pytest
 
-from tests.e2e.test_aws_cli import V1_AWS, V2_AWS, proxy_env
+from tests.helpers.cli import V1_AWS, V2_AWS, data_path, proxy_env
 from tests.helpers.clients import decode_unverified, make_admin_client
 from tests.helpers.config import ACCESS_TYPE, ACCOUNT, AUDIENCE, JWT_BEARER, TOKEN_EXCHANGE, allow_account
 from tests.helpers.servers import LiveServer, running_server
 
 CUSTOM = "arn:aws:sso::aws:applicationProvider/custom"
 EMAIL = "cli-walker@example.org"
-MODELS = ("sso-admin", "identitystore", "sso-oidc")
-
-
-def data_path(root: Path) -> Path:
-    """An ``AWS_DATA_PATH`` holding the pinned botocore's models of the three services."""
-    data = Path(botocore.__file__).parent / "data"
-    for service in MODELS:
-        (version,) = [p for p in (data / service).iterdir() if p.is_dir()]
-        dst = root / service / version.name
-        dst.mkdir(parents=True)
-        for src in version.iterdir():
-            if src.name.endswith(".gz"):
-                with gzip.open(src, "rb") as fin, open(dst / src.name[:-3], "wb") as fout:
-                    shutil.copyfileobj(fin, fout)
-            else:
-                shutil.copy(src, dst / src.name)
-    return root
 
 
 class Aws:

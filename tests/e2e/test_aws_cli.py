@@ -15,7 +15,6 @@ import json
 import re
 import shutil
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,14 +23,12 @@ import botocore
 import pytest
 import yaml
 
+from tests.helpers.cli import DEAD_PROXY, V1_AWS, V2_AWS, proxy_env
 from tests.helpers.clients import decode_unverified
 from tests.helpers.config import JWT_BEARER
 from tests.helpers.servers import LiveServer
 
-V1_AWS = Path(sys.executable).parent / "aws"
-V2_AWS = Path("/usr/bin/aws")
 OPERATION = "when calling the CreateTokenWithIAM operation"
-DEAD_PROXY = "http://127.0.0.1:9"
 ALL_SCOPES = ["sts:identity_context", "data:read", "data:write", "openid", "aws"]
 OUTPUT_MEMBERS = {
     "accessToken", "tokenType", "expiresIn", "refreshToken", "idToken", "issuedTokenType", "scope",
@@ -132,11 +129,6 @@ def v2_data_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
         with gzip.open(src / f"{name}.gz", "rb") as fin, open(dst / name, "wb") as fout:
             shutil.copyfileobj(fin, fout)
     return root
-
-
-def proxy_env() -> dict[str, str]:
-    env = {"HTTPS_PROXY": DEAD_PROXY, "HTTP_PROXY": DEAD_PROXY, "NO_PROXY": "127.0.0.1,localhost"}
-    return env | {k.lower(): v for k, v in env.items()}
 
 
 @pytest.fixture(scope="module")

@@ -6,8 +6,6 @@ import os
 import re
 import signal
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,36 +13,25 @@ import httpx
 import pytest
 
 from tests.helpers.config import ROOT
-from tests.helpers.servers import free_port
+from tests.helpers.servers import free_port, spawn_server, wait_healthy
+
+
+def clean_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith(("SSOIDC_", "AWS_"))}
 
 
 def start_demo(data_dir: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SSOIDC_", "AWS_"))}
-    cmd = [
-        sys.executable,
-        "-m",
-        "ssoidc",
-        "serve",
-        "--demo",
-        "--port",
-        str(port),
-        "--data-dir",
-        str(data_dir),
-    ]
-    with log.open("wb") as out:  # the child holds its own copy open
-        proc = subprocess.Popen(
-            cmd, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=ROOT, start_new_session=True
-        )
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    proc.kill()
-    proc.wait(10)
-    raise AssertionError(log.read_text())
+    """``ssoidc serve --demo`` as ``make run`` starts it (no configuration file), healthy."""
+    proc = spawn_server(
+        port=port, data_dir=data_dir, config_path=None, env=clean_env(), log_path=log, new_session=True
+    )
+    try:
+        wait_healthy(proc, f"http://127.0.0.1:{port}", log, name="demo server")
+    except RuntimeError:
+        proc.kill()
+        proc.wait(10)
+        raise
+    return proc
 
 
 def pasted_commands(banner: str) -> str:
@@ -78,7 +65,7 @@ def test_printed_cli_command_works_when_pasted(demo: tuple[subprocess.Popen[byte
     _proc, log, port = demo
     script = pasted_commands(log.read_text())
     assert f"--endpoint-url http://127.0.0.1:{port}" in script
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SSOIDC_", "AWS_"))}
+    env = clean_env()
     env["PATH"] = f"{ROOT / '.venv' / 'bin'}:{env['PATH']}"  # the venv's aws and ssoidc, as after `make run`
     out = subprocess.run(["bash", "-c", script], env=env, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
@@ -91,7 +78,7 @@ def test_printed_boto3_command_works(demo: tuple[subprocess.Popen[bytes], Path, 
     banner = log.read_text()
     export = next(line.strip() for line in banner.splitlines() if line.strip().startswith("export AWS_"))
     python = next(line.strip() for line in banner.splitlines() if line.strip().startswith("python -c"))
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SSOIDC_", "AWS_"))}
+    env = clean_env()
     env["PATH"] = f"{ROOT / '.venv' / 'bin'}:{env['PATH']}"
     out = subprocess.run(
         ["bash", "-c", f"{export}\n{python}"], env=env, capture_output=True, text=True, timeout=60
@@ -125,25 +112,18 @@ def test_sigterm_shuts_down_gracefully_and_restart_keeps_state(
 
 def test_demo_issuer_only_in_demo_mode(tmp_path: Path) -> None:
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SSOIDC_", "AWS_"))}
     log = tmp_path / "plain.log"
-    with log.open("wb") as out:  # the child holds its own copy open
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "ssoidc", "serve", "--port", str(port), "--data-dir", str(tmp_path / "d")],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=env,
-            cwd=ROOT,
-            start_new_session=True,
-        )
+    proc = spawn_server(
+        port=port,
+        data_dir=tmp_path / "d",
+        config_path=None,
+        env=clean_env(),
+        log_path=log,
+        new_session=True,
+        demo=False,
+    )
     try:
-        deadline = time.time() + 30
-        while time.time() < deadline:
-            try:
-                httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.1)
+        wait_healthy(proc, f"http://127.0.0.1:{port}", log)
         r = httpx.get(f"http://127.0.0.1:{port}/demo-issuer/.well-known/openid-configuration")
         assert r.status_code == 404
         cred = (tmp_path / "d" / "bootstrap-credentials").stat()
@@ -164,7 +144,7 @@ def test_printed_sso_admin_command_works_when_pasted(demo: tuple[subprocess.Pope
         export += "\n" + lines[i]
     admin = next(x for x in lines if x.startswith("aws sso-admin"))
     assert f"--endpoint-url http://127.0.0.1:{port}" in admin
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SSOIDC_", "AWS_"))}
+    env = clean_env()
     env["PATH"] = f"{ROOT / '.venv' / 'bin'}:{env['PATH']}"
     out = subprocess.run(
         ["bash", "-c", f"{export}\n{admin} --output json"],

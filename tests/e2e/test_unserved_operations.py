@@ -24,7 +24,7 @@ from ssoidc.aws.models import service_model
 from ssoidc.aws.oidc import SsoOidcApi
 from ssoidc.aws.skeleton import handler_table
 from ssoidc.aws.sso_admin import SsoAdminApi
-from tests.e2e.test_aws_cli import V2_AWS, proxy_env
+from tests.helpers.cli import V2_AWS, proxy_env
 from tests.helpers.clients import make_admin_client
 from tests.helpers.servers import LiveServer
 

@@ -7,6 +7,6 @@
 * ``pgbouncer``: PgBouncer in transaction-pooling mode in front of it;
 * ``cluster``: several nodes on one PostgreSQL schema;
 * ``storage``: the storage contract suite's ``Backend``;
-* ``inprocess``: driving a ``Node`` without HTTP;
+* ``inprocess``: driving a node's services (``ssoidc.compose.Services``) without HTTP;
 * ``browser``: Chromium, viewports, passwords and ``Tab`` for the Playwright tests.
 """

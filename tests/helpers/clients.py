@@ -3,7 +3,6 @@ unverified token decoding."""
 
 from __future__ import annotations
 
-import base64
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from unittest import mock
@@ -57,10 +56,6 @@ def race(server: LiveServer, n: int = 50, **params: Any) -> list[str]:
 
 def decode_unverified(token: str) -> dict[str, Any]:
     return jwt.decode(token, options={"verify_signature": False})
-
-
-def b64(data: bytes) -> str:
-    return base64.b64encode(data).decode()
 
 
 def sign_request(

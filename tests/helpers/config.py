@@ -15,7 +15,6 @@ JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 AUDIENCE = "test-audience"
 REDIRECT_URI = "https://app.example.com/callback"
 INSTANCE_ARN = "arn:aws:sso:::instance/ssoins-e2e0000000000000"
-INSTANCE_TARGET = INSTANCE_ARN
 TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
 ACCESS_TYPE = "urn:ietf:params:oauth:token-type:access_token"
 REFRESH_TYPE = "urn:ietf:params:oauth:token-type:refresh_token"
@@ -126,7 +125,7 @@ def e2e_config(base_url: str) -> dict[str, Any]:
                     "refresh_token": {"RefreshToken": {}},
                 },
                 "AuthenticationMethods": {"IAM": {"Iam": {"ActorPolicy": allow_account()}}},
-                "AccessScopes": [{"Scope": "web:read", "AuthorizedTargets": [INSTANCE_TARGET]}],
+                "AccessScopes": [{"Scope": "web:read", "AuthorizedTargets": [INSTANCE_ARN]}],
                 "Assignments": [{"PrincipalType": "USER", "PrincipalId": "alice"}],
             },
             {

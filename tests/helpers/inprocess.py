@@ -1,4 +1,4 @@
-"""Helpers for tests that drive a ``Node`` in process (no HTTP): the account-wide ActorPolicy, code sessions, and a
+"""Helpers for tests that drive a node's services (``ssoidc.compose.Services``) in process (no HTTP): the account-wide ActorPolicy, code sessions, and a
 node on the in-memory store."""
 
 from __future__ import annotations

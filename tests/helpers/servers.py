@@ -192,15 +192,16 @@ def spawn_server(
     *,
     port: int,
     data_dir: Path,
-    config_path: Path,
+    config_path: Path | None,
     env: dict[str, str],
     log_path: Path,
     workers: int = 1,
     database_url: str = "",
     new_session: bool = False,
+    demo: bool = True,
 ) -> subprocess.Popen[bytes]:
-    """``python -m ssoidc serve --demo`` in the background, its output appended to ``log_path``;
-    ``new_session``: in its own process group (whose id is the child's pid)."""
+    """``python -m ssoidc serve [--demo] [--config FILE]`` in the background, its output appended to
+    ``log_path``; ``new_session``: in its own process group (whose id is the child's pid)."""
     with open(log_path, "ab") as log:  # the child holds its own copy open
         return subprocess.Popen(
             [
@@ -208,13 +209,12 @@ def spawn_server(
                 "-m",
                 "ssoidc",
                 "serve",
-                "--demo",
+                *(["--demo"] if demo else []),
                 "--port",
                 str(port),
                 "--data-dir",
                 str(data_dir),
-                "--config",
-                str(config_path),
+                *(["--config", str(config_path)] if config_path is not None else []),
                 "--workers",
                 str(workers),
                 *(["--database-url", database_url] if database_url else []),

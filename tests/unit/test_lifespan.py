@@ -27,6 +27,7 @@ class Lifespan:
 
     async def start(self) -> dict[str, Any]:
         scope = {"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}
+
         async def serve() -> None:
             await self.app(scope, self.inbox.get, self.outbox.put)
 
