@@ -266,9 +266,10 @@ LOAD_CREDENTIALS_SQL = (
 """Every credential, oldest first (see ``credential``)."""
 INSERT_CREDENTIAL_SQL = (
     "INSERT INTO credentials (access_key_id, secret_enc, principal_arn, session_token_sha256, policy,"
-    " description, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
+    " description, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (access_key_id) DO NOTHING"
 )
-"""A new credential (see ``credential_params``)."""
+"""A new credential (see ``credential_params``); a taken access key id inserts nothing (the caller raises
+``AlreadyExists``), any other constraint still fails the statement."""
 SIGNING_KEYS_SQL = (
     "SELECT kid, purpose, alg, private_enc, created_at, active FROM signing_keys WHERE purpose = ?"
     " ORDER BY created_at DESC"

@@ -15,8 +15,9 @@
   ``user:<id>`` / ``application:<arn>`` revokes what was issued at or before the revocation; a lost rotation or
   redemption is decided by the shared ``lost_rotation`` / ``lost_redemption``. ``purge_expired`` follows
   ``PURGE_SQL`` batch by batch (including the settling of revoked-subject markers).
-* A key clash the contract does not name (a second token, code or web session with one hash) is a
-  ``StorageError``, as a unique-constraint violation is in the SQL stores; a closed store raises ``StorageError``.
+* A key clash the contract does not name (a second token, code or web session with one hash), or a credential
+  without a value the SQL schema requires (a NULL principal ARN or description), is a ``StorageError``, as the
+  constraint violation is in the SQL stores; a closed store raises ``StorageError``.
 """
 
 from __future__ import annotations
@@ -87,6 +88,8 @@ _C_ISSUED = CODE_COLUMNS.index("issued_at")
 _C_EXPIRES = CODE_COLUMNS.index("expires_at")
 _C_SESSION = CODE_COLUMNS.index("session_expires_at")
 _C_CONSUMED = CODE_COLUMNS.index("consumed_at")
+_CREDENTIAL_NOT_NULL = (0, 1, 2, 5, 6)
+"""The ``credential_params`` columns the SQL schema declares NOT NULL (all but the session token and policy)."""
 _CODE_GRACE_SECONDS = 86400.0
 """Codes are kept a day past expiry so a late replay still revokes its family (``PURGE_SQL``)."""
 
@@ -267,6 +270,8 @@ class MemoryStore:
     async def create_credential(self, cred: StoredCredential) -> None:
         row = credential_params(cred, self._secrets)
         with self._tx() as d:
+            if any(row[i] is None for i in _CREDENTIAL_NOT_NULL):  # a NOT NULL violation in the SQL stores
+                raise StorageError("storage operation failed")
             if cred.access_key_id in d.credentials:
                 raise AlreadyExists(cred.access_key_id)
             d.credentials[cred.access_key_id] = row

@@ -444,10 +444,9 @@ class SqliteStore:
     async def create_credential(self, cred: StoredCredential) -> None:
         params = credential_params(cred, self._secrets)
         with self._write() as db:
-            try:
-                db.execute(INSERT_CREDENTIAL_SQL, params)
-            except sqlite3.IntegrityError:
-                raise AlreadyExists(cred.access_key_id) from None
+            # Only a taken access key id inserts nothing; any other constraint raises (a StorageError).
+            if db.execute(INSERT_CREDENTIAL_SQL, params).rowcount != 1:
+                raise AlreadyExists(cred.access_key_id)
             self._bump_version(db)
 
     async def delete_credential(self, access_key_id: str) -> bool:

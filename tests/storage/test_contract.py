@@ -9,6 +9,7 @@ is used exactly once.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import secrets
 from collections.abc import Sequence
 from typing import Any
@@ -214,9 +215,28 @@ def test_a_duplicate_credential_raises_already_exists_and_writes_nothing(backend
     clash = StoredCredential(first.access_key_id, "s2", "arn:aws:iam::123456789012:user/x", created_at=2.0)
     with pytest.raises(AlreadyExists) as info:
         run(other.create_credential(clash))
-    assert not isinstance(info.value, KeyError)
+    assert type(info.value) is AlreadyExists
     assert run(other.load_credentials()) == [first]  # the first secret and principal stand
     assert run(other.load_configuration())[1] == 1  # no version bump for the refused write
+
+
+@pytest.mark.parametrize("missing", ["principal_arn", "description"])
+def test_a_credential_violating_another_constraint_is_a_storage_error_not_already_exists(
+    backend: Backend, missing: str
+) -> None:
+    """Only a taken access key id is ``AlreadyExists``; a NULL in a NOT NULL column is a driver failure."""
+    s, run = backend.store, backend.run
+    good = StoredCredential("AKIACONSTRAINT000001", "s1", "arn:aws:iam::123456789012:root", created_at=1.0)
+    nulled: dict[str, Any] = {missing: None}  # what the types forbid, as a caller's bug would pass it
+    bad = dataclasses.replace(good, access_key_id="AKIACONSTRAINT000002", **nulled)
+    with pytest.raises(StorageError) as info:
+        run(s.create_credential(bad))
+    assert type(info.value) is StorageError
+    assert str(info.value) == "storage operation failed"
+    assert run(s.load_credentials()) == []
+    assert run(s.config_version()) == 0  # nothing written, no version bump
+    run(s.create_credential(good))  # the store goes on serving
+    assert run(s.load_credentials()) == [good]
 
 
 # -- revoked subjects -----------------------------------------------------------------------------------------
