@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import re
 import secrets
 import sqlite3
 import threading
@@ -186,8 +187,25 @@ def test_reads_of_a_corrupted_file_raise_storage_error(
             assert isinstance(info.value.__cause__, sqlite3.DatabaseError), name
     assert f"SQLite {next(iter(READS))} failed: DatabaseError (SQLITE_CORRUPT)" in caplog.text
     run(s.close())
-    with pytest.raises(StorageError):  # opening it again: the migration check reads the same pages
+    # Opening it again: the migration check reads the same pages; the error names the file and SQLite's error.
+    with pytest.raises(StorageError, match=rf"^cannot open the SQLite database {re.escape(str(path))} "):
         SqliteStore(path, master_key=KEY)
+
+
+@pytest.mark.parametrize(
+    ("content", "error"), [(b"not a database\n" * 100, "SQLITE_NOTADB"), (None, "SQLITE_CANTOPEN")]
+)
+def test_a_file_that_cannot_be_opened_is_a_storage_error_naming_it(
+    tmp_path: Path, content: bytes | None, error: str
+) -> None:
+    path = tmp_path / "ssoidc.db"
+    if content is None:
+        path.mkdir()  # a directory where the file should be
+    else:
+        path.write_bytes(content)
+    with pytest.raises(StorageError) as info:
+        SqliteStore(path, master_key=KEY)
+    assert str(info.value) == f"cannot open the SQLite database {path} ({error})"
 
 
 def test_an_unexpected_constraint_violation_in_a_write_raises_storage_error(store: SqliteStore) -> None:
