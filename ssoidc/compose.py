@@ -117,7 +117,7 @@ async def _build(
 ) -> Services:
     if run_bootstrap:
         await bootstrap(store, settings, clock)
-    demo_jwks = await demo_issuer_jwks(store, clock) if settings.demo else {"keys": []}
+    demo_jwks = await demo_issuer_jwks(store) if settings.demo else {"keys": []}  # the key: made by bootstrap
     signer, keys = await load_signer(store, ID_TOKEN_PURPOSE, settings.id_token_alg, clock)
     sealed = settings.refresh_token_format == "sealed"  # noqa: S105 - a format name, not a secret
     minter = TokenMinter(master_key, sealed_refresh=sealed)
