@@ -95,6 +95,8 @@ from ssoidc.storage.common import (
 log = logging.getLogger("ssoidc.storage")
 T = TypeVar("T")
 
+_CHECKPOINT_INTERVAL = 1.0
+"""Seconds between the background WAL checkpoints of a serving process (``start_background``)."""
 _SQL_INSERT_TOKENS = f"INSERT INTO tokens ({TOKEN_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
 
 
@@ -273,17 +275,15 @@ class SqliteStore:
                 fut.set_result(value)
 
     def start_background(self) -> None:
-        """In a server: WAL checkpoints in a background thread (``start_checkpointer``)."""
-        self.start_checkpointer()
-
-    def start_checkpointer(self, interval: float = 1.0) -> None:
-        """Move WAL checkpoints (and their fsyncs) off the request path, into a background thread.
+        """In a server: move WAL checkpoints (and their fsyncs) off the request path, into a background thread.
 
         Request connections stop auto-checkpointing; a daemon thread with its own connection runs a PASSIVE
-        checkpoint every ``interval`` seconds (PASSIVE never blocks readers or writers).
+        checkpoint every ``_CHECKPOINT_INTERVAL`` seconds (PASSIVE never blocks readers or writers). A second call
+        does nothing; ``close`` stops the thread.
         """
         if self._checkpointer is not None:
             return
+        interval = _CHECKPOINT_INTERVAL
         self._db.execute("PRAGMA wal_autocheckpoint=0")
         stop = threading.Event()
 
