@@ -49,12 +49,14 @@ from ssoidc.storage.base import (
 )
 from ssoidc.storage.common import (
     CODE_COLUMNS,
+    CODE_PURGE_GRACE_SECONDS,
     MASTER_KEY_CHECK_META,
     MASTER_KEY_MISMATCH,
     REVOCATION_SETTLE_SECONDS,
     SECRET_PURPOSE,
     SIGNING_KEY_PURPOSE,
     TOKEN_COLUMNS,
+    Attempts,
     FamilyRevocation,
     LostRedemption,
     LostRotation,
@@ -67,6 +69,7 @@ from ssoidc.storage.common import (
     lost_redemption,
     lost_rotation,
     master_key_check,
+    next_failure,
     same_check,
     signing_key,
     token_params,
@@ -90,8 +93,6 @@ _C_SESSION = CODE_COLUMNS.index("session_expires_at")
 _C_CONSUMED = CODE_COLUMNS.index("consumed_at")
 _CREDENTIAL_NOT_NULL = (0, 1, 2, 5, 6)
 """The ``credential_params`` columns the SQL schema declares NOT NULL (all but the session token and policy)."""
-_CODE_GRACE_SECONDS = 86400.0
-"""Codes are kept a day past expiry so a late replay still revokes its family (``PURGE_SQL``)."""
 
 
 @dataclass(slots=True)
@@ -106,13 +107,6 @@ class _Subject:
     revoked_at: float
     expires_at: float | None = None
     """None until ``purge_expired`` settles the marker (see migration 0007 of the SQL stores)."""
-
-
-@dataclass(slots=True)
-class _Attempts:
-    failures: int
-    first_failure_at: float
-    locked_until: float | None
 
 
 @dataclass(eq=False)
@@ -137,7 +131,7 @@ class MemoryData:
     """``family_id -> (revoked_at, expires_at)``."""
     passwords: dict[str, tuple[str, float]] = field(default_factory=dict)
     web_sessions: dict[bytes, WebSession] = field(default_factory=dict)
-    login_attempts: dict[str, _Attempts] = field(default_factory=dict)
+    login_attempts: dict[str, Attempts] = field(default_factory=dict)
 
     def version(self) -> int:
         return int(self.meta.get("config_version", "0"))
@@ -416,18 +410,11 @@ class MemoryStore:
         self, key: str, now: float, *, window: float, threshold: int, lock_seconds: float
     ) -> float | None:
         with self._tx() as d:
-            a = d.login_attempts.get(key)
-            if (
-                a is None
-                or now - a.first_failure_at > window
-                or (a.locked_until is not None and a.locked_until <= now)
-            ):
-                failures, first = 1, now  # a new window (or the previous lock has ended)
-            else:
-                failures, first = a.failures + 1, a.first_failure_at
-            locked = now + lock_seconds if failures >= threshold else None
-            d.login_attempts[key] = _Attempts(failures, first, locked)
-            return locked
+            a = next_failure(
+                d.login_attempts.get(key), now, window=window, threshold=threshold, lock_seconds=lock_seconds
+            )
+            d.login_attempts[key] = a
+            return a.locked_until
 
     async def clear_failures(self, key: str) -> None:
         with self._tx() as d:
@@ -447,7 +434,7 @@ class MemoryStore:
             n = drop(d.tokens, lambda t: t.row[_T_EXPIRES] < now)
             n += drop(d.web_sessions, lambda s: s.expires_at < now)
             n += drop(d.revoked_families, lambda f: f[1] < now)
-            n += drop(d.codes, lambda c: c[_C_EXPIRES] < now - _CODE_GRACE_SECONDS)
+            n += drop(d.codes, lambda c: c[_C_EXPIRES] < now - CODE_PURGE_GRACE_SECONDS)
             n += drop(d.used_jtis, lambda expires_at: expires_at < now)
             n += drop(d.idempotency, lambda r: r.created_at < now - IDEMPOTENCY_TTL_SECONDS)
             # Settle: every token or code issued before the revocation is stored by now, so none outlives the

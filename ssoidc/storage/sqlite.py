@@ -70,6 +70,7 @@ from ssoidc.storage.common import (
     SIGNING_KEYS_SQL,
     SPENDABLE_REFRESH,
     TOKEN_COLS,
+    Attempts,
     LostRedemption,
     LostRotation,
     code_params,
@@ -83,6 +84,7 @@ from ssoidc.storage.common import (
     lost_rotation,
     master_key_check,
     migrations,
+    next_failure,
     purge_params,
     same_check,
     signing_key,
@@ -647,18 +649,16 @@ class SqliteStore:
                 "SELECT failures, first_failure_at, locked_until FROM login_attempts WHERE attempt_key = ?",
                 (key,),
             ).fetchone()
-            if row is None or now - float(row[1]) > window or (row[2] is not None and float(row[2]) <= now):
-                failures, first = 1, now  # a new window (or the previous lock has ended)
-            else:
-                failures, first = int(row[0]) + 1, float(row[1])
-            locked = now + lock_seconds if failures >= threshold else None
+            a = next_failure(
+                Attempts.of(row), now, window=window, threshold=threshold, lock_seconds=lock_seconds
+            )
             db.execute(
                 "INSERT INTO login_attempts (attempt_key, failures, first_failure_at, locked_until)"
                 " VALUES (?, ?, ?, ?) ON CONFLICT(attempt_key) DO UPDATE SET failures = excluded.failures,"
                 " first_failure_at = excluded.first_failure_at, locked_until = excluded.locked_until",
-                (key, failures, first, locked),
+                (key, *a),
             )
-        return locked
+        return a.locked_until
 
     async def clear_failures(self, key: str) -> None:
         with self._write() as db:

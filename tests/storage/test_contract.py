@@ -43,7 +43,7 @@ from ssoidc.storage.base import (
     VersionConflict,
     WebSession,
 )
-from ssoidc.storage.common import REVOCATION_SETTLE_SECONDS
+from ssoidc.storage.common import CODE_PURGE_GRACE_SECONDS, REVOCATION_SETTLE_SECONDS
 from tests.helpers.storage import KEY, Backend
 
 NODES = 5
@@ -535,6 +535,16 @@ def test_purge_removes_only_expired_rows(backend: Backend) -> None:
     assert run(s.find_code(old_code.code_hash)) is not None  # codes are kept a day past expiry
     assert run(s.purge_expired(100_000.0)) >= 2
     assert run(s.find_code(old_code.code_hash)) is None
+
+
+def test_purge_keeps_a_code_for_its_grace_period_past_expiry(backend: Backend) -> None:
+    s, run = backend.store, backend.run
+    c = code(expires=100.0)
+    run(s.create_code(c))
+    assert run(s.purge_expired(100.0 + CODE_PURGE_GRACE_SECONDS - 1)) == 0
+    assert run(s.find_code(c.code_hash)) is not None  # a late replay still revokes its family
+    assert run(s.purge_expired(100.0 + CODE_PURGE_GRACE_SECONDS + 1)) == 1
+    assert run(s.find_code(c.code_hash)) is None
 
 
 def test_purge_forgets_idempotency_records_after_their_ttl(backend: Backend) -> None:
