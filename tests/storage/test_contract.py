@@ -339,12 +339,22 @@ def test_a_store_with_another_master_key_is_refused(backend: Backend) -> None:
     assert backend.run(backend.open(KEY).config_version()) == 0  # the same key is welcome
 
 
-def test_start_background_leaves_the_store_serving(backend: Backend) -> None:
+def test_background_work_started_twice_serves_and_closes_without_losing_a_write(backend: Backend) -> None:
+    """``start_background`` may be called again (a second call does nothing), the store serves while it runs,
+    and after ``close`` a store opened again finds every write (SQLite: the WAL its checkpointer owned)."""
     s, run = backend.store, backend.run
     s.start_background()
+    s.start_background()
+    t = token("refresh")
+    run(s.issue([t]))
     assert run(s.put_meta_if_absent("k", "v")) == "v"
+    run(s.replace_configuration(configuration()))
     run(s.ping())
-    assert run(backend.open().get_meta("k")) == "v"
+    run(s.close())
+    again = backend.open()
+    assert run(again.get_meta("k")) == "v"
+    assert run(again.find_token(t.token_hash)) == t
+    assert run(again.config_version()) == 1
 
 
 # -- tokens ---------------------------------------------------------------------------------------------------
