@@ -484,7 +484,7 @@ async def profile(args: argparse.Namespace, workdir: Path, pool: Any) -> dict[st
         it = iter(spare)
 
         async def domain() -> None:
-            await node.create_token_with_iam(next(it), caller)
+            await node.create_token(next(it), caller)
 
         comps = {
             "SigV4 verify (parse, canonical request, SHA-256 x2, cached signing key, HMAC)": timeit_us(

@@ -16,7 +16,7 @@ from typing import Any
 from ssoidc.clock import Clock
 from ssoidc.config.apply import apply_to_store, load_file
 from ssoidc.ids import new_access_key_id, new_secret_access_key
-from ssoidc.oauth.keys import load_signer
+from ssoidc.oauth.keys import ensure_key, public_jwks
 from ssoidc.settings import Settings
 from ssoidc.storage.base import AlreadyExists, Store, StoredCredential
 
@@ -25,13 +25,14 @@ BOOTSTRAP_SECRET_ENV = "SSOIDC_BOOTSTRAP_SECRET_ACCESS_KEY"  # noqa: S105 - an e
 BOOTSTRAP_FILE = "bootstrap-credentials"
 ID_TOKEN_PURPOSE = "id-token"  # noqa: S105 - a key purpose label, not a secret
 DEMO_ISSUER_PURPOSE = "demo-issuer"
+DEMO_ISSUER_ALG = "RS256"
 
 
 async def bootstrap(store: Store, settings: Settings, clock: Clock) -> None:
     """Idempotent first-start work; safe from several processes at once."""
     await ensure_bootstrap_credential(store, settings)
     if settings.demo:
-        await demo_issuer_jwks(store, clock)
+        await ensure_key(store, DEMO_ISSUER_PURPOSE, DEMO_ISSUER_ALG, clock)
     if settings.config_file is not None:
         await apply_to_store(store, load_file(settings.config_file), settings.account_id, clock.now())
     elif settings.demo:
@@ -41,10 +42,9 @@ async def bootstrap(store: Store, settings: Settings, clock: Clock) -> None:
         await ensure_demo_passwords(store, clock)
 
 
-async def demo_issuer_jwks(store: Store, clock: Clock) -> dict[str, Any]:
-    """The demo token issuer's JWKS (its key is created on first use; ``ssoidc demo token`` signs with it)."""
-    _signer, keys = await load_signer(store, DEMO_ISSUER_PURPOSE, "RS256", clock)
-    return {"keys": keys}
+async def demo_issuer_jwks(store: Store) -> dict[str, Any]:
+    """The demo token issuer's JWKS (``ssoidc demo token`` signs with its key, which ``bootstrap`` makes)."""
+    return {"keys": public_jwks(await store.signing_keys(DEMO_ISSUER_PURPOSE))}
 
 
 async def ensure_demo_passwords(store: Store, clock: Clock) -> None:

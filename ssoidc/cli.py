@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import logging
 import os
 import sys
+from collections.abc import AsyncIterator, Coroutine
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 
 from ssoidc.clock import SystemClock
 from ssoidc.errors import ConfigError
 from ssoidc.settings import OPTIONS, Settings, export_env, flag_help, settings_from_env
-from ssoidc.storage.base import StorageError
+from ssoidc.storage.base import StorageError, Store
+
+T = TypeVar("T")
 
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, help="ssoidc: AWS IAM Identity Center OIDC, self-hosted."
@@ -46,9 +50,33 @@ def _settings(**overrides: Any) -> Settings:
         raise typer.Exit(2) from None
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     typer.secho(f"error: {message}", fg="red", err=True)
     raise typer.Exit(2)
+
+
+@contextlib.asynccontextmanager
+async def _store(settings: Settings) -> AsyncIterator[Store]:
+    """The store ``settings`` name, open for the length of a block and closed after it."""
+    from ssoidc.compose import open_store
+
+    store, _ = open_store(settings)
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+def _run(work: Coroutine[Any, Any, T]) -> T:
+    """Run a command's store work (``async with _store(settings)``): a ``ConfigError`` (a bad master key or
+    configuration file) or a ``StorageError`` (a database that cannot be opened or read) is the command's
+    ``error:`` line and exit status 2, never a traceback."""
+    try:
+        return asyncio.run(work)
+    except ConfigError as exc:
+        _fail(exc.message)
+    except StorageError as exc:
+        _fail(str(exc))
 
 
 @app.command()
@@ -80,22 +108,12 @@ def serve(
     )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from ssoidc.bootstrap import bootstrap
-    from ssoidc.clock import SystemClock
-    from ssoidc.compose import open_store
 
     async def prepare() -> None:
-        store, _ = open_store(settings)
-        try:
+        async with _store(settings) as store:
             await bootstrap(store, settings, SystemClock())
-        finally:
-            await store.close()
 
-    try:
-        asyncio.run(prepare())
-    except ConfigError as exc:
-        _fail(exc.message)
-    except StorageError as exc:
-        _fail(str(exc))
+    _run(prepare())
     _banner(settings)
     os.environ.update(export_env(settings))
     os.environ["SSOIDC_BOOTSTRAPPED"] = "1"  # workers skip the first-start work done above
@@ -115,17 +133,12 @@ def serve(
 
 
 def _load_config_summary(settings: Settings) -> tuple[Any, str | None]:
-    from ssoidc.compose import open_store
-
     async def go() -> tuple[Any, str | None]:
-        store, _ = open_store(settings)
-        try:
+        async with _store(settings) as store:
             config, _v = await store.load_configuration()
             return config, await store.get_meta("bootstrap_access_key_id")
-        finally:
-            await store.close()
 
-    return asyncio.run(go())
+    return _run(go())
 
 
 def _self_command() -> list[str]:
@@ -204,23 +217,16 @@ def apply(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Validate a configuration file and make it the live configuration (all or nothing)."""
-    from ssoidc.compose import open_store
     from ssoidc.config.apply import apply_to_store, load_file
 
     settings = _settings(data_dir=data_dir, database_url=database_url)
 
     async def go() -> Any:
         spec = load_file(file)
-        store, _ = open_store(settings)
-        try:
+        async with _store(settings) as store:
             return await apply_to_store(store, spec, settings.account_id, SystemClock().now())
-        finally:
-            await store.close()
 
-    try:
-        config = asyncio.run(go())
-    except ConfigError as exc:
-        _fail(exc.message)
+    config = _run(go())
     typer.echo(f"applied: instance {config.instance.instance_arn}")
     for a in config.applications:
         typer.echo(f"  application {a.name}: {a.arn}")
@@ -240,24 +246,17 @@ def export(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Write the live configuration as a file that `ssoidc apply` turns back into exactly it."""
-    from ssoidc.compose import open_store
     from ssoidc.config.apply import parse_file, resolve
     from ssoidc.config.export import export_configuration
 
     settings = _settings(data_dir=data_dir, database_url=database_url)
 
     async def go() -> Any:
-        store, _ = open_store(settings)
-        try:
+        async with _store(settings) as store:
             config, _v = await store.load_configuration()
             return config
-        finally:
-            await store.close()
 
-    try:
-        config = asyncio.run(go())
-    except StorageError as exc:
-        _fail(str(exc))
+    config = _run(go())
     if config is None:
         _fail("there is no configuration to export (nothing was applied or created yet)")
     try:
@@ -301,7 +300,6 @@ def credentials_create(
     """Register a SigV4 credential. The secret is printed once and stored encrypted."""
     import re
 
-    from ssoidc.compose import open_store
     from ssoidc.iam.policy import Policy, PolicyError
     from ssoidc.ids import new_access_key_id, new_secret_access_key
     from ssoidc.storage.base import AlreadyExists, StoredCredential
@@ -328,16 +326,13 @@ def credentials_create(
     st_hash = hashlib.sha256(session_token.encode()).digest() if session_token else None
 
     async def go() -> None:
-        store, _ = open_store(settings)
-        try:
+        async with _store(settings) as store:
             await store.create_credential(
                 StoredCredential(akid, secret, principal_arn, st_hash, policy, description)
             )
-        finally:
-            await store.close()
 
     try:
-        asyncio.run(go())
+        _run(go())
     except AlreadyExists:
         _fail(f"access key id {akid} already exists")
     typer.echo(
@@ -348,18 +343,13 @@ def credentials_create(
 @credentials_app.command("list")
 def credentials_list(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
     """List registered credentials (never their secrets)."""
-    from ssoidc.compose import open_store
-
     settings = _settings(data_dir=data_dir, database_url=database_url)
 
     async def go() -> list[Any]:
-        store, _ = open_store(settings)
-        try:
+        async with _store(settings) as store:
             return await store.load_credentials()
-        finally:
-            await store.close()
 
-    for c in asyncio.run(go()):
+    for c in _run(go()):
         kind = "session" if c.session_token_sha256 else "long-term"
         typer.echo(
             f"{c.access_key_id}\t{c.principal_arn}\t{kind}\t{'policy' if c.policy else '-'}\t{c.description}"
@@ -371,18 +361,13 @@ def credentials_delete(
     access_key_id: str, data_dir: DataDir = None, database_url: DatabaseUrl = None
 ) -> None:
     """Delete a credential; requests signed with it fail at once on every worker."""
-    from ssoidc.compose import open_store
-
     settings = _settings(data_dir=data_dir, database_url=database_url)
 
     async def go() -> bool:
-        store, _ = open_store(settings)
-        try:
+        async with _store(settings) as store:
             return await store.delete_credential(access_key_id)
-        finally:
-            await store.close()
 
-    if not asyncio.run(go()):
+    if not _run(go()):
         _fail(f"no credential {access_key_id}")
     typer.echo(f"deleted {access_key_id}")
 
@@ -399,7 +384,6 @@ def users_set_password(
     """Set a user's sign-in password (stored as an argon2id hash)."""
     import getpass
 
-    from ssoidc.compose import open_store
     from ssoidc.model import ConfigSnapshot
     from ssoidc.oauth.signin import NoSuchUser, SignInService, SignInSettings
 
@@ -414,8 +398,7 @@ def users_set_password(
         _fail("a password needs at least 8 characters")
 
     async def go() -> str:
-        store, _ = open_store(settings)
-        try:
+        async with _store(settings) as store:
             config, version = await store.load_configuration()
             if config is None:
                 raise NoSuchUser(user_name)
@@ -423,11 +406,9 @@ def users_set_password(
             return await svc.set_password(
                 ConfigSnapshot(config, version), user_name, password, SystemClock().now()
             )
-        finally:
-            await store.close()
 
     try:
-        user_id = asyncio.run(go())
+        user_id = _run(go())
     except NoSuchUser:
         _fail(f"no user with UserName {user_name!r}")
     typer.echo(f"password set for {user_name} ({user_id})")
@@ -443,31 +424,27 @@ def demo_token(
 ) -> None:
     """Print a fresh assertion from the built-in demo token issuer (requires a data dir served with --demo)."""
     from ssoidc.bootstrap import DEMO_ISSUER_PURPOSE
-    from ssoidc.compose import open_store
     from ssoidc.demo import demo_claims
     from ssoidc.oauth.keys import Signer
 
     settings = _settings(data_dir=data_dir, database_url=database_url)
 
     async def go() -> str:
-        store, _ = open_store(settings)
-        try:
+        async with _store(settings) as store:
             keys = [k for k in await store.signing_keys(DEMO_ISSUER_PURPOSE) if k.active]
             config, _v = await store.load_configuration()
-        finally:
-            await store.close()
         tti = next(
             (t for t in (config.trusted_token_issuers if config else ()) if t.name == "demo-issuer"), None
         )
         if not keys or tti is None:
             _fail(f"no demo issuer in {settings.data_dir}; start the server once with --demo (make run)")
         claims = demo_claims(settings, user, lifetime=lifetime)
-        claims["iss"] = tti.issuer_url  # type: ignore[union-attr]
+        claims["iss"] = tti.issuer_url
         if audience:
             claims["aud"] = audience
         return Signer(keys[0]).sign(claims)
 
-    typer.echo(asyncio.run(go()))
+    typer.echo(_run(go()))
 
 
 def main() -> None:

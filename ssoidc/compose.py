@@ -11,8 +11,7 @@ handler object, authorization); adding an operation is one handler method, addin
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,17 +66,13 @@ class Services:
     """Our idToken keys, served at ``/<instance id>/.well-known/jwks.json``."""
     demo_jwks: Mapping[str, Any]
     token_service: TokenService
+    create_token: oidc.TokenCall
+    """CreateTokenWithIAM on the snapshot the current request refreshed (the skeleton refreshes first)."""
     signin: SignInService
     code_issuer: CodeIssuer
     aws: Skeleton
     readiness: Readiness
     purger: Purger
-
-    async def create_token_with_iam(self, req: TokenRequest, caller: Caller) -> TokenResult:
-        """CreateTokenWithIAM on the snapshot the current request refreshed (the skeleton refreshes first)."""
-        return await self.token_service.create_token_with_iam(
-            req, caller, self.snapshot.current, self.clock.now()
-        )
 
     def start_background(self) -> None:
         """The store's own background work and the purge loop (needs a running event loop)."""
@@ -110,16 +105,6 @@ async def build_services(
         raise
 
 
-@contextlib.asynccontextmanager
-async def running(settings: Settings, **kw: Any) -> AsyncIterator[Services]:
-    """``build_services`` for the length of a block, closed after it (in-process tests, the CLI)."""
-    services = await build_services(settings, **kw)
-    try:
-        yield services
-    finally:
-        await services.close()
-
-
 async def _build(
     settings: Settings,
     clock: Clock,
@@ -130,7 +115,7 @@ async def _build(
 ) -> Services:
     if run_bootstrap:
         await bootstrap(store, settings, clock)
-    demo_jwks = await demo_issuer_jwks(store, clock) if settings.demo else {"keys": []}
+    demo_jwks = await demo_issuer_jwks(store) if settings.demo else {"keys": []}  # the key: made by bootstrap
     signer, keys = await load_signer(store, ID_TOKEN_PURPOSE, settings.id_token_alg, clock)
     sealed = settings.refresh_token_format == "sealed"  # noqa: S105 - a format name, not a secret
     minter = TokenMinter(master_key, sealed_refresh=sealed)
@@ -186,6 +171,7 @@ async def _build(
         jwks_document={"keys": keys},
         demo_jwks=demo_jwks,
         token_service=token_service,
+        create_token=create_token,
         signin=signin,
         code_issuer=code_issuer,
         aws=aws,

@@ -46,7 +46,10 @@ def load_or_create_master_key(data_dir: Path) -> bytes:
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
-        key = b64u_decode(path.read_text().strip())
+        try:
+            key = b64u_decode(path.read_text().strip())
+        except (ValueError, TypeError):  # not base64url (or not text): never echoed, it may be a key
+            key = b""
         if len(key) != 32:
             raise ConfigError(f"{path}: corrupt master key (expected 32 bytes)") from None
         return key

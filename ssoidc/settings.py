@@ -163,7 +163,7 @@ class Settings:
         " e.g. `search_path=ssoidc` selects the schema (created if missing)",
         flag="--database-url",
         flag_help="postgresql://... to store everything in PostgreSQL",
-        shown_default="— (SQLite in the data dir)",
+        shown_default="SQLite in the data dir",
     )
     workers: int = setting(
         1,

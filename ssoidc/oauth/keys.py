@@ -7,7 +7,7 @@ can be rotated: the JWKS publishes every key of a purpose, the newest active one
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from cryptography.hazmat.primitives import serialization
@@ -71,12 +71,20 @@ async def load_signer(
 ) -> tuple[Signer, list[dict[str, Any]]]:
     """Ensure a key for ``purpose``/``alg`` exists (its ``kid`` names ``clock``'s time); return its signer and
     the JWKS of every key of the purpose."""
-    active = await store.ensure_signing_key(
+    active = await ensure_key(store, purpose, alg, clock)
+    return Signer(active), public_jwks(await store.signing_keys(purpose))
+
+
+async def ensure_key(store: KeyStore, purpose: str, alg: str, clock: Clock) -> SigningKey:
+    """The active key for ``purpose``/``alg``, made (``kid`` named after ``clock``'s time) if there is none."""
+    return await store.ensure_signing_key(
         purpose, alg, lambda: (new_kid(clock.now()), generate_private_pem(alg))
     )
-    keys = await store.signing_keys(purpose)
-    jwks = []
-    for k in keys:
-        priv = serialization.load_pem_private_key(k.private_pem, password=None)
-        jwks.append(public_jwk(priv, k.kid, k.alg))
-    return Signer(active), jwks
+
+
+def public_jwks(keys: Iterable[SigningKey]) -> list[dict[str, Any]]:
+    """The public JWKs of ``keys``, in their order."""
+    return [
+        public_jwk(serialization.load_pem_private_key(k.private_pem, password=None), k.kid, k.alg)
+        for k in keys
+    ]

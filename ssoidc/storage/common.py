@@ -203,6 +203,43 @@ def lost_redemption(code: LostRedemption | None) -> tuple[Redemption, FamilyRevo
     return Redemption.REUSED, FamilyRevocation(code.family_id, code.session_expires_at)
 
 
+# -- failed sign-in attempts ---------------------------------------------------------------------------------------
+class Attempts(NamedTuple):
+    """The failed sign-in attempts of one key (a ``login_attempts`` row)."""
+
+    failures: int
+    first_failure_at: float
+    locked_until: float | None
+
+    @classmethod
+    def of(cls, row: Any) -> Attempts | None:
+        return None if row is None else cls(int(row[0]), float(row[1]), _opt(row[2]))
+
+
+def next_failure(
+    previous: Attempts | None, now: float, *, window: float, threshold: int, lock_seconds: float
+) -> Attempts:
+    """The attempts after one more failure at ``now`` (``record_failure``).
+
+    A new count starts when there was none, the first failure is more than ``window`` ago, or the previous lock
+    has ended; the key is locked for ``lock_seconds`` once the count reaches ``threshold``. (PostgreSQL's
+    ``record_failure`` is one upsert that says the same in SQL.)
+    """
+    if (
+        previous is None
+        or now - previous.first_failure_at > window
+        or (previous.locked_until is not None and previous.locked_until <= now)
+    ):
+        failures, first = 1, now
+    else:
+        failures, first = previous.failures + 1, previous.first_failure_at
+    return Attempts(failures, first, now + lock_seconds if failures >= threshold else None)
+
+
+# -- purge -----------------------------------------------------------------------------------------------------
+CODE_PURGE_GRACE_SECONDS = 86400.0
+"""Codes are kept this long past their expiry, so a late replay still revokes its family (RFC 6749 4.1.2)."""
+
 REVOCATION_SETTLE_SECONDS = 600.0
 """A revoked subject's marker gets its expiry this long after the revocation: longer than any request takes from
 choosing its ``issued_at`` to committing, so every token or code it covers is in the tables when the latest expiry
@@ -222,9 +259,9 @@ PURGE_SQL: tuple[tuple[str, float], ...] = (
         " (SELECT family_id FROM revoked_families WHERE expires_at < ? LIMIT ?)",
         0.0,
     ),
-    (  # kept a day past expiry so a late replay still revokes its family
+    (
         "DELETE FROM auth_codes WHERE code_hash IN (SELECT code_hash FROM auth_codes WHERE expires_at < ? LIMIT ?)",
-        86400.0,
+        CODE_PURGE_GRACE_SECONDS,
     ),
     (
         "DELETE FROM used_jtis WHERE (issuer, jti) IN (SELECT issuer, jti FROM used_jtis WHERE expires_at < ? LIMIT ?)",
@@ -250,7 +287,9 @@ PURGE_SQL: tuple[tuple[str, float], ...] = (
         0.0,
     ),
 )
-"""``purge_expired``'s batches: (statement, how long before now its cutoff is); see ``purge_params``."""
+"""``purge_expired``'s batches: (statement, how long before now its cutoff is); see ``purge_params``. The ages
+are named constants (``CODE_PURGE_GRACE_SECONDS``, ``IDEMPOTENCY_TTL_SECONDS``, ``REVOCATION_SETTLE_SECONDS``),
+which the memory store's purge uses too."""
 
 
 def purge_params(sql: str, cutoff: float, limit: int) -> tuple[float | int, ...]:
@@ -266,9 +305,10 @@ LOAD_CREDENTIALS_SQL = (
 """Every credential, oldest first (see ``credential``)."""
 INSERT_CREDENTIAL_SQL = (
     "INSERT INTO credentials (access_key_id, secret_enc, principal_arn, session_token_sha256, policy,"
-    " description, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
+    " description, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (access_key_id) DO NOTHING"
 )
-"""A new credential (see ``credential_params``)."""
+"""A new credential (see ``credential_params``); a taken access key id inserts nothing (the caller raises
+``AlreadyExists``), any other constraint still fails the statement."""
 SIGNING_KEYS_SQL = (
     "SELECT kid, purpose, alg, private_enc, created_at, active FROM signing_keys WHERE purpose = ?"
     " ORDER BY created_at DESC"

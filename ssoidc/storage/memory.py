@@ -15,8 +15,9 @@
   ``user:<id>`` / ``application:<arn>`` revokes what was issued at or before the revocation; a lost rotation or
   redemption is decided by the shared ``lost_rotation`` / ``lost_redemption``. ``purge_expired`` follows
   ``PURGE_SQL`` batch by batch (including the settling of revoked-subject markers).
-* A key clash the contract does not name (a second token, code or web session with one hash) is a
-  ``StorageError``, as a unique-constraint violation is in the SQL stores; a closed store raises ``StorageError``.
+* A key clash the contract does not name (a second token, code or web session with one hash), or a credential
+  without a value the SQL schema requires (a NULL principal ARN or description), is a ``StorageError``, as the
+  constraint violation is in the SQL stores; a closed store raises ``StorageError``.
 """
 
 from __future__ import annotations
@@ -48,12 +49,14 @@ from ssoidc.storage.base import (
 )
 from ssoidc.storage.common import (
     CODE_COLUMNS,
+    CODE_PURGE_GRACE_SECONDS,
     MASTER_KEY_CHECK_META,
     MASTER_KEY_MISMATCH,
     REVOCATION_SETTLE_SECONDS,
     SECRET_PURPOSE,
     SIGNING_KEY_PURPOSE,
     TOKEN_COLUMNS,
+    Attempts,
     FamilyRevocation,
     LostRedemption,
     LostRotation,
@@ -66,6 +69,7 @@ from ssoidc.storage.common import (
     lost_redemption,
     lost_rotation,
     master_key_check,
+    next_failure,
     same_check,
     signing_key,
     token_params,
@@ -87,8 +91,8 @@ _C_ISSUED = CODE_COLUMNS.index("issued_at")
 _C_EXPIRES = CODE_COLUMNS.index("expires_at")
 _C_SESSION = CODE_COLUMNS.index("session_expires_at")
 _C_CONSUMED = CODE_COLUMNS.index("consumed_at")
-_CODE_GRACE_SECONDS = 86400.0
-"""Codes are kept a day past expiry so a late replay still revokes its family (``PURGE_SQL``)."""
+_CREDENTIAL_NOT_NULL = (0, 1, 2, 5, 6)
+"""The ``credential_params`` columns the SQL schema declares NOT NULL (all but the session token and policy)."""
 
 
 @dataclass(slots=True)
@@ -103,13 +107,6 @@ class _Subject:
     revoked_at: float
     expires_at: float | None = None
     """None until ``purge_expired`` settles the marker (see migration 0007 of the SQL stores)."""
-
-
-@dataclass(slots=True)
-class _Attempts:
-    failures: int
-    first_failure_at: float
-    locked_until: float | None
 
 
 @dataclass(eq=False)
@@ -134,7 +131,7 @@ class MemoryData:
     """``family_id -> (revoked_at, expires_at)``."""
     passwords: dict[str, tuple[str, float]] = field(default_factory=dict)
     web_sessions: dict[bytes, WebSession] = field(default_factory=dict)
-    login_attempts: dict[str, _Attempts] = field(default_factory=dict)
+    login_attempts: dict[str, Attempts] = field(default_factory=dict)
 
     def version(self) -> int:
         return int(self.meta.get("config_version", "0"))
@@ -267,6 +264,8 @@ class MemoryStore:
     async def create_credential(self, cred: StoredCredential) -> None:
         row = credential_params(cred, self._secrets)
         with self._tx() as d:
+            if any(row[i] is None for i in _CREDENTIAL_NOT_NULL):  # a NOT NULL violation in the SQL stores
+                raise StorageError("storage operation failed")
             if cred.access_key_id in d.credentials:
                 raise AlreadyExists(cred.access_key_id)
             d.credentials[cred.access_key_id] = row
@@ -411,18 +410,11 @@ class MemoryStore:
         self, key: str, now: float, *, window: float, threshold: int, lock_seconds: float
     ) -> float | None:
         with self._tx() as d:
-            a = d.login_attempts.get(key)
-            if (
-                a is None
-                or now - a.first_failure_at > window
-                or (a.locked_until is not None and a.locked_until <= now)
-            ):
-                failures, first = 1, now  # a new window (or the previous lock has ended)
-            else:
-                failures, first = a.failures + 1, a.first_failure_at
-            locked = now + lock_seconds if failures >= threshold else None
-            d.login_attempts[key] = _Attempts(failures, first, locked)
-            return locked
+            a = next_failure(
+                d.login_attempts.get(key), now, window=window, threshold=threshold, lock_seconds=lock_seconds
+            )
+            d.login_attempts[key] = a
+            return a.locked_until
 
     async def clear_failures(self, key: str) -> None:
         with self._tx() as d:
@@ -442,7 +434,7 @@ class MemoryStore:
             n = drop(d.tokens, lambda t: t.row[_T_EXPIRES] < now)
             n += drop(d.web_sessions, lambda s: s.expires_at < now)
             n += drop(d.revoked_families, lambda f: f[1] < now)
-            n += drop(d.codes, lambda c: c[_C_EXPIRES] < now - _CODE_GRACE_SECONDS)
+            n += drop(d.codes, lambda c: c[_C_EXPIRES] < now - CODE_PURGE_GRACE_SECONDS)
             n += drop(d.used_jtis, lambda expires_at: expires_at < now)
             n += drop(d.idempotency, lambda r: r.created_at < now - IDEMPOTENCY_TTL_SECONDS)
             # Settle: every token or code issued before the revocation is stored by now, so none outlives the

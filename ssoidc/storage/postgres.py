@@ -141,7 +141,7 @@ _SQL_FIND_TOKEN = numbered(FIND_TOKEN_SQL)
 _SQL_FIND_CODE = numbered(FIND_CODE_SQL)
 _SQL_INSERT_CODE = numbered(INSERT_CODE_SQL)
 _SQL_SIGNING_KEYS = numbered(SIGNING_KEYS_SQL)
-_SQL_INSERT_CREDENTIAL = numbered(INSERT_CREDENTIAL_SQL) + " ON CONFLICT DO NOTHING RETURNING 1"
+_SQL_INSERT_CREDENTIAL = numbered(INSERT_CREDENTIAL_SQL) + " RETURNING 1"
 _SQL_PURGE = tuple((numbered(sql), age) for sql, age in PURGE_SQL)
 _SQL_REVOKE_FAMILY = numbered(REVOKE_FAMILY_SQL)
 _SQL_BUMP_VERSION = (
@@ -244,17 +244,6 @@ async def _no_reset(_conn: asyncpg.Connection) -> None:
     """Pool release hook: nothing to undo (no session state is ever changed), so no RESET round trip."""
 
 
-async def _close_at_loop_shutdown(pool: asyncpg.Pool) -> AsyncGenerator[None, None]:
-    try:
-        yield
-    finally:
-        if not pool.is_closing():  # else close() did it
-            try:
-                await asyncio.wait_for(pool.close(), 5.0)
-            except Exception:
-                pool.terminate()
-
-
 def _driver_errors(
     fn: Callable[P, Awaitable[R]],
 ) -> Callable[P, Coroutine[Any, Any, R]]:
@@ -331,6 +320,7 @@ class PostgresStore:
             # A pool belongs to the loop that made it; that loop is gone or elsewhere, so is its pool.
             if self._pool is not None:
                 self._abandon(self._pool)
+            # Its listener was closed at that loop's shutdown, unless the loop ended without one.
             if self._listener is not None:
                 with contextlib.suppress(Exception):
                     self._listener.terminate()
@@ -379,13 +369,37 @@ class PostgresStore:
         except BaseException:
             pool.terminate()
             raise
-        # Close the pool when its loop shuts down (asyncio.run closes async generators first) if nobody called
-        # close(): its connections end cleanly instead of lingering until garbage collection.
-        self._guard = _close_at_loop_shutdown(pool)
+        # Close the pool and the LISTEN connection when their loop shuts down (asyncio.run closes async generators
+        # first) if nobody called close(): their connections end cleanly instead of lingering until garbage
+        # collection.
+        self._guard = self._close_at_loop_shutdown(pool)
         await self._guard.__anext__()
         self._pool = pool
         await self._watch()
         return pool
+
+    async def _close_at_loop_shutdown(self, pool: asyncpg.Pool) -> AsyncGenerator[None, None]:
+        try:
+            yield
+        finally:
+            if self._pool is pool:  # still this loop's pool (else close() or a newer loop took care of it)
+                await self._close_listener()
+            if not pool.is_closing():  # else close() did it
+                try:
+                    await asyncio.wait_for(pool.close(), 5.0)
+                except Exception:
+                    pool.terminate()
+
+    async def _close_listener(self) -> None:
+        """Close the LISTEN connection, if there is one (from the loop it belongs to)."""
+        listener, self._listener, self._version = self._listener, None, None
+        if listener is None:
+            return
+        listener.remove_termination_listener(self._on_listener_lost)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(listener.close(), 2.0)
+        if not listener.is_closed():
+            listener.terminate()
 
     # -- the configuration version, pushed ------------------------------------------------------------------
     async def _watch(self) -> None:
@@ -496,13 +510,7 @@ class PostgresStore:
         """Nothing: the pool opens on first use, the LISTEN connection with it."""
 
     async def close(self) -> None:
-        listener, self._listener, self._version = self._listener, None, None
-        if listener is not None:
-            listener.remove_termination_listener(self._on_listener_lost)
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(listener.close(), 2.0)
-            if not listener.is_closed():
-                listener.terminate()
+        await self._close_listener()
         pool, self._pool, self._opening, self._guard = self._pool, None, None, None
         loop, self._pool_loop = self._pool_loop, None
         if pool is None:

@@ -14,7 +14,8 @@
   consulted by primary-key lookups in the same statement that reads or redeems a token or code.
 * Driver errors surface as ``StorageError`` with a fixed message, from every public method (one class decorator,
   ``_driver_errors``); the log names the operation, the error class and SQLite's error code, never SQL text or
-  values.
+  values. A database that cannot be opened (not a database, unreadable, corrupt) is a ``StorageError`` naming
+  its path and SQLite's error name.
 * Statements are hand-written SQL on the stdlib driver, one C call each on the hot path (an ORM or SQLAlchemy
   Core was not measured against it). Only this package knows SQL.
 """
@@ -69,6 +70,7 @@ from ssoidc.storage.common import (
     SIGNING_KEYS_SQL,
     SPENDABLE_REFRESH,
     TOKEN_COLS,
+    Attempts,
     LostRedemption,
     LostRotation,
     code_params,
@@ -82,6 +84,7 @@ from ssoidc.storage.common import (
     lost_rotation,
     master_key_check,
     migrations,
+    next_failure,
     purge_params,
     same_check,
     signing_key,
@@ -94,6 +97,8 @@ from ssoidc.storage.common import (
 log = logging.getLogger("ssoidc.storage")
 T = TypeVar("T")
 
+_CHECKPOINT_INTERVAL = 1.0
+"""Seconds between the background WAL checkpoints of a serving process (``start_background``)."""
 _SQL_INSERT_TOKENS = f"INSERT INTO tokens ({TOKEN_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
 
 
@@ -106,6 +111,14 @@ def _storage_error(operation: str, exc: sqlite3.Error | OSError) -> StorageError
     code = getattr(exc, "sqlite_errorname", None)
     log.error("SQLite %s failed: %s%s", operation, type(exc).__name__, f" ({code})" if code else "")
     return StorageError("storage operation failed")
+
+
+def _open_error(path: Path, exc: sqlite3.Error | OSError) -> StorageError:
+    """The ``StorageError`` for a database that cannot be opened: the path (the operator's own) and SQLite's error
+    name (or the OS error's class), never SQL text or values. Not logged here: whoever opens the store reports it
+    (the CLI prints it once)."""
+    name = getattr(exc, "sqlite_errorname", None) or type(exc).__name__
+    return StorageError(f"cannot open the SQLite database {path} ({name})")
 
 
 def _wrap(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -152,31 +165,44 @@ class SqliteStore:
     kind = "sqlite"
 
     def __init__(self, path: Path, *, master_key: bytes, synchronous: str = "NORMAL") -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        """Open (creating, migrating) the database at ``path``.
+
+        ``StorageError`` naming the path and SQLite's error (``SQLITE_NOTADB`` for a file that is not a database)
+        if it cannot; ``ConfigError`` if the store was created with another master key.
+        """
         self.path = path
-        self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=10.0)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute(f"PRAGMA synchronous={'FULL' if synchronous == 'FULL' else 'NORMAL'}")
-        self._db.execute("PRAGMA busy_timeout=10000")
-        self._db.execute("PRAGMA foreign_keys=ON")
-        # Reads through mmap: when another worker's commit invalidates this connection's page cache, pages come
-        # back from the OS page cache without a pread each (measured: ~36 preads per token with 2 workers).
-        self._db.execute("PRAGMA mmap_size=268435456")
-        self._db.execute("PRAGMA temp_store=MEMORY")  # savepoint sub-journals in memory, not temp files
         self._queue: list[tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any]]] = []
         self._flush_scheduled = False
         self.group_commits = 0
         self.group_commit_ops = 0
-        self._lock_fd = os.open(f"{path}-writelock", os.O_RDWR | os.O_CREAT, 0o600)
+        self._lock_fd = -1
         self._checkpointer: tuple[threading.Thread, threading.Event] | None = None
         self._secrets = Sealer(master_key, SECRET_PURPOSE)
         self._keys = Sealer(master_key, SIGNING_KEY_PURPOSE)
         try:
-            self.migrate()
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=10.0)
+        except (sqlite3.Error, OSError) as exc:
+            raise _open_error(path, exc) from exc
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute(f"PRAGMA synchronous={'FULL' if synchronous == 'FULL' else 'NORMAL'}")
+            self._db.execute("PRAGMA busy_timeout=10000")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            # Reads through mmap: when another worker's commit invalidates this connection's page cache, pages
+            # come back from the OS page cache without a pread each (measured: ~36 preads per token, 2 workers).
+            self._db.execute("PRAGMA mmap_size=268435456")
+            self._db.execute("PRAGMA temp_store=MEMORY")  # savepoint sub-journals in memory, not temp files
+            self._lock_fd = os.open(f"{path}-writelock", os.O_RDWR | os.O_CREAT, 0o600)
+            self._migrate()
             self._check_master_key(master_key)
-        except BaseException:
+        except BaseException as exc:
             self._db.close()
-            os.close(self._lock_fd)
+            if self._lock_fd >= 0:
+                os.close(self._lock_fd)
+                self._lock_fd = -1
+            if isinstance(exc, sqlite3.Error | OSError):
+                raise _open_error(path, exc) from exc
             raise
 
     # -- plumbing ---------------------------------------------------------------------------------------------
@@ -251,17 +277,15 @@ class SqliteStore:
                 fut.set_result(value)
 
     def start_background(self) -> None:
-        """In a server: WAL checkpoints in a background thread (``start_checkpointer``)."""
-        self.start_checkpointer()
-
-    def start_checkpointer(self, interval: float = 1.0) -> None:
-        """Move WAL checkpoints (and their fsyncs) off the request path, into a background thread.
+        """In a server: move WAL checkpoints (and their fsyncs) off the request path, into a background thread.
 
         Request connections stop auto-checkpointing; a daemon thread with its own connection runs a PASSIVE
-        checkpoint every ``interval`` seconds (PASSIVE never blocks readers or writers).
+        checkpoint every ``_CHECKPOINT_INTERVAL`` seconds (PASSIVE never blocks readers or writers). A second call
+        does nothing; ``close`` stops the thread.
         """
         if self._checkpointer is not None:
             return
+        interval = _CHECKPOINT_INTERVAL
         self._db.execute("PRAGMA wal_autocheckpoint=0")
         stop = threading.Event()
 
@@ -285,6 +309,9 @@ class SqliteStore:
 
     def migrate(self) -> list[int]:
         """Apply pending migrations; safe to call from several processes at once."""
+        return self._migrate()
+
+    def _migrate(self) -> list[int]:
         applied: list[int] = []
         with self._write() as db:
             db.execute(
@@ -444,10 +471,9 @@ class SqliteStore:
     async def create_credential(self, cred: StoredCredential) -> None:
         params = credential_params(cred, self._secrets)
         with self._write() as db:
-            try:
-                db.execute(INSERT_CREDENTIAL_SQL, params)
-            except sqlite3.IntegrityError:
-                raise AlreadyExists(cred.access_key_id) from None
+            # Only a taken access key id inserts nothing; any other constraint raises (a StorageError).
+            if db.execute(INSERT_CREDENTIAL_SQL, params).rowcount != 1:
+                raise AlreadyExists(cred.access_key_id)
             self._bump_version(db)
 
     async def delete_credential(self, access_key_id: str) -> bool:
@@ -623,18 +649,16 @@ class SqliteStore:
                 "SELECT failures, first_failure_at, locked_until FROM login_attempts WHERE attempt_key = ?",
                 (key,),
             ).fetchone()
-            if row is None or now - float(row[1]) > window or (row[2] is not None and float(row[2]) <= now):
-                failures, first = 1, now  # a new window (or the previous lock has ended)
-            else:
-                failures, first = int(row[0]) + 1, float(row[1])
-            locked = now + lock_seconds if failures >= threshold else None
+            a = next_failure(
+                Attempts.of(row), now, window=window, threshold=threshold, lock_seconds=lock_seconds
+            )
             db.execute(
                 "INSERT INTO login_attempts (attempt_key, failures, first_failure_at, locked_until)"
                 " VALUES (?, ?, ?, ?) ON CONFLICT(attempt_key) DO UPDATE SET failures = excluded.failures,"
                 " first_failure_at = excluded.first_failure_at, locked_until = excluded.locked_until",
-                (key, failures, first, locked),
+                (key, *a),
             )
-        return locked
+        return a.locked_until
 
     async def clear_failures(self, key: str) -> None:
         with self._write() as db:

@@ -7,9 +7,9 @@ from typing import Any
 
 from ssoidc.clock import Clock
 from ssoidc.compose import Services, build_services
-from ssoidc.crypto import load_or_create_master_key
 from ssoidc.settings import Settings
 from ssoidc.storage.memory import MemoryData, MemoryStore
+from tests.helpers.storage import KEY
 
 ALLOW_ACCOUNT: dict[str, Any] = {
     "IAM": {
@@ -47,6 +47,6 @@ async def issue_code(
 
 async def memory_services(settings: Settings, clock: Clock, data: MemoryData | None = None) -> Services:
     """A node's services built on a ``MemoryStore`` (on ``data``, else a new one) instead of the store its settings
-    name: the in-memory store is for tests only, never a setting."""
-    master = load_or_create_master_key(settings.data_dir)
-    return await build_services(settings, clock=clock, store=(MemoryStore(data, master_key=master), master))
+    name: the in-memory store is for tests only, never a setting. Every such node uses the fixed test master key
+    (nothing is written to the data dir), so nodes on one ``data`` agree on it."""
+    return await build_services(settings, clock=clock, store=(MemoryStore(data, master_key=KEY), KEY))

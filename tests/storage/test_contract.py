@@ -9,6 +9,7 @@ is used exactly once.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import secrets
 from collections.abc import Sequence
 from typing import Any
@@ -42,7 +43,7 @@ from ssoidc.storage.base import (
     VersionConflict,
     WebSession,
 )
-from ssoidc.storage.common import REVOCATION_SETTLE_SECONDS
+from ssoidc.storage.common import CODE_PURGE_GRACE_SECONDS, REVOCATION_SETTLE_SECONDS
 from tests.helpers.storage import KEY, Backend
 
 NODES = 5
@@ -214,9 +215,28 @@ def test_a_duplicate_credential_raises_already_exists_and_writes_nothing(backend
     clash = StoredCredential(first.access_key_id, "s2", "arn:aws:iam::123456789012:user/x", created_at=2.0)
     with pytest.raises(AlreadyExists) as info:
         run(other.create_credential(clash))
-    assert not isinstance(info.value, KeyError)
+    assert type(info.value) is AlreadyExists
     assert run(other.load_credentials()) == [first]  # the first secret and principal stand
     assert run(other.load_configuration())[1] == 1  # no version bump for the refused write
+
+
+@pytest.mark.parametrize("missing", ["principal_arn", "description"])
+def test_a_credential_violating_another_constraint_is_a_storage_error_not_already_exists(
+    backend: Backend, missing: str
+) -> None:
+    """Only a taken access key id is ``AlreadyExists``; a NULL in a NOT NULL column is a driver failure."""
+    s, run = backend.store, backend.run
+    good = StoredCredential("AKIACONSTRAINT000001", "s1", "arn:aws:iam::123456789012:root", created_at=1.0)
+    nulled: dict[str, Any] = {missing: None}  # what the types forbid, as a caller's bug would pass it
+    bad = dataclasses.replace(good, access_key_id="AKIACONSTRAINT000002", **nulled)
+    with pytest.raises(StorageError) as info:
+        run(s.create_credential(bad))
+    assert type(info.value) is StorageError
+    assert str(info.value) == "storage operation failed"
+    assert run(s.load_credentials()) == []
+    assert run(s.config_version()) == 0  # nothing written, no version bump
+    run(s.create_credential(good))  # the store goes on serving
+    assert run(s.load_credentials()) == [good]
 
 
 # -- revoked subjects -----------------------------------------------------------------------------------------
@@ -319,12 +339,22 @@ def test_a_store_with_another_master_key_is_refused(backend: Backend) -> None:
     assert backend.run(backend.open(KEY).config_version()) == 0  # the same key is welcome
 
 
-def test_start_background_leaves_the_store_serving(backend: Backend) -> None:
+def test_background_work_started_twice_serves_and_closes_without_losing_a_write(backend: Backend) -> None:
+    """``start_background`` may be called again (a second call does nothing), the store serves while it runs,
+    and after ``close`` a store opened again finds every write (SQLite: the WAL its checkpointer owned)."""
     s, run = backend.store, backend.run
     s.start_background()
+    s.start_background()
+    t = token("refresh")
+    run(s.issue([t]))
     assert run(s.put_meta_if_absent("k", "v")) == "v"
+    run(s.replace_configuration(configuration()))
     run(s.ping())
-    assert run(backend.open().get_meta("k")) == "v"
+    run(s.close())
+    again = backend.open()
+    assert run(again.get_meta("k")) == "v"
+    assert run(again.find_token(t.token_hash)) == t
+    assert run(again.config_version()) == 1
 
 
 # -- tokens ---------------------------------------------------------------------------------------------------
@@ -515,6 +545,16 @@ def test_purge_removes_only_expired_rows(backend: Backend) -> None:
     assert run(s.find_code(old_code.code_hash)) is not None  # codes are kept a day past expiry
     assert run(s.purge_expired(100_000.0)) >= 2
     assert run(s.find_code(old_code.code_hash)) is None
+
+
+def test_purge_keeps_a_code_for_its_grace_period_past_expiry(backend: Backend) -> None:
+    s, run = backend.store, backend.run
+    c = code(expires=100.0)
+    run(s.create_code(c))
+    assert run(s.purge_expired(100.0 + CODE_PURGE_GRACE_SECONDS - 1)) == 0
+    assert run(s.find_code(c.code_hash)) is not None  # a late replay still revokes its family
+    assert run(s.purge_expired(100.0 + CODE_PURGE_GRACE_SECONDS + 1)) == 1
+    assert run(s.find_code(c.code_hash)) is None
 
 
 def test_purge_forgets_idempotency_records_after_their_ttl(backend: Backend) -> None:

@@ -4,7 +4,6 @@ nodes, a pool per event loop, driver errors as ``StorageError``, and the node wi
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import secrets
 from pathlib import Path
@@ -81,17 +80,41 @@ def test_url_options_are_the_stores_and_the_rest_are_server_settings() -> None:
             PostgresUrl.parse(bad)
 
 
-# The store leaves the LISTEN connection of a finished loop to the garbage collector (PostgresStore._open_pool:
-# only the pool is closed at loop shutdown), whose socket then warns; collected here, in this test, and ignored.
-@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
-def test_the_pool_follows_the_event_loop(pg_schema: tuple[str, str]) -> None:
-    """The CLI calls asyncio.run several times with one store; each loop gets its own pool."""
-    _, url = pg_schema
+def test_the_pool_follows_the_event_loop(pg_base_url: str, pg_schema: tuple[str, str]) -> None:
+    """The CLI calls asyncio.run several times with one store; each loop gets its own pool and LISTEN connection,
+    and both are closed when the loop ends (none is left to the garbage collector)."""
+    schema, url = pg_schema
+    url = with_query(url, application_name=schema)  # names this store's sessions on the server
+
+    def open_sessions() -> int:
+        """This store's sessions still connected, once the server has seen every closed one go."""
+
+        async def count() -> int:
+            conn = await asyncpg.connect(pg_base_url)
+            try:
+                for _ in range(50):
+                    n = int(
+                        await conn.fetchval(
+                            "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1", schema
+                        )
+                    )
+                    if n == 0:
+                        break
+                    await asyncio.sleep(0.05)
+                return n
+            finally:
+                await conn.close()
+
+        return asyncio.run(count())
+
     store = PostgresStore(url, master_key=KEY)
     assert asyncio.run(store.put_meta_if_absent("k", "v")) == "v"
+    assert open_sessions() == 0  # the loop's shutdown closed the LISTEN connection too, not only the pool
     applied = store.migrated_versions
     assert applied == [v for v, _, _ in migrations("postgres")]  # a fresh schema
-    assert asyncio.run(store.get_meta("k")) == "v"  # a new loop: a new pool, no migration again
+    assert asyncio.run(store.config_version()) == 0  # a new loop: a new pool and listener, no migration again
+    assert open_sessions() == 0
+    assert asyncio.run(store.get_meta("k")) == "v"
     assert store.migrated_versions is applied
 
     async def last() -> str | None:
@@ -101,7 +124,7 @@ def test_the_pool_follows_the_event_loop(pg_schema: tuple[str, str]) -> None:
             await store.close()
 
     assert asyncio.run(last()) == "v"
-    gc.collect()  # the abandoned listeners' warnings (above) belong to this test, not to whichever runs next
+    assert open_sessions() == 0
 
 
 def test_unreachable_server_is_a_storage_error(caplog: pytest.LogCaptureFixture) -> None:

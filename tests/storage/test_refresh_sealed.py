@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Coroutine, Iterator
+from collections.abc import Awaitable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -95,12 +95,12 @@ class Harness:
 
         signer.sign = counting_sign  # type: ignore[method-assign]
 
-    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+    def run(self, coro: Awaitable[T]) -> T:
         return self.loop.run_until_complete(coro)
 
     def call(self, **kw: Any) -> Any:
         self.run(self.node.snapshot.refresh())
-        return self.run(self.node.create_token_with_iam(TokenRequest(**kw), CALLER))
+        return self.run(self.node.create_token(TokenRequest(**kw), CALLER))
 
     def session(self, app: str = "a") -> Any:
         code = self.run(issue_code(self.node, self.apps[app], self.user, REDIRECT, self.clock.now()))

@@ -26,6 +26,7 @@ from ssoidc.model import (
     TrustedTokenIssuer,
     User,
 )
+from ssoidc.storage.memory import MemoryStore
 
 INSTANCE = Instance("arn:aws:sso:::instance/ssoins-1111222233334444", "d-1234567890", "123456789012", "i")
 
@@ -175,26 +176,17 @@ def test_issuer_urls_are_unique() -> None:
 # -- the file front door refuses what the API refuses ----------------------------------------------------------
 
 
-class MemoryStore:
-    """Just the two ConfigStore methods ``apply_to_store`` uses."""
+def apply_doc(doc: dict[str, Any]) -> Configuration:
+    """Apply ``doc`` as ``ssoidc apply`` would, to an empty store; the configuration it stored."""
 
-    def __init__(self) -> None:
-        self.config: Configuration | None = None
-        self.version = 0
+    async def go() -> Configuration:
+        store = MemoryStore(master_key=bytes(32))
+        await apply_to_store(store, parse_file(yaml.safe_dump(doc)), "123456789012", 1.0)
+        config, _ = await store.load_configuration()
+        assert config is not None
+        return config
 
-    async def load_configuration(self) -> tuple[Configuration | None, int]:
-        return self.config, self.version
-
-    async def replace_configuration(self, config: Configuration, **_: Any) -> int:
-        self.config, self.version = config, self.version + 1
-        return self.version
-
-
-def apply_doc(doc: dict[str, Any]) -> MemoryStore:
-    store = MemoryStore()
-    spec = parse_file(yaml.safe_dump(doc))
-    asyncio.run(apply_to_store(store, spec, "123456789012", 1.0))  # type: ignore[arg-type]
-    return store
+    return asyncio.run(go())
 
 
 def example() -> dict[str, Any]:
@@ -248,7 +240,7 @@ def test_apply_refuses_what_the_api_refuses(mutate: Any, needle: str) -> None:
 def test_a_file_holds_at_most_50_tags_per_resource() -> None:
     doc = example()
     doc["Applications"][0]["Tags"] = [{"Key": f"k{i}"} for i in range(MAX_TAGS)]
-    assert len(apply_doc(doc).config.applications[0].tags) == MAX_TAGS  # type: ignore[union-attr]
+    assert len(apply_doc(doc).applications[0].tags) == MAX_TAGS
     doc["Applications"][0]["Tags"].append({"Key": "one-too-many"})
     with pytest.raises(ConfigError) as info:
         parse_file(yaml.safe_dump(doc))

@@ -86,7 +86,7 @@ class RotationMachine(RuleBasedStateMachine):
 
     def call(self, **kw: Any) -> Any:
         self.run(self.node.snapshot.refresh())
-        return self.run(self.node.create_token_with_iam(TokenRequest(**kw), CALLER))
+        return self.run(self.node.create_token(TokenRequest(**kw), CALLER))
 
     def teardown(self) -> None:
         self.run(self.node.close())

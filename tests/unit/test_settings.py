@@ -147,7 +147,7 @@ def test_serve_flags_are_the_declared_ones() -> None:
         assert flag in flags, f"{name}: {flag} is declared but serve has no such flag"
         assert option.env in (flags[flag].help or "")
     assert flags["--port"].help == "Port (SSOIDC_PORT; default 8000)"
-    assert flags["--database-url"].help.endswith("(SSOIDC_DATABASE_URL; default — (SQLite in the data dir))")
+    assert flags["--database-url"].help.endswith("(SSOIDC_DATABASE_URL; default SQLite in the data dir)")
 
 
 def test_version_is_the_pyproject_one() -> None:

@@ -91,4 +91,4 @@ def test_set_password_of_an_unknown_user_raises_no_such_user(
     svc, directory, _ = env
     with pytest.raises(NoSuchUser) as info:
         asyncio.run(svc.set_password(directory, "nobody", "correct horse", 1.0))
-    assert not isinstance(info.value, KeyError)
+    assert type(info.value) is NoSuchUser

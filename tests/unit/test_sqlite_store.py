@@ -6,8 +6,10 @@ The behaviour every store shares is the contract suite, tests/storage/test_contr
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import multiprocessing
+import re
 import secrets
 import sqlite3
 import threading
@@ -23,6 +25,7 @@ from ssoidc.storage.base import (
     JtiReplay,
     Redemption,
     StorageError,
+    Store,
     StoredCredential,
     TokenRecord,
     WebSession,
@@ -186,8 +189,25 @@ def test_reads_of_a_corrupted_file_raise_storage_error(
             assert isinstance(info.value.__cause__, sqlite3.DatabaseError), name
     assert f"SQLite {next(iter(READS))} failed: DatabaseError (SQLITE_CORRUPT)" in caplog.text
     run(s.close())
-    with pytest.raises(StorageError):  # opening it again: the migration check reads the same pages
+    # Opening it again: the migration check reads the same pages; the error names the file and SQLite's error.
+    with pytest.raises(StorageError, match=rf"^cannot open the SQLite database {re.escape(str(path))} "):
         SqliteStore(path, master_key=KEY)
+
+
+@pytest.mark.parametrize(
+    ("content", "error"), [(b"not a database\n" * 100, "SQLITE_NOTADB"), (None, "SQLITE_CANTOPEN")]
+)
+def test_a_file_that_cannot_be_opened_is_a_storage_error_naming_it(
+    tmp_path: Path, content: bytes | None, error: str
+) -> None:
+    path = tmp_path / "ssoidc.db"
+    if content is None:
+        path.mkdir()  # a directory where the file should be
+    else:
+        path.write_bytes(content)
+    with pytest.raises(StorageError) as info:
+        SqliteStore(path, master_key=KEY)
+    assert str(info.value) == f"cannot open the SQLite database {path} ({error})"
 
 
 def test_an_unexpected_constraint_violation_in_a_write_raises_storage_error(store: SqliteStore) -> None:
@@ -204,35 +224,60 @@ def test_an_unexpected_constraint_violation_in_a_write_raises_storage_error(stor
     assert isinstance(info.value.__cause__, sqlite3.IntegrityError)
 
 
+STORE_METHODS = {
+    name
+    for proto in Store.__mro__
+    if proto.__module__ == Store.__module__
+    for name, member in vars(proto).items()
+    if not name.startswith("_") and callable(member)
+}
+"""Every method of the ``Store`` protocol (and of the protocols it combines)."""
+
+
 def test_every_public_method_of_a_closed_store_raises_storage_error(tmp_path: Path) -> None:
     s = SqliteStore(tmp_path / "closed.db", master_key=KEY)
     run(s.close())
     t, c = token("refresh"), b"c" * 32
-    calls: list[Callable[[], Awaitable[object]]] = [
-        *(lambda read=read: read(s) for read in READS.values()),
-        lambda: s.ping(),
-        lambda: s.put_meta_if_absent("k", "v"),
-        lambda: s.replace_configuration(Configuration(Instance("arn:i", "d-1", "123456789012", "n"))),
-        lambda: s.create_credential(StoredCredential("AKIAEXAMPLE12345678", "x", "arn:aws:iam::1:root")),
-        lambda: s.delete_credential("AKIAEXAMPLE12345678"),
-        lambda: s.ensure_signing_key("p", "ES256", lambda: ("kid", b"pem")),
-        lambda: s.issue([t]),
-        lambda: s.rotate_refresh(t.token_hash, "app", 1.0, 1.0, []),
-        lambda: s.revoke_family("f", 1.0, 2.0),
-        lambda: s.redeem_code(c, "app", 1.0, []),
-        lambda: s.set_password_hash("u", "h", 1.0),
-        lambda: s.create_web_session(b"s" * 32, WebSession("u", 1.0, 2.0)),
-        lambda: s.delete_web_session(b"s" * 32),
-        lambda: s.record_failure("k", 1.0, window=1.0, threshold=1, lock_seconds=1.0),
-        lambda: s.clear_failures("k"),
-        lambda: s.purge_expired(1.0),
-    ]
-    for call in calls:
+    code = CodeRecord(c, "app", "u", "https://cb", None, None, ("openid",), "f", 1.0, 2.0, 3.0, 1.0)
+
+    def reading(read: Callable[[SqliteStore], Awaitable[object]]) -> Callable[[], object]:
+        return lambda: read(s)
+
+    calls: dict[str, Callable[[], object]] = {
+        **{name: reading(read) for name, read in READS.items()},
+        "ping": lambda: s.ping(),
+        "start_background": lambda: s.start_background(),
+        "put_meta_if_absent": lambda: s.put_meta_if_absent("k", "v"),
+        "replace_configuration": lambda: s.replace_configuration(
+            Configuration(Instance("arn:i", "d-1", "123456789012", "n"))
+        ),
+        "create_credential": lambda: s.create_credential(
+            StoredCredential("AKIAEXAMPLE12345678", "x", "arn:aws:iam::1:root")
+        ),
+        "delete_credential": lambda: s.delete_credential("AKIAEXAMPLE12345678"),
+        "ensure_signing_key": lambda: s.ensure_signing_key("p", "ES256", lambda: ("kid", b"pem")),
+        "issue": lambda: s.issue([t]),
+        "rotate_refresh": lambda: s.rotate_refresh(t.token_hash, "app", 1.0, 1.0, []),
+        "revoke_family": lambda: s.revoke_family("f", 1.0, 2.0),
+        "create_code": lambda: s.create_code(code),
+        "redeem_code": lambda: s.redeem_code(c, "app", 1.0, []),
+        "set_password_hash": lambda: s.set_password_hash("u", "h", 1.0),
+        "create_web_session": lambda: s.create_web_session(b"s" * 32, WebSession("u", 1.0, 2.0)),
+        "delete_web_session": lambda: s.delete_web_session(b"s" * 32),
+        "record_failure": lambda: s.record_failure("k", 1.0, window=1.0, threshold=1, lock_seconds=1.0),
+        "clear_failures": lambda: s.clear_failures("k"),
+        "purge_expired": lambda: s.purge_expired(1.0),
+        # SQLite's own
+        "migrate": s.migrate,
+        "schema_version": s.schema_version,
+    }
+    assert set(calls) >= STORE_METHODS - {"close"}, "a Store method without a call here"
+    for name, call in calls.items():
         with pytest.raises(StorageError):
-            run(call())
-    for sync in (s.migrate, s.schema_version):
-        with pytest.raises(StorageError):
-            sync()
+            result = call()
+            if inspect.isawaitable(result):
+                run(result)
+            pytest.fail(f"{name} did not raise")
 
 
 def test_start_background_runs_one_checkpointer_until_close(store: SqliteStore) -> None:
