@@ -42,11 +42,6 @@ NOW = 1_800_000_000.0
 LEEWAY = 60.0
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 RSA_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 EC_KEY = ec.generate_private_key(ec.SECP256R1())
 OTHER_RSA_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)

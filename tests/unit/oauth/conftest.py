@@ -159,11 +159,6 @@ class World:
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 def store() -> MemoryStore:
     return MemoryStore(master_key=MASTER_KEY)
 
