@@ -46,7 +46,7 @@ from ssoidc.oauth.service import TokenService
 from ssoidc.settings import Settings
 from ssoidc.storage import codec
 from ssoidc.web.app import build_app
-from tests.unit.oauth.conftest import APP, CALLER, OTHER, TTI, World
+from tests.helpers.grants import APP, CALLER, OTHER, TTI, World
 
 pytestmark = pytest.mark.anyio
 ALLOW = {
