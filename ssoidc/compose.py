@@ -24,7 +24,7 @@ from ssoidc.clock import Clock, SystemClock
 from ssoidc.crypto import load_or_create_master_key
 from ssoidc.maintenance import Purger, Readiness
 from ssoidc.oauth.authorize import CodeIssuer
-from ssoidc.oauth.grants.base import GrantDeps, GrantRegistry, ServedGrant
+from ssoidc.oauth.grants.base import GrantDeps, ServedGrant
 from ssoidc.oauth.grants.registry import GRANTS
 from ssoidc.oauth.issuer import TokenIssuer
 from ssoidc.oauth.jwks import JwksCache, JwksSettings
@@ -91,15 +91,13 @@ async def build_services(
     clock: Clock | None = None,
     store: tuple[Store, bytes] | None = None,
     run_bootstrap: bool = True,
-    grants: GrantRegistry = GRANTS,
 ) -> Services:
     """Build a node's services. ``run_bootstrap=False`` in workers whose parent already did the first-start work;
-    ``store`` is ``(store, master key)`` to build on a store the caller opened (tests); ``grants`` the grant types
-    served (a copy of the registry with one more, in tests)."""
+    ``store`` is ``(store, master key)`` to build on a store the caller opened (tests)."""
     clock = clock or SystemClock()
     db, master_key = store if store is not None else open_store(settings)
     try:
-        return await _build(settings, clock, db, master_key, run_bootstrap, grants)
+        return await _build(settings, clock, db, master_key, run_bootstrap)
     except BaseException:
         await db.close()
         raise
@@ -111,7 +109,6 @@ async def _build(
     store: Store,
     master_key: bytes,
     run_bootstrap: bool,
-    grants: GrantRegistry,
 ) -> Services:
     if run_bootstrap:
         await bootstrap(store, settings, clock)
@@ -135,9 +132,7 @@ async def _build(
         base_url=settings.base_url,
         access_ttl=settings.access_token_ttl,
     )
-    token_service = TokenService(
-        build_grants(settings, issuer=issuer, minter=minter, store=store, jwks=jwks, registry=grants)
-    )
+    token_service = TokenService(build_grants(settings, issuer=issuer, minter=minter, store=store, jwks=jwks))
     signin = SignInService(
         store,
         SignInSettings(
@@ -228,10 +223,9 @@ def build_grants(
     minter: TokenMinter,
     store: Store,
     jwks: JwksCache,
-    registry: GrantRegistry = GRANTS,
 ) -> tuple[ServedGrant[Any], ...]:
-    """Every grant type of ``registry`` with its handler (fosite's ComposeAllEnabled)."""
-    return registry.serve(
+    """Every grant type of ``GRANTS`` with its handler (fosite's ComposeAllEnabled)."""
+    return GRANTS.serve(
         GrantDeps(
             issuer=issuer,
             minter=minter,

@@ -29,7 +29,6 @@ from typing import Any
 from ssoidc import ids
 from ssoidc.admin.editor import Edit
 from ssoidc.admin.instance import active_instance
-from ssoidc.admin.issuers import get_issuer
 from ssoidc.admin.rules import MAX_ACCESS_SCOPES
 from ssoidc.errors import ResourceNotFound, ServiceQuotaExceeded, ValidationFailed
 from ssoidc.iam.policy import Policy
@@ -39,7 +38,6 @@ from ssoidc.model import (
     Assignment,
     Configuration,
     GrantConfig,
-    JwtBearerGrantConfig,
     PrincipalType,
 )
 
@@ -175,23 +173,10 @@ def get_grant(config: Configuration, arn: str, grant_type: str) -> GrantConfig:
 
 
 def put_grant(config: Configuration, arn: str, grant_type: str, grant: GrantConfig) -> Edit[Application]:
-    """Set or replace the application's grant of ``grant_type``. JWT-bearer issuers must exist in the instance."""
+    """Set or replace the application's grant of ``grant_type`` (its rules, such as the JWT-bearer issuers
+    existing: the grant type's row, through ``rules.check``)."""
     app = get_application(config, arn)
-    if isinstance(grant, JwtBearerGrantConfig):
-        seen: set[str] = set()
-        for i, ati in enumerate(grant.authorized_token_issuers):
-            path = f"Grant.JwtBearer.AuthorizedTokenIssuers[{i}].TrustedTokenIssuerArn"
-            try:
-                get_issuer(config, ati.trusted_token_issuer_arn)
-            except ResourceNotFound:
-                raise ValidationFailed(
-                    f"Trusted token issuer {ati.trusted_token_issuer_arn} does not exist in the instance",
-                    path,
-                ) from None
-            if ati.trusted_token_issuer_arn in seen:
-                raise ValidationFailed("A trusted token issuer is listed twice", path)
-            seen.add(ati.trusted_token_issuer_arn)
-    return _change(config, arn, grants={**app.grants, grant_type: grant})  # redirect URIs: rules.check
+    return _change(config, arn, grants={**app.grants, grant_type: grant})
 
 
 def delete_grant(config: Configuration, arn: str, grant_type: str) -> Edit[Application]:

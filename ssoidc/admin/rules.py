@@ -11,8 +11,8 @@
 * a user's identity-store extensions are the enterprise extension only, a JSON object of its known attributes,
   each a string of 1 to 1024 characters (``manager`` also as ``{"value": ...}``);
 * authorization-code redirect URIs are absolute, without a fragment, with a valid port;
-* references resolve: JWT-bearer grants name existing issuers, access-scope targets are applications of the
-  instance (or the instance), assignments and memberships name existing principals and applications.
+* references resolve: JWT-bearer grants name existing issuers, each once, access-scope targets are applications
+  of the instance (or the instance), assignments and memberships name existing principals and applications.
 
 Violations of uniqueness are ``Conflict``; quotas are ``ServiceQuotaExceeded``; reserved names, bad tag keys, bad
 extensions and broken references are ``ValidationFailed`` naming the member. Some admin operations check what

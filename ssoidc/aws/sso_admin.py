@@ -45,7 +45,7 @@ from ssoidc.model import (
     Configuration,
     GrantConfig,
 )
-from ssoidc.oauth.grants.base import GrantRegistry, MemberReader
+from ssoidc.oauth.grants.base import MemberReader
 from ssoidc.oauth.grants.registry import GRANTS
 
 SERVICE = "sso-admin"
@@ -68,11 +68,10 @@ class NoOutput(TypedDict):
 R = TypeVar("R", bound=Mapping[str, Any])
 
 
-def grant_in(grant_type: str, grant: Mapping[str, Any], registry: GrantRegistry = GRANTS) -> GrantConfig:
+def grant_in(grant_type: str, grant: Mapping[str, Any]) -> GrantConfig:
     """The ``Grant`` union -> domain grant. Its one member must be the one ``grant_type`` takes."""
-    kind = registry.get(grant_type)
-    if kind is None:
-        raise ValidationFailed(f"Grant type {grant_type} is not supported", "GrantType")
+    kind = GRANTS.get(grant_type)
+    assert kind is not None  # the model's GrantType enum is GRANTS.uris (tests/unit/oauth/test_service.py)
     if kind.member not in grant:
         raise ValidationFailed(
             f"Grant type {grant_type} takes a Grant with the {kind.member} member, not {', '.join(grant)}",
@@ -80,11 +79,6 @@ def grant_in(grant_type: str, grant: Mapping[str, Any], registry: GrantRegistry 
         )
     config: GrantConfig = kind.from_wire(grant[kind.member], MemberReader(f"Grant.{kind.member}"))
     return config
-
-
-def grant_out(grant: GrantConfig, registry: GrantRegistry = GRANTS) -> dict[str, Any]:
-    """Domain grant -> the ``Grant`` union (GetApplicationGrant, ListApplicationGrants)."""
-    return registry.union_of(grant)
 
 
 class SsoAdminApi:
@@ -257,7 +251,7 @@ class SsoAdminApi:
             )
         return {**CUSTOM_PROVIDER_OUT}
 
-    # -- grants (the Grant union is mapped by grant_in / grant_out) -----------------------------------------------
+    # -- grants (the Grant union is mapped by grant_in / GRANTS.union_of) -------------------------------------------
     async def put_application_grant(self, inp: sa.PutApplicationGrantRequest, call: Call) -> NoOutput:
         grant = grant_in(inp["GrantType"], inp["Grant"])
         await self._edit(
@@ -269,7 +263,7 @@ class SsoAdminApi:
         self, inp: sa.GetApplicationGrantRequest, call: Call
     ) -> sa.GetApplicationGrantResponse:
         grant = apps.get_grant(await self._config(), inp["ApplicationArn"], inp["GrantType"])
-        return {"Grant": cast(sa.Grant, grant_out(grant))}
+        return {"Grant": cast(sa.Grant, GRANTS.union_of(grant))}
 
     async def list_application_grants(
         self, inp: sa.ListApplicationGrantsRequest, call: Call
@@ -277,7 +271,8 @@ class SsoAdminApi:
         app = apps.get_application(await self._config(), inp["ApplicationArn"])
         chunk, nxt = page(list(app.grants.items()), lambda kv: kv[0], inp.get("NextToken"), None)
         items: list[sa.GrantItem] = [
-            {"GrantType": cast(sa.GrantType, k), "Grant": cast(sa.Grant, grant_out(g))} for k, g in chunk
+            {"GrantType": cast(sa.GrantType, k), "Grant": cast(sa.Grant, GRANTS.union_of(g))}
+            for k, g in chunk
         ]
         return {"Grants": items, **next_page(nxt)}
 

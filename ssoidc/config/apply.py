@@ -44,7 +44,7 @@ from ssoidc.model import (
     TrustedTokenIssuer,
     User,
 )
-from ssoidc.oauth.grants.base import GrantRegistry, MemberReader
+from ssoidc.oauth.grants.base import MemberReader
 from ssoidc.oauth.grants.registry import GRANTS
 from ssoidc.storage.base import ConfigStore, VersionConflict
 
@@ -56,8 +56,8 @@ def _loc(loc: tuple[Any, ...]) -> str:
     return out
 
 
-def parse_file(text: str, source: str = "config", *, registry: GrantRegistry = GRANTS) -> ConfigFile:
-    """Parse and validate a configuration file; its ``Grants`` are read against ``registry``."""
+def parse_file(text: str, source: str = "config") -> ConfigFile:
+    """Parse and validate a configuration file."""
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -67,7 +67,7 @@ def parse_file(text: str, source: str = "config", *, registry: GrantRegistry = G
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}: the top level must be a mapping")
     try:
-        return ConfigFile.model_validate(raw, context={"grants": registry})
+        return ConfigFile.model_validate(raw)
     except ValidationError as exc:
         problems = [f"{_loc(err['loc'])}: {err['msg']}" for err in exc.errors()]
         raise ConfigError(f"{source}: invalid configuration:\n  " + "\n  ".join(problems)) from None
@@ -103,7 +103,6 @@ def resolve(
     account_id: str,
     *,
     now: float,
-    registry: GrantRegistry = GRANTS,
 ) -> Configuration:
     """Build the domain configuration, keeping identifiers of entities that already exist (matched by name).
 
@@ -211,7 +210,7 @@ def resolve(
         arn = app_arns[a.Name]
         grants: dict[str, GrantConfig] = {}
         for gt, gspec in a.Grants.items():
-            kind = registry.get(gt)
+            kind = GRANTS.get(gt)
             assert kind is not None  # the schema admits registered grant types only
             if list(gspec.members) != [kind.member]:
                 problems.append(f"{where}.Grants.{gt}: must set exactly the {kind.member} member")

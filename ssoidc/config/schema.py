@@ -10,24 +10,19 @@ reproduces the live configuration exactly. See docs/configuration.md for a compl
 
 from __future__ import annotations
 
-import functools
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import (
-    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
-    ValidationInfo,
     ValidatorFunctionWrapHandler,
     create_model,
     model_validator,
 )
-from pydantic_core import PydanticCustomError
 
 from ssoidc.admin.rules import MAX_TAGS
-from ssoidc.oauth.grants.base import GrantRegistry
 from ssoidc.oauth.grants.registry import GRANTS
 
 _STRICT = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
@@ -99,19 +94,9 @@ class TrustedTokenIssuerSpec(BaseModel):
     Tags: list[TagSpec] = _tags()
 
 
-def _registry(info: ValidationInfo) -> GrantRegistry:
-    """The grant registry the file is read against: ``context={"grants": ...}`` if given, else ``GRANTS``."""
-    context = info.context
-    registry = context.get("grants") if isinstance(context, dict) else None
-    return registry if isinstance(registry, GrantRegistry) else GRANTS
-
-
-@functools.cache
-def _union_model(registry: GrantRegistry) -> type[BaseModel]:
-    """The ``Grant`` union of ``registry``: one optional member per grant type, each with its row's schema."""
-    members: dict[str, Any] = {k.member: (k.file_spec | None, None) for k in registry}
-    model: type[BaseModel] = create_model("GrantSpec", __config__=_STRICT, **members)
-    return model
+_UNION_MEMBERS: dict[str, Any] = {k.member: (k.file_spec | None, None) for k in GRANTS}
+_GRANT_UNION: type[BaseModel] = create_model("GrantSpec", __config__=_STRICT, **_UNION_MEMBERS)
+"""The ``Grant`` union's members: one optional member per row of ``GRANTS``, each with its row's schema."""
 
 
 class GrantSpec(BaseModel):
@@ -123,31 +108,19 @@ class GrantSpec(BaseModel):
 
     @model_validator(mode="wrap")
     @classmethod
-    def _read(cls, data: Any, handler: ValidatorFunctionWrapHandler, info: ValidationInfo) -> GrantSpec:
+    def _read(cls, data: Any, handler: ValidatorFunctionWrapHandler) -> GrantSpec:
         if isinstance(data, GrantSpec):
             return data
-        union = _union_model(_registry(info)).model_validate(data, context=info.context)
-        members = {k: v for k in type(union).model_fields if (v := getattr(union, k)) is not None}
+        union = _GRANT_UNION.model_validate(data)
+        members = {k: v for k in _GRANT_UNION.model_fields if (v := getattr(union, k)) is not None}
         return cls.model_construct(members=members)
 
 
-def _either(values: list[str]) -> str:
-    return values[0] if len(values) == 1 else f"{', '.join(values[:-1])} or {values[-1]}"
-
-
-def _grant_type(value: str, info: ValidationInfo) -> str:
-    registry = _registry(info)
-    if value not in registry:
-        raise PydanticCustomError(
-            "literal_error",
-            "Input should be {expected}",
-            {"expected": _either([repr(u) for u in registry.uris])},
-        )
-    return value
-
-
-GrantTypeName = Annotated[str, AfterValidator(_grant_type)]
-"""A ``Grants`` key: a grant type of the registry."""
+if TYPE_CHECKING:
+    GrantTypeName = str
+else:
+    GrantTypeName = Literal[GRANTS.uris]
+"""A ``Grants`` key: a grant type of ``GRANTS``."""
 
 
 class IamAuthenticationMethod(BaseModel):

@@ -91,19 +91,41 @@ class VerifiedAssertion:
     claims: Mapping[str, Any]
 
 
-@dataclass(frozen=True, slots=True)
 class ParsedAssertion:
-    """An assertion split and decoded by :func:`peek_issuer`; *nothing in it is verified yet*.
+    """An assertion split and decoded from its compact form; *nothing in it is verified yet*.
 
-    The JWT-bearer grant reads ``issuer`` to pick the trusted token issuer, then hands this object to
-    :func:`verify_assertion`, so the token is parsed once. ``header`` and ``claims`` are read-only views.
+    The only way to make one is from the token (``ParsedAssertion(token)``, or :func:`peek_issuer`): the
+    constructor parses it and the attributes are read-only, so ``header`` and ``claims`` are always the ones the
+    signature of ``token`` covers. The JWT-bearer grant reads ``issuer`` to pick the trusted token issuer, then
+    hands this object to :func:`verify_assertion`, so the token is parsed once. ``header`` and ``claims`` are
+    read-only views.
     """
 
-    token: str
-    issuer: str
-    """The unverified ``iss`` claim (RFC 7519 section 4.1.1), a non-empty string."""
-    header: Mapping[str, Any]
-    claims: Mapping[str, Any]
+    __slots__ = ("_claims", "_header", "_issuer", "_token")
+
+    def __init__(self, token: str) -> None:
+        header, claims = _split(token)
+        self._token = token
+        self._issuer = _issuer_of(claims)
+        self._header: Mapping[str, Any] = MappingProxyType(header)
+        self._claims: Mapping[str, Any] = MappingProxyType(claims)
+
+    @property
+    def token(self) -> str:
+        return self._token
+
+    @property
+    def issuer(self) -> str:
+        """The unverified ``iss`` claim (RFC 7519 section 4.1.1), a non-empty string."""
+        return self._issuer
+
+    @property
+    def header(self) -> Mapping[str, Any]:
+        return self._header
+
+    @property
+    def claims(self) -> Mapping[str, Any]:
+        return self._claims
 
 
 def _show(value: object) -> str:
@@ -174,13 +196,7 @@ def peek_issuer(token: str) -> ParsedAssertion:
 
     Nothing returned here is authenticated: pass the result to :func:`verify_assertion`.
     """
-    header, claims = _split(token)
-    return ParsedAssertion(
-        token=token,
-        issuer=_issuer_of(claims),
-        header=MappingProxyType(header),
-        claims=MappingProxyType(claims),
-    )
+    return ParsedAssertion(token)
 
 
 def _utc(timestamp: float) -> str:
@@ -296,7 +312,7 @@ async def verify_assertion(
     leeway_seconds: float,
 ) -> VerifiedAssertion:
     """Verify the assertion's header, signature and claims (except the ``aud`` value and replay); its form was
-    checked by :func:`peek_issuer`, which made ``assertion``.
+    checked when ``assertion`` was parsed (:func:`peek_issuer`), and its header and claims are the token's own.
 
     Raises :class:`AssertionInvalid` for a bad assertion and lets :class:`~ssoidc.oauth.jwks.IssuerKeyError`
     through when the issuer's key cannot be obtained.

@@ -16,18 +16,17 @@ from ssoidc.model import (
     TrustedTokenIssuer,
     User,
 )
-from ssoidc.oauth.grants.base import GrantRegistry
 from ssoidc.oauth.grants.registry import GRANTS
 
 
-def grant_to_doc(g: GrantConfig, registry: GrantRegistry = GRANTS) -> dict[str, Any]:
+def grant_to_doc(g: GrantConfig) -> dict[str, Any]:
     """A grant config as stored: ``{"type": <the row's store_tag>, ...the row's stored members}``."""
-    kind = registry.of(g)
+    kind = GRANTS.of(g)
     return {"type": kind.store_tag, **kind.to_store(g)}
 
 
-def grant_from_doc(d: dict[str, Any], registry: GrantRegistry = GRANTS) -> GrantConfig:
-    config: GrantConfig = registry.by_store_tag(d["type"]).from_store(d)
+def grant_from_doc(d: dict[str, Any]) -> GrantConfig:
+    config: GrantConfig = GRANTS.by_store_tag(d["type"]).from_store(d)
     return config
 
 

@@ -354,6 +354,30 @@ def test_grant_validation_changes_nothing(sso: Any, raw_sso: Any, new_app: Calla
     assert sso.list_application_grants(ApplicationArn=arn)["Grants"] == before
 
 
+def test_a_trusted_token_issuer_listed_twice_is_refused(
+    sso: Any, new_issuer: Callable[..., str], new_app: Callable[..., str]
+) -> None:
+    """The JwtBearer grant's rules (its registry row) name the member that breaks them: an issuer that does not
+    exist, or one listed twice (``ssoidc apply`` refuses the same file: tests/unit/test_config.py)."""
+    issuer, arn = new_issuer(), new_app()
+    once = {"TrustedTokenIssuerArn": issuer, "AuthorizedAudiences": ["a"]}
+    missing = {"TrustedTokenIssuerArn": MISSING_TTI, "AuthorizedAudiences": ["a"]}
+    path = "Grant.JwtBearer.AuthorizedTokenIssuers[1].TrustedTokenIssuerArn"
+    for second, message in (
+        (once, f"Trusted token issuer {issuer} is listed twice (at '{path}')"),
+        (missing, f"Trusted token issuer {MISSING_TTI} does not exist in the instance (at '{path}')"),
+    ):
+        put = functools.partial(
+            sso.put_application_grant,
+            ApplicationArn=arn,
+            GrantType=JWT_BEARER,
+            Grant={"JwtBearer": {"AuthorizedTokenIssuers": [once, second]}},
+        )
+        err = error(put)
+        assert (err["Code"], err["Message"]) == ("ValidationException", message)
+    assert sso.list_application_grants(ApplicationArn=arn)["Grants"] == []
+
+
 # -- authentication methods -------------------------------------------------------------------------------------
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import dataclasses
 import hashlib
 import hmac
 import json
@@ -28,6 +29,7 @@ from ssoidc.clock import FrozenClock
 from ssoidc.oauth.assertion import (
     MAX_ASSERTION_LENGTH,
     AssertionInvalid,
+    ParsedAssertion,
     VerifiedAssertion,
     peek_issuer,
     verify_assertion,
@@ -38,11 +40,6 @@ ISSUER = "https://idp.example.com/tenant"
 OTHER_ISSUER = "https://evil.example.com"
 NOW = 1_800_000_000.0
 LEEWAY = 60.0
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
 
 
 RSA_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -654,11 +651,32 @@ def test_property_structured_tokens(
 
 
 @pytest.mark.anyio
-async def test_verify_uses_the_parse_of_peek_issuer(keys: JwksCache) -> None:
-    """The grant parses once: ``verify_assertion`` checks what ``peek_issuer`` parsed (no module-level cache)."""
-    first, second = peek_issuer(rs256()), peek_issuer(es256(claims(jti="other")))
+async def test_claims_that_reach_verification_are_the_signed_ones(keys: JwksCache) -> None:
+    """A ParsedAssertion is made from a token only: its header and claims cannot be swapped after the parse, so
+    what ``verify_assertion`` returns is what the signature covers (and the token is parsed once)."""
+    token = rs256()
+    parsed = peek_issuer(token)
+    forged = {**parsed.claims, "sub": "admin", "email": "admin@example.com"}
+    with pytest.raises(TypeError):
+        dataclasses.replace(parsed, claims=forged)  # type: ignore[type-var]
+    with pytest.raises(AttributeError):
+        parsed.claims = forged  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        ParsedAssertion(token, claims=forged)  # type: ignore[call-arg]
     verified = await verify_assertion(
-        first, issuer_url=ISSUER, allowed_algorithms=("RS256",), keys=keys, now=NOW, leeway_seconds=LEEWAY
+        parsed, issuer_url=ISSUER, allowed_algorithms=("RS256",), keys=keys, now=NOW, leeway_seconds=LEEWAY
     )
-    assert verified.claims is first.claims and verified.header is first.header
-    assert (await verify(second.token, keys)).claims["jti"] == "other"
+    assert verified.claims is parsed.claims
+    assert dict(verified.claims) == jwt.decode(token, options={"verify_signature": False})
+    head, _, sig = token.split(".")
+    with pytest.raises(
+        AssertionInvalid, match="signature is invalid"
+    ):  # the forged claims in a token of their own
+        await verify_assertion(
+            ParsedAssertion(f"{head}.{b64json(forged)}.{sig}"),
+            issuer_url=ISSUER,
+            allowed_algorithms=("RS256",),
+            keys=keys,
+            now=NOW,
+            leeway_seconds=LEEWAY,
+        )

@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ssoidc.config.apply import load_file, parse_file, resolve
+from ssoidc.config.apply import apply_to_store, load_file, parse_file, resolve
 from ssoidc.errors import ConfigError
 from ssoidc.model import GRANT_JWT_BEARER, ExternalId, JwtBearerGrantConfig
+from ssoidc.storage.memory import MemoryStore
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "ssoidc.yaml"
@@ -93,6 +94,24 @@ def test_grant_union_must_match_its_key() -> None:
     with pytest.raises(ConfigError) as info:
         resolve(parse_file(yaml.safe_dump(doc)), None, "123456789012", now=T0)
     assert "must set exactly the TokenExchange member" in info.value.message
+
+
+@pytest.mark.anyio
+async def test_a_trusted_token_issuer_listed_twice_is_refused_by_apply() -> None:
+    """The file front door keeps the JwtBearer grant's rules as PutApplicationGrant does
+    (tests/e2e/test_sso_admin_boto3.py): the same issuer twice is refused, and nothing is stored."""
+    doc = yaml.safe_load(EXAMPLE.read_text())
+    issuers = doc["Applications"][0]["Grants"][GRANT_JWT_BEARER]["JwtBearer"]["AuthorizedTokenIssuers"]
+    issuers.append({**issuers[0], "AuthorizedAudiences": ["other"]})
+    store = MemoryStore(master_key=bytes(32))
+    with pytest.raises(
+        ConfigError, match=r"^invalid configuration: Trusted token issuer arn:\S+ is listed twice$"
+    ):
+        await apply_to_store(store, parse_file(yaml.safe_dump(doc)), "123456789012", now=T0)
+    assert await store.load_configuration() == (None, 0)
+    issuers.pop()
+    config = await apply_to_store(store, parse_file(yaml.safe_dump(doc)), "123456789012", now=T0)
+    assert (await store.load_configuration())[0] == config
 
 
 def test_duplicate_names_are_rejected() -> None:

@@ -297,7 +297,12 @@ def configurations(draw: st.DrawFn, *, interleave: bool = False) -> Configuratio
                         AuthorizedTokenIssuer(
                             t.arn, tuple(draw(st.lists(name_token, min_size=1, max_size=3)))
                         )
-                        for t in draw(st.lists(st.sampled_from(issuers), min_size=1, max_size=2))
+                        # each issuer listed once (rules.check, the JwtBearer row's rules)
+                        for t in draw(
+                            st.lists(
+                                st.sampled_from(issuers), min_size=1, max_size=2, unique_by=lambda t: t.arn
+                            )
+                        )
                     )
                 )
             elif gt == GRANT_REFRESH_TOKEN:

@@ -28,11 +28,6 @@ from ssoidc.oauth.jwks import IssuerKeyError, JwksCache, JwksSettings, _address_
 T0 = 1_800_000_000.0
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 # -- keys ----------------------------------------------------------------------------------------------------
 
 

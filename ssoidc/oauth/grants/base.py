@@ -194,10 +194,6 @@ class GrantRegistry:
     def uris(self) -> tuple[str, ...]:
         return tuple(self._by_uri)
 
-    @property
-    def members(self) -> tuple[str, ...]:
-        return tuple(self._by_member)
-
     def get(self, uri: str) -> GrantType[Any] | None:
         return self._by_uri.get(uri)
 
@@ -218,10 +214,6 @@ class GrantRegistry:
         """Config -> the sso-admin ``Grant`` union, ``{member: body}`` (GetApplicationGrant; ``ssoidc export``)."""
         kind = self.of(config)
         return {kind.member: kind.to_wire(config)}
-
-    def with_grant(self, kind: GrantType[Any]) -> GrantRegistry:
-        """A copy with one more grant type (listed last)."""
-        return GrantRegistry((*self.kinds, kind))
 
     def serve(self, deps: GrantDeps) -> tuple[ServedGrant[Any], ...]:
         """Every grant type with its handler, built from ``deps`` (fosite's ComposeAllEnabled)."""

@@ -204,13 +204,17 @@ def _from_wire(body: Mapping[str, Any], reader: MemberReader) -> JwtBearerGrantC
 
 
 def _check(config: JwtBearerGrantConfig, configuration: Configuration) -> None:
+    """Each authorized issuer exists in the instance and is listed once (PutApplicationGrant, ``ssoidc apply``)."""
     issuers = {t.arn for t in configuration.trusted_token_issuers}
-    for ati in config.authorized_token_issuers:
-        if ati.trusted_token_issuer_arn not in issuers:
-            raise ValidationFailed(
-                f"Trusted token issuer {ati.trusted_token_issuer_arn} does not exist",
-                "Grant.JwtBearer.AuthorizedTokenIssuers",
-            )
+    seen: set[str] = set()
+    for i, ati in enumerate(config.authorized_token_issuers):
+        arn = ati.trusted_token_issuer_arn
+        path = f"Grant.JwtBearer.AuthorizedTokenIssuers[{i}].TrustedTokenIssuerArn"
+        if arn not in issuers:
+            raise ValidationFailed(f"Trusted token issuer {arn} does not exist in the instance", path)
+        if arn in seen:
+            raise ValidationFailed(f"Trusted token issuer {arn} is listed twice", path)
+        seen.add(arn)
 
 
 JWT_BEARER: GrantType[JwtBearerGrantConfig] = GrantType(

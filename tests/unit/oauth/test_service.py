@@ -1,9 +1,10 @@
-"""TokenService (AWS SSO OIDC ``CreateTokenWithIAM``; RFC 6749 section 4 / 5): the checks every grant shares, the
-undeclared-member rule, and the grant registry as the one place a grant type is added.
+"""TokenService (AWS SSO OIDC ``CreateTokenWithIAM``; RFC 6749 section 4 / 5): the checks every grant shares, in
+their order, the undeclared-member rule, and the grant registry as the one place a grant type is added.
 
-The last tests register a test-only grant type, ``urn:example:test-grant``, into a copy of the registry and show it
-served by TokenService, listed by OIDC discovery (``ssoidc.web.app`` is not touched), accepted by the file schema,
-``ssoidc apply``/``export``, the sso-admin ``Grant`` mapping, the storage codec and the configuration rules.
+A test-only grant type, ``urn:example:test-grant``, is served by a TokenService next to the four rows of ``GRANTS``
+(TokenService takes the served grants it is given). The last tests show that every other consumer derives its list
+of grant types from ``GRANTS``: OIDC discovery, the file schema, the sso-admin ``Grant`` mapping, ``ssoidc
+apply``/``export`` and the storage codec, and that the botocore models know exactly the rows of ``GRANTS``.
 """
 
 from __future__ import annotations
@@ -13,12 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import botocore.session
 import httpx
 import pytest
 import yaml
-from pydantic import BaseModel, Field
 
-from ssoidc.aws.sso_admin import grant_in, grant_out
+from ssoidc.aws.sso_admin import grant_in
 from ssoidc.compose import build_services
 from ssoidc.config.apply import parse_file, resolve
 from ssoidc.config.export import export_configuration
@@ -29,42 +30,24 @@ from ssoidc.errors import (
     InvalidRequest,
     UnauthorizedClient,
     UnsupportedGrantType,
-    ValidationFailed,
 )
-from ssoidc.model import GRANT_JWT_BEARER, GRANT_REFRESH_TOKEN, Configuration, GrantConfig
-from ssoidc.oauth.grants.base import (
-    MEMBER_SPEC,
-    GrantContext,
-    GrantDeps,
-    GrantRegistry,
-    GrantType,
-    MemberReader,
-)
+from ssoidc.model import GRANT_JWT_BEARER, GRANT_REFRESH_TOKEN, GrantConfig
+from ssoidc.oauth.grants.base import EmptySpec, GrantContext, GrantDeps, GrantType, MemberReader, ServedGrant
 from ssoidc.oauth.grants.registry import GRANTS
 from ssoidc.oauth.request import TokenRequest, TokenResult
-from ssoidc.oauth.service import TokenService
+from ssoidc.oauth.service import TokenService, wire_name
 from ssoidc.settings import Settings
 from ssoidc.storage import codec
 from ssoidc.web.app import build_app
-from tests.unit.oauth.conftest import APP, CALLER, OTHER, TTI, World
+from tests.helpers.config import allow_account
+from tests.helpers.grants import APP, CALLER, OTHER, TTI, World
 
 pytestmark = pytest.mark.anyio
-ALLOW = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {
-            "Effect": "Allow",
-            "Principal": {"AWS": "123456789012"},
-            "Action": "sso-oauth:CreateTokenWithIAM",
-            "Resource": "*",
-        }
-    ],
-}
 
 
 @pytest.fixture
 def allowed(world: World) -> World:
-    world.change_app(APP, actor_policy=ALLOW)
+    world.change_app(APP, actor_policy=allow_account())
     return world
 
 
@@ -73,7 +56,7 @@ async def call(world: World, service: TokenService, **kw: Any) -> TokenResult:
     return await service.create_token_with_iam(TokenRequest(**kw), CALLER, world.directory, world.clock.now())
 
 
-async def test_each_shared_check_in_order(allowed: World) -> None:
+async def test_each_shared_check(allowed: World) -> None:
     service = TokenService(GRANTS.serve(allowed.deps))
     with pytest.raises(UnsupportedGrantType) as info:
         await call(allowed, service, grant_type="password")
@@ -87,7 +70,7 @@ async def test_each_shared_check_in_order(allowed: World) -> None:
         await call(
             allowed, service, client_id=OTHER, grant_type=GRANT_JWT_BEARER, assertion=allowed.assertion()
         )
-    allowed.change_app(OTHER, actor_policy=ALLOW)
+    allowed.change_app(OTHER, actor_policy=allow_account())
     with pytest.raises(UnauthorizedClient, match="refresh_token"):
         await call(allowed, service, client_id=OTHER, grant_type=GRANT_REFRESH_TOKEN, refresh_token="x")
     allowed.change_app(APP, status="DISABLED")
@@ -95,10 +78,21 @@ async def test_each_shared_check_in_order(allowed: World) -> None:
         await call(allowed, service, grant_type=GRANT_JWT_BEARER, assertion=allowed.assertion())
 
 
-async def test_the_grant_runs_with_its_typed_config(allowed: World) -> None:
-    service = TokenService(GRANTS.serve(allowed.deps))
-    result = await call(allowed, service, grant_type=GRANT_JWT_BEARER, assertion=allowed.assertion())
-    assert result.access_token.startswith("aoa")
+async def test_the_shared_checks_run_in_order(world: World) -> None:
+    """Each request fails two checks at once; the earlier check answers (supported, client, caller, configured,
+    undeclared members)."""
+    service = TokenService(GRANTS.serve(world.deps))
+    with pytest.raises(UnsupportedGrantType):  # unknown grant type and unknown client
+        await call(world, service, client_id="arn:nope", grant_type="password")
+    world.change_app(OTHER, status="DISABLED")
+    with pytest.raises(InvalidClient, match="disabled"):  # disabled and no ActorPolicy
+        await call(world, service, client_id=OTHER, grant_type=GRANT_JWT_BEARER, assertion="a")
+    world.change_app(OTHER, status="ENABLED")
+    with pytest.raises(AccessDenied):  # no ActorPolicy and no RefreshToken grant
+        await call(world, service, client_id=OTHER, grant_type=GRANT_REFRESH_TOKEN, refresh_token="r")
+    world.change_app(OTHER, actor_policy=allow_account())
+    with pytest.raises(UnauthorizedClient):  # no RefreshToken grant and a member it does not take
+        await call(world, service, client_id=OTHER, grant_type=GRANT_REFRESH_TOKEN, code="c")
 
 
 @pytest.mark.parametrize(
@@ -131,13 +125,9 @@ class ExampleGrantConfig(GrantConfig):
     greeting: str
 
 
-class ExampleGrantSpec(BaseModel):
-    model_config = MEMBER_SPEC
-    Greeting: str = Field(min_length=1)
-
-
 class ExampleGrantHandler:
-    """Answers ``assertion`` with a token-less result naming the configured greeting (enough to see it ran)."""
+    """Answers ``assertion`` with a token-less result naming the configured greeting (enough to see it ran with
+    the application's config of its type)."""
 
     async def exchange(self, req: TokenRequest, ctx: GrantContext[ExampleGrantConfig]) -> TokenResult:
         return TokenResult(
@@ -151,14 +141,7 @@ class ExampleGrantHandler:
 
 
 def _from_wire(body: Mapping[str, Any], reader: MemberReader) -> ExampleGrantConfig:
-    if not body.get("Greeting"):
-        reader.problem("Greeting is required", "Greeting")
-    return ExampleGrantConfig(str(body.get("Greeting", "")))
-
-
-def _check(config: ExampleGrantConfig, configuration: Configuration) -> None:
-    if config.greeting == "forbidden":
-        raise ValidationFailed("Greeting may not be forbidden", "Grant.TestGrant.Greeting")
+    return ExampleGrantConfig(str(body["Greeting"]))
 
 
 def _handler(deps: GrantDeps) -> ExampleGrantHandler:
@@ -170,110 +153,100 @@ TEST_ROW: GrantType[ExampleGrantConfig] = GrantType(
     member="TestGrant",
     config_type=ExampleGrantConfig,
     parameters=frozenset({"assertion", "scope"}),
-    file_spec=ExampleGrantSpec,
+    file_spec=EmptySpec,
     to_wire=lambda c: {"Greeting": c.greeting},
     from_wire=_from_wire,
     store_tag="test_grant",
     to_store=lambda c: {"greeting": c.greeting},
     from_store=lambda d: ExampleGrantConfig(d["greeting"]),
     handler=_handler,
-    check=_check,
 )
-REGISTRY = GRANTS.with_grant(TEST_ROW)
 
 
-def test_the_default_registry_is_unchanged_by_the_copy() -> None:
-    assert TEST_GRANT in REGISTRY
-    assert TEST_GRANT not in GRANTS
-    assert REGISTRY.uris[: len(GRANTS.uris)] == GRANTS.uris
-
-
-async def test_an_added_grant_is_served_by_the_token_service(allowed: World) -> None:
-    allowed.change_app(
-        grants={**allowed.directory.applications[APP].grants, TEST_GRANT: ExampleGrantConfig("hi")}
-    )
-    service = TokenService(REGISTRY.serve(allowed.deps))
-    result = await call(allowed, service, grant_type=TEST_GRANT, assertion="there", scope=("openid",))
-    assert result.access_token == "hi:there"
-    with pytest.raises(InvalidRequest, match=r"^code is not a parameter of the urn:example:test-grant grant"):
+async def test_a_grant_row_is_served_by_the_token_service(allowed: World) -> None:
+    served = (*GRANTS.serve(allowed.deps), ServedGrant(TEST_ROW, TEST_ROW.handler(allowed.deps)))
+    service = TokenService(served)
+    assert service.grant_types == (*GRANTS.uris, TEST_GRANT)
+    grants = allowed.directory.applications[APP].grants
+    for greeting in ("hi", "bye"):  # the handler runs with the application's config of its type, as it is now
+        allowed.change_app(grants={**grants, TEST_GRANT: ExampleGrantConfig(greeting)})
+        result = await call(allowed, service, grant_type=TEST_GRANT, assertion="there", scope=("openid",))
+        assert result.access_token == f"{greeting}:there"
+    with pytest.raises(InvalidRequest) as info:
         await call(allowed, service, grant_type=TEST_GRANT, code="x")
-    with pytest.raises(
-        UnsupportedGrantType, match="urn:ietf:params:oauth:grant-type:token-exchange or urn:example"
-    ):
+    assert info.value.message == (
+        "code is not a parameter of the urn:example:test-grant grant; send only assertion, scope"
+        " (besides clientId and grantType)"
+    )
+    with pytest.raises(UnsupportedGrantType) as unsupported:
         await call(allowed, service, grant_type="urn:example:other")
-    allowed.change_app(OTHER, actor_policy=ALLOW)
-    with pytest.raises(UnauthorizedClient):  # served, but OTHER is not configured for it
+    assert unsupported.value.message.endswith(
+        "urn:ietf:params:oauth:grant-type:token-exchange or " + TEST_GRANT
+    )
+    allowed.change_app(OTHER, actor_policy=allow_account())
+    with pytest.raises(UnauthorizedClient, match=TEST_GRANT):  # served, but OTHER is not configured for it
         await call(allowed, service, client_id=OTHER, grant_type=TEST_GRANT, assertion="x")
-    with pytest.raises(UnsupportedGrantType):  # the default registry does not serve it
+    with pytest.raises(UnsupportedGrantType):  # a service without the row does not serve it
         await call(allowed, TokenService(GRANTS.serve(allowed.deps)), grant_type=TEST_GRANT, assertion="x")
 
 
-async def test_an_added_grant_is_listed_by_discovery(tmp_path: Path, world: World) -> None:
-    async def listed(registry: GrantRegistry) -> list[str]:
-        services = await build_services(Settings(data_dir=tmp_path / "node"), grants=registry)
-        try:
-            instance_id = services.snapshot.current.instance.instance_id
-            url = f"/{instance_id}/.well-known/openid-configuration"
-            transport = httpx.ASGITransport(app=build_app(services))
-            async with httpx.AsyncClient(transport=transport, base_url="http://ssoidc.test") as client:
-                return list((await client.get(url)).json()["grant_types_supported"])
-        finally:
-            await services.close()
-
-    before, after = await listed(GRANTS), await listed(REGISTRY)
-    assert before == list(GRANTS.uris)
-    assert after == [*GRANTS.uris, TEST_GRANT]
+# -- every other consumer derives its list from GRANTS -------------------------------------------------------------
 
 
-def test_an_added_grant_is_read_and_written_by_the_file_and_the_store() -> None:
-    doc = {
-        "Applications": [
-            {
-                "Name": "app",
-                "Grants": {
-                    TEST_GRANT: {"TestGrant": {"Greeting": "hello"}},
-                    "refresh_token": {"RefreshToken": {}},
-                },
-            }
-        ]
-    }
-    text = yaml.safe_dump(doc)
-    with pytest.raises(ConfigError, match=r"Grants\.urn:example:test-grant\.\[key\]"):
-        parse_file(text)  # not a grant type of the default registry
-    config = resolve(parse_file(text, registry=REGISTRY), None, "123456789012", now=0.0, registry=REGISTRY)
-    grants = config.applications[0].grants
-    assert grants[TEST_GRANT] == ExampleGrantConfig("hello")
-    stored = codec.grant_to_doc(grants[TEST_GRANT], REGISTRY)
-    assert stored == {"type": "test_grant", "greeting": "hello"}
-    assert codec.grant_from_doc(stored, REGISTRY) == ExampleGrantConfig("hello")
-    assert REGISTRY.union_of(grants[TEST_GRANT]) == {"TestGrant": {"Greeting": "hello"}}
-    bad = yaml.safe_dump({"Applications": [{"Name": "app", "Grants": {TEST_GRANT: {"TestGrant": {}}}}]})
-    with pytest.raises(ConfigError, match=r"Grants\.urn:example:test-grant\.TestGrant\.Greeting"):
-        parse_file(bad, registry=REGISTRY)
-    wrong = yaml.safe_dump({"Applications": [{"Name": "app", "Grants": {TEST_GRANT: {"RefreshToken": {}}}}]})
-    with pytest.raises(ConfigError, match="must set exactly the TestGrant member"):
-        resolve(parse_file(wrong, registry=REGISTRY), None, "123456789012", now=0.0, registry=REGISTRY)
+async def test_discovery_lists_the_rows_of_grants(tmp_path: Path) -> None:
+    services = await build_services(Settings(data_dir=tmp_path / "node"))
+    try:
+        instance_id = services.snapshot.current.instance.instance_id
+        url = f"/{instance_id}/.well-known/openid-configuration"
+        transport = httpx.ASGITransport(app=build_app(services))
+        async with httpx.AsyncClient(transport=transport, base_url="http://ssoidc.test") as client:
+            listed = (await client.get(url)).json()["grant_types_supported"]
+    finally:
+        await services.close()
+    assert listed == list(GRANTS.uris)
 
 
-def test_an_added_grant_is_mapped_by_sso_admin_and_checked_by_its_rules(world: World) -> None:
-    config = grant_in(TEST_GRANT, {"TestGrant": {"Greeting": "hey"}}, REGISTRY)
-    assert config == ExampleGrantConfig("hey")
-    assert grant_out(config, REGISTRY) == {"TestGrant": {"Greeting": "hey"}}
-    with pytest.raises(ValidationFailed) as info:
-        grant_in(TEST_GRANT, {"TestGrant": {}}, REGISTRY)
-    assert info.value.message == "Greeting is required"
-    with pytest.raises(ValidationFailed, match="takes a Grant with the TestGrant member"):
-        grant_in(TEST_GRANT, {"RefreshToken": {}}, REGISTRY)
-    with pytest.raises(ValidationFailed):
-        grant_in(TEST_GRANT, {"TestGrant": {"Greeting": "hey"}})  # the default registry does not know it
-    with pytest.raises(ValidationFailed, match="forbidden"):
-        REGISTRY.of(ExampleGrantConfig("forbidden")).check(
-            ExampleGrantConfig("forbidden"), world.directory.config
+def test_the_file_schema_takes_exactly_the_rows_of_grants(world: World) -> None:
+    app = world.directory.applications[APP]
+    for kind in GRANTS:  # each row's key, with its member read by the row's file_spec
+        doc = {"Applications": [{"Name": "app", "Grants": {kind.uri: GRANTS.union_of(app.grants[kind.uri])}}]}
+        assert list(parse_file(yaml.safe_dump(doc)).Applications[0].Grants[kind.uri].members) == [kind.member]
+    with pytest.raises(ConfigError) as info:
+        parse_file(yaml.safe_dump({"Applications": [{"Name": "app", "Grants": {TEST_GRANT: {}}}]}))
+    listed = ", ".join(repr(u) for u in GRANTS.uris[:-1])
+    assert f"Grants.{TEST_GRANT}.[key]: Input should be {listed} or {GRANTS.uris[-1]!r}" in info.value.message
+    with pytest.raises(ConfigError, match=r"Grants\.refresh_token\.TestGrant: Extra inputs"):
+        parse_file(
+            yaml.safe_dump(
+                {"Applications": [{"Name": "app", "Grants": {"refresh_token": {"TestGrant": {}}}}]}
+            )
         )
-    REGISTRY.of(ExampleGrantConfig("fine")).check(ExampleGrantConfig("fine"), world.directory.config)
 
 
-def test_the_default_registry_round_trips_the_stored_format_unchanged(world: World) -> None:
+def test_every_row_round_trips_through_sso_admin_the_file_and_the_store(world: World) -> None:
+    config = world.directory.config
+    app = world.directory.applications[APP]
+    assert list(app.grants) == list(GRANTS.uris)  # APP has one grant of every row
+    for uri, grant in app.grants.items():
+        assert grant_in(uri, GRANTS.union_of(grant)) == grant  # PutApplicationGrant <- GetApplicationGrant
+        assert codec.grant_from_doc(codec.grant_to_doc(grant)) == grant
+    exported = export_configuration(config)
+    back = resolve(parse_file(exported), None, config.instance.owner_account_id, now=0.0)
+    assert next(a for a in back.applications if a.arn == APP).grants == app.grants
+
+
+def test_the_botocore_models_know_exactly_the_rows_of_grants() -> None:
+    """sso-admin's ``GrantType`` enum and ``Grant`` union, and CreateTokenWithIAM's members, are the registry's:
+    the skeleton validates against them, so ``grant_in`` never sees a grant type outside ``GRANTS``."""
+    session = botocore.session.get_session()
+    admin = session.get_service_model("sso-admin")
+    assert admin.shape_for("GrantType").enum == list(GRANTS.uris)
+    assert sorted(admin.shape_for("Grant").members) == sorted(k.member for k in GRANTS)
+    members = session.get_service_model("sso-oidc").operation_model("CreateTokenWithIAM").input_shape.members
+    assert {wire_name(p) for k in GRANTS for p in k.parameters} <= set(members)
+
+
+def test_the_stored_format_is_unchanged(world: World) -> None:
     app = world.directory.applications[APP]
     docs = {gt: codec.grant_to_doc(g) for gt, g in app.grants.items()}
     assert docs == {

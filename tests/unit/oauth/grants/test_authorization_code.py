@@ -9,7 +9,7 @@ from ssoidc.oauth.authorize import CodeIssuer
 from ssoidc.oauth.grants.authorization_code import AUTHORIZATION_CODE
 from ssoidc.oauth.pkce import s256
 from ssoidc.oauth.request import TokenRequest
-from tests.unit.oauth.conftest import ALICE, APP, BOB, DEFAULT_SCOPES, REDIRECT, World
+from tests.helpers.grants import ALICE, APP, BOB, DEFAULT_SCOPES, REDIRECT, World
 
 pytestmark = pytest.mark.anyio
 VERIFIER = "v" * 43

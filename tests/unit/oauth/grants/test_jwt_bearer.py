@@ -9,7 +9,7 @@ from ssoidc.errors import AccessDenied, InvalidGrant, InvalidRequest, InvalidSco
 from ssoidc.model import AuthorizedTokenIssuer, JwtBearerGrantConfig
 from ssoidc.oauth.grants.jwt_bearer import JWT_BEARER
 from ssoidc.oauth.request import TokenRequest
-from tests.unit.oauth.conftest import APP, DEFAULT_SCOPES, OTHER, TTI, World
+from tests.helpers.grants import APP, DEFAULT_SCOPES, OTHER, TTI, World
 
 pytestmark = pytest.mark.anyio
 

@@ -11,7 +11,7 @@ from ssoidc.model import ConfigSnapshot
 from ssoidc.oauth.grants.jwt_bearer import JWT_BEARER
 from ssoidc.oauth.grants.refresh_token import REFRESH_TOKEN
 from ssoidc.oauth.request import TokenRequest
-from tests.unit.oauth.conftest import ALICE, APP, OTHER, World
+from tests.helpers.grants import ALICE, APP, OTHER, World
 
 pytestmark = pytest.mark.anyio
 

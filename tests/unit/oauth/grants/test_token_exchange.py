@@ -10,7 +10,7 @@ from ssoidc.model import GRANT_REFRESH_TOKEN, TOKEN_TYPE_ACCESS, TOKEN_TYPE_REFR
 from ssoidc.oauth.grants.jwt_bearer import JWT_BEARER
 from ssoidc.oauth.grants.token_exchange import TOKEN_EXCHANGE
 from ssoidc.oauth.request import TokenRequest, TokenResult
-from tests.unit.oauth.conftest import APP, OTHER, World
+from tests.helpers.grants import APP, OTHER, World
 
 pytestmark = pytest.mark.anyio
 
