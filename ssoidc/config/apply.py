@@ -13,13 +13,21 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import yaml
 from pydantic import ValidationError
 
 from ssoidc.admin.rules import check as check_rules
-from ssoidc.aws.mapping import group_from_shape, user_from_shape
+from ssoidc.aws.mapping import (
+    access_scope_from_shape,
+    application_from_shape,
+    authentication_method_from_shape,
+    group_from_shape,
+    trusted_token_issuer_from_shape,
+    user_from_shape,
+)
+from ssoidc.aws.shapes import sso_admin as sa
 from ssoidc.config.schema import (
     ConfigFile,
     TagSpec,
@@ -34,7 +42,6 @@ from ssoidc.ids import (
     new_issuer_arn,
 )
 from ssoidc.model import (
-    AccessScope,
     Application,
     Assignment,
     Configuration,
@@ -147,20 +154,19 @@ def resolve(
     old_tti = {t.name: t for t in (current.trusted_token_issuers if current else ())}
     issuers: list[TrustedTokenIssuer] = []
     for ti, t in enumerate(spec.TrustedTokenIssuers):
-        c = t.TrustedTokenIssuerConfiguration.OidcJwtConfiguration
         prev = old_tti.get(t.Name)
         arn = (
             t.TrustedTokenIssuerArn
             or (prev.arn if prev and prev.arn.split("/")[1] == inst_id else None)
             or new_issuer_arn(account_id, inst_id)
         )
+        configuration = cast(
+            sa.TrustedTokenIssuerConfiguration, t.TrustedTokenIssuerConfiguration.model_dump()
+        )
+        issuer = trusted_token_issuer_from_shape(t.Name, configuration, arn=arn)  # the wire's mapping
         issuers.append(
-            TrustedTokenIssuer(
-                arn=arn,
-                name=t.Name,
-                issuer_url=c.IssuerUrl,
-                claim_attribute_path=c.ClaimAttributePath,
-                identity_store_attribute_path=c.IdentityStoreAttributePath,
+            replace(
+                issuer,
                 allowed_algorithms=tuple(t.AllowedAlgorithms),
                 tags=_tags(t.Tags, f"TrustedTokenIssuers[{ti}]", problems),
             )
@@ -224,7 +230,8 @@ def resolve(
             grants[gt] = kind.from_wire(gspec.members[kind.member].model_dump(), reader)
         actor_policy = None
         if "IAM" in a.AuthenticationMethods:
-            actor_policy = a.AuthenticationMethods["IAM"].Iam.ActorPolicy
+            method = cast(sa.AuthenticationMethod, a.AuthenticationMethods["IAM"].model_dump())
+            actor_policy = authentication_method_from_shape(method)
             try:
                 Policy.parse(actor_policy, kind="resource")
             except PolicyError as exc:
@@ -247,7 +254,7 @@ def resolve(
                         f"{where}.AccessScopes[{si}].AuthorizedTargets[{ti}]: {target!r} is neither an application in"
                         " this file nor the instance ARN"
                     )
-            scopes.append(AccessScope(s.Scope, tuple(targets)))
+            scopes.append(access_scope_from_shape({"Scope": s.Scope, "AuthorizedTargets": targets}))
         for xi, asg in enumerate(a.Assignments):
             ref_map = user_ref if asg.PrincipalType == "USER" else group_ref
             pid = ref_map.get(asg.PrincipalId)
@@ -259,26 +266,25 @@ def resolve(
                 continue
             assignments.append(Assignment(arn, asg.PrincipalType, pid))
         prev_app = old_by_arn.get(arn)
-        portal = a.PortalOptions
+        described = a.model_dump(
+            include={"Name", "ApplicationProviderArn", "Status", "Description", "PortalOptions"},
+            exclude_none=True,
+        )
+        app = application_from_shape(  # the wire's mapping of what CreateApplication describes
+            cast(sa.CreateApplicationRequest, {**described, "InstanceArn": instance.instance_arn}),
+            arn=arn,
+            created_at=epoch(a.CreatedDate)
+            if a.CreatedDate is not None
+            else (prev_app.created_at if prev_app is not None else now),
+        )
         applications.append(
-            Application(
-                arn=arn,
-                name=a.Name,
-                instance_arn=instance.instance_arn,
-                provider_arn=a.ApplicationProviderArn,
-                status=a.Status,
-                description=a.Description,
+            replace(
+                app,
                 grants=grants,
                 actor_policy=actor_policy,
                 access_scopes=tuple(scopes),
                 assignment_required=a.AssignmentRequired,
-                created_at=epoch(a.CreatedDate)
-                if a.CreatedDate is not None
-                else (prev_app.created_at if prev_app is not None else now),
                 tags=_tags(a.Tags, where, problems),
-                portal_visibility=portal.Visibility,
-                sign_in_origin=portal.SignInOptions.Origin,
-                application_url=portal.SignInOptions.ApplicationUrl or "",
             )
         )
     if problems:

@@ -16,8 +16,11 @@ and exporting that result gives the same text again. To get there the file:
 A DELETED instance (sso-admin DeleteInstance) holds nothing and is not exported: the document is empty apart
 from a comment, and applying it creates a new, empty instance with new identifiers, as CreateInstance would.
 A profile attribute the file cannot express makes the export fail (``ConfigError``) rather than lose it.
-Members written exactly as on the sso-admin / identitystore wire (tags, external ids, access scopes, the IAM
-authentication method, the OIDC JWT configuration) come from ``ssoidc.aws.mapping``.
+Every entity is first mapped to its sso-admin / identitystore wire shape by ``ssoidc.aws.mapping`` (the one
+PascalCase mapping the admin APIs use); this module only orders the members as the schema does, drops the
+members the file does not hold (``IdentityStoreId``, ``CreatedFrom``...) or defaults, and adds the file's own
+(``Members`` of a group, ``Assignments`` of an application, ``AllowedAlgorithms`` of an issuer). The file's
+defaults differ from the wire's in one place: an email's ``Type`` defaults to ``work`` and ``Primary`` to true.
 """
 
 from __future__ import annotations
@@ -32,10 +35,14 @@ from pydantic import BaseModel
 from ssoidc.admin.applications import CUSTOM_PROVIDER
 from ssoidc.aws.mapping import (
     access_scope_to_shape,
+    application_to_shape,
+    assignment_to_shape,
     authentication_method_to_shape,
-    external_ids_to_shape,
+    email_to_shape,
+    group_to_shape,
     oidc_jwt_configuration_to_shape,
     tags_to_shape,
+    user_to_shape,
 )
 from ssoidc.config.schema import (
     NAME_PROFILE_MEMBERS,
@@ -48,6 +55,7 @@ from ssoidc.errors import ConfigError
 from ssoidc.model import (
     Application,
     Configuration,
+    Email,
     Group,
     Instance,
     TrustedTokenIssuer,
@@ -65,7 +73,12 @@ _RECORDS: dict[str, type[BaseModel]] = {
 
 class _Dumper(yaml.SafeDumper):
     """PyYAML's safe dumper, but strings holding a line separator other than ``\\n`` are double-quoted: in the
-    other styles PyYAML folds NEL, U+2028 and U+2029 into spaces or line feeds, which would change the value."""
+    other styles PyYAML folds NEL, U+2028 and U+2029 into spaces or line feeds, which would change the value.
+    It never writes anchors and aliases: a value shared by two members is written out twice, so the text does not
+    depend on which objects happen to be shared in memory."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
 
 
 def _represent_str(dumper: yaml.SafeDumper, data: str) -> yaml.Node:
@@ -116,24 +129,23 @@ def _issuer(t: TrustedTokenIssuer) -> dict[str, Any]:
 
 
 def _application(a: Application, config: Configuration) -> dict[str, Any]:
+    shape = application_to_shape(a, config, region="")  # the wire's mapping; the file omits its defaults
     out: dict[str, Any] = {"Name": a.name, "ApplicationArn": a.arn}
-    if a.provider_arn != CUSTOM_PROVIDER:
-        out["ApplicationProviderArn"] = a.provider_arn
-    if a.description:
-        out["Description"] = a.description
-    if a.status != "ENABLED":
-        out["Status"] = a.status
+    if shape["ApplicationProviderArn"] != CUSTOM_PROVIDER:
+        out["ApplicationProviderArn"] = shape["ApplicationProviderArn"]
+    if "Description" in shape:
+        out["Description"] = shape["Description"]
+    if shape["Status"] != "ENABLED":
+        out["Status"] = shape["Status"]
     out["CreatedDate"] = _timestamp(a.created_at)
     portal: dict[str, Any] = {}
-    sign_in: dict[str, Any] = {}
-    if a.sign_in_origin != "IDENTITY_CENTER":
-        sign_in["Origin"] = a.sign_in_origin
-    if a.application_url:
-        sign_in["ApplicationUrl"] = a.application_url
+    sign_in: dict[str, Any] = dict(shape["PortalOptions"]["SignInOptions"])
+    if sign_in["Origin"] == "IDENTITY_CENTER":
+        del sign_in["Origin"]
     if sign_in:
         portal["SignInOptions"] = sign_in
-    if a.portal_visibility != "ENABLED":
-        portal["Visibility"] = a.portal_visibility
+    if shape["PortalOptions"]["Visibility"] != "ENABLED":
+        portal["Visibility"] = shape["PortalOptions"]["Visibility"]
     if portal:
         out["PortalOptions"] = portal
     out["AssignmentRequired"] = a.assignment_required
@@ -148,22 +160,37 @@ def _application(a: Application, config: Configuration) -> dict[str, Any]:
     if a.access_scopes:
         out["AccessScopes"] = [access_scope_to_shape(s) for s in a.access_scopes]
     assigned = [
-        {"PrincipalType": x.principal_type, "PrincipalId": x.principal_id}
-        for x in config.assignments
-        if x.application_arn == a.arn
+        {"PrincipalType": x["PrincipalType"], "PrincipalId": x["PrincipalId"]}
+        for x in map(assignment_to_shape, config.assignments)
+        if x["ApplicationArn"] == a.arn
     ]
     if assigned:
         out["Assignments"] = assigned
     return _with_tags(out, a.tags)
 
 
+def _email(e: Email) -> dict[str, Any]:
+    """An email as the file writes it: the wire's members, less the file's defaults (``Type: work``,
+    ``Primary: true``), plus what the wire leaves out but the file does not default to (no type, not primary)."""
+    item: dict[str, Any] = dict(email_to_shape(e))
+    if item.get("Type") == "work":
+        del item["Type"]
+    elif "Type" not in item:
+        item["Type"] = ""
+    if not item.pop("Primary", False):
+        item["Primary"] = False
+    return item
+
+
+#: The order of a user's members in the file (the schema's), and of the members of its ``Name``.
+_USER_ORDER = ("UserName", "UserId", "DisplayName", "Name", "Emails", "ExternalIds", *PROFILE_MEMBERS)
+_NAME_ORDER = ("GivenName", "FamilyName", *NAME_PROFILE_MEMBERS)
+
+
 def _user(u: User) -> dict[str, Any]:
-    out: dict[str, Any] = {"UserName": u.user_name, "UserId": u.user_id}
-    if u.display_name:
-        out["DisplayName"] = u.display_name
-    profile = dict(u.profile)
+    profile = u.profile
     unknown = sorted(set(profile) - {"Name", *PROFILE_MEMBERS})
-    extra_name = dict(profile.pop("Name", None) or {})
+    extra_name = profile.get("Name") or {}
     unknown += [f"Name.{k}" for k in sorted(set(extra_name) - set(NAME_PROFILE_MEMBERS))]
     for member, model in _RECORDS.items():
         for i, rec in enumerate(profile.get(member) or ()):
@@ -173,42 +200,25 @@ def _user(u: User) -> dict[str, Any]:
             f"user {u.user_name!r}: profile attributes {', '.join(unknown)} cannot be written to a configuration"
             " file"
         )
-    for member, model in _RECORDS.items():  # members in the schema's order, so the text is canonical
-        if member in profile:
-            profile[member] = [{k: rec[k] for k in model.model_fields if k in rec} for rec in profile[member]]
-    name: dict[str, Any] = {}
-    if u.given_name:
-        name["GivenName"] = u.given_name
-    if u.family_name:
-        name["FamilyName"] = u.family_name
-    name.update((k, extra_name[k]) for k in NAME_PROFILE_MEMBERS if k in extra_name)
-    if name:
-        out["Name"] = name
-    if u.emails:
-        emails = []
-        for e in u.emails:
-            item: dict[str, Any] = {"Value": e.value} if e.value else {}
-            if e.type != "work":
-                item["Type"] = e.type
-            if not e.primary:
-                item["Primary"] = False
-            emails.append(item)
-        out["Emails"] = emails
-    if u.external_ids:
-        out["ExternalIds"] = external_ids_to_shape(u.external_ids)
-    out.update((k, profile[k]) for k in PROFILE_MEMBERS if k in profile)
-    return out
+    shape: dict[str, Any] = dict(user_to_shape(u, ""))  # the wire's mapping, in the file's order and defaults
+    if "Name" in shape:
+        shape["Name"] = {k: shape["Name"][k] for k in _NAME_ORDER if k in shape["Name"]}
+    if "Emails" in shape:
+        shape["Emails"] = [_email(e) for e in u.emails]
+    for member, model in _RECORDS.items():  # record members in the schema's order, so the text is canonical
+        if member in shape:
+            shape[member] = [{k: rec[k] for k in model.model_fields if k in rec} for rec in shape[member]]
+    return {k: shape[k] for k in _USER_ORDER if k in shape}
+
+
+_GROUP_ORDER = ("DisplayName", "GroupId", "Description", "Members", "ExternalIds")
 
 
 def _group(g: Group) -> dict[str, Any]:
-    out: dict[str, Any] = {"DisplayName": g.display_name, "GroupId": g.group_id}
-    if g.description:
-        out["Description"] = g.description
+    shape: dict[str, Any] = dict(group_to_shape(g, ""))  # the wire's mapping, plus the file's Members
     if g.member_user_ids:
-        out["Members"] = list(g.member_user_ids)
-    if g.external_ids:
-        out["ExternalIds"] = external_ids_to_shape(g.external_ids)
-    return out
+        shape["Members"] = list(g.member_user_ids)
+    return {k: shape[k] for k in _GROUP_ORDER if k in shape}
 
 
 def export_document(config: Configuration) -> dict[str, Any]:
