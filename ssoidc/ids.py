@@ -45,3 +45,12 @@ def new_access_key_id() -> str:
 def new_secret_access_key() -> str:
     """A 40-character secret access key (the alphabet IAM uses)."""
     return "".join(secrets.choice(string.ascii_letters + string.digits + "+/") for _ in range(40))
+
+
+_MEMBERSHIP_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:ssoidc:identitystore:group-membership")
+
+
+def membership_id(group_id: str, user_id: str) -> str:
+    """The deterministic id of the membership of ``user_id`` in ``group_id`` (a UUID: the ResourceId pattern), so
+    it survives ``ssoidc export`` / ``ssoidc apply`` round trips without being chosen again."""
+    return str(uuid.uuid5(_MEMBERSHIP_NAMESPACE, f"{group_id}/{user_id}"))

@@ -151,6 +151,15 @@ class Group:
 
 
 @dataclass(frozen=True, slots=True)
+class Membership:
+    """A user's membership of a group (identitystore ``GroupMembership``); its id is derived from the pair."""
+
+    membership_id: str
+    group_id: str
+    user_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class Assignment:
     application_arn: str
     principal_type: PrincipalType

@@ -20,28 +20,13 @@ DescribeGroupMembership, GetUserId, GetGroupId, GetGroupMembershipId, List* and 
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from ssoidc.admin.editor import Edit
 from ssoidc.errors import Conflict, ResourceNotFound, ValidationFailed
-from ssoidc.ids import new_directory_id
-from ssoidc.model import Configuration, ExternalId, Group, Instance, User
-
-_MEMBERSHIP_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:ssoidc:identitystore:group-membership")
-
-
-@dataclass(frozen=True, slots=True)
-class Membership:
-    membership_id: str
-    group_id: str
-    user_id: str
-
-
-def membership_id(group_id: str, user_id: str) -> str:
-    """The deterministic id of the membership of ``user_id`` in ``group_id`` (a UUID: the ResourceId pattern)."""
-    return str(uuid.uuid5(_MEMBERSHIP_NAMESPACE, f"{group_id}/{user_id}"))
+from ssoidc.ids import membership_id, new_directory_id
+from ssoidc.model import Configuration, ExternalId, Group, Instance, Membership, User
 
 
 # -- lookups ------------------------------------------------------------------------------------------------------

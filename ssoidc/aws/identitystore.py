@@ -44,7 +44,8 @@ from ssoidc.aws.models import ShapeError, service_model, validate
 from ssoidc.aws.shapes import identitystore as ids
 from ssoidc.aws.skeleton import Call
 from ssoidc.errors import ValidationFailed
-from ssoidc.model import Configuration, Group, User
+from ssoidc.ids import membership_id
+from ssoidc.model import Configuration, Group, Membership, User
 
 SERVICE = "identitystore"
 
@@ -431,7 +432,7 @@ class IdentityStoreApi:
         config = await self._config(inp)
         group = d.get_group(config, inp["GroupId"])
         items = [
-            d.Membership(d.membership_id(group.group_id, u), group.group_id, u) for u in group.member_user_ids
+            Membership(membership_id(group.group_id, u), group.group_id, u) for u in group.member_user_ids
         ]
         return self._memberships_page(items, inp)
 
@@ -444,7 +445,7 @@ class IdentityStoreApi:
 
     def _memberships_page(
         self,
-        items: list[d.Membership],
+        items: list[Membership],
         inp: ids.ListGroupMembershipsRequest | ids.ListGroupMembershipsForMemberRequest,
     ) -> ids.ListGroupMembershipsResponse:
         chunk, nxt = page(items, lambda ms: ms.membership_id, inp.get("NextToken"), inp.get("MaxResults"))

@@ -20,7 +20,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any, cast
 
-from ssoidc.admin.directory import Membership
 from ssoidc.aws.models import service_model
 from ssoidc.aws.shapes import identitystore as ids
 from ssoidc.aws.shapes import sso_admin as sa
@@ -34,6 +33,7 @@ from ssoidc.model import (
     ExternalId,
     Group,
     Instance,
+    Membership,
     TrustedTokenIssuer,
     User,
 )

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-from ssoidc.model import Configuration
+from ssoidc.model import Assignment, Configuration, Group, Membership, User
 
 
 class StorageError(Exception):
@@ -32,6 +32,18 @@ class AlreadyExists(Exception):
     An internal signal between a store and its callers, deliberately not a ``KeyError``, so a ``KeyError`` bug is
     never mistaken for a duplicate.
     """
+
+
+class Missing(Exception):
+    """A directory write named a row that does not exist (``kind``: user, group, application, membership).
+
+    Nothing was written. Like ``AlreadyExists``, an internal signal the domain maps to its own error.
+    """
+
+    def __init__(self, kind: str, key: str) -> None:
+        super().__init__(kind, key)
+        self.kind = kind
+        self.key = key
 
 
 class VersionConflict(Exception):
@@ -155,7 +167,8 @@ class ConfigStore(Protocol):
         revoke_subjects: Sequence[str] = (),
         now: float = 0.0,
     ) -> int:
-        """Replace the whole configuration and bump the version, as one transaction; returns the new version.
+        """Replace the whole configuration (catalogue and directory: ``ssoidc apply``) and bump the version, as one
+        transaction; returns the new version.
 
         * ``expected_version``: write only if the stored version still equals it, else raise ``VersionConflict``.
         * ``idempotency``: insert this record in the same transaction; raise ``VersionConflict`` (writing
@@ -166,7 +179,141 @@ class ConfigStore(Protocol):
         """
         ...
 
+    async def load_catalogue(self) -> tuple[Configuration | None, int]:
+        """The instance, trusted token issuers and applications, and the version; the directory fields (users,
+        groups, assignments) are empty: they are read per entity (``DirectoryStore``)."""
+        ...
+
+    async def replace_catalogue(
+        self,
+        config: Configuration,
+        *,
+        expected_version: int | None = None,
+        idempotency: IdempotencyRecord | None = None,
+        revoke_subjects: Sequence[str] = (),
+        now: float = 0.0,
+    ) -> int:
+        """``replace_configuration`` for the catalogue only (``config``'s directory fields are ignored): rows that
+        did not change are left alone, an application that is gone takes its assignments with it, and when the
+        instance is replaced or no longer ACTIVE the whole directory is emptied and its users' tokens revoked."""
+        ...
+
     async def get_idempotency(self, key: str) -> IdempotencyRecord | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One entry of the change feed: the configuration version a write made, and an entity it changed.
+
+    ``kind`` is ``catalogue`` (the instance, trusted token issuers and applications: ``key`` empty),
+    ``credential`` (an access key id), ``user``, ``group`` (an id), ``membership`` (``<group id>|<user id>``) or
+    ``assignment`` (``<application ARN>|<principal type>|<principal id>``); ``directory`` (empty key) means the
+    whole directory was replaced (``replace_configuration``, an instance deleted).
+    """
+
+    version: int
+    kind: str
+    key: str
+
+
+CHANGE_RETENTION = 10_000
+"""How many versions of change-feed entries ``purge_expired`` keeps; a reader further behind reloads everything."""
+
+
+class DirectoryStore(Protocol):
+    """The identity store and the application assignments, one row per entity (identitystore, sso-admin).
+
+    Every write is one transaction that touches only the rows it names and what they cascade to; it bumps the
+    configuration version and records a ``Change`` per entity, so two writes conflict only when they touch the
+    same entity (or the same unique name). Uniqueness and references are enforced by the store: ``AlreadyExists``
+    (``args[0]``: ``user_id``, ``user_name``, ``group_id``, ``group_name`` or ``membership``) and ``Missing``.
+
+    Lookup attributes (``find_users`` / ``find_groups``): ``username`` (a user's UserName, case-insensitively),
+    ``displayname`` (a group's DisplayName, exactly), ``emails.value``, ``externalids`` (an external id's Id under
+    any issuer), ``externalids.<issuer in lower case>`` (the Id under that issuer) and ``externalid`` (the exact
+    pair, as ``storage.common.external_key`` writes it: a JSON array). Lists are ordered by id, and ``after`` is
+    the last id of the previous page. Groups are returned without their members (``member_user_ids`` is empty): memberships have their own rows.
+    """
+
+    async def get_user(self, user_id: str) -> User | None: ...
+
+    async def find_users(self, attribute: str, value: str, *, limit: int = 2) -> list[User]: ...
+
+    async def list_users(self, *, after: str = "", limit: int = 100) -> list[User]: ...
+
+    async def create_user(self, user: User) -> None: ...
+
+    async def update_user(self, user: User) -> None:
+        """Replace the stored user of ``user.user_id`` (``Missing`` if none; ``AlreadyExists`` for a taken name)."""
+        ...
+
+    async def delete_user(self, user_id: str, *, now: float) -> bool:
+        """Delete the user, its memberships and assignments, and revoke its tokens (``user:<id>`` at ``now``)."""
+        ...
+
+    async def get_group(self, group_id: str) -> Group | None: ...
+
+    async def find_groups(self, attribute: str, value: str, *, limit: int = 2) -> list[Group]: ...
+
+    async def list_groups(self, *, after: str = "", limit: int = 100) -> list[Group]: ...
+
+    async def create_group(self, group: Group) -> None: ...
+
+    async def update_group(self, group: Group) -> None: ...
+
+    async def delete_group(self, group_id: str) -> bool:
+        """Delete the group with its memberships and assignments (members' tokens are not revoked)."""
+        ...
+
+    async def get_membership(self, membership_id: str) -> Membership | None: ...
+
+    async def find_membership(self, group_id: str, user_id: str) -> Membership | None: ...
+
+    async def list_memberships(
+        self, *, group_id: str | None = None, user_id: str | None = None, after: str = "", limit: int = 100
+    ) -> list[Membership]:
+        """Memberships of a group, or of a user, ordered by membership id."""
+        ...
+
+    async def member_groups(self, user_id: str, group_ids: Sequence[str]) -> set[str]:
+        """Which of ``group_ids`` the user is a member of."""
+        ...
+
+    async def create_membership(self, membership: Membership) -> None:
+        """``Missing("group" | "user")`` if either is gone; ``AlreadyExists("membership")`` for the same pair."""
+        ...
+
+    async def delete_membership(self, membership_id: str) -> bool: ...
+
+    async def is_assigned(self, application_arn: str, user_id: str) -> bool:
+        """True if the user, or a group the user is a member of, is assigned to the application."""
+        ...
+
+    async def has_assignment(self, assignment: Assignment) -> bool: ...
+
+    async def list_assignments(
+        self,
+        *,
+        application_arn: str | None = None,
+        principal: tuple[str, str] | None = None,
+        after: str = "",
+        limit: int = 100,
+    ) -> list[Assignment]:
+        """An application's assignments ordered by ``<type>/<principal id>``, or a principal's (``(type, id)``)
+        ordered by application ARN; ``after`` is that key of the previous page's last item."""
+        ...
+
+    async def create_assignment(self, assignment: Assignment) -> bool:
+        """Store the assignment; False if it existed (nothing written). ``Missing("application" | "user" |
+        "group")`` if what it names is gone."""
+        ...
+
+    async def delete_assignment(self, assignment: Assignment) -> bool: ...
+
+    async def changes_since(self, version: int, *, limit: int = 1000) -> list[Change] | None:
+        """The changes after ``version``, oldest first, at most ``limit``; None if the feed no longer reaches back
+        to ``version`` (or holds more than ``limit``): the reader then reloads everything."""
+        ...
 
 
 class CredentialStore(Protocol):
@@ -268,7 +415,9 @@ class SignInStore(Protocol):
     async def clear_failures(self, key: str) -> None: ...
 
 
-class Store(ConfigStore, CredentialStore, KeyStore, TokenStore, CodeStore, SignInStore, Protocol):
+class Store(
+    ConfigStore, DirectoryStore, CredentialStore, KeyStore, TokenStore, CodeStore, SignInStore, Protocol
+):
     """Everything a node needs. Implementations: ``SqliteStore``, ``PostgresStore``, ``MemoryStore`` (tests)."""
 
     kind: str

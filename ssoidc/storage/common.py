@@ -13,6 +13,7 @@ at import, with ``numbered``. Row mappers take a row as either driver returns it
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 import time
@@ -24,7 +25,8 @@ import orjson
 
 from ssoidc.base64url import b64u
 from ssoidc.crypto import Sealer, derive_key
-from ssoidc.model import Configuration
+from ssoidc.ids import membership_id
+from ssoidc.model import Assignment, Configuration, ExternalId, Group, Membership, User
 from ssoidc.storage import codec
 from ssoidc.storage.base import (
     IDEMPOTENCY_TTL_SECONDS,
@@ -493,22 +495,27 @@ def statements(sql: str) -> list[str]:
     return [s.strip() for s in body.split(";") if s.strip()]
 
 
+CATALOGUE_KINDS = ("instance", "issuer", "application")
+"""The ``config_resources`` kinds: the catalogue, read whole into every worker's snapshot."""
+
+
 def config_rows(config: Configuration) -> list[tuple[str, str, str]]:
-    """``config_resources`` rows ``(kind, id, JSON document)`` of ``config``, in the order they are stored."""
+    """``config_resources`` rows ``(kind, id, JSON document)`` of the catalogue of ``config`` (the instance,
+    issuers and applications), in the order they are stored. The directory has tables of its own."""
     rows = [("instance", config.instance.instance_arn, codec.to_doc(config.instance))]
     rows += [("issuer", t.arn, codec.to_doc(t)) for t in config.trusted_token_issuers]
     rows += [("application", a.arn, codec.to_doc(a)) for a in config.applications]
-    rows += [("user", u.user_id, codec.to_doc(u)) for u in config.users]
-    rows += [("group", g.group_id, codec.to_doc(g)) for g in config.groups]
-    rows += [
-        ("assignment", f"{a.application_arn}|{a.principal_type}|{a.principal_id}", codec.to_doc(a))
-        for a in config.assignments
-    ]
     return [(k, i, orjson.dumps(d).decode()) for k, i, d in rows]
 
 
-def config_from_rows(rows: Iterable[tuple[str, str | bytes]]) -> Configuration | None:
-    """The configuration stored as ``(kind, JSON document)`` rows (in stored order); None if there is none."""
+def config_from_rows(
+    rows: Iterable[tuple[str, str | bytes]],
+    users: Iterable[User] = (),
+    groups: Iterable[Group] = (),
+    assignments: Iterable[Assignment] = (),
+) -> Configuration | None:
+    """The configuration of catalogue rows ``(kind, JSON document)`` (in stored order) and the directory;
+    None if there is no instance."""
     by_kind: dict[str, list[dict[str, Any]]] = {}
     for kind, doc in rows:
         by_kind.setdefault(kind, []).append(orjson.loads(doc))
@@ -518,7 +525,104 @@ def config_from_rows(rows: Iterable[tuple[str, str | bytes]]) -> Configuration |
         instance=codec.instance_from_doc(by_kind["instance"][0]),
         trusted_token_issuers=tuple(codec.issuer_from_doc(d) for d in by_kind.get("issuer", [])),
         applications=tuple(codec.application_from_doc(d) for d in by_kind.get("application", [])),
-        users=tuple(codec.user_from_doc(d) for d in by_kind.get("user", [])),
-        groups=tuple(codec.group_from_doc(d) for d in by_kind.get("group", [])),
-        assignments=tuple(codec.assignment_from_doc(d) for d in by_kind.get("assignment", [])),
+        users=tuple(users),
+        groups=tuple(groups),
+        assignments=tuple(assignments),
+    )
+
+
+# -- the directory: users, groups, memberships, assignments -------------------------------------------------------
+def user_name_key(user_name: str) -> str:
+    """The unique key of a UserName: the identity store compares names case-insensitively."""
+    return user_name.lower()
+
+
+def user_attributes(user: User) -> list[tuple[str, str]]:
+    """The ``(attribute, value)`` index rows of a user (``DirectoryStore``'s lookup attributes but username)."""
+    out = {("emails.value", e.value) for e in user.emails if e.value}
+    for x in user.external_ids:
+        out |= {
+            ("externalids", x.id),
+            (f"externalids.{x.issuer.lower()}", x.id),
+            ("externalid", external_key(x)),
+        }
+    return sorted(out)
+
+
+def group_attributes(group: Group) -> list[tuple[str, str]]:
+    """The ``(attribute, value)`` index rows of a group (its external ids; displayname has its own column)."""
+    return sorted({("externalid", external_key(x)) for x in group.external_ids})
+
+
+def external_key(x: ExternalId) -> str:
+    """The ``externalid`` lookup value: the pair as a JSON array (unambiguous whatever the two strings hold)."""
+    return orjson.dumps([x.issuer, x.id]).decode()
+
+
+def user_doc(user: User) -> str:
+    return orjson.dumps(codec.to_doc(user)).decode()
+
+
+def group_doc(group: Group) -> str:
+    """A group's document, without its members (they are ``memberships`` rows)."""
+    doc = codec.to_doc(group)
+    doc["members"] = []
+    return orjson.dumps(doc).decode()
+
+
+def user_of(doc: str | bytes) -> User:
+    return codec.user_from_doc(orjson.loads(doc))
+
+
+def group_of(doc: str | bytes, members: Iterable[str] = ()) -> Group:
+    group = codec.group_from_doc(orjson.loads(doc))
+    return dataclasses.replace(group, member_user_ids=tuple(members))
+
+
+def assignment_key(a: Assignment) -> str:
+    """The change-feed key of an assignment."""
+    return f"{a.application_arn}|{a.principal_type}|{a.principal_id}"
+
+
+def principal_order(a: Assignment) -> str:
+    """The order of an application's assignments (ListApplicationAssignments' pages)."""
+    return f"{a.principal_type}/{a.principal_id}"
+
+
+def memberships_of(groups: Iterable[Group]) -> list[Membership]:
+    """Every membership ``groups`` list, in order."""
+    return [
+        Membership(membership_id(g.group_id, uid), g.group_id, uid)
+        for g in groups
+        for uid in g.member_user_ids
+    ]
+
+
+def legacy_directory(
+    rows: Iterable[tuple[str, str | bytes]],
+) -> tuple[list[User], list[Group], list[Assignment]]:
+    """The directory stored as ``config_resources`` documents before migration 8 (kinds user, group, assignment,
+    in stored order): what that migration moves into the directory tables."""
+    users: list[User] = []
+    groups: list[Group] = []
+    assignments: list[Assignment] = []
+    for kind, doc in rows:
+        d = orjson.loads(doc)
+        if kind == "user":
+            users.append(codec.user_from_doc(d))
+        elif kind == "group":
+            groups.append(codec.group_from_doc(d))
+        elif kind == "assignment":
+            assignments.append(codec.assignment_from_doc(d))
+    return users, groups, assignments
+
+
+def catalogue_only(config: Configuration) -> Configuration:
+    return dataclasses.replace(config, users=(), groups=(), assignments=())
+
+
+def clears_directory(stored: Configuration | None, new: Configuration) -> bool:
+    """A catalogue write that replaces the instance, or leaves it not ACTIVE, empties the directory."""
+    return new.instance.status != "ACTIVE" or (
+        stored is not None and stored.instance.instance_arn != new.instance.instance_arn
     )

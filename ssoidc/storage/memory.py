@@ -27,17 +27,23 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
+
+import orjson
 
 from ssoidc.crypto import Sealer
 from ssoidc.errors import ConfigError
-from ssoidc.model import Configuration
+from ssoidc.ids import membership_id
+from ssoidc.model import Assignment, Configuration, Group, Membership, PrincipalType, User
 from ssoidc.storage.base import (
+    CHANGE_RETENTION,
     IDEMPOTENCY_TTL_SECONDS,
     AlreadyExists,
+    Change,
     CodeRecord,
     IdempotencyRecord,
     JtiReplay,
+    Missing,
     Redemption,
     SigningKey,
     StorageError,
@@ -60,20 +66,31 @@ from ssoidc.storage.common import (
     FamilyRevocation,
     LostRedemption,
     LostRotation,
+    assignment_key,
+    clears_directory,
     code_params,
     code_record,
     config_from_rows,
     config_rows,
     credential,
     credential_params,
+    group_attributes,
+    group_doc,
+    group_of,
     lost_redemption,
     lost_rotation,
     master_key_check,
+    memberships_of,
     next_failure,
+    principal_order,
     same_check,
     signing_key,
     token_params,
     token_record,
+    user_attributes,
+    user_doc,
+    user_name_key,
+    user_of,
 )
 
 _T_FAMILY = TOKEN_COLUMNS.index("family_id")
@@ -116,7 +133,19 @@ class MemoryData:
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
     meta: dict[str, str] = field(default_factory=dict)
     config: list[tuple[str, str]] = field(default_factory=list)
-    """``(kind, JSON document)`` rows of the configuration, in stored order (``config_rows``)."""
+    """``(kind, JSON document)`` rows of the catalogue, in stored order (``config_rows``)."""
+    seq: int = 0
+    """The insertion counter that orders directory rows (the SQL stores' ``seq`` columns)."""
+    users: dict[str, tuple[int, str]] = field(default_factory=dict)
+    """``user_id -> (seq, JSON document)``."""
+    groups: dict[str, tuple[int, str]] = field(default_factory=dict)
+    """``group_id -> (seq, JSON document without members)``."""
+    memberships: dict[str, tuple[int, str, str]] = field(default_factory=dict)
+    """``membership_id -> (seq, group_id, user_id)``."""
+    assignments: dict[tuple[str, str, str], int] = field(default_factory=dict)
+    """``(application ARN, principal type, principal id) -> seq``."""
+    changes: list[tuple[int, str, str]] = field(default_factory=list)
+    """The change feed: ``(version, kind, key)``, oldest first."""
     idempotency: dict[str, IdempotencyRecord] = field(default_factory=dict)
     revoked_subjects: dict[str, _Subject] = field(default_factory=dict)
     credentials: dict[str, tuple[Any, ...]] = field(default_factory=dict)
@@ -136,10 +165,86 @@ class MemoryData:
     def version(self) -> int:
         return int(self.meta.get("config_version", "0"))
 
-    def bump_version(self) -> int:
+    def bump_version(self, *changes: tuple[str, str]) -> int:
+        """The next version, with a change-feed entry per ``(kind, key)`` (``credential`` when none is named)."""
         version = self.version() + 1
         self.meta["config_version"] = str(version)
+        for kind, key in changes or (("credential", ""),):
+            self.changes.append((version, kind, key))
         return version
+
+    def bump_catalogue(self, *changes: tuple[str, str]) -> int:
+        """``bump_version`` for a catalogue write: the new version is also the catalogue's."""
+        version = self.bump_version(*changes)
+        self.meta["catalogue_version"] = str(version)
+        return version
+
+    def next_seq(self) -> int:
+        self.seq += 1
+        return self.seq
+
+    # -- the directory (the SQL stores' constraints and cascades, as checks) ----------------------------------
+    def user_docs(self) -> list[User]:
+        return [user_of(doc) for _, doc in sorted(self.users.values())]
+
+    def group_docs(self) -> list[Group]:
+        members: dict[str, list[tuple[int, str]]] = {}
+        for seq, gid, uid in self.memberships.values():
+            members.setdefault(gid, []).append((seq, uid))
+        return [
+            group_of(doc, [uid for _, uid in sorted(members.get(gid, []))])
+            for gid, (_, doc) in sorted(self.groups.items(), key=lambda kv: kv[1][0])
+        ]
+
+    def assignment_rows(self) -> list[Assignment]:
+        return [
+            Assignment(a, cast(PrincipalType, t), p)
+            for (a, t, p), _ in sorted(self.assignments.items(), key=lambda kv: kv[1])
+        ]
+
+    def check_user(self, user: User) -> None:
+        key = user_name_key(user.user_name)
+        for uid, (_, doc) in self.users.items():
+            if uid != user.user_id and user_name_key(user_of(doc).user_name) == key:
+                raise AlreadyExists("user_name")
+
+    def check_group(self, group: Group) -> None:
+        for gid, (_, doc) in self.groups.items():
+            if gid != group.group_id and group_of(doc).display_name == group.display_name:
+                raise AlreadyExists("group_name")
+
+    def application_arns(self) -> set[str]:
+        return {orjson.loads(doc)["arn"] for kind, doc in self.config if kind == "application"}
+
+    def drop_principal(self, principal_type: str, principal_id: str) -> None:
+        for k in [k for k in self.assignments if k[1] == principal_type and k[2] == principal_id]:
+            del self.assignments[k]
+
+    def clear_directory(self, now: float) -> None:
+        for uid in self.users:
+            self.revoke_subject(f"user:{uid}", now)
+        self.users.clear()
+        self.groups.clear()
+        self.memberships.clear()
+        self.assignments.clear()
+
+    def revoke_subject(self, subject: str, now: float) -> None:
+        marker = self.revoked_subjects.get(subject)
+        if marker is None:
+            self.revoked_subjects[subject] = _Subject(now)
+        else:  # never earlier; unsettled again, so purge re-reads the latest expiry later
+            marker.revoked_at, marker.expires_at = max(marker.revoked_at, now), None
+
+    def write_directory(self, config: Configuration) -> None:
+        """Replace the directory with the one of ``config`` (``replace_configuration``)."""
+        self.users = {u.user_id: (self.next_seq(), user_doc(u)) for u in config.users}
+        self.groups = {g.group_id: (self.next_seq(), group_doc(g)) for g in config.groups}
+        self.memberships = {
+            m.membership_id: (self.next_seq(), m.group_id, m.user_id) for m in memberships_of(config.groups)
+        }
+        self.assignments = {
+            (a.application_arn, a.principal_type, a.principal_id): self.next_seq() for a in config.assignments
+        }
 
     def subject_revocation(self, user_id: str, application_arn: str, issued_at: float) -> float | None:
         """When the user or the application was revoked, if at or after ``issued_at`` (``SUBJECT_JOINS``)."""
@@ -227,7 +332,57 @@ class MemoryStore:
     async def load_configuration(self) -> tuple[Configuration | None, int]:
         with self._tx() as d:
             rows, version = list(d.config), d.version()
+            users, groups, assignments = d.user_docs(), d.group_docs(), d.assignment_rows()
+        return config_from_rows(rows, users, groups, assignments), version
+
+    async def load_catalogue(self) -> tuple[Configuration | None, int]:
+        with self._tx() as d:
+            rows, version = list(d.config), int(d.meta.get("catalogue_version", "0"))
         return config_from_rows(rows), version
+
+    def _begin_config_write(
+        self,
+        d: MemoryData,
+        expected_version: int | None,
+        idempotency: IdempotencyRecord | None,
+        revoke_subjects: Sequence[str],
+        now: float,
+        versioned: str = "config_version",
+    ) -> None:
+        if expected_version is not None and int(d.meta.get(versioned, "0")) != expected_version:
+            raise VersionConflict(f"configuration version is no longer {expected_version}")
+        if idempotency is not None:
+            if idempotency.key in d.idempotency:
+                raise VersionConflict("idempotency key already used")
+            d.idempotency[idempotency.key] = idempotency
+        for subject in revoke_subjects:
+            d.revoke_subject(subject, now)
+
+    async def replace_catalogue(
+        self,
+        config: Configuration,
+        *,
+        expected_version: int | None = None,
+        idempotency: IdempotencyRecord | None = None,
+        revoke_subjects: Sequence[str] = (),
+        now: float = 0.0,
+    ) -> int:
+        rows = [(kind, doc) for kind, _id, doc in config_rows(config)]
+        with self._tx() as d:
+            stored = config_from_rows(d.config)
+            self._begin_config_write(
+                d, expected_version, idempotency, revoke_subjects, now, versioned="catalogue_version"
+            )
+            d.config = rows
+            changes = [("catalogue", "")]
+            if clears_directory(stored, config):
+                d.clear_directory(now)
+                changes.append(("directory", ""))
+            else:
+                apps = d.application_arns()
+                for k in [k for k in d.assignments if k[0] not in apps]:
+                    del d.assignments[k]
+            return d.bump_catalogue(*changes)
 
     async def replace_configuration(
         self,
@@ -240,20 +395,215 @@ class MemoryStore:
     ) -> int:
         rows = [(kind, doc) for kind, _id, doc in config_rows(config)]
         with self._tx() as d:
-            if expected_version is not None and d.version() != expected_version:
-                raise VersionConflict(f"configuration version is no longer {expected_version}")
-            if idempotency is not None:
-                if idempotency.key in d.idempotency:
-                    raise VersionConflict("idempotency key already used")
-                d.idempotency[idempotency.key] = idempotency
-            for subject in revoke_subjects:
-                marker = d.revoked_subjects.get(subject)
-                if marker is None:
-                    d.revoked_subjects[subject] = _Subject(now)
-                else:  # never earlier; unsettled again, so purge re-reads the latest expiry later
-                    marker.revoked_at, marker.expires_at = max(marker.revoked_at, now), None
+            self._begin_config_write(d, expected_version, idempotency, revoke_subjects, now)
             d.config = rows
-            return d.bump_version()
+            d.write_directory(config)
+            return d.bump_catalogue(("catalogue", ""), ("directory", ""))
+
+    # -- the directory ----------------------------------------------------------------------------------------
+    async def get_user(self, user_id: str) -> User | None:
+        with self._tx() as d:
+            row = d.users.get(user_id)
+        return None if row is None else user_of(row[1])
+
+    async def find_users(self, attribute: str, value: str, *, limit: int = 2) -> list[User]:
+        with self._tx() as d:
+            users = sorted(d.user_docs(), key=lambda u: u.user_id)
+        if attribute == "username":
+            key = user_name_key(value)
+            return [u for u in users if user_name_key(u.user_name) == key][:limit]
+        return [u for u in users if (attribute, value) in user_attributes(u)][:limit]
+
+    async def list_users(self, *, after: str = "", limit: int = 100) -> list[User]:
+        with self._tx() as d:
+            ids = sorted(uid for uid in d.users if uid > after)[:limit]
+            return [user_of(d.users[uid][1]) for uid in ids]
+
+    async def create_user(self, user: User) -> None:
+        with self._tx() as d:
+            if user.user_id in d.users:
+                raise AlreadyExists("user_id")
+            d.check_user(user)
+            d.users[user.user_id] = (d.next_seq(), user_doc(user))
+            d.bump_version(("user", user.user_id))
+
+    async def update_user(self, user: User) -> None:
+        with self._tx() as d:
+            row = d.users.get(user.user_id)
+            if row is None:
+                raise Missing("user", user.user_id)
+            d.check_user(user)
+            d.users[user.user_id] = (row[0], user_doc(user))
+            d.bump_version(("user", user.user_id))
+
+    async def delete_user(self, user_id: str, *, now: float) -> bool:
+        with self._tx() as d:
+            if d.users.pop(user_id, None) is None:
+                return False
+            for mid in [mid for mid, (_, _g, uid) in d.memberships.items() if uid == user_id]:
+                del d.memberships[mid]
+            d.drop_principal("USER", user_id)
+            d.revoke_subject(f"user:{user_id}", now)
+            d.bump_version(("user", user_id))
+            return True
+
+    async def get_group(self, group_id: str) -> Group | None:
+        with self._tx() as d:
+            row = d.groups.get(group_id)
+        return None if row is None else group_of(row[1])
+
+    async def find_groups(self, attribute: str, value: str, *, limit: int = 2) -> list[Group]:
+        with self._tx() as d:
+            groups = sorted((group_of(doc) for _, doc in d.groups.values()), key=lambda g: g.group_id)
+        if attribute == "displayname":
+            return [g for g in groups if g.display_name == value][:limit]
+        return [g for g in groups if (attribute, value) in group_attributes(g)][:limit]
+
+    async def list_groups(self, *, after: str = "", limit: int = 100) -> list[Group]:
+        with self._tx() as d:
+            ids = sorted(gid for gid in d.groups if gid > after)[:limit]
+            return [group_of(d.groups[gid][1]) for gid in ids]
+
+    async def create_group(self, group: Group) -> None:
+        with self._tx() as d:
+            if group.group_id in d.groups:
+                raise AlreadyExists("group_id")
+            d.check_group(group)
+            d.groups[group.group_id] = (d.next_seq(), group_doc(group))
+            d.bump_version(("group", group.group_id))
+
+    async def update_group(self, group: Group) -> None:
+        with self._tx() as d:
+            row = d.groups.get(group.group_id)
+            if row is None:
+                raise Missing("group", group.group_id)
+            d.check_group(group)
+            d.groups[group.group_id] = (row[0], group_doc(group))
+            d.bump_version(("group", group.group_id))
+
+    async def delete_group(self, group_id: str) -> bool:
+        with self._tx() as d:
+            if d.groups.pop(group_id, None) is None:
+                return False
+            for mid in [mid for mid, (_, gid, _u) in d.memberships.items() if gid == group_id]:
+                del d.memberships[mid]
+            d.drop_principal("GROUP", group_id)
+            d.bump_version(("group", group_id))
+            return True
+
+    async def get_membership(self, membership_id: str) -> Membership | None:
+        with self._tx() as d:
+            row = d.memberships.get(membership_id)
+        return None if row is None else Membership(membership_id, row[1], row[2])
+
+    async def find_membership(self, group_id: str, user_id: str) -> Membership | None:
+        return await self.get_membership(membership_id(group_id, user_id))
+
+    async def list_memberships(
+        self, *, group_id: str | None = None, user_id: str | None = None, after: str = "", limit: int = 100
+    ) -> list[Membership]:
+        with self._tx() as d:
+            found = [
+                Membership(mid, gid, uid)
+                for mid, (_, gid, uid) in d.memberships.items()
+                if mid > after
+                and (group_id is None or gid == group_id)
+                and (user_id is None or uid == user_id)
+            ]
+        return sorted(found, key=lambda m: m.membership_id)[:limit]
+
+    async def member_groups(self, user_id: str, group_ids: Sequence[str]) -> set[str]:
+        wanted = set(group_ids)
+        with self._tx() as d:
+            return {gid for _, gid, uid in d.memberships.values() if uid == user_id and gid in wanted}
+
+    async def create_membership(self, membership: Membership) -> None:
+        with self._tx() as d:
+            if membership.group_id not in d.groups:
+                raise Missing("group", membership.group_id)
+            if membership.user_id not in d.users:
+                raise Missing("user", membership.user_id)
+            if membership.membership_id in d.memberships:
+                raise AlreadyExists("membership")
+            d.memberships[membership.membership_id] = (d.next_seq(), membership.group_id, membership.user_id)
+            d.bump_version(("membership", f"{membership.group_id}|{membership.user_id}"))
+
+    async def delete_membership(self, membership_id: str) -> bool:
+        with self._tx() as d:
+            row = d.memberships.pop(membership_id, None)
+            if row is None:
+                return False
+            d.bump_version(("membership", f"{row[1]}|{row[2]}"))
+            return True
+
+    async def is_assigned(self, application_arn: str, user_id: str) -> bool:
+        with self._tx() as d:
+            if (application_arn, "USER", user_id) in d.assignments:
+                return True
+            return any(
+                uid == user_id and (application_arn, "GROUP", gid) in d.assignments
+                for _, gid, uid in d.memberships.values()
+            )
+
+    async def has_assignment(self, assignment: Assignment) -> bool:
+        with self._tx() as d:
+            return (
+                assignment.application_arn,
+                assignment.principal_type,
+                assignment.principal_id,
+            ) in d.assignments
+
+    async def list_assignments(
+        self,
+        *,
+        application_arn: str | None = None,
+        principal: tuple[str, str] | None = None,
+        after: str = "",
+        limit: int = 100,
+    ) -> list[Assignment]:
+        with self._tx() as d:
+            rows = d.assignment_rows()
+        if application_arn is not None:
+            found = [a for a in rows if a.application_arn == application_arn and principal_order(a) > after]
+            found.sort(key=principal_order)
+        else:
+            assert principal is not None
+            found = [
+                a
+                for a in rows
+                if (a.principal_type, a.principal_id) == principal and a.application_arn > after
+            ]
+            found.sort(key=lambda a: a.application_arn)
+        return found[:limit]
+
+    async def create_assignment(self, assignment: Assignment) -> bool:
+        key = (assignment.application_arn, assignment.principal_type, assignment.principal_id)
+        with self._tx() as d:
+            if assignment.application_arn not in d.application_arns():
+                raise Missing("application", assignment.application_arn)
+            principals = d.users if assignment.principal_type == "USER" else d.groups
+            if assignment.principal_id not in principals:
+                raise Missing(assignment.principal_type.lower(), assignment.principal_id)
+            if key in d.assignments:
+                return False
+            d.assignments[key] = d.next_seq()
+            d.bump_version(("assignment", assignment_key(assignment)))
+            return True
+
+    async def delete_assignment(self, assignment: Assignment) -> bool:
+        key = (assignment.application_arn, assignment.principal_type, assignment.principal_id)
+        with self._tx() as d:
+            if d.assignments.pop(key, None) is None:
+                return False
+            d.bump_version(("assignment", assignment_key(assignment)))
+            return True
+
+    async def changes_since(self, version: int, *, limit: int = 1000) -> list[Change] | None:
+        with self._tx() as d:
+            if version < d.version() and (not d.changes or d.changes[0][0] > version + 1):
+                return None  # purged (or never recorded): the feed does not reach back to ``version``
+            found = [Change(v, k, key) for v, k, key in d.changes if v > version]
+        return None if len(found) > limit else found
 
     # -- credentials ------------------------------------------------------------------------------------------
     async def load_credentials(self) -> list[StoredCredential]:
@@ -437,6 +787,9 @@ class MemoryStore:
             n += drop(d.codes, lambda c: c[_C_EXPIRES] < now - CODE_PURGE_GRACE_SECONDS)
             n += drop(d.used_jtis, lambda expires_at: expires_at < now)
             n += drop(d.idempotency, lambda r: r.created_at < now - IDEMPOTENCY_TTL_SECONDS)
+            old = [c for c in d.changes if c[0] <= d.version() - CHANGE_RETENTION][:limit]
+            d.changes = d.changes[len(old) :]
+            n += len(old)
             # Settle: every token or code issued before the revocation is stored by now, so none outlives the
             # latest expiry stored now.
             settle = sorted(

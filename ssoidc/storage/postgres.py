@@ -43,12 +43,15 @@ import asyncpg
 
 from ssoidc.crypto import Sealer
 from ssoidc.errors import ConfigError
-from ssoidc.model import Configuration
+from ssoidc.model import Assignment, Configuration, Group, Membership, User
 from ssoidc.storage.base import (
+    CHANGE_RETENTION,
     AlreadyExists,
+    Change,
     CodeRecord,
     IdempotencyRecord,
     JtiReplay,
+    Missing,
     Redemption,
     SigningKey,
     StorageError,
@@ -79,16 +82,23 @@ from ssoidc.storage.common import (
     TOKEN_CONTEXT,
     LostRedemption,
     LostRotation,
+    assignment_key,
+    clears_directory,
     code_params,
     code_record,
     config_from_rows,
     config_rows,
     credential,
     credential_params,
+    group_attributes,
+    group_doc,
+    group_of,
     idempotency_record,
+    legacy_directory,
     lost_redemption,
     lost_rotation,
     master_key_check,
+    memberships_of,
     migrations,
     numbered,
     purge_params,
@@ -96,6 +106,10 @@ from ssoidc.storage.common import (
     signing_key,
     token_params,
     token_record,
+    user_attributes,
+    user_doc,
+    user_name_key,
+    user_of,
     web_session,
 )
 
@@ -148,13 +162,6 @@ _SQL_BUMP_VERSION = (
     "INSERT INTO meta (key, value) VALUES ('config_version', '1') ON CONFLICT (key) DO UPDATE"
     " SET value = (meta.value::bigint + 1)::text RETURNING value::bigint"
 )
-# With an expected version: the row lock makes concurrent writers queue; each re-checks the WHERE on the
-# committed row, so exactly one of those expecting the same version gets a row back.
-_SQL_CAS_VERSION = (
-    "UPDATE meta SET value = (value::bigint + 1)::text WHERE key = 'config_version' AND value::bigint = $1"
-    " RETURNING value::bigint"
-)
-_SQL_CAS_FIRST_VERSION = "INSERT INTO meta (key, value) VALUES ('config_version', '1') ON CONFLICT (key) DO NOTHING RETURNING value::bigint"
 _SQL_RECORD_FAILURE = (
     "INSERT INTO login_attempts AS la (attempt_key, failures, first_failure_at, locked_until)"
     " VALUES ($1, 1, $2::float8, CASE WHEN 1 >= $3::int THEN $2::float8 + $4::float8 END)"
@@ -244,6 +251,121 @@ async def _no_reset(_conn: asyncpg.Connection) -> None:
     """Pool release hook: nothing to undo (no session state is ever changed), so no RESET round trip."""
 
 
+DIRECTORY_MIGRATION = 8
+"""The migration that moves users, groups and assignments out of ``config_resources`` (``_move_directory``)."""
+
+_REVOKE_SUBJECTS = (
+    "INSERT INTO revoked_subjects (subject, revoked_at) SELECT s, $2 FROM unnest($1::text[]) AS s"
+    " ON CONFLICT (subject) DO UPDATE"
+    " SET revoked_at = GREATEST(revoked_subjects.revoked_at, excluded.revoked_at), expires_at = NULL"
+)
+_IS_ASSIGNED = (
+    "SELECT EXISTS (SELECT 1 FROM app_assignments WHERE application_arn = $1 AND principal_type = 'USER'"
+    " AND principal_id = $2) OR EXISTS (SELECT 1 FROM dir_memberships m JOIN app_assignments a"
+    " ON a.application_arn = $1 AND a.principal_type = 'GROUP' AND a.principal_id = m.group_id WHERE m.user_id = $2)"
+)
+_UNIQUE = {
+    "dir_users_user_name": "user_name",
+    "dir_users_pkey": "user_id",
+    "dir_groups_display_name": "group_name",
+    "dir_groups_pkey": "group_id",
+    "dir_memberships_pkey": "membership",
+    "dir_memberships_pair": "membership",
+}
+"""``AlreadyExists`` of each unique constraint of the directory tables."""
+
+
+async def _move_directory(conn: asyncpg.Connection) -> None:
+    """Migration 8's data step: the directory documents of ``config_resources`` into the directory tables."""
+    rows = await conn.fetch(
+        "SELECT kind, doc FROM config_resources WHERE kind IN ('user', 'group', 'assignment') ORDER BY seq"
+    )
+    await _insert_directory(conn, *legacy_directory((r[0], r[1]) for r in rows))
+    await conn.execute("DELETE FROM config_resources WHERE kind IN ('user', 'group', 'assignment')")
+
+
+async def _insert_directory(
+    conn: asyncpg.Connection,
+    users: Sequence[User],
+    groups: Sequence[Group],
+    assignments: Sequence[Assignment],
+) -> None:
+    """Insert users, groups with their memberships, and assignments (into empty tables), in order."""
+    await conn.execute(
+        "INSERT INTO dir_users (user_id, user_name_key, seq, doc)"
+        " SELECT u, k, nextval('dir_seq'), d FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY"
+        " AS x(u, k, d, o) ORDER BY o",
+        [u.user_id for u in users],
+        [user_name_key(u.user_name) for u in users],
+        [user_doc(u) for u in users],
+    )
+    attrs = [(a, v, u.user_id) for u in users for a, v in user_attributes(u)]
+    await conn.execute(
+        "INSERT INTO dir_user_attributes (attribute, value, user_id) SELECT * FROM unnest($1::text[], $2::text[],"
+        " $3::text[])",
+        *_columns(attrs, 3),
+    )
+    await conn.execute(
+        "INSERT INTO dir_groups (group_id, display_name, seq, doc)"
+        " SELECT g, n, nextval('dir_seq'), d FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY"
+        " AS x(g, n, d, o) ORDER BY o",
+        [g.group_id for g in groups],
+        [g.display_name for g in groups],
+        [group_doc(g) for g in groups],
+    )
+    gattrs = [(a, v, g.group_id) for g in groups for a, v in group_attributes(g)]
+    await conn.execute(
+        "INSERT INTO dir_group_attributes (attribute, value, group_id) SELECT * FROM unnest($1::text[], $2::text[],"
+        " $3::text[])",
+        *_columns(gattrs, 3),
+    )
+    ms = memberships_of(groups)
+    await conn.execute(
+        "INSERT INTO dir_memberships (membership_id, group_id, user_id, seq)"
+        " SELECT m, g, u, nextval('dir_seq') FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY"
+        " AS x(m, g, u, o) ORDER BY o",
+        [m.membership_id for m in ms],
+        [m.group_id for m in ms],
+        [m.user_id for m in ms],
+    )
+    await conn.execute(
+        "INSERT INTO app_assignments (application_arn, principal_type, principal_id, user_id, group_id, seq)"
+        " SELECT a, t, p, u, g, nextval('dir_seq') FROM unnest($1::text[], $2::text[], $3::text[], $4::text[],"
+        " $5::text[]) WITH ORDINALITY AS x(a, t, p, u, g, o) ORDER BY o",
+        *_columns([_assignment_params(a) for a in assignments], 5),
+    )
+
+
+def _columns(rows: Sequence[Sequence[Any]], width: int) -> list[list[Any]]:
+    """Rows as ``width`` parallel arrays (for ``unnest``)."""
+    return [[r[i] for r in rows] for i in range(width)]
+
+
+def _assignment_params(a: Assignment) -> tuple[str, str, str, str | None, str | None]:
+    user = a.principal_id if a.principal_type == "USER" else None
+    group = a.principal_id if a.principal_type == "GROUP" else None
+    return (a.application_arn, a.principal_type, a.principal_id, user, group)
+
+
+async def _delete_directory(conn: asyncpg.Connection) -> None:
+    """Delete every directory row. DELETE, not TRUNCATE: TRUNCATE's exclusive table locks would deadlock with a
+    reader (``load_configuration``) that holds some of the tables and waits for the others."""
+    for table in ("app_assignments", "dir_memberships", "dir_group_attributes", "dir_groups"):
+        await conn.execute(f"DELETE FROM {table}")  # noqa: S608 - table names are constants
+    await conn.execute("DELETE FROM dir_user_attributes")
+    await conn.execute("DELETE FROM dir_users")
+
+
+async def _clear_directory(conn: asyncpg.Connection, now: float) -> None:
+    await conn.execute(
+        "INSERT INTO revoked_subjects (subject, revoked_at) SELECT 'user:' || user_id, $1 FROM dir_users"
+        " ON CONFLICT (subject) DO UPDATE"
+        " SET revoked_at = GREATEST(revoked_subjects.revoked_at, excluded.revoked_at), expires_at = NULL",
+        now,
+    )
+    await _delete_directory(conn)
+
+
 def _driver_errors(
     fn: Callable[P, Awaitable[R]],
 ) -> Callable[P, Coroutine[Any, Any, R]]:
@@ -278,6 +400,10 @@ def _token_arrays(tokens: Sequence[TokenRecord]) -> list[list[Any]]:
     cols = [list(col) for col in zip(*map(token_params, tokens), strict=True)]
     cols[TOKEN_CONTEXT] = [c.decode() for c in cols[TOKEN_CONTEXT]]
     return cols
+
+
+class _Unchanged(Exception):
+    """Inside ``_dir_write``: the write found nothing to do; roll back (the version bump too)."""
 
 
 VERSION_RECHECK_SECONDS = 1.0
@@ -471,6 +597,8 @@ class PostgresStore:
                 if version in done:
                     continue
                 await conn.execute(sql)  # simple-query protocol: the whole file, in this transaction
+                if version == DIRECTORY_MIGRATION:
+                    await _move_directory(conn)
                 await conn.execute(
                     "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
                     version,
@@ -568,7 +696,130 @@ class PostgresStore:
         async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
             value = await conn.fetchval("SELECT value FROM meta WHERE key = 'config_version'")
             rows = await conn.fetch("SELECT kind, doc FROM config_resources ORDER BY seq")
+            users = [user_of(r[0]) for r in await conn.fetch("SELECT doc FROM dir_users ORDER BY seq")]
+            members: dict[str, list[str]] = {}
+            for r in await conn.fetch("SELECT group_id, user_id FROM dir_memberships ORDER BY seq"):
+                members.setdefault(r[0], []).append(r[1])
+            groups = [
+                group_of(r[1], members.get(r[0], ()))
+                for r in await conn.fetch("SELECT group_id, doc FROM dir_groups ORDER BY seq")
+            ]
+            assignments = [
+                Assignment(r[0], r[1], r[2])
+                for r in await conn.fetch(
+                    "SELECT application_arn, principal_type, principal_id FROM app_assignments ORDER BY seq"
+                )
+            ]
+        config = config_from_rows(((r[0], r[1]) for r in rows), users, groups, assignments)
+        return config, 0 if value is None else int(value)
+
+    @_driver_errors
+    async def load_catalogue(self) -> tuple[Configuration | None, int]:
+        pool = await self._get_pool()
+        async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+            value = await conn.fetchval("SELECT value FROM meta WHERE key = 'catalogue_version'")
+            rows = await conn.fetch("SELECT kind, doc FROM config_resources ORDER BY seq")
         return config_from_rows((r[0], r[1]) for r in rows), 0 if value is None else int(value)
+
+    async def _bump(self, conn: asyncpg.Connection, *changes: tuple[str, str]) -> int:
+        """Bump the version (its row lock orders concurrent writers: call it first) and record the changes."""
+        version = int(await conn.fetchval(_SQL_BUMP_VERSION))
+        await conn.execute(
+            "INSERT INTO config_changes (version, n, kind, key)"
+            " SELECT $1, o, k, x FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS c(k, x, o)",
+            version,
+            [k for k, _ in changes],
+            [x for _, x in changes],
+        )
+        return version
+
+    async def _begin_config_write(
+        self,
+        conn: asyncpg.Connection,
+        changes: Sequence[tuple[str, str]],
+        expected_version: int | None,
+        idempotency: IdempotencyRecord | None,
+        revoke_subjects: Sequence[str],
+        now: float,
+        versioned: str,
+    ) -> int:
+        """Bump the version first (its row lock orders concurrent writers), then check ``versioned`` against
+        ``expected_version`` and record the idempotency key and revocations; returns the new version."""
+        version = await self._bump(conn, *changes)
+        if expected_version is not None:
+            if versioned == "config_version":  # bumped just now, under this transaction's lock
+                stored = version - 1
+            else:
+                stored = await conn.fetchval("SELECT value::bigint FROM meta WHERE key = $1", versioned) or 0
+            if stored != expected_version:
+                self._version = None  # another process wrote: the next config_version() reads the database
+                raise VersionConflict(f"configuration version is no longer {expected_version}")
+        if idempotency is not None:
+            won = await conn.fetchval(
+                "INSERT INTO idempotency (key, request_sha256, response, created_at) VALUES ($1, $2, $3, $4)"
+                " ON CONFLICT DO NOTHING RETURNING 1",
+                idempotency.key,
+                idempotency.request_sha256,
+                idempotency.response,
+                idempotency.created_at,
+            )
+            if won is None:
+                raise VersionConflict("idempotency key already used")
+        subjects = sorted(set(revoke_subjects))
+        if subjects:
+            await conn.execute(_REVOKE_SUBJECTS, subjects, now)
+        await conn.execute(
+            "INSERT INTO meta (key, value) VALUES ('catalogue_version', $1) ON CONFLICT (key) DO UPDATE"
+            " SET value = excluded.value",
+            str(version),
+        )
+        return version
+
+    async def _write_catalogue(self, conn: asyncpg.Connection, config: Configuration) -> None:
+        """Make the catalogue rows those of ``config``: rows that are gone are deleted (an application's
+        assignments with it), the others upserted in place, so unchanged rows and their references stay."""
+        rows = config_rows(config)
+        await conn.execute(
+            "DELETE FROM config_resources c WHERE NOT EXISTS (SELECT 1 FROM unnest($1::text[], $2::text[]) AS"
+            " n(kind, id) WHERE n.kind = c.kind AND n.id = c.id)",
+            [r[0] for r in rows],
+            [r[1] for r in rows],
+        )
+        await conn.execute(
+            "INSERT INTO config_resources (kind, id, seq, doc)"
+            " SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::text[])"
+            " ON CONFLICT (kind, id) DO UPDATE SET seq = excluded.seq, doc = excluded.doc"
+            " WHERE config_resources.seq IS DISTINCT FROM excluded.seq"
+            " OR config_resources.doc IS DISTINCT FROM excluded.doc",
+            [r[0] for r in rows],
+            [r[1] for r in rows],
+            list(range(len(rows))),
+            [r[2] for r in rows],
+        )
+
+    @_driver_errors
+    async def replace_catalogue(
+        self,
+        config: Configuration,
+        *,
+        expected_version: int | None = None,
+        idempotency: IdempotencyRecord | None = None,
+        revoke_subjects: Sequence[str] = (),
+        now: float = 0.0,
+    ) -> int:
+        pool = await self._get_pool()
+        async with pool.acquire() as conn, conn.transaction():
+            rows = await conn.fetch("SELECT kind, doc FROM config_resources WHERE kind = 'instance'")
+            clear = clears_directory(config_from_rows((r[0], r[1]) for r in rows), config)
+            changes = [("catalogue", ""), ("directory", "")] if clear else [("catalogue", "")]
+            version = await self._begin_config_write(
+                conn, changes, expected_version, idempotency, revoke_subjects, now, "catalogue_version"
+            )
+            await self._write_catalogue(conn, config)
+            if clear:
+                await _clear_directory(conn, now)
+        self._note_version(version)  # read-your-writes in this process, before the NOTIFY comes back
+        return version
 
     @_driver_errors
     async def replace_configuration(
@@ -581,49 +832,400 @@ class PostgresStore:
         now: float = 0.0,
     ) -> int:
         """One transaction: bump the version first (its row lock orders concurrent writers), then the rest."""
-        rows = config_rows(config)
-        subjects = sorted(set(revoke_subjects))
         pool = await self._get_pool()
         async with pool.acquire() as conn, conn.transaction():
-            if expected_version is None:
-                version = await conn.fetchval(_SQL_BUMP_VERSION)
-            elif expected_version == 0:
-                version = await conn.fetchval(_SQL_CAS_FIRST_VERSION)
-            else:
-                version = await conn.fetchval(_SQL_CAS_VERSION, expected_version)
-            if version is None:
-                self._version = None  # another process wrote: the next config_version() reads the database
-                raise VersionConflict(f"configuration version is no longer {expected_version}")
-            if idempotency is not None:
+            version = await self._begin_config_write(
+                conn,
+                [("catalogue", ""), ("directory", "")],
+                expected_version,
+                idempotency,
+                revoke_subjects,
+                now,
+                "config_version",
+            )
+            await _delete_directory(conn)
+            await self._write_catalogue(conn, config)
+            await _insert_directory(conn, config.users, config.groups, config.assignments)
+        self._note_version(version)  # read-your-writes in this process, before the NOTIFY comes back
+        return version
+
+    # -- the directory ----------------------------------------------------------------------------------------
+    @contextlib.asynccontextmanager
+    async def _dir_write(self, *changes: tuple[str, str]) -> AsyncGenerator[asyncpg.Connection, None]:
+        """A directory write transaction, the version bumped first; a unique violation is ``AlreadyExists``."""
+        pool = await self._get_pool()
+        version = None
+        try:
+            async with pool.acquire() as conn, conn.transaction():
+                version = await self._bump(conn, *changes)
+                yield conn
+        except asyncpg.UniqueViolationError as exc:
+            which = _UNIQUE.get(exc.constraint_name or "")
+            if which is None:
+                raise
+            raise AlreadyExists(which) from None
+        self._note_version(version)
+
+    @_driver_errors
+    async def get_user(self, user_id: str) -> User | None:
+        pool = await self._get_pool()
+        doc = await pool.fetchval("SELECT doc FROM dir_users WHERE user_id = $1", user_id)
+        return None if doc is None else user_of(doc)
+
+    @_driver_errors
+    async def find_users(self, attribute: str, value: str, *, limit: int = 2) -> list[User]:
+        pool = await self._get_pool()
+        if attribute == "username":
+            rows = await pool.fetch(
+                "SELECT doc FROM dir_users WHERE user_name_key = $1 LIMIT $2", user_name_key(value), limit
+            )
+        else:
+            rows = await pool.fetch(
+                "SELECT u.doc FROM dir_user_attributes a JOIN dir_users u ON u.user_id = a.user_id"
+                " WHERE a.attribute = $1 AND a.value = $2 ORDER BY a.user_id LIMIT $3",
+                attribute,
+                value,
+                limit,
+            )
+        return [user_of(r[0]) for r in rows]
+
+    @_driver_errors
+    async def list_users(self, *, after: str = "", limit: int = 100) -> list[User]:
+        pool = await self._get_pool()
+        rows = await pool.fetch(
+            "SELECT doc FROM dir_users WHERE user_id > $1 ORDER BY user_id LIMIT $2", after, limit
+        )
+        return [user_of(r[0]) for r in rows]
+
+    async def _set_user_attributes(self, conn: asyncpg.Connection, user: User) -> None:
+        attrs = user_attributes(user)
+        await conn.execute(
+            "INSERT INTO dir_user_attributes (attribute, value, user_id)"
+            " SELECT a, v, $3 FROM unnest($1::text[], $2::text[]) AS x(a, v)",
+            [a for a, _ in attrs],
+            [v for _, v in attrs],
+            user.user_id,
+        )
+
+    @_driver_errors
+    async def create_user(self, user: User) -> None:
+        async with self._dir_write(("user", user.user_id)) as conn:
+            await conn.execute(
+                "INSERT INTO dir_users (user_id, user_name_key, seq, doc) VALUES ($1, $2, nextval('dir_seq'), $3)",
+                user.user_id,
+                user_name_key(user.user_name),
+                user_doc(user),
+            )
+            await self._set_user_attributes(conn, user)
+
+    @_driver_errors
+    async def update_user(self, user: User) -> None:
+        async with self._dir_write(("user", user.user_id)) as conn:
+            found = await conn.fetchval(
+                "UPDATE dir_users SET user_name_key = $2, doc = $3 WHERE user_id = $1 RETURNING 1",
+                user.user_id,
+                user_name_key(user.user_name),
+                user_doc(user),
+            )
+            if found is None:
+                raise Missing("user", user.user_id)
+            await conn.execute("DELETE FROM dir_user_attributes WHERE user_id = $1", user.user_id)
+            await self._set_user_attributes(conn, user)
+
+    @_driver_errors
+    async def delete_user(self, user_id: str, *, now: float) -> bool:
+        try:
+            async with self._dir_write(("user", user_id)) as conn:
+                # memberships, attributes and assignments go with it (ON DELETE CASCADE)
+                if (
+                    await conn.fetchval("DELETE FROM dir_users WHERE user_id = $1 RETURNING 1", user_id)
+                    is None
+                ):
+                    raise _Unchanged
+                await conn.execute(_REVOKE_SUBJECTS, [f"user:{user_id}"], now)
+        except _Unchanged:
+            return False
+        return True
+
+    @_driver_errors
+    async def get_group(self, group_id: str) -> Group | None:
+        pool = await self._get_pool()
+        doc = await pool.fetchval("SELECT doc FROM dir_groups WHERE group_id = $1", group_id)
+        return None if doc is None else group_of(doc)
+
+    @_driver_errors
+    async def find_groups(self, attribute: str, value: str, *, limit: int = 2) -> list[Group]:
+        pool = await self._get_pool()
+        if attribute == "displayname":
+            rows = await pool.fetch(
+                "SELECT doc FROM dir_groups WHERE display_name = $1 LIMIT $2", value, limit
+            )
+        else:
+            rows = await pool.fetch(
+                "SELECT g.doc FROM dir_group_attributes a JOIN dir_groups g ON g.group_id = a.group_id"
+                " WHERE a.attribute = $1 AND a.value = $2 ORDER BY a.group_id LIMIT $3",
+                attribute,
+                value,
+                limit,
+            )
+        return [group_of(r[0]) for r in rows]
+
+    @_driver_errors
+    async def list_groups(self, *, after: str = "", limit: int = 100) -> list[Group]:
+        pool = await self._get_pool()
+        rows = await pool.fetch(
+            "SELECT doc FROM dir_groups WHERE group_id > $1 ORDER BY group_id LIMIT $2", after, limit
+        )
+        return [group_of(r[0]) for r in rows]
+
+    async def _set_group_attributes(self, conn: asyncpg.Connection, group: Group) -> None:
+        attrs = group_attributes(group)
+        await conn.execute(
+            "INSERT INTO dir_group_attributes (attribute, value, group_id)"
+            " SELECT a, v, $3 FROM unnest($1::text[], $2::text[]) AS x(a, v)",
+            [a for a, _ in attrs],
+            [v for _, v in attrs],
+            group.group_id,
+        )
+
+    @_driver_errors
+    async def create_group(self, group: Group) -> None:
+        async with self._dir_write(("group", group.group_id)) as conn:
+            await conn.execute(
+                "INSERT INTO dir_groups (group_id, display_name, seq, doc) VALUES ($1, $2, nextval('dir_seq'), $3)",
+                group.group_id,
+                group.display_name,
+                group_doc(group),
+            )
+            await self._set_group_attributes(conn, group)
+
+    @_driver_errors
+    async def update_group(self, group: Group) -> None:
+        async with self._dir_write(("group", group.group_id)) as conn:
+            found = await conn.fetchval(
+                "UPDATE dir_groups SET display_name = $2, doc = $3 WHERE group_id = $1 RETURNING 1",
+                group.group_id,
+                group.display_name,
+                group_doc(group),
+            )
+            if found is None:
+                raise Missing("group", group.group_id)
+            await conn.execute("DELETE FROM dir_group_attributes WHERE group_id = $1", group.group_id)
+            await self._set_group_attributes(conn, group)
+
+    @_driver_errors
+    async def delete_group(self, group_id: str) -> bool:
+        try:
+            async with self._dir_write(("group", group_id)) as conn:
+                if (
+                    await conn.fetchval("DELETE FROM dir_groups WHERE group_id = $1 RETURNING 1", group_id)
+                    is None
+                ):
+                    raise _Unchanged
+        except _Unchanged:
+            return False
+        return True
+
+    @_driver_errors
+    async def get_membership(self, membership_id: str) -> Membership | None:
+        pool = await self._get_pool()
+        row = await pool.fetchrow(
+            "SELECT membership_id, group_id, user_id FROM dir_memberships WHERE membership_id = $1",
+            membership_id,
+        )
+        return None if row is None else Membership(row[0], row[1], row[2])
+
+    @_driver_errors
+    async def find_membership(self, group_id: str, user_id: str) -> Membership | None:
+        pool = await self._get_pool()
+        row = await pool.fetchrow(
+            "SELECT membership_id, group_id, user_id FROM dir_memberships WHERE group_id = $1 AND user_id = $2",
+            group_id,
+            user_id,
+        )
+        return None if row is None else Membership(row[0], row[1], row[2])
+
+    @_driver_errors
+    async def list_memberships(
+        self, *, group_id: str | None = None, user_id: str | None = None, after: str = "", limit: int = 100
+    ) -> list[Membership]:
+        pool = await self._get_pool()
+        column, value = ("group_id", group_id) if group_id is not None else ("user_id", user_id)
+        rows = await pool.fetch(
+            f"SELECT membership_id, group_id, user_id FROM dir_memberships WHERE {column} = $1"
+            " AND membership_id > $2 ORDER BY membership_id LIMIT $3",
+            value,
+            after,
+            limit,
+        )
+        return [Membership(r[0], r[1], r[2]) for r in rows]
+
+    @_driver_errors
+    async def member_groups(self, user_id: str, group_ids: Sequence[str]) -> set[str]:
+        pool = await self._get_pool()
+        rows = await pool.fetch(
+            "SELECT group_id FROM dir_memberships WHERE user_id = $1 AND group_id = ANY($2::text[])",
+            user_id,
+            list(group_ids),
+        )
+        return {r[0] for r in rows}
+
+    @_driver_errors
+    async def create_membership(self, membership: Membership) -> None:
+        m = membership
+        async with self._dir_write(("membership", f"{m.group_id}|{m.user_id}")) as conn:
+            # FOR KEY SHARE: a concurrent delete of either end waits for this insert, then cascades to it
+            if (
+                await conn.fetchval("SELECT 1 FROM dir_groups WHERE group_id = $1 FOR KEY SHARE", m.group_id)
+                is None
+            ):
+                raise Missing("group", m.group_id)
+            if (
+                await conn.fetchval("SELECT 1 FROM dir_users WHERE user_id = $1 FOR KEY SHARE", m.user_id)
+                is None
+            ):
+                raise Missing("user", m.user_id)
+            await conn.execute(
+                "INSERT INTO dir_memberships (membership_id, group_id, user_id, seq)"
+                " VALUES ($1, $2, $3, nextval('dir_seq'))",
+                m.membership_id,
+                m.group_id,
+                m.user_id,
+            )
+
+    @_driver_errors
+    async def delete_membership(self, membership_id: str) -> bool:
+        pool = await self._get_pool()
+        row = await pool.fetchrow(
+            "SELECT group_id, user_id FROM dir_memberships WHERE membership_id = $1", membership_id
+        )
+        if row is None:
+            return False
+        try:
+            async with self._dir_write(("membership", f"{row[0]}|{row[1]}")) as conn:
+                gone = await conn.fetchval(
+                    "DELETE FROM dir_memberships WHERE membership_id = $1 RETURNING 1", membership_id
+                )
+                if gone is None:  # deleted meanwhile: write nothing, the version bump neither
+                    raise _Unchanged
+        except _Unchanged:
+            return False
+        return True
+
+    @_driver_errors
+    async def is_assigned(self, application_arn: str, user_id: str) -> bool:
+        pool = await self._get_pool()
+        return bool(await pool.fetchval(_IS_ASSIGNED, application_arn, user_id))
+
+    @_driver_errors
+    async def has_assignment(self, assignment: Assignment) -> bool:
+        a = assignment
+        pool = await self._get_pool()
+        found = await pool.fetchval(
+            "SELECT 1 FROM app_assignments WHERE application_arn = $1 AND principal_type = $2 AND principal_id = $3",
+            a.application_arn,
+            a.principal_type,
+            a.principal_id,
+        )
+        return found is not None
+
+    @_driver_errors
+    async def list_assignments(
+        self,
+        *,
+        application_arn: str | None = None,
+        principal: tuple[str, str] | None = None,
+        after: str = "",
+        limit: int = 100,
+    ) -> list[Assignment]:
+        pool = await self._get_pool()
+        if application_arn is not None:
+            rows = await pool.fetch(
+                "SELECT application_arn, principal_type, principal_id FROM app_assignments"
+                " WHERE application_arn = $1 AND principal_type || '/' || principal_id > $2 COLLATE \"C\""
+                " ORDER BY principal_type || '/' || principal_id COLLATE \"C\" LIMIT $3",
+                application_arn,
+                after,
+                limit,
+            )
+        else:
+            assert principal is not None
+            rows = await pool.fetch(
+                "SELECT application_arn, principal_type, principal_id FROM app_assignments"
+                ' WHERE principal_type = $1 AND principal_id = $2 AND application_arn > $3 COLLATE "C"'
+                ' ORDER BY application_arn COLLATE "C" LIMIT $4',
+                principal[0],
+                principal[1],
+                after,
+                limit,
+            )
+        return [Assignment(r[0], r[1], r[2]) for r in rows]
+
+    @_driver_errors
+    async def create_assignment(self, assignment: Assignment) -> bool:
+        a = assignment
+        try:
+            async with self._dir_write(("assignment", assignment_key(a))) as conn:
+                app = await conn.fetchval(
+                    "SELECT 1 FROM config_resources WHERE kind = 'application' AND id = $1 FOR KEY SHARE",
+                    a.application_arn,
+                )
+                if app is None:
+                    raise Missing("application", a.application_arn)
+                table, column = (
+                    ("dir_users", "user_id") if a.principal_type == "USER" else ("dir_groups", "group_id")
+                )
+                found = await conn.fetchval(
+                    f"SELECT 1 FROM {table} WHERE {column} = $1 FOR KEY SHARE",
+                    a.principal_id,
+                )
+                if found is None:
+                    raise Missing(a.principal_type.lower(), a.principal_id)
                 won = await conn.fetchval(
-                    "INSERT INTO idempotency (key, request_sha256, response, created_at) VALUES ($1, $2, $3, $4)"
-                    " ON CONFLICT DO NOTHING RETURNING 1",
-                    idempotency.key,
-                    idempotency.request_sha256,
-                    idempotency.response,
-                    idempotency.created_at,
+                    "INSERT INTO app_assignments (application_arn, principal_type, principal_id, user_id, group_id,"
+                    " seq) VALUES ($1, $2, $3, $4, $5, nextval('dir_seq')) ON CONFLICT DO NOTHING RETURNING 1",
+                    *_assignment_params(a),
                 )
                 if won is None:
-                    raise VersionConflict("idempotency key already used")
-            if subjects:
-                await conn.execute(
-                    "INSERT INTO revoked_subjects (subject, revoked_at) SELECT s, $2 FROM unnest($1::text[]) AS s"
-                    " ON CONFLICT (subject) DO UPDATE"
-                    " SET revoked_at = GREATEST(revoked_subjects.revoked_at, excluded.revoked_at), expires_at = NULL",
-                    subjects,
-                    now,
+                    raise _Unchanged
+        except _Unchanged:
+            return False
+        return True
+
+    @_driver_errors
+    async def delete_assignment(self, assignment: Assignment) -> bool:
+        a = assignment
+        try:
+            async with self._dir_write(("assignment", assignment_key(a))) as conn:
+                gone = await conn.fetchval(
+                    "DELETE FROM app_assignments WHERE application_arn = $1 AND principal_type = $2"
+                    " AND principal_id = $3 RETURNING 1",
+                    a.application_arn,
+                    a.principal_type,
+                    a.principal_id,
                 )
-            await conn.execute("DELETE FROM config_resources")
-            await conn.execute(
-                "INSERT INTO config_resources (kind, id, seq, doc)"
-                " SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::text[])",
-                [r[0] for r in rows],
-                [r[1] for r in rows],
-                list(range(len(rows))),
-                [r[2] for r in rows],
+                if gone is None:
+                    raise _Unchanged
+        except _Unchanged:
+            return False
+        return True
+
+    @_driver_errors
+    async def changes_since(self, version: int, *, limit: int = 1000) -> list[Change] | None:
+        pool = await self._get_pool()
+        async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+            current = await conn.fetchval("SELECT value::bigint FROM meta WHERE key = 'config_version'")
+            if (current or 0) <= version:
+                return []
+            oldest = await conn.fetchval("SELECT min(version) FROM config_changes")
+            if oldest is None or oldest > version + 1:
+                return None
+            rows = await conn.fetch(
+                "SELECT version, kind, key FROM config_changes WHERE version > $1 ORDER BY version, n LIMIT $2",
+                version,
+                limit + 1,
             )
-        self._note_version(int(version))  # read-your-writes in this process, before the NOTIFY comes back
-        return int(version)
+        return None if len(rows) > limit else [Change(int(r[0]), r[1], r[2]) for r in rows]
 
     @_driver_errors
     async def get_idempotency(self, key: str) -> IdempotencyRecord | None:
@@ -647,7 +1249,7 @@ class PostgresStore:
             won = await conn.fetchval(_SQL_INSERT_CREDENTIAL, *params)
             if won is None:
                 raise AlreadyExists(cred.access_key_id)
-            version = await conn.fetchval(_SQL_BUMP_VERSION)
+            version = await self._bump(conn, ("credential", cred.access_key_id))
         self._note_version(int(version))  # read-your-writes in this process, before the NOTIFY comes back
 
     @_driver_errors
@@ -657,7 +1259,7 @@ class PostgresStore:
             gone = await conn.fetchval(
                 "DELETE FROM credentials WHERE access_key_id = $1 RETURNING 1", access_key_id
             )
-            version = await conn.fetchval(_SQL_BUMP_VERSION) if gone is not None else None
+            version = await self._bump(conn, ("credential", access_key_id)) if gone is not None else None
         if version is not None:
             self._note_version(int(version))
         return gone is not None
@@ -859,4 +1461,10 @@ class PostgresStore:
             for (sql, age), (shared, _) in zip(_SQL_PURGE, PURGE_SQL, strict=True):
                 status = await conn.execute(sql, *purge_params(shared, now - age, limit))
                 n += int(status.rsplit(" ", 1)[-1])
-            return n
+            status = await conn.execute(
+                "DELETE FROM config_changes WHERE (version, n) IN (SELECT version, n FROM config_changes"
+                " WHERE version <= (SELECT value::bigint FROM meta WHERE key = 'config_version') - $1 LIMIT $2)",
+                CHANGE_RETENTION,
+                limit,
+            )
+            return n + int(status.rsplit(" ", 1)[-1])

@@ -38,12 +38,15 @@ from typing import Any, TypeVar
 
 from ssoidc.crypto import Sealer
 from ssoidc.errors import ConfigError
-from ssoidc.model import Configuration
+from ssoidc.model import Assignment, Configuration, Group, Membership, User
 from ssoidc.storage.base import (
+    CHANGE_RETENTION,
     AlreadyExists,
+    Change,
     CodeRecord,
     IdempotencyRecord,
     JtiReplay,
+    Missing,
     Redemption,
     SigningKey,
     StorageError,
@@ -73,16 +76,23 @@ from ssoidc.storage.common import (
     Attempts,
     LostRedemption,
     LostRotation,
+    assignment_key,
+    clears_directory,
     code_params,
     code_record,
     config_from_rows,
     config_rows,
     credential,
     credential_params,
+    group_attributes,
+    group_doc,
+    group_of,
     idempotency_record,
+    legacy_directory,
     lost_redemption,
     lost_rotation,
     master_key_check,
+    memberships_of,
     migrations,
     next_failure,
     purge_params,
@@ -91,6 +101,10 @@ from ssoidc.storage.common import (
     statements,
     token_params,
     token_record,
+    user_attributes,
+    user_doc,
+    user_name_key,
+    user_of,
     web_session,
 )
 
@@ -104,6 +118,82 @@ _SQL_INSERT_TOKENS = f"INSERT INTO tokens ({TOKEN_COLS}) VALUES (?,?,?,?,?,?,?,?
 
 def _migrations() -> list[tuple[int, str, str]]:
     return migrations("sqlite")
+
+
+_REVOKE_SUBJECT = (
+    "INSERT INTO revoked_subjects (subject, revoked_at) VALUES (?, ?) ON CONFLICT(subject)"
+    " DO UPDATE SET revoked_at = MAX(revoked_at, excluded.revoked_at), expires_at = NULL"
+)
+_IS_ASSIGNED = (
+    "SELECT 1 FROM app_assignments WHERE application_arn = ? AND principal_type = 'USER' AND principal_id = ?"
+    " UNION ALL SELECT 1 FROM dir_memberships m JOIN app_assignments a ON a.application_arn = ?"
+    " AND a.principal_type = 'GROUP' AND a.principal_id = m.group_id WHERE m.user_id = ? LIMIT 1"
+)
+DIRECTORY_MIGRATION = 8
+"""The migration that moves users, groups and assignments out of ``config_resources`` (``_move_directory``)."""
+
+
+def _move_directory(db: sqlite3.Connection) -> None:
+    """Migration 8's data step: the directory documents of ``config_resources`` into the directory tables."""
+    rows = db.execute(
+        "SELECT kind, doc FROM config_resources WHERE kind IN ('user', 'group', 'assignment') ORDER BY rowid"
+    ).fetchall()
+    _insert_directory(db, *legacy_directory(rows))
+    db.execute("DELETE FROM config_resources WHERE kind IN ('user', 'group', 'assignment')")
+
+
+def _insert_directory(
+    db: sqlite3.Connection, users: Sequence[User], groups: Sequence[Group], assignments: Sequence[Assignment]
+) -> None:
+    """Insert users, groups with their memberships, and assignments (into empty tables), in order."""
+    db.executemany(
+        "INSERT INTO dir_users (user_id, user_name_key, seq, doc) VALUES (?, ?, ?, ?)",
+        [(u.user_id, user_name_key(u.user_name), i, user_doc(u)) for i, u in enumerate(users)],
+    )
+    db.executemany(
+        "INSERT INTO dir_user_attributes (attribute, value, user_id) VALUES (?, ?, ?)",
+        [(a, v, u.user_id) for u in users for a, v in user_attributes(u)],
+    )
+    db.executemany(
+        "INSERT INTO dir_groups (group_id, display_name, seq, doc) VALUES (?, ?, ?, ?)",
+        [(g.group_id, g.display_name, i, group_doc(g)) for i, g in enumerate(groups)],
+    )
+    db.executemany(
+        "INSERT INTO dir_group_attributes (attribute, value, group_id) VALUES (?, ?, ?)",
+        [(a, v, g.group_id) for g in groups for a, v in group_attributes(g)],
+    )
+    db.executemany(
+        "INSERT INTO dir_memberships (membership_id, group_id, user_id, seq) VALUES (?, ?, ?, ?)",
+        [(m.membership_id, m.group_id, m.user_id, i) for i, m in enumerate(memberships_of(groups))],
+    )
+    db.executemany(_INSERT_ASSIGNMENT, [(*_assignment_params(a), i) for i, a in enumerate(assignments)])
+
+
+_INSERT_ASSIGNMENT = (
+    "INSERT INTO app_assignments (application_arn, principal_type, principal_id, user_id, group_id, seq)"
+    " VALUES (?, ?, ?, ?, ?, ?)"
+)
+
+
+def _assignment_params(a: Assignment) -> tuple[str, str, str, str | None, str | None]:
+    user = a.principal_id if a.principal_type == "USER" else None
+    group = a.principal_id if a.principal_type == "GROUP" else None
+    return (a.application_arn, a.principal_type, a.principal_id, user, group)
+
+
+def _unique_violation(exc: sqlite3.IntegrityError) -> str | None:
+    """Which ``AlreadyExists`` a UNIQUE/PRIMARY KEY violation of a directory table is (None: another error)."""
+    text = str(exc)
+    for column, name in (
+        ("dir_users.user_name_key", "user_name"),
+        ("dir_users.user_id", "user_id"),
+        ("dir_groups.display_name", "group_name"),
+        ("dir_groups.group_id", "group_id"),
+        ("dir_memberships.", "membership"),
+    ):
+        if "UNIQUE constraint failed" in text and column in text:
+            return name
+    return None
 
 
 def _storage_error(operation: str, exc: sqlite3.Error | OSError) -> StorageError:
@@ -324,6 +414,8 @@ class SqliteStore:
                     continue
                 for stmt in statements(sql):
                     db.execute(stmt)
+                if version == DIRECTORY_MIGRATION:
+                    _move_directory(db)
                 db.execute(
                     "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
                     (version, name, time.time()),
@@ -398,6 +490,7 @@ class SqliteStore:
         return idempotency_record(row)
 
     def _bump_version(self, db: sqlite3.Connection) -> int:
+        """Bump the version alone (callers record the change: ``_bump``)."""
         db.execute(
             "INSERT INTO meta (key, value) VALUES ('config_version', '1') ON CONFLICT(key) DO UPDATE SET"
             " value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)"
@@ -409,16 +502,137 @@ class SqliteStore:
         row = self._db.execute("SELECT value FROM meta WHERE key = 'config_version'").fetchone()
         return 0 if row is None else int(row[0])
 
+    def _bump(self, db: sqlite3.Connection, *changes: tuple[str, str]) -> int:
+        """Bump the version and record what it changed in the change feed."""
+        version = self._bump_version(db)
+        db.executemany(
+            "INSERT INTO config_changes (version, kind, key) VALUES (?, ?, ?)",
+            [(version, kind, key) for kind, key in changes],
+        )
+        return version
+
+    def _bump_catalogue(self, db: sqlite3.Connection, *changes: tuple[str, str]) -> int:
+        """``_bump`` for a catalogue write: the new version is also the catalogue's (``load_catalogue``)."""
+        version = self._bump(db, *changes)
+        db.execute(
+            "INSERT INTO meta (key, value) VALUES ('catalogue_version', ?) ON CONFLICT(key) DO UPDATE"
+            " SET value = excluded.value",
+            (str(version),),
+        )
+        return version
+
     async def load_configuration(self) -> tuple[Configuration | None, int]:
         # One read transaction so the version and the rows agree.
         self._db.execute("BEGIN")
         try:
-            row = self._db.execute("SELECT value FROM meta WHERE key = 'config_version'").fetchone()
-            version = 0 if row is None else int(row[0])
-            rows = self._db.execute("SELECT kind, doc FROM config_resources ORDER BY rowid").fetchall()
+            version = self._read_version()
+            rows = self._catalogue_rows()
+            users = [user_of(r[0]) for r in self._db.execute("SELECT doc FROM dir_users ORDER BY seq")]
+            members: dict[str, list[str]] = {}
+            for gid, uid in self._db.execute("SELECT group_id, user_id FROM dir_memberships ORDER BY seq"):
+                members.setdefault(gid, []).append(uid)
+            groups = [
+                group_of(doc, members.get(gid, ()))
+                for gid, doc in self._db.execute("SELECT group_id, doc FROM dir_groups ORDER BY seq")
+            ]
+            assignments = [
+                Assignment(a, t, p)
+                for a, t, p in self._db.execute(
+                    "SELECT application_arn, principal_type, principal_id FROM app_assignments ORDER BY seq"
+                )
+            ]
         finally:
             self._db.execute("COMMIT")
-        return config_from_rows(rows), version
+        return config_from_rows(rows, users, groups, assignments), version
+
+    async def load_catalogue(self) -> tuple[Configuration | None, int]:
+        self._db.execute("BEGIN")
+        try:
+            row = self._db.execute("SELECT value FROM meta WHERE key = 'catalogue_version'").fetchone()
+            rows = self._catalogue_rows()
+        finally:
+            self._db.execute("COMMIT")
+        return config_from_rows(rows), 0 if row is None else int(row[0])
+
+    def _read_version(self) -> int:
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'config_version'").fetchone()
+        return 0 if row is None else int(row[0])
+
+    def _catalogue_rows(self) -> list[tuple[str, str]]:
+        return self._db.execute("SELECT kind, doc FROM config_resources ORDER BY seq, rowid").fetchall()
+
+    def _begin_config_write(
+        self,
+        db: sqlite3.Connection,
+        expected_version: int | None,
+        idempotency: IdempotencyRecord | None,
+        revoke_subjects: Sequence[str],
+        now: float,
+        versioned: str = "config_version",
+    ) -> None:
+        if expected_version is not None:
+            row = db.execute("SELECT value FROM meta WHERE key = ?", (versioned,)).fetchone()
+            if (0 if row is None else int(row[0])) != expected_version:
+                raise VersionConflict(f"configuration version is no longer {expected_version}")
+        if idempotency is not None:
+            n = db.execute(
+                "INSERT INTO idempotency (key, request_sha256, response, created_at) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT DO NOTHING",
+                (idempotency.key, idempotency.request_sha256, idempotency.response, idempotency.created_at),
+            ).rowcount
+            if n != 1:
+                raise VersionConflict("idempotency key already used")
+        db.executemany(_REVOKE_SUBJECT, [(s, now) for s in revoke_subjects])
+
+    def _write_catalogue(self, db: sqlite3.Connection, config: Configuration) -> None:
+        """Make the catalogue rows those of ``config``: rows that are gone are deleted (an application's
+        assignments with it), the others upserted in place, so unchanged rows and their references stay."""
+        rows = config_rows(config)
+        keep = {(k, i) for k, i, _ in rows}
+        stored = db.execute("SELECT kind, id FROM config_resources").fetchall()
+        db.executemany(
+            "DELETE FROM config_resources WHERE kind = ? AND id = ?",
+            [r for r in stored if tuple(r) not in keep],
+        )
+        db.executemany(
+            "INSERT INTO config_resources (kind, id, seq, doc) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (kind, id) DO UPDATE SET seq = excluded.seq, doc = excluded.doc"
+            " WHERE seq IS NOT excluded.seq OR doc IS NOT excluded.doc",
+            [(k, i, n, doc) for n, (k, i, doc) in enumerate(rows)],
+        )
+
+    def _clear_directory(self, db: sqlite3.Connection, now: float) -> None:
+        db.execute(
+            "INSERT INTO revoked_subjects (subject, revoked_at) SELECT 'user:' || user_id, ? FROM dir_users WHERE 1"
+            " ON CONFLICT(subject) DO UPDATE SET revoked_at = MAX(revoked_at, excluded.revoked_at), expires_at = NULL",
+            (now,),
+        )
+        for table in ("app_assignments", "dir_memberships", "dir_group_attributes", "dir_groups"):
+            db.execute(f"DELETE FROM {table}")
+        db.execute("DELETE FROM dir_user_attributes")
+        db.execute("DELETE FROM dir_users")
+
+    async def replace_catalogue(
+        self,
+        config: Configuration,
+        *,
+        expected_version: int | None = None,
+        idempotency: IdempotencyRecord | None = None,
+        revoke_subjects: Sequence[str] = (),
+        now: float = 0.0,
+    ) -> int:
+        """The catalogue's rows, idempotency record and revocations in one write transaction (the writer holds
+        the write lock from the version check to the commit, so the check-then-write is atomic)."""
+        with self._write() as db:
+            self._begin_config_write(
+                db, expected_version, idempotency, revoke_subjects, now, versioned="catalogue_version"
+            )
+            stored = config_from_rows(self._catalogue_rows())
+            self._write_catalogue(db, config)
+            if clears_directory(stored, config):
+                self._clear_directory(db, now)
+                return self._bump_catalogue(db, ("catalogue", ""), ("directory", ""))
+            return self._bump_catalogue(db, ("catalogue", ""))
 
     async def replace_configuration(
         self,
@@ -429,40 +643,301 @@ class SqliteStore:
         revoke_subjects: Sequence[str] = (),
         now: float = 0.0,
     ) -> int:
-        """Replace the configuration, record ``idempotency`` and revoke subjects, in one write transaction.
-
-        The writer holds the write lock from the version check to the commit, so the check-then-write is atomic.
-        """
-        rows = config_rows(config)
+        """Replace catalogue and directory, record ``idempotency`` and revoke subjects, in one write transaction."""
         with self._write() as db:
-            if expected_version is not None:
-                row = db.execute("SELECT value FROM meta WHERE key = 'config_version'").fetchone()
-                if (0 if row is None else int(row[0])) != expected_version:
-                    raise VersionConflict(f"configuration version is no longer {expected_version}")
-            if idempotency is not None:
-                n = db.execute(
-                    "INSERT INTO idempotency (key, request_sha256, response, created_at) VALUES (?, ?, ?, ?)"
-                    " ON CONFLICT DO NOTHING",
-                    (
-                        idempotency.key,
-                        idempotency.request_sha256,
-                        idempotency.response,
-                        idempotency.created_at,
-                    ),
-                ).rowcount
-                if n != 1:
-                    raise VersionConflict("idempotency key already used")
-            db.executemany(
-                "INSERT INTO revoked_subjects (subject, revoked_at) VALUES (?, ?) ON CONFLICT(subject)"
-                " DO UPDATE SET revoked_at = MAX(revoked_at, excluded.revoked_at), expires_at = NULL",
-                [(s, now) for s in revoke_subjects],
+            self._begin_config_write(db, expected_version, idempotency, revoke_subjects, now)
+            for table in ("app_assignments", "dir_memberships", "dir_group_attributes", "dir_groups"):
+                db.execute(f"DELETE FROM {table}")
+            db.execute("DELETE FROM dir_user_attributes")
+            db.execute("DELETE FROM dir_users")
+            self._write_catalogue(db, config)
+            _insert_directory(db, config.users, config.groups, config.assignments)
+            return self._bump_catalogue(db, ("catalogue", ""), ("directory", ""))
+
+    # -- the directory ----------------------------------------------------------------------------------------
+    @contextmanager
+    def _dir_write(self) -> Iterator[sqlite3.Connection]:
+        """A directory write: a constraint the store enforces is reported as ``AlreadyExists``."""
+        try:
+            with self._write() as db:
+                yield db
+        except sqlite3.IntegrityError as exc:
+            which = _unique_violation(exc)
+            if which is None:
+                raise
+            raise AlreadyExists(which) from None
+
+    async def get_user(self, user_id: str) -> User | None:
+        row = self._db.execute("SELECT doc FROM dir_users WHERE user_id = ?", (user_id,)).fetchone()
+        return None if row is None else user_of(row[0])
+
+    async def find_users(self, attribute: str, value: str, *, limit: int = 2) -> list[User]:
+        if attribute == "username":
+            rows = self._db.execute(
+                "SELECT doc FROM dir_users WHERE user_name_key = ? LIMIT ?", (user_name_key(value), limit)
             )
-            db.execute("DELETE FROM config_resources")
-            db.executemany(
-                "INSERT INTO config_resources (kind, id, doc) VALUES (?, ?, ?)",
-                rows,
+        else:
+            rows = self._db.execute(
+                "SELECT u.doc FROM dir_user_attributes a JOIN dir_users u ON u.user_id = a.user_id"
+                " WHERE a.attribute = ? AND a.value = ? ORDER BY a.user_id LIMIT ?",
+                (attribute, value, limit),
             )
-            return self._bump_version(db)
+        return [user_of(r[0]) for r in rows]
+
+    async def list_users(self, *, after: str = "", limit: int = 100) -> list[User]:
+        rows = self._db.execute(
+            "SELECT doc FROM dir_users WHERE user_id > ? ORDER BY user_id LIMIT ?", (after, limit)
+        )
+        return [user_of(r[0]) for r in rows]
+
+    async def create_user(self, user: User) -> None:
+        with self._dir_write() as db:
+            seq = db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM dir_users").fetchone()[0]
+            db.execute(
+                "INSERT INTO dir_users (user_id, user_name_key, seq, doc) VALUES (?, ?, ?, ?)",
+                (user.user_id, user_name_key(user.user_name), seq, user_doc(user)),
+            )
+            db.executemany(
+                "INSERT INTO dir_user_attributes (attribute, value, user_id) VALUES (?, ?, ?)",
+                [(a, v, user.user_id) for a, v in user_attributes(user)],
+            )
+            self._bump(db, ("user", user.user_id))
+
+    async def update_user(self, user: User) -> None:
+        with self._dir_write() as db:
+            n = db.execute(
+                "UPDATE dir_users SET user_name_key = ?, doc = ? WHERE user_id = ?",
+                (user_name_key(user.user_name), user_doc(user), user.user_id),
+            ).rowcount
+            if n != 1:
+                raise Missing("user", user.user_id)
+            db.execute("DELETE FROM dir_user_attributes WHERE user_id = ?", (user.user_id,))
+            db.executemany(
+                "INSERT INTO dir_user_attributes (attribute, value, user_id) VALUES (?, ?, ?)",
+                [(a, v, user.user_id) for a, v in user_attributes(user)],
+            )
+            self._bump(db, ("user", user.user_id))
+
+    async def delete_user(self, user_id: str, *, now: float) -> bool:
+        with self._write() as db:
+            # memberships, attributes and assignments go with it (ON DELETE CASCADE)
+            if db.execute("DELETE FROM dir_users WHERE user_id = ?", (user_id,)).rowcount != 1:
+                return False
+            db.execute(_REVOKE_SUBJECT, (f"user:{user_id}", now))
+            self._bump(db, ("user", user_id))
+            return True
+
+    async def get_group(self, group_id: str) -> Group | None:
+        row = self._db.execute("SELECT doc FROM dir_groups WHERE group_id = ?", (group_id,)).fetchone()
+        return None if row is None else group_of(row[0])
+
+    async def find_groups(self, attribute: str, value: str, *, limit: int = 2) -> list[Group]:
+        if attribute == "displayname":
+            rows = self._db.execute(
+                "SELECT doc FROM dir_groups WHERE display_name = ? LIMIT ?", (value, limit)
+            )
+        else:
+            rows = self._db.execute(
+                "SELECT g.doc FROM dir_group_attributes a JOIN dir_groups g ON g.group_id = a.group_id"
+                " WHERE a.attribute = ? AND a.value = ? ORDER BY a.group_id LIMIT ?",
+                (attribute, value, limit),
+            )
+        return [group_of(r[0]) for r in rows]
+
+    async def list_groups(self, *, after: str = "", limit: int = 100) -> list[Group]:
+        rows = self._db.execute(
+            "SELECT doc FROM dir_groups WHERE group_id > ? ORDER BY group_id LIMIT ?", (after, limit)
+        )
+        return [group_of(r[0]) for r in rows]
+
+    async def create_group(self, group: Group) -> None:
+        with self._dir_write() as db:
+            seq = db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM dir_groups").fetchone()[0]
+            db.execute(
+                "INSERT INTO dir_groups (group_id, display_name, seq, doc) VALUES (?, ?, ?, ?)",
+                (group.group_id, group.display_name, seq, group_doc(group)),
+            )
+            db.executemany(
+                "INSERT INTO dir_group_attributes (attribute, value, group_id) VALUES (?, ?, ?)",
+                [(a, v, group.group_id) for a, v in group_attributes(group)],
+            )
+            self._bump(db, ("group", group.group_id))
+
+    async def update_group(self, group: Group) -> None:
+        with self._dir_write() as db:
+            n = db.execute(
+                "UPDATE dir_groups SET display_name = ?, doc = ? WHERE group_id = ?",
+                (group.display_name, group_doc(group), group.group_id),
+            ).rowcount
+            if n != 1:
+                raise Missing("group", group.group_id)
+            db.execute("DELETE FROM dir_group_attributes WHERE group_id = ?", (group.group_id,))
+            db.executemany(
+                "INSERT INTO dir_group_attributes (attribute, value, group_id) VALUES (?, ?, ?)",
+                [(a, v, group.group_id) for a, v in group_attributes(group)],
+            )
+            self._bump(db, ("group", group.group_id))
+
+    async def delete_group(self, group_id: str) -> bool:
+        with self._write() as db:
+            if db.execute("DELETE FROM dir_groups WHERE group_id = ?", (group_id,)).rowcount != 1:
+                return False
+            self._bump(db, ("group", group_id))
+            return True
+
+    async def get_membership(self, membership_id: str) -> Membership | None:
+        row = self._db.execute(
+            "SELECT membership_id, group_id, user_id FROM dir_memberships WHERE membership_id = ?",
+            (membership_id,),
+        ).fetchone()
+        return None if row is None else Membership(*row)
+
+    async def find_membership(self, group_id: str, user_id: str) -> Membership | None:
+        row = self._db.execute(
+            "SELECT membership_id, group_id, user_id FROM dir_memberships WHERE group_id = ? AND user_id = ?",
+            (group_id, user_id),
+        ).fetchone()
+        return None if row is None else Membership(*row)
+
+    async def list_memberships(
+        self, *, group_id: str | None = None, user_id: str | None = None, after: str = "", limit: int = 100
+    ) -> list[Membership]:
+        column, value = ("group_id", group_id) if group_id is not None else ("user_id", user_id)
+        rows = self._db.execute(
+            f"SELECT membership_id, group_id, user_id FROM dir_memberships WHERE {column} = ?"
+            " AND membership_id > ? ORDER BY membership_id LIMIT ?",
+            (value, after, limit),
+        )
+        return [Membership(*r) for r in rows]
+
+    async def member_groups(self, user_id: str, group_ids: Sequence[str]) -> set[str]:
+        wanted = list(dict.fromkeys(group_ids))
+        if not wanted:
+            return set()
+        marks = ", ".join("?" * len(wanted))
+        rows = self._db.execute(
+            f"SELECT group_id FROM dir_memberships WHERE user_id = ? AND group_id IN ({marks})",
+            (user_id, *wanted),
+        )
+        return {r[0] for r in rows}
+
+    async def create_membership(self, membership: Membership) -> None:
+        with self._dir_write() as db:
+            if (
+                db.execute("SELECT 1 FROM dir_groups WHERE group_id = ?", (membership.group_id,)).fetchone()
+                is None
+            ):
+                raise Missing("group", membership.group_id)
+            if (
+                db.execute("SELECT 1 FROM dir_users WHERE user_id = ?", (membership.user_id,)).fetchone()
+                is None
+            ):
+                raise Missing("user", membership.user_id)
+            seq = db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM dir_memberships").fetchone()[0]
+            db.execute(
+                "INSERT INTO dir_memberships (membership_id, group_id, user_id, seq) VALUES (?, ?, ?, ?)",
+                (membership.membership_id, membership.group_id, membership.user_id, seq),
+            )
+            self._bump(db, ("membership", f"{membership.group_id}|{membership.user_id}"))
+
+    async def delete_membership(self, membership_id: str) -> bool:
+        with self._write() as db:
+            row = db.execute(
+                "DELETE FROM dir_memberships WHERE membership_id = ? RETURNING group_id, user_id",
+                (membership_id,),
+            ).fetchone()
+            if row is None:
+                return False
+            self._bump(db, ("membership", f"{row[0]}|{row[1]}"))
+            return True
+
+    async def is_assigned(self, application_arn: str, user_id: str) -> bool:
+        row = self._db.execute(_IS_ASSIGNED, (application_arn, user_id, application_arn, user_id)).fetchone()
+        return row is not None
+
+    async def has_assignment(self, assignment: Assignment) -> bool:
+        row = self._db.execute(
+            "SELECT 1 FROM app_assignments WHERE application_arn = ? AND principal_type = ? AND principal_id = ?",
+            (assignment.application_arn, assignment.principal_type, assignment.principal_id),
+        ).fetchone()
+        return row is not None
+
+    async def list_assignments(
+        self,
+        *,
+        application_arn: str | None = None,
+        principal: tuple[str, str] | None = None,
+        after: str = "",
+        limit: int = 100,
+    ) -> list[Assignment]:
+        if application_arn is not None:
+            rows = self._db.execute(
+                "SELECT application_arn, principal_type, principal_id FROM app_assignments"
+                " WHERE application_arn = ? AND principal_type || '/' || principal_id > ?"
+                " ORDER BY principal_type || '/' || principal_id LIMIT ?",
+                (application_arn, after, limit),
+            )
+        else:
+            assert principal is not None
+            rows = self._db.execute(
+                "SELECT application_arn, principal_type, principal_id FROM app_assignments"
+                " WHERE principal_type = ? AND principal_id = ? AND application_arn > ?"
+                " ORDER BY application_arn LIMIT ?",
+                (*principal, after, limit),
+            )
+        return [Assignment(a, t, p) for a, t, p in rows]
+
+    async def create_assignment(self, assignment: Assignment) -> bool:
+        a = assignment
+        with self._write() as db:
+            app = db.execute(
+                "SELECT 1 FROM config_resources WHERE kind = 'application' AND id = ?", (a.application_arn,)
+            ).fetchone()
+            if app is None:
+                raise Missing("application", a.application_arn)
+            table, column = (
+                ("dir_users", "user_id") if a.principal_type == "USER" else ("dir_groups", "group_id")
+            )
+            found = db.execute(f"SELECT 1 FROM {table} WHERE {column} = ?", (a.principal_id,)).fetchone()
+            if found is None:
+                raise Missing(a.principal_type.lower(), a.principal_id)
+            seq = db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM app_assignments").fetchone()[0]
+            n = db.execute(
+                _INSERT_ASSIGNMENT + " ON CONFLICT DO NOTHING", (*_assignment_params(a), seq)
+            ).rowcount
+            if n != 1:
+                return False
+            self._bump(db, ("assignment", assignment_key(a)))
+            return True
+
+    async def delete_assignment(self, assignment: Assignment) -> bool:
+        a = assignment
+        with self._write() as db:
+            n = db.execute(
+                "DELETE FROM app_assignments WHERE application_arn = ? AND principal_type = ? AND principal_id = ?",
+                (a.application_arn, a.principal_type, a.principal_id),
+            ).rowcount
+            if n != 1:
+                return False
+            self._bump(db, ("assignment", assignment_key(a)))
+            return True
+
+    async def changes_since(self, version: int, *, limit: int = 1000) -> list[Change] | None:
+        self._db.execute("BEGIN")
+        try:
+            current = self._read_version()
+            if current <= version:
+                return []
+            oldest = self._db.execute("SELECT MIN(version) FROM config_changes").fetchone()[0]
+            if oldest is None or oldest > version + 1:
+                return None
+            rows = self._db.execute(
+                "SELECT version, kind, key FROM config_changes WHERE version > ? ORDER BY version, rowid LIMIT ?",
+                (version, limit + 1),
+            ).fetchall()
+        finally:
+            self._db.execute("COMMIT")
+        return None if len(rows) > limit else [Change(*r) for r in rows]
 
     # -- credentials ------------------------------------------------------------------------------------------
     async def load_credentials(self) -> list[StoredCredential]:
@@ -474,13 +949,13 @@ class SqliteStore:
             # Only a taken access key id inserts nothing; any other constraint raises (a StorageError).
             if db.execute(INSERT_CREDENTIAL_SQL, params).rowcount != 1:
                 raise AlreadyExists(cred.access_key_id)
-            self._bump_version(db)
+            self._bump(db, ("credential", cred.access_key_id))
 
     async def delete_credential(self, access_key_id: str) -> bool:
         with self._write() as db:
             n = db.execute("DELETE FROM credentials WHERE access_key_id = ?", (access_key_id,)).rowcount
             if n:
-                self._bump_version(db)
+                self._bump(db, ("credential", access_key_id))
         return bool(n)
 
     # -- signing keys -----------------------------------------------------------------------------------------
@@ -667,6 +1142,12 @@ class SqliteStore:
     async def purge_expired(self, now: float, limit: int = 1000) -> int:
         """Delete up to ``limit`` expired rows of each kind; small batches keep the write lock short."""
         with self._write() as db:
-            return sum(
-                db.execute(sql, purge_params(sql, now - age, limit)).rowcount for sql, age in PURGE_SQL
+            n = sum(db.execute(sql, purge_params(sql, now - age, limit)).rowcount for sql, age in PURGE_SQL)
+            return (
+                n
+                + db.execute(
+                    "DELETE FROM config_changes WHERE rowid IN (SELECT rowid FROM config_changes WHERE version <="
+                    " (SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'config_version') - ? LIMIT ?)",
+                    (CHANGE_RETENTION, limit),
+                ).rowcount
             )

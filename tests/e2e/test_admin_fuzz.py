@@ -48,12 +48,17 @@ from botocore.model import Shape, StructureShape
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ssoidc.admin.directory import membership_id
 from ssoidc.aws.identitystore import IdentityStoreApi
 from ssoidc.aws.models import service_model, validate
 from ssoidc.aws.skeleton import handler_table
 from ssoidc.aws.sso_admin import SsoAdminApi
-from ssoidc.ids import new_application_arn, new_directory_id, new_identity_store_id, new_issuer_arn
+from ssoidc.ids import (
+    membership_id,
+    new_application_arn,
+    new_directory_id,
+    new_identity_store_id,
+    new_issuer_arn,
+)
 from ssoidc.model import Configuration
 from ssoidc.storage.sqlite import SqliteStore
 from tests.helpers.config import ACCOUNT, ADMIN_KEY, ADMIN_SECRET, JWT_BEARER, allow_account

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from ssoidc.errors import ConfigError
-from ssoidc.model import Configuration, Instance
+from ssoidc.model import Assignment, Configuration, Group, Instance, Membership, User
 from ssoidc.storage.base import (
     CodeRecord,
     JtiReplay,
@@ -171,6 +171,21 @@ READS: dict[str, Callable[[SqliteStore], Awaitable[object]]] = {
     "get_password_hash": lambda s: s.get_password_hash("u"),
     "get_web_session": lambda s: s.get_web_session(b"s" * 32, 1.0),
     "locked_until": lambda s: s.locked_until("k", 1.0),
+    "load_catalogue": lambda s: s.load_catalogue(),
+    "get_user": lambda s: s.get_user("u"),
+    "find_users": lambda s: s.find_users("emails.value", "v"),
+    "list_users": lambda s: s.list_users(),
+    "get_group": lambda s: s.get_group("g"),
+    "find_groups": lambda s: s.find_groups("displayname", "v"),
+    "list_groups": lambda s: s.list_groups(),
+    "get_membership": lambda s: s.get_membership("m"),
+    "find_membership": lambda s: s.find_membership("g", "u"),
+    "list_memberships": lambda s: s.list_memberships(group_id="g"),
+    "member_groups": lambda s: s.member_groups("u", ["g"]),
+    "is_assigned": lambda s: s.is_assigned("app", "u"),
+    "has_assignment": lambda s: s.has_assignment(Assignment("app", "USER", "u")),
+    "list_assignments": lambda s: s.list_assignments(application_arn="app"),
+    "changes_since": lambda s: s.changes_since(0),
 }
 
 
@@ -251,6 +266,19 @@ def test_every_public_method_of_a_closed_store_raises_storage_error(tmp_path: Pa
         "replace_configuration": lambda: s.replace_configuration(
             Configuration(Instance("arn:i", "d-1", "123456789012", "n"))
         ),
+        "replace_catalogue": lambda: s.replace_catalogue(
+            Configuration(Instance("arn:i", "d-1", "123456789012", "n"))
+        ),
+        "create_user": lambda: s.create_user(User("u", "n")),
+        "update_user": lambda: s.update_user(User("u", "n")),
+        "delete_user": lambda: s.delete_user("u", now=1.0),
+        "create_group": lambda: s.create_group(Group("g", "n")),
+        "update_group": lambda: s.update_group(Group("g", "n")),
+        "delete_group": lambda: s.delete_group("g"),
+        "create_membership": lambda: s.create_membership(Membership("m", "g", "u")),
+        "delete_membership": lambda: s.delete_membership("m"),
+        "create_assignment": lambda: s.create_assignment(Assignment("app", "USER", "u")),
+        "delete_assignment": lambda: s.delete_assignment(Assignment("app", "USER", "u")),
         "create_credential": lambda: s.create_credential(
             StoredCredential("AKIAEXAMPLE12345678", "x", "arn:aws:iam::1:root")
         ),
