@@ -351,7 +351,7 @@ async def _delete_directory(conn: asyncpg.Connection) -> None:
     """Delete every directory row. DELETE, not TRUNCATE: TRUNCATE's exclusive table locks would deadlock with a
     reader (``load_configuration``) that holds some of the tables and waits for the others."""
     for table in ("app_assignments", "dir_memberships", "dir_group_attributes", "dir_groups"):
-        await conn.execute(f"DELETE FROM {table}")  # noqa: S608 - table names are constants
+        await conn.execute(f"DELETE FROM {table}")
     await conn.execute("DELETE FROM dir_user_attributes")
     await conn.execute("DELETE FROM dir_users")
 
