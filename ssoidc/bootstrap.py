@@ -52,10 +52,9 @@ async def ensure_demo_passwords(store: Store, clock: Clock) -> None:
     from ssoidc.demo import DEMO_PASSWORDS
     from ssoidc.oauth.signin import hash_password
 
-    config, _ = await store.load_configuration()
-    ids = {u.user_name: u.user_id for u in (config.users if config else ())}
     for name, password in DEMO_PASSWORDS.items():
-        uid = ids.get(name)
+        found = [u for u in await store.find_users("username", name) if u.user_name == name]
+        uid = found[0].user_id if found else None
         if uid is not None and await store.get_password_hash(uid) is None:
             await store.set_password_hash(uid, hash_password(password), clock.now())
 

@@ -200,10 +200,14 @@ def build_skeleton(
         AwsService("sso", object()),
         AwsService(
             sso_admin.SERVICE,
-            sso_admin.SsoAdminApi(editor, account_id=settings.account_id, region=settings.region),
+            sso_admin.SsoAdminApi(editor, store, account_id=settings.account_id, region=settings.region),
             authorize=authorize,
         ),
-        AwsService(identitystore.SERVICE, identitystore.IdentityStoreApi(editor), authorize=authorize),
+        AwsService(
+            identitystore.SERVICE,
+            identitystore.IdentityStoreApi(snapshot.refresh, store),
+            authorize=authorize,
+        ),
         AwsService("sts", object()),
     ]
     return Skeleton(

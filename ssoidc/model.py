@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 GRANT_AUTHORIZATION_CODE = "authorization_code"
 GRANT_REFRESH_TOKEN = "refresh_token"  # noqa: S105 - a grant type name, not a secret
@@ -178,66 +178,113 @@ class Configuration:
     assignments: tuple[Assignment, ...] = ()
 
 
-class ConfigSnapshot:
-    """An immutable, indexed snapshot of a ``Configuration`` for fast lookups on the hot path."""
+class DirectoryReader(Protocol):
+    """What request handling reads of the directory (``ssoidc.storage.base.DirectoryStore`` has it all)."""
 
-    def __init__(self, config: Configuration, version: int) -> None:
+    async def get_user(self, user_id: str) -> User | None: ...
+
+    async def find_users(self, attribute: str, value: str, *, limit: int = 2) -> list[User]: ...
+
+    async def is_assigned(self, application_arn: str, user_id: str) -> bool: ...
+
+
+class ConfigDirectory:
+    """A ``DirectoryReader`` over the users, groups and assignments of a ``Configuration`` held in memory (a file
+    read by the CLI, tests). A serving node reads the store's directory tables instead."""
+
+    def __init__(self, config: Configuration) -> None:
+        self._users = {u.user_id: u for u in config.users}
+        self._by_attr: dict[tuple[str, str], list[User]] = {}
+        for u in config.users:
+            keys = {("username", u.user_name.lower())}
+            keys |= {("emails.value", e.value) for e in u.emails if e.value}
+            for x in u.external_ids:
+                keys |= {("externalids", x.id), (f"externalids.{x.issuer.lower()}", x.id)}
+            for key in sorted(keys):
+                self._by_attr.setdefault(key, []).append(u)
+        groups_of: dict[str, set[str]] = {}
+        for g in config.groups:
+            for uid in g.member_user_ids:
+                groups_of.setdefault(uid, set()).add(g.group_id)
+        self._groups_of = groups_of
+        self._assigned = {(a.application_arn, a.principal_type, a.principal_id) for a in config.assignments}
+
+    async def get_user(self, user_id: str) -> User | None:
+        return self._users.get(user_id)
+
+    async def find_users(self, attribute: str, value: str, *, limit: int = 2) -> list[User]:
+        key = value.lower() if attribute == "username" else value
+        return sorted(self._by_attr.get((attribute, key), []), key=lambda u: u.user_id)[:limit]
+
+    async def is_assigned(self, application_arn: str, user_id: str) -> bool:
+        if (application_arn, "USER", user_id) in self._assigned:
+            return True
+        return any((application_arn, "GROUP", g) in self._assigned for g in self._groups_of.get(user_id, ()))
+
+
+#: ``users_by_attribute`` paths (lower case) -> the directory's lookup attribute.
+_LOOKUP = {"username": "username", "emails.value": "emails.value", "externalids.id": "externalids"}
+
+
+class ConfigSnapshot:
+    """What one request sees: the catalogue (instance, issuers, applications) as an immutable, indexed snapshot,
+    and the directory, read through ``directory`` (indexed store reads, never held whole in memory).
+
+    ``version`` changes when the catalogue or the SigV4 credentials do, never for a directory write (the policy
+    caches key on it); ``catalogue_version`` is the store's version of the catalogue, what sso-admin's
+    compare-and-swap writes expect (``ConfigStore.replace_catalogue``).
+    """
+
+    def __init__(
+        self,
+        config: Configuration,
+        version: int,
+        directory: DirectoryReader | None = None,
+        *,
+        catalogue_version: int | None = None,
+    ) -> None:
         self.config = config
         self.version = version
+        self.catalogue_version = version if catalogue_version is None else catalogue_version
         self.instance = config.instance
         self.applications: dict[str, Application] = {a.arn: a for a in config.applications}
         self.issuers: dict[str, TrustedTokenIssuer] = {t.arn: t for t in config.trusted_token_issuers}
-        self.users: dict[str, User] = {u.user_id: u for u in config.users}
-        self.groups: dict[str, Group] = {g.group_id: g for g in config.groups}
-        self._by_attr: dict[str, dict[str, list[str]]] = {
-            "username": {},
-            "emails.value": {},
-            "externalids": {},
-        }
-        for u in config.users:
-            self._by_attr["username"].setdefault(u.user_name, []).append(u.user_id)
-            for e in u.emails:
-                self._by_attr["emails.value"].setdefault(e.value, []).append(u.user_id)
-            for x in u.external_ids:
-                self._by_attr["externalids"].setdefault(x.id, []).append(u.user_id)
-                self._by_attr.setdefault(f"externalids.{x.issuer.lower()}", {}).setdefault(x.id, []).append(
-                    u.user_id
-                )
-        self._groups_of: dict[str, set[str]] = {}
-        for g in config.groups:
-            for uid in g.member_user_ids:
-                self._groups_of.setdefault(uid, set()).add(g.group_id)
-        self._assigned: dict[str, set[tuple[str, str]]] = {}
-        for a in config.assignments:
-            self._assigned.setdefault(a.application_arn, set()).add((a.principal_type, a.principal_id))
+        self.directory: DirectoryReader = directory if directory is not None else ConfigDirectory(config)
 
-    def users_by_attribute(self, path: str, value: str) -> list[str]:
-        """User ids whose identity-store attribute at ``path`` equals ``value`` exactly.
+    async def has_user(self, user_id: str) -> bool:
+        return await self.directory.get_user(user_id) is not None
+
+    async def users_by_attribute(self, path: str, value: str) -> list[str]:
+        """Ids of the users (at most two: callers need exactly one) whose identity-store attribute at ``path``
+        equals ``value`` exactly.
 
         Supported paths (case-insensitive): ``userName``, ``emails.value``, ``externalIds.id`` (any issuer) and
         ``externalIds.<issuer>`` (the id under that issuer). Unknown paths match nobody.
         """
         key = path.lower()
-        if key == "externalids.id":
-            key = "externalids"
-        return list(self._by_attr.get(key, {}).get(value, []))
+        attribute = _LOOKUP.get(key) or (key if key.startswith("externalids.") else None)
+        if attribute is None:
+            return []
+        found = await self.directory.find_users(attribute, value, limit=2)
+        if (
+            attribute == "username"
+        ):  # the store compares names case-insensitively; a mapped claim must match exactly
+            found = [u for u in found if u.user_name == value]
+        return [u.user_id for u in found][:2]
 
-    def may_use(self, application: Application, user_id: str) -> bool:
+    async def may_use(self, application: Application, user_id: str) -> bool:
         """The assignment gate (sso-admin ``AssignmentRequired``): true if the application does not require
         assignment, or the user is assigned to it (``is_assigned``)."""
-        return not application.assignment_required or self.is_assigned(application, user_id)
+        return not application.assignment_required or await self.is_assigned(application, user_id)
 
-    def require_assigned(
+    async def require_assigned(
         self, application: Application, user_id: str, error: Callable[[], Exception]
     ) -> None:
         """Raise ``error()`` unless the user passes the assignment gate (``may_use``). Each caller keeps its own
         AWS error: AccessDenied (JWT bearer, token exchange) or InvalidGrant (code, refresh token)."""
-        if not self.may_use(application, user_id):
+        if not await self.may_use(application, user_id):
             raise error()
 
-    def is_assigned(self, application: Application, user_id: str) -> bool:
+    async def is_assigned(self, application: Application, user_id: str) -> bool:
         """The assignment gate: true if the user, or a group they belong to, is assigned to the application."""
-        assigned = self._assigned.get(application.arn, set())
-        if ("USER", user_id) in assigned:
-            return True
-        return any(("GROUP", gid) in assigned for gid in self._groups_of.get(user_id, ()))
+        return await self.directory.is_assigned(application.arn, user_id)

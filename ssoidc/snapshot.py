@@ -1,9 +1,12 @@
 """The per-worker configuration snapshot and credential table, kept coherent with the store.
 
 At request time the skeleton calls ``SnapshotCache.refresh`` once per request: one indexed read of the stored
-configuration version, and a reload of the configuration (as an immutable ``ConfigSnapshot``) and of the
-credential table only when the version changed, so every worker serves a committed change on its next request.
-Concurrent requests that find a new version share one reload. Tokens and revocations are never cached here.
+configuration version; when it moved, one read of the change feed since the version this worker saw, and a
+reload of the catalogue (instance, issuers, applications, as an immutable ``ConfigSnapshot``) or of the
+credential table only if that is what changed, so every worker serves a committed change on its next request.
+The directory (users, groups, memberships, assignments) is not held here: requests read it from the store by
+index, so a worker's memory does not grow with it and a directory write costs the other workers nothing.
+Concurrent requests that find a new version share one catch-up. Tokens and revocations are never cached here.
 """
 
 from __future__ import annotations
@@ -24,21 +27,39 @@ class SnapshotCache:
         self._store = store
         self._account_id = account_id
         self._snapshot: ConfigSnapshot | None = None
+        self._seen = -1
+        """The store's configuration version this worker has caught up with (the change feed read up to it)."""
         self._credentials: dict[str, StoredCredential] = {}
         self._verifier_creds: dict[str, Credential] = {}
         self._lock = asyncio.Lock()
 
     async def refresh(self) -> ConfigSnapshot:
-        """The snapshot of the stored configuration's current version (reloaded only when it changed)."""
+        """The snapshot as of the stored configuration's current version.
+
+        When the version moved, the change feed says what changed: the catalogue and the credential table are
+        reloaded only if they did (or if the feed no longer reaches back to what this worker saw); directory
+        changes need nothing here, since the directory is read from the store per request.
+        """
         version = await self._store.config_version()
         snap = self._snapshot
-        if snap is not None and snap.version == version:
+        if snap is not None and self._seen == version:
             return snap
         async with self._lock:
             snap = self._snapshot
-            if snap is not None and snap.version >= version:
-                return snap  # another request reloaded it while this one waited for the lock
-            config, version = await self._store.load_configuration()
+            if snap is not None and self._seen >= version:
+                return snap  # another request caught up while this one waited for the lock
+            catalogue = credentials = True
+            if snap is not None:
+                changes = await self._store.changes_since(self._seen)
+                if changes is not None:
+                    kinds = {c.kind for c in changes}
+                    catalogue = "catalogue" in kinds
+                    credentials = "credential" in kinds
+                    version = max([version, *(c.version for c in changes)])
+            if catalogue or snap is None:
+                config, catalogue_version = await self._store.load_catalogue()
+            else:
+                config, catalogue_version = snap.config, snap.catalogue_version
             if config is None:
                 config = Configuration(
                     instance=Instance(
@@ -49,16 +70,20 @@ class SnapshotCache:
                         status="DELETED",  # no instance yet: sso-admin CreateInstance makes one
                     )
                 )
-            creds = await self._store.load_credentials()
-            self._credentials = {c.access_key_id: c for c in creds}
-            self._verifier_creds = {
-                c.access_key_id: Credential(
-                    c.access_key_id, c.secret_access_key, c.principal_arn, c.session_token_sha256
-                )
-                for c in creds
-            }
-            self._snapshot = ConfigSnapshot(config, version)
-            return self._snapshot
+            if credentials:
+                creds = await self._store.load_credentials()
+                self._credentials = {c.access_key_id: c for c in creds}
+                self._verifier_creds = {
+                    c.access_key_id: Credential(
+                        c.access_key_id, c.secret_access_key, c.principal_arn, c.session_token_sha256
+                    )
+                    for c in creds
+                }
+            if catalogue or credentials or snap is None:
+                snap = ConfigSnapshot(config, version, self._store, catalogue_version=catalogue_version)
+                self._snapshot = snap
+            self._seen = version
+            return snap
 
     @property
     def current(self) -> ConfigSnapshot:
@@ -69,7 +94,8 @@ class SnapshotCache:
 
     @property
     def version(self) -> int:
-        """The version of the snapshot this worker serves (-1 before the first refresh)."""
+        """The version of the snapshot this worker serves (-1 before the first refresh): it moves when the
+        catalogue or the credentials change (what policy caches key on)."""
         return self._snapshot.version if self._snapshot is not None else -1
 
     def credential(self, access_key_id: str) -> Credential | None:

@@ -16,7 +16,8 @@ Choices where AWS is undocumented (docs/admin-api.md):
 * A resource holds at most ``rules.MAX_TAGS`` (50) tags (``ServiceQuotaExceeded``); keys starting with ``aws:``
   are reserved (``ValidationFailed``). ``rules.check`` enforces both, for every write and for ``ssoidc apply``.
 
-Cascades: deleting an application removes its assignments, removes it from other applications' access-scope
+Assignments are rows of the store's directory (``DirectoryStore``), one write each; the rest is the catalogue.
+Cascades: deleting an application removes its assignments (the store's foreign key), removes it from other applications' access-scope
 ``AuthorizedTargets`` and revokes every token issued for it.
 """
 
@@ -40,6 +41,7 @@ from ssoidc.model import (
     GrantConfig,
     PrincipalType,
 )
+from ssoidc.storage.base import DirectoryStore, Missing
 
 CUSTOM_PROVIDER = "arn:aws:sso::aws:applicationProvider/custom"
 
@@ -252,76 +254,63 @@ def delete_access_scope(config: Configuration, arn: str, scope: str) -> Edit[App
 # -- assignments ----------------------------------------------------------------------------------------------
 
 
-def check_principal(config: Configuration, principal_type: PrincipalType, principal_id: str) -> None:
-    ids = (
-        {u.user_id for u in config.users} if principal_type == "USER" else {g.group_id for g in config.groups}
+def _no_principal(principal_type: str, principal_id: str) -> ResourceNotFound:
+    return ResourceNotFound(
+        f"{principal_type.capitalize()} {principal_id} does not exist in the identity store",
+        principal_type,
+        principal_id,
     )
-    if principal_id not in ids:
-        raise ResourceNotFound(
-            f"{principal_type.capitalize()} {principal_id} does not exist in the identity store",
-            principal_type,
-            principal_id,
-        )
 
 
-def get_assignment(
-    config: Configuration, arn: str, principal_type: PrincipalType, principal_id: str
+async def check_principal(store: DirectoryStore, principal_type: PrincipalType, principal_id: str) -> None:
+    found = (
+        await store.get_user(principal_id)
+        if principal_type == "USER"
+        else await store.get_group(principal_id)
+    )
+    if found is None:
+        raise _no_principal(principal_type, principal_id)
+
+
+def _not_assigned(arn: str, principal_type: str, principal_id: str) -> ResourceNotFound:
+    return ResourceNotFound(
+        f"{principal_type.capitalize()} {principal_id} is not assigned to application {arn}",
+        "APPLICATION_ASSIGNMENT",
+        principal_id,
+    )
+
+
+async def get_assignment(
+    store: DirectoryStore, config: Configuration, arn: str, principal_type: PrincipalType, principal_id: str
 ) -> Assignment:
     get_application(config, arn)
     wanted = Assignment(arn, principal_type, principal_id)
-    if wanted not in config.assignments:
-        raise ResourceNotFound(
-            f"{principal_type.capitalize()} {principal_id} is not assigned to application {arn}",
-            "APPLICATION_ASSIGNMENT",
-            principal_id,
-        )
+    if not await store.has_assignment(wanted):
+        raise _not_assigned(arn, principal_type, principal_id)
     return wanted
 
 
-def create_assignment(
-    config: Configuration, arn: str, principal_type: PrincipalType, principal_id: str
-) -> Edit[Assignment]:
-    """Assign a user or group; assigning again succeeds and changes nothing."""
+async def create_assignment(
+    store: DirectoryStore, config: Configuration, arn: str, principal_type: PrincipalType, principal_id: str
+) -> Assignment:
+    """Assign a user or group, one row; assigning again succeeds and changes nothing."""
     get_application(config, arn)
-    check_principal(config, principal_type, principal_id)
     asg = Assignment(arn, principal_type, principal_id)
-    if asg in config.assignments:
-        return Edit(config, asg)
-    # Kept grouped by application, in application order: the order the file (and so export/apply) uses.
-    order = {a.arn: i for i, a in enumerate(config.applications)}
-    grouped = sorted((*config.assignments, asg), key=lambda x: order.get(x.application_arn, len(order)))
-    return Edit(replace(config, assignments=tuple(grouped)), asg)
+    try:
+        await store.create_assignment(asg)
+    except Missing as exc:
+        if exc.kind == "application":  # deleted since this node's snapshot was taken
+            raise ResourceNotFound(f"Application {arn} does not exist", "APPLICATION", arn) from None
+        raise _no_principal(principal_type, principal_id) from None
+    return asg
 
 
-def delete_assignment(
-    config: Configuration, arn: str, principal_type: PrincipalType, principal_id: str
-) -> Edit[None]:
-    asg = get_assignment(config, arn, principal_type, principal_id)
-    return Edit(replace(config, assignments=tuple(a for a in config.assignments if a != asg)), None)
-
-
-def application_assignments(config: Configuration, arn: str) -> list[Assignment]:
+async def delete_assignment(
+    store: DirectoryStore, config: Configuration, arn: str, principal_type: PrincipalType, principal_id: str
+) -> None:
     get_application(config, arn)
-    return [a for a in config.assignments if a.application_arn == arn]
-
-
-def principal_assignments(
-    config: Configuration,
-    instance_arn: str,
-    principal_type: PrincipalType,
-    principal_id: str,
-    application_arn: str | None = None,
-) -> list[Assignment]:
-    """The principal's own (direct) assignments, optionally to one application."""
-    active_instance(config, instance_arn)
-    check_principal(config, principal_type, principal_id)
-    return [
-        a
-        for a in config.assignments
-        if a.principal_type == principal_type
-        and a.principal_id == principal_id
-        and (application_arn is None or a.application_arn == application_arn)
-    ]
+    if not await store.delete_assignment(Assignment(arn, principal_type, principal_id)):
+        raise _not_assigned(arn, principal_type, principal_id)
 
 
 def set_assignment_required(config: Configuration, arn: str, required: bool) -> Edit[Application]:

@@ -1,19 +1,23 @@
-"""The identity store's users, groups and group memberships: pure functions ``Configuration -> Edit``.
+"""The identity store's users, groups and group memberships: one store write per entity.
 
 Serves identitystore CreateUser, UpdateUser, DeleteUser, CreateGroup, UpdateGroup, DeleteGroup,
 CreateGroupMembership and DeleteGroupMembership, and the lookups behind DescribeUser, DescribeGroup,
 DescribeGroupMembership, GetUserId, GetGroupId, GetGroupMembershipId, List* and IsMemberInGroups
-(``ssoidc.aws.identitystore`` maps the wire shapes).
+(``ssoidc.aws.identitystore`` maps the wire shapes). Every function reads or writes the rows it names through
+``ssoidc.storage.base.DirectoryStore``: its cost does not depend on how many users the directory holds, and two
+writes to different entities never conflict.
 
 * Ids: users and groups get ``new_directory_id()`` (``<10 hex>-<uuid4>``, the identity store's ResourceId
-  pattern). A membership has no stored id: ``membership_id(group, user)`` derives a uuid5 from the pair, so it
-  survives ``ssoidc export`` / ``ssoidc apply`` round trips without being stored.
-* Uniqueness: ``UserName`` is unique case-insensitively, a group's ``DisplayName`` exactly (as
-  ``ssoidc.admin.rules`` enforces); a duplicate is ``Conflict`` with reason UNIQUENESS_CONSTRAINT_VIOLATION and a
-  message that does not repeat the (sensitive) name. ``Administrator`` and ``AWSAdministrators`` are reserved
-  (``rules.check``, as is the shape of a user's extensions).
+  pattern). A membership's id is derived from the pair (``ssoidc.ids.membership_id``), so it survives
+  ``ssoidc export`` / ``ssoidc apply`` round trips.
+* Uniqueness, enforced by the store in the write's own transaction: ``UserName`` is unique case-insensitively,
+  a group's ``DisplayName`` exactly; a duplicate is ``Conflict`` with reason UNIQUENESS_CONSTRAINT_VIOLATION and a
+  message that does not repeat the (sensitive) name. ``Administrator`` and ``AWSAdministrators`` are reserved,
+  and a user's extensions are checked (``ssoidc.admin.rules``).
+* References: a membership needs its group and its user; a write that finds either gone is ``ResourceNotFound``,
+  also when the other end is deleted concurrently (the store's foreign keys decide).
 * Cascades: deleting a user removes it from every group, removes its application assignments and revokes every
-  token issued to it (``revoke=["user:<id>"]``). Deleting a group removes its memberships and its application
+  token issued to it, in the same transaction. Deleting a group removes its memberships and its application
   assignments; members' tokens are not revoked: a member who thereby loses access to an application fails the
   assignment check at the next refresh or exchange, and already issued access tokens live until they expire.
 """
@@ -23,10 +27,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import replace
 
-from ssoidc.admin.editor import Edit
+from ssoidc.admin.rules import check_extensions, check_name
 from ssoidc.errors import Conflict, ResourceNotFound, ValidationFailed
 from ssoidc.ids import membership_id, new_directory_id
 from ssoidc.model import Configuration, ExternalId, Group, Instance, Membership, User
+from ssoidc.storage.base import AlreadyExists, DirectoryStore, Missing, external_key
+
+MAX_MATCHES = 2
+"""Lookups by attribute read at most this many matches: callers need to know only "none, one or several"."""
 
 
 # -- lookups ------------------------------------------------------------------------------------------------------
@@ -40,66 +48,67 @@ def identity_store(config: Configuration, identity_store_id: str) -> Instance:
     return inst
 
 
-def get_user(config: Configuration, user_id: str) -> User:
-    for u in config.users:
-        if u.user_id == user_id:
-            return u
-    raise ResourceNotFound(f"User {user_id} does not exist", "USER", user_id)
+def _no_user(user_id: str) -> ResourceNotFound:
+    return ResourceNotFound(f"User {user_id} does not exist", "USER", user_id)
 
 
-def get_group(config: Configuration, group_id: str) -> Group:
-    for g in config.groups:
-        if g.group_id == group_id:
-            return g
-    raise ResourceNotFound(f"Group {group_id} does not exist", "GROUP", group_id)
+def _no_group(group_id: str) -> ResourceNotFound:
+    return ResourceNotFound(f"Group {group_id} does not exist", "GROUP", group_id)
 
 
-def memberships(config: Configuration) -> list[Membership]:
-    return [
-        Membership(membership_id(g.group_id, uid), g.group_id, uid)
-        for g in config.groups
-        for uid in g.member_user_ids
-    ]
+async def get_user(store: DirectoryStore, user_id: str) -> User:
+    user = await store.get_user(user_id)
+    if user is None:
+        raise _no_user(user_id)
+    return user
 
 
-def get_membership(config: Configuration, mid: str) -> Membership:
-    for m in memberships(config):
-        if m.membership_id == mid.lower():
-            return m
-    raise ResourceNotFound(f"Group membership {mid} does not exist", "GROUP_MEMBERSHIP", mid)
+async def get_group(store: DirectoryStore, group_id: str) -> Group:
+    """The group, without its members (``list_memberships`` pages through them)."""
+    group = await store.get_group(group_id)
+    if group is None:
+        raise _no_group(group_id)
+    return group
 
 
-def find_membership(config: Configuration, group_id: str, user_id: str) -> Membership:
-    group = get_group(config, group_id)
-    if user_id not in group.member_user_ids:
+async def get_membership(store: DirectoryStore, mid: str) -> Membership:
+    m = await store.get_membership(mid.lower())
+    if m is None:
+        raise ResourceNotFound(f"Group membership {mid} does not exist", "GROUP_MEMBERSHIP", mid)
+    return m
+
+
+async def find_membership(store: DirectoryStore, group_id: str, user_id: str) -> Membership:
+    await get_group(store, group_id)
+    m = await store.find_membership(group_id, user_id)
+    if m is None:
         raise ResourceNotFound(
             f"User {user_id} is not a member of group {group_id}",
             "GROUP_MEMBERSHIP",
             membership_id(group_id, user_id),
         )
-    return Membership(membership_id(group_id, user_id), group_id, user_id)
+    return m
 
 
-def users_named(config: Configuration, user_name: str) -> list[User]:
+async def users_named(store: DirectoryStore, user_name: str) -> list[User]:
     """Users whose UserName equals ``user_name`` case-insensitively (at most one: names are unique)."""
-    key = user_name.lower()
-    return [u for u in config.users if u.user_name.lower() == key]
+    return await store.find_users("username", user_name, limit=MAX_MATCHES)
 
 
-def users_with_email(config: Configuration, email: str) -> list[User]:
-    return [u for u in config.users if any(e.value == email for e in u.emails)]
+async def users_with_email(store: DirectoryStore, email: str) -> list[User]:
+    return await store.find_users("emails.value", email, limit=MAX_MATCHES)
 
 
-def users_with_external_id(config: Configuration, external_id: ExternalId) -> list[User]:
-    return [u for u in config.users if external_id in u.external_ids]
+async def users_with_external_id(store: DirectoryStore, external_id: ExternalId) -> list[User]:
+    return await store.find_users("externalid", external_key(external_id), limit=MAX_MATCHES)
 
 
-def groups_named(config: Configuration, display_name: str) -> list[Group]:
-    return [g for g in config.groups if g.display_name == display_name]
+async def groups_named(store: DirectoryStore, display_name: str) -> list[Group]:
+    return await store.find_groups("displayname", display_name, limit=MAX_MATCHES)
 
 
-def groups_with_external_id(config: Configuration, external_id: ExternalId) -> list[Group]:
-    return [g for g in config.groups if external_id in g.external_ids]
+async def groups_with_external_id(store: DirectoryStore, external_id: ExternalId) -> list[Group]:
+    return await store.find_groups("externalid", external_key(external_id), limit=MAX_MATCHES)
 
 
 def only(found: Iterable[User | Group], resource_type: str) -> str:
@@ -116,111 +125,94 @@ def only(found: Iterable[User | Group], resource_type: str) -> str:
     return ids[0]
 
 
-# -- uniqueness, in messages that do not repeat the name (``rules.check`` holds the other rules) -----------------
-def _check_user(config: Configuration, user: User) -> None:
-    if any(u.user_id != user.user_id for u in users_named(config, user.user_name)):
-        raise Conflict("Duplicate UserName", "UNIQUENESS_CONSTRAINT_VIOLATION")
+# -- the rules of one entity (``rules.check`` holds the same for a whole file) -----------------------------------
+def check_user(user: User) -> None:
+    check_name(user.user_name, "UserName")
+    if "Extensions" in user.profile:
+        check_extensions(user.profile["Extensions"])
 
 
-def _check_group(config: Configuration, group: Group) -> None:
-    if any(g.group_id != group.group_id for g in groups_named(config, group.display_name)):
-        raise Conflict("Duplicate GroupDisplayName", "UNIQUENESS_CONSTRAINT_VIOLATION")
+def check_group(group: Group) -> None:
+    check_name(group.display_name, "DisplayName")
+
+
+def _duplicate(exc: AlreadyExists) -> Conflict:
+    what = {"user_name": "UserName", "group_name": "GroupDisplayName"}.get(str(exc.args[0]), "identifier")
+    return Conflict(f"Duplicate {what}", "UNIQUENESS_CONSTRAINT_VIOLATION")
 
 
 # -- users --------------------------------------------------------------------------------------------------------
-def create_user(config: Configuration, user: User) -> Edit[User]:
+async def create_user(store: DirectoryStore, user: User) -> User:
     """Add ``user`` under a new id (``user.user_id`` is ignored)."""
     new = replace(user, user_id=new_directory_id())
-    _check_user(config, new)
-    return Edit(replace(config, users=(*config.users, new)), new)
+    check_user(new)
+    try:
+        await store.create_user(new)
+    except AlreadyExists as exc:
+        raise _duplicate(exc) from None
+    return new
 
 
-def replace_user(config: Configuration, user: User) -> Edit[User]:
+async def replace_user(store: DirectoryStore, user: User) -> User:
     """Replace the stored user of the same id with ``user`` (UpdateUser)."""
-    get_user(config, user.user_id)
-    _check_user(config, user)
-    return Edit(
-        replace(config, users=tuple(user if u.user_id == user.user_id else u for u in config.users)), user
-    )
+    check_user(user)
+    try:
+        await store.update_user(user)
+    except AlreadyExists as exc:
+        raise _duplicate(exc) from None
+    except Missing:
+        raise _no_user(user.user_id) from None
+    return user
 
 
-def delete_user(config: Configuration, user_id: str) -> Edit[None]:
-    get_user(config, user_id)
-    return Edit(
-        replace(
-            config,
-            users=tuple(u for u in config.users if u.user_id != user_id),
-            groups=tuple(
-                replace(g, member_user_ids=tuple(m for m in g.member_user_ids if m != user_id))
-                for g in config.groups
-            ),
-            assignments=tuple(
-                a
-                for a in config.assignments
-                if not (a.principal_type == "USER" and a.principal_id == user_id)
-            ),
-        ),
-        None,
-        [f"user:{user_id}"],
-    )
+async def delete_user(store: DirectoryStore, user_id: str, *, now: float) -> None:
+    if not await store.delete_user(user_id, now=now):
+        raise _no_user(user_id)
 
 
 # -- groups -------------------------------------------------------------------------------------------------------
-def create_group(config: Configuration, *, display_name: str, description: str) -> Edit[Group]:
+async def create_group(store: DirectoryStore, *, display_name: str, description: str) -> Group:
     group = Group(group_id=new_directory_id(), display_name=display_name, description=description)
-    _check_group(config, group)
-    return Edit(replace(config, groups=(*config.groups, group)), group)
+    check_group(group)
+    try:
+        await store.create_group(group)
+    except AlreadyExists as exc:
+        raise _duplicate(exc) from None
+    return group
 
 
-def replace_group(config: Configuration, group: Group) -> Edit[Group]:
+async def replace_group(store: DirectoryStore, group: Group) -> Group:
     """Replace the stored group of the same id with ``group`` (UpdateGroup)."""
-    get_group(config, group.group_id)
-    _check_group(config, group)
-    return Edit(
-        replace(config, groups=tuple(group if g.group_id == group.group_id else g for g in config.groups)),
-        group,
-    )
+    check_group(group)
+    try:
+        await store.update_group(group)
+    except AlreadyExists as exc:
+        raise _duplicate(exc) from None
+    except Missing:
+        raise _no_group(group.group_id) from None
+    return group
 
 
-def delete_group(config: Configuration, group_id: str) -> Edit[None]:
-    get_group(config, group_id)
-    return Edit(
-        replace(
-            config,
-            groups=tuple(g for g in config.groups if g.group_id != group_id),
-            assignments=tuple(
-                a
-                for a in config.assignments
-                if not (a.principal_type == "GROUP" and a.principal_id == group_id)
-            ),
-        ),
-        None,
-    )
+async def delete_group(store: DirectoryStore, group_id: str) -> None:
+    if not await store.delete_group(group_id):
+        raise _no_group(group_id)
 
 
 # -- memberships --------------------------------------------------------------------------------------------------
-def create_membership(config: Configuration, group_id: str, user_id: str) -> Edit[Membership]:
-    group = get_group(config, group_id)
-    get_user(config, user_id)
-    if user_id in group.member_user_ids:
-        raise Conflict("Member and Group relationship already exists", "UNIQUENESS_CONSTRAINT_VIOLATION")
-    new = replace(group, member_user_ids=(*group.member_user_ids, user_id))
-    return Edit(
-        replace(config, groups=tuple(new if g.group_id == group_id else g for g in config.groups)),
-        Membership(membership_id(group_id, user_id), group_id, user_id),
-    )
+async def create_membership(store: DirectoryStore, group_id: str, user_id: str) -> Membership:
+    m = Membership(membership_id(group_id, user_id), group_id, user_id)
+    try:
+        await store.create_membership(m)
+    except Missing as exc:
+        raise (_no_group(group_id) if exc.kind == "group" else _no_user(user_id)) from None
+    except AlreadyExists:
+        raise Conflict(
+            "Member and Group relationship already exists", "UNIQUENESS_CONSTRAINT_VIOLATION"
+        ) from None
+    return m
 
 
-def delete_membership(config: Configuration, mid: str) -> Edit[None]:
-    m = get_membership(config, mid)
-    groups = tuple(
-        replace(g, member_user_ids=tuple(u for u in g.member_user_ids if u != m.user_id))
-        if g.group_id == m.group_id
-        else g
-        for g in config.groups
-    )
-    return Edit(replace(config, groups=groups), None)
-
-
-def groups_of(config: Configuration, user_id: str) -> list[Membership]:
-    return [m for m in memberships(config) if m.user_id == user_id]
+async def delete_membership(store: DirectoryStore, mid: str) -> None:
+    m = await get_membership(store, mid)
+    if not await store.delete_membership(m.membership_id):
+        raise ResourceNotFound(f"Group membership {mid} does not exist", "GROUP_MEMBERSHIP", mid)

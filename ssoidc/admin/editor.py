@@ -1,9 +1,12 @@
-"""Every configuration change as one optimistic, idempotent compare-and-swap.
+"""Every catalogue change as one optimistic, idempotent compare-and-swap.
 
-``ConfigEditor.run(change)`` reads the current configuration and its version, computes the new configuration
-with the pure function ``change``, checks the invariants (``ssoidc.admin.rules``), and writes it only if the
-version is still the one read (``replace_configuration(expected_version=...)``); on a lost race it re-reads and
-recomputes, so concurrent admin calls across workers and nodes never lose each other's changes.
+The catalogue is the instance, its trusted token issuers and its applications (grants, scopes, authentication
+methods): a few dozen entities. ``ConfigEditor.run(change)`` reads it and its version, computes the new
+catalogue with the pure function ``change``, checks the invariants (``ssoidc.admin.rules``), and writes it only if
+the catalogue's version is still the one read (``replace_catalogue(expected_version=...)``); on a lost race it
+re-reads and recomputes, so concurrent admin calls across workers and nodes never lose each other's changes.
+Directory writes (users, groups, memberships, assignments) do not come here: they are one store write per
+entity (``ssoidc.admin.directory``), and never make a catalogue write retry.
 
 Idempotency (sso-admin ``ClientToken``): the first call's answer is stored in the same transaction as its change,
 keyed by operation, caller and token, with a fingerprint of the request. A retry with the same token and the
@@ -115,9 +118,9 @@ class ConfigEditor:
                     client_token.key, client_token.fingerprint, orjson.dumps(edit.result).decode(), now
                 )
             try:
-                await self._store.replace_configuration(
+                await self._store.replace_catalogue(
                     edit.config,
-                    expected_version=directory.version,
+                    expected_version=directory.catalogue_version,
                     idempotency=record,
                     revoke_subjects=tuple(edit.revoke),
                     now=now,

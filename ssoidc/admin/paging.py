@@ -8,7 +8,7 @@ decode is a ``ValidationFailed`` naming ``NextToken``. ``next_page`` is the toke
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import NotRequired, TypedDict, TypeVar
 
 import orjson
@@ -51,6 +51,23 @@ def page(
     chunk = ordered[:limit]
     more = len(ordered) > limit
     return chunk, (_encode(key(chunk[-1])) if more and chunk else None)
+
+
+async def fetch_page(
+    fetch: Callable[[str, int], Awaitable[list[T]]],
+    key: Callable[[T], str],
+    next_token: str | None,
+    max_results: int | None,
+    default: int = DEFAULT_PAGE,
+) -> tuple[list[T], str | None]:
+    """``page`` for items the store orders and pages itself: ``fetch(after, limit)`` returns at most ``limit``
+    items whose ``key`` sorts after ``after``, in ``key`` order; one more than the page is read to know if
+    another page follows."""
+    limit = max_results or default
+    after = _decode(next_token) if next_token else ""
+    items = await fetch(after, limit + 1)
+    chunk = items[:limit]
+    return chunk, (_encode(key(chunk[-1])) if len(items) > limit and chunk else None)
 
 
 class NextPage(TypedDict):

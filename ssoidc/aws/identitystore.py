@@ -6,8 +6,9 @@ DescribeGroupMembership, DeleteGroupMembership, GetGroupMembershipId, ListGroupM
 ListGroupMembershipsForMember, IsMemberInGroups.
 
 Every call names the instance's identity store (``IdentityStoreId``), else ResourceNotFoundException with
-ResourceType IDENTITY_STORE. Reads use the node's configuration snapshot; writes go through ``ConfigEditor.run``
-(identitystore has no ClientToken). The domain functions and the cascades are in ``ssoidc.admin.directory``.
+ResourceType IDENTITY_STORE (checked against the node's snapshot of the catalogue). Users, groups and memberships
+are rows of the store's directory: each call reads or writes the rows it names (identitystore has no
+ClientToken). The domain functions and the cascades are in ``ssoidc.admin.directory``.
 
 Handlers take and return the operations' input and output shapes (``ssoidc.aws.shapes.identitystore``, generated
 from the botocore ``identitystore`` model); users, groups and memberships are converted by ``ssoidc.aws.mapping``.
@@ -30,22 +31,21 @@ replaced whole. A null or absent ``AttributeValue`` removes the attribute, excep
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from botocore.model import Shape, StructureShape
 
 from ssoidc.admin import directory as d
-from ssoidc.admin.editor import ConfigEditor, Edit, empty_answer
-from ssoidc.admin.paging import next_page, page
+from ssoidc.admin.paging import fetch_page, next_page
 from ssoidc.admin.rules import ENTERPRISE, ENTERPRISE_ATTRIBUTES, check_enterprise_value, check_extension
 from ssoidc.aws import mapping as m
 from ssoidc.aws.models import ShapeError, service_model, validate
 from ssoidc.aws.shapes import identitystore as ids
 from ssoidc.aws.skeleton import Call
 from ssoidc.errors import ValidationFailed
-from ssoidc.ids import membership_id
-from ssoidc.model import Configuration, Group, Membership, User
+from ssoidc.model import ConfigSnapshot, Group, Membership, User
+from ssoidc.storage.base import DirectoryStore
 
 SERVICE = "identitystore"
 
@@ -252,32 +252,15 @@ def _one_filter(inp: ids.ListUsersRequest | ids.ListGroupsRequest, supported: st
 
 
 class IdentityStoreApi:
-    """The identitystore handlers, bound to one node's editor."""
+    """The identitystore handlers, bound to one node's snapshot (the instance) and store (the directory)."""
 
-    def __init__(self, editor: ConfigEditor) -> None:
-        self.editor = editor
+    def __init__(self, snapshot: Callable[[], Awaitable[ConfigSnapshot]], store: DirectoryStore) -> None:
+        self._snapshot = snapshot
+        self._store = store
 
-    async def _config(self, inp: Mapping[str, Any]) -> Configuration:
-        config = (await self.editor.current()).config
-        d.identity_store(config, inp["IdentityStoreId"])
-        return config
-
-    async def _write(
-        self, call: Call, inp: Mapping[str, Any], change: Callable[[Configuration], Edit[R]]
-    ) -> R:
-        store_id = inp["IdentityStoreId"]
-
-        def guarded(c: Configuration) -> Edit[R]:
-            d.identity_store(c, store_id)
-            return change(c)
-
-        return await self.editor.run(guarded, now=call.now)
-
-    async def _edit(
-        self, call: Call, inp: Mapping[str, Any], edit: Callable[[Configuration], Edit[Any]]
-    ) -> None:
-        """A write whose answer is the empty output shape (the caller answers ``{}``)."""
-        await self._write(call, inp, empty_answer(edit))
+    async def _check_store(self, inp: Mapping[str, Any]) -> None:
+        """The request's ``IdentityStoreId`` is the ACTIVE instance's identity store."""
+        d.identity_store((await self._snapshot()).config, inp["IdentityStoreId"])
 
     # -- users ----------------------------------------------------------------------------------------------------
     async def create_user(self, inp: ids.CreateUserRequest, call: Call) -> ids.CreateUserResponse:
@@ -289,52 +272,56 @@ class IdentityStoreApi:
                 raise ValidationFailed(
                     f"Name.{member} is required when used in IAM Identity Center", f"Name.{member}"
                 )
-        # the extensions are rules.check's (the same member paths: Extensions.<name>[.<attribute>])
-        user = m.user_from_shape(inp)
-
-        def change(c: Configuration) -> Edit[ids.CreateUserResponse]:
-            e = d.create_user(c, user)
-            return Edit(
-                e.config, {"IdentityStoreId": inp["IdentityStoreId"], "UserId": e.result.user_id}, e.revoke
-            )
-
-        return await self._write(call, inp, change)
+        await self._check_store(inp)
+        # the extensions are checked by d.check_user (the same member paths: Extensions.<name>[.<attribute>])
+        user = await d.create_user(self._store, m.user_from_shape(inp))
+        return {"IdentityStoreId": inp["IdentityStoreId"], "UserId": user.user_id}
 
     async def describe_user(self, inp: ids.DescribeUserRequest, call: Call) -> ids.DescribeUserResponse:
         extensions = _requested_extensions(inp)
-        config = await self._config(inp)
-        return user_out(d.get_user(config, inp["UserId"]), inp["IdentityStoreId"], extensions)
+        await self._check_store(inp)
+        return user_out(await d.get_user(self._store, inp["UserId"]), inp["IdentityStoreId"], extensions)
 
     async def update_user(self, inp: ids.UpdateUserRequest, call: Call) -> ids.UpdateUserResponse:
-        def change(c: Configuration) -> Edit[User]:
-            return d.replace_user(c, apply_user_operations(d.get_user(c, inp["UserId"]), inp["Operations"]))
-
-        await self._edit(call, inp, change)
+        await self._check_store(inp)
+        user = await d.get_user(self._store, inp["UserId"])
+        await d.replace_user(self._store, apply_user_operations(user, inp["Operations"]))
         return {}
 
     async def delete_user(self, inp: ids.DeleteUserRequest, call: Call) -> ids.DeleteUserResponse:
-        await self._edit(call, inp, lambda c: d.delete_user(c, inp["UserId"]))
+        await self._check_store(inp)
+        await d.delete_user(self._store, inp["UserId"], now=call.now)
         return {}
 
     async def list_users(self, inp: ids.ListUsersRequest, call: Call) -> ids.ListUsersResponse:
         extensions = _requested_extensions(inp)
-        config = await self._config(inp)
+        await self._check_store(inp)
         wanted = _one_filter(inp, "UserName")
-        items = list(config.users) if wanted is None else d.users_named(config, wanted)
-        chunk, nxt = page(items, lambda u: u.user_id, inp.get("NextToken"), inp.get("MaxResults"))
+        if wanted is None:
+
+            async def fetch(after: str, limit: int) -> list[User]:
+                return await self._store.list_users(after=after, limit=limit)
+
+        else:
+            named = await d.users_named(self._store, wanted)
+
+            async def fetch(after: str, limit: int) -> list[User]:
+                return [u for u in named if u.user_id > after][:limit]
+
+        chunk, nxt = await fetch_page(fetch, lambda u: u.user_id, inp.get("NextToken"), inp.get("MaxResults"))
         return {"Users": [user_out(u, inp["IdentityStoreId"], extensions) for u in chunk], **next_page(nxt)}
 
     async def get_user_id(self, inp: ids.GetUserIdRequest, call: Call) -> ids.GetUserIdResponse:
-        config = await self._config(inp)
+        await self._check_store(inp)
         alt = inp["AlternateIdentifier"]
         if "ExternalId" in alt:
-            found = d.users_with_external_id(config, m.external_id_from_shape(alt["ExternalId"]))
+            found = await d.users_with_external_id(self._store, m.external_id_from_shape(alt["ExternalId"]))
         else:
             path, value = _unique_attribute(alt)
             if path == "username":
-                found = d.users_named(config, value)
+                found = await d.users_named(self._store, value)
             elif path == "emails.value":
-                found = d.users_with_email(config, value)
+                found = await d.users_with_email(self._store, value)
             else:
                 raise ValidationFailed(
                     "Unsupported unique attribute path for a user; use userName or emails.value",
@@ -346,45 +333,52 @@ class IdentityStoreApi:
     async def create_group(self, inp: ids.CreateGroupRequest, call: Call) -> ids.CreateGroupResponse:
         if "DisplayName" not in inp:
             raise ValidationFailed("DisplayName is required", "DisplayName")
-        group = m.group_from_shape(inp)
-
-        def change(c: Configuration) -> Edit[ids.CreateGroupResponse]:
-            e = d.create_group(c, display_name=group.display_name, description=group.description)
-            return Edit(
-                e.config, {"GroupId": e.result.group_id, "IdentityStoreId": inp["IdentityStoreId"]}, e.revoke
-            )
-
-        return await self._write(call, inp, change)
+        await self._check_store(inp)
+        shape = m.group_from_shape(inp)
+        group = await d.create_group(
+            self._store, display_name=shape.display_name, description=shape.description
+        )
+        return {"GroupId": group.group_id, "IdentityStoreId": inp["IdentityStoreId"]}
 
     async def describe_group(self, inp: ids.DescribeGroupRequest, call: Call) -> ids.DescribeGroupResponse:
-        config = await self._config(inp)
-        return m.group_to_shape(d.get_group(config, inp["GroupId"]), inp["IdentityStoreId"])
+        await self._check_store(inp)
+        return m.group_to_shape(await d.get_group(self._store, inp["GroupId"]), inp["IdentityStoreId"])
 
     async def update_group(self, inp: ids.UpdateGroupRequest, call: Call) -> ids.UpdateGroupResponse:
-        def change(c: Configuration) -> Edit[Group]:
-            return d.replace_group(
-                c, apply_group_operations(d.get_group(c, inp["GroupId"]), inp["Operations"])
-            )
-
-        await self._edit(call, inp, change)
+        await self._check_store(inp)
+        group = await d.get_group(self._store, inp["GroupId"])
+        await d.replace_group(self._store, apply_group_operations(group, inp["Operations"]))
         return {}
 
     async def delete_group(self, inp: ids.DeleteGroupRequest, call: Call) -> ids.DeleteGroupResponse:
-        await self._edit(call, inp, lambda c: d.delete_group(c, inp["GroupId"]))
+        await self._check_store(inp)
+        await d.delete_group(self._store, inp["GroupId"])
         return {}
 
     async def list_groups(self, inp: ids.ListGroupsRequest, call: Call) -> ids.ListGroupsResponse:
-        config = await self._config(inp)
+        await self._check_store(inp)
         wanted = _one_filter(inp, "DisplayName")
-        items = list(config.groups) if wanted is None else d.groups_named(config, wanted)
-        chunk, nxt = page(items, lambda g: g.group_id, inp.get("NextToken"), inp.get("MaxResults"))
+        if wanted is None:
+
+            async def fetch(after: str, limit: int) -> list[Group]:
+                return await self._store.list_groups(after=after, limit=limit)
+
+        else:
+            named = await d.groups_named(self._store, wanted)
+
+            async def fetch(after: str, limit: int) -> list[Group]:
+                return [g for g in named if g.group_id > after][:limit]
+
+        chunk, nxt = await fetch_page(
+            fetch, lambda g: g.group_id, inp.get("NextToken"), inp.get("MaxResults")
+        )
         return {"Groups": [m.group_to_shape(g, inp["IdentityStoreId"]) for g in chunk], **next_page(nxt)}
 
     async def get_group_id(self, inp: ids.GetGroupIdRequest, call: Call) -> ids.GetGroupIdResponse:
-        config = await self._config(inp)
+        await self._check_store(inp)
         alt = inp["AlternateIdentifier"]
         if "ExternalId" in alt:
-            found = d.groups_with_external_id(config, m.external_id_from_shape(alt["ExternalId"]))
+            found = await d.groups_with_external_id(self._store, m.external_id_from_shape(alt["ExternalId"]))
         else:
             path, value = _unique_attribute(alt)
             if path != "displayname":
@@ -392,63 +386,68 @@ class IdentityStoreApi:
                     "Unsupported unique attribute path for a group; use displayName",
                     "AlternateIdentifier.UniqueAttribute.AttributePath",
                 )
-            found = d.groups_named(config, value)
+            found = await d.groups_named(self._store, value)
         return {"GroupId": d.only(found, "GROUP"), "IdentityStoreId": inp["IdentityStoreId"]}
 
     # -- memberships ----------------------------------------------------------------------------------------------
     async def create_group_membership(
         self, inp: ids.CreateGroupMembershipRequest, call: Call
     ) -> ids.CreateGroupMembershipResponse:
-        def change(c: Configuration) -> Edit[ids.CreateGroupMembershipResponse]:
-            e = d.create_membership(c, inp["GroupId"], inp["MemberId"]["UserId"])
-            return Edit(
-                e.config, {"MembershipId": e.result.membership_id, "IdentityStoreId": inp["IdentityStoreId"]}
-            )
-
-        return await self._write(call, inp, change)
+        await self._check_store(inp)
+        ms = await d.create_membership(self._store, inp["GroupId"], inp["MemberId"]["UserId"])
+        return {"MembershipId": ms.membership_id, "IdentityStoreId": inp["IdentityStoreId"]}
 
     async def describe_group_membership(
         self, inp: ids.DescribeGroupMembershipRequest, call: Call
     ) -> ids.DescribeGroupMembershipResponse:
-        config = await self._config(inp)
-        return m.membership_to_shape(d.get_membership(config, inp["MembershipId"]), inp["IdentityStoreId"])
+        await self._check_store(inp)
+        ms = await d.get_membership(self._store, inp["MembershipId"])
+        return m.membership_to_shape(ms, inp["IdentityStoreId"])
 
     async def delete_group_membership(
         self, inp: ids.DeleteGroupMembershipRequest, call: Call
     ) -> ids.DeleteGroupMembershipResponse:
-        await self._edit(call, inp, lambda c: d.delete_membership(c, inp["MembershipId"]))
+        await self._check_store(inp)
+        await d.delete_membership(self._store, inp["MembershipId"])
         return {}
 
     async def get_group_membership_id(
         self, inp: ids.GetGroupMembershipIdRequest, call: Call
     ) -> ids.GetGroupMembershipIdResponse:
-        config = await self._config(inp)
-        ms = d.find_membership(config, inp["GroupId"], inp["MemberId"]["UserId"])
+        await self._check_store(inp)
+        ms = await d.find_membership(self._store, inp["GroupId"], inp["MemberId"]["UserId"])
         return {"MembershipId": ms.membership_id, "IdentityStoreId": inp["IdentityStoreId"]}
 
     async def list_group_memberships(
         self, inp: ids.ListGroupMembershipsRequest, call: Call
     ) -> ids.ListGroupMembershipsResponse:
-        config = await self._config(inp)
-        group = d.get_group(config, inp["GroupId"])
-        items = [
-            Membership(membership_id(group.group_id, u), group.group_id, u) for u in group.member_user_ids
-        ]
-        return self._memberships_page(items, inp)
+        await self._check_store(inp)
+        group = await d.get_group(self._store, inp["GroupId"])
+
+        async def fetch(after: str, limit: int) -> list[Membership]:
+            return await self._store.list_memberships(group_id=group.group_id, after=after, limit=limit)
+
+        return await self._memberships_page(fetch, inp)
 
     async def list_group_memberships_for_member(
         self, inp: ids.ListGroupMembershipsForMemberRequest, call: Call
     ) -> ids.ListGroupMembershipsForMemberResponse:
-        config = await self._config(inp)
-        user = d.get_user(config, inp["MemberId"]["UserId"])
-        return self._memberships_page(d.groups_of(config, user.user_id), inp)
+        await self._check_store(inp)
+        user = await d.get_user(self._store, inp["MemberId"]["UserId"])
 
-    def _memberships_page(
+        async def fetch(after: str, limit: int) -> list[Membership]:
+            return await self._store.list_memberships(user_id=user.user_id, after=after, limit=limit)
+
+        return await self._memberships_page(fetch, inp)
+
+    async def _memberships_page(
         self,
-        items: list[Membership],
+        fetch: Callable[[str, int], Awaitable[list[Membership]]],
         inp: ids.ListGroupMembershipsRequest | ids.ListGroupMembershipsForMemberRequest,
     ) -> ids.ListGroupMembershipsResponse:
-        chunk, nxt = page(items, lambda ms: ms.membership_id, inp.get("NextToken"), inp.get("MaxResults"))
+        chunk, nxt = await fetch_page(
+            fetch, lambda ms: ms.membership_id, inp.get("NextToken"), inp.get("MaxResults")
+        )
         return {
             "GroupMemberships": [{**m.membership_to_shape(ms, inp["IdentityStoreId"])} for ms in chunk],
             **next_page(nxt),
@@ -457,9 +456,9 @@ class IdentityStoreApi:
     async def is_member_in_groups(
         self, inp: ids.IsMemberInGroupsRequest, call: Call
     ) -> ids.IsMemberInGroupsResponse:
-        config = await self._config(inp)
-        user = d.get_user(config, inp["MemberId"]["UserId"])
-        member_of = {g.group_id for g in config.groups if user.user_id in g.member_user_ids}
+        await self._check_store(inp)
+        user = await d.get_user(self._store, inp["MemberId"]["UserId"])
+        member_of = await self._store.member_groups(user.user_id, inp["GroupIds"])
         return {
             "Results": [
                 {"GroupId": gid, "MemberId": {"UserId": user.user_id}, "MembershipExists": gid in member_of}

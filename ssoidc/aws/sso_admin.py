@@ -35,18 +35,21 @@ from ssoidc.admin import applications as apps
 from ssoidc.admin import instance as inst
 from ssoidc.admin import issuers as tti
 from ssoidc.admin.editor import ClientToken, ConfigEditor, Edit, empty_answer
-from ssoidc.admin.paging import next_page, page
+from ssoidc.admin.paging import fetch_page, next_page, page
 from ssoidc.aws import mapping as m
 from ssoidc.aws.shapes import sso_admin as sa
 from ssoidc.aws.skeleton import Call
 from ssoidc.errors import ResourceNotFound, ValidationFailed
 from ssoidc.iam.policy import PolicyError
 from ssoidc.model import (
+    Assignment,
     Configuration,
     GrantConfig,
+    PrincipalType,
 )
 from ssoidc.oauth.grants.base import MemberReader
 from ssoidc.oauth.grants.registry import GRANTS
+from ssoidc.storage.base import DirectoryStore
 
 SERVICE = "sso-admin"
 
@@ -59,6 +62,10 @@ CUSTOM_PROVIDER_OUT: sa.ApplicationProvider = {
         "Description": "An application that gets tokens from ssoidc with CreateTokenWithIAM",
     },
 }
+
+
+def _assignment_key(a: Assignment) -> tuple[str, PrincipalType, str]:
+    return a.application_arn, a.principal_type, a.principal_id
 
 
 class NoOutput(TypedDict):
@@ -84,8 +91,9 @@ def grant_in(grant_type: str, grant: Mapping[str, Any]) -> GrantConfig:
 class SsoAdminApi:
     """The sso-admin handlers, bound to one node's editor."""
 
-    def __init__(self, editor: ConfigEditor, *, account_id: str, region: str) -> None:
+    def __init__(self, editor: ConfigEditor, store: DirectoryStore, *, account_id: str, region: str) -> None:
         self.editor = editor
+        self._store = store
         self.account_id = account_id
         self.region = region
 
@@ -414,18 +422,14 @@ class SsoAdminApi:
         self, inp: sa.CreateApplicationAssignmentRequest, call: Call
     ) -> sa.CreateApplicationAssignmentResponse:
         a = m.assignment_from_shape(inp)
-        await self._edit(
-            call,
-            inp,
-            lambda c: apps.create_assignment(c, a.application_arn, a.principal_type, a.principal_id),
-        )
+        await apps.create_assignment(self._store, await self._config(), *_assignment_key(a))
         return {}
 
     async def describe_application_assignment(
         self, inp: sa.DescribeApplicationAssignmentRequest, call: Call
     ) -> sa.DescribeApplicationAssignmentResponse:
-        asg = apps.get_assignment(
-            await self._config(), inp["ApplicationArn"], inp["PrincipalType"], inp["PrincipalId"]
+        asg = await apps.get_assignment(
+            self._store, await self._config(), inp["ApplicationArn"], inp["PrincipalType"], inp["PrincipalId"]
         )
         return {**m.assignment_to_shape(asg)}
 
@@ -433,19 +437,20 @@ class SsoAdminApi:
         self, inp: sa.DeleteApplicationAssignmentRequest, call: Call
     ) -> sa.DeleteApplicationAssignmentResponse:
         a = m.assignment_from_shape(inp)
-        await self._edit(
-            call,
-            inp,
-            lambda c: apps.delete_assignment(c, a.application_arn, a.principal_type, a.principal_id),
-        )
+        await apps.delete_assignment(self._store, await self._config(), *_assignment_key(a))
         return {}
 
     async def list_application_assignments(
         self, inp: sa.ListApplicationAssignmentsRequest, call: Call
     ) -> sa.ListApplicationAssignmentsResponse:
-        items = apps.application_assignments(await self._config(), inp["ApplicationArn"])
-        chunk, nxt = page(
-            items,
+        arn = inp["ApplicationArn"]
+        apps.get_application(await self._config(), arn)
+
+        async def fetch(after: str, limit: int) -> list[Assignment]:
+            return await self._store.list_assignments(application_arn=arn, after=after, limit=limit)
+
+        chunk, nxt = await fetch_page(
+            fetch,
             lambda a: f"{a.principal_type}/{a.principal_id}",
             inp.get("NextToken"),
             inp.get("MaxResults"),
@@ -455,14 +460,22 @@ class SsoAdminApi:
     async def list_application_assignments_for_principal(
         self, inp: sa.ListApplicationAssignmentsForPrincipalRequest, call: Call
     ) -> sa.ListApplicationAssignmentsForPrincipalResponse:
-        items = apps.principal_assignments(
-            await self._config(),
-            inp["InstanceArn"],
-            inp["PrincipalType"],
-            inp["PrincipalId"],
-            inp.get("Filter", {}).get("ApplicationArn"),
+        inst.active_instance(await self._config(), inp["InstanceArn"])
+        principal_type, principal_id = inp["PrincipalType"], inp["PrincipalId"]
+        await apps.check_principal(self._store, principal_type, principal_id)
+        only_app = inp.get("Filter", {}).get("ApplicationArn")
+
+        async def fetch(after: str, limit: int) -> list[Assignment]:
+            if only_app is not None:  # the principal's assignment to one application, if any
+                asg = Assignment(only_app, principal_type, principal_id)
+                return [asg] if only_app > after and await self._store.has_assignment(asg) else []
+            return await self._store.list_assignments(
+                principal=(principal_type, principal_id), after=after, limit=limit
+            )
+
+        chunk, nxt = await fetch_page(
+            fetch, lambda a: a.application_arn, inp.get("NextToken"), inp.get("MaxResults")
         )
-        chunk, nxt = page(items, lambda a: a.application_arn, inp.get("NextToken"), inp.get("MaxResults"))
         return {
             "ApplicationAssignments": [m.principal_assignment_to_shape(a) for a in chunk],
             **next_page(nxt),

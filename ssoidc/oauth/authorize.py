@@ -47,7 +47,7 @@ class CodeIssuer:
             raise InvalidRequest("the application has no AuthorizationCode grant")
         if redirect_uri not in grant.redirect_uris:
             raise InvalidRequest("redirect_uri is not registered for this application")
-        if user_id not in directory.users:
+        if not await directory.has_user(user_id):
             raise InvalidRequest("unknown user")
         if code_challenge is not None:
             method = code_challenge_method or "plain"

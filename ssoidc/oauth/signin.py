@@ -65,7 +65,7 @@ class SignInService:
         self._s = settings
 
     async def set_password(self, directory: ConfigSnapshot, user_name: str, password: str, now: float) -> str:
-        users = directory.users_by_attribute("userName", user_name)
+        users = await directory.users_by_attribute("userName", user_name)
         if len(users) != 1:
             raise NoSuchUser(user_name)
         await self._store.set_password_hash(users[0], hash_password(password), now)
@@ -78,7 +78,7 @@ class SignInService:
         locked = await self._store.locked_until(key, now)
         if locked is not None:
             raise SignInLocked(locked)
-        users = directory.users_by_attribute("userName", user_name.strip())
+        users = await directory.users_by_attribute("userName", user_name.strip())
         stored = await self._store.get_password_hash(users[0]) if len(users) == 1 else None
         ok = False
         try:

@@ -15,7 +15,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-from ssoidc.model import Assignment, Configuration, Group, Membership, User
+import orjson
+
+from ssoidc.model import Assignment, Configuration, ExternalId, Group, Membership, User
 
 
 class StorageError(Exception):
@@ -216,6 +218,12 @@ class Change:
     key: str
 
 
+def external_key(x: ExternalId) -> str:
+    """The ``externalid`` lookup value of ``DirectoryStore``: the pair as a JSON array (unambiguous whatever the
+    two strings hold)."""
+    return orjson.dumps([x.issuer, x.id]).decode()
+
+
 CHANGE_RETENTION = 10_000
 """How many versions of change-feed entries ``purge_expired`` keeps; a reader further behind reloads everything."""
 
@@ -231,7 +239,7 @@ class DirectoryStore(Protocol):
     Lookup attributes (``find_users`` / ``find_groups``): ``username`` (a user's UserName, case-insensitively),
     ``displayname`` (a group's DisplayName, exactly), ``emails.value``, ``externalids`` (an external id's Id under
     any issuer), ``externalids.<issuer in lower case>`` (the Id under that issuer) and ``externalid`` (the exact
-    pair, as ``storage.common.external_key`` writes it: a JSON array). Lists are ordered by id, and ``after`` is
+    pair, as ``external_key`` writes it: a JSON array). Lists are ordered by id, and ``after`` is
     the last id of the previous page. Groups are returned without their members (``member_user_ids`` is empty): memberships have their own rows.
     """
 

@@ -26,7 +26,7 @@ import orjson
 from ssoidc.base64url import b64u
 from ssoidc.crypto import Sealer, derive_key
 from ssoidc.ids import membership_id
-from ssoidc.model import Assignment, Configuration, ExternalId, Group, Membership, User
+from ssoidc.model import Assignment, Configuration, Group, Membership, User
 from ssoidc.storage import codec
 from ssoidc.storage.base import (
     IDEMPOTENCY_TTL_SECONDS,
@@ -37,6 +37,7 @@ from ssoidc.storage.base import (
     StoredCredential,
     TokenRecord,
     WebSession,
+    external_key,
 )
 
 Dialect = Literal["sqlite", "postgres"]
@@ -552,11 +553,6 @@ def user_attributes(user: User) -> list[tuple[str, str]]:
 def group_attributes(group: Group) -> list[tuple[str, str]]:
     """The ``(attribute, value)`` index rows of a group (its external ids; displayname has its own column)."""
     return sorted({("externalid", external_key(x)) for x in group.external_ids})
-
-
-def external_key(x: ExternalId) -> str:
-    """The ``externalid`` lookup value: the pair as a JSON array (unambiguous whatever the two strings hold)."""
-    return orjson.dumps([x.issuer, x.id]).decode()
 
 
 def user_doc(user: User) -> str:

@@ -868,12 +868,16 @@ class PostgresStore:
 
     @_driver_errors
     async def get_user(self, user_id: str) -> User | None:
+        if "\x00" in user_id:  # text cannot hold NUL: no stored value has one
+            return None
         pool = await self._get_pool()
         doc = await pool.fetchval("SELECT doc FROM dir_users WHERE user_id = $1", user_id)
         return None if doc is None else user_of(doc)
 
     @_driver_errors
     async def find_users(self, attribute: str, value: str, *, limit: int = 2) -> list[User]:
+        if "\x00" in attribute + value:  # text cannot hold NUL: no stored value has one
+            return []
         pool = await self._get_pool()
         if attribute == "username":
             rows = await pool.fetch(
@@ -949,12 +953,16 @@ class PostgresStore:
 
     @_driver_errors
     async def get_group(self, group_id: str) -> Group | None:
+        if "\x00" in group_id:  # text cannot hold NUL: no stored value has one
+            return None
         pool = await self._get_pool()
         doc = await pool.fetchval("SELECT doc FROM dir_groups WHERE group_id = $1", group_id)
         return None if doc is None else group_of(doc)
 
     @_driver_errors
     async def find_groups(self, attribute: str, value: str, *, limit: int = 2) -> list[Group]:
+        if "\x00" in attribute + value:  # text cannot hold NUL: no stored value has one
+            return []
         pool = await self._get_pool()
         if attribute == "displayname":
             rows = await pool.fetch(
@@ -1028,6 +1036,8 @@ class PostgresStore:
 
     @_driver_errors
     async def get_membership(self, membership_id: str) -> Membership | None:
+        if "\x00" in membership_id:  # text cannot hold NUL: no stored value has one
+            return None
         pool = await self._get_pool()
         row = await pool.fetchrow(
             "SELECT membership_id, group_id, user_id FROM dir_memberships WHERE membership_id = $1",
@@ -1037,6 +1047,8 @@ class PostgresStore:
 
     @_driver_errors
     async def find_membership(self, group_id: str, user_id: str) -> Membership | None:
+        if "\x00" in group_id + user_id:  # text cannot hold NUL: no stored value has one
+            return None
         pool = await self._get_pool()
         row = await pool.fetchrow(
             "SELECT membership_id, group_id, user_id FROM dir_memberships WHERE group_id = $1 AND user_id = $2",

@@ -139,7 +139,7 @@ class SignInPages:
 
     async def _session(self, request: Request, directory: ConfigSnapshot) -> tuple[str, float] | None:
         s = await self.services.signin.session(request.cookies.get(SESSION_COOKIE), self.services.clock.now())
-        if s is None or s.user_id not in directory.users:
+        if s is None or not await directory.has_user(s.user_id):
             return None
         return s.user_id, s.auth_time
 
@@ -162,12 +162,14 @@ class SignInPages:
             username=username,
         )
 
-    def _consent_or_gate(
+    async def _consent_or_gate(
         self, request: Request, directory: ConfigSnapshot, areq: AuthorizeRequest, query: str, user_id: str
     ) -> HTMLResponse:
-        user = directory.users[user_id]
+        user = await directory.directory.get_user(user_id)
+        if user is None:  # deleted since the session was checked: sign in again
+            return self._signin_page(request, areq, query)
         app = areq.application
-        if not directory.may_use(app, user_id):
+        if not await directory.may_use(app, user_id):
             return self._page(
                 request,
                 "error.html",
@@ -223,7 +225,7 @@ class SignInPages:
         session = await self._session(request, directory)
         if session is None:
             return self._signin_page(request, areq, query)
-        return self._consent_or_gate(request, directory, areq, query, session[0])
+        return await self._consent_or_gate(request, directory, areq, query, session[0])
 
     async def signin(self, request: Request) -> Response:
         posted = await self._posted_form(request, "sign-in")
@@ -273,7 +275,7 @@ class SignInPages:
         if session is None:
             return self._signin_page(request, areq, query, error="Your session ended. Please sign in again.")
         user_id, auth_time = session
-        gate = self._consent_or_gate(request, directory, areq, query, user_id)
+        gate = await self._consent_or_gate(request, directory, areq, query, user_id)
         if gate.status_code != 200:
             return gate
         if form.get("decision") != "allow":

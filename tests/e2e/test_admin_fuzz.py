@@ -68,11 +68,11 @@ SERVICES = {
     "sso-admin": sorted(
         handler_table(
             service_model("sso-admin"),
-            SsoAdminApi(None, account_id=ACCOUNT, region="us-east-1"),  # type: ignore[arg-type]  # names only
+            SsoAdminApi(None, None, account_id=ACCOUNT, region="us-east-1"),  # type: ignore[arg-type]  # names only
         )
     ),
     "identitystore": sorted(
-        handler_table(service_model("identitystore"), IdentityStoreApi(None))  # type: ignore[arg-type]  # names only
+        handler_table(service_model("identitystore"), IdentityStoreApi(None, None))  # type: ignore[arg-type]  # names only
     ),
 }
 SERVICE_OF = {op: service for service, ops in SERVICES.items() for op in ops}

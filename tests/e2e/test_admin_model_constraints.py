@@ -44,11 +44,11 @@ SERVICES = {
     "sso-admin": sorted(
         handler_table(
             service_model("sso-admin"),
-            SsoAdminApi(editor=None, account_id=ACCOUNT, region="us-east-1"),  # type: ignore[arg-type]  # names only
+            SsoAdminApi(editor=None, store=None, account_id=ACCOUNT, region="us-east-1"),  # type: ignore[arg-type]  # names only
         )
     ),
     "identitystore": sorted(
-        handler_table(service_model("identitystore"), IdentityStoreApi(None))  # type: ignore[arg-type]  # names only
+        handler_table(service_model("identitystore"), IdentityStoreApi(None, None))  # type: ignore[arg-type]  # names only
     ),
 }
 BAD_ENUM = "NOT_A_MODELLED_VALUE"

@@ -32,8 +32,8 @@ SERVICES = ("sso-oidc", "sso", "sso-admin", "identitystore", "sts")
 HANDLERS: dict[str, object] = {
     "sso-oidc": SsoOidcApi(create_token=None, identity_policy_of=lambda _k: None),  # type: ignore[arg-type]
     "sso": object(),
-    "sso-admin": SsoAdminApi(None, account_id="123456789012", region="us-east-1"),  # type: ignore[arg-type]
-    "identitystore": IdentityStoreApi(None),  # type: ignore[arg-type]
+    "sso-admin": SsoAdminApi(None, None, account_id="123456789012", region="us-east-1"),  # type: ignore[arg-type]
+    "identitystore": IdentityStoreApi(None, None),  # type: ignore[arg-type]
     "sts": object(),
 }
 

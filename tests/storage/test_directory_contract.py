@@ -16,8 +16,7 @@ import pytest
 
 from ssoidc.ids import membership_id
 from ssoidc.model import Assignment, Email, ExternalId, Group, Membership, User
-from ssoidc.storage.base import AlreadyExists, Change, Missing, Store
-from ssoidc.storage.common import external_key
+from ssoidc.storage.base import AlreadyExists, Change, Missing, Store, external_key
 from tests.helpers.storage import Backend
 from tests.storage.test_contract import APP, configuration, gather, nodes, spread, token
 
@@ -370,3 +369,16 @@ def test_a_membership_racing_its_users_deletion_never_outlives_the_user(backend:
     assert all(o is None or o is True or isinstance(o, Missing) for o in outcomes), outcomes
     assert run(s.list_memberships(group_id="g1", limit=1000)) == []
     assert run(s.list_users(limit=1000)) == []
+
+
+def test_lookups_of_a_value_no_store_can_hold_find_nothing(backend: Backend) -> None:
+    """PostgreSQL text cannot hold NUL: a lookup with one matches nothing (and is never a storage error)."""
+    s, run = setup(backend), backend.run
+    run(s.create_user(user("u1")))
+    assert run(s.find_users("username", "name-u1\x00")) == []
+    assert run(s.find_users("emails.value", "\x00")) == []
+    assert run(s.get_user("u1\x00")) is None
+    assert run(s.get_group("\x00")) is None
+    assert run(s.find_groups("displayname", "a\x00")) == []
+    assert run(s.get_membership("\x00")) is None
+    assert run(s.find_membership("g\x00", "u1")) is None

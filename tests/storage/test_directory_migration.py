@@ -18,8 +18,8 @@ import pytest
 
 from ssoidc.model import Assignment, Configuration, Email, ExternalId, Group, User
 from ssoidc.storage import codec
-from ssoidc.storage.base import Store
-from ssoidc.storage.common import config_rows, external_key, migrations
+from ssoidc.storage.base import Store, external_key
+from ssoidc.storage.common import config_rows, migrations
 from ssoidc.storage.postgres import PostgresStore
 from ssoidc.storage.sqlite import SqliteStore
 from tests.helpers.pg import drop_schema

@@ -218,7 +218,7 @@ def test_a_user_revoked_in_the_store_is_refused_before_this_node_sees_the_change
     first = h.session()
     h.clock.advance(1)
     h.run(h.node.store.replace_configuration(h.config, revoke_subjects=[f"user:{h.user}"], now=h.clock.now()))
-    assert h.user in h.run(h.node.snapshot.refresh()).users
+    assert h.run(h.run(h.node.snapshot.refresh()).has_user(h.user))
     rows = h.token_rows()
     with pytest.raises(InvalidGrant):
         h.refresh(first.refresh_token)
@@ -281,7 +281,7 @@ def test_mac_format_setting_mints_what_older_nodes_redeem(h_mac: Harness) -> Non
 def test_a_new_configuration_is_loaded_once_however_many_requests_wait(h: Harness) -> None:
     """After a version change every in-flight request sees the new version; only the first may reload."""
     store = h.node.store
-    real_load = store.load_configuration
+    real_load = store.load_catalogue
     loads = 0
 
     async def counting_load() -> Any:
@@ -289,7 +289,7 @@ def test_a_new_configuration_is_loaded_once_however_many_requests_wait(h: Harnes
         loads += 1
         return await real_load()
 
-    store.load_configuration = counting_load  # type: ignore[method-assign]
+    store.load_catalogue = counting_load  # type: ignore[method-assign]
     h.run(store.replace_configuration(h.config, now=h.clock.now()))
 
     async def many() -> None:

@@ -28,7 +28,7 @@ def env(tmp_path: Path) -> tuple[SignInService, ConfigSnapshot, SqliteStore]:
 
 def test_password_is_stored_as_argon2id(env: tuple[SignInService, ConfigSnapshot, SqliteStore]) -> None:
     svc, directory, store = env
-    uid = directory.users_by_attribute("userName", "Alice")[0]
+    uid = asyncio.run(directory.users_by_attribute("userName", "Alice"))[0]
     stored = asyncio.run(store.get_password_hash(uid))
     assert stored is not None and stored.startswith("$argon2id$")
     assert "correct horse" not in stored

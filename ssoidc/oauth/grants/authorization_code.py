@@ -80,7 +80,7 @@ class AuthorizationCodeGrantHandler:
             elif req.code_verifier:
                 raise InvalidGrant("codeVerifier was sent but the code was issued without a PKCE challenge")
         scopes = select_scopes(req.scope, record.scopes)
-        ctx.directory.require_assigned(app, record.user_id, lambda: InvalidGrant(INVALID_CODE))
+        await ctx.directory.require_assigned(app, record.user_id, lambda: InvalidGrant(INVALID_CODE))
         spec = IssueSpec(
             application=app,
             user_id=record.user_id,

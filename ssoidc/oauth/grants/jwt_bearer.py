@@ -111,7 +111,7 @@ class JwtBearerGrantHandler:
             raise InvalidGrant(
                 f"The assertion has no string claim at ClaimAttributePath '{tti.claim_attribute_path}'"
             )
-        users = ctx.directory.users_by_attribute(tti.identity_store_attribute_path, value)
+        users = await ctx.directory.users_by_attribute(tti.identity_store_attribute_path, value)
         if not users:
             raise InvalidGrant(
                 f"No user in the identity store has {tti.identity_store_attribute_path} equal to the assertion's"
@@ -123,7 +123,7 @@ class JwtBearerGrantHandler:
                 f" '{tti.claim_attribute_path}' claim; it must match exactly one"
             )
         user_id = users[0]
-        ctx.directory.require_assigned(app, user_id, lambda: AccessDenied(NOT_ASSIGNED))
+        await ctx.directory.require_assigned(app, user_id, lambda: AccessDenied(NOT_ASSIGNED))
 
         scopes = select_scopes(req.scope, grantable_scopes(app, self._default_scopes))
         exp = float(claims["exp"])

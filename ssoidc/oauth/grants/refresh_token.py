@@ -60,10 +60,10 @@ class RefreshTokenGrantHandler:
         if claims.expires_at <= ctx.now:
             raise InvalidGrant(INVALID)
         scopes = select_scopes(req.scope, claims.scopes)
-        if claims.user_id not in ctx.directory.users:
+        if not await ctx.directory.has_user(claims.user_id):
             raise InvalidGrant(INVALID)  # the user was removed from the identity store
         # unassigned since: the session ends (AWS: the next refresh fails)
-        ctx.directory.require_assigned(app, claims.user_id, lambda: InvalidGrant(INVALID))
+        await ctx.directory.require_assigned(app, claims.user_id, lambda: InvalidGrant(INVALID))
         spec = IssueSpec(
             application=app,
             user_id=claims.user_id,

@@ -98,9 +98,9 @@ class TokenExchangeGrantHandler:
                 "The subject token does not authorize this application: none of its scopes lists this application"
                 " (or the instance) in its AuthorizedTargets (PutApplicationAccessScope)"
             )
-        if subject.user_id not in ctx.directory.users:
+        if not await ctx.directory.has_user(subject.user_id):
             raise InvalidGrant(INVALID_SUBJECT)
-        ctx.directory.require_assigned(app, subject.user_id, lambda: AccessDenied(NOT_ASSIGNED))
+        await ctx.directory.require_assigned(app, subject.user_id, lambda: AccessDenied(NOT_ASSIGNED))
         grantable = grantable_scopes(app, self._default_scopes)
         carried = tuple(s for s in subject.scopes if s in set(grantable))
         scopes = select_scopes(req.scope, carried)
