@@ -124,7 +124,9 @@ async def _build(
         ),
         clock=clock,
     )
-    snapshot = SnapshotCache(store, account_id=settings.account_id)
+    snapshot = SnapshotCache(
+        store, account_id=settings.account_id, directory_cache_size=settings.directory_cache_size
+    )
     issuer = TokenIssuer(
         minter=minter,
         signer=signer,

@@ -295,6 +295,14 @@ class Settings:
         " every commit, also durable across power loss)",
         choices=("NORMAL", "FULL"),
     )
+    directory_cache_size: int = setting(
+        10_000,
+        env="SSOIDC_DIRECTORY_CACHE_SIZE",
+        codec=INT,
+        doc="entries in each of a worker's directory caches (users by id, lookups by attribute, assignment"
+        " answers), invalidated per entity through the change feed; 0 turns caching off",
+        minimum=0,
+    )
     jwks_ttl: int = setting(
         3600, env="SSOIDC_JWKS_TTL", codec=INT, doc="trusted-issuer JWKS cache lifetime, seconds"
     )

@@ -5,7 +5,8 @@ configuration version; when it moved, one read of the change feed since the vers
 reload of the catalogue (instance, issuers, applications, as an immutable ``ConfigSnapshot``) or of the
 credential table only if that is what changed, so every worker serves a committed change on its next request.
 The directory (users, groups, memberships, assignments) is not held here: requests read it from the store by
-index, so a worker's memory does not grow with it and a directory write costs the other workers nothing.
+index through a bounded cache (``ssoidc.directory_cache``) that the same feed read invalidates per entity, so a
+worker's memory does not grow with the directory and a directory write costs the other workers one feed read.
 Concurrent requests that find a new version share one catch-up. Tokens and revocations are never cached here.
 """
 
@@ -16,6 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ssoidc.aws.sigv4 import Credential
+from ssoidc.directory_cache import CachedDirectory
 from ssoidc.model import ConfigSnapshot, Configuration, Instance
 from ssoidc.storage.base import Store, StoredCredential
 
@@ -23,8 +25,10 @@ UNCONFIGURED_INSTANCE_ARN = "arn:aws:sso:::instance/ssoins-0000000000000000"
 
 
 class SnapshotCache:
-    def __init__(self, store: Store, *, account_id: str) -> None:
+    def __init__(self, store: Store, *, account_id: str, directory_cache_size: int = 10_000) -> None:
         self._store = store
+        self.directory = CachedDirectory(store, directory_cache_size)
+        """The directory reads of this worker's requests, cached (bounded) and invalidated through the feed."""
         self._account_id = account_id
         self._snapshot: ConfigSnapshot | None = None
         self._seen = -1
@@ -51,6 +55,7 @@ class SnapshotCache:
             catalogue = credentials = True
             if snap is not None:
                 changes = await self._store.changes_since(self._seen)
+                self.directory.invalidate(changes)
                 if changes is not None:
                     kinds = {c.kind for c in changes}
                     catalogue = "catalogue" in kinds
@@ -80,7 +85,7 @@ class SnapshotCache:
                     for c in creds
                 }
             if catalogue or credentials or snap is None:
-                snap = ConfigSnapshot(config, version, self._store, catalogue_version=catalogue_version)
+                snap = ConfigSnapshot(config, version, self.directory, catalogue_version=catalogue_version)
                 self._snapshot = snap
             self._seen = version
             return snap

@@ -19,6 +19,7 @@ NON_DEFAULT = Settings(
     data_dir=Path("/var/lib/ssoidc"),
     database_url="postgresql://ssoidc@db:5432/ssoidc?search_path=ssoidc",
     workers=4,
+    directory_cache_size=500,
     config_file=Path("/etc/ssoidc.yaml"),
     demo=True,
     public_url="https://sso.example.com",
