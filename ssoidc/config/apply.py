@@ -63,10 +63,14 @@ def _loc(loc: tuple[Any, ...]) -> str:
     return out
 
 
+_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+"""PyYAML's safe loader, in C (libyaml) when the wheel has it: ten times faster on a directory-sized file."""
+
+
 def parse_file(text: str, source: str = "config") -> ConfigFile:
     """Parse and validate a configuration file."""
     try:
-        raw = yaml.safe_load(text)
+        raw = yaml.load(text, Loader=_LOADER)  # noqa: S506 - a safe loader (libyaml when present)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{source}: not valid YAML: {exc}") from None
     if raw is None:

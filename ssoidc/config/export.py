@@ -71,7 +71,7 @@ _RECORDS: dict[str, type[BaseModel]] = {
 }
 
 
-class _Dumper(yaml.SafeDumper):
+class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]  # libyaml when present
     """PyYAML's safe dumper, but strings holding a line separator other than ``\\n`` are double-quoted: in the
     other styles PyYAML folds NEL, U+2028 and U+2029 into spaces or line feeds, which would change the value.
     It never writes anchors and aliases: a value shared by two members is written out twice, so the text does not
