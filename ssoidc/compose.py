@@ -186,7 +186,7 @@ def build_skeleton(
 ) -> Skeleton:
     """Every AWS service this node answers, one row each; operations without a handler answer
     NotImplementedException (the access portal ``sso`` and STS have none yet)."""
-    editor = ConfigEditor(store, snapshot.refresh)
+    editor = ConfigEditor(store, snapshot.refresh, account_id=settings.account_id)
     authorize = AdminAuthorizer(
         account_id=settings.account_id,
         identity_policy_of=snapshot.identity_policy_of,

@@ -178,6 +178,19 @@ class Configuration:
     assignments: tuple[Assignment, ...] = ()
 
 
+UNCONFIGURED_INSTANCE_ARN = "arn:aws:sso:::instance/ssoins-0000000000000000"
+
+
+def unconfigured(account_id: str) -> Configuration:
+    """The configuration of a store with no instance yet: a DELETED placeholder that sso-admin CreateInstance
+    replaces (what a node serves, and what a first catalogue edit starts from)."""
+    return Configuration(
+        instance=Instance(
+            UNCONFIGURED_INSTANCE_ARN, "d-0000000000", account_id, "unconfigured", status="DELETED"
+        )
+    )
+
+
 class DirectoryReader(Protocol):
     """What request handling reads of the directory (``ssoidc.storage.base.DirectoryStore`` has it all)."""
 
@@ -231,8 +244,7 @@ class ConfigSnapshot:
     and the directory, read through ``directory`` (indexed store reads, never held whole in memory).
 
     ``version`` changes when the catalogue or the SigV4 credentials do, never for a directory write (the policy
-    caches key on it); ``catalogue_version`` is the store's version of the catalogue, what sso-admin's
-    compare-and-swap writes expect (``ConfigStore.replace_catalogue``).
+    caches key on it); ``catalogue_version`` is the version of the catalogue's last write.
     """
 
     def __init__(

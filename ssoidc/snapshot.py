@@ -18,10 +18,8 @@ from typing import Any
 
 from ssoidc.aws.sigv4 import Credential
 from ssoidc.directory_cache import CachedDirectory
-from ssoidc.model import ConfigSnapshot, Configuration, Instance
+from ssoidc.model import ConfigSnapshot, unconfigured
 from ssoidc.storage.base import Store, StoredCredential
-
-UNCONFIGURED_INSTANCE_ARN = "arn:aws:sso:::instance/ssoins-0000000000000000"
 
 
 class SnapshotCache:
@@ -66,15 +64,7 @@ class SnapshotCache:
             else:
                 config, catalogue_version = snap.config, snap.catalogue_version
             if config is None:
-                config = Configuration(
-                    instance=Instance(
-                        UNCONFIGURED_INSTANCE_ARN,
-                        "d-0000000000",
-                        self._account_id,
-                        "unconfigured",
-                        status="DELETED",  # no instance yet: sso-admin CreateInstance makes one
-                    )
-                )
+                config = unconfigured(self._account_id)
             if credentials:
                 creds = await self._store.load_credentials()
                 self._credentials = {c.access_key_id: c for c in creds}

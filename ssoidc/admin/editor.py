@@ -1,10 +1,10 @@
-"""Every catalogue change as one optimistic, idempotent compare-and-swap.
+"""Every catalogue change as one serialized, idempotent transaction.
 
 The catalogue is the instance, its trusted token issuers and its applications (grants, scopes, authentication
-methods): a few dozen entities. ``ConfigEditor.run(change)`` reads it and its version, computes the new
-catalogue with the pure function ``change``, checks the invariants (``ssoidc.admin.rules``), and writes it only if
-the catalogue's version is still the one read (``replace_catalogue(expected_version=...)``); on a lost race it
-re-reads and recomputes, so concurrent admin calls across workers and nodes never lose each other's changes.
+methods): a few dozen entities. ``ConfigEditor.run(change)`` hands the pure function ``change`` to
+``ConfigStore.edit_catalogue``, which runs it on the stored catalogue inside the write transaction (under the lock
+every configuration writer takes), checks the invariants (``ssoidc.admin.rules``) and writes the rows that
+changed: concurrent admin calls across workers and nodes queue, never lose each other's changes, and never retry.
 Directory writes (users, groups, memberships, assignments) do not come here: they are one store write per
 entity (``ssoidc.admin.directory``), and never make a catalogue write retry.
 
@@ -26,8 +26,8 @@ import orjson
 
 from ssoidc.admin.rules import check
 from ssoidc.errors import Conflict
-from ssoidc.model import ConfigSnapshot, Configuration
-from ssoidc.storage.base import ConfigStore, IdempotencyRecord, StorageError, VersionConflict
+from ssoidc.model import ConfigSnapshot, Configuration, unconfigured
+from ssoidc.storage.base import CatalogueWrite, ConfigStore, IdempotencyRecord, StorageError, VersionConflict
 
 log = logging.getLogger("ssoidc.admin")
 
@@ -76,9 +76,12 @@ def empty_answer(
 
 
 class ConfigEditor:
-    def __init__(self, store: ConfigStore, read: Callable[[], Awaitable[ConfigSnapshot]]) -> None:
+    def __init__(
+        self, store: ConfigStore, read: Callable[[], Awaitable[ConfigSnapshot]], *, account_id: str
+    ) -> None:
         self._store = store
         self._read = read
+        self._account_id = account_id
 
     async def current(self) -> ConfigSnapshot:
         return await self._read()
@@ -103,30 +106,30 @@ class ConfigEditor:
         now: float,
         client_token: ClientToken | None = None,
     ) -> R:
-        """Apply ``change`` atomically and return its result (or the remembered result of the same call)."""
+        """Apply ``change`` to the stored catalogue atomically and return its result (or the remembered result of
+        the same call)."""
+        results: list[R] = []  # what the last run of ``change`` answered
         for _ in range(MAX_ATTEMPTS):
             replayed = await self._replay(client_token)
             if replayed is not None:
                 answer: R = replayed
                 return answer
-            directory = await self._read()
-            edit = change(directory.config)
-            check(edit.config)
-            record = None
-            if client_token is not None:
-                record = IdempotencyRecord(
-                    client_token.key, client_token.fingerprint, orjson.dumps(edit.result).decode(), now
-                )
+
+            def write(stored: Configuration | None) -> CatalogueWrite:
+                edit = change(stored if stored is not None else unconfigured(self._account_id))
+                check(edit.config)
+                record = None
+                if client_token is not None:
+                    record = IdempotencyRecord(
+                        client_token.key, client_token.fingerprint, orjson.dumps(edit.result).decode(), now
+                    )
+                results.append(edit.result)
+                return CatalogueWrite(edit.config, record, tuple(edit.revoke))
+
             try:
-                await self._store.replace_catalogue(
-                    edit.config,
-                    expected_version=directory.catalogue_version,
-                    idempotency=record,
-                    revoke_subjects=tuple(edit.revoke),
-                    now=now,
-                )
+                await self._store.edit_catalogue(write, now=now)
             except VersionConflict:
-                continue
+                continue  # the same ClientToken was used concurrently and won: replay its answer
             try:
                 await (
                     self._read()
@@ -135,7 +138,7 @@ class ConfigEditor:
                 log.warning(
                     "the configuration change was stored; reloading it on this node failed (retried later)"
                 )
-            return edit.result
+            return results[-1]
         raise Conflict(
             "The configuration is being changed concurrently; retry the request", "CONCURRENT_MODIFICATION"
         )

@@ -186,18 +186,18 @@ class ConfigStore(Protocol):
         groups, assignments) are empty: they are read per entity (``DirectoryStore``)."""
         ...
 
-    async def replace_catalogue(
-        self,
-        config: Configuration,
-        *,
-        expected_version: int | None = None,
-        idempotency: IdempotencyRecord | None = None,
-        revoke_subjects: Sequence[str] = (),
-        now: float = 0.0,
+    async def edit_catalogue(
+        self, change: Callable[[Configuration | None], CatalogueWrite], *, now: float = 0.0
     ) -> int:
-        """``replace_configuration`` for the catalogue only (``config``'s directory fields are ignored): rows that
-        did not change are left alone, an application that is gone takes its assignments with it, and when the
-        instance is replaced or no longer ACTIVE the whole directory is emptied and its users' tokens revoked."""
+        """Read the stored catalogue (None: no instance yet) and write what ``change`` makes of it, in one
+        transaction that excludes every other configuration write, so catalogue edits never lose a race and never
+        retry; returns the new version. ``change`` is a pure, quick function; if it raises, nothing is written.
+
+        Rows that did not change are left alone, an application that is gone takes its assignments with it, and
+        when the instance is replaced or no longer ACTIVE the whole directory is emptied and its users' tokens
+        revoked. ``CatalogueWrite.idempotency`` is inserted in the same transaction (``VersionConflict``, writing
+        nothing, if its key exists); ``revoke_subjects`` as in ``replace_configuration``.
+        """
         ...
 
     async def get_idempotency(self, key: str) -> IdempotencyRecord | None: ...
@@ -322,6 +322,16 @@ class DirectoryStore(Protocol):
         """The changes after ``version``, oldest first, at most ``limit``; None if the feed no longer reaches back
         to ``version`` (or holds more than ``limit``): the reader then reloads everything."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogueWrite:
+    """What an ``edit_catalogue`` change writes: the new catalogue (its directory fields are ignored), the
+    idempotency record of the call, and the subjects whose tokens die."""
+
+    config: Configuration
+    idempotency: IdempotencyRecord | None = None
+    revoke_subjects: Sequence[str] = ()
 
 
 class CredentialStore(Protocol):

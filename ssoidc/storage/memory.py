@@ -39,6 +39,7 @@ from ssoidc.storage.base import (
     CHANGE_RETENTION,
     IDEMPOTENCY_TTL_SECONDS,
     AlreadyExists,
+    CatalogueWrite,
     Change,
     CodeRecord,
     IdempotencyRecord,
@@ -358,24 +359,17 @@ class MemoryStore:
         for subject in revoke_subjects:
             d.revoke_subject(subject, now)
 
-    async def replace_catalogue(
-        self,
-        config: Configuration,
-        *,
-        expected_version: int | None = None,
-        idempotency: IdempotencyRecord | None = None,
-        revoke_subjects: Sequence[str] = (),
-        now: float = 0.0,
+    async def edit_catalogue(
+        self, change: Callable[[Configuration | None], CatalogueWrite], *, now: float = 0.0
     ) -> int:
-        rows = [(kind, doc) for kind, _id, doc in config_rows(config)]
         with self._tx() as d:
             stored = config_from_rows(d.config)
-            self._begin_config_write(
-                d, expected_version, idempotency, revoke_subjects, now, versioned="catalogue_version"
-            )
+            w = change(stored)
+            rows = [(kind, doc) for kind, _id, doc in config_rows(w.config)]
+            self._begin_config_write(d, None, w.idempotency, w.revoke_subjects, now)
             d.config = rows
             changes = [("catalogue", "")]
-            if clears_directory(stored, config):
+            if clears_directory(stored, w.config):
                 d.clear_directory(now)
                 changes.append(("directory", ""))
             else:

@@ -47,6 +47,7 @@ from ssoidc.model import Assignment, Configuration, Group, Membership, User
 from ssoidc.storage.base import (
     CHANGE_RETENTION,
     AlreadyExists,
+    CatalogueWrite,
     Change,
     CodeRecord,
     IdempotencyRecord,
@@ -736,16 +737,15 @@ class PostgresStore:
     async def _begin_config_write(
         self,
         conn: asyncpg.Connection,
-        changes: Sequence[tuple[str, str]],
+        version: int,
         expected_version: int | None,
         idempotency: IdempotencyRecord | None,
         revoke_subjects: Sequence[str],
         now: float,
         versioned: str,
-    ) -> int:
-        """Bump the version first (its row lock orders concurrent writers), then check ``versioned`` against
-        ``expected_version`` and record the idempotency key and revocations; returns the new version."""
-        version = await self._bump(conn, *changes)
+    ) -> None:
+        """After the version bump (``version``: its row lock orders concurrent writers), check ``versioned``
+        against ``expected_version`` and record the idempotency key and revocations."""
         if expected_version is not None:
             if versioned == "config_version":  # bumped just now, under this transaction's lock
                 stored = version - 1
@@ -773,7 +773,6 @@ class PostgresStore:
             " SET value = excluded.value",
             str(version),
         )
-        return version
 
     async def _write_catalogue(self, conn: asyncpg.Connection, config: Configuration) -> None:
         """Make the catalogue rows those of ``config``: rows that are gone are deleted (an application's
@@ -798,25 +797,25 @@ class PostgresStore:
         )
 
     @_driver_errors
-    async def replace_catalogue(
-        self,
-        config: Configuration,
-        *,
-        expected_version: int | None = None,
-        idempotency: IdempotencyRecord | None = None,
-        revoke_subjects: Sequence[str] = (),
-        now: float = 0.0,
+    async def edit_catalogue(
+        self, change: Callable[[Configuration | None], CatalogueWrite], *, now: float = 0.0
     ) -> int:
+        """The version row's lock first (every configuration writer queues on it), then read, change, write."""
         pool = await self._get_pool()
         async with pool.acquire() as conn, conn.transaction():
-            rows = await conn.fetch("SELECT kind, doc FROM config_resources WHERE kind = 'instance'")
-            clear = clears_directory(config_from_rows((r[0], r[1]) for r in rows), config)
-            changes = [("catalogue", ""), ("directory", "")] if clear else [("catalogue", "")]
-            version = await self._begin_config_write(
-                conn, changes, expected_version, idempotency, revoke_subjects, now, "catalogue_version"
+            version = await self._bump(conn, ("catalogue", ""))
+            rows = await conn.fetch("SELECT kind, doc FROM config_resources ORDER BY seq")
+            stored = config_from_rows((r[0], r[1]) for r in rows)
+            w = change(stored)
+            await self._begin_config_write(
+                conn, version, None, w.idempotency, w.revoke_subjects, now, "catalogue_version"
             )
-            await self._write_catalogue(conn, config)
-            if clear:
+            await self._write_catalogue(conn, w.config)
+            if clears_directory(stored, w.config):
+                await conn.execute(
+                    "INSERT INTO config_changes (version, n, kind, key) VALUES ($1, 2, 'directory', '')",
+                    version,
+                )
                 await _clear_directory(conn, now)
         self._note_version(version)  # read-your-writes in this process, before the NOTIFY comes back
         return version
@@ -834,9 +833,10 @@ class PostgresStore:
         """One transaction: bump the version first (its row lock orders concurrent writers), then the rest."""
         pool = await self._get_pool()
         async with pool.acquire() as conn, conn.transaction():
-            version = await self._begin_config_write(
+            version = await self._bump(conn, ("catalogue", ""), ("directory", ""))
+            await self._begin_config_write(
                 conn,
-                [("catalogue", ""), ("directory", "")],
+                version,
                 expected_version,
                 idempotency,
                 revoke_subjects,

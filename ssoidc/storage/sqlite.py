@@ -42,6 +42,7 @@ from ssoidc.model import Assignment, Configuration, Group, Membership, User
 from ssoidc.storage.base import (
     CHANGE_RETENTION,
     AlreadyExists,
+    CatalogueWrite,
     Change,
     CodeRecord,
     IdempotencyRecord,
@@ -612,24 +613,16 @@ class SqliteStore:
         db.execute("DELETE FROM dir_user_attributes")
         db.execute("DELETE FROM dir_users")
 
-    async def replace_catalogue(
-        self,
-        config: Configuration,
-        *,
-        expected_version: int | None = None,
-        idempotency: IdempotencyRecord | None = None,
-        revoke_subjects: Sequence[str] = (),
-        now: float = 0.0,
+    async def edit_catalogue(
+        self, change: Callable[[Configuration | None], CatalogueWrite], *, now: float = 0.0
     ) -> int:
-        """The catalogue's rows, idempotency record and revocations in one write transaction (the writer holds
-        the write lock from the version check to the commit, so the check-then-write is atomic)."""
+        """Read, change and write the catalogue under the write lock (the one writer of every process)."""
         with self._write() as db:
-            self._begin_config_write(
-                db, expected_version, idempotency, revoke_subjects, now, versioned="catalogue_version"
-            )
             stored = config_from_rows(self._catalogue_rows())
-            self._write_catalogue(db, config)
-            if clears_directory(stored, config):
+            w = change(stored)
+            self._begin_config_write(db, None, w.idempotency, w.revoke_subjects, now)
+            self._write_catalogue(db, w.config)
+            if clears_directory(stored, w.config):
                 self._clear_directory(db, now)
                 return self._bump_catalogue(db, ("catalogue", ""), ("directory", ""))
             return self._bump_catalogue(db, ("catalogue", ""))

@@ -8,7 +8,8 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from ssoidc.storage.base import Store
+from ssoidc.model import Configuration
+from ssoidc.storage.base import CatalogueWrite, Store
 from tests.helpers.pg import new_schema, with_query
 
 KEY = bytes(range(32))
@@ -43,3 +44,8 @@ class Backend:
 def fresh_schema_url(base: str) -> tuple[str, str]:
     schema = new_schema("ssoidc_test")
     return schema, with_query(base, search_path=schema, pool_min_size="1", pool_max_size="4")
+
+
+def put_catalogue(store: Store, config: Configuration, *, now: float = 0.0) -> Coroutine[Any, Any, int]:
+    """Make ``config``'s catalogue the stored one, whatever is stored (``edit_catalogue`` with a constant change)."""
+    return store.edit_catalogue(lambda _stored: CatalogueWrite(config), now=now)

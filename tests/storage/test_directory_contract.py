@@ -9,15 +9,24 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import pytest
 
 from ssoidc.ids import membership_id
-from ssoidc.model import Assignment, Email, ExternalId, Group, Membership, User
-from ssoidc.storage.base import AlreadyExists, Change, Missing, Store, external_key
-from tests.helpers.storage import Backend
+from ssoidc.model import Assignment, Configuration, Email, ExternalId, Group, Membership, User
+from ssoidc.storage.base import (
+    AlreadyExists,
+    CatalogueWrite,
+    Change,
+    IdempotencyRecord,
+    Missing,
+    Store,
+    VersionConflict,
+    external_key,
+)
+from tests.helpers.storage import Backend, put_catalogue
 from tests.storage.test_contract import APP, configuration, gather, nodes, spread, token
 
 RACERS = 30
@@ -224,9 +233,9 @@ def test_catalogue_writes_leave_the_directory_but_take_a_removed_applications_as
     catalogue, _ = run(s.load_catalogue())
     assert catalogue is not None and catalogue.users == () and catalogue.assignments == ()
     renamed = dataclasses.replace(catalogue, instance=dataclasses.replace(catalogue.instance, name="renamed"))
-    run(s.replace_catalogue(renamed))
+    run(put_catalogue(s, renamed))
     assert run(s.is_assigned(APP, "u1"))  # an unrelated catalogue write keeps the assignment
-    run(s.replace_catalogue(dataclasses.replace(renamed, applications=())))
+    run(put_catalogue(s, dataclasses.replace(renamed, applications=())))
     assert run(s.list_assignments(principal=("USER", "u1"))) == []
     assert run(s.get_user("u1")) == user("u1")
     full, _ = run(s.load_configuration())
@@ -243,7 +252,7 @@ def test_a_deleted_instance_takes_the_directory_and_revokes_its_users(backend: B
     gone = dataclasses.replace(
         catalogue, instance=dataclasses.replace(catalogue.instance, status="DELETED"), applications=()
     )
-    run(s.replace_catalogue(gone, now=1500.0))
+    run(put_catalogue(s, gone, now=1500.0))
     assert run(s.list_users()) == []
     found = run(s.find_token(t.token_hash))
     assert found is not None and found.revoked_at == 1500.0
@@ -273,7 +282,7 @@ def test_every_write_records_what_it_changed(backend: Backend) -> None:
     run(s.delete_user("u1", now=1.0))
     catalogue, _ = run(s.load_catalogue())
     assert catalogue is not None
-    run(s.replace_catalogue(catalogue))
+    run(put_catalogue(s, catalogue))
     changes = run(s.changes_since(start))
     assert changes == [
         Change(start + 1, "user", "u1"),
@@ -382,3 +391,49 @@ def test_lookups_of_a_value_no_store_can_hold_find_nothing(backend: Backend) -> 
     assert run(s.find_groups("displayname", "a\x00")) == []
     assert run(s.get_membership("\x00")) is None
     assert run(s.find_membership("g\x00", "u1")) is None
+
+
+# -- the catalogue: edits in the store's transaction ----------------------------------------------------------
+def _add_application(n: int) -> Callable[[Configuration | None], CatalogueWrite]:
+    def change(stored: Configuration | None) -> CatalogueWrite:
+        assert stored is not None
+        app = dataclasses.replace(stored.applications[0], arn=f"{APP[:-16]}{n:016d}", name=f"app-{n}")
+        return CatalogueWrite(dataclasses.replace(stored, applications=(*stored.applications, app)))
+
+    return change
+
+
+def test_concurrent_catalogue_edits_through_many_nodes_all_land(backend: Backend) -> None:
+    setup(backend)
+    stores = nodes(backend)
+    outcomes = backend.run(
+        gather(*[s.edit_catalogue(_add_application(i)) for i, s in enumerate(spread(stores, RACERS))])
+    )
+    assert all(isinstance(o, int) for o in outcomes), outcomes  # no conflict, no retry: they queued
+    catalogue, version = backend.run(backend.store.load_catalogue())
+    assert catalogue is not None and len(catalogue.applications) == RACERS + 1
+    assert version == max(outcomes)
+
+
+def test_a_catalogue_edit_that_raises_or_reuses_an_idempotency_key_writes_nothing(backend: Backend) -> None:
+    s, run = setup(backend), backend.run
+    before = run(s.load_configuration())
+
+    def boom(stored: Configuration | None) -> CatalogueWrite:
+        raise ValueError("refused")
+
+    with pytest.raises(ValueError, match="refused"):
+        run(s.edit_catalogue(boom))
+    record = IdempotencyRecord("op/caller/token", b"\x01" * 32, "{}", 1.0)
+
+    def with_record(n: int) -> Callable[[Configuration | None], CatalogueWrite]:
+        def change(stored: Configuration | None) -> CatalogueWrite:
+            return dataclasses.replace(_add_application(n)(stored), idempotency=record)
+
+        return change
+
+    run(s.edit_catalogue(with_record(1)))
+    middle = run(s.load_configuration())
+    with pytest.raises(VersionConflict):
+        run(s.edit_catalogue(with_record(2)))
+    assert run(s.load_configuration()) == middle != before

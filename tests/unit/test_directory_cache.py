@@ -14,6 +14,7 @@ from ssoidc.ids import membership_id
 from ssoidc.model import Assignment, Email, Group, Membership, User
 from ssoidc.storage.base import Change
 from ssoidc.storage.memory import MemoryStore
+from tests.helpers.storage import put_catalogue
 from tests.storage.test_contract import APP, configuration
 
 KEY = bytes(32)
@@ -87,7 +88,7 @@ def test_the_assignment_gate_follows_every_change_that_moves_it(store: MemorySto
     else:
         catalogue, _ = asyncio.run(store.load_catalogue())
         assert catalogue is not None
-        run(store.replace_catalogue(replace(catalogue, applications=())))
+        run(put_catalogue(store, replace(catalogue, applications=())))
     assert run(cache.is_assigned(APP, "u1")) is True  # cached
     cache.invalidate(changes_after(store, v))
     assert run(cache.is_assigned(APP, "u1")) is False

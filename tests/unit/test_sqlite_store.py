@@ -31,6 +31,7 @@ from ssoidc.storage.base import (
     WebSession,
 )
 from ssoidc.storage.sqlite import SqliteStore, _migrations
+from tests.helpers.storage import put_catalogue
 
 KEY = bytes(range(32))
 
@@ -266,8 +267,8 @@ def test_every_public_method_of_a_closed_store_raises_storage_error(tmp_path: Pa
         "replace_configuration": lambda: s.replace_configuration(
             Configuration(Instance("arn:i", "d-1", "123456789012", "n"))
         ),
-        "replace_catalogue": lambda: s.replace_catalogue(
-            Configuration(Instance("arn:i", "d-1", "123456789012", "n"))
+        "edit_catalogue": lambda: put_catalogue(
+            s, Configuration(Instance("arn:i", "d-1", "123456789012", "n"))
         ),
         "create_user": lambda: s.create_user(User("u", "n")),
         "update_user": lambda: s.update_user(User("u", "n")),
