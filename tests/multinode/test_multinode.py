@@ -284,3 +284,55 @@ def test_configuration_change_through_one_node_is_served_by_the_others_within_th
     assert out.returncode == 0, out.stderr
     for client in oidc:
         served_within(lambda c=client: served(c, email="carol@example.com"))
+
+
+def outcome(call: Any) -> str:
+    """ "ok", or the error code of a refusal (never a 5xx)."""
+    try:
+        call()
+    except ClientError as exc:
+        assert exc.response["ResponseMetadata"]["HTTPStatusCode"] < 500
+        return str(exc.response["Error"]["Code"])
+    return "ok"
+
+
+def test_directory_writes_through_one_node_are_seen_by_every_node_despite_their_caches(
+    cluster: Cluster, oidc: list[Any]
+) -> None:
+    """Users and assignments are rows read by index through each worker's bounded cache: a user created through
+    one node gets tokens through every node; once every node has cached that user's assignment, removing it
+    through another node is refused everywhere within the bound, and so is the deleted user."""
+    ids = make_admin_client(cluster.nodes[0], "identitystore")
+    admin = make_admin_client(cluster.nodes[1], "sso-admin")
+    store_id = admin.list_instances()["Instances"][0]["IdentityStoreId"]
+    app = cluster.nodes[0].apps["main"]
+    email = "dora@example.com"
+    user_id = ids.create_user(
+        IdentityStoreId=store_id,
+        UserName="dora",
+        DisplayName="Dora",
+        Name={"GivenName": "Dora", "FamilyName": "D"},
+        Emails=[{"Value": email, "Primary": True}],
+    )["UserId"]
+    for client in oidc:  # not assigned yet: refused (and the refusal is what each node caches)
+        assert error_code(lambda c=client: jwt_tokens(cluster, c, email=email)) == "AccessDeniedException"
+    admin.create_application_assignment(ApplicationArn=app, PrincipalId=user_id, PrincipalType="USER")
+    for client in oidc:
+        served_within(lambda c=client: outcome(lambda: jwt_tokens(cluster, c, email=email)) == "ok")
+    admin.delete_application_assignment(ApplicationArn=app, PrincipalId=user_id, PrincipalType="USER")
+    for client in oidc:
+        served_within(
+            lambda c=client: (
+                error_code(lambda: jwt_tokens(cluster, c, email=email)) == "AccessDeniedException"
+            )
+        )
+    admin.create_application_assignment(ApplicationArn=app, PrincipalId=user_id, PrincipalType="USER")
+    for client in oidc:
+        served_within(lambda c=client: outcome(lambda: jwt_tokens(cluster, c, email=email)) == "ok")
+    make_admin_client(cluster.nodes[2], "identitystore").delete_user(IdentityStoreId=store_id, UserId=user_id)
+    for client in oidc:
+        served_within(
+            lambda c=client: (
+                error_code(lambda: jwt_tokens(cluster, c, email=email)) == "InvalidGrantException"
+            )
+        )
