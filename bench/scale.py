@@ -365,10 +365,27 @@ def rss_mb(pid: int) -> float | None:
     return None
 
 
-def node_rss(server: h.Server) -> list[float]:
-    """RSS of the node's serve process, then of its workers (by pid)."""
-    pids = sorted(server.worker_pids(), key=lambda p: (p != server.pgid, p))
-    return [r for r in (rss_mb(p) for p in pids) if r is not None]
+def role(pid: int, pgid: int) -> str:
+    """``serve`` (the process we started), ``worker`` (a uvicorn worker: multiprocessing's spawn) or ``helper``
+    (multiprocessing's resource tracker, anything else), from ``/proc/<pid>/cmdline``."""
+    if pid == pgid:
+        return "serve"
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            cmd = f.read().replace(b"\0", b" ")
+    except OSError:
+        return "gone"
+    return "worker" if b"spawn_main" in cmd else "helper"
+
+
+def node_rss(server: h.Server) -> dict[str, list[float]]:
+    """RSS (MB) of the node's processes by role (``role``)."""
+    out: dict[str, list[float]] = {}
+    for pid in sorted(server.worker_pids()):
+        r = rss_mb(pid)
+        if r is not None:
+            out.setdefault(role(pid, server.pgid), []).append(round(r, 2))
+    return out
 
 
 def store_mb(data_dir: Path, url: str, schema: str) -> float | None:
@@ -498,7 +515,7 @@ def run_series(store: str, n_clients: int, a: argparse.Namespace, share_s: float
                 pred = (
                     f", predicted {decision.predicted_s:,.0f} s" if decision.predicted_s is not None else ""
                 )
-                log(f"  provisioning {directory.size():,} → {target:,} users ({n_clients} clients, allowance"
+                log(f"  provisioning {directory.size():,} → {target:,} users ({sp.label(store, n_clients)}, allowance"
                     f" {decision.allowance_s:,.0f} s{pred})")  # fmt: skip
                 meter.start()
                 step = provision(clients, directory, target, decision.allowance_s)
@@ -546,12 +563,13 @@ def measure(m: Measurer, node_a: h.Server, node_b: h.Server, directory: Director
             cpu: dict[str, float], url: str, schema: str, a: argparse.Namespace) -> sp.Checkpoint:  # fmt: skip
     users = directory.size()
     m.errors.clear()
-    rss = {"a": node_rss(node_a), "b": node_rss(node_b)}
+    ra, rb = node_rss(node_a), node_rss(node_b)
+    rss = {f"{node}-{r}": v for node, by_role in (("a", ra), ("b", rb)) for r, v in by_role.items()}
     create = m.create(a.samples)
     listed = m.list_users(a.samples)
     tokens = m.tokens(a.samples)
     visible, polls = m.visibility(a.visibility_samples)
-    workers = rss["a"][1:] or rss["a"]
+    workers = ra.get("worker") or ra.get("serve") or []  # --workers 1: the serve process is the worker
     return {
         "target": target,
         "users": users,
@@ -775,14 +793,18 @@ def main() -> int:
         f" {sp.schedule(sp.parse_ints(a.checkpoints), a.max_users)}; step budget {a.step_budget:.0f} s, overall"
         f" {a.budget:.0f} s")  # fmt: skip
     t_start = time.monotonic()
+    waited = 0.0  # waiting for a quiet machine is not charged to the budget
     for i, (store, n) in enumerate(combos):
+        t_wait = time.monotonic()
         busy = wait_idle(a.idle_wait, a.idle_threshold)
-        share = sp.series_share(a.budget - (time.monotonic() - t_start), len(combos) - i)
+        waited += time.monotonic() - t_wait
+        share = sp.series_share(a.budget - (time.monotonic() - t_start - waited), len(combos) - i)
         log(f"series {sp.label(store, n)} (machine {busy:.0f}% busy before; budget share {share:,.0f} s)")
         series: sp.Series = {"store": store, "clients": n, "checkpoints": [], "stopped": "", "wall_s": 0.0}
         doc["series"].append(series)
         run_series(store, n, a, share, save, series)
     doc["meta"]["wall_s"] = time.monotonic() - t_start
+    doc["meta"]["idle_wait_s"] = waited
     doc["meta"]["source_after"] = h.source_fingerprint()
     save()
     text = report(doc, plots)

@@ -49,7 +49,8 @@ class Checkpoint(TypedDict):
     visible_polls: float | None
     """Median GetUserId calls to node B until the new user was found."""
     rss_mb: dict[str, list[float]]
-    """RSS of each process of each node (``a``, ``b``): the serve process first, then its workers."""
+    """RSS of the processes of each node by role: ``a-serve``, ``a-worker`` (one per worker), ``a-helper``
+    (multiprocessing's resource tracker), the same for ``b``."""
     worker_rss_mb: float | None
     """Largest RSS of node A's worker processes."""
     store_mb: float | None
@@ -122,28 +123,38 @@ def ms(values: Sequence[float], q: float) -> float | None:
 # ---------------------------------------------------------------------------------------------------- rate model
 @dataclass(frozen=True)
 class RateModel:
-    """Seconds per created user as a linear function of the store size, fitted to one provisioning step.
+    """Seconds per created user as a function of the store size, fitted to one provisioning step.
 
-    Today's design rewrites the whole configuration on every CreateUser, so the cost per user grows linearly
-    with the users stored (and provisioning N users costs O(N^2)); a per-entity store has ``slope`` 0. The model
-    takes the mean seconds per user over the first and the last fifth of the step's successful calls, at the
-    mean store size of each, and joins them by a line (never falling: a negative slope is noise)."""
+    Today's design rewrites the whole configuration on every CreateUser, so the cost per user grows with the
+    users stored (at least linearly: provisioning N users costs O(N^2) or worse); a per-entity store's is flat.
+    The model takes the mean seconds per user over the first and the last fifth of the step's successful calls,
+    at the mean store size of each, and extrapolates them two ways: by a line (exact for ``a + b N``) and by a
+    power law ``c (N / n)^p`` (exact for ``N^p``, e.g. a cost that grows faster than linearly), never falling
+    (a falling cost is noise). ``seconds_to`` takes the larger of the two, so a step is predicted pessimistically;
+    one that still runs out of its allowance stops short and is measured where it is."""
 
     at: float
     seconds_per_user: float
     slope: float
+    exponent: float = 1.0
 
     def cost(self, n: float) -> float:
-        return max(self.seconds_per_user + self.slope * (n - self.at), 1e-9)
+        line = self.seconds_per_user + self.slope * (n - self.at)
+        power = self.seconds_per_user * float((max(n, 1.0) / self.at) ** self.exponent)
+        return max(line, power, 1e-9)
 
     def rate(self, n: float) -> float:
         return 1.0 / self.cost(n)
 
     def seconds_to(self, start: int, target: int) -> float:
-        """Predicted wall seconds to grow the store from ``start`` to ``target`` users (trapezoid of the line)."""
+        """Predicted wall seconds to grow the store from ``start`` to ``target`` users (the cost integrated with
+        the trapezoid rule over 64 intervals)."""
         if target <= start:
             return 0.0
-        return (target - start) * (self.cost(start) + self.cost(target)) / 2.0
+        k = 64
+        h = (target - start) / k
+        inner = sum(self.cost(start + i * h) for i in range(1, k))
+        return h * ((self.cost(start) + self.cost(target)) / 2.0 + inner)
 
 
 def fit_rate(samples: Sequence[tuple[float, int]]) -> RateModel | None:
@@ -161,8 +172,11 @@ def fit_rate(samples: Sequence[tuple[float, int]]) -> RateModel | None:
 
     c1, n1 = window(first, 0.0, first[0][1] - 1)
     c2, n2 = window(last, samples[-k - 1][0], samples[-k - 1][1])
-    slope = max(0.0, (c2 - c1) / (n2 - n1)) if n2 > n1 else 0.0
-    return RateModel(at=n2, seconds_per_user=c2, slope=slope)
+    if n2 <= n1:
+        return RateModel(at=max(n2, 1.0), seconds_per_user=c2, slope=0.0, exponent=0.0)
+    slope = max(0.0, (c2 - c1) / (n2 - n1))
+    exponent = max(0.0, math.log(c2 / c1) / math.log(n2 / n1)) if n1 > 0 else 0.0
+    return RateModel(at=n2, seconds_per_user=c2, slope=slope, exponent=exponent)
 
 
 def end_rate(samples: Sequence[tuple[float, int]]) -> float:
@@ -230,8 +244,8 @@ def markdown(series: Sequence[Series]) -> str:
     head = (
         "| store, clients | users | step s | bulk users/s (at end) | bulk errors | bulk p50 / p90 ms"
         " | CreateUser p50 / p90 ms | ListUsers p50 ms | CreateTokenWithIAM p50 ms | visible on node B p50 / max ms"
-        " | worker RSS MB | measurement errors | foreign cores |\n"
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
+        " | worker RSS MB | store MB | measurement errors | foreign cores |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
     )
     lines = []
     for s in series:
@@ -243,7 +257,7 @@ def markdown(series: Sequence[Series]) -> str:
                 f" | {fmt(c['prov_p50_ms'])} / {fmt(c['prov_p90_ms'])}"
                 f" | {fmt(c['create_p50_ms'])} / {fmt(c['create_p90_ms'])} | {fmt(c['list_p50_ms'])}"
                 f" | {fmt(c['token_p50_ms'])} | {fmt(c['visible_p50_ms'])} / {fmt(c['visible_max_ms'])}"
-                f" | {fmt(c['worker_rss_mb'], 0)} | {errors_text(c['measure_errors'])}"
+                f" | {fmt(c['worker_rss_mb'], 0)} | {fmt(c['store_mb'], 0)} | {errors_text(c['measure_errors'])}"
                 f" | {fmt(c['cpu'].get('foreign'), 2)} |"
             )
     return head + "\n".join(lines) + "\n"
@@ -307,7 +321,7 @@ def targets_markdown(series: Sequence[Series]) -> str:
         top = cps[-1]
         reached = f"{top['users']:,} users" + (" (partial)" if top["partial"] else "")
         for key, what in (("create_p50_ms", "CreateUser"), ("token_p50_ms", "CreateTokenWithIAM")):
-            r = ratio(base.get(key), top.get(key))
+            r = ratio(base.get(key), top.get(key)) if top is not base else None
             out.append(
                 f"| {name} | {what} at 100,000 within 1.5x of 1,000 | {reached}: "
                 + ("-" if r is None else f"{r:.2f}x of {base['users']:,}")
@@ -315,7 +329,7 @@ def targets_markdown(series: Sequence[Series]) -> str:
             )
         m = ratio(1.0, top.get("worker_rss_mb"))
         b = base.get("worker_rss_mb")
-        if m is not None and isinstance(b, int | float):
+        if m is not None and isinstance(b, int | float) and top is not base:
             out.append(
                 f"| {name} | worker RSS at 100,000 within 50 MB of 1,000 | {reached}: {m - b:+,.0f} MB"
                 f" | {'not reached' if top['users'] < 100000 else ('yes' if m - b <= 50 else 'no')} |"

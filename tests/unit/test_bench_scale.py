@@ -55,6 +55,16 @@ def test_rate_model_predicts_a_linear_cost() -> None:
     assert sp.end_rate(quadratic_step(1000, 3000, a, b)) == pytest.approx(1 / (a + b * 2800), rel=0.05)
 
 
+def test_rate_model_is_pessimistic_for_a_superlinear_cost() -> None:
+    samples = [(sum(1e-8 * m * m for m in range(1001, n + 1)), n) for n in range(1001, 3001)]
+    model = sp.fit_rate(samples)  # user n costs 1e-8 n^2 s: the line alone would under-predict
+    assert model is not None and model.exponent == pytest.approx(2.0, rel=0.1)
+    actual = sum(1e-8 * n * n for n in range(3001, 10001))
+    line = sp.RateModel(model.at, model.seconds_per_user, model.slope, exponent=0.0)
+    assert line.seconds_to(3000, 10000) < 0.5 * actual
+    assert model.seconds_to(3000, 10000) == pytest.approx(actual, rel=0.1)
+
+
 def test_rate_model_flat_and_too_few_samples() -> None:
     flat = sp.fit_rate([(0.002 * i, 100 + i) for i in range(1, 501)])
     assert flat is not None and flat.slope == 0.0
