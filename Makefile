@@ -8,7 +8,7 @@ PORT ?= 8000
 DATA ?= .data/demo
 
 .DEFAULT_GOAL := help
-.PHONY: help install system-deps node-deps run test test-fast lint fmt typecheck shapes settings-doc bench clean
+.PHONY: help install system-deps node-deps run test test-fast lint fmt typecheck shapes settings-doc bench bench-scale clean
 
 help: ## show this help
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-14s %s\n", $$1, $$2}'
@@ -16,7 +16,7 @@ help: ## show this help
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -e '.[dev,bench]'
 	@rm -f $(VENV)/.installed-*
 	@touch $(STAMP)
 
@@ -70,6 +70,9 @@ shapes: $(STAMP) ## regenerate ssoidc/aws/shapes (typed wire shapes) from the pi
 
 bench: install ## load benchmark (wrk): JWT-bearer and refresh grants, tokens/s and latency at 1/16/32/64 conns
 	$(BIN)/python bench/run.py
+
+bench-scale: $(STAMP) ## scale benchmark (issue 12): provision users to 100k on SQLite and PostgreSQL, 1/16 clients, plots
+	$(BIN)/python bench/scale.py $(ARGS)
 
 clean: ## remove the venv, caches and demo data
 	rm -rf $(VENV) .data .pytest_cache .mypy_cache .ruff_cache tests/node/node_modules
