@@ -21,15 +21,9 @@ import pytest
 from typer.testing import CliRunner
 
 from ssoidc.cli import DEMO_DATA_DIR, app
+from tests.helpers.servers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def clean_env() -> dict[str, str]:
