@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import time
+import tomllib
 from collections.abc import Iterator
 from importlib.metadata import version
 from pathlib import Path
@@ -152,3 +153,17 @@ def test_a_busy_port_is_one_error_line_before_the_banner(tmp_path: Path, busy_po
         f"error: cannot listen on 127.0.0.1:{busy_port}: the address is already in use (is another ssoidc"
         " running?); stop that server or choose another port with --port (make run PORT=8001)"
     ], out.stderr
+
+
+def test_make_run_installs_only_what_serving_needs() -> None:
+    """``make run`` depends on the runtime stamp (``.[demo]``: the dependencies and boto3), never on the
+    development toolchain (``.[dev]``, 469 MB with playwright), which ``make install``/``make test`` add."""
+    makefile = (ROOT / "Makefile").read_text()
+    rules = {m.group(1): m.group(2) for m in re.finditer(r"^(\S+):([^\n]*)\n", makefile, re.MULTILINE)}
+    assert rules["run"].split("##")[0].split() == ["$(RUN_STAMP)"]
+    runtime = makefile.split("$(RUN_STAMP): pyproject.toml\n", 1)[1].split("\n\n", 1)[0]
+    assert "-e '.[demo]'" in runtime and "dev" not in runtime
+    assert rules["$(STAMP)"].split() == ["$(RUN_STAMP)"]
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    assert [r.split("==")[0] for r in extras["demo"]] == ["boto3"]
+    assert "ssoidc[demo]" in extras["dev"]
