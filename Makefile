@@ -2,23 +2,34 @@
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+PYPROJECT_SHA := $(shell cat pyproject.toml | sha1sum | cut -c1-12)
+RUN_STAMP := $(VENV)/.runtime-$(PYPROJECT_SHA)
+STAMP := $(VENV)/.installed-$(PYPROJECT_SHA)
 NODE_STAMP := tests/node/node_modules/.installed
 PORT ?= 8000
 DATA ?= .data/demo
 
 .DEFAULT_GOAL := help
-.PHONY: help install system-deps node-deps run test test-fast lint fmt typecheck shapes settings-doc bench bench-scale clean
+.PHONY: help install install-runtime system-deps node-deps run test test-fast lint fmt typecheck shapes settings-doc bench bench-scale clean
 
 help: ## show this help
-	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-14s %s\n", $$1, $$2}'
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-16s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml
+# Two stamps: the runtime (what serving needs, plus boto3 for the banner's example) for `make run`, and the
+# development toolchain (.[dev]: pytest, mypy, ruff, playwright, the AWS CLI v1, ...) on top for the rest.
+$(RUN_STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[demo]'
+	@rm -f $(VENV)/.runtime-*
+	@touch $(RUN_STAMP)
+
+$(STAMP): $(RUN_STAMP)
 	$(BIN)/pip install -q -e '.[dev,bench]'
 	@rm -f $(VENV)/.installed-*
 	@touch $(STAMP)
+
+install-runtime: $(RUN_STAMP) ## install only what serving needs (the venv with the runtime dependencies and boto3)
 
 install: $(STAMP) system-deps node-deps ## install everything the tests need (venv, Debian and npm packages)
 
@@ -40,7 +51,7 @@ $(NODE_STAMP): tests/node/package.json tests/node/package-lock.json
 
 node-deps: $(NODE_STAMP) ## npm packages for the JavaScript SDK tests
 
-run: $(STAMP) ## serve on http://127.0.0.1:$(PORT) with demo data (SQLite in $(DATA))
+run: $(RUN_STAMP) ## serve on http://127.0.0.1:$(PORT) with demo data (SQLite in $(DATA))
 	$(BIN)/ssoidc serve --demo --port $(PORT) --data-dir $(DATA)
 
 test: install ## install what is needed and run every test

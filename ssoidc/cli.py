@@ -33,6 +33,26 @@ app.add_typer(demo_app, name="demo")
 app.add_typer(users_app, name="users")
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"ssoidc {version('ssoidc')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version of ssoidc and exit"
+        ),
+    ] = False,
+) -> None:
+    """ssoidc: AWS IAM Identity Center OIDC, self-hosted."""
+
+
 def _flag(name: str) -> Any:
     """The ``typer.Option`` of the setting ``name``: flag, help and default all come from ``ssoidc.settings``."""
     return typer.Option(OPTIONS[name].flag, help=flag_help(name))
@@ -114,6 +134,7 @@ def serve(
             await bootstrap(store, settings, SystemClock())
 
     _run(prepare())
+    _check_port(settings.host, settings.port)  # before the banner: a busy port is one line, not a traceback
     _banner(settings)
     os.environ.update(export_env(settings))
     os.environ["SSOIDC_BOOTSTRAPPED"] = "1"  # workers skip the first-start work done above
@@ -130,6 +151,50 @@ def serve(
         timeout_graceful_shutdown=10,
         server_header=False,
     )
+
+
+def _check_port(host: str, port: int) -> None:
+    """Fail with one ``error:`` line unless ``host:port`` can be listened on now, bound as uvicorn binds it
+    (``SO_REUSEADDR``, IPv6 for a host with a colon). The socket is closed again at once; uvicorn binds its own."""
+    import errno
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    shown = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    try:
+        with socket.socket(family, socket.SOCK_STREAM) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((host, port))
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            _fail(
+                f"cannot listen on {shown}: the address is already in use (is another ssoidc running?); "
+                "stop that server or choose another port with --port (make run PORT=8001)"
+            )
+        reason = exc.strerror or str(exc)
+        _fail(f"cannot listen on {shown}: {reason}; choose another --host or --port")
+
+
+def _client_python() -> str:
+    """The interpreter to show in the banner's boto3 example: this venv's ``python3`` when ssoidc runs from a
+    venv (``make run``: it has boto3), else plain ``python3`` (a stock Debian has no ``python``)."""
+    if sys.prefix != sys.base_prefix:
+        venv_python3 = Path(sys.executable).parent / "python3"
+        if venv_python3.exists():
+            return str(venv_python3)
+    return "python3"
+
+
+def _aws_cli_config(data_dir: Path, region: str) -> Path:
+    """An AWS CLI config file for the banner's commands: profile ``ssoidc`` with the server's region and
+    ``cli_follow_urlparam = false`` (AWS CLI v1 otherwise fetches an ``http://`` parameter value, such as a
+    ``--redirect-uri``, and sends the page it got)."""
+    path = data_dir / "aws-cli-config"
+    text = f"[profile ssoidc]\nregion = {region}\ncli_follow_urlparam = false\n"
+    with contextlib.suppress(OSError):
+        if not path.exists() or path.read_text() != text:
+            path.write_text(text)
+    return path
 
 
 def _load_config_summary(settings: Settings) -> tuple[Any, str | None]:
@@ -176,18 +241,25 @@ def _banner(settings: Settings) -> None:
         exe = " ".join(cmd)
         exe_list = "','".join(cmd)
         dd = settings.data_dir.resolve()
+        cli_config = _aws_cli_config(dd, settings.region)
+        py = _client_python()
+        aws_v1 = Path(sys.executable).parent / "aws"
+        v1_hint = f" (such as {aws_v1})" if aws_v1.exists() else ""
         out += [
             "",
             "Demo mode (dev only). Try it from another shell:",
             "",
-            f"  export AWS_SHARED_CREDENTIALS_FILE={cred_file} AWS_PROFILE=ssoidc AWS_REGION={settings.region} AWS_DEFAULT_REGION={settings.region}{db_env}",
+            f"  export AWS_SHARED_CREDENTIALS_FILE={cred_file} AWS_CONFIG_FILE={cli_config} AWS_PROFILE=ssoidc AWS_REGION={settings.region} AWS_DEFAULT_REGION={settings.region}{db_env}",
+            "  # AWS CLI: v2 newer than Debian's 2.9 (2.9.19 has no create-token-with-iam), or v1"
+            f"{v1_hint} with cli_follow_urlparam = false, which {cli_config.name} sets",
             f"  aws sso-oidc create-token-with-iam --endpoint-url {url} \\",
             f"    --client-id {apps.get('demo-app')} \\",
             "    --grant-type urn:ietf:params:oauth:grant-type:jwt-bearer \\",
             f'    --assertion "$({exe} demo token alice --data-dir {dd})"',
             "",
-            "  # or with boto3:",
-            f"  python -c \"import boto3,subprocess; t=subprocess.check_output(['{exe_list}','demo','token','alice',"
+            "  # or with boto3 (this python3 must be able to import boto3: `make run` installs it in the venv,"
+            " else pip install boto3):",
+            f"  {py} -c \"import boto3,subprocess; t=subprocess.check_output(['{exe_list}','demo','token','alice',"
             f"'--data-dir','{dd}'],text=True).strip(); print(boto3.client('sso-oidc',endpoint_url='{url}')"
             f".create_token_with_iam(clientId='{apps.get('demo-app')}',grantType='urn:ietf:params:oauth:grant-type:jwt-bearer',"
             "assertion=t)['accessToken'][:12]+'...')\"",
@@ -414,6 +486,19 @@ def users_set_password(
     typer.echo(f"password set for {user_name} ({user_id})")
 
 
+DEMO_DATA_DIR = Path(".data/demo")
+"""The data dir ``make run`` serves (the Makefile's ``DATA``): ``ssoidc demo token``'s default."""
+
+
+def _demo_data_dir() -> Path:
+    """``.data/demo`` (``make run``), or the plain default ``.data`` when only that one holds a store (a server
+    started as ``ssoidc serve --demo`` without ``--data-dir``)."""
+    plain = Path(".data")
+    if not (DEMO_DATA_DIR / "ssoidc.db").exists() and (plain / "ssoidc.db").exists():
+        return plain
+    return DEMO_DATA_DIR
+
+
 @demo_app.command("token")
 def demo_token(
     user: Annotated[str, typer.Argument(help="Demo user (alice, bob) or an email address")],
@@ -422,12 +507,20 @@ def demo_token(
     lifetime: Annotated[int, typer.Option(help="Seconds until the assertion expires")] = 300,
     audience: Annotated[str | None, typer.Option(help="Override aud")] = None,
 ) -> None:
-    """Print a fresh assertion from the built-in demo token issuer (requires a data dir served with --demo)."""
+    """Print a fresh assertion from the built-in demo token issuer (requires a data dir served with --demo;
+    without --data-dir, SSOIDC_DATA_DIR or a database URL: the one `make run` serves, .data/demo)."""
     from ssoidc.bootstrap import DEMO_ISSUER_PURPOSE
     from ssoidc.demo import demo_claims
     from ssoidc.oauth.keys import Signer
 
     settings = _settings(data_dir=data_dir, database_url=database_url)
+    if data_dir is None and not settings.database_url and OPTIONS["data_dir"].env not in os.environ:
+        settings = _settings(data_dir=_demo_data_dir(), database_url=database_url)
+        if not settings.db_path.exists():  # never create an empty store just to say it has no demo issuer
+            _fail(
+                f"no ssoidc data in {DEMO_DATA_DIR} (the data dir `make run` serves) or {Path('.data')}: start"
+                " the server with `make run`, or pass the --data-dir of a server started with --demo"
+            )
 
     async def go() -> str:
         async with _store(settings) as store:

@@ -448,7 +448,11 @@ class SigV4Verifier:
                 f"'{scope_date}' != '{amz_date[:8]}', from '{amz_date}'."
             )
         if region != self._region:
-            raise InvalidSignature("Credential should be scoped to a valid region.")
+            raise InvalidSignature(
+                "Credential should be scoped to a valid region: the credential scope names "
+                + (f"region{_echo(region)}" if _echo(region) else "another region")
+                + f"; this server serves region '{self._region}'."
+            )
         if service not in self._services:
             raise InvalidSignature(self._service_message)
         if terminator != _TERMINATOR:

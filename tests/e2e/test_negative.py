@@ -328,6 +328,26 @@ def test_sigv4_failures(server: LiveServer, unchanged: Callable[[], None]) -> No
     unchanged()
 
 
+def test_wrong_region_names_the_region_the_server_serves(
+    server: LiveServer, unchanged: Callable[[], None]
+) -> None:
+    """boto3 with another ``region_name`` (a first run with the user's own AWS_REGION): the same
+    InvalidSignatureException as before, and the message says which region this server expects."""
+    wrong = make_client(server, region_name="eu-west-1")
+    with pytest.raises(ClientError) as info:  # not a modelled sso-oidc error: botocore's plain ClientError
+        wrong.create_token_with_iam(
+            clientId=server.apps["main"], grantType=JWT_BEARER, assertion=server.assertion()
+        )
+    err = info.value.response
+    assert err["Error"]["Code"] == "InvalidSignatureException"
+    assert err["ResponseMetadata"]["HTTPStatusCode"] == 403
+    assert err["Error"]["Message"] == (
+        "Credential should be scoped to a valid region: the credential scope names region 'eu-west-1';"
+        " this server serves region 'us-east-1'."
+    )
+    unchanged()
+
+
 def test_sigv4_within_skew_window_is_accepted(server: LiveServer) -> None:
     now = dt.datetime.now(dt.UTC)
     assert post_token(server, body_for(server), when=now - dt.timedelta(minutes=4)).status_code == 200

@@ -722,8 +722,12 @@ def test_leap_day_and_midnight_are_valid() -> None:
 
 
 def test_wrong_region() -> None:
+    """The message names both regions (issue 16: a first run with another AWS_REGION); the code is unchanged."""
     exc = reject(make_verifier(), sign(region="eu-west-1"), InvalidSignature)
-    assert exc.message == "Credential should be scoped to a valid region."
+    assert exc.message == (
+        "Credential should be scoped to a valid region: the credential scope names region 'eu-west-1';"
+        " this server serves region 'us-east-1'."
+    )
 
 
 def test_wrong_service() -> None:
