@@ -77,7 +77,7 @@ def test_printed_boto3_command_works(demo: tuple[subprocess.Popen[bytes], Path, 
     _proc, log, _ = demo
     banner = log.read_text()
     export = next(line.strip() for line in banner.splitlines() if line.strip().startswith("export AWS_"))
-    python = next(line.strip() for line in banner.splitlines() if line.strip().startswith("python -c"))
+    python = next(line.strip() for line in banner.splitlines() if re.match(r"\s*\S*python3 -c ", line))
     env = clean_env()
     env["PATH"] = f"{ROOT / '.venv' / 'bin'}:{env['PATH']}"
     out = subprocess.run(
