@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ssoidc.admin.editor import ConfigEditor
+from ssoidc.admin.paging import PageTokens
 from ssoidc.aws import identitystore, oidc, sso_admin
 from ssoidc.aws.admin_auth import AdminAuthorizer
 from ssoidc.aws.skeleton import AwsService, Skeleton
@@ -154,7 +155,7 @@ async def _build(
     async def create_token(req: TokenRequest, caller: Caller) -> TokenResult:
         return await token_service.create_token_with_iam(req, caller, snapshot.current, clock.now())
 
-    aws = build_skeleton(settings, store, snapshot, clock, create_token)
+    aws = build_skeleton(settings, store, snapshot, clock, create_token, master_key)
     await snapshot.refresh()
     return Services(
         settings=settings,
@@ -183,6 +184,7 @@ def build_skeleton(
     snapshot: SnapshotCache,
     clock: Clock,
     create_token: oidc.TokenCall,
+    master_key: bytes,
 ) -> Skeleton:
     """Every AWS service this node answers, one row each; operations without a handler answer
     NotImplementedException (the access portal ``sso`` and STS have none yet)."""
@@ -192,6 +194,7 @@ def build_skeleton(
         identity_policy_of=snapshot.identity_policy_of,
         config_version=lambda: snapshot.version,
     )
+    pages = PageTokens(master_key)
     services = [
         AwsService(
             oidc.SERVICE,
@@ -202,12 +205,14 @@ def build_skeleton(
         AwsService("sso", object()),
         AwsService(
             sso_admin.SERVICE,
-            sso_admin.SsoAdminApi(editor, store, account_id=settings.account_id, region=settings.region),
+            sso_admin.SsoAdminApi(
+                editor, store, pages=pages, account_id=settings.account_id, region=settings.region
+            ),
             authorize=authorize,
         ),
         AwsService(
             identitystore.SERVICE,
-            identitystore.IdentityStoreApi(snapshot.refresh, store),
+            identitystore.IdentityStoreApi(snapshot.refresh, store, pages=pages),
             authorize=authorize,
         ),
         AwsService("sts", object()),
