@@ -23,6 +23,7 @@ from ssoidc.aws.skeleton import AwsService, Skeleton
 from ssoidc.bootstrap import ID_TOKEN_PURPOSE, bootstrap, demo_issuer_jwks
 from ssoidc.clock import Clock, SystemClock
 from ssoidc.crypto import load_or_create_master_key
+from ssoidc.datadir import secure_data_dir
 from ssoidc.maintenance import Purger, Readiness
 from ssoidc.oauth.authorize import CodeIssuer
 from ssoidc.oauth.grants.base import GrantDeps, ServedGrant
@@ -41,7 +42,9 @@ from ssoidc.storage.sqlite import SqliteStore
 
 
 def open_store(settings: Settings) -> tuple[Store, bytes]:
-    """The store ``settings`` name: PostgreSQL if ``database_url`` is set (connects on first use), else SQLite."""
+    """The store ``settings`` name: PostgreSQL if ``database_url`` is set (connects on first use), else SQLite.
+    The data directory is made private first (``ssoidc.datadir``)."""
+    secure_data_dir(settings.data_dir)
     master = load_or_create_master_key(settings.data_dir)
     if settings.database_url:
         from ssoidc.storage.postgres import PostgresStore

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ssoidc.crypto import Sealer
+from ssoidc.datadir import create_private
 from ssoidc.errors import ConfigError
 from ssoidc.model import Assignment, Configuration, Group, Membership, User
 from ssoidc.storage.base import (
@@ -271,7 +272,8 @@ class SqliteStore:
         self._secrets = Sealer(master_key, SECRET_PURPOSE)
         self._keys = Sealer(master_key, SIGNING_KEY_PURPOSE)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            create_private(path)  # SQLite gives the -wal and -shm files the database file's mode
             self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=10.0)
         except (sqlite3.Error, OSError) as exc:
             raise _open_error(path, exc) from exc
