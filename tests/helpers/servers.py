@@ -130,6 +130,7 @@ class LiveServer:
         method: str = "S256",
         scopes: list[str] | None = None,
         issued_ago: float = 0.0,
+        nonce: str | None = None,
     ) -> str:
         """Mint an authorization code through the domain service (as the sign-in flow will)."""
         challenge = None if verifier is None else (s256(verifier) if method == "S256" else verifier)
@@ -152,6 +153,7 @@ class LiveServer:
                 code_challenge=challenge,
                 code_challenge_method=None if verifier is None else method,
                 now=time.time() - issued_ago,
+                nonce=nonce,
             )
 
         return self.with_store(go)

@@ -2,7 +2,7 @@
 
 Codes are single use and bound to the application, the user, the redirect URI and the PKCE challenge, and live
 ``SSOIDC_CODE_TTL`` seconds (default 300). ``redirectUri`` must equal the one used at authorization exactly;
-``codeVerifier`` must match the S256 (or plain) challenge. Every binding is checked before the code is consumed,
+``codeVerifier`` must match the S256 challenge (``plain`` is refused at ``/authorize``, RFC 9700 section 2.1.1). Every binding is checked before the code is consumed,
 so a request that fails a check consumes nothing; the code is then consumed in the same transaction that stores
 the tokens. A code redeemed twice revokes the tokens issued from it (RFC 6749 section 4.1.2).
 """
@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field
 
@@ -28,6 +27,7 @@ from ssoidc.oauth.grants.base import (
     redeemed,
 )
 from ssoidc.oauth.issuer import IssueSpec, TokenIssuer
+from ssoidc.oauth.redirect_uri import APPLICATION, RedirectUriError, validate_redirect_uri
 from ssoidc.oauth.request import TokenRequest, TokenResult
 from ssoidc.oauth.scopes import select_scopes
 from ssoidc.storage.base import CodeStore
@@ -74,7 +74,7 @@ class AuthorizationCodeGrantHandler:
                 if not req.code_verifier:
                     raise InvalidGrant("codeVerifier is required: the code was issued with a PKCE challenge")
                 if not pkce.verify(
-                    req.code_verifier, record.code_challenge, record.code_challenge_method or "plain"
+                    req.code_verifier, record.code_challenge, record.code_challenge_method or ""
                 ):
                     raise InvalidGrant("codeVerifier does not match the PKCE code challenge")
             elif req.code_verifier:
@@ -90,6 +90,7 @@ class AuthorizationCodeGrantHandler:
             session_expires_at=record.session_expires_at,
             auth_time=record.auth_time,
             family_id=record.family_id,
+            nonce=record.nonce,
         )
         pending = self._issuer.prepare(spec, ctx.directory)
         outcome = await self._store.redeem_code(h, app.arn, ctx.now, pending.records)
@@ -107,14 +108,12 @@ class AuthorizationCodeSpec(BaseModel):
 
 
 def check_redirect_uri(uri: str, path: str) -> None:
-    """An absolute URI without a fragment, with a valid port (RFC 6749 section 3.1.2)."""
+    """A redirect URI an application may register (``ssoidc.oauth.redirect_uri``: RFC 6749 section 3.1.2,
+    RFC 9700 section 2.1, RFC 8252 sections 7.1 and 7.3); ``ValidationFailed`` at ``path`` otherwise."""
     try:
-        parts = urlsplit(uri)
-        parts.port  # noqa: B018 - raises ValueError for a port out of range or not a number
-    except ValueError:
-        raise ValidationFailed("A redirect URI must be an absolute URI with a valid port", path) from None
-    if not parts.scheme or "#" in uri or (parts.scheme in ("http", "https") and not parts.hostname):
-        raise ValidationFailed("A redirect URI must be an absolute URI without a fragment", path)
+        validate_redirect_uri(uri, APPLICATION)
+    except RedirectUriError as exc:
+        raise ValidationFailed(str(exc), path) from None
 
 
 def _to_wire(config: AuthorizationCodeGrantConfig) -> dict[str, Any]:
@@ -125,6 +124,11 @@ def _from_wire(body: Mapping[str, Any], reader: MemberReader) -> AuthorizationCo
     uris = body.get("RedirectUris")
     if not uris:
         reader.problem("RedirectUris is required", "RedirectUris")
+    for i, uri in enumerate(uris or ()):
+        try:
+            validate_redirect_uri(uri, APPLICATION)
+        except RedirectUriError as exc:
+            reader.problem(str(exc), f"RedirectUris[{i}]")
     return AuthorizationCodeGrantConfig(reader.values(uris or ()))
 
 
