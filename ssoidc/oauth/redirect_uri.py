@@ -113,9 +113,7 @@ def validate_redirect_uri(uri: str, policy: RedirectPolicy = APPLICATION) -> str
     lowered = scheme.lower()
     if lowered in ("https", "http"):
         if not uri[len(scheme) :].startswith("://") or not _host_ok(parts):
-            raise RedirectUriError(
-                f"A redirect URI with scheme {lowered} must name a valid host (scheme://host/...)"
-            )
+            raise RedirectUriError(f"A redirect URI must name a valid host ({lowered}://host/...)")
         if parts.netloc.endswith(":") or (port is not None and port == 0):
             raise RedirectUriError("A redirect URI must have a valid port, if any")
         if lowered == "http" and (parts.hostname or "").lower() not in LOOPBACK_HOSTS:
@@ -126,7 +124,9 @@ def validate_redirect_uri(uri: str, policy: RedirectPolicy = APPLICATION) -> str
         return uri
     if policy.private_use_schemes and "." in scheme:
         if parts.netloc and not _host_ok(parts):
-            raise RedirectUriError("A redirect URI with a private-use scheme must have a valid host, if any")
+            raise RedirectUriError(
+                "A redirect URI must have a valid host, if any, after a private-use scheme"
+            )
         return uri
     raise RedirectUriError(
         "A redirect URI must use https, http on a loopback host, or a private-use scheme in reverse-domain form"

@@ -195,7 +195,9 @@ def test_forms_need_csrf_and_the_flow_completes(server: LiveServer, alice_passwo
         assert "ssoidc_session" in c.cookies
         consent = c.get(ok.headers["location"])
         assert 'id="consent-form"' in consent.text
-        assert consent.headers["content-security-policy"].endswith("; form-action 'self' https://app.example.com")
+        assert consent.headers["content-security-policy"].endswith(
+            "; form-action 'self' https://app.example.com"
+        )
         r = c.post("/authorize/consent", data={"request": request, "decision": "allow"})
         assert r.status_code == 400
         r = c.post("/authorize/consent", data={"request": request, "decision": "allow", "csrf_token": token})
