@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from ssoidc.admin.rules import check
+from ssoidc.config.apply import resolve
+from ssoidc.demo import demo_config, demo_redirect_uri
 from ssoidc.oauth.redirect_uri import (
     APPLICATION,
     MAX_LENGTH,
@@ -14,6 +17,7 @@ from ssoidc.oauth.redirect_uri import (
     registered_match,
     validate_redirect_uri,
 )
+from ssoidc.settings import Settings
 from tests.e2e.test_redirect_uris import BAD_URIS, GOOD_URIS
 
 MORE_BAD = [
@@ -98,3 +102,20 @@ def test_a_stored_bad_uri_never_matches() -> None:
 )
 def test_form_action_source_is_exactly_the_origin(uri: str, source: str) -> None:
     assert form_action_source(validate_redirect_uri(uri)) == source
+
+
+@pytest.mark.parametrize(
+    ("settings", "uri"),
+    [
+        (Settings(), "http://127.0.0.1:8000/demo/callback"),
+        (Settings(public_url="https://sso.example.com"), "https://sso.example.com/demo/callback"),
+        (Settings(host="0.0.0.0", port=8080), "http://127.0.0.1:8080/demo/callback"),
+        (Settings(public_url="http://ssoidc.internal:8000"), "http://127.0.0.1:8000/demo/callback"),
+    ],
+)
+def test_demo_mode_always_registers_a_valid_callback(settings: Settings, uri: str) -> None:
+    """``serve --demo --host 0.0.0.0`` (or a plain-http public URL) must still start: the demo web application
+    falls back to the loopback callback instead of a URI the rules refuse."""
+    assert demo_redirect_uri(settings) == uri
+    config = resolve(demo_config(settings), None, settings.account_id, now=0.0)
+    check(config)
