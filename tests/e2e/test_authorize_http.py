@@ -245,3 +245,10 @@ def test_demo_callback_exists_only_in_demo_mode_and_static_css(server: LiveServe
     css = httpx.get(f"{server.url}/static/ssoidc.css")
     assert css.status_code == 200
     assert css.headers["content-type"].startswith("text/css")
+
+
+def test_discovery_lists_only_s256(server: LiveServer) -> None:
+    """RFC 9700 section 2.1.1 / RFC 8414 section 2: the server shows which PKCE methods it takes."""
+    instance_id = server.instance_arn.rsplit("/", 1)[1]
+    disc = httpx.get(f"{server.url}/{instance_id}/.well-known/openid-configuration").json()
+    assert disc["code_challenge_methods_supported"] == ["S256"]

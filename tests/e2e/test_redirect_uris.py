@@ -216,3 +216,24 @@ def test_a_bad_uri_stored_before_the_rules_is_never_redirected_to(
         assert server.count("auth_codes") == before
     ok = httpx.get(f"{server.url}/authorize?" + urlencode({**base, "redirect_uri": REDIRECT_URI}))
     assert ok.status_code == 200 and 'id="signin-form"' in ok.text
+    # until it is fixed, catalogue changes say which application holds it (and change nothing) ...
+    name = sso.describe_application(ApplicationArn=app_arn)["Name"]
+    before = sso.list_applications(InstanceArn=server.instance_arn)["Applications"]
+    err = refused(
+        lambda: sso.create_application(
+            InstanceArn=server.instance_arn,
+            ApplicationProviderArn=CUSTOM,
+            Name=f"other-{secrets.token_hex(4)}",
+        )
+    )
+    assert err["Code"] == "ValidationException"
+    assert f"The application {name!r} has a stored redirect URI" in err["Message"], err["Message"]
+    assert sso.list_applications(InstanceArn=server.instance_arn)["Applications"] == before
+    # ... and replacing the grant through the front door fixes it
+    sso.put_application_grant(
+        ApplicationArn=app_arn, GrantType="authorization_code", Grant=code_grant(REDIRECT_URI)
+    )
+    other = sso.create_application(
+        InstanceArn=server.instance_arn, ApplicationProviderArn=CUSTOM, Name=f"other-{secrets.token_hex(4)}"
+    )["ApplicationArn"]
+    sso.delete_application(ApplicationArn=other)

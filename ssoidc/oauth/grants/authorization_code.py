@@ -107,15 +107,6 @@ class AuthorizationCodeSpec(BaseModel):
     RedirectUris: list[str] = Field(min_length=1, max_length=10)
 
 
-def check_redirect_uri(uri: str, path: str) -> None:
-    """A redirect URI an application may register (``ssoidc.oauth.redirect_uri``: RFC 6749 section 3.1.2,
-    RFC 9700 section 2.1, RFC 8252 sections 7.1 and 7.3); ``ValidationFailed`` at ``path`` otherwise."""
-    try:
-        validate_redirect_uri(uri, APPLICATION)
-    except RedirectUriError as exc:
-        raise ValidationFailed(str(exc), path) from None
-
-
 def _to_wire(config: AuthorizationCodeGrantConfig) -> dict[str, Any]:
     return {"RedirectUris": list(config.redirect_uris)}
 
@@ -133,8 +124,23 @@ def _from_wire(body: Mapping[str, Any], reader: MemberReader) -> AuthorizationCo
 
 
 def _check(config: AuthorizationCodeGrantConfig, configuration: Configuration) -> None:
+    """Every stored configuration's redirect URIs pass ``validate_redirect_uri``. The front doors refuse a bad URI
+    before this (``_from_wire``, naming the request or file member); what reaches here is one stored before the
+    rules existed, on an application the change may not even touch, so the message names that application."""
     for i, uri in enumerate(config.redirect_uris):
-        check_redirect_uri(uri, f"Grant.AuthorizationCode.RedirectUris[{i}]")
+        try:
+            validate_redirect_uri(uri, APPLICATION)
+        except RedirectUriError as exc:
+            owner = next(
+                (a.name for a in configuration.applications if any(g is config for g in a.grants.values())),
+                "",
+            )
+            where = (
+                f"The application {owner!r} has a stored redirect URI that breaks the rules; fix it first: "
+                if owner
+                else ""
+            )
+            raise ValidationFailed(where + str(exc), f"Grant.AuthorizationCode.RedirectUris[{i}]") from None
 
 
 AUTHORIZATION_CODE: GrantType[AuthorizationCodeGrantConfig] = GrantType(
