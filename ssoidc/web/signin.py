@@ -4,9 +4,10 @@ the demo callback. Server-rendered (Jinja2, autoescaped), no JavaScript, no exte
 Security measures: a strict Content-Security-Policy on every page (``default-src 'none'``; ``form-action 'self'``,
 and on the consent page also exactly the origin of the redirect URI that request was validated with, built from
 its parsed scheme, host and port (``https://app.example.com``, ``http://127.0.0.1:8400``, ``com.example.app:``),
-since browsers apply ``form-action`` to the redirect that follows a form post), ``frame-ancestors 'none'``, ``Referrer-Policy: no-referrer``, ``Cache-Control: no-store``; CSRF
-tokens on every form (an HMAC of a random per-browser cookie, compared in constant time); the session cookie is
-HttpOnly, SameSite=Lax and Secure when the public URL is https. The authorization request travels through the forms
+since browsers apply ``form-action`` to the redirect that follows a form post), ``frame-ancestors 'none'``,
+``Referrer-Policy: no-referrer``, ``Cache-Control: no-store``; CSRF tokens on every form (an HMAC of a random
+per-browser cookie, compared in constant time); the session cookie is HttpOnly, SameSite=Lax and Secure when the
+public URL is https. The authorization request travels through the forms
 as its original query string and is validated again on every POST, so tampering with it gains nothing. Every
 redirect to the application goes through ``_to_client``, which checks the target against
 ``ssoidc.oauth.redirect_uri`` once more (RFC 9700 section 4.1: never an open redirector) and shows an error page

@@ -2,9 +2,11 @@
 
 Codes are single use and bound to the application, the user, the redirect URI and the PKCE challenge, and live
 ``SSOIDC_CODE_TTL`` seconds (default 300). ``redirectUri`` must equal the one used at authorization exactly;
-``codeVerifier`` must match the S256 challenge (``plain`` is refused at ``/authorize``, RFC 9700 section 2.1.1). Every binding is checked before the code is consumed,
-so a request that fails a check consumes nothing; the code is then consumed in the same transaction that stores
-the tokens. A code redeemed twice revokes the tokens issued from it (RFC 6749 section 4.1.2).
+``codeVerifier`` must match the S256 challenge (``plain`` is refused at ``/authorize``, RFC 9700 section 2.1.1).
+Every binding is checked before the code is consumed, so a request that fails a check consumes nothing; the code
+is then consumed in the same transaction that stores the tokens. The idToken carries the authorization request's
+``nonce``, if it sent one (OIDC Core 3.1.3.6). A code redeemed twice revokes the tokens issued from it (RFC 6749
+section 4.1.2).
 """
 
 from __future__ import annotations
