@@ -273,12 +273,16 @@ def test_nonce_is_returned_in_the_code_idtoken_only(server: LiveServer, oidc: An
     assert "nonce" not in decode_unverified(refreshed["idToken"])
 
 
-def test_plain_pkce_codes_cannot_be_minted(server: LiveServer) -> None:
-    """RFC 9700 section 2.1.1: the domain refuses a plain challenge (and no method) too, not only /authorize."""
+def test_plain_pkce_and_bad_nonce_codes_cannot_be_minted(server: LiveServer) -> None:
+    """RFC 9700 section 2.1.1: the domain refuses a plain challenge (and no method), and a bad nonce, too, not
+    only /authorize."""
     before = server.count("auth_codes")
     for method in ("plain", ""):
         with pytest.raises(InvalidRequest, match="S256"):
             server.mint_code(verifier=verifier(), method=method)
+    for nonce in ("", "n" * 2049, "n\x00", "n\u0085"):  # OIDC Core 3.1.2.1 nonce, capped and clean
+        with pytest.raises(InvalidRequest, match="nonce"):
+            server.mint_code(nonce=nonce)
     assert server.count("auth_codes") == before
 
 
