@@ -239,6 +239,8 @@ def _banner(settings: Settings) -> None:
         out.append(f"Bootstrap admin credential: {akid}, profile 'ssoidc' in {cred_file}")
     apps = {a.name: a.arn for a in config.applications} if config is not None else {}
     if settings.demo and "demo-app" in apps:
+        from ssoidc.demo import demo_redirect_uri
+
         cmd = _self_command()
         exe = " ".join(cmd)
         exe_list = "','".join(cmd)
@@ -268,7 +270,7 @@ def _banner(settings: Settings) -> None:
             "",
             "  # or sign in in a browser (alice / alice-demo-password), then redeem the code as the page shows:",
             f"  {url}/authorize?response_type=code&client_id={apps.get('demo-web')}"
-            f"&redirect_uri={url}/demo/callback&state=demo",
+            f"&redirect_uri={demo_redirect_uri(settings)}&state=demo",
             "",
             "  # configure it as you would IAM Identity Center (sso-admin, identitystore; docs/admin-api.md):",
             f"  aws sso-admin list-instances --endpoint-url {url}",

@@ -13,6 +13,7 @@ from typing import Any
 
 from ssoidc.config.apply import parse_file
 from ssoidc.config.schema import ConfigFile
+from ssoidc.oauth.redirect_uri import is_valid
 from ssoidc.settings import Settings
 
 DEMO_AUDIENCE = "ssoidc-demo"
@@ -28,6 +29,14 @@ DEMO_PASSWORDS = {"alice": "alice-demo-password", "bob": "bob-demo-password"}
 
 def demo_issuer_url(settings: Settings) -> str:
     return f"{settings.base_url}/demo-issuer"
+
+
+def demo_redirect_uri(settings: Settings) -> str:
+    """The demo web application's redirect URI: ``<base url>/demo/callback`` when that is a redirect URI an
+    application may register (https, or http on a loopback host); otherwise (``--host 0.0.0.0``, a plain-http
+    public URL) the same page on ``http://127.0.0.1:<port>``, so demo mode always starts."""
+    uri = f"{settings.base_url}/demo/callback"
+    return uri if is_valid(uri) else f"http://127.0.0.1:{settings.port}/demo/callback"
 
 
 def demo_config_dict(settings: Settings) -> dict[str, Any]:
@@ -105,7 +114,7 @@ def demo_config_dict(settings: Settings) -> dict[str, Any]:
                 "Description": "Demo web application: sign in in a browser, then redeem the code",
                 "Grants": {
                     "authorization_code": {
-                        "AuthorizationCode": {"RedirectUris": [f"{settings.base_url}/demo/callback"]}
+                        "AuthorizationCode": {"RedirectUris": [demo_redirect_uri(settings)]}
                     },
                     "refresh_token": {"RefreshToken": {}},
                 },

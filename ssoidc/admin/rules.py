@@ -10,7 +10,9 @@
   with ``aws:``;
 * a user's identity-store extensions are the enterprise extension only, a JSON object of its known attributes,
   each a string of 1 to 1024 characters (``manager`` also as ``{"value": ...}``);
-* authorization-code redirect URIs are absolute, without a fragment, with a valid port;
+* authorization-code redirect URIs pass ``ssoidc.oauth.redirect_uri.validate_redirect_uri``: https, http on a
+  loopback host, or a reverse-domain private-use scheme; no fragment, userinfo or ``*``; at most 2,048 printable
+  ASCII characters (RFC 6749 section 3.1.2, RFC 9700 section 2.1, RFC 8252 sections 7.1 and 7.3);
 * references resolve: JWT-bearer grants name existing issuers, each once, access-scope targets are applications
   of the instance (or the instance), assignments and memberships name existing principals and applications.
 

@@ -1,6 +1,18 @@
 """The domain side of ``/authorize``: request validation (RFC 6749 section 4.1.1 and 4.1.2.1, RFC 7636 section
 4.3) and authorization-code issuance (section 4.1.2). The pages live in ``ssoidc.web.signin``; this module never
 renders HTML.
+
+What is refused before anything is redirected (an error page, never a redirect: RFC 6749 section 4.1.2.1, RFC
+9700 section 4.11): an unknown client, a ``redirect_uri`` that is not registered (exact string match, RFC 9700
+section 2.1) or that no longer passes ``ssoidc.oauth.redirect_uri`` (a URI stored before those rules is never
+redirected to), and a ``state`` that cannot be echoed safely: longer than ``MAX_STATE`` characters or with a
+control character (the error redirect would have to carry it). Everything else (a bad ``nonce``, PKCE, scopes)
+redirects ``invalid_request`` and friends to the validated redirect URI.
+
+PKCE (RFC 7636, RFC 9700 section 2.1.1): optional, as before (the applications' token requests are SigV4
+authenticated), but when a ``code_challenge`` is sent its ``code_challenge_method`` must be ``S256``: ``plain``
+and a missing method (which means ``plain``, RFC 7636 section 4.3) are refused. ``nonce`` (OIDC Core 3.1.2.1) is
+kept with the code and returned in the idToken of the authorization-code grant (OIDC Core 3.1.3.6).
 """
 
 from __future__ import annotations
@@ -13,8 +25,33 @@ from ssoidc.errors import InvalidRequest, InvalidScope
 from ssoidc.model import GRANT_AUTHORIZATION_CODE, Application, AuthorizationCodeGrantConfig, ConfigSnapshot
 from ssoidc.oauth import pkce
 from ssoidc.oauth.grants.authorization_code import code_hash
+from ssoidc.oauth.redirect_uri import APPLICATION, registered_match
 from ssoidc.oauth.scopes import grantable_scopes, select_scopes
 from ssoidc.storage.base import CodeRecord, CodeStore
+
+MAX_STATE = 2048
+"""The longest ``state`` accepted (characters); longer ones get an error page, never a redirect."""
+MAX_NONCE = 2048
+"""The longest ``nonce`` accepted (characters); it is stored with the code and copied into the idToken."""
+
+
+def has_control_character(value: str) -> bool:
+    """True if ``value`` holds a C0 or C1 control character or DEL (refused in ``state`` and ``nonce``)."""
+    return any(c < " " or "\x7f" <= c <= "\x9f" for c in value)
+
+
+def nonce_problem(nonce: str | None) -> str | None:
+    """Why ``nonce`` is refused, or None (OIDC Core 3.1.2.1: an opaque string; here at most ``MAX_NONCE``
+    characters, without control characters, and not empty)."""
+    if nonce is None:
+        return None
+    if not nonce:
+        return "nonce must not be empty"
+    if len(nonce) > MAX_NONCE:
+        return f"nonce is longer than {MAX_NONCE} characters"
+    if has_control_character(nonce):
+        return "nonce must not contain control characters"
+    return None
 
 
 class CodeIssuer:
@@ -38,25 +75,34 @@ class CodeIssuer:
         code_challenge_method: str | None,
         now: float,
         auth_time: float | None = None,
+        nonce: str | None = None,
     ) -> str:
+        """Issue a code for a validated request (RFC 6749 section 4.1.2). The bindings are checked again here, so
+        no caller can bind a code to an unregistered or unsafe redirect URI, a ``plain`` challenge or a bad
+        nonce."""
         app = directory.applications.get(application_arn)
         if app is None:
             raise InvalidRequest("unknown application")
         grant = app.grants.get(GRANT_AUTHORIZATION_CODE)
         if not isinstance(grant, AuthorizationCodeGrantConfig):
             raise InvalidRequest("the application has no AuthorizationCode grant")
-        if redirect_uri not in grant.redirect_uris:
-            raise InvalidRequest("redirect_uri is not registered for this application")
+        if registered_match(redirect_uri, grant.redirect_uris, APPLICATION) != redirect_uri:
+            raise InvalidRequest("redirect_uri is not a registered, valid redirect URI of this application")
         if not await directory.has_user(user_id):
             raise InvalidRequest("unknown user")
         if code_challenge is not None:
-            method = code_challenge_method or "plain"
+            method = code_challenge_method
             if method not in pkce.METHODS:
-                raise InvalidRequest("code_challenge_method must be S256 or plain")
-            if not pkce.verifier_is_well_formed(code_challenge) and method == "plain":
+                raise InvalidRequest("code_challenge_method must be S256")
+            if not pkce.challenge_is_well_formed(code_challenge) or len(code_challenge) != 43:
                 raise InvalidRequest("code_challenge is malformed")
+        elif code_challenge_method is not None:
+            raise InvalidRequest("code_challenge_method was sent without code_challenge")
         else:
             method = None
+        problem = nonce_problem(nonce)
+        if problem is not None:
+            raise InvalidRequest(problem)
         granted = select_scopes(scopes, grantable_scopes(app, self._defaults))
         code = secrets.token_urlsafe(32)
         await self._store.create_code(
@@ -73,6 +119,7 @@ class CodeIssuer:
                 expires_at=now + self._ttl,
                 session_expires_at=now + self._session_ttl,
                 auth_time=auth_time if auth_time is not None else now,
+                nonce=nonce,
             )
         )
         return code
@@ -88,6 +135,7 @@ class AuthorizeRequest:
     scopes: tuple[str, ...]
     code_challenge: str | None
     code_challenge_method: str | None
+    nonce: str | None = None
 
 
 class AuthorizeError(Exception):
@@ -113,6 +161,7 @@ KNOWN_PARAMS = (
     "scopes",
     "code_challenge",
     "code_challenge_method",
+    "nonce",
 )
 
 
@@ -149,20 +198,30 @@ def parse_authorize_request(
     redirect_uri = one("redirect_uri")
     if not redirect_uri:
         raise AuthorizeError("invalid_request", "The request has no redirect_uri.", redirect=False)
-    if redirect_uri not in grant.redirect_uris:
+    registered = redirect_uri in grant.redirect_uris
+    if registered_match(redirect_uri, grant.redirect_uris, APPLICATION) is None:
+        reason = (
+            "is registered for the application {name} but is not a valid redirect URI (https, http on a loopback"
+            " host, or a private-use scheme; no fragment, userinfo or wildcard), so you were not sent to it"
+            if registered
+            else "is not registered for the application {name}, so you were not sent back to it"
+        )
         raise AuthorizeError(
-            "invalid_request",
-            f"The redirect_uri is not registered for the application {app.name}, so you were not sent back to it.",
-            redirect=False,
+            "invalid_request", "The redirect_uri " + reason.format(name=app.name) + ".", redirect=False
         )
     state = one("state")
+    if state is not None and (len(state) > MAX_STATE or has_control_character(state)):
+        raise AuthorizeError(
+            "invalid_request",
+            f"The state parameter is longer than {MAX_STATE} characters or contains control characters, so it"
+            " cannot be returned to the application.",
+            redirect=False,
+        )
     partial = AuthorizeRequest(app, redirect_uri, state, (), None, None)
 
     def fail(error: str, description: str) -> AuthorizeError:
         return AuthorizeError(error, description, redirect=True, request=partial)
 
-    if state is not None and len(state) > 2048:
-        raise fail("invalid_request", "state is longer than 2048 characters")
     if app.status != "ENABLED":
         raise fail("unauthorized_client", "The application is disabled")
     for name in KNOWN_PARAMS:
@@ -180,11 +239,19 @@ def parse_authorize_request(
     if challenge is None and method is not None:
         raise fail("invalid_request", "code_challenge_method was sent without code_challenge")
     if challenge is not None:
-        method = method or "plain"
+        if method is None:
+            raise fail(
+                "invalid_request",
+                "code_challenge_method is required and must be S256 (plain PKCE is not accepted)",
+            )
         if method not in pkce.METHODS:
-            raise fail("invalid_request", "code_challenge_method must be S256 or plain")
+            raise fail("invalid_request", "code_challenge_method must be S256 (plain PKCE is not accepted)")
         if not pkce.challenge_is_well_formed(challenge) or (method == "S256" and len(challenge) != 43):
             raise fail("invalid_request", "code_challenge is malformed (RFC 7636 section 4.2)")
+    nonce = one("nonce")
+    problem = nonce_problem(nonce)
+    if problem is not None:
+        raise fail("invalid_request", problem)
     raw_scope = one("scope")
     if raw_scope is None:
         raw_scope = one("scopes")
@@ -193,4 +260,4 @@ def parse_authorize_request(
         scopes = select_scopes(requested, grantable_scopes(app, default_scopes))
     except InvalidScope as exc:
         raise fail("invalid_scope", exc.message) from None
-    return AuthorizeRequest(app, redirect_uri, state, scopes, challenge, method)
+    return AuthorizeRequest(app, redirect_uri, state, scopes, challenge, method, nonce)

@@ -4,7 +4,9 @@ Shared by every grant, so the idToken claims (AWS SSO OIDC API Reference, Create
 ``idToken``) are built in one place:
 ``iss`` = ``<base url>/<instance id>``, ``sub`` = identity-store user id, ``aud`` = application ARN, ``iat``/``exp``,
 ``auth_time`` as an ISO-8601 string (as AWS), the ``aws:*`` claims, ``sts:identity_context`` and, for JWT bearer,
-``act.sub`` = the trusted token issuer ARN.
+``act.sub`` = the trusted token issuer ARN; for the authorization-code grant, ``nonce`` = the authorization
+request's ``nonce`` when it sent one (OIDC Core 3.1.2.1 and 3.1.3.6). A refreshed idToken has no ``nonce``
+(OIDC Core 12.2: it SHOULD NOT), so the nonce is never kept with the token family.
 """
 
 from __future__ import annotations
@@ -49,6 +51,8 @@ class IssueSpec:
     with_refresh: bool | None = None  # None: when the application has the RefreshToken grant
     not_after: float | None = None
     """No token of this set may outlive this instant (token exchange: the subject token's expiry)."""
+    nonce: str | None = None
+    """The authorization request's OpenID Connect nonce (authorization-code grant only), for the idToken."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +173,8 @@ class TokenIssuer:
             }
             if act is not None:
                 claims["act"] = act
+            if spec.nonce is not None:
+                claims["nonce"] = spec.nonce
             return TokenResult(
                 access_token=access,
                 expires_in=max(0, int(expires_at - now)),

@@ -118,7 +118,8 @@ class TokenRecord:
 
 @dataclass(frozen=True, slots=True)
 class CodeRecord:
-    """An authorization code, by hash, bound to application, user, redirect URI and PKCE challenge."""
+    """An authorization code, by hash, bound to application, user, redirect URI and PKCE challenge; ``nonce`` is
+    the authorization request's OpenID Connect nonce, returned in the code's idToken (OIDC Core 3.1.3.6)."""
 
     code_hash: bytes
     application_arn: str
@@ -133,6 +134,7 @@ class CodeRecord:
     session_expires_at: float
     auth_time: float
     consumed_at: float | None = None
+    nonce: str | None = None
 
 
 class Redemption(enum.Enum):

@@ -73,8 +73,9 @@ CODE_COLUMNS = (
     "session_expires_at",
     "auth_time",
     "consumed_at",
+    "nonce",
 )
-"""The columns of an ``auth_codes`` row, in this order."""
+"""The columns of an ``auth_codes`` row, in this order (``nonce``: migration 10)."""
 
 TOKEN_COLS = ", ".join(TOKEN_COLUMNS)
 """``TOKEN_COLUMNS`` as an SQL column list."""
@@ -126,7 +127,7 @@ ROTATE_LOSER_SQL = (
     + " WHERE t.token_hash = ? AND t.kind = 'refresh' AND t.application_arn = ?"
 )
 """After a failed rotation: (family_id, retired_at, revoked_at of any kind, session_expires_at) of the old token."""
-INSERT_CODE_SQL = f"INSERT INTO auth_codes ({CODE_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
+INSERT_CODE_SQL = f"INSERT INTO auth_codes ({CODE_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
 """A new code (see ``code_params``)."""
 FIND_CODE_SQL = f"SELECT {CODE_COLS} FROM auth_codes WHERE code_hash = ?"
 """A code by hash (see ``code_record``)."""
@@ -388,6 +389,7 @@ def code_params(code: CodeRecord) -> tuple[Any, ...]:
         code.session_expires_at,
         code.auth_time,
         code.consumed_at,
+        code.nonce,
     )
 
 
@@ -407,6 +409,7 @@ def code_record(row: Any) -> CodeRecord:
         session_expires_at=row[10],
         auth_time=row[11],
         consumed_at=row[12],
+        nonce=row[13],
     )
 
 

@@ -41,6 +41,7 @@ from ssoidc.aws.skeleton import MAX_BODY
 from ssoidc.aws.wire import WireRequest, WireResponse
 from ssoidc.compose import Services, build_services
 from ssoidc.demo import demo_discovery
+from ssoidc.oauth import pkce
 from ssoidc.settings import Settings, settings_from_env
 from ssoidc.web.signin import SignInPages
 
@@ -124,6 +125,7 @@ def build_app(services: Services) -> ASGIApp:
                 "jwks_uri": f"{iss}/.well-known/jwks.json",
                 "token_endpoint": f"{settings.base_url}/token",
                 "response_types_supported": ["code"],
+                "code_challenge_methods_supported": list(pkce.METHODS),
                 "subject_types_supported": ["public"],
                 "id_token_signing_alg_values_supported": [settings.id_token_alg],
                 "grant_types_supported": list(services.token_service.grant_types),

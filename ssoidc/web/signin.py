@@ -1,12 +1,17 @@
 """The browser side of the authorization-code flow: ``/authorize``, the sign-in and consent pages, sign-out, and
 the demo callback. Server-rendered (Jinja2, autoescaped), no JavaScript, no external assets.
 
-Security measures: a strict Content-Security-Policy on every page (``default-src 'none'``; the consent page's
-``form-action`` also names the application's redirect origin, since browsers apply it to the redirect that follows
-a form post), ``frame-ancestors 'none'``, ``Referrer-Policy: no-referrer``, ``Cache-Control: no-store``; CSRF
-tokens on every form (an HMAC of a random per-browser cookie, compared in constant time); the session cookie is
-HttpOnly, SameSite=Lax and Secure when the public URL is https. The authorization request travels through the forms
-as its original query string and is validated again on every POST, so tampering with it gains nothing.
+Security measures: a strict Content-Security-Policy on every page (``default-src 'none'``; ``form-action 'self'``,
+and on the consent page also exactly the origin of the redirect URI that request was validated with, built from
+its parsed scheme, host and port (``https://app.example.com``, ``http://127.0.0.1:8400``, ``com.example.app:``),
+since browsers apply ``form-action`` to the redirect that follows a form post), ``frame-ancestors 'none'``,
+``Referrer-Policy: no-referrer``, ``Cache-Control: no-store``; CSRF tokens on every form (an HMAC of a random
+per-browser cookie, compared in constant time); the session cookie is HttpOnly, SameSite=Lax and Secure when the
+public URL is https. The authorization request travels through the forms
+as its original query string and is validated again on every POST, so tampering with it gains nothing. Every
+redirect to the application goes through ``_to_client``, which checks the target against
+``ssoidc.oauth.redirect_uri`` once more (RFC 9700 section 4.1: never an open redirector) and shows an error page
+instead.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import hashlib
 import hmac
 import secrets
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, urlencode
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.requests import Request
@@ -25,8 +30,10 @@ from starlette.routing import Route
 from ssoidc.base64url import b64u
 from ssoidc.compose import Services
 from ssoidc.crypto import derive_key
+from ssoidc.demo import demo_redirect_uri
 from ssoidc.model import ConfigSnapshot
 from ssoidc.oauth.authorize import AuthorizeError, AuthorizeRequest, parse_authorize_request
+from ssoidc.oauth.redirect_uri import APPLICATION, form_action_source, is_valid
 from ssoidc.oauth.signin import SignInFailed, SignInLocked
 
 SESSION_COOKIE = "ssoidc_session"
@@ -51,11 +58,6 @@ def _csp(extra_form_action: str = "") -> str:
         "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; frame-ancestors 'none';"
         f" form-action {form_action}"
     )
-
-
-def _origin(uri: str) -> str:
-    parts = urlsplit(uri)
-    return f"{parts.scheme}://{parts.netloc}"
 
 
 def with_params(uri: str, params: dict[str, str | None]) -> str:
@@ -117,17 +119,33 @@ class SignInPages:
         params = parse_qs(query, keep_blank_values=True)
         return parse_authorize_request(params, directory, self.settings.default_scopes)
 
+    def _to_client(
+        self, request: Request, redirect_uri: str, params: dict[str, str | None], status: int
+    ) -> Response:
+        """The redirect back to the application (RFC 6749 section 4.1.2), only to a URI that passes
+        ``validate_redirect_uri`` (checked again here, whatever validated the request before)."""
+        if not is_valid(redirect_uri, APPLICATION):
+            return self._error(
+                request,
+                400,
+                "This sign-in request can't be used",
+                "The application's redirect URI is not a valid redirect URI, so you were not sent to it.",
+                "Tell the application's administrator.",
+            )
+        return RedirectResponse(with_params(redirect_uri, params), status)
+
     def _authorize_error(self, request: Request, exc: AuthorizeError, status: int = 302) -> Response:
         if exc.redirect and exc.request is not None:
-            target = with_params(
+            return self._to_client(
+                request,
                 exc.request.redirect_uri,
                 {
                     "error": exc.error,
                     "error_description": exc.description,
                     "state": exc.request.state or None,
                 },
+                status,
             )
-            return RedirectResponse(target, status)
         return self._error(
             request,
             400,
@@ -186,7 +204,7 @@ class SignInPages:
         return self._page(
             request,
             "consent.html",
-            form_action=_origin(areq.redirect_uri),
+            form_action=form_action_source(areq.redirect_uri),
             app_name=app.name,
             app_description=app.description,
             scopes=scopes,
@@ -279,15 +297,14 @@ class SignInPages:
         if gate.status_code != 200:
             return gate
         if form.get("decision") != "allow":
-            return RedirectResponse(
-                with_params(
-                    areq.redirect_uri,
-                    {
-                        "error": "access_denied",
-                        "error_description": "The user declined the request",
-                        "state": areq.state,
-                    },
-                ),
+            return self._to_client(
+                request,
+                areq.redirect_uri,
+                {
+                    "error": "access_denied",
+                    "error_description": "The user declined the request",
+                    "state": areq.state,
+                },
                 303,
             )
         code = await self.services.code_issuer.issue_code(
@@ -300,8 +317,9 @@ class SignInPages:
             code_challenge_method=areq.code_challenge_method,
             now=self.services.clock.now(),
             auth_time=auth_time,
+            nonce=areq.nonce,
         )
-        return RedirectResponse(with_params(areq.redirect_uri, {"code": code, "state": areq.state}), 303)
+        return self._to_client(request, areq.redirect_uri, {"code": code, "state": areq.state}, 303)
 
     async def signout(self, request: Request) -> Response:
         form = await request.form()
@@ -329,7 +347,7 @@ class SignInPages:
             error=q.get("error", ""),
             error_description=q.get("error_description", ""),
             base_url=self.settings.base_url,
-            redirect_uri=f"{self.settings.base_url}/demo/callback",
+            redirect_uri=demo_redirect_uri(self.settings),
         )
 
     async def stylesheet(self, request: Request) -> Response:

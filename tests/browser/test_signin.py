@@ -9,20 +9,22 @@ from __future__ import annotations
 import re
 import secrets
 import struct
+import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 import pytest
-from playwright.sync_api import Response, expect
+from playwright.sync_api import Response, Route, expect
 
 from ssoidc.oauth.pkce import s256
 from tests.helpers.browser import CSRF_COOKIE, PASSWORDS, PHONE, SESSION_COOKIE, Tab, off_loop, set_password
-from tests.helpers.clients import decode_unverified, make_client
-from tests.helpers.config import ROOT
+from tests.helpers.clients import decode_unverified, make_admin_client, make_client
+from tests.helpers.config import ROOT, allow_account
 from tests.helpers.servers import LiveServer, start_server
 
 SCREENSHOTS = ROOT / "docs" / "screenshots"
@@ -484,3 +486,169 @@ def test_screenshots(tab: Tab, server: LiveServer) -> None:
         assert shot.stat().st_mtime >= started, f"{shot} was not rewritten"
         width, height = png_size(shot)
         assert width == 1280 and height >= 800, (shot, width, height)
+
+
+# -- redirect URIs, PKCE, nonce, state (issue 13 items 5, 7, 11) --------------------------------------------------
+
+CUSTOM_PROVIDER = "arn:aws:sso::aws:applicationProvider/custom"
+
+
+@dataclass
+class CallbackApp:
+    """An application registered through sso-admin whose redirect URI is a real page on another origin
+    (127.0.0.1 on another port), so the consent page's form-action must name that origin."""
+
+    arn: str
+    redirect_uri: str
+    hits: list[str]
+
+
+@pytest.fixture()
+def callback_app(server: LiveServer) -> Iterator[CallbackApp]:
+    hits: list[str] = []
+
+    class Callback(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            hits.append(self.path)
+            body = b"<!doctype html><title>client</title><p id='client-callback'>back at the client</p>"
+            self.send_response(200)
+            self.send_header("content-type", "text/html; charset=utf-8")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Callback)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    redirect_uri = f"http://127.0.0.1:{httpd.server_address[1]}/cb"
+    sso = make_admin_client(server, "sso-admin")
+    arn = str(
+        sso.create_application(
+            InstanceArn=server.instance_arn,
+            ApplicationProviderArn=CUSTOM_PROVIDER,
+            Name=f"browser-cb-{secrets.token_hex(4)}",
+        )["ApplicationArn"]
+    )
+    try:
+        sso.put_application_grant(
+            ApplicationArn=arn,
+            GrantType="authorization_code",
+            Grant={"AuthorizationCode": {"RedirectUris": [redirect_uri]}},
+        )
+        sso.put_application_authentication_method(
+            ApplicationArn=arn,
+            AuthenticationMethodType="IAM",
+            AuthenticationMethod={"Iam": {"ActorPolicy": allow_account()}},
+        )
+        sso.put_application_assignment_configuration(ApplicationArn=arn, AssignmentRequired=False)
+        yield CallbackApp(arn, redirect_uri, hits)
+    finally:
+        sso.delete_application(ApplicationArn=arn)
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def callback_flow(server: LiveServer, app: CallbackApp, **over: str | None) -> Flow:
+    return new_flow(server, {"client_id": app.arn, "redirect_uri": app.redirect_uri, **over})
+
+
+def test_consent_form_action_names_only_the_redirect_origin_and_the_code_gets_there_with_its_nonce(
+    tab: Tab, server: LiveServer, callback_app: CallbackApp
+) -> None:
+    """Chromium applies form-action to the redirect after the consent POST, so the policy must list the redirect
+    URI's origin, and nothing else; the idToken of the code carries the request's nonce (OIDC Core 3.1.3.6)."""
+    nonce = secrets.token_urlsafe(16)
+    flow = callback_flow(server, callback_app, nonce=nonce)
+    tab.goto(flow.url)
+    consent = sign_in(tab, "alice", PASSWORDS["alice"])
+    expect_consent_page(tab)
+    directives = csp_directives(consent.all_headers()["content-security-policy"])
+    assert directives["form-action"] == f"'self' {origin_of(callback_app.redirect_uri)}", directives
+    tab.submit("button#allow")
+    expect(tab.page.locator("#client-callback")).to_be_visible()
+    q = query_of(tab.page.url)
+    assert tab.page.url.startswith(callback_app.redirect_uri + "?") and q["state"] == flow.state, tab.page.url
+    assert not tab.csp_violations, tab.csp_violations
+    tokens = make_client(server).create_token_with_iam(
+        clientId=callback_app.arn,
+        grantType="authorization_code",
+        code=q["code"],
+        redirectUri=callback_app.redirect_uri,
+        codeVerifier=flow.verifier,
+    )
+    assert decode_unverified(str(tokens["idToken"]))["nonce"] == nonce
+
+
+def test_without_the_redirect_origin_in_form_action_chromium_blocks_the_approval(
+    tab: Tab, server: LiveServer, callback_app: CallbackApp
+) -> None:
+    """The control for the test above: the same consent page with ``form-action 'self'`` only (rewritten in the
+    browser) never reaches the client, so the origin in the policy is what lets the approval through."""
+
+    def self_only(route: Route) -> None:
+        response = route.fetch()
+        headers = {**response.headers, "content-security-policy": "default-src 'none'; form-action 'self'"}
+        route.fulfill(response=response, headers=headers)
+
+    flow = callback_flow(server, callback_app)
+    start_flow(tab, flow=flow)  # signed in; the consent page is served again below, rewritten
+    tab.page.route(re.compile(r".*/authorize\?.*"), self_only)  # (Playwright does not route redirects)
+    consent = tab.goto(flow.url)
+    expect_consent_page(tab)
+    assert consent.all_headers()["content-security-policy"].endswith("form-action 'self'")
+    with tab.page.expect_console_message(lambda m: "form-action" in m.text):
+        tab.page.click("button#allow")
+    assert not callback_app.hits, callback_app.hits
+
+
+@pytest.mark.parametrize(
+    "override",
+    [
+        {"code_challenge_method": "plain"},
+        {"code_challenge_method": None},
+        {"nonce": "n" * 2049},
+        {"nonce": "bad\u0001nonce"},
+    ],
+    ids=["plain-pkce", "no-challenge-method", "nonce-too-long", "nonce-control-character"],
+)
+def test_pkce_and_nonce_errors_go_back_to_the_client(
+    tab: Tab, server: LiveServer, override: dict[str, str | None]
+) -> None:
+    codes = server.count("auth_codes")
+    flow = new_flow(server, override)
+    tab.goto(flow.url)
+    assert tab.page.url.startswith(flow.redirect_uri + "?"), tab.page.url
+    q = query_of(tab.page.url)
+    assert (q.get("error"), q.get("state")) == ("invalid_request", flow.state), q
+    assert "code" not in q, q
+    assert server.count("auth_codes") == codes
+
+
+@pytest.mark.parametrize(
+    "override",
+    [
+        {"state": "s" * 2049},
+        {"state": "st\r\nLocation: http://127.0.0.1:9/evil"},
+        {"state": "s" * 2049, "response_type": "token"},
+        {"redirect_uri": "javascript:alert(document.domain)//"},
+        {"redirect_uri": " javascript:alert(1)"},
+    ],
+    ids=[
+        "state-too-long",
+        "state-crlf",
+        "state-too-long-and-bad-response-type",
+        "javascript",
+        "space-javascript",
+    ],
+)
+def test_unechoable_state_or_bad_redirect_uri_is_a_page(
+    tab: Tab, server: LiveServer, override: dict[str, str | None]
+) -> None:
+    resp = tab.goto(new_flow(server, override).url)
+    tab.page.wait_for_timeout(300)  # time for a meta refresh or a scripted redirect, had there been one
+    expect_error_page(tab, resp.status, 400)
+    assert "location" not in resp.headers
+    assert "sssss" not in tab.page.content() and "evil" not in tab.page.content()
+    no_callback(tab)

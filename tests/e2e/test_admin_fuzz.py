@@ -390,7 +390,9 @@ HINTS: dict[str, st.SearchStrategy[Any]] = {
         st.sampled_from(["userName", "emails.value", "displayName", "description", "externalIds"]),
         st.sampled_from(USER_PATHS),
     ),
-    "RedirectUris": st.sampled_from(["https://app.example.com/cb", "http://127.0.0.1/cb", "app://x"]),
+    "RedirectUris": st.sampled_from(
+        ["https://app.example.com/cb", "http://127.0.0.1/cb", "com.example.app:/cb"]
+    ),
     "AuthorizedAudiences": st.sampled_from(["aud", "test-audience"]),
     "Scope": st.sampled_from(["openid", "aws", "data:read", "fuzz:scope", "sts:identity_context"]),
     "Key": st.sampled_from(["env", "team", "aws:reserved", "k"]),

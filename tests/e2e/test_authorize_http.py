@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from ssoidc.oauth.pkce import s256
+from tests.helpers.clients import decode_unverified
 from tests.helpers.config import REDIRECT_URI, ROOT
 from tests.helpers.servers import LiveServer
 
@@ -79,6 +80,14 @@ PAGE_ERRORS: dict[str, Any] = {
     "unregistered-redirect-uri": {"redirect_uri": "https://evil.example.com/callback"},
     "redirect-uri-trailing-slash": {"redirect_uri": REDIRECT_URI + "/"},
     "redirect-uri-case": {"redirect_uri": REDIRECT_URI.upper()},
+    "redirect-uri-javascript": {"redirect_uri": "javascript:alert(document.domain)//"},
+    "redirect-uri-other-loopback-port": {"redirect_uri": "http://127.0.0.1:8400/cb"},  # exact match only
+    "redirect-uri-leading-space": {"redirect_uri": " " + REDIRECT_URI},
+    "redirect-uri-65k": {"redirect_uri": REDIRECT_URI + "?" + "a" * 65_000},
+    # a state that cannot be echoed is never reflected into a Location (RFC 6749 4.1.2.1 needs it echoed)
+    "state-too-long": {"state": "s" * 2049},
+    "state-control-character": {"state": "st\r\nSet-Cookie: x=1"},
+    "state-nul": {"state": "st\x00"},
 }
 
 
@@ -91,6 +100,14 @@ def test_untrusted_client_or_redirect_shows_a_page_and_never_redirects(server: L
     assert "location" not in r.headers
     assert 'id="error-title"' in r.text
     assert "default-src 'none'" in r.headers["content-security-policy"]
+    assert "sssss" not in r.text and "Set-Cookie" not in r.text and "aaaaa" not in r.text
+
+
+def test_state_at_the_limit_is_echoed_whole(server: LiveServer) -> None:
+    state = "s" * 2048
+    r = get(server, params(server, state=state, response_type="token"))
+    assert r.status_code == 302
+    assert parse_qs(urlsplit(r.headers["location"]).query)["state"] == [state]
 
 
 def test_repeated_redirect_uri_is_a_page(server: LiveServer) -> None:
@@ -108,7 +125,16 @@ REDIRECT_ERRORS: dict[str, tuple[dict[str, Any], str]] = {
     "short-challenge": ({"code_challenge": "abc"}, "invalid_request"),
     "challenge-bad-chars": ({"code_challenge": "!" * 43}, "invalid_request"),
     "unknown-scope": ({"scope": "openid admin:all"}, "invalid_scope"),
-    "state-too-long": ({"state": "s" * 3000}, "invalid_request"),
+    # RFC 9700 2.1.1: S256 only; no method means plain (RFC 7636 4.3)
+    "plain-method": ({"code_challenge": VERIFIER, "code_challenge_method": "plain"}, "invalid_request"),
+    "challenge-without-method": ({"code_challenge_method": None}, "invalid_request"),
+    "plain-challenge-without-method": (
+        {"code_challenge": VERIFIER, "code_challenge_method": None},
+        "invalid_request",
+    ),
+    "nonce-too-long": ({"nonce": "n" * 2049}, "invalid_request"),
+    "nonce-control-character": ({"nonce": "n\x01"}, "invalid_request"),
+    "nonce-empty": ({"nonce": ""}, "invalid_request"),
 }
 
 
@@ -122,8 +148,7 @@ def test_other_errors_redirect_with_error_and_state(server: LiveServer, case: st
     q = parse_qs(urlsplit(loc).query)
     assert q["error"] == [error]
     assert q["error_description"][0]
-    if case != "state-too-long":
-        assert q["state"] == ["st-123"]
+    assert q["state"] == ["st-123"]
 
 
 def test_repeated_parameter_redirects_invalid_request(server: LiveServer) -> None:
@@ -147,9 +172,10 @@ def hidden(html: str, name: str) -> str:
     return m.group(1).replace("&amp;", "&")
 
 
-def test_forms_need_csrf_and_the_flow_completes(server: LiveServer, alice_password: str) -> None:
+def test_forms_need_csrf_and_the_flow_completes(server: LiveServer, alice_password: str, oidc: Any) -> None:
+    nonce = "nonce-" + "x" * 40
     with httpx.Client(base_url=server.url) as c:
-        page = get(server, params(server), c)
+        page = get(server, params(server, nonce=nonce), c)
         assert page.status_code == 200
         token, request = hidden(page.text, "csrf_token"), hidden(page.text, "request")
         creds = {"request": request, "username": "alice", "password": alice_password}
@@ -169,7 +195,9 @@ def test_forms_need_csrf_and_the_flow_completes(server: LiveServer, alice_passwo
         assert "ssoidc_session" in c.cookies
         consent = c.get(ok.headers["location"])
         assert 'id="consent-form"' in consent.text
-        assert "form-action 'self' https://app.example.com" in consent.headers["content-security-policy"]
+        assert consent.headers["content-security-policy"].endswith(
+            "; form-action 'self' https://app.example.com"
+        )
         r = c.post("/authorize/consent", data={"request": request, "decision": "allow"})
         assert r.status_code == 400
         r = c.post("/authorize/consent", data={"request": request, "decision": "allow", "csrf_token": token})
@@ -177,6 +205,14 @@ def test_forms_need_csrf_and_the_flow_completes(server: LiveServer, alice_passwo
         q = parse_qs(urlsplit(r.headers["location"]).query)
         assert q["state"] == ["st-123"]
         assert len(q["code"][0]) >= 43
+        tokens = oidc.create_token_with_iam(
+            clientId=server.apps["web"],
+            grantType="authorization_code",
+            code=q["code"][0],
+            redirectUri=REDIRECT_URI,
+            codeVerifier=VERIFIER,
+        )
+        assert decode_unverified(tokens["idToken"])["nonce"] == nonce  # OIDC Core 3.1.3.6
         denied = c.post(
             "/authorize/consent", data={"request": request, "decision": "deny", "csrf_token": token}
         )
@@ -209,3 +245,10 @@ def test_demo_callback_exists_only_in_demo_mode_and_static_css(server: LiveServe
     css = httpx.get(f"{server.url}/static/ssoidc.css")
     assert css.status_code == 200
     assert css.headers["content-type"].startswith("text/css")
+
+
+def test_discovery_lists_only_s256(server: LiveServer) -> None:
+    """RFC 9700 section 2.1.1 / RFC 8414 section 2: the server shows which PKCE methods it takes."""
+    instance_id = server.instance_arn.rsplit("/", 1)[1]
+    disc = httpx.get(f"{server.url}/{instance_id}/.well-known/openid-configuration").json()
+    assert disc["code_challenge_methods_supported"] == ["S256"]

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from ssoidc.errors import InvalidRequest
 from tests.helpers.clients import decode_unverified, make_client, race
 from tests.helpers.config import ACCESS_TYPE, JWT_BEARER, REDIRECT_URI, REFRESH_TYPE, TOKEN_EXCHANGE
 from tests.helpers.servers import LiveServer, both_stores
@@ -251,15 +252,38 @@ def test_instance_wide_target_authorizes_every_application(server: LiveServer, o
 # -- authorization code -----------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("method", ["S256", "plain"])
-def test_code_with_pkce(server: LiveServer, oidc: Any, method: str) -> None:
+def test_code_with_pkce(server: LiveServer, oidc: Any) -> None:
     v = verifier()
-    resp = redeem(server, oidc, server.mint_code(verifier=v, method=method), codeVerifier=v)
+    resp = redeem(server, oidc, server.mint_code(verifier=v), codeVerifier=v)
     assert resp["refreshToken"].startswith("aor")
     claims = decode_unverified(resp["idToken"])
     assert claims["sub"] == server.users["alice"]
     assert claims["aud"] == server.apps["web"]
     assert "act" not in claims
+    assert "nonce" not in claims  # the request sent none
+
+
+def test_nonce_is_returned_in_the_code_idtoken_only(server: LiveServer, oidc: Any) -> None:
+    """OIDC Core 3.1.3.6: the idToken of the code carries the authorization request's nonce; 12.2: a refreshed
+    idToken does not."""
+    nonce = "n-" + secrets.token_urlsafe(24)
+    resp = redeem(server, oidc, server.mint_code(nonce=nonce))
+    assert decode_unverified(resp["idToken"])["nonce"] == nonce
+    refreshed = refresh(server, oidc, resp["refreshToken"], app="web")
+    assert "nonce" not in decode_unverified(refreshed["idToken"])
+
+
+def test_plain_pkce_and_bad_nonce_codes_cannot_be_minted(server: LiveServer) -> None:
+    """RFC 9700 section 2.1.1: the domain refuses a plain challenge (and no method), and a bad nonce, too, not
+    only /authorize."""
+    before = server.count("auth_codes")
+    for method in ("plain", ""):
+        with pytest.raises(InvalidRequest, match="S256"):
+            server.mint_code(verifier=verifier(), method=method)
+    for nonce in ("", "n" * 2049, "n\x00", "n\u0085"):  # OIDC Core 3.1.2.1 nonce, capped and clean
+        with pytest.raises(InvalidRequest, match="nonce"):
+            server.mint_code(nonce=nonce)
+    assert server.count("auth_codes") == before
 
 
 def test_code_bindings_are_checked_before_consuming(server: LiveServer, oidc: Any) -> None:

@@ -130,8 +130,10 @@ class LiveServer:
         method: str = "S256",
         scopes: list[str] | None = None,
         issued_ago: float = 0.0,
+        nonce: str | None = None,
     ) -> str:
-        """Mint an authorization code through the domain service (as the sign-in flow will)."""
+        """Mint an authorization code through the domain service (as the sign-in flow will); ``app`` is an
+        application of the e2e configuration by name, or an application ARN."""
         challenge = None if verifier is None else (s256(verifier) if method == "S256" else verifier)
 
         async def go(st: Store) -> str:
@@ -145,13 +147,14 @@ class LiveServer:
             )
             return await issuer.issue_code(
                 ConfigSnapshot(config, version),
-                application_arn=self.apps[app],
+                application_arn=self.apps.get(app, app),
                 user_id=self.users[user],
                 redirect_uri=redirect_uri,
                 scopes=scopes,
                 code_challenge=challenge,
                 code_challenge_method=None if verifier is None else method,
                 now=time.time() - issued_ago,
+                nonce=nonce,
             )
 
         return self.with_store(go)

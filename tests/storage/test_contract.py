@@ -78,7 +78,12 @@ def token(
 
 
 def code(
-    h: bytes | None = None, *, expires: float = 1300.0, user: str = "u1", family: str = "cf"
+    h: bytes | None = None,
+    *,
+    expires: float = 1300.0,
+    user: str = "u1",
+    family: str = "cf",
+    nonce: str | None = "n-0S6_WzA2Mj",
 ) -> CodeRecord:
     return CodeRecord(
         code_hash=h or secrets.token_bytes(32),
@@ -93,6 +98,7 @@ def code(
         expires_at=expires,
         session_expires_at=9000.0,
         auth_time=990.0,
+        nonce=nonce,
     )
 
 
@@ -474,7 +480,10 @@ def test_code_round_trips_and_is_redeemed_once_then_revokes(backend: Backend) ->
     s, run = backend.store, backend.run
     c = code()
     run(s.create_code(c))
-    assert run(s.find_code(c.code_hash)) == c
+    assert run(s.find_code(c.code_hash)) == c  # with its nonce (migration 10)
+    without = code(nonce=None)
+    run(s.create_code(without))
+    assert run(s.find_code(without.code_hash)) == without
     assert run(s.find_code(secrets.token_bytes(32))) is None
     issued = token(family="cf")
     assert run(s.redeem_code(c.code_hash, APP, 1100.0, [issued])) is Redemption.OK

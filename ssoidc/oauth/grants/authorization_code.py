@@ -2,9 +2,11 @@
 
 Codes are single use and bound to the application, the user, the redirect URI and the PKCE challenge, and live
 ``SSOIDC_CODE_TTL`` seconds (default 300). ``redirectUri`` must equal the one used at authorization exactly;
-``codeVerifier`` must match the S256 (or plain) challenge. Every binding is checked before the code is consumed,
-so a request that fails a check consumes nothing; the code is then consumed in the same transaction that stores
-the tokens. A code redeemed twice revokes the tokens issued from it (RFC 6749 section 4.1.2).
+``codeVerifier`` must match the S256 challenge (``plain`` is refused at ``/authorize``, RFC 9700 section 2.1.1).
+Every binding is checked before the code is consumed, so a request that fails a check consumes nothing; the code
+is then consumed in the same transaction that stores the tokens. The idToken carries the authorization request's
+``nonce``, if it sent one (OIDC Core 3.1.3.6). A code redeemed twice revokes the tokens issued from it (RFC 6749
+section 4.1.2).
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field
 
@@ -28,6 +29,7 @@ from ssoidc.oauth.grants.base import (
     redeemed,
 )
 from ssoidc.oauth.issuer import IssueSpec, TokenIssuer
+from ssoidc.oauth.redirect_uri import APPLICATION, RedirectUriError, validate_redirect_uri
 from ssoidc.oauth.request import TokenRequest, TokenResult
 from ssoidc.oauth.scopes import select_scopes
 from ssoidc.storage.base import CodeStore
@@ -74,7 +76,7 @@ class AuthorizationCodeGrantHandler:
                 if not req.code_verifier:
                     raise InvalidGrant("codeVerifier is required: the code was issued with a PKCE challenge")
                 if not pkce.verify(
-                    req.code_verifier, record.code_challenge, record.code_challenge_method or "plain"
+                    req.code_verifier, record.code_challenge, record.code_challenge_method or ""
                 ):
                     raise InvalidGrant("codeVerifier does not match the PKCE code challenge")
             elif req.code_verifier:
@@ -90,6 +92,7 @@ class AuthorizationCodeGrantHandler:
             session_expires_at=record.session_expires_at,
             auth_time=record.auth_time,
             family_id=record.family_id,
+            nonce=record.nonce,
         )
         pending = self._issuer.prepare(spec, ctx.directory)
         outcome = await self._store.redeem_code(h, app.arn, ctx.now, pending.records)
@@ -106,17 +109,6 @@ class AuthorizationCodeSpec(BaseModel):
     RedirectUris: list[str] = Field(min_length=1, max_length=10)
 
 
-def check_redirect_uri(uri: str, path: str) -> None:
-    """An absolute URI without a fragment, with a valid port (RFC 6749 section 3.1.2)."""
-    try:
-        parts = urlsplit(uri)
-        parts.port  # noqa: B018 - raises ValueError for a port out of range or not a number
-    except ValueError:
-        raise ValidationFailed("A redirect URI must be an absolute URI with a valid port", path) from None
-    if not parts.scheme or "#" in uri or (parts.scheme in ("http", "https") and not parts.hostname):
-        raise ValidationFailed("A redirect URI must be an absolute URI without a fragment", path)
-
-
 def _to_wire(config: AuthorizationCodeGrantConfig) -> dict[str, Any]:
     return {"RedirectUris": list(config.redirect_uris)}
 
@@ -125,12 +117,32 @@ def _from_wire(body: Mapping[str, Any], reader: MemberReader) -> AuthorizationCo
     uris = body.get("RedirectUris")
     if not uris:
         reader.problem("RedirectUris is required", "RedirectUris")
+    for i, uri in enumerate(uris or ()):
+        try:
+            validate_redirect_uri(uri, APPLICATION)
+        except RedirectUriError as exc:
+            reader.problem(str(exc), f"RedirectUris[{i}]")
     return AuthorizationCodeGrantConfig(reader.values(uris or ()))
 
 
 def _check(config: AuthorizationCodeGrantConfig, configuration: Configuration) -> None:
+    """Every stored configuration's redirect URIs pass ``validate_redirect_uri``. The front doors refuse a bad URI
+    before this (``_from_wire``, naming the request or file member); what reaches here is one stored before the
+    rules existed, on an application the change may not even touch, so the message names that application."""
     for i, uri in enumerate(config.redirect_uris):
-        check_redirect_uri(uri, f"Grant.AuthorizationCode.RedirectUris[{i}]")
+        try:
+            validate_redirect_uri(uri, APPLICATION)
+        except RedirectUriError as exc:
+            owner = next(
+                (a.name for a in configuration.applications if any(g is config for g in a.grants.values())),
+                "",
+            )
+            where = (
+                f"The application {owner!r} has a stored redirect URI that breaks the rules; fix it first: "
+                if owner
+                else ""
+            )
+            raise ValidationFailed(where + str(exc), f"Grant.AuthorizationCode.RedirectUris[{i}]") from None
 
 
 AUTHORIZATION_CODE: GrantType[AuthorizationCodeGrantConfig] = GrantType(
