@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import parse_qsl
@@ -51,6 +51,9 @@ log = logging.getLogger("ssoidc.aws")
 MAX_BODY = 64 * 1024
 """The largest request body any AWS operation accepts (the web layer stops reading past it)."""
 TOO_LARGE = f"Request body is too large (limit {MAX_BODY // 1024} KiB)"
+NO_STORE = ((b"cache-control", b"no-store"), (b"pragma", b"no-cache"))
+"""On every error answer, of every service (RFC 6749 section 5.2 asks it of token errors; RFC 9111 section 5.2.2.5:
+no cache keeps an answer that may name a client, a user or a grant)."""
 
 
 @dataclass(slots=True)
@@ -103,7 +106,8 @@ class AwsService:
     constraints: bool = True
     """Validate the modelled lengths, ranges and patterns too (sso-oidc checks types and required members only)."""
     response_headers: tuple[tuple[bytes, bytes], ...] = ()
-    """Added to every successful answer (sso-oidc: ``Cache-Control: no-store``, RFC 6749 section 5.1)."""
+    """Added to every successful answer (sso-oidc: ``Cache-Control: no-store`` and ``Pragma: no-cache``, RFC 6749
+    section 5.1). Every error answer carries both (``NO_STORE``)."""
 
     @property
     def model(self) -> ServiceModel:
@@ -182,8 +186,11 @@ class Skeleton:
         max_skew_seconds: int,
         now: Callable[[], float],
         refresh: Callable[[], Awaitable[object]],
+        allowed_hosts: Sequence[str] | None = None,
     ) -> None:
-        """``refresh`` (the configuration snapshot's) runs first for every request, inside the error mapping."""
+        """``refresh`` (the configuration snapshot's) runs first for every request, inside the error mapping.
+        ``allowed_hosts``: the signed ``Host`` values this deployment answers for (``Settings.signed_hosts``;
+        None: any)."""
         self._now = now
         self._refresh = refresh
         self._routes: dict[tuple[str, str], list[_Route]] = {}
@@ -197,6 +204,7 @@ class Skeleton:
                 region=region,
                 service=model.signing_name,
                 max_skew_seconds=max_skew_seconds,
+                allowed_hosts=allowed_hosts,
             )
             table = handler_table(model, service.handlers)
             ops: dict[str, _Op] = {}
@@ -264,7 +272,7 @@ class Skeleton:
         except Exception:
             log.exception("%s %s %s failed", svc.service.name, op_name, request_id)
             err = svc.protocol.render_error(RuntimeError(), svc.service.name, op_name, request_id)
-        return WireResponse(err.status, err.body, err.headers)
+        return WireResponse(err.status, err.body, [*err.headers, *NO_STORE])
 
     async def _invoke(self, op: _Op, req: WireRequest, request_id: str) -> WireResponse:
         svc = op.service
