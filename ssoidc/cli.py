@@ -115,6 +115,8 @@ def serve(
     """Serve the sso-oidc API (CreateTokenWithIAM) over HTTP."""
     import uvicorn
 
+    from ssoidc.web.http_limits import PROTOCOL as HTTP_PROTOCOL
+
     settings = _settings(
         host=host,
         port=port,
@@ -147,7 +149,8 @@ def serve(
         access_log=access_log,
         log_level="info",
         loop="uvloop" if sys.platform != "win32" else "asyncio",
-        http="httptools",
+        http=HTTP_PROTOCOL,
+        timeout_keep_alive=settings.http_keep_alive_timeout,
         timeout_graceful_shutdown=10,
         server_header=False,
     )

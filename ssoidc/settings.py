@@ -343,12 +343,12 @@ class Settings:
         doc="seconds a client has to send a request body, from the end of its headers (408, connection closed)",
         minimum=0.01,
     )
-    http_keep_alive_timeout: float = setting(
-        5.0,
+    http_keep_alive_timeout: int = setting(
+        5,
         env="SSOIDC_HTTP_KEEP_ALIVE_TIMEOUT",
-        codec=FLOAT,
+        codec=INT,
         doc="seconds an idle keep-alive connection stays open after an answer",
-        minimum=0.01,
+        minimum=1,
     )
     http_max_header_bytes: int = setting(
         16384,
