@@ -70,7 +70,9 @@ def loads(text: bytes) -> Any:
     if type(doc) in (dict, list) and len(_NAME_END.findall(text)) != _members(doc):
         try:
             json.loads(text, object_pairs_hook=reject_duplicates)
-        except RecursionError:  # orjson takes 1024 levels, the standard parser fewer: refuse what it cannot check
+        except (
+            RecursionError
+        ):  # orjson takes 1024 levels, the standard parser fewer: refuse what it cannot check
             raise NestedTooDeeply("nested too deeply to check for duplicate member names") from None
         except DuplicateMember:
             raise

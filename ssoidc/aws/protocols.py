@@ -127,7 +127,9 @@ def _bindings_of(op: OperationModel) -> _Bindings:
     literal = op.http.get("requestUri", "").partition("?")[2]
     names = {p.partition("=")[0] for p in literal.split("&") if p}
     names.update(
-        m.serialization.get("name", n) for n, m in bound.items() if m.serialization["location"] == "querystring"
+        m.serialization.get("name", n)
+        for n, m in bound.items()
+        if m.serialization["location"] == "querystring"
     )
     return _Bindings(bound, len(bound) < len(members), headers, literal.encode(), frozenset(names))
 

@@ -321,11 +321,12 @@ class SigV4Verifier:
             "Credential should be scoped to correct service: '" + "' or '".join(services) + "'."
         )
         self._max_skew = max_skew_seconds
-        self._hosts = None if allowed_hosts is None else frozenset(h.lower().encode("latin-1") for h in allowed_hosts)
+        self._hosts = (
+            None if allowed_hosts is None else frozenset(h.lower().encode("latin-1") for h in allowed_hosts)
+        )
         first = next(iter(allowed_hosts or ()), "")
-        self._host_message = (
-            "The request is signed for a host this server does not answer for"
-            + (f": sign it for '{first}' (the host of its public URL)." if first else ".")
+        self._host_message = "The request is signed for a host this server does not answer for" + (
+            f": sign it for '{first}' (the host of its public URL)." if first else "."
         )
         self._signing_key = functools.lru_cache(maxsize=_SIGNING_KEY_CACHE_SIZE)(_derive_signing_key)
 
@@ -443,7 +444,7 @@ class SigV4Verifier:
                 shown = _echo(name.decode("latin1"))
                 raise IncompleteSignature(f"Header{shown} must be a 'SignedHeader' in the AWS Authorization.")
         if self._hosts is not None:
-            host_values = headers[b"host"] if b"host" in headers else []
+            host_values = headers.get(b"host", [])
             host = host_values[0].strip(_OWS).lower() if len(host_values) == 1 else b""
             if host not in self._hosts:
                 raise InvalidSignature(self._host_message)

@@ -114,8 +114,14 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
     def data_received(self, data: bytes) -> None:
         if self._refusal is not None:
             return  # closing: read nothing more
-        if self._deadline is None and not self._in_body and (self.cycle is None or self.cycle.response_complete):
-            self._arm(self._limits.head_timeout)  # the first byte of the next request on a kept-alive connection
+        if (
+            self._deadline is None
+            and not self._in_body
+            and (self.cycle is None or self.cycle.response_complete)
+        ):
+            self._arm(
+                self._limits.head_timeout
+            )  # the first byte of the next request on a kept-alive connection
         self._chunk_body = 0
         super().data_received(data)
         if self._refusal is None and self._in_head:
@@ -160,7 +166,9 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._in_head = False
         for name, value in self.headers:
-            if name == b"content-length" and (not value.strip().isdigit() or int(value) > self._limits.max_body):
+            if name == b"content-length" and (
+                not value.strip().isdigit() or int(value) > self._limits.max_body
+            ):
                 self._fail(413, "Request body too large")
         self._disarm()
         self._in_body = True

@@ -119,7 +119,12 @@ def test_a_body_that_stops_midway_is_answered_408(live: LiveServer) -> None:
     before = live.count("tokens")
     with connect(live) as sock:
         sock.sendall(
-            head(live, "/token?aws_iam=t", "POST", b"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n")
+            head(
+                live,
+                "/token?aws_iam=t",
+                "POST",
+                b"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n",
+            )
             + b'{"clientId": '
         )
         answer = read_all(sock)
@@ -154,11 +159,18 @@ def test_a_body_announced_far_too_large_is_refused_413_before_it_is_sent(live: L
     assert status_of(answer) == 413, answer[:200]
 
 
-def test_an_aws_body_announced_too_large_is_the_modelled_error_and_the_rest_is_not_read(live: LiveServer) -> None:
+def test_an_aws_body_announced_too_large_is_the_modelled_error_and_the_rest_is_not_read(
+    live: LiveServer,
+) -> None:
     before = live.count("tokens")
     with connect(live) as sock:
         sock.sendall(
-            head(live, "/token?aws_iam=t", "POST", b"Content-Type: application/json\r\nContent-Length: 70000\r\n\r\n")
+            head(
+                live,
+                "/token?aws_iam=t",
+                "POST",
+                b"Content-Type: application/json\r\nContent-Length: 70000\r\n\r\n",
+            )
         )
         answer = read_all(sock)  # answered, and the connection closed, without a byte of the body
     assert status_of(answer) == 400, answer[:300]
@@ -172,7 +184,12 @@ def test_a_chunked_body_beyond_the_limit_is_refused(live: LiveServer) -> None:
     chunk = b"a" * 8192
     with connect(live) as sock:
         sock.sendall(
-            head(live, "/token?aws_iam=t", "POST", b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n")
+            head(
+                live,
+                "/token?aws_iam=t",
+                "POST",
+                b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n",
+            )
         )
         try:
             for _ in range(200):  # 1.6 MB: beyond both limits

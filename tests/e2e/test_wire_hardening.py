@@ -48,7 +48,7 @@ def unchanged(server: LiveServer) -> Iterator[Callable[[], None]]:
         return server.count("tokens"), server.count("used_jtis"), sorted(a["ApplicationArn"] for a in apps)
 
     before = state()
-    yield lambda: (None if state() == before else pytest.fail(f"changed: {before} -> {state()}"))
+    yield lambda: None if state() == before else pytest.fail(f"changed: {before} -> {state()}")
 
 
 def token_body(server: LiveServer, assertion: str, **extra: Any) -> dict[str, Any]:
@@ -75,7 +75,11 @@ def error_code(resp: httpx.Response) -> str:
 def admin_post(server: LiveServer, target: str, body: bytes, **sign: Any) -> httpx.Response:
     url = f"{server.url}/"
     headers = sign_request(
-        url, body, service="sso", headers={"Content-Type": JSON11, "X-Amz-Target": f"{SSO_TARGET}.{target}"}, **sign
+        url,
+        body,
+        service="sso",
+        headers={"Content-Type": JSON11, "X-Amz-Target": f"{SSO_TARGET}.{target}"},
+        **sign,
     )
     return httpx.post(url, content=body, headers=headers, timeout=10)
 
@@ -83,7 +87,9 @@ def admin_post(server: LiveServer, target: str, body: bytes, **sign: Any) -> htt
 # -- item 1: a request is bound to the deployment it was signed for ----------------------------------------------
 
 
-def test_a_token_request_signed_for_another_host_is_refused(server: LiveServer, unchanged: Callable[[], None]) -> None:
+def test_a_token_request_signed_for_another_host_is_refused(
+    server: LiveServer, unchanged: Callable[[], None]
+) -> None:
     assertion = server.assertion()
     body = json.dumps(token_body(server, assertion)).encode()
     signed = sign_request(f"http://{OTHER_HOST}/token?aws_iam=t", body)  # captured at another deployment
@@ -97,8 +103,12 @@ def test_a_token_request_signed_for_another_host_is_refused(server: LiveServer, 
     redeem(server, assertion)
 
 
-def test_an_admin_write_signed_for_another_host_is_refused(server: LiveServer, unchanged: Callable[[], None]) -> None:
-    body = json.dumps({"InstanceArn": server.instance_arn, "ApplicationProviderArn": CUSTOM, "Name": "replayed"}).encode()
+def test_an_admin_write_signed_for_another_host_is_refused(
+    server: LiveServer, unchanged: Callable[[], None]
+) -> None:
+    body = json.dumps(
+        {"InstanceArn": server.instance_arn, "ApplicationProviderArn": CUSTOM, "Name": "replayed"}
+    ).encode()
     headers = sign_request(
         f"http://{OTHER_HOST}:{server.port}/",
         body,
@@ -132,9 +142,11 @@ def test_the_loopback_names_of_the_listening_port_are_ours(server: LiveServer, h
 
 def test_a_repeated_client_id_is_refused(server: LiveServer, unchanged: Callable[[], None]) -> None:
     assertion = server.assertion()
-    body = (
-        b'{"clientId": "%s", "clientId": "%s", "grantType": "%s", "assertion": "%s"}'
-        % (server.apps["no-policy"].encode(), server.apps["main"].encode(), JWT_BEARER.encode(), assertion.encode())
+    body = b'{"clientId": "%s", "clientId": "%s", "grantType": "%s", "assertion": "%s"}' % (
+        server.apps["no-policy"].encode(),
+        server.apps["main"].encode(),
+        JWT_BEARER.encode(),
+        assertion.encode(),
     )
     resp = post_token(server, body)
     assert resp.status_code == 400, resp.text
@@ -146,11 +158,14 @@ def test_a_repeated_client_id_is_refused(server: LiveServer, unchanged: Callable
     redeem(server, assertion)
 
 
-def test_a_repeated_grant_type_is_refused_whatever_the_spacing(server: LiveServer, unchanged: Callable[[], None]) -> None:
+def test_a_repeated_grant_type_is_refused_whatever_the_spacing(
+    server: LiveServer, unchanged: Callable[[], None]
+) -> None:
     assertion = server.assertion()
-    body = (
-        b'{"clientId" : "%s", "grantType" :"refresh_token",\n "grantType"\t: "%s", "assertion":"%s"}'
-        % (server.apps["main"].encode(), JWT_BEARER.encode(), assertion.encode())
+    body = b'{"clientId" : "%s", "grantType" :"refresh_token",\n "grantType"\t: "%s", "assertion":"%s"}' % (
+        server.apps["main"].encode(),
+        JWT_BEARER.encode(),
+        assertion.encode(),
     )
     resp = post_token(server, body)
     assert resp.status_code == 400, resp.text
@@ -168,9 +183,10 @@ def test_a_repeated_member_in_a_nested_policy_document_is_refused(
     sso = make_admin_client(server, "sso-admin")
     before = sso.get_application_authentication_method(ApplicationArn=app, AuthenticationMethodType="IAM")
     statement = '{"Effect": "Deny", "Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sso-oauth:*", "Resource": "*"}'
+    policy = '{"Version": "2012-10-17", "Statement": [' + statement + "]}"
+    method = '{"Iam": {"ActorPolicy": ' + policy + "}}"
     body = (
-        '{"ApplicationArn": "%s", "AuthenticationMethodType": "IAM", "AuthenticationMethod": {"Iam": {"ActorPolicy":'
-        ' {"Version": "2012-10-17", "Statement": [%s]}}}}' % (app, statement)
+        f'{{"ApplicationArn": "{app}", "AuthenticationMethodType": "IAM", "AuthenticationMethod": {method}}}'
     ).encode()
     resp = admin_post(server, "PutApplicationAuthenticationMethod", body)
     assert resp.status_code == 400, resp.text
@@ -182,10 +198,12 @@ def test_a_repeated_member_in_a_nested_policy_document_is_refused(
     unchanged()
 
 
-def test_a_repeated_name_in_an_admin_create_is_refused(server: LiveServer, unchanged: Callable[[], None]) -> None:
+def test_a_repeated_name_in_an_admin_create_is_refused(
+    server: LiveServer, unchanged: Callable[[], None]
+) -> None:
     body = (
-        '{"InstanceArn": "%s", "ApplicationProviderArn": "%s", "Name": "one", "Name": "two"}'
-        % (server.instance_arn, CUSTOM)
+        f'{{"InstanceArn": "{server.instance_arn}", "ApplicationProviderArn": "{CUSTOM}",'
+        ' "Name": "one", "Name": "two"}'
     ).encode()
     resp = admin_post(server, "CreateApplication", body)
     assert resp.status_code == 400, resp.text
@@ -197,9 +215,14 @@ def test_a_repeated_name_in_an_admin_create_is_refused(server: LiveServer, uncha
 
 
 def test_an_unsigned_content_type_is_refused(server: LiveServer, unchanged: Callable[[], None]) -> None:
-    body = json.dumps({"InstanceArn": server.instance_arn, "ApplicationProviderArn": CUSTOM, "Name": "ct"}).encode()
+    body = json.dumps(
+        {"InstanceArn": server.instance_arn, "ApplicationProviderArn": CUSTOM, "Name": "ct"}
+    ).encode()
     req = AWSRequest(
-        method="POST", url=f"{server.url}/", data=body, headers={"X-Amz-Target": f"{SSO_TARGET}.CreateApplication"}
+        method="POST",
+        url=f"{server.url}/",
+        data=body,
+        headers={"X-Amz-Target": f"{SSO_TARGET}.CreateApplication"},
     )
     SigV4Auth(Credentials(ADMIN_KEY, ADMIN_SECRET), "sso", "us-east-1").add_auth(req)
     headers = dict(req.headers.items())
@@ -220,7 +243,9 @@ def test_an_unknown_or_repeated_query_parameter_is_refused(
     assertion = server.assertion()
     resp = post_token(server, json.dumps(token_body(server, assertion)).encode(), query=query)
     assert resp.status_code == 400, resp.text
-    if query == "aws_iam=t&aws_iam=t":  # not CreateTokenWithIAM's literal: routed to /token, which ssoidc does not serve
+    if (
+        query == "aws_iam=t&aws_iam=t"
+    ):  # not CreateTokenWithIAM's literal: routed to /token, which ssoidc does not serve
         assert error_code(resp) == "NotImplementedException"
     else:
         assert error_code(resp) == "InvalidRequestException"
