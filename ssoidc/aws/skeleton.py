@@ -14,7 +14,8 @@ the one the model's ``metadata.protocol`` names.
    as the service's InternalServerException);
 2. the body size limit;
 3. SigV4 (AWS Signature Version 4, with the service's ``signingName``), unless the model marks the operation
-   unsigned (``authtype: none`` / ``auth: [smithy.api#noAuth]``);
+   unsigned (``authtype: none`` / ``auth: [smithy.api#noAuth]``); the signed ``Host`` must be one this deployment
+   answers for (``allowed_hosts``) and a ``Content-Type`` must be signed (``ssoidc.aws.sigv4``);
 4. the service's authorization hook (the configuration plane: the account root or an identity policy allowing
    ``<signingName>:<Operation>``);
 5. decode: the protocol reads the members from the body, query string and headers as the model binds them, and
@@ -25,6 +26,7 @@ the one the model's ``metadata.protocol`` names.
 
 A domain error (``ssoidc.errors``) is rendered through the one table in ``ssoidc.aws.errors`` by the protocol's
 renderer; anything else is logged with the request id and answered as the modelled internal error, with no detail.
+Every error answer carries ``Cache-Control: no-store`` and ``Pragma: no-cache`` (``NO_STORE``).
 """
 
 from __future__ import annotations
