@@ -168,8 +168,11 @@ class RestJson:
             if where == "querystring":
                 raw = query.get(wire_name)
             elif where == "header":
-                value = req.header(wire_name.lower().encode("latin-1"))
-                raw = None if value is None else value.decode("latin-1")
+                wanted = wire_name.lower().encode("latin-1")
+                values = [v for k, v in req.headers if k == wanted]
+                if len(values) > 1:
+                    raise ShapeError(name, f"the header {wire_name} is sent more than once")
+                raw = values[0].decode("latin-1") if values else None
             else:  # no operation ssoidc routes binds a path member (every served requestUri is literal)
                 raw = None
             if raw is not None:
@@ -232,7 +235,10 @@ class Query:
         return ""
 
     def decode(self, op: OperationModel, req: WireRequest) -> dict[str, Any]:
-        fields = dict(_form(req.body, "Request body"))
+        pairs = _form(req.body, "Request body")
+        fields = dict(pairs)
+        if len(fields) != len(pairs):  # the form twin of a repeated JSON member name
+            raise ShapeError("", "Request body names a parameter more than once")
         shape = op.input_shape
         if shape is None:
             return {}

@@ -109,6 +109,9 @@ _PRESIGN_KEYS = frozenset((b"x-amz-algorithm", b"x-amz-credential", b"x-amz-sign
 _OWS = b" \t"
 _MUST_SIGN = frozenset((b"content-type",))
 """Headers that must be signed when present, besides every ``x-amz-*``: what the body means (AWS SDKs sign it)."""
+_SINGLE = (b"host", b"content-type", b"x-amz-target")
+"""Headers a request may carry at most once (RFC 9110 section 5.3: only list-valued fields may repeat): they
+choose the deployment, the codec and the operation."""
 _UNRESERVED = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.~"
 _UNRESERVED_OR_SLASH = _UNRESERVED + b"/"
 _COMPONENTS = ("Credential", "Signature", "SignedHeaders")  # the order AWS reports missing ones in
@@ -443,6 +446,9 @@ class SigV4Verifier:
             if (name.startswith(b"x-amz-") or name in _MUST_SIGN) and name.decode("latin1") not in signed_set:
                 shown = _echo(name.decode("latin1"))
                 raise IncompleteSignature(f"Header{shown} must be a 'SignedHeader' in the AWS Authorization.")
+        for name in _SINGLE:
+            if len(headers.get(name, ())) > 1:  # which one would a proxy, a log or the dispatcher read?
+                raise IncompleteSignature(f"Header '{name.decode()}' must not be repeated.")
         if self._hosts is not None:
             host_values = headers.get(b"host", [])
             host = host_values[0].strip(_OWS).lower() if len(host_values) == 1 else b""

@@ -137,8 +137,8 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
             status, text = self._refusal
             self._refusal = None
             self._refuse(status, text)
-        else:
-            super().send_400_response(msg)
+        else:  # httptools' own refusal (a malformed request, request smuggling), with the same headers
+            self._refuse(400, msg)
 
     # -- parser callbacks ------------------------------------------------------------------------------------------
     def on_message_begin(self) -> None:

@@ -216,3 +216,21 @@ def test_connections_beyond_the_cap_are_closed_and_real_clients_are_served_after
             sock.close()
     time.sleep(0.1)  # the server notices our closes
     still_serves(live)
+
+
+def test_a_smuggling_attempt_is_refused_400_and_not_stored(live: LiveServer) -> None:
+    """Content-Length and Transfer-Encoding together (RFC 9112 section 6.1): httptools refuses; the answer
+    carries the same headers as every other refusal."""
+    with connect(live) as sock:
+        sock.sendall(
+            head(
+                live,
+                "/token?aws_iam=t",
+                "POST",
+                b"Content-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+            )
+        )
+        answer = read_all(sock)
+    assert status_of(answer) == 400, answer[:200]
+    assert b"cache-control: no-store" in answer.lower()
+    still_serves(live)

@@ -274,3 +274,23 @@ def test_token_answers_and_every_error_answer_are_not_stored(server: LiveServer)
     for resp in (httpx.get(f"{server.url}/no/such/page"), httpx.get(f"{server.url}/token")):
         assert resp.status_code in (404, 405)
         no_store(resp)
+
+
+def test_a_second_operation_header_is_refused(server: LiveServer, unchanged: Callable[[], None]) -> None:
+    """The signature covers both ``X-Amz-Target`` values joined; a proxy or log reading the second would see
+    another operation than the one dispatched."""
+    body = json.dumps(
+        {"InstanceArn": server.instance_arn, "ApplicationProviderArn": CUSTOM, "Name": "two-targets"}
+    ).encode()
+    admin_headers = sign_request(
+        f"{server.url}/",
+        body,
+        service="sso",
+        headers={"Content-Type": JSON11, "X-Amz-Target": f"{SSO_TARGET}.CreateApplication"},
+    )
+    headers = [*admin_headers.items(), ("X-Amz-Target", f"{SSO_TARGET}.ListInstances")]
+    resp = httpx.post(f"{server.url}/", content=body, headers=headers, timeout=10)
+    assert resp.status_code == 403, resp.text
+    assert error_code(resp) == "IncompleteSignatureException"
+    no_store(resp)
+    unchanged()

@@ -144,3 +144,13 @@ def test_a_document_too_deep_to_check_is_refused() -> None:
 def test_an_invalid_document_is_a_decode_error() -> None:
     with pytest.raises(orjson.JSONDecodeError):
         strict_json.loads(b'{"a": ')
+
+
+@pytest.mark.parametrize("name", [b"content-type", b"x-amz-target", b"host"])
+def test_a_single_valued_header_sent_twice_is_refused(name: bytes) -> None:
+    """RFC 9110 section 5.3: only list-valued fields may repeat; these choose the deployment, codec and operation.
+    Signed or not, a second copy is refused before the signature is even computed."""
+    req = signed("sso.example.com")
+    twice = SignedRequest(req.method, req.raw_path, req.query_string, [*req.headers, (name, b"x")], req.body)
+    with pytest.raises(IncompleteSignature, match="must not be repeated"):
+        verifier(None).verify(twice, NOW.timestamp())
