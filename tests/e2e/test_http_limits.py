@@ -11,6 +11,7 @@ from __future__ import annotations
 import socket
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -234,3 +235,18 @@ def test_a_smuggling_attempt_is_refused_400_and_not_stored(live: LiveServer) -> 
     assert status_of(answer) == 400, answer[:200]
     assert b"cache-control: no-store" in answer.lower()
     still_serves(live)
+
+
+def test_every_worker_process_applies_the_limits(tmp_path: Path) -> None:
+    """``--workers 2``: the protocol is imported by name in each worker, which reads the limits from the
+    ``SSOIDC_*`` environment ``ssoidc serve`` exports."""
+    env = {"SSOIDC_HTTP_HEAD_TIMEOUT": "0.5", "SSOIDC_HTTP_MAX_HEADERS": "20"}
+    with running_server(tmp_path, workers=2, extra_env=env) as server:
+        for _ in range(4):  # connections land on either worker
+            with connect(server) as sock:
+                sock.sendall(head(server))
+                assert status_of(read_all(sock)) == 408
+            with connect(server) as sock:
+                sock.sendall(head(server, extra=b"".join(b"X-H%d: v\r\n" % i for i in range(30)) + b"\r\n"))
+                assert status_of(read_all(sock)) == 431
+        still_serves(server)
