@@ -221,6 +221,11 @@ def _banner(settings: Settings) -> None:
     config, akid = _load_config_summary(settings)
     url = settings.base_url
     out = [f"ssoidc serving on {url} (data dir {settings.data_dir.resolve()}, region {settings.region})"]
+    hosts = settings.signed_hosts
+    out.append(
+        "SigV4 requests must be signed for: "
+        + (", ".join(hosts) if hosts is not None else "any host (SSOIDC_ALLOWED_HOSTS=*)")
+    )
     db_env = ""  # the CLI commands below need the database URL too (never printed if it holds a password)
     if settings.database_url:
         import shlex

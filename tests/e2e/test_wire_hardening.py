@@ -135,6 +135,8 @@ def test_the_loopback_names_of_the_listening_port_are_ours(server: LiveServer, h
         aws_secret_access_key=ADMIN_SECRET,
     )
     assert client.list_instances()["Instances"]
+    banner = (server.data_dir.parent / "server.log").read_text()  # the operator is told at start
+    assert f"SigV4 requests must be signed for: 127.0.0.1:{server.port}, localhost:{server.port}" in banner
 
 
 # -- item 4: ambiguous JSON ------------------------------------------------------------------------------------------
