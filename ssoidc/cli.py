@@ -380,6 +380,7 @@ def credentials_create(
     """Register a SigV4 credential. The secret is printed once and stored encrypted."""
     import re
 
+    from ssoidc import strict_json
     from ssoidc.iam.policy import Policy, PolicyError
     from ssoidc.ids import new_access_key_id, new_secret_access_key
     from ssoidc.storage.base import AlreadyExists, StoredCredential
@@ -393,7 +394,7 @@ def credentials_create(
     policy = None
     if policy_file is not None:
         try:
-            policy = json.loads(policy_file.read_text())
+            policy = strict_json.loads(policy_file.read_bytes())  # a repeated member name is refused
             Policy.parse(policy, kind="identity")
         except (OSError, ValueError) as exc:
             _fail(f"{policy_file}: {exc}")
