@@ -203,7 +203,7 @@ def build_skeleton(
             oidc.SERVICE,
             oidc.SsoOidcApi(create_token=create_token, identity_policy_of=snapshot.identity_policy_of),
             constraints=False,
-            response_headers=((b"cache-control", b"no-store"),),
+            response_headers=((b"cache-control", b"no-store"), (b"pragma", b"no-cache")),
         ),
         AwsService("sso", object()),
         AwsService(
@@ -227,6 +227,7 @@ def build_skeleton(
         max_skew_seconds=settings.sigv4_max_skew,
         now=clock.now,
         refresh=snapshot.refresh,
+        allowed_hosts=settings.signed_hosts,
     )
 
 

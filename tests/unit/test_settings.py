@@ -41,6 +41,13 @@ NON_DEFAULT = Settings(
     jwks_ttl=600,
     jwks_min_refetch_interval=10,
     sigv4_max_skew=60,
+    allowed_hosts="sso.example.com,sso.internal:9443",
+    http_head_timeout=2.5,
+    http_body_timeout=3.0,
+    http_keep_alive_timeout=2,
+    http_max_header_bytes=8192,
+    http_max_headers=50,
+    http_max_connections=64,
 )
 
 
