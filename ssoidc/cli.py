@@ -111,9 +111,11 @@ def serve(
     demo: Annotated[bool, _flag("demo")] = False,
     public_url: Annotated[str | None, _flag("public_url")] = None,
     allow_insecure_issuers: Annotated[bool, _flag("allow_insecure_issuers")] = False,
+    tls_certfile: Annotated[Path | None, _flag("tls_certfile")] = None,
+    tls_keyfile: Annotated[Path | None, _flag("tls_keyfile")] = None,
     access_log: Annotated[bool, typer.Option("--access-log", help="Log every request line")] = False,
 ) -> None:
-    """Serve the sso-oidc API (CreateTokenWithIAM) over HTTP."""
+    """Serve the sso-oidc API over HTTP, or HTTPS with --tls-certfile/--tls-keyfile."""
     import uvicorn
 
     from ssoidc.web.http_limits import PROTOCOL as HTTP_PROTOCOL
@@ -128,7 +130,10 @@ def serve(
         public_url=public_url,
         demo=demo or None,
         allow_insecure_issuers=(allow_insecure_issuers or demo) or None,
+        tls_certfile=tls_certfile,
+        tls_keyfile=tls_keyfile,
     )
+    _check_tls(settings)  # a missing or mismatched file is one error line, not a traceback per worker
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from ssoidc.bootstrap import bootstrap
 
@@ -151,10 +156,33 @@ def serve(
         log_level="info",
         loop="uvloop" if sys.platform != "win32" else "asyncio",
         http=HTTP_PROTOCOL,
+        ssl_certfile=settings.tls_certfile,
+        ssl_keyfile=settings.tls_keyfile,
         timeout_keep_alive=settings.http_keep_alive_timeout,
         timeout_graceful_shutdown=10,
         server_header=False,
     )
+
+
+def _check_tls(settings: Settings) -> None:
+    """Fail with one ``error:`` line unless the TLS certificate chain and key load as uvicorn loads them
+    (``ssl.SSLContext.load_cert_chain``: readable PEM files, the key matching the first certificate)."""
+    if settings.tls_certfile is None or settings.tls_keyfile is None:
+        return
+    import ssl
+
+    for path in (settings.tls_certfile, settings.tls_keyfile):
+        if not path.is_file():
+            _fail(f"TLS: {path} is not a readable file")
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    try:
+        context.load_cert_chain(settings.tls_certfile, settings.tls_keyfile)
+    except (ssl.SSLError, OSError) as exc:
+        reason = getattr(exc, "reason", None) or getattr(exc, "strerror", None) or str(exc)
+        _fail(
+            f"TLS: cannot use the certificate {settings.tls_certfile} with the key {settings.tls_keyfile}"
+            f" ({reason}): both must be PEM files, the key unencrypted and matching the first certificate"
+        )
 
 
 def _check_port(host: str, port: int) -> None:
@@ -189,12 +217,34 @@ def _client_python() -> str:
     return "python3"
 
 
-def _aws_cli_config(data_dir: Path, region: str) -> Path:
+SSO_SESSION = "ssoidc"
+SSO_PROFILE = "ssoidc-sso"
+
+
+def sso_config(start_url: str, region: str) -> str:
+    """The ``~/.aws/config`` sections ``aws sso login --profile ssoidc-sso`` needs (the ``sso-session`` form:
+    refreshable tokens; the registration asks for ``sso:account:access``, what the CLI asks by default)."""
+    return (
+        f"[sso-session {SSO_SESSION}]\n"
+        f"sso_start_url = {start_url}\n"
+        f"sso_region = {region}\n"
+        "sso_registration_scopes = sso:account:access\n"
+        "\n"
+        f"[profile {SSO_PROFILE}]\n"
+        f"sso_session = {SSO_SESSION}\n"
+        f"region = {region}\n"
+    )
+
+
+def _aws_cli_config(data_dir: Path, region: str, start_url: str | None = None) -> Path:
     """An AWS CLI config file for the banner's commands: profile ``ssoidc`` with the server's region and
     ``cli_follow_urlparam = false`` (AWS CLI v1 otherwise fetches an ``http://`` parameter value, such as a
-    ``--redirect-uri``, and sends the page it got)."""
+    ``--redirect-uri``, and sends the page it got), and with ``start_url`` the ``aws sso login`` sections
+    (:func:`sso_config`)."""
     path = data_dir / "aws-cli-config"
     text = f"[profile ssoidc]\nregion = {region}\ncli_follow_urlparam = false\n"
+    if start_url is not None:
+        text += "\n" + sso_config(start_url, region)
     with contextlib.suppress(OSError):
         if not path.exists() or path.read_text() != text:
             create_private(path)
@@ -219,10 +269,70 @@ def _self_command() -> list[str]:
     return [sys.executable, "-m", "ssoidc"]
 
 
+def _ca_bundle(settings: Settings) -> Path | None:
+    """The ``ca.pem`` beside the served certificate (what ``ssoidc dev-cert`` writes), if there is one."""
+    if settings.tls_certfile is None:
+        return None
+    ca = settings.tls_certfile.resolve().parent / "ca.pem"
+    return ca if ca.is_file() else None
+
+
+def _sso_login_lines(settings: Settings, start_url: str, data_path: Path | None) -> list[str]:
+    """The banner's ``aws sso login`` part: the profile, the endpoint overrides and the commands of both flows,
+    with the AWS CLI versions each needs (docs/sso-login.md)."""
+    url = settings.base_url
+    ca = _ca_bundle(settings)
+    ca_env = f" AWS_CA_BUNDLE={ca}" if ca is not None else ""
+    out = [
+        "",
+        "Sign in with the AWS CLI v2 (aws sso login; docs/sso-login.md): this ~/.aws/config (or AWS_CONFIG_FILE)",
+        *(f"  {line}" if line else "" for line in sso_config(start_url, settings.region).splitlines()),
+        "",
+        f"  export AWS_ENDPOINT_URL_SSO_OIDC={url} AWS_ENDPOINT_URL_SSO={url}{ca_env}   # AWS CLI 2.13 or later",
+    ]
+    if data_path is not None:
+        out.append(
+            f"  export AWS_DATA_PATH={data_path}   # instead, for AWS CLI 2.9-2.12 (Debian 12's 2.9.19)"
+        )
+    else:
+        out.append(
+            f"  # AWS CLI 2.9-2.12 (Debian 12's 2.9.19) ignores AWS_ENDPOINT_URL_*: {' '.join(_self_command())}"
+            f" cli-endpoints --endpoint-url {url} --dir DIR, then export AWS_DATA_PATH=DIR"
+        )
+    out += [
+        f"  aws sso login --profile {SSO_PROFILE}                    # browser (PKCE): AWS CLI 2.22 or later;"
+        " --no-browser prints the URL",
+        f"  aws sso login --profile {SSO_PROFILE} --use-device-code  # device code: 2.22 or later (before 2.22: the"
+        " only flow, without the flag)",
+    ]
+    if url.startswith("https://"):
+        out.append(f"  # sso_start_url = {url}/start works too: one redirect to {start_url}")
+    else:
+        out.append(
+            f"  # {url}/start redirects to {start_url}, but AWS CLI 2.35.13+ takes only an https start URL:"
+            " serve TLS (ssoidc dev-cert) to use it"
+        )
+    if settings.tls and ca is None:
+        out.append("  # clients must trust the certificate's issuer: AWS_CA_BUNDLE=<its CA certificate>")
+    return out
+
+
 def _banner(settings: Settings) -> None:
+    from ssoidc.oauth.start_url import default_start_url
+
     config, akid = _load_config_summary(settings)
     url = settings.base_url
     out = [f"ssoidc serving on {url} (data dir {settings.data_dir.resolve()}, region {settings.region})"]
+    if settings.tls:
+        ca = _ca_bundle(settings)
+        out.append(
+            f"TLS: certificate {settings.tls_certfile}"
+            + (f"; clients trust it with AWS_CA_BUNDLE={ca}" if ca is not None else "")
+        )
+    active = config is not None and config.instance.status == "ACTIVE"
+    start_url = default_start_url(config.instance.identity_store_id) if active else None
+    if start_url is not None:
+        out.append(f"Start URL: {start_url} (or {url}/start, which redirects there)")
     hosts = settings.signed_hosts
     out.append(
         "SigV4 requests must be signed for: "
@@ -253,7 +363,7 @@ def _banner(settings: Settings) -> None:
         exe = " ".join(cmd)
         exe_list = "','".join(cmd)
         dd = settings.data_dir.resolve()
-        cli_config = _aws_cli_config(dd, settings.region)
+        cli_config = _aws_cli_config(dd, settings.region, start_url)
         py = _client_python()
         aws_v1 = Path(sys.executable).parent / "aws"
         v1_hint = f" (such as {aws_v1})" if aws_v1.exists() else ""
@@ -289,6 +399,19 @@ def _banner(settings: Settings) -> None:
         ]
     elif apps:
         out += ["", f"Applications: {json.dumps(apps)}"]
+    if start_url is not None:
+        data_path = None
+        if settings.demo:
+            from ssoidc.aws.cli_endpoints import write_data_path
+
+            with contextlib.suppress(OSError):
+                data_path = write_data_path(settings.data_dir.resolve() / "aws-data", url)
+        out += _sso_login_lines(settings, start_url, data_path)
+        if settings.demo:
+            out.append(
+                f"  # the demo's AWS_CONFIG_FILE ({settings.data_dir.resolve() / 'aws-cli-config'}) holds these"
+                " sections; sign in as alice / alice-demo-password"
+            )
     if settings.demo and settings.config_file is not None:
         out += ["Demo token issuer: " + f"{url}/demo-issuer (serving --config; the demo data is not loaded)"]
     typer.echo("\n".join(out), err=False)
@@ -551,6 +674,82 @@ def demo_token(
         return Signer(keys[0]).sign(claims)
 
     typer.echo(_run(go()))
+
+
+@app.command("dev-cert")
+def dev_cert(
+    directory: Annotated[
+        Path | None,
+        typer.Option("--dir", help="Where to write ca.pem, cert.pem and key.pem (default: <data dir>/tls)"),
+    ] = None,
+    data_dir: DataDir = None,
+    days: Annotated[int, typer.Option(help="Validity of the server certificate, days (at most 397)")] = 365,
+    force: Annotated[
+        bool, typer.Option("--force", help="Make new files even if the existing ones are good")
+    ] = False,
+) -> None:
+    """Make a development CA and a certificate for localhost, 127.0.0.1 and ::1 (for --tls-certfile/--tls-keyfile),
+    and print how to serve with it and how clients trust it. Existing files valid for 30 more days are kept."""
+    import datetime
+
+    from ssoidc.devcert import MAX_DAYS, DevCert, make_dev_cert, usable
+
+    if not 1 <= days <= MAX_DAYS:
+        _fail(f"--days must be between 1 and {MAX_DAYS}")
+    target = (directory if directory is not None else _settings(data_dir=data_dir).data_dir / "tls").resolve()
+    now = datetime.datetime.now(datetime.UTC)
+    files = DevCert(target)
+    if not force and usable(files, now):
+        what = f"Using the development certificate in {target} (valid for localhost, 127.0.0.1 and ::1)"
+    else:
+        try:
+            files = make_dev_cert(target, now=now, days=days)
+        except OSError as exc:
+            _fail(f"cannot write the certificate files to {target}: {exc.strerror or exc}")
+        what = (
+            f"Made a development CA and a certificate for localhost, 127.0.0.1 and ::1 in {target}"
+            f" (valid {days} days; the CA may sign nothing else: its key was not kept)"
+        )
+    exe = " ".join(_self_command())
+    typer.echo(
+        "\n".join(
+            [
+                what,
+                "",
+                "Serve with it:",
+                f"  {exe} serve --tls-certfile {files.cert} --tls-keyfile {files.key} --public-url https://localhost:8443 --port 8443",
+                "",
+                "Clients trust it with:",
+                f"  export AWS_CA_BUNDLE={files.ca}        # AWS CLI, boto3 and botocore (or aws --ca-bundle {files.ca})",
+                f"  export NODE_EXTRA_CA_CERTS={files.ca}  # the AWS SDK for JavaScript (Node.js)",
+            ]
+        )
+    )
+
+
+@app.command("cli-endpoints")
+def cli_endpoints(
+    endpoint_url: Annotated[
+        str, typer.Option("--endpoint-url", help="This server's URL, as clients reach it")
+    ],
+    directory: Annotated[
+        Path, typer.Option("--dir", help="Directory to write (then export AWS_DATA_PATH=DIR)")
+    ],
+) -> None:
+    """Write an AWS_DATA_PATH directory that points the sso-oidc and sso clients of AWS CLI v2 before 2.13 (which
+    reads no AWS_ENDPOINT_URL_* variable) at this server, for aws sso login and token refresh."""
+    from urllib.parse import urlsplit
+
+    from ssoidc.aws.cli_endpoints import write_data_path
+
+    parts = urlsplit(endpoint_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        _fail("--endpoint-url must be an http(s) URL such as https://localhost:8443")
+    try:
+        root = write_data_path(directory.resolve(), endpoint_url)
+    except OSError as exc:
+        _fail(f"cannot write {directory}: {exc.strerror or exc}")
+    typer.echo(f"export AWS_DATA_PATH={root}")
 
 
 def main() -> None:

@@ -199,7 +199,25 @@ class Settings:
         doc="base URL clients use to reach this server; the idToken issuer is `<public url>/<instance id>`",
         flag="--public-url",
         flag_help="Base URL clients use",
-        shown_default="http://HOST:PORT",
+        shown_default="http://HOST:PORT (https with TLS)",
+    )
+    tls_certfile: Path | None = setting(  # noqa: RUF009 - setting() returns a dataclasses.field
+        None,
+        env="SSOIDC_TLS_CERTFILE",
+        codec=OPTIONAL_PATH,
+        doc="PEM certificate chain to serve HTTPS with (the server's certificate first); with"
+        " `SSOIDC_TLS_KEYFILE`. The default public URL is then `https://HOST:PORT`. `ssoidc dev-cert` makes one"
+        " for localhost ([deployment.md](deployment.md#tls))",
+        flag="--tls-certfile",
+        flag_help="PEM certificate chain: serve HTTPS (with --tls-keyfile)",
+    )
+    tls_keyfile: Path | None = setting(  # noqa: RUF009 - setting() returns a dataclasses.field
+        None,
+        env="SSOIDC_TLS_KEYFILE",
+        codec=OPTIONAL_PATH,
+        doc="PEM private key of `SSOIDC_TLS_CERTFILE` (unencrypted; keep it private, mode 0600)",
+        flag="--tls-keyfile",
+        flag_help="PEM private key of --tls-certfile",
     )
     allow_insecure_issuers: bool = setting(
         False,
@@ -376,8 +394,15 @@ class Settings:
     """Scopes every application may be granted besides its own access scopes (not configurable)."""
 
     @property
+    def tls(self) -> bool:
+        """True if the node serves HTTPS (``SSOIDC_TLS_CERTFILE`` and ``_KEYFILE``)."""
+        return self.tls_certfile is not None
+
+    @property
     def base_url(self) -> str:
-        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+        scheme = "https" if self.tls else "http"
+        host = f"[{self.host.strip('[]')}]" if ":" in self.host else self.host
+        return (self.public_url or f"{scheme}://{host}:{self.port}").rstrip("/")
 
     @property
     def signed_hosts(self) -> tuple[str, ...] | None:
@@ -418,6 +443,13 @@ class Settings:
             raise ConfigError(
                 f"{OPTIONS['database_url'].env}: expected a postgresql:// URL (or nothing, for SQLite)"
             )
+        if (self.tls_certfile is None) != (self.tls_keyfile is None):
+            given, missing = (
+                ("tls_certfile", "tls_keyfile")
+                if self.tls_keyfile is None
+                else ("tls_keyfile", "tls_certfile")
+            )
+            raise ConfigError(f"{OPTIONS[given].label} needs {OPTIONS[missing].label} too")
         for name, option in OPTIONS.items():
             value = getattr(self, name)
             if option.choices and value not in option.choices:

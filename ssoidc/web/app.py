@@ -17,6 +17,7 @@ Starlette route:
   GET  /demo-issuer/.well-known/openid-configuration, /demo-issuer/jwks.json   (demo mode only)
   GET  /authorize, POST /authorize/signin, /authorize/consent, /signout, GET /demo/callback, /static/ssoidc.css
                                                  the sign-in flow (ssoidc.web.signin)
+  GET|HEAD /start                                one 302 to the instance's AWS-form start URL (ssoidc.web.start)
 
 ``create_app``'s lifespan builds the node's services (``ssoidc.compose.build_services``) and only then the routes
 (``build_app``), so no route sees a half-built node.
@@ -44,6 +45,7 @@ from ssoidc.demo import demo_discovery
 from ssoidc.oauth import pkce
 from ssoidc.settings import Settings, settings_from_env
 from ssoidc.web.signin import SignInPages
+from ssoidc.web.start import StartPage
 
 log = logging.getLogger("ssoidc.web")
 
@@ -166,6 +168,7 @@ def build_app(services: Services) -> ASGIApp:
     pages = SignInPages(services)
     routes = [
         *pages.routes(),
+        *StartPage(services.snapshot).routes(),
         Route("/token", token_get, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
