@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
+import ssl
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,6 +57,10 @@ class DevCert:
     @property
     def key(self) -> Path:
         return self.directory / "key.pem"
+
+    def context(self) -> ssl.SSLContext:
+        """A client TLS context that trusts ``ca.pem`` only (as ``AWS_CA_BUNDLE`` makes the AWS CLI do)."""
+        return ssl.create_default_context(cafile=str(self.ca))
 
 
 def _name(common_name: str) -> x509.Name:

@@ -10,6 +10,7 @@ import os
 import secrets
 import socket
 import sqlite3
+import ssl
 import subprocess
 import sys
 import time
@@ -23,6 +24,7 @@ import pytest
 import yaml
 
 from ssoidc.base64url import b64u
+from ssoidc.devcert import DevCert
 from ssoidc.model import ConfigSnapshot, Configuration
 from ssoidc.oauth.authorize import CodeIssuer
 from ssoidc.oauth.keys import Signer
@@ -231,7 +233,13 @@ def spawn_server(
 
 
 def wait_healthy(
-    proc: subprocess.Popen[bytes], url: str, log_path: Path, *, timeout: float = 30.0, name: str = "server"
+    proc: subprocess.Popen[bytes],
+    url: str,
+    log_path: Path,
+    *,
+    timeout: float = 30.0,
+    name: str = "server",
+    verify: ssl.SSLContext | bool = True,
 ) -> None:
     """Poll ``url``/healthz until it answers 200; raise (with the tail of its log) if ``proc`` exits first or
     ``timeout`` seconds pass. The caller decides what to do with a process that never became healthy."""
@@ -244,7 +252,7 @@ def wait_healthy(
         if proc.poll() is not None:
             raise RuntimeError(f"{name} exited: {log_tail()}")
         try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+            if httpx.get(f"{url}/healthz", timeout=1, verify=verify).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
@@ -253,11 +261,24 @@ def wait_healthy(
 
 
 def start_server(
-    tmp: Path, *, workers: int = 1, extra_env: dict[str, str] | None = None, database_url: str = ""
+    tmp: Path,
+    *,
+    workers: int = 1,
+    extra_env: dict[str, str] | None = None,
+    database_url: str = "",
+    tls: DevCert | None = None,
 ) -> LiveServer:
-    """``ssoidc serve`` on a free port with the e2e configuration; ``database_url``: store in PostgreSQL."""
+    """``ssoidc serve`` on a free port with the e2e configuration; ``database_url``: store in PostgreSQL;
+    ``tls``: serve HTTPS with that certificate (``ssoidc dev-cert``'s files) on ``https://localhost:<port>``."""
     port = free_port()
-    url = f"http://127.0.0.1:{port}"
+    url = f"https://localhost:{port}" if tls is not None else f"http://127.0.0.1:{port}"
+    if tls is not None:
+        extra_env = {
+            "SSOIDC_TLS_CERTFILE": str(tls.cert),
+            "SSOIDC_TLS_KEYFILE": str(tls.key),
+            "SSOIDC_PUBLIC_URL": url,
+            **(extra_env or {}),
+        }
     data_dir = tmp / "data"
     data_dir.mkdir(parents=True, exist_ok=True)
     config_path = tmp / "config.yaml"
@@ -282,7 +303,7 @@ def start_server(
         database_url=database_url,
     )
     try:
-        wait_healthy(proc, url, log_path)
+        wait_healthy(proc, url, log_path, verify=tls.context() if tls is not None else True)
         server = LiveServer(url, port, data_dir, master, env, proc, database_url=database_url)
         server.load()
     except BaseException:  # never leave a server running that no test will stop
