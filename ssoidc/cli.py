@@ -151,6 +151,8 @@ def serve(
         http="httptools",
         timeout_graceful_shutdown=10,
         server_header=False,
+        proxy_headers=bool(settings.forwarded_allow_ips),
+        forwarded_allow_ips=settings.forwarded_allow_ips or None,
     )
 
 

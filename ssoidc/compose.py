@@ -35,6 +35,7 @@ from ssoidc.oauth.request import Caller, TokenRequest, TokenResult
 from ssoidc.oauth.service import TokenService
 from ssoidc.oauth.signin import SignInService, SignInSettings
 from ssoidc.oauth.tokens import TokenMinter
+from ssoidc.ratelimit import Limits, Rate, RequestLimits
 from ssoidc.settings import Settings
 from ssoidc.snapshot import SnapshotCache
 from ssoidc.storage.base import Store
@@ -138,7 +139,10 @@ async def _build(
         base_url=settings.base_url,
         access_ttl=settings.access_token_ttl,
     )
-    token_service = TokenService(build_grants(settings, issuer=issuer, minter=minter, store=store, jwks=jwks))
+    limits = request_limits(settings)
+    token_service = TokenService(
+        build_grants(settings, issuer=issuer, minter=minter, store=store, jwks=jwks), limits=limits
+    )
     signin = SignInService(
         store,
         SignInSettings(
@@ -158,7 +162,7 @@ async def _build(
     async def create_token(req: TokenRequest, caller: Caller) -> TokenResult:
         return await token_service.create_token_with_iam(req, caller, snapshot.current, clock.now())
 
-    aws = build_skeleton(settings, store, snapshot, clock, create_token, master_key)
+    aws = build_skeleton(settings, store, snapshot, clock, create_token, master_key, limits)
     await snapshot.refresh()
     return Services(
         settings=settings,
@@ -188,6 +192,7 @@ def build_skeleton(
     clock: Clock,
     create_token: oidc.TokenCall,
     master_key: bytes,
+    limits: RequestLimits | None = None,
 ) -> Skeleton:
     """Every AWS service this node answers, one row each; operations without a handler answer
     NotImplementedException (the access portal ``sso`` and STS have none yet)."""
@@ -227,6 +232,19 @@ def build_skeleton(
         max_skew_seconds=settings.sigv4_max_skew,
         now=clock.now,
         refresh=snapshot.refresh,
+        limits=limits or request_limits(settings),
+    )
+
+
+def request_limits(settings: Settings) -> RequestLimits:
+    """This worker's request rate limits (``SSOIDC_RATE_LIMIT_*``; one set per process, docs/deployment.md)."""
+    return RequestLimits(
+        Limits(
+            address=Rate(settings.rate_limit_address, settings.rate_limit_address_burst),
+            principal=Rate(settings.rate_limit_principal, settings.rate_limit_principal_burst),
+            application=Rate(settings.rate_limit_application, settings.rate_limit_application_burst),
+            max_keys=settings.rate_limit_max_keys,
+        )
     )
 
 
@@ -249,5 +267,6 @@ def build_grants(
             session_ttl=settings.session_ttl,
             assertion_leeway=float(settings.assertion_leeway),
             refresh_grace_seconds=settings.refresh_grace_seconds,
+            max_refresh_families=settings.max_refresh_families,
         )
     )
