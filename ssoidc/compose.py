@@ -138,6 +138,7 @@ async def _build(
         store=store,
         base_url=settings.base_url,
         access_ttl=settings.access_token_ttl,
+        family_cap=settings.max_refresh_families,
     )
     limits = request_limits(settings)
     token_service = TokenService(
@@ -267,6 +268,5 @@ def build_grants(
             session_ttl=settings.session_ttl,
             assertion_leeway=float(settings.assertion_leeway),
             refresh_grace_seconds=settings.refresh_grace_seconds,
-            max_refresh_families=settings.max_refresh_families,
         )
     )
