@@ -58,7 +58,7 @@ def test_without_a_cap_or_without_a_new_family_nothing_is_counted(backend: Backe
     for tokens in uncapped:
         run(s.issue(tokens, jti=jti()))  # family_cap=0: no cap
     continued = []
-    for i in range(4):  # token exchange / rotation: a refresh token with a parent continues a family
+    for _ in range(4):  # token exchange / rotation: a refresh token with a parent continues a family
         child = dataclasses.replace(token("refresh", family="f0"), parent_hash=secrets.token_bytes(32))
         continued.append([child])
         run(s.issue([child], family_cap=1))
