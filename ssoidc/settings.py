@@ -383,7 +383,7 @@ class Settings:
         codec=INT,
         doc="live refresh-token families (sessions started by a JWT-bearer assertion or an authorization code)"
         " one user may hold per application, across all nodes; a new one past the cap revokes the oldest"
-        " ([behaviour.md](behaviour.md)); 0 = no cap",
+        " ([deployment.md](deployment.md#refresh-token-families)); 0 = no cap",
         minimum=0,
     )
     default_scopes: tuple[str, ...] = field(default=DEFAULT_SCOPES)
