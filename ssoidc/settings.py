@@ -61,6 +61,7 @@ def _parse_float(name: str, raw: str) -> float:
 
 
 def _write_float(value: float) -> str:
+    value = float(value)  # an int is a float to the type checker (``Settings(rate_limit_principal=20)``)
     return str(int(value)) if value.is_integer() else repr(value)
 
 

@@ -49,7 +49,6 @@ OIDC_ERRORS: dict[type[e.SsoidcError], str] = {
     e.InvalidScope: "InvalidScopeException",
     e.AccessDenied: "AccessDeniedException",
     e.ExpiredToken: "ExpiredTokenException",
-    e.Throttled: "SlowDownException",
 }
 
 #: Request-authentication failures, answered by the front end (not modelled for sso-oidc).
@@ -104,7 +103,11 @@ UNMODELLED: dict[type[e.SsoidcError], tuple[str, int]] = {
 
 #: rest-json services: the domain table and the error namespace of each.
 REST_JSON_ERRORS: dict[str, dict[type[e.SsoidcError], str]] = {
-    OIDC_SERVICE: {**OIDC_ERRORS, e.InvalidInput: "InvalidRequestException"},
+    OIDC_SERVICE: {
+        **OIDC_ERRORS,
+        e.InvalidInput: "InvalidRequestException",
+        e.Throttled: "SlowDownException",
+    },
     "sso": {e.InvalidInput: "InvalidRequestException", e.Throttled: "TooManyRequestsException"},
 }
 #: AWS Query services (STS): domain error -> (code, status), as the STS model names them.

@@ -41,6 +41,15 @@ NON_DEFAULT = Settings(
     jwks_ttl=600,
     jwks_min_refetch_interval=10,
     sigv4_max_skew=60,
+    forwarded_allow_ips="10.0.0.1,10.0.0.2",
+    rate_limit_address=50.5,
+    rate_limit_address_burst=100,
+    rate_limit_principal=20,
+    rate_limit_principal_burst=40,
+    rate_limit_application=0,
+    rate_limit_application_burst=2,
+    rate_limit_max_keys=1000,
+    max_refresh_families=0,
 )
 
 
