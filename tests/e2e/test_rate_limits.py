@@ -187,3 +187,29 @@ def test_a_new_session_past_the_family_cap_revokes_the_oldest(server: LiveServer
             clientId=server.apps["web"], grantType="refresh_token", refreshToken=token
         )
         assert resp["refreshToken"].startswith("aor")
+
+
+@pytest.mark.parametrize("trusted", [False, True], ids=["peer-address", "behind-a-proxy"])
+def test_the_address_limit_keys_on_the_peer_unless_a_proxy_is_trusted(
+    tmp_path_factory: pytest.TempPathFactory, trusted: bool
+) -> None:
+    """Unsigned requests count against the client address; ``X-Forwarded-For`` picks the address only when
+    ``SSOIDC_FORWARDED_ALLOW_IPS`` names the peer (here 127.0.0.1), so a client cannot rotate it to escape."""
+    env = {"SSOIDC_RATE_LIMIT_ADDRESS": "0.001", "SSOIDC_RATE_LIMIT_ADDRESS_BURST": "3"}
+    if trusted:
+        env["SSOIDC_FORWARDED_ALLOW_IPS"] = "127.0.0.1"
+    with running_server(tmp_path_factory.mktemp("address"), extra_env=env) as live:
+        body = json.dumps({"clientId": "x", "grantType": JWT_BEARER, "assertion": "x"}).encode()
+
+        def unsigned(n: int) -> httpx.Response:
+            headers = {"content-type": "application/json", "x-forwarded-for": f"203.0.113.{n}"}
+            return httpx.post(f"{live.url}/token?aws_iam=t", content=body, headers=headers, timeout=10)
+
+        answers = [unsigned(n) for n in range(5)]
+        codes = [r.headers["x-amzn-errortype"].split(":")[0] for r in answers]
+        if trusted:  # each forwarded address has its own bucket
+            assert codes == ["MissingAuthenticationTokenException"] * 5, codes
+        else:  # one peer, one bucket, whatever the header says
+            assert codes == ["MissingAuthenticationTokenException"] * 3 + ["SlowDownException"] * 2, codes
+            assert answers[3].status_code == 400 and int(answers[3].headers["retry-after"]) > 900
+            assert live.count("tokens") == 0
