@@ -374,7 +374,7 @@ class TokenStore(Protocol):
         Raises ``JtiReplay`` (and writes nothing) if the jti was already used. ``family_cap`` > 0: if ``tokens``
         start a refresh-token family (a refresh token without a parent), at most ``family_cap`` families started
         this way stay live for its user and application: the one started ``family_cap`` families earlier is
-        revoked in the same transaction (the oldest; migration 0009), however many nodes start families at once.
+        revoked in the same transaction (the oldest; migration 0011), however many nodes start families at once.
         """
         ...
 

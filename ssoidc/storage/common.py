@@ -116,7 +116,7 @@ FAMILY_START_SQL = (
     "INSERT INTO family_starts (user_id, application_arn, started) VALUES (?, ?, 1)"
     " ON CONFLICT (user_id, application_arn) DO UPDATE SET started = family_starts.started + 1 RETURNING started"
 )
-"""Count one more family started by (user_id, application_arn); RETURNs the count (migration 0009)."""
+"""Count one more family started by (user_id, application_arn); RETURNs the count (migration 0011)."""
 FAMILY_SLOT_SQL = (
     "INSERT INTO family_slots (user_id, application_arn, slot, family_id, expires_at) VALUES (?, ?, ?, ?, ?)"
     " ON CONFLICT (user_id, application_arn, slot) DO UPDATE SET prev_family_id = family_slots.family_id,"

@@ -162,7 +162,7 @@ class MemoryData:
     revoked_families: dict[str, tuple[float, float]] = field(default_factory=dict)
     """``family_id -> (revoked_at, expires_at)``."""
     family_starts: dict[tuple[str, str], int] = field(default_factory=dict)
-    """``(user_id, application_arn) -> families started`` (migration 0009)."""
+    """``(user_id, application_arn) -> families started`` (migration 0011)."""
     family_slots: dict[tuple[str, str, int], tuple[str, float]] = field(default_factory=dict)
     """``(user_id, application_arn, slot) -> (family_id, session end)``: the ring of the last ``cap`` families."""
     passwords: dict[str, tuple[str, float]] = field(default_factory=dict)

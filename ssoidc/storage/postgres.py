@@ -141,7 +141,7 @@ _SQL_ISSUE_JTI = (
 
 
 def _family_cap(gate: str | None, first: int) -> str:
-    """CTEs that apply the refresh-family cap (migration 0009) in the statement that stores a new family, when
+    """CTEs that apply the refresh-family cap (migration 0011) in the statement that stores a new family, when
     ``gate`` (a CTE of that statement) has a row: parameters ``$first..$first+5`` are user id, application ARN, cap,
     family id, session end and now.
 
@@ -208,7 +208,7 @@ _SQL_PENDING_CHANGES = (
     " INSERT INTO config_changes (version, n, kind, key)"
     " SELECT 0, nextval('config_change_seq'), k, x FROM unnest($1::text[], $2::text[]) AS c(k, x), gate"
 )
-"""A directory write's change-feed rows, versioned at commit (migration 0009), after the write gate (shared)."""
+"""A directory write's change-feed rows, versioned at commit (migration 0011), after the write gate (shared)."""
 _SQL_RECORD_FAILURE = (
     "INSERT INTO login_attempts AS la (attempt_key, failures, first_failure_at, locked_until)"
     " VALUES ($1, 1, $2::float8, CASE WHEN 1 >= $3::int THEN $2::float8 + $4::float8 END)"

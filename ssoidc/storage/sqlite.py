@@ -1034,7 +1034,7 @@ class SqliteStore:
         await self._submit(op)
 
     def _cap_families(self, db: sqlite3.Connection, started: TokenRecord, cap: int) -> None:
-        """The new family ``started`` takes its ring slot; the family it evicts is revoked (migration 0009).
+        """The new family ``started`` takes its ring slot; the family it evicts is revoked (migration 0011).
         Runs in the caller's savepoint, so all of it or nothing is written; SQLite has one writer at a time."""
         user, app = started.user_id, started.application_arn
         (count,) = db.execute(FAMILY_START_SQL, (user, app)).fetchone()

@@ -1,5 +1,5 @@
 """The refresh-family cap of the storage contract (``TokenStore.issue`` / ``CodeStore.redeem_code`` with
-``family_cap``; migration 0009), on SQLite, PostgreSQL and memory: at most ``cap`` families started by a
+``family_cap``; migration 0011), on SQLite, PostgreSQL and memory: at most ``cap`` families started by a
 JWT-bearer assertion or an authorization code stay live per (user, application); a new one revokes the oldest in
 the same transaction; a refused write moves nothing; five nodes starting families at once leave exactly ``cap``."""
 

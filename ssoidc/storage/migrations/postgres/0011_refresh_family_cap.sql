@@ -1,4 +1,4 @@
--- Version 9: the cap on live refresh-token families per user and application (SSOIDC_MAX_REFRESH_FAMILIES).
+-- Version 11: the cap on live refresh-token families per user and application (SSOIDC_MAX_REFRESH_FAMILIES).
 -- family_starts counts the families each (user, application) has started; its row is what two concurrent starts
 -- of the same pair queue on. family_slots is a ring of the last `cap` of them: the n-th family started takes
 -- slot (n - 1) mod cap and revokes the family that held it, the one started `cap` families earlier (the oldest).
