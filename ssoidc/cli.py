@@ -154,6 +154,8 @@ def serve(
         timeout_keep_alive=settings.http_keep_alive_timeout,
         timeout_graceful_shutdown=10,
         server_header=False,
+        proxy_headers=bool(settings.forwarded_allow_ips),
+        forwarded_allow_ips=settings.forwarded_allow_ips or None,
     )
 
 

@@ -35,6 +35,7 @@ from ssoidc.oauth.request import Caller, TokenRequest, TokenResult
 from ssoidc.oauth.service import TokenService
 from ssoidc.oauth.signin import SignInService, SignInSettings
 from ssoidc.oauth.tokens import TokenMinter
+from ssoidc.ratelimit import Limits, Rate, RequestLimits
 from ssoidc.settings import Settings
 from ssoidc.snapshot import SnapshotCache
 from ssoidc.storage.base import Store
@@ -137,8 +138,12 @@ async def _build(
         store=store,
         base_url=settings.base_url,
         access_ttl=settings.access_token_ttl,
+        family_cap=settings.max_refresh_families,
     )
-    token_service = TokenService(build_grants(settings, issuer=issuer, minter=minter, store=store, jwks=jwks))
+    limits = request_limits(settings)
+    token_service = TokenService(
+        build_grants(settings, issuer=issuer, minter=minter, store=store, jwks=jwks), limits=limits
+    )
     signin = SignInService(
         store,
         SignInSettings(
@@ -158,7 +163,7 @@ async def _build(
     async def create_token(req: TokenRequest, caller: Caller) -> TokenResult:
         return await token_service.create_token_with_iam(req, caller, snapshot.current, clock.now())
 
-    aws = build_skeleton(settings, store, snapshot, clock, create_token, master_key)
+    aws = build_skeleton(settings, store, snapshot, clock, create_token, master_key, limits)
     await snapshot.refresh()
     return Services(
         settings=settings,
@@ -188,6 +193,7 @@ def build_skeleton(
     clock: Clock,
     create_token: oidc.TokenCall,
     master_key: bytes,
+    limits: RequestLimits | None = None,
 ) -> Skeleton:
     """Every AWS service this node answers, one row each; operations without a handler answer
     NotImplementedException (the access portal ``sso`` and STS have none yet)."""
@@ -228,6 +234,19 @@ def build_skeleton(
         now=clock.now,
         refresh=snapshot.refresh,
         allowed_hosts=settings.signed_hosts,
+        limits=limits or request_limits(settings),
+    )
+
+
+def request_limits(settings: Settings) -> RequestLimits:
+    """This worker's request rate limits (``SSOIDC_RATE_LIMIT_*``; one set per process, docs/deployment.md)."""
+    return RequestLimits(
+        Limits(
+            address=Rate(settings.rate_limit_address, settings.rate_limit_address_burst),
+            principal=Rate(settings.rate_limit_principal, settings.rate_limit_principal_burst),
+            application=Rate(settings.rate_limit_application, settings.rate_limit_application_burst),
+            max_keys=settings.rate_limit_max_keys,
+        )
     )
 
 

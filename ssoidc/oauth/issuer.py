@@ -65,8 +65,18 @@ class PendingTokens:
 
 class TokenIssuer:
     def __init__(
-        self, *, minter: TokenMinter, signer: Signer, store: TokenStore, base_url: str, access_ttl: int
+        self,
+        *,
+        minter: TokenMinter,
+        signer: Signer,
+        store: TokenStore,
+        base_url: str,
+        access_ttl: int,
+        family_cap: int = 0,
     ) -> None:
+        """``family_cap``: live refresh-token families one user may hold per application (0: no cap), applied by
+        the store when a token set starts a family (``TokenStore.issue``; SSOIDC_MAX_REFRESH_FAMILIES)."""
+        self.family_cap = family_cap
         self._minter = minter
         self._signer = signer
         self._store = store
@@ -81,7 +91,7 @@ class TokenIssuer:
     ) -> TokenResult:
         """Store the token set (with the ``jti``, if given) in one transaction, then sign it."""
         pending = self.prepare(spec, directory)
-        await self._store.issue(pending.records, jti=jti)
+        await self._store.issue(pending.records, jti=jti, family_cap=self.family_cap)
         return pending.finish()
 
     def build(self, spec: IssueSpec, directory: ConfigSnapshot) -> tuple[TokenResult, list[TokenRecord]]:

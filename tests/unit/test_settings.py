@@ -48,6 +48,15 @@ NON_DEFAULT = Settings(
     http_max_header_bytes=8192,
     http_max_headers=50,
     http_max_connections=64,
+    forwarded_allow_ips="10.0.0.1,10.0.0.2",
+    rate_limit_address=50.5,
+    rate_limit_address_burst=100,
+    rate_limit_principal=20,
+    rate_limit_principal_burst=40,
+    rate_limit_application=0,
+    rate_limit_application_burst=2,
+    rate_limit_max_keys=1000,
+    max_refresh_families=0,
 )
 
 
