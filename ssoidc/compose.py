@@ -202,7 +202,13 @@ def build_skeleton(
         AwsService("sso", object()),
         AwsService(
             sso_admin.SERVICE,
-            sso_admin.SsoAdminApi(editor, store, account_id=settings.account_id, region=settings.region),
+            sso_admin.SsoAdminApi(
+                editor,
+                store,
+                account_id=settings.account_id,
+                region=settings.region,
+                base_url=settings.base_url,
+            ),
             authorize=authorize,
         ),
         AwsService(
@@ -240,6 +246,8 @@ def build_grants(
             default_scopes=settings.default_scopes,
             session_ttl=settings.session_ttl,
             assertion_leeway=float(settings.assertion_leeway),
+            assertion_max_lifetime=float(settings.assertion_max_lifetime),
+            assertion_max_age=float(settings.assertion_max_age),
             refresh_grace_seconds=settings.refresh_grace_seconds,
         )
     )

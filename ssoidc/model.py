@@ -51,6 +51,9 @@ class TrustedTokenIssuer:
     identity_store_attribute_path: str
     allowed_algorithms: tuple[str, ...] = ("RS256",)
     tags: Mapping[str, str] = field(default_factory=dict)
+    accept_unverified_email: bool = False
+    """ssoidc extension (the file's ``AcceptUnverifiedEmail``; no sso-admin member): when false, an assertion
+    mapped to a user by e-mail must say ``email_verified: true`` (the JWT-bearer grant)."""
 
 
 @dataclass(frozen=True, slots=True)

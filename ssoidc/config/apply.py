@@ -32,7 +32,8 @@ from ssoidc.config.schema import (
     ConfigFile,
     TagSpec,
 )
-from ssoidc.errors import AdminError, ConfigError
+from ssoidc.admin.issuers import check_not_own
+from ssoidc.errors import AdminError, ConfigError, ValidationFailed
 from ssoidc.iam.policy import Policy, PolicyError
 from ssoidc.ids import (
     new_application_arn,
@@ -172,6 +173,7 @@ def resolve(
             replace(
                 issuer,
                 allowed_algorithms=tuple(t.AllowedAlgorithms),
+                accept_unverified_email=t.AcceptUnverifiedEmail,
                 tags=_tags(t.Tags, f"TrustedTokenIssuers[{ti}]", problems),
             )
         )
@@ -305,8 +307,13 @@ def resolve(
     )
 
 
-async def apply_to_store(store: ConfigStore, spec: ConfigFile, account_id: str, now: float) -> Configuration:
+async def apply_to_store(
+    store: ConfigStore, spec: ConfigFile, account_id: str, now: float, *, base_url: str = ""
+) -> Configuration:
     """Make ``spec`` the live configuration: the file front door of ``ssoidc apply`` and ``serve --config``.
+
+    ``base_url`` is the server's public base URL: a trusted token issuer naming one of its own idToken issuers
+    (``<base url>/<instance id>``, any spelling) is refused, as sso-admin CreateTrustedTokenIssuer refuses it.
 
     Same invariants (``ssoidc.admin.rules``) and cascades as the admin API, in one compare-and-swap write: users
     and applications the file no longer lists are deleted and their tokens revoked, exactly as identitystore
@@ -315,6 +322,12 @@ async def apply_to_store(store: ConfigStore, spec: ConfigFile, account_id: str, 
     for _ in range(25):
         current, version = await store.load_configuration()
         config = resolve(spec, current, account_id, now=now)
+        for i, t in enumerate(config.trusted_token_issuers):
+            where = f"TrustedTokenIssuers[{i}].TrustedTokenIssuerConfiguration.OidcJwtConfiguration.IssuerUrl"
+            try:
+                check_not_own(t.issuer_url, base_url, config, where)
+            except ValidationFailed as exc:
+                raise ConfigError(f"invalid configuration: {exc.field}: {exc.message}") from None
         if config == current:
             return config
         try:

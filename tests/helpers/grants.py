@@ -141,6 +141,7 @@ class World:
             "sub": who,
             "aud": AUDIENCE,
             "email": who,
+            "email_verified": True,
             "iat": t,
             "nbf": t,
             "exp": t + 300,
