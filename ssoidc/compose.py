@@ -23,6 +23,7 @@ from ssoidc.bootstrap import ID_TOKEN_PURPOSE, bootstrap, demo_issuer_jwks
 from ssoidc.clock import Clock, SystemClock
 from ssoidc.crypto import load_or_create_master_key
 from ssoidc.maintenance import Purger, Readiness
+from ssoidc.model import Configuration
 from ssoidc.oauth.authorize import CodeIssuer
 from ssoidc.oauth.grants.base import GrantDeps, ServedGrant
 from ssoidc.oauth.grants.registry import GRANTS
@@ -34,7 +35,7 @@ from ssoidc.oauth.service import TokenService
 from ssoidc.oauth.signin import SignInService, SignInSettings
 from ssoidc.oauth.tokens import TokenMinter
 from ssoidc.settings import Settings
-from ssoidc.snapshot import SnapshotCache
+from ssoidc.snapshot import SnapshotCache, issuer_changes
 from ssoidc.storage.base import Store
 from ssoidc.storage.sqlite import SqliteStore
 
@@ -124,8 +125,16 @@ async def _build(
         ),
         clock=clock,
     )
+
+    def forget_keys(old: Configuration, new: Configuration) -> None:
+        for url in issuer_changes(old, new):  # an issuer updated or deleted, through any node
+            jwks.forget(url)
+
     snapshot = SnapshotCache(
-        store, account_id=settings.account_id, directory_cache_size=settings.directory_cache_size
+        store,
+        account_id=settings.account_id,
+        directory_cache_size=settings.directory_cache_size,
+        on_catalogue=forget_keys,
     )
     issuer = TokenIssuer(
         minter=minter,

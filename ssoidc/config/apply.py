@@ -18,6 +18,7 @@ from typing import Any, cast
 import yaml
 from pydantic import ValidationError
 
+from ssoidc.admin.issuers import check_not_own
 from ssoidc.admin.rules import check as check_rules
 from ssoidc.aws.mapping import (
     access_scope_from_shape,
@@ -32,7 +33,6 @@ from ssoidc.config.schema import (
     ConfigFile,
     TagSpec,
 )
-from ssoidc.admin.issuers import check_not_own
 from ssoidc.errors import AdminError, ConfigError, ValidationFailed
 from ssoidc.iam.policy import Policy, PolicyError
 from ssoidc.ids import (

@@ -32,7 +32,6 @@ from ssoidc.oauth.request import TokenResult
 from ssoidc.oauth.tokens import RefreshClaims, TokenMinter
 from ssoidc.storage.base import TokenRecord, TokenStore
 
-
 _INSTANCE_ID = re.compile(r"(sso)?ins-[a-z0-9.-]{16}")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
