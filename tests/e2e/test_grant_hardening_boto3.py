@@ -148,10 +148,11 @@ def test_an_exchanged_session_ends_when_its_source_stops_authorizing_the_target(
         Name=f"target-{made.app_arn[-8:]}",
     )["ApplicationArn"]
     try:
-        for grant_type, grant in (
-            (TOKEN_EXCHANGE, {"TokenExchange": {}}),
-            ("refresh_token", {"RefreshToken": {}}),
-        ):
+        grants: dict[str, dict[str, Any]] = {
+            TOKEN_EXCHANGE: {"TokenExchange": {}},
+            "refresh_token": {"RefreshToken": {}},
+        }
+        for grant_type, grant in grants.items():
             sso.put_application_grant(ApplicationArn=target, GrantType=grant_type, Grant=grant)
         sso.put_application_authentication_method(
             ApplicationArn=target,
