@@ -355,3 +355,50 @@ def test_a_jwt_bearer_family_records_its_issuer(server: LiveServer) -> None:
     assert record is not None
     act = record.context.get("act")
     assert isinstance(act, dict) and ":trustedTokenIssuer/" in act["sub"]
+
+
+def test_our_own_tokens_are_never_assertions(server: LiveServer, oidc: Any) -> None:
+    """RFC 8725 section 3.11 (no token-type confusion): an idToken or access token ssoidc issued is refused."""
+    issued = oidc.create_token_with_iam(
+        clientId=server.apps["main"], grantType=JWT_BEARER, assertion=server.assertion()
+    )
+    for own in (issued["idToken"], issued["accessToken"]):
+        before = state(server)
+        status, code, message = failure(
+            lambda own=own: oidc.create_token_with_iam(
+                clientId=server.apps["main"], grantType=JWT_BEARER, assertion=own
+            )
+        )
+        assert (status, code) == (400, INVALID_GRANT)
+        assert state(server) == before
+    assert (
+        "own idToken issuer"
+        in failure(
+            lambda: oidc.create_token_with_iam(
+                clientId=server.apps["main"], grantType=JWT_BEARER, assertion=issued["idToken"]
+            )
+        )[2]
+    )
+
+
+def test_keys_named_in_the_header_are_never_fetched(server: LiveServer, oidc: Any, idp: LocalIssuer) -> None:
+    """RFC 8725 section 3.10 / RFC 7515 4.1.2, 4.1.5: ``jku``/``x5u`` are ignored; the key comes only from the
+    trusted token issuer's own JWKS."""
+    import jwt
+
+    claims = demo_claims(server)
+    forged = jwt.encode(
+        claims,
+        idp.key,  # the attacker's key, published at the URLs the header names
+        algorithm="RS256",
+        headers={"kid": "k1", "jku": f"{idp.url}/jwks", "x5u": f"{idp.url}/jwks"},
+    )
+    before = state(server)
+    status, code, _ = failure(
+        lambda: oidc.create_token_with_iam(
+            clientId=server.apps["main"], grantType=JWT_BEARER, assertion=forged
+        )
+    )
+    assert (status, code) == (400, INVALID_GRANT)
+    assert state(server) == before
+    assert idp.fetches == 0
