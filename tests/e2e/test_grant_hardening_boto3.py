@@ -364,7 +364,7 @@ def test_our_own_tokens_are_never_assertions(server: LiveServer, oidc: Any) -> N
     )
     for own in (issued["idToken"], issued["accessToken"]):
         before = state(server)
-        status, code, message = failure(
+        status, code, _ = failure(
             lambda own=own: oidc.create_token_with_iam(
                 clientId=server.apps["main"], grantType=JWT_BEARER, assertion=own
             )
