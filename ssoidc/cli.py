@@ -16,6 +16,7 @@ from typing import Annotated, Any, NoReturn, TypeVar
 import typer
 
 from ssoidc.clock import SystemClock
+from ssoidc.datadir import create_private
 from ssoidc.errors import ConfigError
 from ssoidc.settings import OPTIONS, Settings, export_env, flag_help, settings_from_env
 from ssoidc.storage.base import StorageError, Store
@@ -193,6 +194,7 @@ def _aws_cli_config(data_dir: Path, region: str) -> Path:
     text = f"[profile ssoidc]\nregion = {region}\ncli_follow_urlparam = false\n"
     with contextlib.suppress(OSError):
         if not path.exists() or path.read_text() != text:
+            create_private(path)
             path.write_text(text)
     return path
 

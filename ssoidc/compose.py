@@ -16,12 +16,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from ssoidc.admin.editor import ConfigEditor
+from ssoidc.admin.paging import PageTokens
 from ssoidc.aws import identitystore, oidc, sso_admin
 from ssoidc.aws.admin_auth import AdminAuthorizer
 from ssoidc.aws.skeleton import AwsService, Skeleton
 from ssoidc.bootstrap import ID_TOKEN_PURPOSE, bootstrap, demo_issuer_jwks
 from ssoidc.clock import Clock, SystemClock
 from ssoidc.crypto import load_or_create_master_key
+from ssoidc.datadir import secure_data_dir
 from ssoidc.maintenance import Purger, Readiness
 from ssoidc.model import Configuration
 from ssoidc.oauth.authorize import CodeIssuer
@@ -41,7 +43,9 @@ from ssoidc.storage.sqlite import SqliteStore
 
 
 def open_store(settings: Settings) -> tuple[Store, bytes]:
-    """The store ``settings`` name: PostgreSQL if ``database_url`` is set (connects on first use), else SQLite."""
+    """The store ``settings`` name: PostgreSQL if ``database_url`` is set (connects on first use), else SQLite.
+    The data directory is made private first (``ssoidc.datadir``)."""
+    secure_data_dir(settings.data_dir)
     master = load_or_create_master_key(settings.data_dir)
     if settings.database_url:
         from ssoidc.storage.postgres import PostgresStore
@@ -163,7 +167,7 @@ async def _build(
     async def create_token(req: TokenRequest, caller: Caller) -> TokenResult:
         return await token_service.create_token_with_iam(req, caller, snapshot.current, clock.now())
 
-    aws = build_skeleton(settings, store, snapshot, clock, create_token)
+    aws = build_skeleton(settings, store, snapshot, clock, create_token, master_key)
     await snapshot.refresh()
     return Services(
         settings=settings,
@@ -192,6 +196,7 @@ def build_skeleton(
     snapshot: SnapshotCache,
     clock: Clock,
     create_token: oidc.TokenCall,
+    master_key: bytes,
 ) -> Skeleton:
     """Every AWS service this node answers, one row each; operations without a handler answer
     NotImplementedException (the access portal ``sso`` and STS have none yet)."""
@@ -201,6 +206,7 @@ def build_skeleton(
         identity_policy_of=snapshot.identity_policy_of,
         config_version=lambda: snapshot.version,
     )
+    pages = PageTokens(master_key)
     services = [
         AwsService(
             oidc.SERVICE,
@@ -214,6 +220,7 @@ def build_skeleton(
             sso_admin.SsoAdminApi(
                 editor,
                 store,
+                pages=pages,
                 account_id=settings.account_id,
                 region=settings.region,
                 base_url=settings.base_url,
@@ -222,7 +229,7 @@ def build_skeleton(
         ),
         AwsService(
             identitystore.SERVICE,
-            identitystore.IdentityStoreApi(snapshot.refresh, store),
+            identitystore.IdentityStoreApi(snapshot.refresh, store, pages=pages),
             authorize=authorize,
         ),
         AwsService("sts", object()),

@@ -42,7 +42,7 @@ def load_or_create_master_key(data_dir: Path) -> bytes:
             raise ConfigError(f"{MASTER_KEY_ENV}: must decode to 32 bytes, got {len(key)}")
         return key
     path = data_dir / "master.key"
-    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:

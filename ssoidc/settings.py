@@ -147,7 +147,7 @@ class Settings:
         Path(".data"),
         env="SSOIDC_DATA_DIR",
         codec=PATH,
-        doc="SQLite file, master key, bootstrap credential file",
+        doc="SQLite file, master key, bootstrap credential file; kept private (directory 0700, files 0600, tightened at start)",
         flag="--data-dir",
         flag_help="Data directory",
     )

@@ -37,7 +37,7 @@ from typing import Any, TypeVar
 from botocore.model import Shape, StructureShape
 
 from ssoidc.admin import directory as d
-from ssoidc.admin.paging import fetch_page, next_page
+from ssoidc.admin.paging import PageTokens, fetch_page, next_page
 from ssoidc.admin.rules import ENTERPRISE, ENTERPRISE_ATTRIBUTES, check_enterprise_value, check_extension
 from ssoidc.aws import mapping as m
 from ssoidc.aws.models import ShapeError, service_model, validate
@@ -254,9 +254,12 @@ def _one_filter(inp: ids.ListUsersRequest | ids.ListGroupsRequest, supported: st
 class IdentityStoreApi:
     """The identitystore handlers, bound to one node's snapshot (the instance) and store (the directory)."""
 
-    def __init__(self, snapshot: Callable[[], Awaitable[ConfigSnapshot]], store: DirectoryStore) -> None:
+    def __init__(
+        self, snapshot: Callable[[], Awaitable[ConfigSnapshot]], store: DirectoryStore, *, pages: PageTokens
+    ) -> None:
         self._snapshot = snapshot
         self._store = store
+        self._pages = pages
 
     async def _check_store(self, inp: Mapping[str, Any]) -> None:
         """The request's ``IdentityStoreId`` is the ACTIVE instance's identity store."""
@@ -308,7 +311,9 @@ class IdentityStoreApi:
             async def fetch(after: str, limit: int) -> list[User]:
                 return [u for u in named if u.user_id > after][:limit]
 
-        chunk, nxt = await fetch_page(fetch, lambda u: u.user_id, inp.get("NextToken"), inp.get("MaxResults"))
+        chunk, nxt = await fetch_page(
+            fetch, lambda u: u.user_id, self._pages.cursor(call.operation, inp), inp.get("MaxResults")
+        )
         return {"Users": [user_out(u, inp["IdentityStoreId"], extensions) for u in chunk], **next_page(nxt)}
 
     async def get_user_id(self, inp: ids.GetUserIdRequest, call: Call) -> ids.GetUserIdResponse:
@@ -370,7 +375,7 @@ class IdentityStoreApi:
                 return [g for g in named if g.group_id > after][:limit]
 
         chunk, nxt = await fetch_page(
-            fetch, lambda g: g.group_id, inp.get("NextToken"), inp.get("MaxResults")
+            fetch, lambda g: g.group_id, self._pages.cursor(call.operation, inp), inp.get("MaxResults")
         )
         return {"Groups": [m.group_to_shape(g, inp["IdentityStoreId"]) for g in chunk], **next_page(nxt)}
 
@@ -427,7 +432,7 @@ class IdentityStoreApi:
         async def fetch(after: str, limit: int) -> list[Membership]:
             return await self._store.list_memberships(group_id=group.group_id, after=after, limit=limit)
 
-        return await self._memberships_page(fetch, inp)
+        return await self._memberships_page(fetch, inp, call)
 
     async def list_group_memberships_for_member(
         self, inp: ids.ListGroupMembershipsForMemberRequest, call: Call
@@ -438,15 +443,16 @@ class IdentityStoreApi:
         async def fetch(after: str, limit: int) -> list[Membership]:
             return await self._store.list_memberships(user_id=user.user_id, after=after, limit=limit)
 
-        return await self._memberships_page(fetch, inp)
+        return await self._memberships_page(fetch, inp, call)
 
     async def _memberships_page(
         self,
         fetch: Callable[[str, int], Awaitable[list[Membership]]],
         inp: ids.ListGroupMembershipsRequest | ids.ListGroupMembershipsForMemberRequest,
+        call: Call,
     ) -> ids.ListGroupMembershipsResponse:
         chunk, nxt = await fetch_page(
-            fetch, lambda ms: ms.membership_id, inp.get("NextToken"), inp.get("MaxResults")
+            fetch, lambda ms: ms.membership_id, self._pages.cursor(call.operation, inp), inp.get("MaxResults")
         )
         return {
             "GroupMemberships": [{**m.membership_to_shape(ms, inp["IdentityStoreId"])} for ms in chunk],

@@ -35,7 +35,7 @@ from ssoidc.admin import applications as apps
 from ssoidc.admin import instance as inst
 from ssoidc.admin import issuers as tti
 from ssoidc.admin.editor import ClientToken, ConfigEditor, Edit, empty_answer
-from ssoidc.admin.paging import fetch_page, next_page, page
+from ssoidc.admin.paging import PageTokens, fetch_page, next_page, page
 from ssoidc.aws import mapping as m
 from ssoidc.aws.shapes import sso_admin as sa
 from ssoidc.aws.skeleton import Call
@@ -92,11 +92,19 @@ class SsoAdminApi:
     """The sso-admin handlers, bound to one node's editor."""
 
     def __init__(
-        self, editor: ConfigEditor, store: DirectoryStore, *, account_id: str, region: str, base_url: str = ""
+        self,
+        editor: ConfigEditor,
+        store: DirectoryStore,
+        *,
+        pages: PageTokens,
+        account_id: str,
+        region: str,
+        base_url: str = "",
     ) -> None:
         """``base_url``: this server's public base URL, whose idToken issuers are never trusted token issuers."""
         self.editor = editor
         self._store = store
+        self._pages = pages
         self.account_id = account_id
         self.region = region
         self.base_url = base_url
@@ -124,7 +132,9 @@ class SsoAdminApi:
     async def list_instances(self, inp: sa.ListInstancesRequest, call: Call) -> sa.ListInstancesResponse:
         config = await self._config()
         items = [config.instance] if config.instance.status == "ACTIVE" else []
-        chunk, nxt = page(items, lambda i: i.instance_arn, inp.get("NextToken"), inp.get("MaxResults"))
+        chunk, nxt = page(
+            items, lambda i: i.instance_arn, self._pages.cursor(call.operation, inp), inp.get("MaxResults")
+        )
         return {"Instances": [m.instance_to_shape(i) for i in chunk], **next_page(nxt)}
 
     async def describe_instance(
@@ -208,7 +218,9 @@ class SsoAdminApi:
             if (not provider or a.provider_arn == provider)
             and (not account or account == config.instance.owner_account_id)
         ]
-        chunk, nxt = page(items, lambda a: a.arn, inp.get("NextToken"), inp.get("MaxResults"), default=50)
+        chunk, nxt = page(
+            items, lambda a: a.arn, self._pages.cursor(call.operation, inp), inp.get("MaxResults"), default=50
+        )
         return {
             "Applications": [m.application_to_shape(a, config, self.region) for a in chunk],
             **next_page(nxt),
@@ -246,7 +258,7 @@ class SsoAdminApi:
         chunk, nxt = page(
             [CUSTOM_PROVIDER_OUT],
             lambda p: p["ApplicationProviderArn"],
-            inp.get("NextToken"),
+            self._pages.cursor(call.operation, inp),
             inp.get("MaxResults"),
         )
         return {"ApplicationProviders": chunk, **next_page(nxt)}
@@ -281,7 +293,9 @@ class SsoAdminApi:
         self, inp: sa.ListApplicationGrantsRequest, call: Call
     ) -> sa.ListApplicationGrantsResponse:
         app = apps.get_application(await self._config(), inp["ApplicationArn"])
-        chunk, nxt = page(list(app.grants.items()), lambda kv: kv[0], inp.get("NextToken"), None)
+        chunk, nxt = page(
+            list(app.grants.items()), lambda kv: kv[0], self._pages.cursor(call.operation, inp), None
+        )
         items: list[sa.GrantItem] = [
             {"GrantType": cast(sa.GrantType, k), "Grant": cast(sa.Grant, GRANTS.union_of(g))}
             for k, g in chunk
@@ -315,7 +329,7 @@ class SsoAdminApi:
     ) -> sa.ListApplicationAuthenticationMethodsResponse:
         app = apps.get_application(await self._config(), inp["ApplicationArn"])
         items = [] if app.actor_policy is None else [app.actor_policy]
-        chunk, nxt = page(items, lambda _: "IAM", inp.get("NextToken"), None)
+        chunk, nxt = page(items, lambda _: "IAM", self._pages.cursor(call.operation, inp), None)
         methods: list[sa.AuthenticationMethodItem] = [
             {"AuthenticationMethodType": "IAM", "AuthenticationMethod": m.authentication_method_to_shape(p)}
             for p in chunk
@@ -351,7 +365,11 @@ class SsoAdminApi:
     ) -> sa.ListApplicationAccessScopesResponse:
         app = apps.get_application(await self._config(), inp["ApplicationArn"])
         chunk, nxt = page(
-            app.access_scopes, lambda s: s.scope, inp.get("NextToken"), inp.get("MaxResults"), default=10
+            app.access_scopes,
+            lambda s: s.scope,
+            self._pages.cursor(call.operation, inp),
+            inp.get("MaxResults"),
+            default=10,
         )
         return {"Scopes": [m.access_scope_to_shape(s) for s in chunk], **next_page(nxt)}
 
@@ -419,7 +437,9 @@ class SsoAdminApi:
         self, inp: sa.ListTrustedTokenIssuersRequest, call: Call
     ) -> sa.ListTrustedTokenIssuersResponse:
         items = tti.list_issuers(await self._config(), inp["InstanceArn"])
-        chunk, nxt = page(items, lambda t: t.arn, inp.get("NextToken"), inp.get("MaxResults"))
+        chunk, nxt = page(
+            items, lambda t: t.arn, self._pages.cursor(call.operation, inp), inp.get("MaxResults")
+        )
         return {"TrustedTokenIssuers": [m.trusted_token_issuer_metadata(t) for t in chunk], **next_page(nxt)}
 
     # -- assignments ----------------------------------------------------------------------------------------------
@@ -457,7 +477,7 @@ class SsoAdminApi:
         chunk, nxt = await fetch_page(
             fetch,
             lambda a: f"{a.principal_type}/{a.principal_id}",
-            inp.get("NextToken"),
+            self._pages.cursor(call.operation, inp),
             inp.get("MaxResults"),
         )
         return {"ApplicationAssignments": [m.assignment_to_shape(a) for a in chunk], **next_page(nxt)}
@@ -479,7 +499,7 @@ class SsoAdminApi:
             )
 
         chunk, nxt = await fetch_page(
-            fetch, lambda a: a.application_arn, inp.get("NextToken"), inp.get("MaxResults")
+            fetch, lambda a: a.application_arn, self._pages.cursor(call.operation, inp), inp.get("MaxResults")
         )
         return {
             "ApplicationAssignments": [m.principal_assignment_to_shape(a) for a in chunk],
@@ -522,5 +542,7 @@ class SsoAdminApi:
         self, inp: sa.ListTagsForResourceRequest, call: Call
     ) -> sa.ListTagsForResourceResponse:
         tags = apps.resource_tags(await self._config(), inp["ResourceArn"], inp.get("InstanceArn"))
-        chunk, nxt = page(m.tags_to_shape(tags), lambda t: t["Key"], inp.get("NextToken"), None)
+        chunk, nxt = page(
+            m.tags_to_shape(tags), lambda t: t["Key"], self._pages.cursor(call.operation, inp), None
+        )
         return {"Tags": chunk, **next_page(nxt)}

@@ -163,6 +163,12 @@ _SQL_BUMP_VERSION = (
     "INSERT INTO meta (key, value) VALUES ('config_version', '1') ON CONFLICT (key) DO UPDATE"
     " SET value = (meta.value::bigint + 1)::text RETURNING value::bigint"
 )
+_SQL_PENDING_CHANGES = (
+    "WITH gate AS (SELECT pg_advisory_xact_lock_shared($3))"
+    " INSERT INTO config_changes (version, n, kind, key)"
+    " SELECT 0, nextval('config_change_seq'), k, x FROM unnest($1::text[], $2::text[]) AS c(k, x), gate"
+)
+"""A directory write's change-feed rows, versioned at commit (migration 0009), after the write gate (shared)."""
 _SQL_RECORD_FAILURE = (
     "INSERT INTO login_attempts AS la (attempt_key, failures, first_failure_at, locked_until)"
     " VALUES ($1, 1, $2::float8, CASE WHEN 1 >= $3::int THEN $2::float8 + $4::float8 END)"
@@ -419,6 +425,9 @@ class PostgresStore:
     def __init__(self, url: str, *, master_key: bytes) -> None:
         self.url = PostgresUrl.parse(url)
         self._master_key = master_key
+        # The configuration write gate: directory writes hold it shared, catalogue writes (which may delete the
+        # rows directory writes refer to, and bump the version first) exclusive, so the two never deadlock.
+        self._gate = _lock_key("ssoidc-config-write", self.url.schema or "")
         self._secrets = Sealer(master_key, SECRET_PURPOSE)
         self._keys = Sealer(master_key, SIGNING_KEY_PURPOSE)
         self._pool: asyncpg.Pool | None = None
@@ -803,6 +812,7 @@ class PostgresStore:
         """The version row's lock first (every configuration writer queues on it), then read, change, write."""
         pool = await self._get_pool()
         async with pool.acquire() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", self._gate)
             version = await self._bump(conn, ("catalogue", ""))
             rows = await conn.fetch("SELECT kind, doc FROM config_resources ORDER BY seq")
             stored = config_from_rows((r[0], r[1]) for r in rows)
@@ -833,6 +843,7 @@ class PostgresStore:
         """One transaction: bump the version first (its row lock orders concurrent writers), then the rest."""
         pool = await self._get_pool()
         async with pool.acquire() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", self._gate)
             version = await self._bump(conn, ("catalogue", ""), ("directory", ""))
             await self._begin_config_write(
                 conn,
@@ -852,19 +863,27 @@ class PostgresStore:
     # -- the directory ----------------------------------------------------------------------------------------
     @contextlib.asynccontextmanager
     async def _dir_write(self, *changes: tuple[str, str]) -> AsyncGenerator[asyncpg.Connection, None]:
-        """A directory write transaction, the version bumped first; a unique violation is ``AlreadyExists``."""
+        """A directory write transaction; a unique violation is ``AlreadyExists``.
+
+        Its change-feed rows go in first with version 0; the configuration version is taken at COMMIT by the
+        deferred trigger of migration 0009, so concurrent directory writes hold the version row's lock only for
+        their commit, not for their round trips. The version is read back after the commit (it is at least this
+        write's: versions follow commit order) so this process reads its own write."""
         pool = await self._get_pool()
-        version = None
         try:
-            async with pool.acquire() as conn, conn.transaction():
-                version = await self._bump(conn, *changes)
-                yield conn
+            async with pool.acquire() as conn:
+                async with conn.transaction():
+                    await conn.execute(
+                        _SQL_PENDING_CHANGES, [k for k, _ in changes], [x for _, x in changes], self._gate
+                    )
+                    yield conn
+                version = await conn.fetchval("SELECT value::bigint FROM meta WHERE key = 'config_version'")
         except asyncpg.UniqueViolationError as exc:
             which = _UNIQUE.get(exc.constraint_name or "")
             if which is None:
                 raise
             raise AlreadyExists(which) from None
-        self._note_version(version)
+        self._note_version(int(version))
 
     @_driver_errors
     async def get_user(self, user_id: str) -> User | None:

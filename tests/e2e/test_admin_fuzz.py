@@ -48,10 +48,7 @@ from botocore.model import Shape, StructureShape
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ssoidc.aws.identitystore import IdentityStoreApi
 from ssoidc.aws.models import service_model, validate
-from ssoidc.aws.skeleton import handler_table
-from ssoidc.aws.sso_admin import SsoAdminApi
 from ssoidc.ids import (
     membership_id,
     new_application_arn,
@@ -62,19 +59,10 @@ from ssoidc.ids import (
 from ssoidc.model import Configuration
 from ssoidc.storage.sqlite import SqliteStore
 from tests.helpers.config import ACCOUNT, ADMIN_KEY, ADMIN_SECRET, JWT_BEARER, allow_account
+from tests.helpers.handlers import served
 from tests.helpers.servers import LiveServer, start_server
 
-SERVICES = {
-    "sso-admin": sorted(
-        handler_table(
-            service_model("sso-admin"),
-            SsoAdminApi(None, None, account_id=ACCOUNT, region="us-east-1"),  # type: ignore[arg-type]  # names only
-        )
-    ),
-    "identitystore": sorted(
-        handler_table(service_model("identitystore"), IdentityStoreApi(None, None))  # type: ignore[arg-type]  # names only
-    ),
-}
+SERVICES = {service: served(service) for service in ("sso-admin", "identitystore")}
 SERVICE_OF = {op: service for service, ops in SERVICES.items() for op in ops}
 EXAMPLES = int(os.environ.get("SSOIDC_FUZZ_EXAMPLES", "15"))
 RANDOM = os.environ.get("SSOIDC_FUZZ_RANDOM", "") == "1"

@@ -32,25 +32,14 @@ from botocore.model import Shape, StructureShape
 from hypothesis import HealthCheck, Phase, find, settings
 from hypothesis import strategies as st
 
-from ssoidc.aws.identitystore import IdentityStoreApi
 from ssoidc.aws.models import service_model
-from ssoidc.aws.skeleton import MAX_BODY, handler_table
-from ssoidc.aws.sso_admin import SsoAdminApi
+from ssoidc.aws.skeleton import MAX_BODY
 from tests.helpers.clients import make_admin_client
 from tests.helpers.config import ACCOUNT, JWT_BEARER, allow_account
+from tests.helpers.handlers import served
 from tests.helpers.servers import LiveServer, private_server
 
-SERVICES = {
-    "sso-admin": sorted(
-        handler_table(
-            service_model("sso-admin"),
-            SsoAdminApi(editor=None, store=None, account_id=ACCOUNT, region="us-east-1"),  # type: ignore[arg-type]  # names only
-        )
-    ),
-    "identitystore": sorted(
-        handler_table(service_model("identitystore"), IdentityStoreApi(None, None))  # type: ignore[arg-type]  # names only
-    ),
-}
+SERVICES = {service: served(service) for service in ("sso-admin", "identitystore")}
 BAD_ENUM = "NOT_A_MODELLED_VALUE"
 #: Characters tried, one at a time, to break a pattern without changing the value's length.
 BREAKERS = ["\x01", "#", " ", "~", "!", "\u2028", "é", "Z", "a", "0", "-", ":", "/", "."]

@@ -26,16 +26,10 @@ from ssoidc.aws.skeleton import handler_table
 from ssoidc.aws.sso_admin import SsoAdminApi
 from tests.helpers.cli import V2_AWS, proxy_env
 from tests.helpers.clients import make_admin_client
+from tests.helpers.handlers import HANDLERS
 from tests.helpers.servers import LiveServer
 
 SERVICES = ("sso-oidc", "sso", "sso-admin", "identitystore", "sts")
-HANDLERS: dict[str, object] = {
-    "sso-oidc": SsoOidcApi(create_token=None, identity_policy_of=lambda _k: None),  # type: ignore[arg-type]
-    "sso": object(),
-    "sso-admin": SsoAdminApi(None, None, account_id="123456789012", region="us-east-1"),  # type: ignore[arg-type]
-    "identitystore": IdentityStoreApi(None, None),  # type: ignore[arg-type]
-    "sts": object(),
-}
 
 
 def served(service: str) -> set[str]:

@@ -281,12 +281,12 @@ def start_server(
     )
     try:
         wait_healthy(proc, url, log_path)
-    except BaseException:
+        server = LiveServer(url, port, data_dir, master, env, proc, database_url=database_url)
+        server.load()
+    except BaseException:  # never leave a server running that no test will stop
         proc.kill()
         proc.wait(10)
         raise
-    server = LiveServer(url, port, data_dir, master, env, proc, database_url=database_url)
-    server.load()
     return server
 
 

@@ -30,7 +30,7 @@ from ssoidc.storage.base import (
     TokenRecord,
     WebSession,
 )
-from ssoidc.storage.sqlite import SqliteStore, _migrations
+from ssoidc.storage.sqlite import SqliteStore, _migrations, checkpoint
 from tests.helpers.storage import put_catalogue
 
 KEY = bytes(range(32))
@@ -320,3 +320,54 @@ def test_start_background_runs_one_checkpointer_until_close(store: SqliteStore) 
     assert store._db.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0  # requests never checkpoint
     run(store.close())
     assert checkpointers() == before
+
+
+# -- the WAL stays bounded under continuous writes ---------------------------------------------------------------
+def _fill_wal(path: Path, rows: int) -> None:
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("PRAGMA wal_autocheckpoint=0")
+    db.execute("CREATE TABLE IF NOT EXISTS filler (x BLOB)")
+    for _ in range(rows):
+        db.execute("INSERT INTO filler VALUES (randomblob(4000))")
+    db.close()
+
+
+def test_a_large_wal_is_truncated_and_a_small_one_checkpointed_passively(tmp_path: Path) -> None:
+    s = SqliteStore(tmp_path / "w.db", master_key=KEY)
+    wal = tmp_path / "w.db-wal"
+    conn = sqlite3.connect(tmp_path / "w.db", isolation_level=None, check_same_thread=False)
+    try:
+        _fill_wal(tmp_path / "w.db", 10)
+        small = wal.stat().st_size
+        assert checkpoint(conn, wal, limit=small) == "PASSIVE"
+        assert wal.stat().st_size == small  # a PASSIVE checkpoint never shrinks the file
+        _fill_wal(tmp_path / "w.db", 100)
+        assert wal.stat().st_size > small
+        assert checkpoint(conn, wal, limit=small) == "TRUNCATE"
+        assert wal.stat().st_size == 0
+        # every row made it into the database file
+        assert conn.execute("SELECT COUNT(*) FROM filler").fetchone()[0] == 110
+    finally:
+        conn.close()
+        asyncio.run(s.close())
+
+
+def test_a_truncate_that_a_reader_holds_up_gives_up_and_blocks_nobody_for_long(tmp_path: Path) -> None:
+    s = SqliteStore(tmp_path / "r.db", master_key=KEY)
+    wal = tmp_path / "r.db-wal"
+    _fill_wal(tmp_path / "r.db", 50)
+    reader = sqlite3.connect(tmp_path / "r.db", isolation_level=None)
+    reader.execute("BEGIN")
+    reader.execute("SELECT COUNT(*) FROM filler").fetchone()  # a read transaction on the current snapshot
+    _fill_wal(tmp_path / "r.db", 50)  # frames the reader's snapshot does not include
+    conn = sqlite3.connect(tmp_path / "r.db", isolation_level=None, check_same_thread=False)
+    try:
+        assert checkpoint(conn, wal, limit=0) == "TRUNCATE (busy)"
+        assert wal.stat().st_size > 0
+        reader.execute("COMMIT")
+        assert checkpoint(conn, wal, limit=0) == "TRUNCATE"
+        assert wal.stat().st_size == 0
+    finally:
+        reader.close()
+        conn.close()
+        asyncio.run(s.close())

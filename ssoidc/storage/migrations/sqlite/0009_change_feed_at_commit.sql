@@ -1,0 +1,3 @@
+-- Version 9: nothing to do on SQLite. (On PostgreSQL, directory writes take their configuration version at
+-- commit; a SQLite write holds the database's single write lock for its whole transaction anyway, and the store's
+-- group commit already batches concurrent writes into one transaction.)
