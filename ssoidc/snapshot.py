@@ -9,8 +9,8 @@ index through a bounded cache (``ssoidc.directory_cache``) that the same feed re
 worker's memory does not grow with the directory and a directory write costs the other workers one feed read.
 Concurrent requests that find a new version share one catch-up. Tokens and revocations are never cached here.
 
-``on_catalogue(old, new)`` is called (synchronously, under the catch-up lock) each time a reloaded catalogue
-differs from the one served before: the node drops what it derived from the old one, such as the JWKS cache entry
+``on_catalogue(old, new)`` is called (synchronously, under the catch-up lock) each time the catalogue is
+reloaded: the node drops what it derived from the old one, such as the JWKS cache entry
 of a trusted token issuer that was updated or deleted (``issuer_changes``), on every node that catches up.
 """
 
@@ -29,7 +29,12 @@ from ssoidc.storage.base import Store, StoredCredential
 def issuer_changes(old: Configuration, new: Configuration) -> set[str]:
     """Issuer URLs of the trusted token issuers that ``new`` changed or removed (their keys must be fetched anew)."""
     after = {t.arn: t for t in new.trusted_token_issuers}
-    return {t.issuer_url for t in old.trusted_token_issuers if after.get(t.arn) != t}
+    changed: set[str] = set()
+    for t in old.trusted_token_issuers:
+        now = after.get(t.arn)
+        if now is None or now != t or now.revision != t.revision:
+            changed.add(t.issuer_url)
+    return changed
 
 
 class SnapshotCache:
@@ -92,7 +97,7 @@ class SnapshotCache:
                     )
                     for c in creds
                 }
-            if snap is not None and self._on_catalogue is not None and config != snap.config:
+            if snap is not None and self._on_catalogue is not None and config is not snap.config:
                 self._on_catalogue(snap.config, config)
             if catalogue or credentials or snap is None:
                 snap = ConfigSnapshot(config, version, self.directory, catalogue_version=catalogue_version)

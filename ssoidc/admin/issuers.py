@@ -96,10 +96,12 @@ def update_issuer(
     claim_attribute_path: str | None = None,
     identity_store_attribute_path: str | None = None,
 ) -> Edit[TrustedTokenIssuer]:
-    """Change the name or the claim mapping; the issuer URL never changes (it identifies the issuer)."""
+    """Change the name or the claim mapping; the issuer URL never changes (it identifies the issuer). The revision
+    moves on every update, so every node fetches the issuer's keys anew (a key replaced under the same ``kid``)."""
     issuer = get_issuer(config, arn)
     new = replace(
         issuer,
+        revision=issuer.revision + 1,
         name=issuer.name if name is None else name,
         claim_attribute_path=issuer.claim_attribute_path
         if claim_attribute_path is None

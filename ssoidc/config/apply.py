@@ -174,6 +174,7 @@ def resolve(
                 issuer,
                 allowed_algorithms=tuple(t.AllowedAlgorithms),
                 accept_unverified_email=t.AcceptUnverifiedEmail,
+                revision=prev.revision if prev is not None and prev.arn == arn else 0,
                 tags=_tags(t.Tags, f"TrustedTokenIssuers[{ti}]", problems),
             )
         )

@@ -25,8 +25,9 @@ skipped.
 Caching (per issuer URL):
 
 * ``forget(issuer_url)`` drops an issuer's entry at once: the configuration snapshot calls it on every node when
-  a trusted token issuer is updated or deleted (sso-admin UpdateTrustedTokenIssuer, ``ssoidc apply``), so a key
-  replaced under the same ``kid`` is picked up by the next assertion instead of after the TTL;
+  a trusted token issuer is updated (sso-admin UpdateTrustedTokenIssuer, even one that changes nothing, or a change
+  by ``ssoidc apply``) or deleted, so a key replaced under the same ``kid`` is picked up by the next assertion
+  instead of after the TTL;
 * a fetched JWKS is trusted for ``ttl_seconds`` (measured with the injected :class:`~ssoidc.clock.Clock`);
 * an unknown ``kid`` (or, with no ``kid``, no usable key) triggers a refetch, but only if no fetch of any
   kind (initial, TTL, refetch) for that issuer *started* in the last ``min_refetch_interval_seconds``, so a

@@ -117,8 +117,13 @@ def test_updating_the_issuer_on_node_0_drops_node_1s_cached_keys(
     assert idp.fetches == fetched  # a known kid is no reason to refetch
 
     sso = make_admin_client(cluster.nodes[0], "sso-admin")
+    before = sso.describe_trusted_token_issuer(TrustedTokenIssuerArn=made.issuer_arn)
     sso.update_trusted_token_issuer(
-        TrustedTokenIssuerArn=made.issuer_arn, Name=f"rotated-{made.app_arn[-8:]}"
-    )
+        TrustedTokenIssuerArn=made.issuer_arn
+    )  # changes nothing: "fetch the keys again"
     until(lambda: outcome(lambda: jwt_bearer(node1, made.app_arn, idp))[0] == "ok")
     assert idp.fetches > fetched
+    after = sso.describe_trusted_token_issuer(TrustedTokenIssuerArn=made.issuer_arn)
+    assert {k: v for k, v in after.items() if k != "ResponseMetadata"} == {
+        k: v for k, v in before.items() if k != "ResponseMetadata"
+    }
