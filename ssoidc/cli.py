@@ -310,7 +310,9 @@ def apply(
     async def go() -> Any:
         spec = load_file(file)
         async with _store(settings) as store:
-            return await apply_to_store(store, spec, settings.account_id, SystemClock().now())
+            return await apply_to_store(
+                store, spec, settings.account_id, SystemClock().now(), base_url=settings.base_url
+            )
 
     config = _run(go())
     typer.echo(f"applied: instance {config.instance.instance_arn}")

@@ -25,6 +25,7 @@ from ssoidc.clock import Clock, SystemClock
 from ssoidc.crypto import load_or_create_master_key
 from ssoidc.datadir import secure_data_dir
 from ssoidc.maintenance import Purger, Readiness
+from ssoidc.model import Configuration
 from ssoidc.oauth.authorize import CodeIssuer
 from ssoidc.oauth.grants.base import GrantDeps, ServedGrant
 from ssoidc.oauth.grants.registry import GRANTS
@@ -37,7 +38,7 @@ from ssoidc.oauth.signin import SignInService, SignInSettings
 from ssoidc.oauth.tokens import TokenMinter
 from ssoidc.ratelimit import Limits, Rate, RequestLimits
 from ssoidc.settings import Settings
-from ssoidc.snapshot import SnapshotCache
+from ssoidc.snapshot import SnapshotCache, issuer_changes
 from ssoidc.storage.base import Store
 from ssoidc.storage.sqlite import SqliteStore
 
@@ -129,8 +130,16 @@ async def _build(
         ),
         clock=clock,
     )
+
+    def forget_keys(old: Configuration, new: Configuration) -> None:
+        for url in issuer_changes(old, new):  # an issuer updated or deleted, through any node
+            jwks.forget(url)
+
     snapshot = SnapshotCache(
-        store, account_id=settings.account_id, directory_cache_size=settings.directory_cache_size
+        store,
+        account_id=settings.account_id,
+        directory_cache_size=settings.directory_cache_size,
+        on_catalogue=forget_keys,
     )
     issuer = TokenIssuer(
         minter=minter,
@@ -215,7 +224,12 @@ def build_skeleton(
         AwsService(
             sso_admin.SERVICE,
             sso_admin.SsoAdminApi(
-                editor, store, pages=pages, account_id=settings.account_id, region=settings.region
+                editor,
+                store,
+                pages=pages,
+                account_id=settings.account_id,
+                region=settings.region,
+                base_url=settings.base_url,
             ),
             authorize=authorize,
         ),
@@ -268,6 +282,8 @@ def build_grants(
             default_scopes=settings.default_scopes,
             session_ttl=settings.session_ttl,
             assertion_leeway=float(settings.assertion_leeway),
+            assertion_max_lifetime=float(settings.assertion_max_lifetime),
+            assertion_max_age=float(settings.assertion_max_age),
             refresh_grace_seconds=settings.refresh_grace_seconds,
         )
     )

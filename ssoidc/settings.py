@@ -283,6 +283,22 @@ class Settings:
         doc="clock leeway for `exp`/`nbf`/`iat` of JWT-bearer assertions, seconds",
         minimum=0,
     )
+    assertion_max_lifetime: int = setting(
+        86400,
+        env="SSOIDC_ASSERTION_MAX_LIFETIME",
+        codec=INT,
+        doc="longest lifetime of a JWT-bearer assertion, seconds: `exp - iat` (or `exp` - now when it has no"
+        " `iat`) above it is refused (RFC 7523 section 3; identity providers' idTokens live 1 hour)",
+        minimum=0,
+    )
+    assertion_max_age: int = setting(
+        86400,
+        env="SSOIDC_ASSERTION_MAX_AGE",
+        codec=INT,
+        doc="oldest `iat` of a JWT-bearer assertion accepted, seconds before now (plus the leeway; RFC 7523"
+        " section 3); binding only when lower than `SSOIDC_ASSERTION_MAX_LIFETIME`",
+        minimum=0,
+    )
     id_token_alg: str = setting(
         "ES256",
         env="SSOIDC_ID_TOKEN_ALG",
