@@ -161,6 +161,8 @@ def serve(
         timeout_keep_alive=settings.http_keep_alive_timeout,
         timeout_graceful_shutdown=10,
         server_header=False,
+        proxy_headers=bool(settings.forwarded_allow_ips),
+        forwarded_allow_ips=settings.forwarded_allow_ips or None,
     )
 
 
@@ -431,7 +433,9 @@ def apply(
     async def go() -> Any:
         spec = load_file(file)
         async with _store(settings) as store:
-            return await apply_to_store(store, spec, settings.account_id, SystemClock().now())
+            return await apply_to_store(
+                store, spec, settings.account_id, SystemClock().now(), base_url=settings.base_url
+            )
 
     config = _run(go())
     typer.echo(f"applied: instance {config.instance.instance_arn}")

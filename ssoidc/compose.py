@@ -25,6 +25,7 @@ from ssoidc.clock import Clock, SystemClock
 from ssoidc.crypto import load_or_create_master_key
 from ssoidc.datadir import secure_data_dir
 from ssoidc.maintenance import Purger, Readiness
+from ssoidc.model import Configuration
 from ssoidc.oauth.authorize import CodeIssuer
 from ssoidc.oauth.grants.base import GrantDeps, ServedGrant
 from ssoidc.oauth.grants.registry import GRANTS
@@ -35,8 +36,9 @@ from ssoidc.oauth.request import Caller, TokenRequest, TokenResult
 from ssoidc.oauth.service import TokenService
 from ssoidc.oauth.signin import SignInService, SignInSettings
 from ssoidc.oauth.tokens import TokenMinter
+from ssoidc.ratelimit import Limits, Rate, RequestLimits
 from ssoidc.settings import Settings
-from ssoidc.snapshot import SnapshotCache
+from ssoidc.snapshot import SnapshotCache, issuer_changes
 from ssoidc.storage.base import Store
 from ssoidc.storage.sqlite import SqliteStore
 
@@ -128,8 +130,16 @@ async def _build(
         ),
         clock=clock,
     )
+
+    def forget_keys(old: Configuration, new: Configuration) -> None:
+        for url in issuer_changes(old, new):  # an issuer updated or deleted, through any node
+            jwks.forget(url)
+
     snapshot = SnapshotCache(
-        store, account_id=settings.account_id, directory_cache_size=settings.directory_cache_size
+        store,
+        account_id=settings.account_id,
+        directory_cache_size=settings.directory_cache_size,
+        on_catalogue=forget_keys,
     )
     issuer = TokenIssuer(
         minter=minter,
@@ -137,8 +147,12 @@ async def _build(
         store=store,
         base_url=settings.base_url,
         access_ttl=settings.access_token_ttl,
+        family_cap=settings.max_refresh_families,
     )
-    token_service = TokenService(build_grants(settings, issuer=issuer, minter=minter, store=store, jwks=jwks))
+    limits = request_limits(settings)
+    token_service = TokenService(
+        build_grants(settings, issuer=issuer, minter=minter, store=store, jwks=jwks), limits=limits
+    )
     signin = SignInService(
         store,
         SignInSettings(
@@ -158,7 +172,7 @@ async def _build(
     async def create_token(req: TokenRequest, caller: Caller) -> TokenResult:
         return await token_service.create_token_with_iam(req, caller, snapshot.current, clock.now())
 
-    aws = build_skeleton(settings, store, snapshot, clock, create_token, master_key)
+    aws = build_skeleton(settings, store, snapshot, clock, create_token, master_key, limits)
     await snapshot.refresh()
     return Services(
         settings=settings,
@@ -188,6 +202,7 @@ def build_skeleton(
     clock: Clock,
     create_token: oidc.TokenCall,
     master_key: bytes,
+    limits: RequestLimits | None = None,
 ) -> Skeleton:
     """Every AWS service this node answers, one row each; operations without a handler answer
     NotImplementedException (the access portal ``sso`` and STS have none yet)."""
@@ -209,7 +224,12 @@ def build_skeleton(
         AwsService(
             sso_admin.SERVICE,
             sso_admin.SsoAdminApi(
-                editor, store, pages=pages, account_id=settings.account_id, region=settings.region
+                editor,
+                store,
+                pages=pages,
+                account_id=settings.account_id,
+                region=settings.region,
+                base_url=settings.base_url,
             ),
             authorize=authorize,
         ),
@@ -228,6 +248,19 @@ def build_skeleton(
         now=clock.now,
         refresh=snapshot.refresh,
         allowed_hosts=settings.signed_hosts,
+        limits=limits or request_limits(settings),
+    )
+
+
+def request_limits(settings: Settings) -> RequestLimits:
+    """This worker's request rate limits (``SSOIDC_RATE_LIMIT_*``; one set per process, docs/deployment.md)."""
+    return RequestLimits(
+        Limits(
+            address=Rate(settings.rate_limit_address, settings.rate_limit_address_burst),
+            principal=Rate(settings.rate_limit_principal, settings.rate_limit_principal_burst),
+            application=Rate(settings.rate_limit_application, settings.rate_limit_application_burst),
+            max_keys=settings.rate_limit_max_keys,
+        )
     )
 
 
@@ -249,6 +282,8 @@ def build_grants(
             default_scopes=settings.default_scopes,
             session_ttl=settings.session_ttl,
             assertion_leeway=float(settings.assertion_leeway),
+            assertion_max_lifetime=float(settings.assertion_max_lifetime),
+            assertion_max_age=float(settings.assertion_max_age),
             refresh_grace_seconds=settings.refresh_grace_seconds,
         )
     )

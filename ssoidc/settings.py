@@ -63,6 +63,7 @@ def _parse_float(name: str, raw: str) -> float:
 
 
 def _write_float(value: float) -> str:
+    value = float(value)  # an int is a float to the type checker (``Settings(rate_limit_principal=20)``)
     return str(int(value)) if value.is_integer() else repr(value)
 
 
@@ -300,6 +301,22 @@ class Settings:
         doc="clock leeway for `exp`/`nbf`/`iat` of JWT-bearer assertions, seconds",
         minimum=0,
     )
+    assertion_max_lifetime: int = setting(
+        86400,
+        env="SSOIDC_ASSERTION_MAX_LIFETIME",
+        codec=INT,
+        doc="longest lifetime of a JWT-bearer assertion, seconds: `exp - iat` (or `exp` - now when it has no"
+        " `iat`) above it is refused (RFC 7523 section 3; identity providers' idTokens live 1 hour)",
+        minimum=0,
+    )
+    assertion_max_age: int = setting(
+        86400,
+        env="SSOIDC_ASSERTION_MAX_AGE",
+        codec=INT,
+        doc="oldest `iat` of a JWT-bearer assertion accepted, seconds before now (plus the leeway; RFC 7523"
+        " section 3); binding only when lower than `SSOIDC_ASSERTION_MAX_LIFETIME`",
+        minimum=0,
+    )
     id_token_alg: str = setting(
         "ES256",
         env="SSOIDC_ID_TOKEN_ALG",
@@ -389,6 +406,77 @@ class Settings:
         doc="open connections per worker process, idle keep-alive ones included; a connection beyond it is"
         " answered 503 and closed at once",
         minimum=1,
+    )
+    forwarded_allow_ips: str = setting(
+        "",
+        env="SSOIDC_FORWARDED_ALLOW_IPS",
+        codec=STR,
+        doc="comma-separated addresses of reverse proxies whose `X-Forwarded-For` names the client (uvicorn's"
+        " `forwarded_allow_ips`; `*` trusts any peer); empty: the client address is always the TCP peer, which"
+        " the per-address rate limit and `aws:SourceIp` use",
+    )
+    rate_limit_address: float = setting(
+        10_000.0,
+        env="SSOIDC_RATE_LIMIT_ADDRESS",
+        codec=FLOAT,
+        doc="AWS requests per second one client address may make (signed or not; failed authentication counts),"
+        " per worker process ([deployment.md](deployment.md#rate-limits)); over it: SlowDownException,"
+        " ThrottlingException or Throttling with `Retry-After`; 0 = no limit. The address is the TCP peer"
+        " (`SSOIDC_FORWARDED_ALLOW_IPS`)",
+        minimum=0,
+    )
+    rate_limit_address_burst: float = setting(
+        20_000.0,
+        env="SSOIDC_RATE_LIMIT_ADDRESS_BURST",
+        codec=FLOAT,
+        doc="requests one client address may make at once above its rate (the token bucket's size)",
+        minimum=1,
+    )
+    rate_limit_principal: float = setting(
+        5_000.0,
+        env="SSOIDC_RATE_LIMIT_PRINCIPAL",
+        codec=FLOAT,
+        doc="signed AWS requests per second one principal ARN may make, per worker process; 0 = no limit",
+        minimum=0,
+    )
+    rate_limit_principal_burst: float = setting(
+        10_000.0,
+        env="SSOIDC_RATE_LIMIT_PRINCIPAL_BURST",
+        codec=FLOAT,
+        doc="requests one principal may make at once above its rate",
+        minimum=1,
+    )
+    rate_limit_application: float = setting(
+        10_000.0,
+        env="SSOIDC_RATE_LIMIT_APPLICATION",
+        codec=FLOAT,
+        doc="CreateTokenWithIAM requests per second for one application (counted once the caller is allowed),"
+        " per worker process; 0 = no limit",
+        minimum=0,
+    )
+    rate_limit_application_burst: float = setting(
+        20_000.0,
+        env="SSOIDC_RATE_LIMIT_APPLICATION_BURST",
+        codec=FLOAT,
+        doc="token requests one application may take at once above its rate",
+        minimum=1,
+    )
+    rate_limit_max_keys: int = setting(
+        50_000,
+        env="SSOIDC_RATE_LIMIT_MAX_KEYS",
+        codec=INT,
+        doc="addresses (principals, applications) each worker tracks per limit; past it the idle ones, then the"
+        " least limited, are forgotten (memory stays bounded)",
+        minimum=2,
+    )
+    max_refresh_families: int = setting(
+        100,
+        env="SSOIDC_MAX_REFRESH_FAMILIES",
+        codec=INT,
+        doc="live refresh-token families (sessions started by a JWT-bearer assertion or an authorization code)"
+        " one user may hold per application, across all nodes; a new one past the cap revokes the oldest"
+        " ([deployment.md](deployment.md#refresh-token-families)); 0 = no cap",
+        minimum=0,
     )
     default_scopes: tuple[str, ...] = field(default=DEFAULT_SCOPES)
     """Scopes every application may be granted besides its own access scopes (not configurable)."""

@@ -13,9 +13,11 @@ the one the model's ``metadata.protocol`` names.
 1. a request id (``x-amzn-RequestId``) and the configuration refresh (a store that cannot be reached is answered
    as the service's InternalServerException);
 2. the body size limit;
-3. SigV4 (AWS Signature Version 4, with the service's ``signingName``), unless the model marks the operation
-   unsigned (``authtype: none`` / ``auth: [smithy.api#noAuth]``); the signed ``Host`` must be one this deployment
-   answers for (``allowed_hosts``) and a ``Content-Type`` must be signed (``ssoidc.aws.sigv4``);
+3. the rate limit of the client address (``ssoidc.ratelimit``; before the signature, so failed authentication
+   counts), then SigV4 (AWS Signature Version 4, with the service's ``signingName``), unless the model marks the
+   operation unsigned (``authtype: none`` / ``auth: [smithy.api#noAuth]``); the signed ``Host`` must be one this
+   deployment answers for (``allowed_hosts``) and a ``Content-Type`` must be signed (``ssoidc.aws.sigv4``); then
+   the rate limit of the verified principal;
 4. the service's authorization hook (the configuration plane: the account root or an identity policy allowing
    ``<signingName>:<Operation>``);
 5. decode: the protocol reads the members from the body, query string and headers as the model binds them, and
@@ -47,6 +49,7 @@ from ssoidc.aws.protocols import PROTOCOLS
 from ssoidc.aws.sigv4 import Credential, SignedRequest, SigV4Verifier
 from ssoidc.aws.wire import WireRequest, WireResponse
 from ssoidc.errors import InvalidInput, NotImplementedOperation, SsoidcError, UnknownOperation
+from ssoidc.ratelimit import RequestLimits
 
 log = logging.getLogger("ssoidc.aws")
 
@@ -189,11 +192,13 @@ class Skeleton:
         now: Callable[[], float],
         refresh: Callable[[], Awaitable[object]],
         allowed_hosts: Sequence[str] | None = None,
+        limits: RequestLimits | None = None,
     ) -> None:
         """``refresh`` (the configuration snapshot's) runs first for every request, inside the error mapping.
         ``allowed_hosts``: the signed ``Host`` values this deployment answers for (``Settings.signed_hosts``;
-        None: any)."""
+        None: any); ``limits``: the node's request rate limits (none if omitted)."""
         self._now = now
+        self._limits = limits or RequestLimits()
         self._refresh = refresh
         self._routes: dict[tuple[str, str], list[_Route]] = {}
         self._root: list[tuple[_Service, dict[str, _Op]]] = []
@@ -284,11 +289,13 @@ class Skeleton:
             raise InvalidInput(TOO_LARGE)
         now = self._now()
         principal = akid = ""
+        self._limits.admit_address(req.client_ip, now)
         if op.verifier is not None:
             verified = op.verifier.verify(
                 SignedRequest(req.method, req.raw_path, req.query_string, req.headers, req.body), now
             )
             principal, akid = verified.principal_arn, verified.access_key_id
+            self._limits.admit_principal(principal, now)
             if service.authorize is not None:
                 service.authorize(principal, akid, op.action, now)
         if op.handler is None:

@@ -38,6 +38,8 @@ NON_DEFAULT = Settings(
     lockout_window=120,
     lockout_seconds=30,
     assertion_leeway=5,
+    assertion_max_lifetime=3600,
+    assertion_max_age=1800,
     id_token_alg="RS256",
     sqlite_synchronous="FULL",
     jwks_ttl=600,
@@ -50,6 +52,15 @@ NON_DEFAULT = Settings(
     http_max_header_bytes=8192,
     http_max_headers=50,
     http_max_connections=64,
+    forwarded_allow_ips="10.0.0.1,10.0.0.2",
+    rate_limit_address=50.5,
+    rate_limit_address_burst=100,
+    rate_limit_principal=20,
+    rate_limit_principal_burst=40,
+    rate_limit_application=0,
+    rate_limit_application_burst=2,
+    rate_limit_max_keys=1000,
+    max_refresh_families=0,
 )
 
 
