@@ -10,7 +10,7 @@ PORT ?= 8000
 DATA ?= .data/demo
 
 .DEFAULT_GOAL := help
-.PHONY: help install install-runtime system-deps node-deps run test test-fast lint fmt typecheck shapes settings-doc bench bench-scale clean
+.PHONY: help install install-runtime system-deps node-deps run run-tls test test-fast lint fmt typecheck shapes settings-doc bench bench-scale clean
 
 help: ## show this help
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-16s %s\n", $$1, $$2}'
@@ -53,6 +53,13 @@ node-deps: $(NODE_STAMP) ## npm packages for the JavaScript SDK tests
 
 run: $(RUN_STAMP) ## serve on http://127.0.0.1:$(PORT) with demo data (SQLite in $(DATA))
 	$(BIN)/ssoidc serve --demo --port $(PORT) --data-dir $(DATA)
+
+TLS_PORT ?= 8443
+
+run-tls: $(RUN_STAMP) ## serve on https://localhost:$(TLS_PORT) with demo data and a development certificate (aws sso login)
+	$(BIN)/ssoidc dev-cert --dir $(DATA)/tls
+	$(BIN)/ssoidc serve --demo --port $(TLS_PORT) --data-dir $(DATA) --public-url https://localhost:$(TLS_PORT) \
+	  --tls-certfile $(DATA)/tls/cert.pem --tls-keyfile $(DATA)/tls/key.pem
 
 test: install ## install what is needed and run every test
 	$(BIN)/pytest -q -n 2
