@@ -154,7 +154,7 @@ def serve(
         workers=settings.workers,
         access_log=access_log,
         log_level="info",
-        loop="uvloop" if sys.platform != "win32" else "asyncio",
+        loop=_event_loop(settings),
         http=HTTP_PROTOCOL,
         ssl_certfile=settings.tls_certfile,
         ssl_keyfile=settings.tls_keyfile,
@@ -164,6 +164,17 @@ def serve(
         proxy_headers=bool(settings.forwarded_allow_ips),
         forwarded_allow_ips=settings.forwarded_allow_ips or None,
     )
+
+
+def _event_loop(settings: Settings) -> str:
+    """uvloop; over TLS, the uvloop whose handshakes have the head deadline (``ssoidc.web.tls_loop``)."""
+    if sys.platform == "win32":
+        return "asyncio"
+    if settings.tls:
+        from ssoidc.web.tls_loop import LOOP
+
+        return LOOP
+    return "uvloop"
 
 
 def _check_tls(settings: Settings) -> None:

@@ -53,7 +53,8 @@ def cert(tmp_path_factory: pytest.TempPathFactory) -> tuple[DevCert, str]:
 
 @pytest.fixture(scope="module")
 def tls_server(tmp_path_factory: pytest.TempPathFactory, cert: tuple[DevCert, str]) -> Iterator[LiveServer]:
-    with running_server(tmp_path_factory.mktemp("tls-server"), tls=cert[0]) as server:
+    env = {"SSOIDC_HTTP_HEAD_TIMEOUT": "2"}  # short, for the stalled-handshake test; the clients send at once
+    with running_server(tmp_path_factory.mktemp("tls-server"), tls=cert[0], extra_env=env) as server:
         yield server
 
 
@@ -179,6 +180,18 @@ def test_the_http_limits_apply_over_tls(tls_server: LiveServer, cert: tuple[DevC
         tls_server, cert[0].ca, b"GET /healthz HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n"
     )
     assert ok.startswith(b"HTTP/1.1 200 ")
+
+
+@pytest.mark.parametrize("sent", [b"", b"\x16\x03\x01\x02\x00"], ids=["nothing", "half-a-client-hello"])
+def test_a_stalled_tls_handshake_is_dropped_at_the_head_deadline(tls_server: LiveServer, sent: bytes) -> None:
+    """The event loop's own handshake timeout is 60 s; ssoidc.web.tls_loop makes it the head deadline (2 s here),
+    so a client that never finishes its handshake is closed within the 30 s this test waits."""
+    with socket.create_connection(("127.0.0.1", tls_server.port), timeout=30) as sock:
+        sock.sendall(sent)
+        try:
+            assert sock.recv(65536) == b""
+        except ConnectionResetError:
+            pass  # closed, by a reset
 
 
 @pytest.mark.parametrize("cli", ["v1", "v2"])
