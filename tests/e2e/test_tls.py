@@ -9,6 +9,7 @@ none of these requests can reach AWS.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -188,10 +189,8 @@ def test_a_stalled_tls_handshake_is_dropped_at_the_head_deadline(tls_server: Liv
     so a client that never finishes its handshake is closed within the 30 s this test waits."""
     with socket.create_connection(("127.0.0.1", tls_server.port), timeout=30) as sock:
         sock.sendall(sent)
-        try:
+        with contextlib.suppress(ConnectionResetError):  # closed by a reset is closed too
             assert sock.recv(65536) == b""
-        except ConnectionResetError:
-            pass  # closed, by a reset
 
 
 @pytest.mark.parametrize("cli", ["v1", "v2"])
