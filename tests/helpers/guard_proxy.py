@@ -39,10 +39,14 @@ def _pump(a: socket.socket, b: socket.socket) -> None:
         if not ready:
             return
         for s in ready:
-            data = s.recv(65536)
+            try:
+                data = s.recv(65536)
+                if data:
+                    (b if s is a else a).sendall(data)
+            except OSError:  # either end reset the connection
+                return
             if not data:
                 return
-            (b if s is a else a).sendall(data)
 
 
 @contextlib.contextmanager
