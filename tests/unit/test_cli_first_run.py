@@ -56,7 +56,7 @@ def serve_until_banner(cwd: Path, *args: str, timeout: float = 60) -> str:
             assert proc.stdout is not None
             for line in proc.stdout:
                 lines.append(line)
-                if line.lstrip().startswith("Users:") or time.monotonic() > deadline:
+                if "holds these sections" in line or time.monotonic() > deadline:  # the last line
                     break
         finally:
             proc.send_signal(signal.SIGINT)
@@ -104,6 +104,32 @@ def test_the_banner_calls_python3_and_names_the_clis_that_work(first_run: tuple[
     assert f"AWS_CONFIG_FILE={config}" in banner
     assert "cli_follow_urlparam = false" in config.read_text()
     assert "[profile ssoidc]" in config.read_text()
+
+
+def test_the_banner_prints_the_aws_sso_login_profile_and_writes_it(first_run: tuple[Path, str]) -> None:
+    """``make run``'s banner: the ``sso-session`` profile with the instance's AWS-form start URL, the endpoint
+    overrides, both login commands, and an ``AWS_DATA_PATH`` for AWS CLI 2.9-2.12 that points at this server."""
+    cwd, banner = first_run
+    start = re.search(r"^Start URL: (https://(d-[0-9a-f]{10})\.awsapps\.com/start) ", banner, re.MULTILINE)
+    assert start, banner
+    url = re.search(r"^ssoidc serving on (\S+) ", banner, re.MULTILINE)
+    assert url
+    for line in (
+        "[sso-session ssoidc]",
+        f"sso_start_url = {start.group(1)}",
+        "sso_registration_scopes = sso:account:access",
+        "sso_session = ssoidc",
+        f"export AWS_ENDPOINT_URL_SSO_OIDC={url.group(1)} AWS_ENDPOINT_URL_SSO={url.group(1)}",
+        "aws sso login --profile ssoidc-sso ",
+        "aws sso login --profile ssoidc-sso --use-device-code",
+    ):
+        assert line in banner, line
+    config = (cwd / DEMO_DATA_DIR / "aws-cli-config").resolve().read_text()
+    assert f"[sso-session ssoidc]\nsso_start_url = {start.group(1)}\n" in config
+    data_path = re.search(r"export AWS_DATA_PATH=(\S+)", banner)
+    assert data_path, banner
+    rules = Path(data_path.group(1)) / "sso-oidc" / "2019-06-10" / "endpoint-rule-set-1.json"
+    assert f'"url": "{url.group(1)}"' in rules.read_text()
 
 
 def test_demo_token_defaults_to_the_make_run_data_dir(
