@@ -32,6 +32,12 @@ users_app = typer.Typer(no_args_is_help=True, help="Identity-store users: sign-i
 app.add_typer(credentials_app, name="credentials")
 app.add_typer(demo_app, name="demo")
 app.add_typer(users_app, name="users")
+device_app = typer.Typer(
+    no_args_is_help=True,
+    help="Approve or deny a pending device authorization (aws sso login --use-device-code) as a named user,"
+    " without a browser (CI).",
+)
+app.add_typer(device_app, name="device")
 
 
 def _print_version(value: bool) -> None:
@@ -488,6 +494,50 @@ def users_set_password(
     except NoSuchUser:
         _fail(f"no user with UserName {user_name!r}")
     typer.echo(f"password set for {user_name} ({user_id})")
+
+
+@device_app.command("approve")
+def device_approve(
+    user_code: Annotated[str, typer.Argument(help="The user code the client shows (XXXX-XXXX)")],
+    user: Annotated[str, typer.Option("--user", help="The UserName of the identity-store user who approves")],
+    deny: Annotated[bool, typer.Option("--deny", help="Deny the authorization instead")] = False,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Approve (or --deny) a pending device authorization as USER (RFC 8628), with the store's access: the
+    operator's act, logged with the device code's hash prefix and the user, never the codes."""
+    from ssoidc.compose import open_store
+    from ssoidc.oauth.device import DeviceAuthorizations
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    settings = _settings(data_dir=data_dir, database_url=database_url)
+
+    async def go() -> str:
+        store, master = open_store(settings)
+        try:
+            found = await store.find_users("username", user, limit=2)
+            if len(found) != 1:
+                _fail(f"no user with UserName {user!r}")
+            devices = DeviceAuthorizations(
+                store, master, base_url=settings.base_url, session_ttl=settings.session_ttl
+            )
+            now = SystemClock().now()
+            decided = await devices.decide(
+                user_code,
+                approve=not deny,
+                user_id=found[0].user_id,
+                auth_time=now,
+                now=now,
+                via="ssoidc device approve (operator, store access)",
+            )
+            if decided is None:
+                _fail("no pending device authorization has this user code (expired, decided or mistyped)")
+            return decided.client_id
+        finally:
+            await store.close()
+
+    client_id = _run(go())
+    typer.echo(f"{'denied' if deny else 'approved'} for {user} (client {client_id})")
 
 
 DEMO_DATA_DIR = Path(".data/demo")

@@ -26,11 +26,15 @@ from ssoidc.crypto import load_or_create_master_key
 from ssoidc.datadir import secure_data_dir
 from ssoidc.maintenance import Purger, Readiness
 from ssoidc.oauth.authorize import CodeIssuer
+from ssoidc.oauth.clients import ClientRegistry
+from ssoidc.oauth.device import DeviceAuthorizations
 from ssoidc.oauth.grants.base import GrantDeps, ServedGrant
-from ssoidc.oauth.grants.registry import GRANTS
+from ssoidc.oauth.grants.public import PublicGrantDeps
+from ssoidc.oauth.grants.registry import GRANTS, PUBLIC_GRANTS
 from ssoidc.oauth.issuer import TokenIssuer
 from ssoidc.oauth.jwks import JwksCache, JwksSettings
 from ssoidc.oauth.keys import Signer, load_signer
+from ssoidc.oauth.public import PublicClients
 from ssoidc.oauth.request import Caller, TokenRequest, TokenResult
 from ssoidc.oauth.service import TokenService
 from ssoidc.oauth.signin import SignInService, SignInSettings
@@ -74,6 +78,8 @@ class Services:
     """CreateTokenWithIAM on the snapshot the current request refreshed (the skeleton refreshes first)."""
     signin: SignInService
     code_issuer: CodeIssuer
+    public: PublicClients
+    """RegisterClient, StartDeviceAuthorization, CreateToken, and the device page's decisions."""
     aws: Skeleton
     readiness: Readiness
     purger: Purger
@@ -138,7 +144,18 @@ async def _build(
         base_url=settings.base_url,
         access_ttl=settings.access_token_ttl,
     )
-    token_service = TokenService(build_grants(settings, issuer=issuer, minter=minter, store=store, jwks=jwks))
+    grant_deps = grant_deps_of(settings, issuer=issuer, minter=minter, store=store, jwks=jwks)
+    token_service = TokenService(GRANTS.serve(grant_deps))
+    public = PublicClients(
+        registry=ClientRegistry(store, master_key, base_url=settings.base_url),
+        devices=DeviceAuthorizations(
+            store, master_key, base_url=settings.base_url, session_ttl=settings.session_ttl
+        ),
+        grants=PUBLIC_GRANTS,
+        deps=PublicGrantDeps(grants=grant_deps, store=store),
+        current=lambda: snapshot.current,
+        now=clock.now,
+    )
     signin = SignInService(
         store,
         SignInSettings(
@@ -158,7 +175,7 @@ async def _build(
     async def create_token(req: TokenRequest, caller: Caller) -> TokenResult:
         return await token_service.create_token_with_iam(req, caller, snapshot.current, clock.now())
 
-    aws = build_skeleton(settings, store, snapshot, clock, create_token, master_key)
+    aws = build_skeleton(settings, store, snapshot, clock, create_token, master_key, public)
     await snapshot.refresh()
     return Services(
         settings=settings,
@@ -175,6 +192,7 @@ async def _build(
         create_token=create_token,
         signin=signin,
         code_issuer=code_issuer,
+        public=public,
         aws=aws,
         readiness=Readiness(store),
         purger=Purger(store, clock),
@@ -188,6 +206,7 @@ def build_skeleton(
     clock: Clock,
     create_token: oidc.TokenCall,
     master_key: bytes,
+    public: PublicClients | None = None,
 ) -> Skeleton:
     """Every AWS service this node answers, one row each; operations without a handler answer
     NotImplementedException (the access portal ``sso`` and STS have none yet)."""
@@ -201,7 +220,12 @@ def build_skeleton(
     services = [
         AwsService(
             oidc.SERVICE,
-            oidc.SsoOidcApi(create_token=create_token, identity_policy_of=snapshot.identity_policy_of),
+            oidc.SsoOidcApi(
+                create_token=create_token,
+                identity_policy_of=snapshot.identity_policy_of,
+                public=public,
+                base_url=settings.base_url,
+            ),
             constraints=False,
             response_headers=((b"cache-control", b"no-store"),),
         ),
@@ -230,6 +254,27 @@ def build_skeleton(
     )
 
 
+def grant_deps_of(
+    settings: Settings,
+    *,
+    issuer: TokenIssuer,
+    minter: TokenMinter,
+    store: Store,
+    jwks: JwksCache,
+) -> GrantDeps:
+    """What every grant handler factory is given."""
+    return GrantDeps(
+        issuer=issuer,
+        minter=minter,
+        store=store,
+        keys=jwks,
+        default_scopes=settings.default_scopes,
+        session_ttl=settings.session_ttl,
+        assertion_leeway=float(settings.assertion_leeway),
+        refresh_grace_seconds=settings.refresh_grace_seconds,
+    )
+
+
 def build_grants(
     settings: Settings,
     *,
@@ -239,15 +284,4 @@ def build_grants(
     jwks: JwksCache,
 ) -> tuple[ServedGrant[Any], ...]:
     """Every grant type of ``GRANTS`` with its handler (fosite's ComposeAllEnabled)."""
-    return GRANTS.serve(
-        GrantDeps(
-            issuer=issuer,
-            minter=minter,
-            store=store,
-            keys=jwks,
-            default_scopes=settings.default_scopes,
-            session_ttl=settings.session_ttl,
-            assertion_leeway=float(settings.assertion_leeway),
-            refresh_grace_seconds=settings.refresh_grace_seconds,
-        )
-    )
+    return GRANTS.serve(grant_deps_of(settings, issuer=issuer, minter=minter, store=store, jwks=jwks))
