@@ -115,9 +115,15 @@ class SignInPages:
     ) -> HTMLResponse:
         return self._page(request, "error.html", status, title=title, detail=detail, advice=advice)
 
-    def _parse(self, query: str, directory: ConfigSnapshot) -> AuthorizeRequest:
+    async def _parse(self, query: str, directory: ConfigSnapshot) -> AuthorizeRequest:
+        """Validate an authorization request; a ``client_id`` that names no application is looked up among the
+        live public-client registrations (RegisterClient)."""
         params = parse_qs(query, keep_blank_values=True)
-        return parse_authorize_request(params, directory, self.settings.default_scopes)
+        client = None
+        ids = params.get("client_id") or []
+        if len(ids) == 1 and ids[0] and ids[0] not in directory.applications:
+            client = await self.services.public.registry.find(ids[0], self.services.clock.now())
+        return parse_authorize_request(params, directory, self.settings.default_scopes, client)
 
     def _to_client(
         self, request: Request, redirect_uri: str, params: dict[str, str | None], status: int
@@ -228,7 +234,7 @@ class SignInPages:
         directory = await self.services.snapshot.refresh()
         query = str(form.get("request", ""))
         try:
-            return form, directory, query, self._parse(query, directory)
+            return form, directory, query, await self._parse(query, directory)
         except AuthorizeError as exc:
             return self._authorize_error(request, exc, 303)
 
@@ -237,7 +243,7 @@ class SignInPages:
         directory = await self.services.snapshot.refresh()
         query = request.url.query
         try:
-            areq = self._parse(query, directory)
+            areq = await self._parse(query, directory)
         except AuthorizeError as exc:
             return self._authorize_error(request, exc)
         session = await self._session(request, directory)
@@ -318,6 +324,7 @@ class SignInPages:
             now=self.services.clock.now(),
             auth_time=auth_time,
             nonce=areq.nonce,
+            public_client=areq.public_client,
         )
         return self._to_client(request, areq.redirect_uri, {"code": code, "state": areq.state}, 303)
 
