@@ -1,4 +1,4 @@
-"""What the SQL stores share for public clients and device authorizations (migration 0011): the statements
+"""What the SQL stores share for public clients and device authorizations (migration 0012): the statements
 (``?`` placeholders; PostgreSQL numbers them with ``common.numbered``) and the row <-> record mappers.
 
 Every device-code transition is one conditional statement (``UPDATE ... WHERE <state> RETURNING``): a poll, a

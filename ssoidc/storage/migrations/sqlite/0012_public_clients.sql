@@ -1,4 +1,4 @@
--- Version 11: public clients (RegisterClient) and device authorizations (StartDeviceAuthorization, RFC 8628).
+-- Version 12: public clients (RegisterClient) and device authorizations (StartDeviceAuthorization, RFC 8628).
 -- No client secret is stored (it is sealed for the client id and its expiry); device and user codes only as
 -- hashes (the user code keyed under the master key).
 CREATE TABLE public_clients (
