@@ -560,6 +560,7 @@ def signed_request(refresh_token: str | None = None) -> tuple[list[tuple[str, st
             "sub": USER_EMAIL,
             "aud": AUDIENCE,
             "email": USER_EMAIL,
+            "email_verified": True,
             "iat": now,
             "nbf": now,
             "exp": now + spec.lifetime,

@@ -289,6 +289,7 @@ async def profile(args: argparse.Namespace, workdir: Path, pool: Any) -> dict[st
         config_file=workdir / "config.yaml",
         sqlite_synchronous=args.synchronous,
         database_url=args.database_url,
+        **({} if args.family_cap is None else {"max_refresh_families": args.family_cap}),
     ).validate()
     db = "PostgreSQL" if args.database_url else "SQLite"
     refresh = args.grant == "refresh"
@@ -750,6 +751,12 @@ def main() -> int:
     p.add_argument("--synchronous", default="NORMAL", choices=["NORMAL", "FULL"])
     p.add_argument("--postgres", action="store_true", help="store in PostgreSQL (a fresh schema on --pg-url, dropped"
                    " afterwards) instead of SQLite; not with --live")  # fmt: skip
+    p.add_argument(
+        "--family-cap",
+        type=int,
+        default=None,
+        help="SSOIDC_MAX_REFRESH_FAMILIES for the node (default: its default)",
+    )
     p.add_argument("--pg-url", default=os.environ.get("SSOIDC_BENCH_PG_URL", h.DEFAULT_PG_URL),
                    help="PostgreSQL server for --postgres (default $SSOIDC_BENCH_PG_URL or %(default)s)")  # fmt: skip
     p.add_argument("--interval", type=float, default=0.0002, help="pyinstrument sampling interval, s")

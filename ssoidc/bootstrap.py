@@ -34,11 +34,19 @@ async def bootstrap(store: Store, settings: Settings, clock: Clock) -> None:
     if settings.demo:
         await ensure_key(store, DEMO_ISSUER_PURPOSE, DEMO_ISSUER_ALG, clock)
     if settings.config_file is not None:
-        await apply_to_store(store, load_file(settings.config_file), settings.account_id, clock.now())
+        await apply_to_store(
+            store,
+            load_file(settings.config_file),
+            settings.account_id,
+            clock.now(),
+            base_url=settings.base_url,
+        )
     elif settings.demo:
         from ssoidc.demo import demo_config  # demo data only when asked for, and never over a --config file
 
-        await apply_to_store(store, demo_config(settings), settings.account_id, clock.now())
+        await apply_to_store(
+            store, demo_config(settings), settings.account_id, clock.now(), base_url=settings.base_url
+        )
         await ensure_demo_passwords(store, clock)
 
 

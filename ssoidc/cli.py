@@ -128,6 +128,8 @@ def serve(
     """Serve the sso-oidc API (CreateTokenWithIAM) over HTTP."""
     import uvicorn
 
+    from ssoidc.web.http_limits import PROTOCOL as HTTP_PROTOCOL
+
     settings = _settings(
         host=host,
         port=port,
@@ -160,9 +162,12 @@ def serve(
         access_log=access_log,
         log_level="info",
         loop="uvloop" if sys.platform != "win32" else "asyncio",
-        http="httptools",
+        http=HTTP_PROTOCOL,
+        timeout_keep_alive=settings.http_keep_alive_timeout,
         timeout_graceful_shutdown=10,
         server_header=False,
+        proxy_headers=bool(settings.forwarded_allow_ips),
+        forwarded_allow_ips=settings.forwarded_allow_ips or None,
     )
 
 
@@ -232,6 +237,11 @@ def _banner(settings: Settings) -> None:
     config, akid = _load_config_summary(settings)
     url = settings.base_url
     out = [f"ssoidc serving on {url} (data dir {settings.data_dir.resolve()}, region {settings.region})"]
+    hosts = settings.signed_hosts
+    out.append(
+        "SigV4 requests must be signed for: "
+        + (", ".join(hosts) if hosts is not None else "any host (SSOIDC_ALLOWED_HOSTS=*)")
+    )
     db_env = ""  # the CLI commands below need the database URL too (never printed if it holds a password)
     if settings.database_url:
         import shlex
@@ -312,7 +322,9 @@ def apply(
     async def go() -> Any:
         spec = load_file(file)
         async with _store(settings) as store:
-            return await apply_to_store(store, spec, settings.account_id, SystemClock().now())
+            return await apply_to_store(
+                store, spec, settings.account_id, SystemClock().now(), base_url=settings.base_url
+            )
 
     config = _run(go())
     typer.echo(f"applied: instance {config.instance.instance_arn}")
@@ -388,6 +400,7 @@ def credentials_create(
     """Register a SigV4 credential. The secret is printed once and stored encrypted."""
     import re
 
+    from ssoidc import strict_json
     from ssoidc.iam.policy import Policy, PolicyError
     from ssoidc.ids import new_access_key_id, new_secret_access_key
     from ssoidc.storage.base import AlreadyExists, StoredCredential
@@ -401,7 +414,7 @@ def credentials_create(
     policy = None
     if policy_file is not None:
         try:
-            policy = json.loads(policy_file.read_text())
+            policy = strict_json.loads(policy_file.read_bytes())  # a repeated member name is refused
             Policy.parse(policy, kind="identity")
         except (OSError, ValueError) as exc:
             _fail(f"{policy_file}: {exc}")

@@ -25,6 +25,7 @@ from ssoidc.clock import Clock, SystemClock
 from ssoidc.crypto import load_or_create_master_key
 from ssoidc.datadir import secure_data_dir
 from ssoidc.maintenance import Purger, Readiness
+from ssoidc.model import Configuration
 from ssoidc.oauth.authorize import CodeIssuer
 from ssoidc.oauth.clients import ClientRegistry
 from ssoidc.oauth.device import DeviceAuthorizations
@@ -39,8 +40,9 @@ from ssoidc.oauth.request import Caller, TokenRequest, TokenResult
 from ssoidc.oauth.service import TokenService
 from ssoidc.oauth.signin import SignInService, SignInSettings
 from ssoidc.oauth.tokens import TokenMinter
+from ssoidc.ratelimit import Limits, Rate, RequestLimits
 from ssoidc.settings import Settings
-from ssoidc.snapshot import SnapshotCache
+from ssoidc.snapshot import SnapshotCache, issuer_changes
 from ssoidc.storage.base import Store
 from ssoidc.storage.sqlite import SqliteStore
 
@@ -134,8 +136,16 @@ async def _build(
         ),
         clock=clock,
     )
+
+    def forget_keys(old: Configuration, new: Configuration) -> None:
+        for url in issuer_changes(old, new):  # an issuer updated or deleted, through any node
+            jwks.forget(url)
+
     snapshot = SnapshotCache(
-        store, account_id=settings.account_id, directory_cache_size=settings.directory_cache_size
+        store,
+        account_id=settings.account_id,
+        directory_cache_size=settings.directory_cache_size,
+        on_catalogue=forget_keys,
     )
     issuer = TokenIssuer(
         minter=minter,
@@ -143,9 +153,11 @@ async def _build(
         store=store,
         base_url=settings.base_url,
         access_ttl=settings.access_token_ttl,
+        family_cap=settings.max_refresh_families,
     )
+    limits = request_limits(settings)
     grant_deps = grant_deps_of(settings, issuer=issuer, minter=minter, store=store, jwks=jwks)
-    token_service = TokenService(GRANTS.serve(grant_deps))
+    token_service = TokenService(GRANTS.serve(grant_deps), limits=limits)
     public = PublicClients(
         registry=ClientRegistry(store, master_key, base_url=settings.base_url),
         devices=DeviceAuthorizations(
@@ -175,7 +187,7 @@ async def _build(
     async def create_token(req: TokenRequest, caller: Caller) -> TokenResult:
         return await token_service.create_token_with_iam(req, caller, snapshot.current, clock.now())
 
-    aws = build_skeleton(settings, store, snapshot, clock, create_token, master_key, public)
+    aws = build_skeleton(settings, store, snapshot, clock, create_token, master_key, limits, public)
     await snapshot.refresh()
     return Services(
         settings=settings,
@@ -206,6 +218,7 @@ def build_skeleton(
     clock: Clock,
     create_token: oidc.TokenCall,
     master_key: bytes,
+    limits: RequestLimits | None = None,
     public: PublicClients | None = None,
 ) -> Skeleton:
     """Every AWS service this node answers, one row each; operations without a handler answer
@@ -227,13 +240,18 @@ def build_skeleton(
                 base_url=settings.base_url,
             ),
             constraints=False,
-            response_headers=((b"cache-control", b"no-store"),),
+            response_headers=((b"cache-control", b"no-store"), (b"pragma", b"no-cache")),
         ),
         AwsService("sso", object()),
         AwsService(
             sso_admin.SERVICE,
             sso_admin.SsoAdminApi(
-                editor, store, pages=pages, account_id=settings.account_id, region=settings.region
+                editor,
+                store,
+                pages=pages,
+                account_id=settings.account_id,
+                region=settings.region,
+                base_url=settings.base_url,
             ),
             authorize=authorize,
         ),
@@ -251,6 +269,20 @@ def build_skeleton(
         max_skew_seconds=settings.sigv4_max_skew,
         now=clock.now,
         refresh=snapshot.refresh,
+        allowed_hosts=settings.signed_hosts,
+        limits=limits or request_limits(settings),
+    )
+
+
+def request_limits(settings: Settings) -> RequestLimits:
+    """This worker's request rate limits (``SSOIDC_RATE_LIMIT_*``; one set per process, docs/deployment.md)."""
+    return RequestLimits(
+        Limits(
+            address=Rate(settings.rate_limit_address, settings.rate_limit_address_burst),
+            principal=Rate(settings.rate_limit_principal, settings.rate_limit_principal_burst),
+            application=Rate(settings.rate_limit_application, settings.rate_limit_application_burst),
+            max_keys=settings.rate_limit_max_keys,
+        )
     )
 
 
@@ -271,6 +303,8 @@ def grant_deps_of(
         default_scopes=settings.default_scopes,
         session_ttl=settings.session_ttl,
         assertion_leeway=float(settings.assertion_leeway),
+        assertion_max_lifetime=float(settings.assertion_max_lifetime),
+        assertion_max_age=float(settings.assertion_max_age),
         refresh_grace_seconds=settings.refresh_grace_seconds,
     )
 

@@ -159,6 +159,7 @@ def demo_claims(
         "sub": email,
         "aud": DEMO_AUDIENCE,
         "email": email,
+        "email_verified": True,
         "iat": t,
         "nbf": t,
         "exp": t + lifetime,

@@ -32,6 +32,7 @@ Hierarchy::
     │   ├── AdminAccessDenied            the caller's identity policy does not allow the action
     │   └── ServiceQuotaExceeded
     ├── InvalidInput                     the request breaks its operation's model (any service, any protocol)
+    ├── Throttled                        a rate limit refused the request (any service; carries a retry hint)
     ├── OperationError                   the request names no served operation (any service, any protocol)
     │   ├── NotImplementedOperation      a modelled operation ssoidc does not serve
     │   └── UnknownOperation             the X-Amz-Target / Action names no operation of the service
@@ -40,6 +41,7 @@ Hierarchy::
 
 from __future__ import annotations
 
+import math
 from typing import ClassVar
 
 
@@ -203,6 +205,26 @@ class InvalidInput(SsoidcError):
     def __init__(self, message: str, path: str = "") -> None:
         super().__init__(message)
         self.path = path
+
+
+class Throttled(SsoidcError):
+    """A request rate limit (``ssoidc.ratelimit``) refused the request before it did anything.
+
+    ``retry_after`` is the number of seconds after which one more request of the same key fits again. Rendered as
+    sso-oidc's ``SlowDownException`` (RFC 8628 section 3.5's ``slow_down``), the admin services'
+    ``ThrottlingException`` and STS's ``Throttling``, each with a ``Retry-After`` header.
+    """
+
+    error: ClassVar[str] = "slow_down"
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+    @property
+    def retry_after_seconds(self) -> int:
+        """The hint in whole seconds, at least 1 (the ``Retry-After`` header, RFC 9110 section 10.2.3)."""
+        return max(1, math.ceil(self.retry_after))
 
 
 class OperationError(SsoidcError):

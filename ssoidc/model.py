@@ -51,6 +51,14 @@ class TrustedTokenIssuer:
     identity_store_attribute_path: str
     allowed_algorithms: tuple[str, ...] = ("RS256",)
     tags: Mapping[str, str] = field(default_factory=dict)
+    accept_unverified_email: bool = False
+    """ssoidc extension (the file's ``AcceptUnverifiedEmail``; no sso-admin member): when false, an assertion
+    mapped to a user by e-mail must say ``email_verified: true`` (the JWT-bearer grant)."""
+    revision: int = field(default=0, compare=False)
+    """Bumped by every sso-admin UpdateTrustedTokenIssuer, even one that changes nothing else: every node drops its
+    cached JWKS of an issuer whose record or revision changed (``ssoidc.snapshot.issuer_changes``). Bookkeeping, not
+    configuration: not in the file (``ssoidc apply`` keeps the stored one), not on the wire, and left out of
+    equality, so an exported file still applies back to an equal configuration."""
 
 
 @dataclass(frozen=True, slots=True)

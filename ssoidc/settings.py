@@ -11,6 +11,7 @@ defaults. Settings are frozen once built.
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import os
 import sys
@@ -18,6 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Final, Generic, TypeVar
+from urllib.parse import urlsplit
 
 from ssoidc.errors import ConfigError
 
@@ -61,6 +63,7 @@ def _parse_float(name: str, raw: str) -> float:
 
 
 def _write_float(value: float) -> str:
+    value = float(value)  # an int is a float to the type checker (``Settings(rate_limit_principal=20)``)
     return str(int(value)) if value.is_integer() else repr(value)
 
 
@@ -280,6 +283,22 @@ class Settings:
         doc="clock leeway for `exp`/`nbf`/`iat` of JWT-bearer assertions, seconds",
         minimum=0,
     )
+    assertion_max_lifetime: int = setting(
+        86400,
+        env="SSOIDC_ASSERTION_MAX_LIFETIME",
+        codec=INT,
+        doc="longest lifetime of a JWT-bearer assertion, seconds: `exp - iat` (or `exp` - now when it has no"
+        " `iat`) above it is refused (RFC 7523 section 3; identity providers' idTokens live 1 hour)",
+        minimum=0,
+    )
+    assertion_max_age: int = setting(
+        86400,
+        env="SSOIDC_ASSERTION_MAX_AGE",
+        codec=INT,
+        doc="oldest `iat` of a JWT-bearer assertion accepted, seconds before now (plus the leeway; RFC 7523"
+        " section 3); binding only when lower than `SSOIDC_ASSERTION_MAX_LIFETIME`",
+        minimum=0,
+    )
     id_token_alg: str = setting(
         "ES256",
         env="SSOIDC_ID_TOKEN_ALG",
@@ -315,12 +334,165 @@ class Settings:
     sigv4_max_skew: int = setting(
         300, env="SSOIDC_SIGV4_MAX_SKEW", codec=INT, doc="SigV4 clock-skew window, seconds", minimum=0
     )
+    allowed_hosts: str = setting(
+        "",
+        env="SSOIDC_ALLOWED_HOSTS",
+        codec=STR,
+        doc="comma-separated `host[:port]` values a SigV4 signature may name in its signed `Host` header (a"
+        " request signed for another deployment is refused as `InvalidSignatureException`); `*` turns the check"
+        " off. Default: the host of `SSOIDC_PUBLIC_URL` (with and without its default port), plus `localhost`,"
+        " `127.0.0.1` and `[::1]` (with the listening port, and without a port) when there is no public URL or"
+        " the node listens on a loopback address ([deployment.md](deployment.md#the-host-a-request-is-signed-for))",
+        shown_default="derived",
+    )
+    http_head_timeout: float = setting(
+        10.0,
+        env="SSOIDC_HTTP_HEAD_TIMEOUT",
+        codec=FLOAT,
+        doc="seconds a client has to send a complete request line and headers, from its connection or its first"
+        " byte (a connection that sends nothing is closed after this long too; 408 if nothing was answered yet)",
+        minimum=0.01,
+    )
+    http_body_timeout: float = setting(
+        10.0,
+        env="SSOIDC_HTTP_BODY_TIMEOUT",
+        codec=FLOAT,
+        doc="seconds a client has to send a request body, from the end of its headers (408, connection closed)",
+        minimum=0.01,
+    )
+    http_keep_alive_timeout: int = setting(
+        5,
+        env="SSOIDC_HTTP_KEEP_ALIVE_TIMEOUT",
+        codec=INT,
+        doc="seconds an idle keep-alive connection stays open after an answer",
+        minimum=1,
+    )
+    http_max_header_bytes: int = setting(
+        16384,
+        env="SSOIDC_HTTP_MAX_HEADER_BYTES",
+        codec=INT,
+        doc="largest request head (request line and every header), bytes; larger is answered 431 and closed",
+        minimum=1024,
+    )
+    http_max_headers: int = setting(
+        100,
+        env="SSOIDC_HTTP_MAX_HEADERS",
+        codec=INT,
+        doc="most header fields one request may carry (AWS SDKs send about 10); more is answered 431 and closed",
+        minimum=16,
+    )
+    http_max_connections: int = setting(
+        512,
+        env="SSOIDC_HTTP_MAX_CONNECTIONS",
+        codec=INT,
+        doc="open connections per worker process, idle keep-alive ones included; a connection beyond it is"
+        " answered 503 and closed at once",
+        minimum=1,
+    )
+    forwarded_allow_ips: str = setting(
+        "",
+        env="SSOIDC_FORWARDED_ALLOW_IPS",
+        codec=STR,
+        doc="comma-separated addresses of reverse proxies whose `X-Forwarded-For` names the client (uvicorn's"
+        " `forwarded_allow_ips`; `*` trusts any peer); empty: the client address is always the TCP peer, which"
+        " the per-address rate limit and `aws:SourceIp` use",
+    )
+    rate_limit_address: float = setting(
+        10_000.0,
+        env="SSOIDC_RATE_LIMIT_ADDRESS",
+        codec=FLOAT,
+        doc="AWS requests per second one client address may make (signed or not; failed authentication counts),"
+        " per worker process ([deployment.md](deployment.md#rate-limits)); over it: SlowDownException,"
+        " ThrottlingException or Throttling with `Retry-After`; 0 = no limit. The address is the TCP peer"
+        " (`SSOIDC_FORWARDED_ALLOW_IPS`)",
+        minimum=0,
+    )
+    rate_limit_address_burst: float = setting(
+        20_000.0,
+        env="SSOIDC_RATE_LIMIT_ADDRESS_BURST",
+        codec=FLOAT,
+        doc="requests one client address may make at once above its rate (the token bucket's size)",
+        minimum=1,
+    )
+    rate_limit_principal: float = setting(
+        5_000.0,
+        env="SSOIDC_RATE_LIMIT_PRINCIPAL",
+        codec=FLOAT,
+        doc="signed AWS requests per second one principal ARN may make, per worker process; 0 = no limit",
+        minimum=0,
+    )
+    rate_limit_principal_burst: float = setting(
+        10_000.0,
+        env="SSOIDC_RATE_LIMIT_PRINCIPAL_BURST",
+        codec=FLOAT,
+        doc="requests one principal may make at once above its rate",
+        minimum=1,
+    )
+    rate_limit_application: float = setting(
+        10_000.0,
+        env="SSOIDC_RATE_LIMIT_APPLICATION",
+        codec=FLOAT,
+        doc="CreateTokenWithIAM requests per second for one application (counted once the caller is allowed),"
+        " per worker process; 0 = no limit",
+        minimum=0,
+    )
+    rate_limit_application_burst: float = setting(
+        20_000.0,
+        env="SSOIDC_RATE_LIMIT_APPLICATION_BURST",
+        codec=FLOAT,
+        doc="token requests one application may take at once above its rate",
+        minimum=1,
+    )
+    rate_limit_max_keys: int = setting(
+        50_000,
+        env="SSOIDC_RATE_LIMIT_MAX_KEYS",
+        codec=INT,
+        doc="addresses (principals, applications) each worker tracks per limit; past it the idle ones, then the"
+        " least limited, are forgotten (memory stays bounded)",
+        minimum=2,
+    )
+    max_refresh_families: int = setting(
+        100,
+        env="SSOIDC_MAX_REFRESH_FAMILIES",
+        codec=INT,
+        doc="live refresh-token families (sessions started by a JWT-bearer assertion or an authorization code)"
+        " one user may hold per application, across all nodes; a new one past the cap revokes the oldest"
+        " ([deployment.md](deployment.md#refresh-token-families)); 0 = no cap",
+        minimum=0,
+    )
     default_scopes: tuple[str, ...] = field(default=DEFAULT_SCOPES)
     """Scopes every application may be granted besides its own access scopes (not configurable)."""
 
     @property
     def base_url(self) -> str:
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def signed_hosts(self) -> tuple[str, ...] | None:
+        """The ``Host`` values a SigV4 signature may name (``SSOIDC_ALLOWED_HOSTS``, else derived: see its
+        help), lower-cased, the public URL's first; None if the check is off (``*``)."""
+        listed = [h.strip().lower() for h in self.allowed_hosts.split(",") if h.strip()]
+        if listed == ["*"]:
+            return None
+        if listed:
+            return tuple(listed)
+        hosts: list[str] = []
+        if self.public_url:
+            url = urlsplit(self.public_url)
+            name = (url.hostname or "").lower()
+            name = f"[{name}]" if ":" in name else name
+            default = {"http": 80, "https": 443}.get(url.scheme.lower())
+            port = url.port if url.port is not None else default
+            hosts.append(f"{name}:{port}" if port is not None and port != default else name)
+            if port is not None and port == default:
+                hosts.append(f"{name}:{port}")
+        if not self.public_url or _is_loopback(self.host):
+            if _is_loopback(self.host):  # the bind address first: the one the error message names
+                bound = self.host.strip("[]").lower()
+                hosts.append(f"[{bound}]:{self.port}" if ":" in bound else f"{bound}:{self.port}")
+            for name in ("localhost", "127.0.0.1", "[::1]"):
+                hosts.extend((f"{name}:{self.port}", name))
+        return tuple(dict.fromkeys(hosts))
 
     @property
     def db_path(self) -> Path:
@@ -347,6 +519,16 @@ class Settings:
     def with_overrides(self, **changes: object) -> Settings:
         clean = {k: v for k, v in changes.items() if v is not None}
         return replace(self, **clean).validate()  # type: ignore[arg-type]
+
+
+def _is_loopback(host: str) -> bool:
+    """A bind address only this machine can reach (``127.0.0.0/8``, ``::1``, ``localhost``)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 #: Every option that has a variable, by field name, in declaration order.

@@ -8,22 +8,45 @@ The directory (users, groups, memberships, assignments) is not held here: reques
 index through a bounded cache (``ssoidc.directory_cache``) that the same feed read invalidates per entity, so a
 worker's memory does not grow with the directory and a directory write costs the other workers one feed read.
 Concurrent requests that find a new version share one catch-up. Tokens and revocations are never cached here.
+
+``on_catalogue(old, new)`` is called (synchronously, under the catch-up lock) each time the catalogue is
+reloaded: the node drops what it derived from the old one, such as the JWKS cache entry
+of a trusted token issuer that was updated or deleted (``issuer_changes``), on every node that catches up.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ssoidc.aws.sigv4 import Credential
 from ssoidc.directory_cache import CachedDirectory
-from ssoidc.model import ConfigSnapshot, unconfigured
+from ssoidc.model import ConfigSnapshot, Configuration, unconfigured
 from ssoidc.storage.base import Store, StoredCredential
 
 
+def issuer_changes(old: Configuration, new: Configuration) -> set[str]:
+    """Issuer URLs of the trusted token issuers that ``new`` changed or removed (their keys must be fetched anew)."""
+    after = {t.arn: t for t in new.trusted_token_issuers}
+    changed: set[str] = set()
+    for t in old.trusted_token_issuers:
+        now = after.get(t.arn)
+        if now is None or now != t or now.revision != t.revision:
+            changed.add(t.issuer_url)
+    return changed
+
+
 class SnapshotCache:
-    def __init__(self, store: Store, *, account_id: str, directory_cache_size: int = 10_000) -> None:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        account_id: str,
+        directory_cache_size: int = 10_000,
+        on_catalogue: Callable[[Configuration, Configuration], None] | None = None,
+    ) -> None:
+        self._on_catalogue = on_catalogue
         self._store = store
         self.directory = CachedDirectory(store, directory_cache_size)
         """The directory reads of this worker's requests, cached (bounded) and invalidated through the feed."""
@@ -74,6 +97,8 @@ class SnapshotCache:
                     )
                     for c in creds
                 }
+            if snap is not None and self._on_catalogue is not None and config is not snap.config:
+                self._on_catalogue(snap.config, config)
             if catalogue or credentials or snap is None:
                 snap = ConfigSnapshot(config, version, self.directory, catalogue_version=catalogue_version)
                 self._snapshot = snap

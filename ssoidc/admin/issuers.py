@@ -5,6 +5,9 @@ UpdateTrustedTokenIssuer, DeleteTrustedTokenIssuer, ListTrustedTokenIssuers). Pu
   with one URL would make the assertion's ``iss`` ambiguous, so a second one is a ``Conflict`` (``rules.check``).
 * Deleting an issuer that a JWT-bearer grant still names is a ``Conflict`` naming the applications: the grant
   must be changed first (silently dropping the issuer could leave a grant with no issuer at all).
+* ssoidc's own idToken issuer (``<base url>/<instance id>``, in any spelling: ``oauth.issuer.is_own_issuer``) is
+  never a trusted token issuer: that would make ssoidc's idTokens assertions for itself (self-trust). Refused with
+  ``ValidationFailed`` naming ``IssuerUrl`` (a ValidationException, as every modelled rule of CreateTrustedTokenIssuer).
 * At most ``rules.MAX_ISSUERS`` (10) per instance (``ServiceQuotaExceeded``), names unique (``Conflict``): both
   are ``rules.check``'s, as are the tag limits.
 """
@@ -17,8 +20,23 @@ from dataclasses import replace
 from ssoidc import ids
 from ssoidc.admin.editor import Edit
 from ssoidc.admin.instance import active_instance
-from ssoidc.errors import Conflict, ResourceNotFound
+from ssoidc.errors import Conflict, ResourceNotFound, ValidationFailed
 from ssoidc.model import Configuration, JwtBearerGrantConfig, TrustedTokenIssuer
+from ssoidc.oauth.issuer import is_own_issuer
+
+ISSUER_URL_MEMBER = "TrustedTokenIssuerConfiguration.OidcJwtConfiguration.IssuerUrl"
+
+
+def check_not_own(
+    issuer_url: str, base_url: str, config: Configuration, member: str = ISSUER_URL_MEMBER
+) -> None:
+    """Refuse ssoidc's own idToken issuer, or an alias of it, as a trusted token issuer (self-trust)."""
+    if is_own_issuer(issuer_url, base_url, (config.instance.instance_id,)):
+        raise ValidationFailed(
+            f"IssuerUrl names this server's own idToken issuer ({base_url}/<instance id>); ssoidc cannot trust"
+            " the tokens it issues itself as assertions",
+            member,
+        )
 
 
 def new_issuer_arn(config: Configuration) -> str:
@@ -53,9 +71,12 @@ def create_issuer(
     claim_attribute_path: str,
     identity_store_attribute_path: str,
     tags: Mapping[str, str],
+    base_url: str,
 ) -> Edit[TrustedTokenIssuer]:
-    """A new issuer (the quota and the uniqueness of its name and URL: ``rules.check``)."""
+    """A new issuer (the quota and the uniqueness of its name and URL: ``rules.check``); never one of ssoidc's own
+    issuers at ``base_url`` (``check_not_own``)."""
     active_instance(config, instance_arn)
+    check_not_own(issuer_url, base_url, config)
     issuer = TrustedTokenIssuer(
         arn=new_issuer_arn(config),
         name=name,
@@ -75,10 +96,12 @@ def update_issuer(
     claim_attribute_path: str | None = None,
     identity_store_attribute_path: str | None = None,
 ) -> Edit[TrustedTokenIssuer]:
-    """Change the name or the claim mapping; the issuer URL never changes (it identifies the issuer)."""
+    """Change the name or the claim mapping; the issuer URL never changes (it identifies the issuer). The revision
+    moves on every update, so every node fetches the issuer's keys anew (a key replaced under the same ``kid``)."""
     issuer = get_issuer(config, arn)
     new = replace(
         issuer,
+        revision=issuer.revision + 1,
         name=issuer.name if name is None else name,
         claim_attribute_path=issuer.claim_attribute_path
         if claim_attribute_path is None

@@ -16,6 +16,11 @@
   <RequestId/></ErrorResponse>``.
 * ``UNMODELLED``: a modelled operation ssoidc does not serve (``NotImplementedException``) or a request naming no
   operation of the service (``UnknownOperationException``): HTTP 400 in every protocol's shape, never retried.
+* ``Throttled`` (a rate limit, ``ssoidc.ratelimit``): sso-oidc ``SlowDownException`` (HTTP 400 as modelled,
+  ``error: slow_down``), the portal ``TooManyRequestsException`` (429), sso-admin and identitystore
+  ``ThrottlingException`` (400; identitystore's models ``RetryAfterSeconds``), STS ``Throttling`` (400, AWS's
+  code); every one with a ``Retry-After`` header (whole seconds, RFC 9110 section 10.2.3). botocore retries
+  ThrottlingException and Throttling (legacy and standard modes) and not SlowDownException.
 * Anything unmapped is InternalServerException (500) with a fixed message and the request id; the detail goes to
   the log only.
 """
@@ -67,6 +72,7 @@ ADMIN_ERRORS: dict[type[e.SsoidcError], str] = {
     e.Conflict: "ConflictException",
     e.AdminAccessDenied: "AccessDeniedException",
     e.ServiceQuotaExceeded: "ServiceQuotaExceededException",
+    e.Throttled: "ThrottlingException",
 }
 #: The member that names a resource of each type, for a not-found reported as a ValidationException.
 RESOURCE_MEMBERS = {
@@ -101,12 +107,17 @@ UNMODELLED: dict[type[e.SsoidcError], tuple[str, int]] = {
 
 #: rest-json services: the domain table and the error namespace of each.
 REST_JSON_ERRORS: dict[str, dict[type[e.SsoidcError], str]] = {
-    OIDC_SERVICE: {**OIDC_ERRORS, e.InvalidInput: "InvalidRequestException"},
-    "sso": {e.InvalidInput: "InvalidRequestException"},
+    OIDC_SERVICE: {
+        **OIDC_ERRORS,
+        e.InvalidInput: "InvalidRequestException",
+        e.Throttled: "SlowDownException",
+    },
+    "sso": {e.InvalidInput: "InvalidRequestException", e.Throttled: "TooManyRequestsException"},
 }
 #: AWS Query services (STS): domain error -> (code, status), as the STS model names them.
 QUERY_ERRORS: dict[type[e.SsoidcError], tuple[str, int]] = {
     e.InvalidInput: ("ValidationError", 400),
+    e.Throttled: ("Throttling", 400),
     # request authentication, with the codes STS's front end answers (not the JSON services' names)
     e.MissingAuthenticationToken: ("MissingAuthenticationToken", 403),
     e.IncompleteSignature: ("IncompleteSignature", 403),
@@ -117,6 +128,13 @@ REST_JSON_NAMESPACES = {
     OIDC_SERVICE: OIDC_NAMESPACE,
     "sso": "http://internal.amazon.com/coral/com.amazonaws.switchboard.portal/",
 }
+
+
+def _retry_after(exc: BaseException, headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """``headers`` plus ``Retry-After`` when ``exc`` is a rate-limit refusal."""
+    if isinstance(exc, e.Throttled):
+        headers.append((b"retry-after", str(exc.retry_after_seconds).encode()))
+    return headers
 
 
 def input_message(exc: e.InvalidInput, wording: str) -> str:
@@ -146,11 +164,10 @@ def render_rest_json_error(exc: BaseException, service: str, request_id: str) ->
             code = table[cls]
             assert isinstance(exc, e.SsoidcError)
             message = input_message(exc, "rest-json") if isinstance(exc, e.InvalidInput) else exc.message
-            error = exc.error if isinstance(exc, e.OAuthError) else "invalid_request"
+            error = exc.error if isinstance(exc, e.OAuthError | e.Throttled) else "invalid_request"
             body = _rest_json_body(service, code, error, message)
-            return RenderedError(
-                error_status(service, code), _headers(code, namespace, request_id), body, code
-            )
+            headers = _retry_after(exc, _headers(code, namespace, request_id))
+            return RenderedError(error_status(service, code), headers, body, code)
     code = "InternalServerException"
     body = _rest_json_body(
         service, code, "server_error", f"An internal error occurred (request id {request_id})"
@@ -189,7 +206,7 @@ def render_query_error(exc: BaseException, service: str, request_id: str) -> Ren
         f"<RequestId>{request_id}</RequestId></ErrorResponse>"
     )
     headers = [(b"content-type", b"text/xml"), (b"x-amzn-requestid", request_id.encode())]
-    return RenderedError(status, headers, body.encode(), code)
+    return RenderedError(status, _retry_after(exc, headers), body.encode(), code)
 
 
 def render_json11_error(
@@ -202,7 +219,7 @@ def render_json11_error(
     """
     code = "InternalServerException"
     message = f"An internal error occurred (request id {request_id})"
-    extra: dict[str, str] = {}
+    extra: dict[str, str | int] = {}
     for cls in type(exc).__mro__:
         if cls in FRONTEND_ERRORS:
             code, status = FRONTEND_ERRORS[cls]
@@ -227,6 +244,8 @@ def render_json11_error(
                 member = RESOURCE_MEMBERS.get(exc.resource_type)
                 if member and member not in message:
                     message = f"{message} (at '{member}')"
+            elif isinstance(exc, e.Throttled):
+                extra["RetryAfterSeconds"] = exc.retry_after_seconds
             elif isinstance(exc, e.ResourceNotFound):
                 if exc.resource_type:
                     extra["ResourceType"] = exc.resource_type
@@ -238,11 +257,13 @@ def render_json11_error(
         "httpStatusCode", 500 if code == "InternalServerException" else 400
     )
     members = shape.members
-    body: dict[str, str] = {"__type": code, "Message": message}
+    body: dict[str, str | int] = {"__type": code, "Message": message}
     body.update({k: v for k, v in extra.items() if k in members})
     if "RequestId" in members:
         body["RequestId"] = request_id
-    return RenderedError(status, _json11_headers(code, request_id), orjson.dumps(body), code)
+    return RenderedError(
+        status, _retry_after(exc, _json11_headers(code, request_id)), orjson.dumps(body), code
+    )
 
 
 def _models(service: str, operation: str, code: str) -> bool:

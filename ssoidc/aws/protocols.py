@@ -25,6 +25,7 @@ from xml.sax.saxutils import escape
 import orjson
 from botocore.model import OperationModel, ServiceModel, Shape, StructureShape
 
+from ssoidc import strict_json
 from ssoidc.aws.errors import RenderedError, render_json11_error, render_query_error, render_rest_json_error
 from ssoidc.aws.models import ShapeError
 from ssoidc.aws.wire import WireRequest, WireResponse
@@ -34,13 +35,16 @@ FORM = b"application/x-www-form-urlencoded"
 
 
 def _json_object(body: bytes) -> dict[str, Any]:
-    """A JSON object body (an empty body is ``{}``)."""
+    """A JSON object body (an empty body is ``{}``). A member name repeated in any object, at any depth, is
+    refused (``ssoidc.strict_json``: a proxy or log reading the first value must not see another request)."""
     if not body.strip():
         return {}
     try:
-        doc = orjson.loads(body)
+        doc = strict_json.loads(body)
     except orjson.JSONDecodeError:
         raise ShapeError("", NOT_JSON) from None
+    except ValueError as exc:  # DuplicateMember, NestedTooDeeply
+        raise ShapeError("", f"{NOT_JSON}: {exc}") from None
     if not isinstance(doc, dict):
         raise ShapeError("", "expected a JSON object")
     return doc
@@ -53,6 +57,21 @@ def _form(text: bytes, what: str) -> list[tuple[str, str]]:
         return parse_qsl(text.decode("utf-8"), keep_blank_values=True, errors="strict")
     except UnicodeDecodeError:
         raise ShapeError("", f"{what} is not valid UTF-8") from None
+
+
+def _query(text: bytes, names: frozenset[str]) -> dict[str, str]:
+    """A rest-json query string: only the parameters the operation binds (its ``requestUri`` literals and
+    querystring members), each at most once; anything else is refused rather than ignored (a parameter a proxy
+    or log reads and ssoidc does not, or reads twice, would make the two disagree on what was asked)."""
+    out: dict[str, str] = {}
+    for key, value in _form(text, "The query string"):
+        if key not in names:
+            shown = f" '{key}'" if key.isascii() and key.isidentifier() and len(key) <= 32 else ""
+            raise ShapeError("", f"The query string has a parameter{shown} this operation does not take")
+        if key in out:
+            raise ShapeError("", f"The query string has the parameter '{key}' more than once")
+        out[key] = value
+    return out
 
 
 def _scalar(shape: Shape, raw: str, path: str) -> Any:
@@ -85,6 +104,10 @@ class _Bindings:
     """Some input members travel in the JSON body."""
     headers_out: Mapping[str, bytes]
     """Output members sent as headers -> the header name."""
+    query_literal: bytes
+    """The query string the model's ``requestUri`` writes (``aws_iam=t``), the common case: nothing to check."""
+    query_names: frozenset[str]
+    """Every query parameter the operation takes: the ``requestUri`` literals and the querystring members."""
 
 
 def _bindings_of(op: OperationModel) -> _Bindings:
@@ -101,7 +124,14 @@ def _bindings_of(op: OperationModel) -> _Bindings:
             for n, m in out.members.items()
             if m.serialization.get("location") == "header"
         }
-    return _Bindings(bound, len(bound) < len(members), headers)
+    literal = op.http.get("requestUri", "").partition("?")[2]
+    names = {p.partition("=")[0] for p in literal.split("&") if p}
+    names.update(
+        m.serialization.get("name", n)
+        for n, m in bound.items()
+        if m.serialization["location"] == "querystring"
+    )
+    return _Bindings(bound, len(bound) < len(members), headers, literal.encode(), frozenset(names))
 
 
 class RestJson:
@@ -123,12 +153,14 @@ class RestJson:
     def decode(self, op: OperationModel, req: WireRequest) -> dict[str, Any]:
         plan = self._of(op)
         out: dict[str, Any] = {}
+        query: dict[str, str] = {}
+        if req.query_string and req.query_string != plan.query_literal:
+            query = _query(req.query_string, plan.query_names)
         if plan.body_in:
             body = _json_object(req.body)
             out = {k: v for k, v in body.items() if k not in plan.bound_in} if plan.bound_in else body
         if not plan.bound_in:
             return out
-        query = dict(_form(req.query_string, "The query string"))
         for name, member in plan.bound_in.items():
             where = member.serialization["location"]
             wire_name = member.serialization.get("name", name)
@@ -136,8 +168,11 @@ class RestJson:
             if where == "querystring":
                 raw = query.get(wire_name)
             elif where == "header":
-                value = req.header(wire_name.lower().encode("latin-1"))
-                raw = None if value is None else value.decode("latin-1")
+                wanted = wire_name.lower().encode("latin-1")
+                values = [v for k, v in req.headers if k == wanted]
+                if len(values) > 1:
+                    raise ShapeError(name, f"the header {wire_name} is sent more than once")
+                raw = values[0].decode("latin-1") if values else None
             else:  # no operation ssoidc routes binds a path member (every served requestUri is literal)
                 raw = None
             if raw is not None:
@@ -200,7 +235,10 @@ class Query:
         return ""
 
     def decode(self, op: OperationModel, req: WireRequest) -> dict[str, Any]:
-        fields = dict(_form(req.body, "Request body"))
+        pairs = _form(req.body, "Request body")
+        fields = dict(pairs)
+        if len(fields) != len(pairs):  # the form twin of a repeated JSON member name
+            raise ShapeError("", "Request body names a parameter more than once")
         shape = op.input_shape
         if shape is None:
             return {}

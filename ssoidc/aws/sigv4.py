@@ -15,7 +15,9 @@ What this implements
     * signing keys (the four-step HMAC chain) are cached per verifier in a small bounded LRU cache.
 
     Policy on top of the algorithm: ``host`` and ``x-amz-date`` must be signed; every ``x-amz-*`` header that
-    is present must be signed; the ``x-amz-date`` must fall within ``max_skew_seconds`` of now (compared at
+    is present must be signed, and so must ``Content-Type`` (it says how the body is read; botocore and the
+    JS SDK sign it); the signed ``host`` must be one of the verifier's ``allowed_hosts`` (the deployment's own
+    names: a request signed for another deployment sharing the key is not replayed here); the ``x-amz-date`` must fall within ``max_skew_seconds`` of now (compared at
     whole-second resolution, bounds inclusive) and match the credential-scope date; the scope must name the
     configured region and one of the configured services; session credentials must present their signed
     ``x-amz-security-token`` and long-term credentials must not send one.
@@ -105,6 +107,11 @@ _HEX_LOWER = "0123456789abcdef"
 _ECHO_SAFE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.:+")
 _PRESIGN_KEYS = frozenset((b"x-amz-algorithm", b"x-amz-credential", b"x-amz-signature"))
 _OWS = b" \t"
+_MUST_SIGN = frozenset((b"content-type",))
+"""Headers that must be signed when present, besides every ``x-amz-*``: what the body means (AWS SDKs sign it)."""
+_SINGLE = (b"host", b"content-type", b"x-amz-target")
+"""Headers a request may carry at most once (RFC 9110 section 5.3: only list-valued fields may repeat): they
+choose the deployment, the codec and the operation."""
 _UNRESERVED = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.~"
 _UNRESERVED_OR_SLASH = _UNRESERVED + b"/"
 _COMPONENTS = ("Credential", "Signature", "SignedHeaders")  # the order AWS reports missing ones in
@@ -280,7 +287,16 @@ class SigV4Verifier:
     request, only after the request has been fully parsed; its own exceptions propagate unchanged.
     """
 
-    __slots__ = ("_lookup", "_max_skew", "_region", "_service_message", "_services", "_signing_key")
+    __slots__ = (
+        "_host_message",
+        "_hosts",
+        "_lookup",
+        "_max_skew",
+        "_region",
+        "_service_message",
+        "_services",
+        "_signing_key",
+    )
 
     def __init__(
         self,
@@ -289,7 +305,11 @@ class SigV4Verifier:
         region: str,
         service: str | Collection[str],
         max_skew_seconds: int = 300,
+        allowed_hosts: Collection[str] | None = None,
     ) -> None:
+        """``allowed_hosts``: the ``Host`` values (``name[:port]``, compared case-insensitively) a signature may
+        name; None accepts any (the verifier alone, in tests). A request signed for another deployment is refused
+        as a signature mismatch."""
         services = (service,) if isinstance(service, str) else tuple(service)
         if not region:
             raise ValueError("region must not be empty")
@@ -304,6 +324,13 @@ class SigV4Verifier:
             "Credential should be scoped to correct service: '" + "' or '".join(services) + "'."
         )
         self._max_skew = max_skew_seconds
+        self._hosts = (
+            None if allowed_hosts is None else frozenset(h.lower().encode("latin-1") for h in allowed_hosts)
+        )
+        first = next(iter(allowed_hosts or ()), "")
+        self._host_message = "The request is signed for a host this server does not answer for" + (
+            f": sign it for '{first}' (the host of its public URL)." if first else "."
+        )
         self._signing_key = functools.lru_cache(maxsize=_SIGNING_KEY_CACHE_SIZE)(_derive_signing_key)
 
     def verify(self, req: SignedRequest, now: float) -> VerifiedCaller:
@@ -416,9 +443,17 @@ class SigV4Verifier:
         if "x-amz-date" not in signed_set:
             raise IncompleteSignature("'X-Amz-Date' must be a 'SignedHeader' in the AWS Authorization.")
         for name in headers:
-            if name.startswith(b"x-amz-") and name.decode("latin1") not in signed_set:
+            if (name.startswith(b"x-amz-") or name in _MUST_SIGN) and name.decode("latin1") not in signed_set:
                 shown = _echo(name.decode("latin1"))
                 raise IncompleteSignature(f"Header{shown} must be a 'SignedHeader' in the AWS Authorization.")
+        for name in _SINGLE:
+            if len(headers.get(name, ())) > 1:  # which one would a proxy, a log or the dispatcher read?
+                raise IncompleteSignature(f"Header '{name.decode()}' must not be repeated.")
+        if self._hosts is not None:
+            host_values = headers.get(b"host", [])
+            host = host_values[0].strip(_OWS).lower() if len(host_values) == 1 else b""
+            if host not in self._hosts:
+                raise InvalidSignature(self._host_message)
 
         canonical_headers: list[str] = []
         for signed_name in signed_names:

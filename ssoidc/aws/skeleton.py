@@ -13,8 +13,11 @@ the one the model's ``metadata.protocol`` names.
 1. a request id (``x-amzn-RequestId``) and the configuration refresh (a store that cannot be reached is answered
    as the service's InternalServerException);
 2. the body size limit;
-3. SigV4 (AWS Signature Version 4, with the service's ``signingName``), unless the model marks the operation
-   unsigned (``authtype: none`` / ``auth: [smithy.api#noAuth]``);
+3. the rate limit of the client address (``ssoidc.ratelimit``; before the signature, so failed authentication
+   counts), then SigV4 (AWS Signature Version 4, with the service's ``signingName``), unless the model marks the
+   operation unsigned (``authtype: none`` / ``auth: [smithy.api#noAuth]``); the signed ``Host`` must be one this
+   deployment answers for (``allowed_hosts``) and a ``Content-Type`` must be signed (``ssoidc.aws.sigv4``); then
+   the rate limit of the verified principal;
 4. the service's authorization hook (the configuration plane: the account root or an identity policy allowing
    ``<signingName>:<Operation>``);
 5. decode: the protocol reads the members from the body, query string and headers as the model binds them, and
@@ -25,13 +28,14 @@ the one the model's ``metadata.protocol`` names.
 
 A domain error (``ssoidc.errors``) is rendered through the one table in ``ssoidc.aws.errors`` by the protocol's
 renderer; anything else is logged with the request id and answered as the modelled internal error, with no detail.
+Every error answer carries ``Cache-Control: no-store`` and ``Pragma: no-cache`` (``NO_STORE``).
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import parse_qsl
@@ -45,12 +49,16 @@ from ssoidc.aws.protocols import PROTOCOLS
 from ssoidc.aws.sigv4 import Credential, SignedRequest, SigV4Verifier
 from ssoidc.aws.wire import WireRequest, WireResponse
 from ssoidc.errors import InvalidInput, NotImplementedOperation, SsoidcError, UnknownOperation
+from ssoidc.ratelimit import RequestLimits
 
 log = logging.getLogger("ssoidc.aws")
 
 MAX_BODY = 64 * 1024
 """The largest request body any AWS operation accepts (the web layer stops reading past it)."""
 TOO_LARGE = f"Request body is too large (limit {MAX_BODY // 1024} KiB)"
+NO_STORE = ((b"cache-control", b"no-store"), (b"pragma", b"no-cache"))
+"""On every error answer, of every service (RFC 6749 section 5.2 asks it of token errors; RFC 9111 section 5.2.2.5:
+no cache keeps an answer that may name a client, a user or a grant)."""
 
 
 @dataclass(slots=True)
@@ -103,7 +111,8 @@ class AwsService:
     constraints: bool = True
     """Validate the modelled lengths, ranges and patterns too (sso-oidc checks types and required members only)."""
     response_headers: tuple[tuple[bytes, bytes], ...] = ()
-    """Added to every successful answer (sso-oidc: ``Cache-Control: no-store``, RFC 6749 section 5.1)."""
+    """Added to every successful answer (sso-oidc: ``Cache-Control: no-store`` and ``Pragma: no-cache``, RFC 6749
+    section 5.1). Every error answer carries both (``NO_STORE``)."""
 
     @property
     def model(self) -> ServiceModel:
@@ -182,9 +191,14 @@ class Skeleton:
         max_skew_seconds: int,
         now: Callable[[], float],
         refresh: Callable[[], Awaitable[object]],
+        allowed_hosts: Sequence[str] | None = None,
+        limits: RequestLimits | None = None,
     ) -> None:
-        """``refresh`` (the configuration snapshot's) runs first for every request, inside the error mapping."""
+        """``refresh`` (the configuration snapshot's) runs first for every request, inside the error mapping.
+        ``allowed_hosts``: the signed ``Host`` values this deployment answers for (``Settings.signed_hosts``;
+        None: any); ``limits``: the node's request rate limits (none if omitted)."""
         self._now = now
+        self._limits = limits or RequestLimits()
         self._refresh = refresh
         self._routes: dict[tuple[str, str], list[_Route]] = {}
         self._root: list[tuple[_Service, dict[str, _Op]]] = []
@@ -197,6 +211,7 @@ class Skeleton:
                 region=region,
                 service=model.signing_name,
                 max_skew_seconds=max_skew_seconds,
+                allowed_hosts=allowed_hosts,
             )
             table = handler_table(model, service.handlers)
             ops: dict[str, _Op] = {}
@@ -264,7 +279,7 @@ class Skeleton:
         except Exception:
             log.exception("%s %s %s failed", svc.service.name, op_name, request_id)
             err = svc.protocol.render_error(RuntimeError(), svc.service.name, op_name, request_id)
-        return WireResponse(err.status, err.body, err.headers)
+        return WireResponse(err.status, err.body, [*err.headers, *NO_STORE])
 
     async def _invoke(self, op: _Op, req: WireRequest, request_id: str) -> WireResponse:
         svc = op.service
@@ -274,11 +289,13 @@ class Skeleton:
             raise InvalidInput(TOO_LARGE)
         now = self._now()
         principal = akid = ""
+        self._limits.admit_address(req.client_ip, now)
         if op.verifier is not None:
             verified = op.verifier.verify(
                 SignedRequest(req.method, req.raw_path, req.query_string, req.headers, req.body), now
             )
             principal, akid = verified.principal_arn, verified.access_key_id
+            self._limits.admit_principal(principal, now)
             if service.authorize is not None:
                 service.authorize(principal, akid, op.action, now)
         if op.handler is None:

@@ -92,13 +92,22 @@ class SsoAdminApi:
     """The sso-admin handlers, bound to one node's editor."""
 
     def __init__(
-        self, editor: ConfigEditor, store: DirectoryStore, *, pages: PageTokens, account_id: str, region: str
+        self,
+        editor: ConfigEditor,
+        store: DirectoryStore,
+        *,
+        pages: PageTokens,
+        account_id: str,
+        region: str,
+        base_url: str = "",
     ) -> None:
+        """``base_url``: this server's public base URL, whose idToken issuers are never trusted token issuers."""
         self.editor = editor
         self._store = store
         self._pages = pages
         self.account_id = account_id
         self.region = region
+        self.base_url = base_url
 
     async def _config(self) -> Configuration:
         return (await self.editor.current()).config
@@ -388,6 +397,7 @@ class SsoAdminApi:
                 claim_attribute_path=t.claim_attribute_path,
                 identity_store_attribute_path=t.identity_store_attribute_path,
                 tags=tags,
+                base_url=self.base_url,
             )
             return Edit(e.config, {"TrustedTokenIssuerArn": e.result.arn}, e.revoke)
 

@@ -18,6 +18,7 @@ from typing import Any, cast
 import yaml
 from pydantic import ValidationError
 
+from ssoidc.admin.issuers import check_not_own
 from ssoidc.admin.rules import check as check_rules
 from ssoidc.aws.mapping import (
     access_scope_from_shape,
@@ -32,7 +33,7 @@ from ssoidc.config.schema import (
     ConfigFile,
     TagSpec,
 )
-from ssoidc.errors import AdminError, ConfigError
+from ssoidc.errors import AdminError, ConfigError, ValidationFailed
 from ssoidc.iam.policy import Policy, PolicyError
 from ssoidc.ids import (
     new_application_arn,
@@ -172,6 +173,8 @@ def resolve(
             replace(
                 issuer,
                 allowed_algorithms=tuple(t.AllowedAlgorithms),
+                accept_unverified_email=t.AcceptUnverifiedEmail,
+                revision=prev.revision if prev is not None and prev.arn == arn else 0,
                 tags=_tags(t.Tags, f"TrustedTokenIssuers[{ti}]", problems),
             )
         )
@@ -305,8 +308,13 @@ def resolve(
     )
 
 
-async def apply_to_store(store: ConfigStore, spec: ConfigFile, account_id: str, now: float) -> Configuration:
+async def apply_to_store(
+    store: ConfigStore, spec: ConfigFile, account_id: str, now: float, *, base_url: str = ""
+) -> Configuration:
     """Make ``spec`` the live configuration: the file front door of ``ssoidc apply`` and ``serve --config``.
+
+    ``base_url`` is the server's public base URL: a trusted token issuer naming one of its own idToken issuers
+    (``<base url>/<instance id>``, any spelling) is refused, as sso-admin CreateTrustedTokenIssuer refuses it.
 
     Same invariants (``ssoidc.admin.rules``) and cascades as the admin API, in one compare-and-swap write: users
     and applications the file no longer lists are deleted and their tokens revoked, exactly as identitystore
@@ -315,6 +323,12 @@ async def apply_to_store(store: ConfigStore, spec: ConfigFile, account_id: str, 
     for _ in range(25):
         current, version = await store.load_configuration()
         config = resolve(spec, current, account_id, now=now)
+        for i, t in enumerate(config.trusted_token_issuers):
+            where = f"TrustedTokenIssuers[{i}].TrustedTokenIssuerConfiguration.OidcJwtConfiguration.IssuerUrl"
+            try:
+                check_not_own(t.issuer_url, base_url, config, where)
+            except ValidationFailed as exc:
+                raise ConfigError(f"invalid configuration: {exc.field}: {exc.message}") from None
         if config == current:
             return config
         try:

@@ -125,6 +125,8 @@ def _issuer(t: TrustedTokenIssuer) -> dict[str, Any]:
     }
     if tuple(t.allowed_algorithms) != ("RS256",):
         out["AllowedAlgorithms"] = list(t.allowed_algorithms)
+    if t.accept_unverified_email:
+        out["AcceptUnverifiedEmail"] = True
     return _with_tags(out, t.tags)
 
 

@@ -91,6 +91,9 @@ class TrustedTokenIssuerSpec(BaseModel):
     TrustedTokenIssuerConfiguration: TrustedTokenIssuerConfiguration
     AllowedAlgorithms: list[Algorithm] = Field(default_factory=_default_algorithms, min_length=1)
     """ssoidc extension: the signature algorithms accepted from this issuer (AWS documents RS256 only)."""
+    AcceptUnverifiedEmail: bool = False
+    """ssoidc extension: accept assertions mapped to a user by e-mail whose ``email_verified`` claim is not
+    ``true`` (false or missing). Off by default (the "nOAuth" account takeover); see docs/configuration.md."""
     Tags: list[TagSpec] = _tags()
 
 

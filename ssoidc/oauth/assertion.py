@@ -29,9 +29,20 @@ off because they read the system clock, and this module checks the claims itself
 Error messages (:class:`AssertionInvalid`) name the failed check and never echo the assertion; header values
 are only quoted when they are short and made of safe characters.
 
+Bounded lifetimes (RFC 7523 section 3, item 4: "The authorization server MAY reject JWTs with an exp claim value
+that is unreasonably far in the future"; item 6: "MAY reject JWTs with an iat claim value that is unreasonably far
+in the past"): ``exp - iat`` (or ``exp - now`` when there is no ``iat``) may not exceed ``max_lifetime_seconds``,
+and ``now - iat`` may not exceed ``max_age_seconds`` (plus the leeway); NumericDate claims must be JSON numbers
+(never booleans or strings), and huge values (``1e50``, ``10**400``) are compared as numbers and refused, never
+an overflow.
+
+RFC 7519 section 7.2 / RFC 8259 section 8.1: the header and the claims must be UTF-8 JSON; other encodings
+(UTF-16/32, which Python's ``json`` would detect and accept, CESU-8 surrogates) and ``\\uD800``-style unpaired
+surrogate escapes are refused. A ``kid`` header, when present, must be a non-empty string (``"kid": null`` is not
+"no kid").
+
 Deliberately not done here: checking ``aud`` against the application (the caller does it), replay detection
-by ``jti`` (the caller keeps the store), any maximum lifetime (``exp - iat``) policy, JWE (encrypted
-assertions) and nested JWTs.
+by ``jti`` (the caller keeps the store), JWE (encrypted assertions) and nested JWTs.
 """
 
 from __future__ import annotations
@@ -64,6 +75,9 @@ __all__ = [
 #: Longest assertion accepted at all (bounds the work done on input nobody has authenticated yet).
 MAX_ASSERTION_LENGTH: Final = 64 * 1024
 MAX_JTI_LENGTH: Final = 1024
+#: Defaults of ``SSOIDC_ASSERTION_MAX_LIFETIME`` and ``SSOIDC_ASSERTION_MAX_AGE`` (seconds).
+DEFAULT_MAX_LIFETIME: Final = 86400.0
+DEFAULT_MAX_AGE: Final = 86400.0
 _ACCEPTED_TYPES: Final = frozenset({"jwt", "at+jwt", "application/jwt", "application/at+jwt"})
 _B64URL: Final = re.compile(r"[A-Za-z0-9_-]*")
 _SAFE_VALUE: Final = re.compile(r"[A-Za-z0-9._~+/=:@-]{1,64}")
@@ -89,6 +103,10 @@ class VerifiedAssertion:
 
     header: Mapping[str, Any]
     claims: Mapping[str, Any]
+    expires_at: float = 0.0
+    """``exp`` as a number (finite: checked against the maximum lifetime)."""
+    issued_at: float | None = None
+    """``iat`` as a number, if the assertion has one (finite: checked against the maximum age)."""
 
 
 class ParsedAssertion:
@@ -154,11 +172,23 @@ def _b64url_json(part: str, what: str) -> dict[str, Any]:
     except (binascii.Error, ValueError):
         raise AssertionInvalid(f"assertion {what} is not base64url") from None
     try:
-        value = json.loads(raw, object_pairs_hook=_reject_duplicates, parse_constant=_reject_constant)
+        text = raw.decode(
+            "utf-8"
+        )  # strict: RFC 7519 section 7.2 (json.loads(bytes) would also take UTF-16/32)
+    except UnicodeDecodeError:
+        raise AssertionInvalid(f"assertion {what} is not UTF-8") from None
+    try:
+        value = json.loads(text, object_pairs_hook=_reject_duplicates, parse_constant=_reject_constant)
     except (ValueError, RecursionError):
         raise AssertionInvalid(f"assertion {what} is not valid JSON") from None
     if not isinstance(value, dict):
         raise AssertionInvalid(f"assertion {what} is not a JSON object")
+    try:  # an escaped unpaired surrogate ("\\ud800") is valid JSON grammar but no Unicode text (RFC 8259 8.2)
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise AssertionInvalid(f"assertion {what} contains an unpaired surrogate escape") from None
+    except (ValueError, RecursionError):  # pragma: no cover - what json.loads built, json.dumps can write
+        raise AssertionInvalid(f"assertion {what} is not valid JSON") from None
     return value
 
 
@@ -241,7 +271,7 @@ def _check_header(header: Mapping[str, Any], allowed: frozenset[str]) -> tuple[s
         if not isinstance(typ, str) or typ.lower() not in _ACCEPTED_TYPES:
             raise AssertionInvalid(f"assertion typ {_show(typ)} is not accepted (expected JWT or at+jwt)")
     kid = header.get("kid")
-    if kid is not None and (not isinstance(kid, str) or not kid):
+    if "kid" in header and (not isinstance(kid, str) or not kid):  # "kid": null is not "no kid"
         raise AssertionInvalid("assertion header kid is not a non-empty string")
     return alg, kid
 
@@ -256,7 +286,16 @@ def _check_signature(token: str, key: jwt.PyJWK, alg: str) -> None:
         raise AssertionInvalid("assertion signature is invalid")
 
 
-def _check_claims(claims: Mapping[str, Any], *, issuer_url: str, now: float, leeway: float) -> None:
+def _check_claims(
+    claims: Mapping[str, Any],
+    *,
+    issuer_url: str,
+    now: float,
+    leeway: float,
+    max_lifetime: float,
+    max_age: float,
+) -> tuple[float, float | None]:
+    """Check the claims; returns ``(exp, iat)`` as numbers (both finite once checked)."""
     if _issuer_of(claims) != issuer_url:
         raise AssertionInvalid("assertion issuer does not match the trusted token issuer")
 
@@ -272,6 +311,23 @@ def _check_claims(claims: Mapping[str, Any], *, issuer_url: str, now: float, lee
     iat = _numeric_date(claims, "iat")
     if iat is not None and iat > now + leeway:
         raise AssertionInvalid(f"assertion was issued in the future, at {_utc(iat)} (leeway {leeway_text})")
+    # RFC 7523 section 3, items 4 and 6: no unreasonably long-lived or old assertions
+    if iat is not None:
+        if not exp - iat <= max_lifetime:
+            raise AssertionInvalid(
+                f"assertion lifetime (exp - iat) is longer than the {max_lifetime:g}s allowed"
+                " (SSOIDC_ASSERTION_MAX_LIFETIME)"
+            )
+        if not now - iat <= max_age + leeway:
+            raise AssertionInvalid(
+                f"assertion was issued at {_utc(iat)}, more than the {max_age:g}s allowed ago"
+                " (SSOIDC_ASSERTION_MAX_AGE)"
+            )
+    elif not exp - now <= max_lifetime + leeway:
+        raise AssertionInvalid(
+            f"assertion has no iat and expires more than the {max_lifetime:g}s allowed from now"
+            " (SSOIDC_ASSERTION_MAX_LIFETIME)"
+        )
 
     if "jti" not in claims:
         raise AssertionInvalid("assertion has no jti claim")
@@ -300,6 +356,7 @@ def _check_claims(claims: Mapping[str, Any], *, issuer_url: str, now: float, lee
             raise AssertionInvalid("assertion aud claim is not a non-empty list of non-empty strings")
     else:
         raise AssertionInvalid("assertion aud claim is not a string or a list of strings")
+    return exp, iat
 
 
 async def verify_assertion(
@@ -310,6 +367,8 @@ async def verify_assertion(
     keys: SigningKeySource,
     now: float,
     leeway_seconds: float,
+    max_lifetime_seconds: float = DEFAULT_MAX_LIFETIME,
+    max_age_seconds: float = DEFAULT_MAX_AGE,
 ) -> VerifiedAssertion:
     """Verify the assertion's header, signature and claims (except the ``aud`` value and replay); its form was
     checked when ``assertion`` was parsed (:func:`peek_issuer`), and its header and claims are the token's own.
@@ -317,11 +376,23 @@ async def verify_assertion(
     Raises :class:`AssertionInvalid` for a bad assertion and lets :class:`~ssoidc.oauth.jwks.IssuerKeyError`
     through when the issuer's key cannot be obtained.
     """
-    if leeway_seconds < 0 or not math.isfinite(leeway_seconds):
-        raise ValueError("leeway_seconds must be a finite number >= 0")
+    for name, value in (
+        ("leeway_seconds", leeway_seconds),
+        ("max_lifetime_seconds", max_lifetime_seconds),
+        ("max_age_seconds", max_age_seconds),
+    ):
+        if value < 0 or not math.isfinite(value):
+            raise ValueError(f"{name} must be a finite number >= 0")
     allowed = frozenset(a for a in allowed_algorithms if a in SUPPORTED_ALGORITHMS)
     alg, kid = _check_header(assertion.header, allowed)
     key = await keys.get_signing_key(issuer_url, kid, alg)
     _check_signature(assertion.token, key, alg)
-    _check_claims(assertion.claims, issuer_url=issuer_url, now=now, leeway=leeway_seconds)
-    return VerifiedAssertion(header=assertion.header, claims=assertion.claims)
+    exp, iat = _check_claims(
+        assertion.claims,
+        issuer_url=issuer_url,
+        now=now,
+        leeway=leeway_seconds,
+        max_lifetime=max_lifetime_seconds,
+        max_age=max_age_seconds,
+    )
+    return VerifiedAssertion(header=assertion.header, claims=assertion.claims, expires_at=exp, issued_at=iat)

@@ -40,6 +40,7 @@ from ssoidc.errors import (
 from ssoidc.model import (
     GRANT_AUTHORIZATION_CODE,
     GRANT_REFRESH_TOKEN,
+    AccessScope,
     Application,
     AuthorizationCodeGrantConfig,
     ConfigSnapshot,
@@ -101,8 +102,8 @@ def client_application(client: ClientRecord, directory: ConfigSnapshot) -> Appli
     """The registration as the token machinery's owner of its tokens: the shared grant handlers (authorization
     code, refresh token with rotation and reuse detection) and ``TokenIssuer`` work on an ``Application``. Its ARN
     is ``client:<client id>`` (``public_client_owner``), never an application's; no assignment gate (AWS: a
-    public client's token covers all of the user's entitlements); the refresh-token grant exactly when
-    ``allowed_grants`` has it."""
+    public client's token covers all of the user's entitlements); its access scopes are the registration's token
+    scopes (what a refresh may keep); the refresh-token grant exactly when ``allowed_grants`` has it."""
     grants: dict[str, AuthorizationCodeGrantConfig | RefreshTokenGrantConfig] = {
         GRANT_AUTHORIZATION_CODE: AuthorizationCodeGrantConfig(client.redirect_uris)
     }
@@ -113,6 +114,7 @@ def client_application(client: ClientRecord, directory: ConfigSnapshot) -> Appli
         name=client.client_name,
         instance_arn=directory.instance.instance_arn,
         grants=grants,
+        access_scopes=tuple(AccessScope(s) for s in token_scopes(client)),
         assignment_required=False,
         created_at=client.created_at,
     )

@@ -12,11 +12,16 @@ request's ``nonce`` when it sent one (OIDC Core 3.1.2.1 and 3.1.3.6). A refreshe
 
 from __future__ import annotations
 
+import ipaddress
+import posixpath
+import re
 import secrets
+import socket
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
+from urllib.parse import unquote, urlsplit
 
 from ssoidc.model import (
     GRANT_REFRESH_TOKEN,
@@ -29,6 +34,76 @@ from ssoidc.oauth.keys import Signer
 from ssoidc.oauth.request import TokenResult, is_public_client_owner
 from ssoidc.oauth.tokens import RefreshClaims, TokenMinter
 from ssoidc.storage.base import TokenRecord, TokenStore
+
+_INSTANCE_ID = re.compile(r"(sso)?ins-[a-z0-9.-]{16}")
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _loopback(host: str) -> bool:
+    """A loopback (or unspecified) name or address, however spelled (``127.1``, ``0x7f.0.0.1``, ``::ffff:127.0.0.1``)."""
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    ip: ipaddress.IPv4Address | ipaddress.IPv6Address
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        if not re.fullmatch(r"[0-9a-fx.]+", host):
+            return False
+        try:  # the BSD shorthands inet_aton (and so some HTTP clients) accept
+            ip = ipaddress.IPv4Address(socket.inet_aton(host))
+        except OSError:
+            return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_loopback or ip.is_unspecified
+
+
+def _normal(url: str) -> tuple[str, str, int | None, str] | None:
+    """``(scheme, host, port, path)`` of an http(s) URL in one spelling: lower-case scheme and host (percent-decoded,
+    no trailing dot; every loopback name or address is ``loopback``), the default port dropped, the path
+    percent-decoded, lower-cased, with ``.``/``..`` segments, repeated and trailing slashes removed; None if it is
+    not an http(s) URL with a host."""
+    try:
+        parts = urlsplit(url.strip())
+        scheme = parts.scheme.lower()
+        host = unquote(parts.hostname or "").lower().rstrip(".")
+        port = parts.port
+    except ValueError:
+        return None
+    if scheme not in _DEFAULT_PORTS or not host:
+        return None
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    if _loopback(host):
+        host = "loopback"
+    if port == _DEFAULT_PORTS[scheme]:
+        port = None
+    path = unquote(parts.path).lower()
+    path = posixpath.normpath("/" + path) if path else "/"
+    path = re.sub(r"/+", "/", path).rstrip("/")
+    return scheme, host, port, path
+
+
+def is_own_issuer(url: str, base_url: str, instance_ids: Iterable[str] = ()) -> bool:
+    """True if ``url`` names, in any spelling, an issuer of ssoidc's own idTokens: ``<base url>/<instance id>``
+    (the instance's, any of ``instance_ids``, or anything shaped like an instance id: an instance created later
+    gets a new one). Aliases count: scheme and host case, a trailing slash or dot, the default port spelled out,
+    percent-encoding, ``.`` segments, and any loopback name or address when the base URL is a loopback one.
+
+    A trusted token issuer at such a URL would make ssoidc's own idTokens assertions for itself (self-trust):
+    sso-admin CreateTrustedTokenIssuer and ``ssoidc apply`` refuse it, and the JWT-bearer grant never accepts an
+    assertion whose ``iss`` is one. Other paths of the same server (the demo issuer, ``/demo-issuer``) are not ours.
+    """
+    target, base = _normal(url), _normal(base_url)
+    if target is None or base is None or target[1:3] != base[1:3]:  # http or https: both refused
+        return False
+    prefix = base[3] + "/"
+    if not target[3].startswith(prefix):
+        return False
+    segment = target[3][len(prefix) :]
+    if "/" in segment or not segment:
+        return False
+    return bool(_INSTANCE_ID.fullmatch(segment)) or segment in {i.lower() for i in instance_ids}
 
 
 def iso_utc(t: float) -> str:
@@ -66,8 +141,18 @@ class PendingTokens:
 
 class TokenIssuer:
     def __init__(
-        self, *, minter: TokenMinter, signer: Signer, store: TokenStore, base_url: str, access_ttl: int
+        self,
+        *,
+        minter: TokenMinter,
+        signer: Signer,
+        store: TokenStore,
+        base_url: str,
+        access_ttl: int,
+        family_cap: int = 0,
     ) -> None:
+        """``family_cap``: live refresh-token families one user may hold per application (0: no cap), applied by
+        the store when a token set starts a family (``TokenStore.issue``; SSOIDC_MAX_REFRESH_FAMILIES)."""
+        self.family_cap = family_cap
         self._minter = minter
         self._signer = signer
         self._store = store
@@ -77,12 +162,16 @@ class TokenIssuer:
     def issuer_url(self, directory: ConfigSnapshot) -> str:
         return f"{self._base_url}/{directory.instance.instance_id}"
 
+    def is_own(self, url: str, directory: ConfigSnapshot) -> bool:
+        """``is_own_issuer`` for this node's base URL and instance."""
+        return is_own_issuer(url, self._base_url, (directory.instance.instance_id,))
+
     async def issue(
         self, spec: IssueSpec, directory: ConfigSnapshot, *, jti: tuple[str, str, float] | None = None
     ) -> TokenResult:
         """Store the token set (with the ``jti``, if given) in one transaction, then sign it."""
         pending = self.prepare(spec, directory)
-        await self._store.issue(pending.records, jti=jti)
+        await self._store.issue(pending.records, jti=jti, family_cap=self.family_cap)
         return pending.finish()
 
     def build(self, spec: IssueSpec, directory: ConfigSnapshot) -> tuple[TokenResult, list[TokenRecord]]:

@@ -11,8 +11,11 @@ Specifications implemented:
   ... that they do not understand").
 * RFC 8725 (JWT BCP) sections 3.1 and 3.2: only asymmetric algorithms (RS*, PS*, ES*) are ever served; the
   key type (and EC curve) must fit the algorithm and a key's own ``alg``, when present, must equal the
-  requested one; ``oct`` (HMAC) keys are never used; RSA keys shorter than 2048 bits are skipped (RFC 7518
-  section 3.3).
+  requested one; ``oct`` (HMAC) keys are never used; RSA keys shorter than 2048 bits (RFC 7518 section 3.3) or longer
+  than 4096 bits (a 16,384-bit modulus costs some 64 times a 2,048-bit one per verification: an issuer, or
+  whoever controls its JWKS, could make every assertion expensive) are skipped, and EC keys must be on P-256,
+  P-384 or P-521 (RFC 7518 section 6.2.1.1; the curve fits the algorithm). The discovery document and the
+  JWKS must be UTF-8 JSON (RFC 8259 section 8.1).
 
 Keys embedded in a token (``jwk``/``jku``/``x5u``/``x5c`` header parameters) are never consulted: this
 module only receives an issuer URL, a ``kid`` and an ``alg``. A JWK's ``x5c`` member is ignored too; keys
@@ -21,6 +24,10 @@ skipped.
 
 Caching (per issuer URL):
 
+* ``forget(issuer_url)`` drops an issuer's entry at once: the configuration snapshot calls it on every node when
+  a trusted token issuer is updated (sso-admin UpdateTrustedTokenIssuer, even one that changes nothing, or a change
+  by ``ssoidc apply``) or deleted, so a key replaced under the same ``kid`` is picked up by the next assertion
+  instead of after the TTL;
 * a fetched JWKS is trusted for ``ttl_seconds`` (measured with the injected :class:`~ssoidc.clock.Clock`);
 * an unknown ``kid`` (or, with no ``kid``, no usable key) triggers a refetch, but only if no fetch of any
   kind (initial, TTL, refetch) for that issuer *started* in the last ``min_refetch_interval_seconds``, so a
@@ -90,6 +97,7 @@ SUPPORTED_ALGORITHMS: Final = frozenset(
 _EC_CURVE_FOR_ALG: Final[Mapping[str, str]] = {"ES256": "P-256", "ES384": "P-384", "ES512": "P-521"}
 _ALG_FOR_EC_CURVE: Final[Mapping[str, str]] = {crv: alg for alg, crv in _EC_CURVE_FOR_ALG.items()}
 _MIN_RSA_BITS: Final = 2048
+_MAX_RSA_BITS: Final = 4096
 _MAX_KEYS: Final = 100
 _PRIVATE_JWK_MEMBERS: Final = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
 _DISCOVERY_PATH: Final = "/.well-known/openid-configuration"
@@ -287,6 +295,8 @@ class JwksCache:
         self._entries: dict[str, _Entry] = {}
         self._last_attempt: dict[str, float] = {}
         self._inflight: dict[str, asyncio.Task[_Entry]] = {}
+        self._stale: set[asyncio.Task[_Entry]] = set()
+        """Fetches in flight when ``forget`` was called: their result is not cached."""
         self._closed = False
 
     # -- public API ---------------------------------------------------------------------------------------
@@ -317,10 +327,22 @@ class JwksCache:
             return self._select_or_raise(entry, issuer_url, kid, alg)
         raise IssuerKeyError(selected.message)
 
+    def forget(self, issuer_url: str) -> None:
+        """Drop the cached keys of ``issuer_url`` (and its refetch throttle): the next assertion fetches them.
+
+        A fetch already in flight is not cancelled (its callers still get its answer), but what it brings back is
+        not kept: it started before the issuer changed.
+        """
+        self._entries.pop(issuer_url, None)
+        self._last_attempt.pop(issuer_url, None)
+        task = self._inflight.pop(issuer_url, None)
+        if task is not None:
+            self._stale.add(task)
+
     async def aclose(self) -> None:
         """Cancel fetches in flight and close the HTTP client."""
         self._closed = True
-        tasks = list(self._inflight.values())
+        tasks = [*self._inflight.values(), *self._stale]
         for task in tasks:
             task.cancel()
         if tasks:
@@ -351,6 +373,7 @@ class JwksCache:
     def _fetch_done(self, issuer_url: str, task: asyncio.Task[_Entry]) -> None:
         if self._inflight.get(issuer_url) is task:
             del self._inflight[issuer_url]
+        self._stale.discard(task)
         if not task.cancelled():
             task.exception()  # mark retrieved: every waiter may have been cancelled
 
@@ -364,7 +387,9 @@ class JwksCache:
                 del self._entries[issuer_url]
             raise
         entry = _Entry(keys=keys, fetched_at=started)
-        self._entries[issuer_url] = entry
+        current = asyncio.current_task()
+        if current is None or current not in self._stale:  # forgotten meanwhile: serve it, do not keep it
+            self._entries[issuer_url] = entry
         logger.info("fetched %d usable signing keys for issuer %s", len(keys), issuer_url)
         return entry
 
@@ -509,7 +534,7 @@ class JwksCache:
         except TimeoutError:
             raise IssuerKeyError(f"{failed}: timed out") from None
         try:
-            document = json.loads(body)
+            document = json.loads(body.decode("utf-8"))  # strict UTF-8 (RFC 8259 section 8.1)
         except (ValueError, RecursionError):
             raise IssuerKeyError(f"{failed}: the response is not JSON") from None
         if not isinstance(document, dict):
@@ -603,6 +628,7 @@ def _parse_jwk(raw: object, issuer_url: str) -> _Key | None:
         parsed = jwt.PyJWK(public, algorithm=alg or default_alg)
     except Exception:  # whatever PyJWT or cryptography raise on a malformed key: skip it
         return None
-    if kty == "RSA" and getattr(parsed.key, "key_size", 0) < _MIN_RSA_BITS:
+    if kty == "RSA" and not _MIN_RSA_BITS <= getattr(parsed.key, "key_size", 0) <= _MAX_RSA_BITS:
+        logger.warning("issuer %s publishes an RSA key outside 2048..4096 bits; skipping it", issuer_url)
         return None
     return _Key(kid=kid, kty=kty, crv=crv, alg=alg, jwk=public)

@@ -11,7 +11,9 @@ once, in node-oidc-provider's order, then hands over to the grant:
 5. the request sends no member the grant does not take (else InvalidRequest naming it: AWS documents ``code``,
    ``redirectUri`` and ``codeVerifier`` as "used only" for the authorization-code grant, and so on; boto3 and the
    other SDKs never send an unset member, so only a request that mixes grants is refused);
-6. the grant handler runs, with the application's config of that grant type.
+6. the application's request rate limit (``ssoidc.ratelimit``; else Throttled, SlowDownException on the wire):
+   counted only for callers the application allows, so others cannot spend its budget;
+7. the grant handler runs, with the application's config of that grant type.
 
 The served grant types come from the grant registry (``ssoidc.oauth.grants.registry``); nothing here names one.
 """
@@ -34,6 +36,7 @@ from ssoidc.iam.policy import Decision, PolicyCache, RequestContext, combine
 from ssoidc.model import Application, ConfigSnapshot
 from ssoidc.oauth.grants.base import COMMON_PARAMETERS, GrantContext, ServedGrant
 from ssoidc.oauth.request import Caller, TokenRequest, TokenResult
+from ssoidc.ratelimit import RequestLimits
 
 ACTION = "sso-oauth:CreateTokenWithIAM"
 _OPTIONAL = tuple(f.name for f in fields(TokenRequest) if f.name not in COMMON_PARAMETERS)
@@ -49,8 +52,10 @@ def _listing(values: tuple[str, ...]) -> str:
 
 
 class TokenService:
-    def __init__(self, grants: Iterable[ServedGrant[Any]]) -> None:
-        """``grants``: the served grant types with their handlers (``GrantRegistry.serve``), in listing order."""
+    def __init__(self, grants: Iterable[ServedGrant[Any]], *, limits: RequestLimits | None = None) -> None:
+        """``grants``: the served grant types with their handlers (``GrantRegistry.serve``), in listing order;
+        ``limits``: the node's request rate limits (the per-application one is applied here)."""
+        self._limits = limits or RequestLimits()
         self._grants: dict[str, ServedGrant[Any]] = {g.kind.uri: g for g in grants}
         self._undeclared = {
             uri: tuple(p for p in _OPTIONAL if p not in g.kind.parameters) for uri, g in self._grants.items()
@@ -108,6 +113,7 @@ class TokenService:
         if app.status != "ENABLED":
             raise InvalidClient("The application is disabled")
         self.authorize_caller(directory, app, caller, now)
+        self._limits.admit_application(app.arn, now)
         config = app.grants.get(req.grant_type)
         if not isinstance(config, served.kind.config_type):
             raise UnauthorizedClient(

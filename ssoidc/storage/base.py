@@ -363,11 +363,18 @@ class KeyStore(Protocol):
 
 class TokenStore(Protocol):
     async def issue(
-        self, tokens: Sequence[TokenRecord], *, jti: tuple[str, str, float] | None = None
+        self,
+        tokens: Sequence[TokenRecord],
+        *,
+        jti: tuple[str, str, float] | None = None,
+        family_cap: int = 0,
     ) -> None:
         """Insert ``tokens`` and (if given) mark ``(issuer, jti)`` used until its expiry, atomically.
 
-        Raises ``JtiReplay`` (and writes nothing) if the jti was already used.
+        Raises ``JtiReplay`` (and writes nothing) if the jti was already used. ``family_cap`` > 0: if ``tokens``
+        start a refresh-token family (a refresh token without a parent), at most ``family_cap`` families started
+        this way stay live for its user and application: the one started ``family_cap`` families earlier is
+        revoked in the same transaction (the oldest; migration 0011), however many nodes start families at once.
         """
         ...
 
@@ -400,9 +407,16 @@ class CodeStore(Protocol):
     async def find_code(self, code_hash: bytes) -> CodeRecord | None: ...
 
     async def redeem_code(
-        self, code_hash: bytes, application_arn: str, now: float, tokens: Sequence[TokenRecord]
+        self,
+        code_hash: bytes,
+        application_arn: str,
+        now: float,
+        tokens: Sequence[TokenRecord],
+        *,
+        family_cap: int = 0,
     ) -> Redemption:
-        """Consume the code and store ``tokens`` atomically; a second redemption revokes the code's family."""
+        """Consume the code and store ``tokens`` atomically; a second redemption revokes the code's family.
+        ``family_cap``: as ``TokenStore.issue``, when the redemption succeeds."""
         ...
 
 
@@ -496,10 +510,17 @@ class PublicClientStore(Protocol):
         ...
 
     async def redeem_device(
-        self, device_hash: bytes, client_id: str, now: float, tokens: Sequence[TokenRecord]
+        self,
+        device_hash: bytes,
+        client_id: str,
+        now: float,
+        tokens: Sequence[TokenRecord],
+        *,
+        family_cap: int = 0,
     ) -> bool:
         """Mark the approved, unexpired device code consumed and store ``tokens``, atomically; False (nothing
-        written) if it is not approved, expired or already consumed: a device code is redeemed once."""
+        written) if it is not approved, expired or already consumed: a device code is redeemed once.
+        ``family_cap``: as ``TokenStore.issue``, when the redemption succeeds."""
         ...
 
 

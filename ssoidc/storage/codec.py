@@ -50,6 +50,8 @@ def to_doc(obj: Any) -> dict[str, Any]:
             "identity_store_attribute_path": obj.identity_store_attribute_path,
             "allowed_algorithms": list(obj.allowed_algorithms),
             "tags": dict(obj.tags),
+            "accept_unverified_email": obj.accept_unverified_email,
+            "revision": obj.revision,
         }
     if isinstance(obj, Application):
         return {
@@ -120,6 +122,9 @@ def issuer_from_doc(d: dict[str, Any]) -> TrustedTokenIssuer:
         d["identity_store_attribute_path"],
         tuple(d["allowed_algorithms"]),
         tags=d.get("tags", {}),
+        # absent: stored before these fields existed
+        accept_unverified_email=bool(d.get("accept_unverified_email", False)),
+        revision=int(d.get("revision", 0)),
     )
 
 

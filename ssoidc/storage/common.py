@@ -17,7 +17,7 @@ import dataclasses
 import hashlib
 import hmac
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from importlib import resources
 from typing import Any, Literal, NamedTuple
 
@@ -112,6 +112,38 @@ REVOKE_FAMILY_SQL = (
     "INSERT INTO revoked_families (family_id, revoked_at, expires_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING"
 )
 """Revoke a family (family_id, now, expires_at); a family revoked already keeps its first revocation."""
+FAMILY_START_SQL = (
+    "INSERT INTO family_starts (user_id, application_arn, started) VALUES (?, ?, 1)"
+    " ON CONFLICT (user_id, application_arn) DO UPDATE SET started = family_starts.started + 1 RETURNING started"
+)
+"""Count one more family started by (user_id, application_arn); RETURNs the count (migration 0011)."""
+FAMILY_SLOT_SQL = (
+    "INSERT INTO family_slots (user_id, application_arn, slot, family_id, expires_at) VALUES (?, ?, ?, ?, ?)"
+    " ON CONFLICT (user_id, application_arn, slot) DO UPDATE SET prev_family_id = family_slots.family_id,"
+    " prev_expires_at = family_slots.expires_at, family_id = excluded.family_id,"
+    " expires_at = excluded.expires_at RETURNING prev_family_id, prev_expires_at"
+)
+"""Put a new family in its ring slot (user_id, application_arn, slot, family_id, session end); RETURNs the family
+the slot held (NULLs for a slot used for the first time), which the caller revokes if it is still live."""
+
+
+def started_family(tokens: Sequence[TokenRecord]) -> TokenRecord | None:
+    """The refresh token of ``tokens`` that starts a new family (no parent: a JWT-bearer assertion or an
+    authorization code), or None (rotation and token exchange continue a family; no refresh token)."""
+    for t in tokens:
+        if t.kind == "refresh" and t.parent_hash is None:
+            return t
+    return None
+
+
+def evicted_family(started: TokenRecord, prev: tuple[Any, Any] | None, now: float) -> FamilyRevocation | None:
+    """The family a new family's ring slot held (``FAMILY_SLOT_SQL``'s answer), if it must be revoked now: it is
+    another family and its session has not ended (revoking an ended one would change nothing)."""
+    if prev is None or prev[0] is None or prev[0] == started.family_id or float(prev[1]) <= now:
+        return None
+    return FamilyRevocation(str(prev[0]), float(prev[1]))
+
+
 FIND_TOKEN_SQL = (
     "SELECT " + ", ".join("t." + c for c in TOKEN_COLUMNS) + ", t.retired_at,"
     " COALESCE(f.revoked_at, su.revoked_at, sa.revoked_at) FROM tokens t"
@@ -261,6 +293,11 @@ PURGE_SQL: tuple[tuple[str, float], ...] = (
     (
         "DELETE FROM revoked_families WHERE family_id IN"
         " (SELECT family_id FROM revoked_families WHERE expires_at < ? LIMIT ?)",
+        0.0,
+    ),
+    (
+        "DELETE FROM family_slots WHERE (user_id, application_arn, slot) IN"
+        " (SELECT user_id, application_arn, slot FROM family_slots WHERE expires_at < ? LIMIT ?)",
         0.0,
     ),
     (

@@ -82,6 +82,7 @@ from ssoidc.storage.common import (
     config_rows,
     credential,
     credential_params,
+    evicted_family,
     group_attributes,
     group_doc,
     group_of,
@@ -93,6 +94,7 @@ from ssoidc.storage.common import (
     principal_order,
     same_check,
     signing_key,
+    started_family,
     token_params,
     token_record,
     user_attributes,
@@ -166,6 +168,10 @@ class MemoryData:
     used_jtis: dict[tuple[str, str], float] = field(default_factory=dict)
     revoked_families: dict[str, tuple[float, float]] = field(default_factory=dict)
     """``family_id -> (revoked_at, expires_at)``."""
+    family_starts: dict[tuple[str, str], int] = field(default_factory=dict)
+    """``(user_id, application_arn) -> families started`` (migration 0011)."""
+    family_slots: dict[tuple[str, str, int], tuple[str, float]] = field(default_factory=dict)
+    """``(user_id, application_arn, slot) -> (family_id, session end)``: the ring of the last ``cap`` families."""
     passwords: dict[str, tuple[str, float]] = field(default_factory=dict)
     web_sessions: dict[bytes, WebSession] = field(default_factory=dict)
     login_attempts: dict[str, Attempts] = field(default_factory=dict)
@@ -276,6 +282,21 @@ class MemoryData:
             return 0  # the first revocation stands
         self.revoked_families[family_id] = (now, expires_at)
         return 1
+
+    def cap_families(self, tokens: Sequence[TokenRecord], cap: int) -> None:
+        """``FAMILY_START_SQL`` + ``FAMILY_SLOT_SQL``: a new family takes its ring slot and revokes the evicted one."""
+        started = started_family(tokens) if cap > 0 else None
+        if started is None:
+            return
+        pair = (started.user_id, started.application_arn)
+        count = self.family_starts.get(pair, 0) + 1
+        self.family_starts[pair] = count
+        key = (*pair, (count - 1) % cap)
+        prev = self.family_slots.get(key)
+        self.family_slots[key] = (started.family_id, started.expires_at)
+        revoke = evicted_family(started, prev, started.issued_at)
+        if revoke is not None:
+            self.revoke_family(revoke.family_id, started.issued_at, revoke.expires_at)
 
     def insert_tokens(self, tokens: Sequence[TokenRecord]) -> None:
         """Insert new token rows, all or none: a hash already stored (or twice in ``tokens``) is a key clash."""
@@ -651,12 +672,17 @@ class MemoryStore:
 
     # -- tokens -----------------------------------------------------------------------------------------------
     async def issue(
-        self, tokens: Sequence[TokenRecord], *, jti: tuple[str, str, float] | None = None
+        self,
+        tokens: Sequence[TokenRecord],
+        *,
+        jti: tuple[str, str, float] | None = None,
+        family_cap: int = 0,
     ) -> None:
         with self._tx() as d:
             if jti is not None and (jti[0], jti[1]) in d.used_jtis:
                 raise JtiReplay(jti[0])
             d.insert_tokens(tokens)
+            d.cap_families(tokens, family_cap)
             if jti is not None:
                 d.used_jtis[(jti[0], jti[1])] = jti[2]
 
@@ -706,7 +732,13 @@ class MemoryStore:
         return None if row is None else code_record(row)
 
     async def redeem_code(
-        self, code_hash: bytes, application_arn: str, now: float, tokens: Sequence[TokenRecord]
+        self,
+        code_hash: bytes,
+        application_arn: str,
+        now: float,
+        tokens: Sequence[TokenRecord],
+        *,
+        family_cap: int = 0,
     ) -> Redemption:
         with self._tx() as d:
             row = d.codes.get(code_hash)
@@ -715,6 +747,7 @@ class MemoryStore:
             subject_revoked = d.subject_revocation(row[_C_USER], row[_C_APP], row[_C_ISSUED]) is not None
             if row[_C_CONSUMED] is None and row[_C_EXPIRES] > now and not subject_revoked:  # REDEEMABLE_CODE
                 d.insert_tokens(tokens)
+                d.cap_families(tokens, family_cap)
                 d.codes[code_hash] = (*row[:_C_CONSUMED], now, *row[_C_CONSUMED + 1 :])
                 return Redemption.OK
             lost = LostRedemption(row[_C_FAMILY], row[_C_CONSUMED], row[_C_SESSION], subject_revoked)
@@ -836,7 +869,13 @@ class MemoryStore:
             return DevicePoll(new, soon)
 
     async def redeem_device(
-        self, device_hash: bytes, client_id: str, now: float, tokens: Sequence[TokenRecord]
+        self,
+        device_hash: bytes,
+        client_id: str,
+        now: float,
+        tokens: Sequence[TokenRecord],
+        *,
+        family_cap: int = 0,
     ) -> bool:
         with self._tx() as d:
             x = d.devices.get(device_hash)
@@ -844,6 +883,7 @@ class MemoryStore:
                 return False
             d.devices[device_hash] = replace(x, status=DEVICE_CONSUMED)
             d.insert_tokens(tokens)
+            d.cap_families(tokens, family_cap)
             return True
 
     # -- purge ------------------------------------------------------------------------------------------------
@@ -860,6 +900,7 @@ class MemoryStore:
             n = drop(d.tokens, lambda t: t.row[_T_EXPIRES] < now)
             n += drop(d.web_sessions, lambda s: s.expires_at < now)
             n += drop(d.revoked_families, lambda f: f[1] < now)
+            n += drop(d.family_slots, lambda f: f[1] < now)
             n += drop(d.codes, lambda c: c[_C_EXPIRES] < now - CODE_PURGE_GRACE_SECONDS)
             n += drop(d.used_jtis, lambda expires_at: expires_at < now)
             n += drop(d.idempotency, lambda r: r.created_at < now - IDEMPOTENCY_TTL_SECONDS)

@@ -68,6 +68,7 @@ from ssoidc.storage.base import (
     WebSession,
 )
 from ssoidc.storage.common import (
+    FAMILY_SLOT_SQL,
     FIND_CODE_SQL,
     FIND_TOKEN_SQL,
     INSERT_CODE_SQL,
@@ -111,6 +112,7 @@ from ssoidc.storage.common import (
     purge_params,
     same_check,
     signing_key,
+    started_family,
     token_params,
     token_record,
     user_attributes,
@@ -142,6 +144,41 @@ _SQL_ISSUE_JTI = (
     f" ins AS (INSERT INTO tokens ({TOKEN_COLS}) {_UNNEST_TOKENS} WHERE EXISTS (SELECT 1 FROM j))"
     " SELECT count(*) FROM j"
 )
+
+
+def _family_cap(gate: str | None, first: int) -> str:
+    """CTEs that apply the refresh-family cap (migration 0011) in the statement that stores a new family, when
+    ``gate`` (a CTE of that statement) has a row: parameters ``$first..$first+5`` are user id, application ARN, cap,
+    family id, session end and now.
+
+    One statement, and still right when nodes start families of one (user, application) at once: the counter's
+    upsert waits for a concurrent one to commit and then increments the committed count (ON CONFLICT DO UPDATE
+    always works on the latest row version), so each start gets its own slot; the slot's upsert, likewise,
+    RETURNs what the slot held last (``prev_*`` = the latest row's values), never what this statement's
+    snapshot saw. The evicted family is revoked if it is another one and still live."""
+    u, a, cap, fam, exp, now = (f"${first + i}" for i in range(6))
+    source = f" FROM {gate}" if gate else ""
+    slot = FAMILY_SLOT_SQL.replace(
+        "VALUES (?, ?, ?, ?, ?)", f"SELECT {u}, {a}, fs.slot, {fam}, {exp} FROM fs"
+    )
+    return (
+        " fs AS (INSERT INTO family_starts (user_id, application_arn, started)"
+        f" SELECT {u}::text, {a}::text, 1{source}"
+        " ON CONFLICT (user_id, application_arn) DO UPDATE SET started = family_starts.started + 1"
+        f" RETURNING (family_starts.started - 1) % {cap}::bigint AS slot),"
+        f" put AS ({slot.replace(f'{fam}, {exp}', f'{fam}::text, {exp}::float8')}),"
+        " rev AS (INSERT INTO revoked_families (family_id, revoked_at, expires_at)"
+        f" SELECT prev_family_id, {now}::float8, prev_expires_at FROM put WHERE prev_family_id IS NOT NULL"
+        f" AND prev_family_id <> {fam} AND prev_expires_at > {now} ON CONFLICT DO NOTHING)"
+    )
+
+
+_SQL_ISSUE_CAP = (
+    f"WITH ins AS (INSERT INTO tokens ({TOKEN_COLS}) {_UNNEST_TOKENS}),{_family_cap(None, 14)} SELECT 1"
+)
+_SQL_ISSUE_JTI_CAP = _SQL_ISSUE_JTI.replace(
+    " SELECT count(*) FROM j", f",{_family_cap('j', 17)} SELECT count(*) FROM j"
+)
 _SQL_ROTATE = (
     "WITH old AS (UPDATE tokens t SET retired_at = $14 WHERE "
     + SPENDABLE_REFRESH.format(t="t", hash="$15", app="$16", now="$14")
@@ -156,6 +193,9 @@ _SQL_REDEEM = (
     + " RETURNING 1),"
     f" ins AS (INSERT INTO tokens ({TOKEN_COLS}) {_UNNEST_TOKENS} WHERE EXISTS (SELECT 1 FROM c))"
     " SELECT count(*) FROM c"
+)
+_SQL_REDEEM_CAP = _SQL_REDEEM.replace(
+    " SELECT count(*) FROM c", f",{_family_cap('c', 17)} SELECT count(*) FROM c"
 )
 _SQL_REDEEM_LOSER = numbered(REDEEM_LOSER_SQL)
 _SQL_FIND_TOKEN = numbered(FIND_TOKEN_SQL)
@@ -182,7 +222,7 @@ _SQL_PENDING_CHANGES = (
     " INSERT INTO config_changes (version, n, kind, key)"
     " SELECT 0, nextval('config_change_seq'), k, x FROM unnest($1::text[], $2::text[]) AS c(k, x), gate"
 )
-"""A directory write's change-feed rows, versioned at commit (migration 0009), after the write gate (shared)."""
+"""A directory write's change-feed rows, versioned at commit (migration 0011), after the write gate (shared)."""
 _SQL_RECORD_FAILURE = (
     "INSERT INTO login_attempts AS la (attempt_key, failures, first_failure_at, locked_until)"
     " VALUES ($1, 1, $2::float8, CASE WHEN 1 >= $3::int THEN $2::float8 + $4::float8 END)"
@@ -412,6 +452,21 @@ def _driver_errors(
             raise StorageError("storage operation failed") from exc
 
     return wrapper
+
+
+def _cap_params(tokens: Sequence[TokenRecord], family_cap: int) -> tuple[Any, ...]:
+    """The parameters of ``_family_cap`` if ``tokens`` start a family and the cap is on, else ()."""
+    started = started_family(tokens) if family_cap > 0 else None
+    if started is None:
+        return ()
+    return (
+        started.user_id,
+        started.application_arn,
+        family_cap,
+        started.family_id,
+        started.expires_at,
+        started.issued_at,
+    )
 
 
 def _token_arrays(tokens: Sequence[TokenRecord]) -> list[list[Any]]:
@@ -1352,16 +1407,28 @@ class PostgresStore:
     # -- tokens -----------------------------------------------------------------------------------------------
     @_driver_errors
     async def issue(
-        self, tokens: Sequence[TokenRecord], *, jti: tuple[str, str, float] | None = None
+        self,
+        tokens: Sequence[TokenRecord],
+        *,
+        jti: tuple[str, str, float] | None = None,
+        family_cap: int = 0,
     ) -> None:
-        """One statement: the jti insert (ON CONFLICT DO NOTHING) gates the token insert in the same CTE."""
+        """One statement: the jti insert (ON CONFLICT DO NOTHING) gates the token insert in the same CTE, and
+        the refresh-family cap's writes (``_family_cap``) when the tokens start a family."""
         arrays = _token_arrays(tokens)
+        cap = _cap_params(tokens, family_cap)
         pool = await self._get_pool()
         if jti is None:
-            if tokens:
+            if cap:
+                await pool.execute(_SQL_ISSUE_CAP, *arrays, *cap)
+            elif tokens:
                 await pool.execute(_SQL_ISSUE, *arrays)
             return
-        if not await pool.fetchval(_SQL_ISSUE_JTI, *arrays, *jti):
+        if cap:
+            issued = await pool.fetchval(_SQL_ISSUE_JTI_CAP, *arrays, *jti, *cap)
+        else:
+            issued = await pool.fetchval(_SQL_ISSUE_JTI, *arrays, *jti)
+        if not issued:
             raise JtiReplay(jti[0])
 
     @_driver_errors
@@ -1410,10 +1477,22 @@ class PostgresStore:
 
     @_driver_errors
     async def redeem_code(
-        self, code_hash: bytes, application_arn: str, now: float, tokens: Sequence[TokenRecord]
+        self,
+        code_hash: bytes,
+        application_arn: str,
+        now: float,
+        tokens: Sequence[TokenRecord],
+        *,
+        family_cap: int = 0,
     ) -> Redemption:
         pool = await self._get_pool()
-        if await pool.fetchval(_SQL_REDEEM, *_token_arrays(tokens), now, code_hash, application_arn):
+        cap = _cap_params(tokens, family_cap)
+        args = (*_token_arrays(tokens), now, code_hash, application_arn)
+        if (
+            await pool.fetchval(_SQL_REDEEM_CAP, *args, *cap)
+            if cap
+            else await pool.fetchval(_SQL_REDEEM, *args)
+        ):
             return Redemption.OK
         lost = LostRedemption.of(await pool.fetchrow(_SQL_REDEEM_LOSER, code_hash, application_arn))
         outcome, revoke = lost_redemption(lost)
@@ -1468,15 +1547,28 @@ class PostgresStore:
 
     @_driver_errors
     async def redeem_device(
-        self, device_hash: bytes, client_id: str, now: float, tokens: Sequence[TokenRecord]
+        self,
+        device_hash: bytes,
+        client_id: str,
+        now: float,
+        tokens: Sequence[TokenRecord],
+        *,
+        family_cap: int = 0,
     ) -> bool:
+        """The conditional UPDATE, then the token insert (with the family cap's writes) in the same
+        transaction: the row lock the UPDATE takes makes every concurrent redemption wait and then find the
+        code consumed."""
+        arrays = _token_arrays(tokens)
+        cap = _cap_params(tokens, family_cap)
         pool = await self._get_pool()
         async with pool.acquire() as conn, conn.transaction():
             status = await conn.execute(_SQL_REDEEM_DEVICE, device_hash, client_id, float(now))
             if status != "UPDATE 1":
                 return False
-            if tokens:
-                await conn.execute(_SQL_ISSUE, *_token_arrays(tokens))
+            if cap:
+                await conn.execute(_SQL_ISSUE_CAP, *arrays, *cap)
+            elif tokens:
+                await conn.execute(_SQL_ISSUE, *arrays)
             return True
 
     # -- sign-in ----------------------------------------------------------------------------------------------

@@ -64,6 +64,8 @@ from ssoidc.storage.base import (
     WebSession,
 )
 from ssoidc.storage.common import (
+    FAMILY_SLOT_SQL,
+    FAMILY_START_SQL,
     FIND_CODE_SQL,
     FIND_TOKEN_SQL,
     INSERT_CODE_SQL,
@@ -92,6 +94,7 @@ from ssoidc.storage.common import (
     config_rows,
     credential,
     credential_params,
+    evicted_family,
     group_attributes,
     group_doc,
     group_of,
@@ -106,6 +109,7 @@ from ssoidc.storage.common import (
     purge_params,
     same_check,
     signing_key,
+    started_family,
     statements,
     token_params,
     token_record,
@@ -1012,9 +1016,14 @@ class SqliteStore:
 
     # -- tokens -----------------------------------------------------------------------------------------------
     async def issue(
-        self, tokens: Sequence[TokenRecord], *, jti: tuple[str, str, float] | None = None
+        self,
+        tokens: Sequence[TokenRecord],
+        *,
+        jti: tuple[str, str, float] | None = None,
+        family_cap: int = 0,
     ) -> None:
         rows = [token_params(t) for t in tokens]
+        started = started_family(tokens) if family_cap > 0 else None
 
         def op(db: sqlite3.Connection) -> None:
             if jti is not None:
@@ -1025,8 +1034,22 @@ class SqliteStore:
                 if cur.rowcount != 1:
                     raise JtiReplay(jti[0])
             db.executemany(_SQL_INSERT_TOKENS, rows)
+            if started is not None:
+                self._cap_families(db, started, family_cap)
 
         await self._submit(op)
+
+    def _cap_families(self, db: sqlite3.Connection, started: TokenRecord, cap: int) -> None:
+        """The new family ``started`` takes its ring slot; the family it evicts is revoked (migration 0011).
+        Runs in the caller's savepoint, so all of it or nothing is written; SQLite has one writer at a time."""
+        user, app = started.user_id, started.application_arn
+        (count,) = db.execute(FAMILY_START_SQL, (user, app)).fetchone()
+        prev = db.execute(
+            FAMILY_SLOT_SQL, (user, app, (int(count) - 1) % cap, started.family_id, started.expires_at)
+        ).fetchone()
+        revoke = evicted_family(started, prev, started.issued_at)
+        if revoke is not None:
+            self._revoke_family(db, revoke.family_id, started.issued_at, revoke.expires_at)
 
     async def find_token(self, token_hash: bytes) -> TokenRecord | None:
         row = self._db.execute(FIND_TOKEN_SQL, (token_hash,)).fetchone()
@@ -1082,9 +1105,16 @@ class SqliteStore:
         return None if row is None else code_record(row)
 
     async def redeem_code(
-        self, code_hash: bytes, application_arn: str, now: float, tokens: Sequence[TokenRecord]
+        self,
+        code_hash: bytes,
+        application_arn: str,
+        now: float,
+        tokens: Sequence[TokenRecord],
+        *,
+        family_cap: int = 0,
     ) -> Redemption:
         rows = [token_params(t) for t in tokens]
+        started = started_family(tokens) if family_cap > 0 else None
 
         def op(db: sqlite3.Connection) -> Redemption:
             n = db.execute(
@@ -1094,6 +1124,8 @@ class SqliteStore:
             ).rowcount
             if n == 1:
                 db.executemany(_SQL_INSERT_TOKENS, rows)
+                if started is not None:
+                    self._cap_families(db, started, family_cap)
                 return Redemption.OK
             lost = LostRedemption.of(db.execute(REDEEM_LOSER_SQL, (code_hash, application_arn)).fetchone())
             outcome, revoke = lost_redemption(lost)
@@ -1151,14 +1183,23 @@ class SqliteStore:
         return await self._submit(op)
 
     async def redeem_device(
-        self, device_hash: bytes, client_id: str, now: float, tokens: Sequence[TokenRecord]
+        self,
+        device_hash: bytes,
+        client_id: str,
+        now: float,
+        tokens: Sequence[TokenRecord],
+        *,
+        family_cap: int = 0,
     ) -> bool:
         rows = [token_params(t) for t in tokens]
+        started = started_family(tokens) if family_cap > 0 else None
 
         def op(db: sqlite3.Connection) -> bool:
             if db.execute(ps.REDEEM_DEVICE_SQL, (device_hash, client_id, now)).rowcount != 1:
                 return False
             db.executemany(_SQL_INSERT_TOKENS, rows)
+            if started is not None:
+                self._cap_families(db, started, family_cap)
             return True
 
         return await self._submit(op)

@@ -37,7 +37,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route, Router
 
-from ssoidc.aws.skeleton import MAX_BODY
+from ssoidc.aws.skeleton import MAX_BODY, NO_STORE
 from ssoidc.aws.wire import WireRequest, WireResponse
 from ssoidc.compose import Services, build_services
 from ssoidc.demo import demo_discovery
@@ -54,9 +54,14 @@ ASGIApp = Callable[
 
 
 def _json(doc: object, status: int = 200, cache: str = "no-store") -> Response:
-    return Response(
-        orjson.dumps(doc), status, media_type="application/json", headers={"cache-control": cache}
-    )
+    headers = {"cache-control": cache}
+    if cache == "no-store":
+        headers["pragma"] = "no-cache"  # HTTP/1.0 caches (RFC 9111 section 5.4)
+    return Response(orjson.dumps(doc), status, media_type="application/json", headers=headers)
+
+
+class _Gone(Exception):
+    """The client disconnected before its request body was read."""
 
 
 def create_app(settings: Settings, *, bootstrap: bool = True) -> ASGIApp:
@@ -182,7 +187,7 @@ def build_app(services: Services) -> ASGIApp:
         while True:
             message = await receive()
             if message["type"] != "http.request":
-                return b"", True  # client went away
+                raise _Gone  # the client went away (or timed out: ssoidc.web.http_limits)
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > MAX_BODY:
@@ -207,7 +212,10 @@ def build_app(services: Services) -> ASGIApp:
             return
         try:
             declared = next((v for k, v in scope["headers"] if k == b"content-length"), None)
-            body, oversized = await read_body(receive, declared)
+            try:
+                body, oversized = await read_body(receive, declared)
+            except _Gone:
+                return  # nobody to answer
             client = scope.get("client")
             wire = WireRequest(
                 method=method,
@@ -219,12 +227,14 @@ def build_app(services: Services) -> ASGIApp:
                 oversized=oversized,
             )
             resp = await aws.dispatch(wire, found)
+            if oversized:  # the rest of the body is never read: end the connection after the answer
+                resp.headers.append((b"connection", b"close"))
         except Exception:
             log.exception("unhandled error on %s %s", method, path)
             resp = WireResponse(
                 500,
                 orjson.dumps({"message": "Internal server error"}),
-                [(b"content-type", b"application/json")],
+                [(b"content-type", b"application/json"), *NO_STORE],
             )
         resp.headers.append((b"content-length", str(len(resp.body)).encode()))
         await send({"type": "http.response.start", "status": resp.status, "headers": resp.headers})

@@ -133,6 +133,14 @@ class World:
             dataclasses.replace(config, applications=apps), self.directory.version + 1
         )
 
+    def change_issuer(self, **changes: Any) -> None:
+        """Replace the snapshot with one where the trusted token issuer has ``changes`` (dataclasses.replace)."""
+        config = self.directory.config
+        issuers = tuple(dataclasses.replace(t, **changes) for t in config.trusted_token_issuers)
+        self.directory = ConfigSnapshot(
+            dataclasses.replace(config, trusted_token_issuers=issuers), self.directory.version + 1
+        )
+
     def assertion(self, who: str = "alice@example.com", **overrides: Any) -> str:
         """An RS256 assertion of the trusted token issuer for ``who``; an override of None drops that claim."""
         t = int(self.clock.now())
@@ -141,6 +149,7 @@ class World:
             "sub": who,
             "aud": AUDIENCE,
             "email": who,
+            "email_verified": True,
             "iat": t,
             "nbf": t,
             "exp": t + 300,

@@ -107,6 +107,7 @@ class LiveServer:
             "sub": email,
             "aud": AUDIENCE,
             "email": email,
+            "email_verified": True,
             "iat": now,
             "nbf": now,
             "exp": now + 300,

@@ -134,6 +134,8 @@ async def verify(
     allowed: Collection[str] = ("RS256", "ES256"),
     issuer_url: str = ISSUER,
     leeway: float = LEEWAY,
+    max_lifetime: float = 86400.0,
+    max_age: float = 86400.0,
 ) -> VerifiedAssertion:
     return await verify_assertion(
         peek_issuer(token),
@@ -142,6 +144,8 @@ async def verify(
         keys=keys,
         now=now,
         leeway_seconds=leeway,
+        max_lifetime_seconds=max_lifetime,
+        max_age_seconds=max_age,
     )
 
 
@@ -245,9 +249,9 @@ async def test_time_claims_must_be_numbers(keys: JwksCache, value: Any) -> None:
 
 
 @pytest.mark.anyio
-async def test_absurd_exp_is_reported_without_crashing(keys: JwksCache) -> None:
-    # a year-huge exp is still a number; an absurdly negative one is expired and must format safely
-    await verify(rs256(claims(exp=10**20)), keys)
+async def test_absurd_exp_is_refused_without_crashing(keys: JwksCache) -> None:
+    # a year-huge exp is refused by the maximum lifetime; an absurdly negative one is expired and formats safely
+    assert "SSOIDC_ASSERTION_MAX_LIFETIME" in await rejected(rs256(claims(exp=10**20)), keys)
     assert (await rejected(rs256(claims(exp=-(10**20))), keys)).startswith("assertion expired at ")
 
 
@@ -256,10 +260,70 @@ async def test_integers_too_large_for_a_float(keys: JwksCache) -> None:
     def token(**overrides: Any) -> str:
         return sign_raw_rs256({"alg": "RS256", "kid": "rsa-1"}, json.dumps(claims(**overrides)).encode())
 
-    await verify(token(exp=10**400, iat=-(10**400), nbf=-(10**400)), keys)
+    # 10**400 compares as infinity: never an OverflowError, always a refusal naming the check
+    assert "SSOIDC_ASSERTION_MAX_LIFETIME" in await rejected(token(exp=10**400), keys)
+    assert "SSOIDC_ASSERTION_MAX_LIFETIME" in await rejected(token(exp=10**400, iat=DROP), keys)
+    assert "SSOIDC_ASSERTION_MAX_LIFETIME" in await rejected(token(iat=-(10**400)), keys)
+    await verify(token(nbf=-(10**400)), keys)  # "valid since forever" is harmless
     assert (await rejected(token(exp=-(10**400)), keys)).startswith("assertion expired at ")
     assert (await rejected(token(nbf=10**400), keys)).startswith("assertion is not valid before ")
     assert (await rejected(token(iat=10**400), keys)).startswith("assertion was issued in the future")
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("value", [1e50, 1.5e308, "1900000000", True, None, [1], {"a": 1}])
+async def test_exp_of_any_shape_is_refused_cleanly(keys: JwksCache, value: Any) -> None:
+    message = await rejected(rs256(claims(exp=value)), keys)
+    assert "exp" in message or "SSOIDC_ASSERTION_MAX_LIFETIME" in message
+
+
+@pytest.mark.anyio
+async def test_lifetime_and_age_limits(keys: JwksCache) -> None:
+    t = int(NOW)
+    # exactly the maximum lifetime passes, one second more does not
+    await verify(rs256(claims(iat=t - 10, exp=t - 10 + 86400)), keys)
+    assert "lifetime" in await rejected(rs256(claims(iat=t - 10, exp=t - 10 + 86401)), keys)
+    # without iat, exp - now is bounded (plus the leeway)
+    await verify(rs256(claims(iat=DROP, exp=t + 86400)), keys)
+    assert "no iat" in await rejected(rs256(claims(iat=DROP, exp=t + 86400 + int(LEEWAY) + 1)), keys)
+    # a year-old iat with a fresh exp: refused by the lifetime, and by the age when the lifetime allows it
+    year = 365 * 86400
+    assert "lifetime" in await rejected(rs256(claims(iat=t - year, nbf=DROP)), keys)
+    token = rs256(claims(iat=t - 7200, nbf=DROP, exp=t + 60))
+    assert "SSOIDC_ASSERTION_MAX_AGE" in await rejected(token, keys, max_lifetime=float(year), max_age=3600.0)
+    await verify(token, keys, max_lifetime=float(year), max_age=7200.0)
+
+
+@pytest.mark.anyio
+async def test_unpaired_surrogate_escapes_are_refused(keys: JwksCache) -> None:
+    text = json.dumps(claims())[:-1] + ', "x": "\\ud800"}'  # JSON grammar, but no Unicode text
+    token = sign_raw_rs256({"alg": "RS256", "kid": "rsa-1"}, text.encode())
+    assert "surrogate" in await rejected(token, keys)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-32", "latin-1"])
+async def test_payloads_that_are_not_utf8_are_refused(keys: JwksCache, encoding: str) -> None:
+    text = json.dumps({**claims(), "name": "Zoë"}, ensure_ascii=False)
+    token = sign_raw_rs256({"alg": "RS256", "kid": "rsa-1"}, text.encode(encoding))
+    assert (await rejected(token, keys)) == "assertion payload is not UTF-8"
+
+
+@pytest.mark.anyio
+async def test_cesu8_surrogates_are_refused(keys: JwksCache) -> None:
+    head = json.dumps(claims())[:-1].encode()
+    cesu = head + b', "x": "' + "\ud83d\ude00".encode("utf-8", "surrogatepass") + b'"}'  # CESU-8, not UTF-8
+    token = sign_raw_rs256({"alg": "RS256", "kid": "rsa-1"}, cesu)
+    assert (await rejected(token, keys)) == "assertion payload is not UTF-8"
+    escaped = head + b', "x": "\\ud83d\\ude00"}'  # the escaped surrogate pair is a valid character
+    await verify(sign_raw_rs256({"alg": "RS256", "kid": "rsa-1"}, escaped), keys)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("kid", [None, 7, "", ["rsa-1"], True])
+async def test_a_kid_header_must_be_a_non_empty_string(keys: JwksCache, kid: Any) -> None:
+    token = sign_raw_rs256({"alg": "RS256", "kid": kid}, json.dumps(claims()).encode())
+    assert (await rejected(token, keys)) == "assertion header kid is not a non-empty string"
 
 
 def _iso(ts: int) -> str:

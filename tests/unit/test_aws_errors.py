@@ -78,7 +78,7 @@ def test_every_oauth_error_has_a_row_and_the_code_is_modelled() -> None:
 
 
 def test_every_admin_and_operation_error_has_a_row_and_admin_codes_are_modelled() -> None:
-    assert all_subclasses(e.AdminError) | {e.InvalidInput} == set(ADMIN_ERRORS)
+    assert all_subclasses(e.AdminError) | {e.InvalidInput, e.Throttled} == set(ADMIN_ERRORS)
     assert all_subclasses(e.OperationError) == set(UNMODELLED)
     for service in ("sso-admin", "identitystore"):
         modelled = {s.name for s in service_model(service).error_shapes}

@@ -139,3 +139,28 @@ def test_a_corrupt_database_is_one_error_line_without_a_traceback(data_dir: Path
     assert "Traceback" not in out.stderr + out.stdout
     assert f"error: cannot open the SQLite database {db} (SQLITE_NOTADB)" in out.stderr
     assert "SELECT" not in out.stderr and "PRAGMA" not in out.stderr
+
+
+def test_a_policy_file_with_a_repeated_member_name_is_refused(data_dir: Path) -> None:
+    """An identity policy whose statement says ``Effect`` twice would mean what its last copy says to ssoidc and
+    perhaps the first to its reviewer (issue 13, item 4): refused, and no credential is created."""
+    policy = data_dir / "policy.json"
+    policy.write_text(
+        '{"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Effect": "Allow", "Action": "sso:*",'
+        ' "Resource": "*"}]}'
+    )
+    runner = CliRunner()
+    args = [
+        "credentials",
+        "create",
+        "--principal-arn",
+        "arn:aws:iam::123456789012:user/u",
+        "--data-dir",
+        str(data_dir),
+    ]
+    out = runner.invoke(app, [*args, "--access-key-id", AKID, "--policy-file", str(policy)])
+    assert out.exit_code == 2, out.output
+    assert "duplicate member name 'Effect'" in out.output
+    listed = runner.invoke(app, ["credentials", "list", "--data-dir", str(data_dir)])
+    assert listed.exit_code == 0, listed.output
+    assert AKID not in listed.output

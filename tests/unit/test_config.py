@@ -273,3 +273,50 @@ def test_user_names_are_unique_regardless_of_case() -> None:
     with pytest.raises(ConfigError) as info:
         resolve(parse_file(yaml.safe_dump(doc)), None, "123456789012", now=T0)
     assert "Users[2]: duplicate name 'JDoe'" in info.value.message
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8000/ssoins-e2e0000000000000",
+        "http://localhost:8000/ssoins-e2e0000000000000/",
+        "http://127.0.0.1:8000/./SSOINS-E2E0000000000000",
+        "http://127.0.0.1:8000/ssoins-0123456789abcdef",
+    ],
+)
+async def test_apply_refuses_our_own_issuer_as_a_trusted_token_issuer(url: str) -> None:
+    """Self-trust (the file front door, as sso-admin CreateTrustedTokenIssuer): nothing is stored."""
+    from tests.helpers.config import e2e_config
+
+    doc = e2e_config("http://127.0.0.1:8000")
+    doc["TrustedTokenIssuers"][0]["TrustedTokenIssuerConfiguration"]["OidcJwtConfiguration"]["IssuerUrl"] = (
+        url
+    )
+    store = MemoryStore(master_key=bytes(32))
+    with pytest.raises(ConfigError, match=r"TrustedTokenIssuers\[0\]\..*IssuerUrl: .*own idToken issuer"):
+        await apply_to_store(
+            store, parse_file(yaml.safe_dump(doc)), "123456789012", now=T0, base_url="http://127.0.0.1:8000"
+        )
+    assert await store.load_configuration() == (None, 0)
+    # the demo issuer on the same server is not ours
+    config = await apply_to_store(
+        store,
+        parse_file(yaml.safe_dump(e2e_config("http://127.0.0.1:8000"))),
+        "123456789012",
+        now=T0,
+        base_url="http://127.0.0.1:8000",
+    )
+    assert config.trusted_token_issuers[0].issuer_url == "http://127.0.0.1:8000/demo-issuer"
+
+
+def test_accept_unverified_email_is_an_optional_boolean_off_by_default() -> None:
+    doc = yaml.safe_load(EXAMPLE.read_text())
+    config = resolve(parse_file(yaml.safe_dump(doc)), None, "123456789012", now=T0)
+    assert all(not t.accept_unverified_email for t in config.trusted_token_issuers)
+    doc["TrustedTokenIssuers"][0]["AcceptUnverifiedEmail"] = True
+    config = resolve(parse_file(yaml.safe_dump(doc)), None, "123456789012", now=T0)
+    assert config.trusted_token_issuers[0].accept_unverified_email is True
+    doc["TrustedTokenIssuers"][0]["AcceptUnverifiedEmail"] = "sometimes"
+    with pytest.raises(ConfigError, match="AcceptUnverifiedEmail"):
+        parse_file(yaml.safe_dump(doc))

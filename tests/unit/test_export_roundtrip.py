@@ -193,6 +193,7 @@ def configurations(draw: st.DrawFn, *, interleave: bool = False) -> Configuratio
                 draw(st.lists(st.sampled_from(["RS256", "ES256", "PS512"]), min_size=1, max_size=3))
             ),
             tags=draw(tags),
+            accept_unverified_email=draw(st.booleans()),
         )
         for n, tid, url in zip(tti_names, tti_ids, tti_urls, strict=True)
     ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import secrets
 import threading
 import time
 from collections import Counter
@@ -656,6 +657,87 @@ async def test_weak_and_private_keys_are_skipped(idp: IssuerServer, rsa_key: rsa
             with pytest.raises(IssuerKeyError, match="publishes no key with kid"):
                 await cache.get_signing_key(idp.issuer, kid, "RS256")
         await cache.get_signing_key(idp.issuer, "ok", "RS256")
+
+
+def _fake_rsa_jwk(bits: int, kid: str) -> dict[str, Any]:
+    """An RSA public JWK with a ``bits``-bit odd modulus (not a real key: size checks need no primes)."""
+    from ssoidc.base64url import b64u
+
+    n = (1 << (bits - 1)) | secrets.randbits(bits - 1) | 1
+    return {"kty": "RSA", "kid": kid, "n": b64u(n.to_bytes(bits // 8, "big")), "e": "AQAB"}
+
+
+@pytest.mark.anyio
+async def test_rsa_keys_outside_2048_to_4096_bits_are_skipped(idp: IssuerServer) -> None:
+    """A 16,384-bit modulus costs ~64 times a 2,048-bit one per verification: never used (RFC 7518 3.3 floor)."""
+    idp.jwks = {
+        "keys": [
+            _fake_rsa_jwk(16384, "huge"),
+            _fake_rsa_jwk(8192, "big"),
+            _fake_rsa_jwk(4104, "just-over"),
+            _fake_rsa_jwk(4096, "max"),
+            _fake_rsa_jwk(2048, "min"),
+            _fake_rsa_jwk(2040, "just-under"),
+        ]
+    }
+    async with open_cache() as cache:
+        for kid in ("huge", "big", "just-over", "just-under"):
+            with pytest.raises(IssuerKeyError, match="publishes no key with kid"):
+                await cache.get_signing_key(idp.issuer, kid, "RS256")
+        for kid in ("max", "min"):
+            await cache.get_signing_key(idp.issuer, kid, "RS256")
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("crv", ["P-192", "P-224", "secp256k1", "Ed25519", "X25519", "brainpoolP256r1"])
+async def test_ec_keys_on_other_curves_are_skipped(
+    idp: IssuerServer, ec_key: ec.EllipticCurvePrivateKey, crv: str
+) -> None:
+    idp.jwks = {"keys": [{**ec_jwk(ec_key, "odd"), "crv": crv}]}
+    async with open_cache() as cache:
+        with pytest.raises(IssuerKeyError, match="no usable signing keys"):
+            await cache.get_signing_key(idp.issuer, "odd", "ES256")
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-32"])
+async def test_a_jwks_that_is_not_utf8_is_refused(
+    idp: IssuerServer, rsa_key: rsa.RSAPrivateKey, encoding: str
+) -> None:
+    body = json.dumps({"keys": [rsa_jwk(rsa_key, "rsa-1")]}).encode(encoding)
+    idp.routes[idp.jwks_path] = lambda h: send_bytes(h, body)
+    async with open_cache() as cache:
+        with pytest.raises(IssuerKeyError, match="not JSON"):
+            await cache.get_signing_key(idp.issuer, "rsa-1", "RS256")
+
+
+@pytest.mark.anyio
+async def test_forget_picks_up_a_key_replaced_under_the_same_kid(
+    idp: IssuerServer, rsa_key: rsa.RSAPrivateKey, rsa_key2: rsa.RSAPrivateKey
+) -> None:
+    async with open_cache() as cache:
+        first = await cache.get_signing_key(idp.issuer, "rsa-1", "RS256")
+        assert public_numbers_equal(first.key, rsa_key.public_key())
+        idp.jwks = {"keys": [rsa_jwk(rsa_key2, "rsa-1")]}  # same kid, new key
+        cached = await cache.get_signing_key(idp.issuer, "rsa-1", "RS256")
+        assert public_numbers_equal(cached.key, rsa_key.public_key())  # the cache serves the old key...
+        cache.forget(idp.issuer)
+        fresh = await cache.get_signing_key(idp.issuer, "rsa-1", "RS256")
+        assert public_numbers_equal(fresh.key, rsa_key2.public_key())  # ...until the issuer is forgotten
+        assert idp.jwks_hits == 2
+
+
+@pytest.mark.anyio
+async def test_a_fetch_in_flight_when_forgotten_is_served_but_not_kept(idp: IssuerServer) -> None:
+    idp.discovery_delay = 0.2
+    async with open_cache() as cache:
+        pending = asyncio.ensure_future(cache.get_signing_key(idp.issuer, "rsa-1", "RS256"))
+        await asyncio.sleep(0.05)
+        cache.forget(idp.issuer)
+        await pending  # its caller still gets an answer
+        idp.discovery_delay = 0.0
+        await cache.get_signing_key(idp.issuer, "rsa-1", "RS256")
+        assert idp.jwks_hits == 2  # what the forgotten fetch brought back was not cached
 
 
 @pytest.mark.anyio

@@ -95,7 +95,9 @@ class AuthorizationCodeGrantHandler:
             nonce=record.nonce,
         )
         pending = self._issuer.prepare(spec, ctx.directory)
-        outcome = await self._store.redeem_code(h, app.arn, ctx.now, pending.records)
+        outcome = await self._store.redeem_code(
+            h, app.arn, ctx.now, pending.records, family_cap=self._issuer.family_cap
+        )
         return redeemed(outcome, pending, REFUSED)
 
 

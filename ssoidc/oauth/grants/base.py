@@ -74,6 +74,8 @@ class GrantDeps:
     session_ttl: int
     assertion_leeway: float
     refresh_grace_seconds: float
+    assertion_max_lifetime: float = 86400.0
+    assertion_max_age: float = 86400.0
 
 
 @dataclass(slots=True)

@@ -1,12 +1,19 @@
 """The JWT-bearer grant (RFC 7523 section 2.1 / 3) with IAM Identity Center trusted token issuers.
 
-Order of checks (RFC 7523 section 3; the grant settings of sso-admin PutApplicationGrant): parse the assertion; find a trusted token issuer on the application's
-JwtBearer grant whose IssuerUrl equals ``iss`` exactly; verify the signature with a key from the issuer's JWKS
-(explicit algorithm allow-list per issuer); exp/nbf/iat with leeway; ``aud`` intersects the issuer's
-AuthorizedAudiences; ``jti`` present; the ClaimAttributePath value matches exactly one user by
-IdentityStoreAttributePath; the assignment gate; then the ``jti`` is consumed in the same transaction that stores
-the tokens, so a failed request consumes nothing. Every failure is InvalidGrant except the assignment gate
-(AccessDenied); each description names the check that failed.
+Order of checks (RFC 7523 section 3; the grant settings of sso-admin PutApplicationGrant): parse the assertion
+(UTF-8 JSON, RFC 7519 section 7.2); refuse an ``iss`` that is one of ssoidc's own idToken issuers, in any spelling
+(self-trust: our idTokens are never assertions, whatever the configuration says); find a trusted token issuer on
+the application's JwtBearer grant whose IssuerUrl equals ``iss`` exactly; verify the signature with a key from the
+issuer's JWKS (explicit algorithm allow-list per issuer, RFC 8725 section 3.1); exp/nbf/iat with leeway, and the
+maximum lifetime and age (``SSOIDC_ASSERTION_MAX_LIFETIME``/``_MAX_AGE``); ``aud`` intersects the issuer's
+AuthorizedAudiences and lists no other audience (OpenID Connect Core 1.0 section 3.1.3.7); ``jti`` present; when
+the issuer maps users by e-mail, ``email_verified`` is ``true`` (unless the issuer's ``AcceptUnverifiedEmail``);
+the ClaimAttributePath value matches exactly one user by IdentityStoreAttributePath; the assignment gate; then the
+``jti`` is consumed in the same transaction that stores the tokens, so a failed request consumes nothing. Every
+failure is InvalidGrant except the assignment gate (AccessDenied); each description names the check that failed.
+
+The token family remembers the issuer (``act.sub`` = the trusted token issuer's ARN), so the refresh-token grant
+ends the session once the issuer is deleted or no longer authorized on the application's JwtBearer grant.
 """
 
 from __future__ import annotations
@@ -17,7 +24,13 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from ssoidc.errors import AccessDenied, InvalidGrant, InvalidRequest, ValidationFailed
-from ssoidc.model import GRANT_JWT_BEARER, AuthorizedTokenIssuer, Configuration, JwtBearerGrantConfig
+from ssoidc.model import (
+    GRANT_JWT_BEARER,
+    AuthorizedTokenIssuer,
+    Configuration,
+    JwtBearerGrantConfig,
+    TrustedTokenIssuer,
+)
 from ssoidc.oauth.assertion import AssertionInvalid, SigningKeySource, peek_issuer, verify_assertion
 from ssoidc.oauth.grants.base import MEMBER_SPEC, GrantContext, GrantType, MemberReader
 from ssoidc.oauth.issuer import IssueSpec, TokenIssuer
@@ -30,6 +43,16 @@ NOT_ASSIGNED = (
     "The user is not assigned to this application, directly or through a group, and the application requires"
     " assignment (AssignmentRequired is true)"
 )
+
+
+def maps_by_email(tti: TrustedTokenIssuer) -> bool:
+    """Whether the issuer's claim mapping matches users by e-mail address: the identity-store attribute is
+    ``emails.value``, or the claim is ``email`` (OpenID Connect Core 1.0 section 5.1: ``email`` is only as good as
+    ``email_verified``; matching an unverified address is the "nOAuth" account takeover)."""
+    return (
+        tti.identity_store_attribute_path.lower() == "emails.value"
+        or tti.claim_attribute_path.lower() == "email"
+    )
 
 
 def claim_at(claims: Mapping[str, Any], path: str) -> Any:
@@ -53,10 +76,14 @@ class JwtBearerGrantHandler:
         leeway: float,
         session_ttl: int,
         default_scopes: tuple[str, ...],
+        max_lifetime: float = 86400.0,
+        max_age: float = 86400.0,
     ) -> None:
         self._issuer = issuer
         self._keys = keys
         self._leeway = leeway
+        self._max_lifetime = max_lifetime
+        self._max_age = max_age
         self._session_ttl = session_ttl
         self._default_scopes = default_scopes
 
@@ -69,6 +96,11 @@ class JwtBearerGrantHandler:
             parsed = peek_issuer(req.assertion)
         except AssertionInvalid as exc:
             raise InvalidGrant(exc.message) from None
+        if self._issuer.is_own(parsed.issuer, ctx.directory):  # self-trust, whatever the configuration says
+            raise InvalidGrant(
+                "The assertion's issuer (iss) is this server's own idToken issuer; ssoidc never accepts its own"
+                " tokens as assertions"
+            )
 
         match = None
         for authorized in config.authorized_token_issuers:
@@ -91,6 +123,8 @@ class JwtBearerGrantHandler:
                 keys=self._keys,
                 now=ctx.now,
                 leeway_seconds=self._leeway,
+                max_lifetime_seconds=self._max_lifetime,
+                max_age_seconds=self._max_age,
             )
         except AssertionInvalid as exc:
             raise InvalidGrant(exc.message) from None
@@ -104,6 +138,21 @@ class JwtBearerGrantHandler:
             raise InvalidGrant(
                 "The assertion's audience (aud) is not one of the AuthorizedAudiences configured for this trusted"
                 " token issuer on the application"
+            )
+        if not set(auds) <= set(authorized.authorized_audiences):  # OpenID Connect Core 1.0 section 3.1.3.7
+            raise InvalidGrant(
+                "The assertion's audience (aud) lists audiences besides the AuthorizedAudiences configured for this"
+                " trusted token issuer on the application; a token meant for others too is not accepted"
+            )
+        if (
+            maps_by_email(tti)
+            and not tti.accept_unverified_email
+            and claims.get("email_verified") is not True
+        ):
+            raise InvalidGrant(
+                "The assertion is mapped to a user by e-mail address but its email_verified claim is not true;"
+                " an issuer that does not verify e-mail addresses cannot vouch for them (AcceptUnverifiedEmail"
+                " in the configuration file turns this off for one issuer)"
             )
 
         value = claim_at(claims, tti.claim_attribute_path)
@@ -126,9 +175,9 @@ class JwtBearerGrantHandler:
         await ctx.directory.require_assigned(app, user_id, lambda: AccessDenied(NOT_ASSIGNED))
 
         scopes = select_scopes(req.scope, grantable_scopes(app, self._default_scopes))
-        exp = float(claims["exp"])
-        iat = claims.get("iat")
-        auth_time = float(iat) if isinstance(iat, int | float) and not isinstance(iat, bool) else ctx.now
+        exp = verified.expires_at
+        iat = verified.issued_at
+        auth_time = iat if iat is not None else ctx.now
         spec = IssueSpec(
             application=app,
             user_id=user_id,
@@ -241,6 +290,8 @@ JWT_BEARER: GrantType[JwtBearerGrantConfig] = GrantType(
         leeway=deps.assertion_leeway,
         session_ttl=deps.session_ttl,
         default_scopes=deps.default_scopes,
+        max_lifetime=deps.assertion_max_lifetime,
+        max_age=deps.assertion_max_age,
     ),
     check=_check,
 )

@@ -124,7 +124,9 @@ class DeviceCodeGrantHandler:
             with_refresh=GRANT_REFRESH_TOKEN in allowed_grants(ctx.client),
         )
         pending = self._issuer.prepare(spec, ctx.directory)
-        if not await self._store.redeem_device(h, cid, ctx.now, pending.records):
+        if not await self._store.redeem_device(
+            h, cid, ctx.now, pending.records, family_cap=self._issuer.family_cap
+        ):
             raise InvalidGrant(INVALID_DEVICE_CODE)
         return pending.finish()
 

@@ -10,6 +10,13 @@ RFC 9700 section 4.14.2).
   session end (refresh tokens die with the session that created them), ``auth_time`` and ``act``.
 * Expired, revoked, unknown, malformed or another application's refresh token: InvalidGrant "Invalid refresh
   token provided", as AWS.
+* A session does not outlive what granted it (``origin.py``): the user must still exist and be assigned, the
+  trusted token issuer of a JWT-bearer family must still exist and still be authorized on the application's
+  JwtBearer grant, and the application a token-exchange family came from must still exist and still authorize this
+  one; otherwise InvalidGrant, and the whole family is revoked. The scopes are narrowed to those the application
+  can grant now (an access scope removed with DeleteApplicationAccessScope is gone from the next token set); if
+  none is left, InvalidGrant and the family is revoked. Every node checks against the snapshot its request
+  refreshed, so a change made on one node ends the session on all of them.
 * A sealed refresh token (``tokens.py``) carries the fields the next token set needs, so the grant does not read
   the store: the conditional rotation alone decides (one round trip). A MAC-format token, minted before sealed
   tokens existed, is first read from the store.
@@ -22,9 +29,10 @@ from collections.abc import Mapping
 from ssoidc.errors import InvalidGrant, InvalidRequest
 from ssoidc.model import GRANT_REFRESH_TOKEN, RefreshTokenGrantConfig
 from ssoidc.oauth.grants.base import GrantContext, GrantType, RedemptionRefused, memberless_grant, redeemed
+from ssoidc.oauth.grants.origin import origin_problem
 from ssoidc.oauth.issuer import IssueSpec, TokenIssuer
 from ssoidc.oauth.request import TokenRequest, TokenResult
-from ssoidc.oauth.scopes import select_scopes
+from ssoidc.oauth.scopes import grantable_scopes, select_scopes
 from ssoidc.oauth.tokens import RefreshClaims, TokenMinter
 from ssoidc.storage.base import TokenStore
 
@@ -40,12 +48,19 @@ REFUSED = RedemptionRefused(
 
 class RefreshTokenGrantHandler:
     def __init__(
-        self, *, issuer: TokenIssuer, minter: TokenMinter, store: TokenStore, grace_seconds: float
+        self,
+        *,
+        issuer: TokenIssuer,
+        minter: TokenMinter,
+        store: TokenStore,
+        grace_seconds: float,
+        default_scopes: tuple[str, ...] = (),
     ) -> None:
         self._issuer = issuer
         self._minter = minter
         self._store = store
         self._grace = grace_seconds
+        self._default_scopes = default_scopes
 
     async def exchange(self, req: TokenRequest, ctx: GrantContext[RefreshTokenGrantConfig]) -> TokenResult:
         if not req.refresh_token:
@@ -59,7 +74,18 @@ class RefreshTokenGrantHandler:
             claims = await self._stored_claims(token_hash, app.arn, ctx.now)
         if claims.expires_at <= ctx.now:
             raise InvalidGrant(INVALID)
-        scopes = select_scopes(req.scope, claims.scopes)
+        problem = origin_problem(claims.act, app, ctx.directory)
+        if problem is not None:  # what granted the session is gone: the session ends, on every node
+            await self._store.revoke_family(claims.family_id, ctx.now, claims.session_expires_at)
+            raise InvalidGrant(f"{INVALID}: {problem}, so its session has ended")
+        grantable = set(grantable_scopes(app, self._default_scopes))
+        current = tuple(s for s in claims.scopes if s in grantable)  # narrowed to what the app grants today
+        if not current:
+            await self._store.revoke_family(claims.family_id, ctx.now, claims.session_expires_at)
+            raise InvalidGrant(
+                f"{INVALID}: none of its scopes is granted by the application any more, so its session has ended"
+            )
+        scopes = select_scopes(req.scope, current)
         if not await ctx.directory.has_user(claims.user_id):
             raise InvalidGrant(INVALID)  # the user was removed from the identity store
         # unassigned since: the session ends (AWS: the next refresh fails)
@@ -112,6 +138,10 @@ REFRESH_TOKEN: GrantType[RefreshTokenGrantConfig] = memberless_grant(
     store_tag="refresh_token",
     parameters=("refresh_token", "scope"),
     handler=lambda deps: RefreshTokenGrantHandler(
-        issuer=deps.issuer, minter=deps.minter, store=deps.store, grace_seconds=deps.refresh_grace_seconds
+        issuer=deps.issuer,
+        minter=deps.minter,
+        store=deps.store,
+        grace_seconds=deps.refresh_grace_seconds,
+        default_scopes=deps.default_scopes,
     ),
 )

@@ -10,12 +10,17 @@ Nothing widens along a chain: the new scopes are the subject's scopes that the t
 token family carry over (so revoking the family revokes exchanged tokens too), and ``act`` records the chain:
 ``{"sub": <subject application>, "act": <the subject's act>}`` (RFC 8693 section 4.1).
 
+The subject's own session must still stand (``origin.py``): if it was granted through a trusted token issuer that
+is gone or no longer authorized, or exchanged from an application that no longer authorizes it, the subject token is
+InvalidGrant and its family is revoked; a family made here is checked the same way at each refresh.
+
 Errors (as AWS where known): a bad, expired, revoked or same-application subject token is InvalidGrant; a valid
 subject token that does not authorize this target is InvalidRequest; a wrong token type is InvalidRequest.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from ssoidc.errors import AccessDenied, InvalidGrant, InvalidRequest
@@ -27,6 +32,7 @@ from ssoidc.model import (
     TokenExchangeGrantConfig,
 )
 from ssoidc.oauth.grants.base import GrantContext, GrantType, memberless_grant
+from ssoidc.oauth.grants.origin import origin_problem
 from ssoidc.oauth.issuer import IssueSpec, TokenIssuer
 from ssoidc.oauth.request import TokenRequest, TokenResult
 from ssoidc.oauth.scopes import grantable_scopes, select_scopes
@@ -93,11 +99,18 @@ class TokenExchangeGrantHandler:
                 if app.arn in targets or ctx.directory.instance.instance_arn in targets:
                     authorized = True
                     break
-        if not authorized:
+        if not authorized or subject_app is None:
             raise InvalidRequest(
                 "The subject token does not authorize this application: none of its scopes lists this application"
                 " (or the instance) in its AuthorizedTargets (PutApplicationAccessScope)"
             )
+        act_of_subject = subject.context.get("act")
+        problem = origin_problem(
+            act_of_subject if isinstance(act_of_subject, Mapping) else None, subject_app, ctx.directory
+        )
+        if problem is not None:  # the subject's session was granted through something that is gone
+            await self._store.revoke_family(subject.family_id, ctx.now, subject.session_expires_at)
+            raise InvalidGrant(f"{INVALID_SUBJECT}: {problem}, so its session has ended")
         if not await ctx.directory.has_user(subject.user_id):
             raise InvalidGrant(INVALID_SUBJECT)
         await ctx.directory.require_assigned(app, subject.user_id, lambda: AccessDenied(NOT_ASSIGNED))

@@ -9,7 +9,7 @@ from ssoidc.errors import AccessDenied, InvalidGrant, InvalidRequest, InvalidSco
 from ssoidc.model import AuthorizedTokenIssuer, JwtBearerGrantConfig
 from ssoidc.oauth.grants.jwt_bearer import JWT_BEARER
 from ssoidc.oauth.request import TokenRequest
-from tests.helpers.grants import APP, DEFAULT_SCOPES, OTHER, TTI, World
+from tests.helpers.grants import APP, AUDIENCE, DEFAULT_SCOPES, OTHER, TTI, World
 
 pytestmark = pytest.mark.anyio
 
@@ -100,3 +100,52 @@ async def test_an_application_without_refresh_grant_gets_no_refresh_token(world:
     assert result.refresh_token is None
     assert set(result.scope) == {"other:read", "other:private", *DEFAULT_SCOPES}
     assert TTI  # the issuer every assertion here names
+
+
+async def test_our_own_issuer_is_refused_even_when_configured(world: World) -> None:
+    """Defence in depth (self-trust): the admin API and ``ssoidc apply`` refuse such an issuer; a configuration
+    that has one anyway (written to the store directly, or the public URL changed since) is still refused."""
+    own = "https://ssoidc.test/ssoins-1111111111111111"
+    for spelling in (
+        own,
+        "https://SSOIDC.test:443/ssoins-1111111111111111/",
+        "https://ssoidc.test/ssoins-2222222222222222",
+    ):
+        world.change_issuer(issuer_url=spelling)
+        with pytest.raises(InvalidGrant, match="own idToken issuer"):
+            await world.handler(JWT_BEARER).exchange(
+                req(world.assertion(iss=spelling)), world.ctx(JWT_BEARER)
+            )
+
+
+@pytest.mark.parametrize("verified", [False, None, "true", 1])
+async def test_an_unverified_email_is_refused_unless_the_issuer_opts_out(
+    world: World, verified: object
+) -> None:
+    grant = world.handler(JWT_BEARER)
+    assertion = world.assertion(email_verified=verified)
+    with pytest.raises(InvalidGrant, match="email_verified"):
+        await grant.exchange(req(assertion), world.ctx(JWT_BEARER))
+    world.change_issuer(accept_unverified_email=True)  # AcceptUnverifiedEmail: true in the file
+    assert (
+        await grant.exchange(req(assertion), world.ctx(JWT_BEARER))
+    ).access_token  # jti not consumed before
+
+
+async def test_an_email_claim_mapped_to_user_names_needs_verification_too(world: World) -> None:
+    world.change_issuer(identity_store_attribute_path="userName")
+    grant = world.handler(JWT_BEARER)
+    with pytest.raises(InvalidGrant, match="email_verified"):
+        await grant.exchange(req(world.assertion("alice", email_verified=None)), world.ctx(JWT_BEARER))
+    assert (await grant.exchange(req(world.assertion("alice")), world.ctx(JWT_BEARER))).access_token
+    world.change_issuer(claim_attribute_path="sub", identity_store_attribute_path="userName")
+    assert (
+        await grant.exchange(req(world.assertion("alice", email_verified=None)), world.ctx(JWT_BEARER))
+    ).access_token
+
+
+async def test_an_audience_list_must_hold_only_authorized_audiences(world: World) -> None:
+    grant = world.handler(JWT_BEARER)
+    with pytest.raises(InvalidGrant, match="besides the AuthorizedAudiences"):
+        await grant.exchange(req(world.assertion(aud=[AUDIENCE, "other"])), world.ctx(JWT_BEARER))
+    assert (await grant.exchange(req(world.assertion(aud=[AUDIENCE])), world.ctx(JWT_BEARER))).access_token

@@ -3,11 +3,15 @@ assignment gate at the target, and what carries over (scopes, act, expiry)."""
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+
 import pytest
 
 from ssoidc.errors import AccessDenied, InvalidGrant, InvalidRequest
-from ssoidc.model import GRANT_REFRESH_TOKEN, TOKEN_TYPE_ACCESS, TOKEN_TYPE_REFRESH
+from ssoidc.model import GRANT_REFRESH_TOKEN, TOKEN_TYPE_ACCESS, TOKEN_TYPE_REFRESH, ConfigSnapshot
 from ssoidc.oauth.grants.jwt_bearer import JWT_BEARER
+from ssoidc.oauth.grants.refresh_token import REFRESH_TOKEN
 from ssoidc.oauth.grants.token_exchange import TOKEN_EXCHANGE
 from ssoidc.oauth.request import TokenRequest, TokenResult
 from tests.helpers.grants import APP, OTHER, World
@@ -95,3 +99,44 @@ async def test_the_target_applications_assignment_gate_applies(world: World) -> 
     sub = await subject(world, who="bob@example.com")  # OTHER does not require assignment; APP does
     with pytest.raises(AccessDenied, match="not assigned"):
         await world.handler(TOKEN_EXCHANGE).exchange(req(sub.access_token), world.ctx(TOKEN_EXCHANGE))
+
+
+async def test_an_exchanged_session_ends_when_the_issuer_behind_its_subject_goes(world: World) -> None:
+    """The chain is walked: target <- OTHER (exchanged from) <- the trusted token issuer (authorized on OTHER)."""
+    sub = await subject(world)
+    exchanged = await world.handler(TOKEN_EXCHANGE).exchange(
+        req(sub.access_token, requested_token_type=TOKEN_TYPE_REFRESH), world.ctx(TOKEN_EXCHANGE)
+    )
+    assert exchanged.refresh_token is not None
+
+    def refresh(token: str) -> TokenRequest:
+        return TokenRequest(client_id=APP, grant_type=REFRESH_TOKEN.uri, refresh_token=token)
+
+    again = await world.handler(REFRESH_TOKEN).exchange(
+        refresh(exchanged.refresh_token), world.ctx(REFRESH_TOKEN)
+    )
+    assert again.refresh_token is not None
+    world.change_app(OTHER, grants={})  # the issuer is no longer authorized where the assertion was redeemed
+    with pytest.raises(InvalidGrant, match="trusted token issuer"):
+        await world.handler(REFRESH_TOKEN).exchange(refresh(again.refresh_token), world.ctx(REFRESH_TOKEN))
+    record = await world.store.find_token(hashlib.sha256(sub.access_token.encode()).digest())
+    assert (
+        record is not None and record.revoked_at is not None
+    )  # the family, the subject token included, is revoked
+
+
+async def test_an_exchanged_session_ends_when_its_source_application_is_deleted(world: World) -> None:
+    sub = await subject(world)
+    exchanged = await world.handler(TOKEN_EXCHANGE).exchange(
+        req(sub.access_token, requested_token_type=TOKEN_TYPE_REFRESH), world.ctx(TOKEN_EXCHANGE)
+    )
+    assert exchanged.refresh_token is not None
+    config = world.directory.config
+    world.directory = ConfigSnapshot(
+        dataclasses.replace(config, applications=tuple(a for a in config.applications if a.arn != OTHER)), 9
+    )
+    with pytest.raises(InvalidGrant, match="no longer exists"):
+        await world.handler(REFRESH_TOKEN).exchange(
+            TokenRequest(client_id=APP, grant_type=REFRESH_TOKEN.uri, refresh_token=exchanged.refresh_token),
+            world.ctx(REFRESH_TOKEN),
+        )
