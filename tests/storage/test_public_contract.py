@@ -90,12 +90,16 @@ def test_a_decision_happens_once_and_only_while_pending(backend: Backend) -> Non
     d = device()
     run(s.create_device(d))
     got = run(s.decide_device(d.user_code_hash, 1100.0, approve=True, user_id="u1", auth_time=1050.0))
-    assert got is not None and got.status == DEVICE_APPROVED and got.user_id == "u1" and got.auth_time == 1050.0
+    assert (
+        got is not None and got.status == DEVICE_APPROVED and got.user_id == "u1" and got.auth_time == 1050.0
+    )
     assert run(s.decide_device(d.user_code_hash, 1101.0, approve=False, user_id="u2", auth_time=1.0)) is None
     assert run(s.find_device_by_user_code(d.user_code_hash, 1102.0)) is None  # no longer pending
     late = device()
     run(s.create_device(late))
-    assert run(s.decide_device(late.user_code_hash, 1600.0, approve=True, user_id="u1", auth_time=1.0)) is None
+    assert (
+        run(s.decide_device(late.user_code_hash, 1600.0, approve=True, user_id="u1", auth_time=1.0)) is None
+    )
     denied = device()
     run(s.create_device(denied))
     got = run(s.decide_device(denied.user_code_hash, 1100.0, approve=False, user_id="u1", auth_time=1.0))
@@ -112,13 +116,17 @@ def test_polling_sooner_than_the_interval_is_a_slow_down_that_adds_five_seconds(
     soon = run(s.poll_device(d.device_hash, "c1", 1100.5, leeway=0.25, max_interval=60.0))
     assert soon is not None and soon.slow_down and soon.device.interval == 6.0
     jitter = run(s.poll_device(d.device_hash, "c1", 1106.3, leeway=0.25, max_interval=60.0))
-    assert jitter is not None and not jitter.slow_down and jitter.device.interval == 6.0  # 5.8 s: within leeway
+    assert (
+        jitter is not None and not jitter.slow_down and jitter.device.interval == 6.0
+    )  # 5.8 s: within leeway
     capped = device()
     run(s.create_device(dataclasses.replace(capped, interval=58.0)))
     run(s.poll_device(capped.device_hash, "c1", 1100.0, leeway=0.0, max_interval=60.0))
     again = run(s.poll_device(capped.device_hash, "c1", 1101.0, leeway=0.0, max_interval=60.0))
     assert again is not None and again.slow_down and again.device.interval == 58.0  # never past the cap
-    assert run(s.poll_device(d.device_hash, "c2", 1200.0, leeway=0.0, max_interval=60.0)) is None  # other client
+    assert (
+        run(s.poll_device(d.device_hash, "c2", 1200.0, leeway=0.0, max_interval=60.0)) is None
+    )  # other client
     assert run(s.poll_device(b"x" * 32, "c1", 1200.0, leeway=0.0, max_interval=60.0)) is None
 
 
@@ -165,7 +173,9 @@ def test_concurrent_redemptions_of_one_device_code_through_many_nodes_yield_one_
     stores = nodes(backend)
     d = device()
     backend.run(backend.store.create_device(d))
-    backend.run(backend.store.decide_device(d.user_code_hash, 1100.0, approve=True, user_id="u1", auth_time=1.0))
+    backend.run(
+        backend.store.decide_device(d.user_code_hash, 1100.0, approve=True, user_id="u1", auth_time=1.0)
+    )
     candidates = [token(app=CLIENT, family="fam-dev") for _ in range(CALLERS)]
     outcomes = backend.run(
         gather(
