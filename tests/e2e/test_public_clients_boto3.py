@@ -114,7 +114,9 @@ def test_device_flow_pending_approved_tokens_then_refresh(server: LiveServer, st
     before = counts(server)
     out = approve(server, dev["userCode"])
     assert "approved for alice" in out
-    assert dev["userCode"] not in (server.data_dir.parent / "server.log").read_text()
+    log = (server.data_dir.parent / "server.log").read_text()
+    for secret in (dev["userCode"], dev["deviceCode"], reg["clientSecret"]):
+        assert secret not in log and secret not in out
     time.sleep(1.1)  # the interval
     tokens = c.create_token(**secret_of(reg), grantType=DEVICE, deviceCode=dev["deviceCode"])
     assert tokens["accessToken"].startswith("aoa") and tokens["refreshToken"].startswith("aor")
