@@ -83,7 +83,9 @@ PAGE_ERRORS: dict[str, Any] = {
     "redirect-uri-javascript": {"redirect_uri": "javascript:alert(document.domain)//"},
     "redirect-uri-other-loopback-port": {"redirect_uri": "http://127.0.0.1:8400/cb"},  # exact match only
     "redirect-uri-leading-space": {"redirect_uri": " " + REDIRECT_URI},
-    "redirect-uri-10k": {"redirect_uri": REDIRECT_URI + "?" + "a" * 10_000},  # over 2,048, under the head limit
+    "redirect-uri-10k": {
+        "redirect_uri": REDIRECT_URI + "?" + "a" * 10_000
+    },  # over 2,048, under the head limit
     # a state that cannot be echoed is never reflected into a Location (RFC 6749 4.1.2.1 needs it echoed)
     "state-too-long": {"state": "s" * 2049},
     "state-control-character": {"state": "st\r\nSet-Cookie: x=1"},
