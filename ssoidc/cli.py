@@ -537,9 +537,7 @@ def device_approve(
             found = await store.find_users("username", user, limit=2)
             if len(found) != 1:
                 _fail(f"no user with UserName {user!r}")
-            devices = DeviceAuthorizations(
-                store, master, base_url=settings.base_url, session_ttl=settings.session_ttl
-            )
+            devices = DeviceAuthorizations(store, master, base_url=settings.base_url)
             now = SystemClock().now()
             decided = await devices.decide(
                 user_code,

@@ -160,9 +160,7 @@ async def _build(
     token_service = TokenService(GRANTS.serve(grant_deps), limits=limits)
     public = PublicClients(
         registry=ClientRegistry(store, master_key, base_url=settings.base_url),
-        devices=DeviceAuthorizations(
-            store, master_key, base_url=settings.base_url, session_ttl=settings.session_ttl
-        ),
+        devices=DeviceAuthorizations(store, master_key, base_url=settings.base_url),
         grants=PUBLIC_GRANTS,
         deps=PublicGrantDeps(grants=grant_deps, store=store),
         current=lambda: snapshot.current,

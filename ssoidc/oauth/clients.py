@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import orjson
@@ -245,7 +244,3 @@ class ClientRegistry:
             return None
         client = await self._store.get_client(client_id)
         return client if client is not None and client.expires_at > now else None
-
-
-def registration_summary(scopes: Sequence[str]) -> str:
-    return " ".join(scopes) or " ".join(DEFAULT_PUBLIC_SCOPES)

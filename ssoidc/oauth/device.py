@@ -77,13 +77,10 @@ class StartedDevice:
 
 
 class DeviceAuthorizations:
-    def __init__(
-        self, store: PublicClientStore, master_key: bytes, *, base_url: str, session_ttl: int
-    ) -> None:
+    def __init__(self, store: PublicClientStore, master_key: bytes, *, base_url: str) -> None:
         self._store = store
         self._key = derive_key(master_key, "device-user-code")
         self._base_url = base_url.rstrip("/")
-        self.session_ttl = session_ttl
 
     def user_code_hash(self, code: str) -> bytes:
         """The keyed hash of a normalized user code."""
