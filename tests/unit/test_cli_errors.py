@@ -75,7 +75,13 @@ STORE_COMMANDS = {
     "users set-password": ["users", "set-password", "alice", "--password-stdin"],
     "demo token": ["demo", "token", "alice"],
     "device approve": ["device", "approve", "BCDF-GHJK", "--user", "alice"],
-    "authorize approve": ["authorize", "approve", "http://127.0.0.1/authorize?client_id=x", "--user", "alice"],
+    "authorize approve": [
+        "authorize",
+        "approve",
+        "http://127.0.0.1/authorize?client_id=x",
+        "--user",
+        "alice",
+    ],
 }
 
 
