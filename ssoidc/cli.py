@@ -32,6 +32,18 @@ users_app = typer.Typer(no_args_is_help=True, help="Identity-store users: sign-i
 app.add_typer(credentials_app, name="credentials")
 app.add_typer(demo_app, name="demo")
 app.add_typer(users_app, name="users")
+device_app = typer.Typer(
+    no_args_is_help=True,
+    help="Approve or deny a pending device authorization (aws sso login --use-device-code) as a named user,"
+    " without a browser (CI).",
+)
+app.add_typer(device_app, name="device")
+authorize_app = typer.Typer(
+    no_args_is_help=True,
+    help="Approve or deny an /authorize request (aws sso login's browser step) as a named user, without a"
+    " browser (CI).",
+)
+app.add_typer(authorize_app, name="authorize")
 
 
 def _print_version(value: bool) -> None:
@@ -635,6 +647,153 @@ def users_set_password(
     except NoSuchUser:
         _fail(f"no user with UserName {user_name!r}")
     typer.echo(f"password set for {user_name} ({user_id})")
+
+
+@device_app.command("approve")
+def device_approve(
+    user_code: Annotated[str, typer.Argument(help="The user code the client shows (XXXX-XXXX)")],
+    user: Annotated[str, typer.Option("--user", help="The UserName of the identity-store user who approves")],
+    deny: Annotated[bool, typer.Option("--deny", help="Deny the authorization instead")] = False,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Approve (or --deny) a pending device authorization as USER (RFC 8628), with the store's access: the
+    operator's act, logged with the device code's hash prefix and the user, never the codes."""
+    from ssoidc.compose import open_store
+    from ssoidc.oauth.device import DeviceAuthorizations
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    settings = _settings(data_dir=data_dir, database_url=database_url)
+
+    async def go() -> str:
+        store, master = open_store(settings)
+        try:
+            found = await store.find_users("username", user, limit=2)
+            if len(found) != 1:
+                _fail(f"no user with UserName {user!r}")
+            devices = DeviceAuthorizations(store, master, base_url=settings.base_url)
+            now = SystemClock().now()
+            decided = await devices.decide(
+                user_code,
+                approve=not deny,
+                user_id=found[0].user_id,
+                auth_time=now,
+                now=now,
+                via="ssoidc device approve (operator, store access)",
+            )
+            if decided is None:
+                _fail("no pending device authorization has this user code (expired, decided or mistyped)")
+            return decided.client_id
+        finally:
+            await store.close()
+
+    client_id = _run(go())
+    typer.echo(f"{'denied' if deny else 'approved'} for {user} (client {client_id})")
+
+
+@authorize_app.command("approve")
+def authorize_approve(
+    url: Annotated[str, typer.Argument(help="The /authorize URL the client opens (or prints, --no-browser)")],
+    user: Annotated[str, typer.Option("--user", help="The UserName of the identity-store user who approves")],
+    deny: Annotated[bool, typer.Option("--deny", help="Deny the request instead")] = False,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Validate an authorization request as /authorize does, approve (or --deny) it as USER and print the redirect
+    URL (redirect_uri?code=...&state=...): the caller delivers it to the client (an HTTP GET to its loopback
+    listener). The operator's act, with the store's access; logged without the code."""
+    from urllib.parse import parse_qs, urlencode, urlsplit
+
+    from ssoidc.compose import open_store
+    from ssoidc.oauth.authorize import AuthorizeError, CodeIssuer, parse_authorize_request
+    from ssoidc.oauth.clients import ClientRegistry
+    from ssoidc.snapshot import SnapshotCache
+
+    settings = _settings(data_dir=data_dir, database_url=database_url)
+    log = logging.getLogger("ssoidc.authorize")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+
+    def location(redirect_uri: str, params: dict[str, str | None]) -> str:
+        clean = {k: v for k, v in params.items() if v is not None}
+        return redirect_uri + ("&" if "?" in redirect_uri else "?") + urlencode(clean)
+
+    async def go() -> str:
+        store, master = open_store(settings)
+        try:
+            snapshot = SnapshotCache(
+                store, account_id=settings.account_id, directory_cache_size=settings.directory_cache_size
+            )
+            directory = await snapshot.refresh()
+            now = SystemClock().now()
+            parts = urlsplit(url)
+            if not parts.path.endswith("/authorize"):
+                _fail("the URL is not an /authorize URL")
+            params = parse_qs(parts.query, keep_blank_values=True)
+            ids = params.get("client_id") or []
+            client = None
+            if len(ids) == 1 and ids[0] not in directory.applications:
+                client = await ClientRegistry(store, master, base_url=settings.base_url).find(ids[0], now)
+            try:
+                areq = parse_authorize_request(params, directory, settings.default_scopes, client)
+            except AuthorizeError as exc:
+                if exc.redirect and exc.request is not None:
+                    return location(
+                        exc.request.redirect_uri,
+                        {
+                            "error": exc.error,
+                            "error_description": exc.description,
+                            "state": exc.request.state,
+                        },
+                    )
+                _fail(exc.description)
+            found = await store.find_users("username", user, limit=2)
+            if len(found) != 1:
+                _fail(f"no user with UserName {user!r}")
+            user_id = found[0].user_id
+            if not await directory.may_use(areq.application, user_id):
+                _fail(f"{user} is not assigned to {areq.application.name} (AssignmentRequired)")
+            if deny:
+                log.info(
+                    "authorization request denied via ssoidc authorize approve: client %s, user %s",
+                    areq.application.name,
+                    user_id,
+                )
+                return location(
+                    areq.redirect_uri,
+                    {
+                        "error": "access_denied",
+                        "error_description": "The user declined the request",
+                        "state": areq.state,
+                    },
+                )
+            code = await CodeIssuer(
+                store=store,
+                code_ttl=settings.code_ttl,
+                session_ttl=settings.session_ttl,
+                default_scopes=settings.default_scopes,
+            ).issue_code(
+                directory,
+                application_arn=areq.application.arn,
+                user_id=user_id,
+                redirect_uri=areq.redirect_uri,
+                scopes=areq.scopes,
+                code_challenge=areq.code_challenge,
+                code_challenge_method=areq.code_challenge_method,
+                now=now,
+                auth_time=now,
+                nonce=areq.nonce,
+                public_client=areq.public_client,
+            )
+            log.info(
+                "authorization code issued via ssoidc authorize approve (operator, store access): client %s, user %s",
+                areq.application.name,
+                user_id,
+            )
+            return location(areq.redirect_uri, {"code": code, "state": areq.state})
+        finally:
+            await store.close()
+
+    typer.echo(_run(go()))
 
 
 DEMO_DATA_DIR = Path(".data/demo")

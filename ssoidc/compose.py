@@ -27,11 +27,15 @@ from ssoidc.datadir import secure_data_dir
 from ssoidc.maintenance import Purger, Readiness
 from ssoidc.model import Configuration
 from ssoidc.oauth.authorize import CodeIssuer
+from ssoidc.oauth.clients import ClientRegistry
+from ssoidc.oauth.device import DeviceAuthorizations
 from ssoidc.oauth.grants.base import GrantDeps, ServedGrant
-from ssoidc.oauth.grants.registry import GRANTS
+from ssoidc.oauth.grants.public import PublicGrantDeps
+from ssoidc.oauth.grants.registry import GRANTS, PUBLIC_GRANTS
 from ssoidc.oauth.issuer import TokenIssuer
 from ssoidc.oauth.jwks import JwksCache, JwksSettings
 from ssoidc.oauth.keys import Signer, load_signer
+from ssoidc.oauth.public import PublicClients
 from ssoidc.oauth.request import Caller, TokenRequest, TokenResult
 from ssoidc.oauth.service import TokenService
 from ssoidc.oauth.signin import SignInService, SignInSettings
@@ -76,6 +80,8 @@ class Services:
     """CreateTokenWithIAM on the snapshot the current request refreshed (the skeleton refreshes first)."""
     signin: SignInService
     code_issuer: CodeIssuer
+    public: PublicClients
+    """RegisterClient, StartDeviceAuthorization, CreateToken, and the device page's decisions."""
     aws: Skeleton
     readiness: Readiness
     purger: Purger
@@ -150,8 +156,15 @@ async def _build(
         family_cap=settings.max_refresh_families,
     )
     limits = request_limits(settings)
-    token_service = TokenService(
-        build_grants(settings, issuer=issuer, minter=minter, store=store, jwks=jwks), limits=limits
+    grant_deps = grant_deps_of(settings, issuer=issuer, minter=minter, store=store, jwks=jwks)
+    token_service = TokenService(GRANTS.serve(grant_deps), limits=limits)
+    public = PublicClients(
+        registry=ClientRegistry(store, master_key, base_url=settings.base_url),
+        devices=DeviceAuthorizations(store, master_key, base_url=settings.base_url),
+        grants=PUBLIC_GRANTS,
+        deps=PublicGrantDeps(grants=grant_deps, store=store),
+        current=lambda: snapshot.current,
+        now=clock.now,
     )
     signin = SignInService(
         store,
@@ -172,7 +185,7 @@ async def _build(
     async def create_token(req: TokenRequest, caller: Caller) -> TokenResult:
         return await token_service.create_token_with_iam(req, caller, snapshot.current, clock.now())
 
-    aws = build_skeleton(settings, store, snapshot, clock, create_token, master_key, limits)
+    aws = build_skeleton(settings, store, snapshot, clock, create_token, master_key, limits, public)
     await snapshot.refresh()
     return Services(
         settings=settings,
@@ -189,6 +202,7 @@ async def _build(
         create_token=create_token,
         signin=signin,
         code_issuer=code_issuer,
+        public=public,
         aws=aws,
         readiness=Readiness(store),
         purger=Purger(store, clock),
@@ -203,6 +217,7 @@ def build_skeleton(
     create_token: oidc.TokenCall,
     master_key: bytes,
     limits: RequestLimits | None = None,
+    public: PublicClients | None = None,
 ) -> Skeleton:
     """Every AWS service this node answers, one row each; operations without a handler answer
     NotImplementedException (the access portal ``sso`` and STS have none yet)."""
@@ -216,7 +231,12 @@ def build_skeleton(
     services = [
         AwsService(
             oidc.SERVICE,
-            oidc.SsoOidcApi(create_token=create_token, identity_policy_of=snapshot.identity_policy_of),
+            oidc.SsoOidcApi(
+                create_token=create_token,
+                identity_policy_of=snapshot.identity_policy_of,
+                public=public,
+                base_url=settings.base_url,
+            ),
             constraints=False,
             response_headers=((b"cache-control", b"no-store"), (b"pragma", b"no-cache")),
         ),
@@ -264,6 +284,29 @@ def request_limits(settings: Settings) -> RequestLimits:
     )
 
 
+def grant_deps_of(
+    settings: Settings,
+    *,
+    issuer: TokenIssuer,
+    minter: TokenMinter,
+    store: Store,
+    jwks: JwksCache,
+) -> GrantDeps:
+    """What every grant handler factory is given."""
+    return GrantDeps(
+        issuer=issuer,
+        minter=minter,
+        store=store,
+        keys=jwks,
+        default_scopes=settings.default_scopes,
+        session_ttl=settings.session_ttl,
+        assertion_leeway=float(settings.assertion_leeway),
+        assertion_max_lifetime=float(settings.assertion_max_lifetime),
+        assertion_max_age=float(settings.assertion_max_age),
+        refresh_grace_seconds=settings.refresh_grace_seconds,
+    )
+
+
 def build_grants(
     settings: Settings,
     *,
@@ -273,17 +316,4 @@ def build_grants(
     jwks: JwksCache,
 ) -> tuple[ServedGrant[Any], ...]:
     """Every grant type of ``GRANTS`` with its handler (fosite's ComposeAllEnabled)."""
-    return GRANTS.serve(
-        GrantDeps(
-            issuer=issuer,
-            minter=minter,
-            store=store,
-            keys=jwks,
-            default_scopes=settings.default_scopes,
-            session_ttl=settings.session_ttl,
-            assertion_leeway=float(settings.assertion_leeway),
-            assertion_max_lifetime=float(settings.assertion_max_lifetime),
-            assertion_max_age=float(settings.assertion_max_age),
-            refresh_grace_seconds=settings.refresh_grace_seconds,
-        )
-    )
+    return GRANTS.serve(grant_deps_of(settings, issuer=issuer, minter=minter, store=store, jwks=jwks))

@@ -15,7 +15,11 @@ Hierarchy::
     │   ├── UnsupportedGrantType
     │   ├── InvalidScope
     │   ├── AccessDenied
-    │   └── ExpiredToken
+    │   ├── ExpiredToken
+    │   ├── AuthorizationPending         device flow: the user has not decided yet (RFC 8628 section 3.5)
+    │   ├── SlowDown                     device flow: polled sooner than the interval (RFC 8628 section 3.5)
+    │   ├── InvalidClientMetadata        RegisterClient: a bad member (RFC 7591 section 3.2.2)
+    │   └── InvalidRedirectUri           RegisterClient: a redirect URI a public client may not use
     ├── AuthError                        request authentication (SigV4) failures, before any operation runs
     │   ├── MissingAuthenticationToken
     │   ├── IncompleteSignature
@@ -101,6 +105,30 @@ class ExpiredToken(OAuthError):
     """A device or token has expired (device flow only; refresh tokens report InvalidGrant, as AWS does)."""
 
     error = "expired_token"
+
+
+class AuthorizationPending(OAuthError):
+    """The device authorization is still pending: the user has not approved or denied it (RFC 8628 3.5)."""
+
+    error = "authorization_pending"
+
+
+class SlowDown(OAuthError):
+    """The client polls a device code faster than its interval (RFC 8628 section 3.5)."""
+
+    error = "slow_down"
+
+
+class InvalidClientMetadata(OAuthError):
+    """A RegisterClient member is invalid (RFC 7591 section 3.2.2 ``invalid_client_metadata``)."""
+
+    error = "invalid_client_metadata"
+
+
+class InvalidRedirectUri(OAuthError):
+    """A RegisterClient redirect URI is not one a public client may use (RFC 7591 ``invalid_redirect_uri``)."""
+
+    error = "invalid_redirect_uri"
 
 
 class AuthError(SsoidcError):

@@ -49,6 +49,10 @@ OIDC_ERRORS: dict[type[e.SsoidcError], str] = {
     e.InvalidScope: "InvalidScopeException",
     e.AccessDenied: "AccessDeniedException",
     e.ExpiredToken: "ExpiredTokenException",
+    e.AuthorizationPending: "AuthorizationPendingException",
+    e.SlowDown: "SlowDownException",
+    e.InvalidClientMetadata: "InvalidClientMetadataException",
+    e.InvalidRedirectUri: "InvalidRedirectUriException",
 }
 
 #: Request-authentication failures, answered by the front end (not modelled for sso-oidc).

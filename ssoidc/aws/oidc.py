@@ -4,8 +4,18 @@
 CreateTokenWithIAM): the skeleton has verified the signature and validated the body against
 ``CreateTokenWithIAMRequest`` (required members and types; unknown members ignored, as AWS does). The handler maps
 camelCase to the domain's snake_case ``TokenRequest``, calls the token service and answers
-``CreateTokenWithIAMResponse``. The public-client operations (``CreateToken``, ``RegisterClient``,
-``StartDeviceAuthorization``) have no handler yet, so the skeleton answers them ``NotImplementedException``.
+``CreateTokenWithIAMResponse``.
+
+The public-client operations, all unsigned (the model marks them ``authtype: none``), map camelCase to
+``ssoidc.oauth.public.PublicClients``:
+
+* ``RegisterClient`` (``POST /client/register``): ``clientId``, ``clientSecret``, ``clientIdIssuedAt`` and
+  ``clientSecretExpiresAt`` (epoch seconds, 90 days), ``authorizationEndpoint`` (``<public url>/authorize``) and
+  ``tokenEndpoint`` (``<public url>/token``);
+* ``StartDeviceAuthorization`` (``POST /device_authorization``);
+* ``CreateToken`` (``POST /token``, never ``?aws_iam=t``, which the skeleton routes to CreateTokenWithIAM):
+  ``accessToken``, ``tokenType``, ``expiresIn`` and, when issued, ``refreshToken``; never ``idToken`` (the model:
+  not implemented for CreateToken) and never ``awsAdditionalDetails`` (not in its output shape).
 """
 
 from __future__ import annotations
@@ -17,7 +27,10 @@ from typing import Any
 from ssoidc.aws.models import operation
 from ssoidc.aws.shapes import sso_oidc as so
 from ssoidc.aws.skeleton import Call
-from ssoidc.oauth.request import Caller, TokenRequest, TokenResult
+from ssoidc.errors import NotImplementedOperation
+from ssoidc.oauth.clients import RegisterRequest
+from ssoidc.oauth.public import PublicClients
+from ssoidc.oauth.request import Caller, PublicTokenRequest, TokenRequest, TokenResult
 
 SERVICE = "sso-oidc"
 
@@ -40,11 +53,12 @@ def token_response(result: TokenResult) -> so.CreateTokenWithIAMResponse:
         "accessToken": result.access_token,
         "tokenType": result.token_type,
         "expiresIn": result.expires_in,
-        "idToken": result.id_token,
         "issuedTokenType": result.issued_token_type,
         "scope": list(result.scope),
         "awsAdditionalDetails": {"identityContext": result.identity_context},
     }
+    if result.id_token is not None:
+        out["idToken"] = result.id_token
     if result.refresh_token is not None:
         out["refreshToken"] = result.refresh_token
     return out
@@ -57,10 +71,84 @@ class SsoOidcApi:
     """The sso-oidc handlers (methods named ``xform_name(<Operation>)``)."""
 
     def __init__(
-        self, *, create_token: TokenCall, identity_policy_of: Callable[[str], Mapping[str, Any] | None]
+        self,
+        *,
+        create_token: TokenCall,
+        identity_policy_of: Callable[[str], Mapping[str, Any] | None],
+        public: PublicClients | None = None,
+        base_url: str = "",
     ) -> None:
         self._create_token = create_token
         self._identity_policy_of = identity_policy_of
+        self._public = public
+        self._base_url = base_url.rstrip("/")
+
+    def _clients(self) -> PublicClients:
+        if self._public is None:
+            raise NotImplementedOperation("The public-client operations are not served by this handler")
+        return self._public
+
+    async def register_client(self, inp: so.RegisterClientRequest, call: Call) -> so.RegisterClientResponse:
+        def strings(name: str) -> tuple[str, ...] | None:
+            value = inp.get(name)
+            return None if value is None else tuple(value)  # type: ignore[arg-type]
+
+        req = RegisterRequest(
+            client_name=inp["clientName"],
+            client_type=inp["clientType"],
+            scopes=strings("scopes"),
+            redirect_uris=strings("redirectUris"),
+            grant_types=strings("grantTypes"),
+            issuer_url=inp.get("issuerUrl"),
+            entitled_application_arn=inp.get("entitledApplicationArn"),
+        )
+        done = await self._clients().register_client(req)
+        return {
+            "clientId": done.client.client_id,
+            "clientSecret": done.client_secret,
+            "clientIdIssuedAt": int(done.client.created_at),
+            "clientSecretExpiresAt": int(done.client.expires_at),
+            "authorizationEndpoint": f"{self._base_url}/authorize",
+            "tokenEndpoint": f"{self._base_url}/token",
+        }
+
+    async def start_device_authorization(
+        self, inp: so.StartDeviceAuthorizationRequest, call: Call
+    ) -> so.StartDeviceAuthorizationResponse:
+        started = await self._clients().start_device_authorization(
+            inp["clientId"], inp["clientSecret"], inp["startUrl"]
+        )
+        return {
+            "deviceCode": started.device_code,
+            "userCode": started.user_code,
+            "verificationUri": started.verification_uri,
+            "verificationUriComplete": started.verification_uri_complete,
+            "expiresIn": started.expires_in,
+            "interval": started.interval,
+        }
+
+    async def create_token(self, inp: so.CreateTokenRequest, call: Call) -> so.CreateTokenResponse:
+        scope = inp.get("scope")
+        req = PublicTokenRequest(
+            client_id=inp["clientId"],
+            client_secret=inp["clientSecret"],
+            grant_type=inp["grantType"],
+            device_code=inp.get("deviceCode"),
+            code=inp.get("code"),
+            refresh_token=inp.get("refreshToken"),
+            scope=None if scope is None else tuple(scope),
+            redirect_uri=inp.get("redirectUri"),
+            code_verifier=inp.get("codeVerifier"),
+        )
+        result = await self._clients().create_token(req)
+        out: so.CreateTokenResponse = {
+            "accessToken": result.access_token,
+            "tokenType": result.token_type,
+            "expiresIn": result.expires_in,
+        }
+        if result.refresh_token is not None:
+            out["refreshToken"] = result.refresh_token
+        return out
 
     async def create_token_with_iam(
         self, inp: so.CreateTokenWithIAMRequest, call: Call

@@ -13,6 +13,12 @@ PKCE (RFC 7636, RFC 9700 section 2.1.1): optional, as before (the applications' 
 authenticated), but when a ``code_challenge`` is sent its ``code_challenge_method`` must be ``S256``: ``plain``
 and a missing method (which means ``plain``, RFC 7636 section 4.3) are refused. ``nonce`` (OIDC Core 3.1.2.1) is
 kept with the code and returned in the idToken of the authorization-code grant (OIDC Core 3.1.3.6).
+
+Public clients (RegisterClient; what ``aws sso login`` opens since AWS CLI 2.22): ``client_id`` is the
+registration's ``clientId``; the registration must allow the authorization-code grant; ``redirect_uri`` is matched
+against its ``redirectUris`` with the native-client policy (a registered ``http://127.0.0.1/oauth/callback``
+matches any port, RFC 8252 section 7.3); PKCE with ``S256`` is required (RFC 7636; RFC 9700 section 2.1.1);
+``scopes`` (the AWS CLI's parameter) or ``scope`` may narrow the registration's scopes.
 """
 
 from __future__ import annotations
@@ -24,10 +30,11 @@ from dataclasses import dataclass
 from ssoidc.errors import InvalidRequest, InvalidScope
 from ssoidc.model import GRANT_AUTHORIZATION_CODE, Application, AuthorizationCodeGrantConfig, ConfigSnapshot
 from ssoidc.oauth import pkce
+from ssoidc.oauth.clients import allowed_grants, client_application, token_scopes
 from ssoidc.oauth.grants.authorization_code import code_hash
-from ssoidc.oauth.redirect_uri import APPLICATION, registered_match
+from ssoidc.oauth.redirect_uri import APPLICATION, NATIVE, RedirectPolicy, registered_match
 from ssoidc.oauth.scopes import grantable_scopes, select_scopes
-from ssoidc.storage.base import CodeRecord, CodeStore
+from ssoidc.storage.base import ClientRecord, CodeRecord, CodeStore
 
 MAX_STATE = 2048
 """The longest ``state`` accepted (characters); longer ones get an error page, never a redirect."""
@@ -76,17 +83,28 @@ class CodeIssuer:
         now: float,
         auth_time: float | None = None,
         nonce: str | None = None,
+        public_client: ClientRecord | None = None,
     ) -> str:
         """Issue a code for a validated request (RFC 6749 section 4.1.2). The bindings are checked again here, so
         no caller can bind a code to an unregistered or unsafe redirect URI, a ``plain`` challenge or a bad
         nonce."""
-        app = directory.applications.get(application_arn)
-        if app is None:
+        policy: RedirectPolicy = APPLICATION
+        if public_client is not None:  # a RegisterClient registration: PKCE S256 required
+            app: Application | None = client_application(public_client, directory)
+            policy = NATIVE
+            if GRANT_AUTHORIZATION_CODE not in allowed_grants(public_client):
+                raise InvalidRequest("the client is not registered for the authorization_code grant")
+            if code_challenge is None or code_challenge_method != "S256":
+                raise InvalidRequest("a public client must use PKCE with S256")
+            available = token_scopes(public_client)
+        else:
+            app = directory.applications.get(application_arn)
+        if app is None or app.arn != application_arn:
             raise InvalidRequest("unknown application")
         grant = app.grants.get(GRANT_AUTHORIZATION_CODE)
         if not isinstance(grant, AuthorizationCodeGrantConfig):
             raise InvalidRequest("the application has no AuthorizationCode grant")
-        if registered_match(redirect_uri, grant.redirect_uris, APPLICATION) != redirect_uri:
+        if registered_match(redirect_uri, grant.redirect_uris, policy) != redirect_uri:
             raise InvalidRequest("redirect_uri is not a registered, valid redirect URI of this application")
         if not await directory.has_user(user_id):
             raise InvalidRequest("unknown user")
@@ -103,7 +121,9 @@ class CodeIssuer:
         problem = nonce_problem(nonce)
         if problem is not None:
             raise InvalidRequest(problem)
-        granted = select_scopes(scopes, grantable_scopes(app, self._defaults))
+        if public_client is None:
+            available = grantable_scopes(app, self._defaults)
+        granted = select_scopes(scopes, available)
         code = secrets.token_urlsafe(32)
         await self._store.create_code(
             CodeRecord(
@@ -136,6 +156,9 @@ class AuthorizeRequest:
     code_challenge: str | None
     code_challenge_method: str | None
     nonce: str | None = None
+    public_client: ClientRecord | None = None
+    """The registration, when ``client_id`` named a public client (RegisterClient); ``application`` is then its
+    ``client_application``."""
 
 
 class AuthorizeError(Exception):
@@ -166,9 +189,13 @@ KNOWN_PARAMS = (
 
 
 def parse_authorize_request(
-    params: Mapping[str, Sequence[str]], directory: ConfigSnapshot, default_scopes: Sequence[str]
+    params: Mapping[str, Sequence[str]],
+    directory: ConfigSnapshot,
+    default_scopes: Sequence[str],
+    public_client: ClientRecord | None = None,
 ) -> AuthorizeRequest:
-    """Validate ``/authorize`` parameters (each a list of the values received).
+    """Validate ``/authorize`` parameters (each a list of the values received); ``public_client``: the live
+    registration ``client_id`` names, when it names no application (the caller looks it up).
 
     Client and redirect URI problems raise ``AuthorizeError(redirect=False)``; everything else
     ``AuthorizeError(redirect=True)`` carrying the partially validated request so the error can be redirected.
@@ -185,10 +212,19 @@ def parse_authorize_request(
     client_id = one("client_id")
     if not client_id:
         raise AuthorizeError("invalid_request", "The request has no client_id.", redirect=False)
-    app = directory.applications.get(client_id)
+    policy: RedirectPolicy = APPLICATION
+    app: Application | None
+    if public_client is not None and public_client.client_id == client_id:
+        app = client_application(public_client, directory)
+        policy = NATIVE
+    else:
+        public_client = None
+        app = directory.applications.get(client_id)
     if app is None or app.instance_arn != directory.instance.instance_arn:
         raise AuthorizeError("invalid_client", "No application with this client_id exists.", redirect=False)
     grant = app.grants.get(GRANT_AUTHORIZATION_CODE)
+    if public_client is not None and GRANT_AUTHORIZATION_CODE not in allowed_grants(public_client):
+        grant = None
     if not isinstance(grant, AuthorizationCodeGrantConfig):
         raise AuthorizeError(
             "unauthorized_client",
@@ -199,7 +235,7 @@ def parse_authorize_request(
     if not redirect_uri:
         raise AuthorizeError("invalid_request", "The request has no redirect_uri.", redirect=False)
     registered = redirect_uri in grant.redirect_uris
-    if registered_match(redirect_uri, grant.redirect_uris, APPLICATION) is None:
+    if registered_match(redirect_uri, grant.redirect_uris, policy) is None:
         reason = (
             "is registered for the application {name} but is not a valid redirect URI (https, http on a loopback"
             " host, or a private-use scheme; no fragment, userinfo or wildcard), so you were not sent to it"
@@ -217,7 +253,7 @@ def parse_authorize_request(
             " cannot be returned to the application.",
             redirect=False,
         )
-    partial = AuthorizeRequest(app, redirect_uri, state, (), None, None)
+    partial = AuthorizeRequest(app, redirect_uri, state, (), None, None, public_client=public_client)
 
     def fail(error: str, description: str) -> AuthorizeError:
         return AuthorizeError(error, description, redirect=True, request=partial)
@@ -248,6 +284,8 @@ def parse_authorize_request(
             raise fail("invalid_request", "code_challenge_method must be S256 (plain PKCE is not accepted)")
         if not pkce.challenge_is_well_formed(challenge) or (method == "S256" and len(challenge) != 43):
             raise fail("invalid_request", "code_challenge is malformed (RFC 7636 section 4.2)")
+    elif public_client is not None:
+        raise fail("invalid_request", "code_challenge is required: public clients must use PKCE with S256")
     nonce = one("nonce")
     problem = nonce_problem(nonce)
     if problem is not None:
@@ -256,8 +294,13 @@ def parse_authorize_request(
     if raw_scope is None:
         raw_scope = one("scopes")
     requested = raw_scope.split() if raw_scope else None
+    available = (
+        token_scopes(public_client) if public_client is not None else grantable_scopes(app, default_scopes)
+    )
     try:
-        scopes = select_scopes(requested, grantable_scopes(app, default_scopes))
+        scopes = select_scopes(requested, available)
     except InvalidScope as exc:
         raise fail("invalid_scope", exc.message) from None
-    return AuthorizeRequest(app, redirect_uri, state, scopes, challenge, method, nonce)
+    return AuthorizeRequest(
+        app, redirect_uri, state, scopes, challenge, method, nonce, public_client=public_client
+    )

@@ -6,7 +6,8 @@ Shared by every grant, so the idToken claims (AWS SSO OIDC API Reference, Create
 ``auth_time`` as an ISO-8601 string (as AWS), the ``aws:*`` claims, ``sts:identity_context`` and, for JWT bearer,
 ``act.sub`` = the trusted token issuer ARN; for the authorization-code grant, ``nonce`` = the authorization
 request's ``nonce`` when it sent one (OIDC Core 3.1.2.1 and 3.1.3.6). A refreshed idToken has no ``nonce``
-(OIDC Core 12.2: it SHOULD NOT), so the nonce is never kept with the token family.
+(OIDC Core 12.2: it SHOULD NOT), so the nonce is never kept with the token family. A public client's token set
+(CreateToken, owner ``client:<client id>``) has neither idToken nor identity context.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from ssoidc.model import (
     ConfigSnapshot,
 )
 from ssoidc.oauth.keys import Signer
-from ssoidc.oauth.request import TokenResult
+from ssoidc.oauth.request import TokenResult, is_public_client_owner
 from ssoidc.oauth.tokens import RefreshClaims, TokenMinter
 from ssoidc.storage.base import TokenRecord, TokenStore
 
@@ -232,6 +233,18 @@ class TokenIssuer:
             records.append(record(refresh_hash, "refresh", session_end))
 
         def finish() -> TokenResult:
+            if is_public_client_owner(app.arn):
+                # CreateToken (public clients): no idToken (the model: "not implemented or supported") and no
+                # identity context (CreateToken has no awsAdditionalDetails)
+                return TokenResult(
+                    access_token=access,
+                    expires_in=max(0, int(expires_at - now)),
+                    id_token=None,
+                    issued_token_type=TOKEN_TYPE_REFRESH if refresh else TOKEN_TYPE_ACCESS,
+                    scope=spec.scopes,
+                    identity_context="",
+                    refresh_token=refresh,
+                )
             iss = self.issuer_url(directory)
             identity_context = self._minter.seal_identity_context(
                 {

@@ -421,6 +421,110 @@ class CodeStore(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
+class ClientRecord:
+    """A public client registered with RegisterClient (AWS SSO OIDC ``RegisterClient``; RFC 7591 section 3.2.1).
+
+    No secret is stored: the client secret is sealed for this ``client_id`` and ``expires_at`` and verified by
+    opening it (``ssoidc.oauth.clients``). ``grant_types`` is None when the registration named none."""
+
+    client_id: str
+    client_name: str
+    client_type: str
+    scopes: tuple[str, ...]
+    grant_types: tuple[str, ...] | None
+    redirect_uris: tuple[str, ...]
+    issuer_url: str | None
+    entitled_application_arn: str | None
+    created_at: float
+    expires_at: float
+
+
+DEVICE_PENDING = "pending"
+DEVICE_APPROVED = "approved"
+DEVICE_DENIED = "denied"
+DEVICE_CONSUMED = "consumed"
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceRecord:
+    """A device authorization (RFC 8628 section 3.2): the device code and the user code, both only as hashes
+    (the user code keyed), its client, scopes and lifetime, the polling state and the user's decision."""
+
+    device_hash: bytes
+    user_code_hash: bytes
+    client_id: str
+    scopes: tuple[str, ...]
+    start_url: str
+    family_id: str
+    issued_at: float
+    expires_at: float
+    interval: float
+    status: str = DEVICE_PENDING
+    user_id: str | None = None
+    auth_time: float | None = None
+    decided_at: float | None = None
+    last_poll_at: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DevicePoll:
+    """What one poll of a device code found (``PublicClientStore.poll_device``): the row after the poll, and
+    whether the poll came sooner than the interval allows (the interval then grew by 5 s, RFC 8628 3.5)."""
+
+    device: DeviceRecord
+    slow_down: bool
+
+
+class PublicClientStore(Protocol):
+    """Registrations of public clients and their device authorizations (RegisterClient,
+    StartDeviceAuthorization, CreateToken's device-code grant; RFC 8628)."""
+
+    async def create_client(self, client: ClientRecord) -> None:
+        """Store a registration (``AlreadyExists`` if its client id is taken: nothing written)."""
+        ...
+
+    async def get_client(self, client_id: str) -> ClientRecord | None: ...
+
+    async def create_device(self, device: DeviceRecord) -> None:
+        """Store a pending device authorization; ``AlreadyExists`` (nothing written) if its device code hash or
+        user code hash is taken, so the caller draws another user code."""
+        ...
+
+    async def find_device_by_user_code(self, user_code_hash: bytes, now: float) -> DeviceRecord | None:
+        """The pending, unexpired device authorization of this user code, if any."""
+        ...
+
+    async def decide_device(
+        self, user_code_hash: bytes, now: float, *, approve: bool, user_id: str, auth_time: float
+    ) -> DeviceRecord | None:
+        """Approve or deny the pending, unexpired device authorization of this user code, as one conditional
+        write; None if there was none (unknown, expired, already decided)."""
+        ...
+
+    async def poll_device(
+        self, device_hash: bytes, client_id: str, now: float, *, leeway: float, max_interval: float
+    ) -> DevicePoll | None:
+        """Record a poll of the device code (RFC 8628 section 3.4) as one conditional write: a poll sooner than
+        ``interval - leeway`` after the previous one is a slow-down, which adds 5 s to the interval (at most
+        ``max_interval``). None if the device code is unknown, another client's, or already redeemed."""
+        ...
+
+    async def redeem_device(
+        self,
+        device_hash: bytes,
+        client_id: str,
+        now: float,
+        tokens: Sequence[TokenRecord],
+        *,
+        family_cap: int = 0,
+    ) -> bool:
+        """Mark the approved, unexpired device code consumed and store ``tokens``, atomically; False (nothing
+        written) if it is not approved, expired or already consumed: a device code is redeemed once.
+        ``family_cap``: as ``TokenStore.issue``, when the redemption succeeds."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
 class WebSession:
     user_id: str
     auth_time: float
@@ -450,7 +554,15 @@ class SignInStore(Protocol):
 
 
 class Store(
-    ConfigStore, DirectoryStore, CredentialStore, KeyStore, TokenStore, CodeStore, SignInStore, Protocol
+    ConfigStore,
+    DirectoryStore,
+    CredentialStore,
+    KeyStore,
+    TokenStore,
+    CodeStore,
+    SignInStore,
+    PublicClientStore,
+    Protocol,
 ):
     """Everything a node needs. Implementations: ``SqliteStore``, ``PostgresStore``, ``MemoryStore`` (tests)."""
 

@@ -26,7 +26,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, cast
 
 import orjson
@@ -37,11 +37,18 @@ from ssoidc.ids import membership_id
 from ssoidc.model import Assignment, Configuration, Group, Membership, PrincipalType, User
 from ssoidc.storage.base import (
     CHANGE_RETENTION,
+    DEVICE_APPROVED,
+    DEVICE_CONSUMED,
+    DEVICE_DENIED,
+    DEVICE_PENDING,
     IDEMPOTENCY_TTL_SECONDS,
     AlreadyExists,
     CatalogueWrite,
     Change,
+    ClientRecord,
     CodeRecord,
+    DevicePoll,
+    DeviceRecord,
     IdempotencyRecord,
     JtiReplay,
     Missing,
@@ -168,6 +175,8 @@ class MemoryData:
     passwords: dict[str, tuple[str, float]] = field(default_factory=dict)
     web_sessions: dict[bytes, WebSession] = field(default_factory=dict)
     login_attempts: dict[str, Attempts] = field(default_factory=dict)
+    clients: dict[str, ClientRecord] = field(default_factory=dict)
+    devices: dict[bytes, DeviceRecord] = field(default_factory=dict)
 
     def version(self) -> int:
         return int(self.meta.get("config_version", "0"))
@@ -797,6 +806,86 @@ class MemoryStore:
         with self._tx() as d:
             d.login_attempts.pop(key, None)
 
+    # -- public clients and device authorizations (RFC 8628) --------------------------------------------------
+    async def create_client(self, client: ClientRecord) -> None:
+        with self._tx() as d:
+            if client.client_id in d.clients:
+                raise AlreadyExists("client_id")
+            d.clients[client.client_id] = client
+
+    async def get_client(self, client_id: str) -> ClientRecord | None:
+        with self._tx() as d:
+            return d.clients.get(client_id)
+
+    async def create_device(self, device: DeviceRecord) -> None:
+        with self._tx() as d:
+            if device.device_hash in d.devices or any(
+                x.user_code_hash == device.user_code_hash for x in d.devices.values()
+            ):
+                raise AlreadyExists("device")
+            d.devices[device.device_hash] = device
+
+    @staticmethod
+    def _by_user_code(d: MemoryData, user_code_hash: bytes, now: float) -> DeviceRecord | None:
+        for x in d.devices.values():
+            if x.user_code_hash == user_code_hash and x.status == DEVICE_PENDING and x.expires_at > now:
+                return x
+        return None
+
+    async def find_device_by_user_code(self, user_code_hash: bytes, now: float) -> DeviceRecord | None:
+        with self._tx() as d:
+            return self._by_user_code(d, user_code_hash, now)
+
+    async def decide_device(
+        self, user_code_hash: bytes, now: float, *, approve: bool, user_id: str, auth_time: float
+    ) -> DeviceRecord | None:
+        with self._tx() as d:
+            x = self._by_user_code(d, user_code_hash, now)
+            if x is None:
+                return None
+            new = replace(
+                x,
+                status=DEVICE_APPROVED if approve else DEVICE_DENIED,
+                user_id=user_id,
+                auth_time=auth_time,
+                decided_at=now,
+            )
+            d.devices[x.device_hash] = new
+            return new
+
+    async def poll_device(
+        self, device_hash: bytes, client_id: str, now: float, *, leeway: float, max_interval: float
+    ) -> DevicePoll | None:
+        with self._tx() as d:
+            x = d.devices.get(device_hash)
+            if x is None or x.client_id != client_id or x.status == DEVICE_CONSUMED:
+                return None
+            soon = (
+                x.last_poll_at is not None and now - x.last_poll_at < x.interval - leeway
+            )  # POLL_DEVICE_SQL
+            interval = x.interval + 5 if soon and x.interval + 5 <= max_interval else x.interval
+            new = replace(x, interval=interval, last_poll_at=now)
+            d.devices[device_hash] = new
+            return DevicePoll(new, soon)
+
+    async def redeem_device(
+        self,
+        device_hash: bytes,
+        client_id: str,
+        now: float,
+        tokens: Sequence[TokenRecord],
+        *,
+        family_cap: int = 0,
+    ) -> bool:
+        with self._tx() as d:
+            x = d.devices.get(device_hash)
+            if x is None or x.client_id != client_id or x.status != DEVICE_APPROVED or x.expires_at <= now:
+                return False
+            d.devices[device_hash] = replace(x, status=DEVICE_CONSUMED)
+            d.insert_tokens(tokens)
+            d.cap_families(tokens, family_cap)
+            return True
+
     # -- purge ------------------------------------------------------------------------------------------------
     async def purge_expired(self, now: float, limit: int = 1000) -> int:
         """``PURGE_SQL``, batch by batch: up to ``limit`` expired entries of each kind, in one atomic step."""
@@ -815,6 +904,8 @@ class MemoryStore:
             n += drop(d.codes, lambda c: c[_C_EXPIRES] < now - CODE_PURGE_GRACE_SECONDS)
             n += drop(d.used_jtis, lambda expires_at: expires_at < now)
             n += drop(d.idempotency, lambda r: r.created_at < now - IDEMPOTENCY_TTL_SECONDS)
+            n += drop(d.clients, lambda c: c.expires_at < now)  # PURGE_PUBLIC_SQL
+            n += drop(d.devices, lambda x: x.expires_at < now - 3600.0)
             old = [c for c in d.changes if c[0] <= d.version() - CHANGE_RETENTION][:limit]
             d.changes = d.changes[len(old) :]
             n += len(old)

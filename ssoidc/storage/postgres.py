@@ -44,12 +44,18 @@ import asyncpg
 from ssoidc.crypto import Sealer
 from ssoidc.errors import ConfigError
 from ssoidc.model import Assignment, Configuration, Group, Membership, User
+from ssoidc.storage import public_sql as ps
 from ssoidc.storage.base import (
     CHANGE_RETENTION,
+    DEVICE_APPROVED,
+    DEVICE_DENIED,
     AlreadyExists,
     CatalogueWrite,
     Change,
+    ClientRecord,
     CodeRecord,
+    DevicePoll,
+    DeviceRecord,
     IdempotencyRecord,
     JtiReplay,
     Missing,
@@ -197,7 +203,15 @@ _SQL_FIND_CODE = numbered(FIND_CODE_SQL)
 _SQL_INSERT_CODE = numbered(INSERT_CODE_SQL)
 _SQL_SIGNING_KEYS = numbered(SIGNING_KEYS_SQL)
 _SQL_INSERT_CREDENTIAL = numbered(INSERT_CREDENTIAL_SQL) + " RETURNING 1"
-_SQL_PURGE = tuple((numbered(sql), age) for sql, age in PURGE_SQL)
+_PURGE_ALL = (*PURGE_SQL, *ps.PURGE_PUBLIC_SQL)
+_SQL_PURGE_ALL = tuple((numbered(sql), age) for sql, age in _PURGE_ALL)
+_SQL_INSERT_CLIENT = numbered(ps.INSERT_CLIENT_SQL) + " RETURNING 1"
+_SQL_GET_CLIENT = numbered(ps.GET_CLIENT_SQL)
+_SQL_INSERT_DEVICE = numbered(ps.INSERT_DEVICE_SQL) + " RETURNING 1"
+_SQL_FIND_DEVICE = numbered(ps.FIND_DEVICE_BY_USER_CODE_SQL)
+_SQL_DECIDE_DEVICE = numbered(ps.DECIDE_DEVICE_SQL)
+_SQL_POLL_DEVICE = numbered(ps.POLL_DEVICE_SQL)
+_SQL_REDEEM_DEVICE = numbered(ps.REDEEM_DEVICE_SQL)
 _SQL_REVOKE_FAMILY = numbered(REVOKE_FAMILY_SQL)
 _SQL_BUMP_VERSION = (
     "INSERT INTO meta (key, value) VALUES ('config_version', '1') ON CONFLICT (key) DO UPDATE"
@@ -1486,6 +1500,77 @@ class PostgresStore:
             await pool.execute(_SQL_REVOKE_FAMILY, revoke.family_id, now, revoke.expires_at)
         return outcome
 
+    # -- public clients and device authorizations (RFC 8628) --------------------------------------------------
+    @_driver_errors
+    async def create_client(self, client: ClientRecord) -> None:
+        pool = await self._get_pool()
+        if not await pool.fetchval(_SQL_INSERT_CLIENT, *ps.client_params(client)):
+            raise AlreadyExists("client_id")
+
+    @_driver_errors
+    async def get_client(self, client_id: str) -> ClientRecord | None:
+        pool = await self._get_pool()
+        row = await pool.fetchrow(_SQL_GET_CLIENT, client_id)
+        return None if row is None else ps.client_record(row)
+
+    @_driver_errors
+    async def create_device(self, device: DeviceRecord) -> None:
+        pool = await self._get_pool()
+        if not await pool.fetchval(_SQL_INSERT_DEVICE, *ps.device_params(device)):
+            raise AlreadyExists("device")
+
+    @_driver_errors
+    async def find_device_by_user_code(self, user_code_hash: bytes, now: float) -> DeviceRecord | None:
+        pool = await self._get_pool()
+        row = await pool.fetchrow(_SQL_FIND_DEVICE, user_code_hash, float(now))
+        return None if row is None else ps.device_record(row)
+
+    @_driver_errors
+    async def decide_device(
+        self, user_code_hash: bytes, now: float, *, approve: bool, user_id: str, auth_time: float
+    ) -> DeviceRecord | None:
+        pool = await self._get_pool()
+        status = DEVICE_APPROVED if approve else DEVICE_DENIED
+        row = await pool.fetchrow(
+            _SQL_DECIDE_DEVICE, status, user_id, float(auth_time), float(now), user_code_hash, float(now)
+        )
+        return None if row is None else ps.device_record(row)
+
+    @_driver_errors
+    async def poll_device(
+        self, device_hash: bytes, client_id: str, now: float, *, leeway: float, max_interval: float
+    ) -> DevicePoll | None:
+        pool = await self._get_pool()
+        params = ps.poll_params(device_hash, client_id, float(now), float(leeway), float(max_interval))
+        row = await pool.fetchrow(_SQL_POLL_DEVICE, *params)
+        return None if row is None else ps.device_poll(row)
+
+    @_driver_errors
+    async def redeem_device(
+        self,
+        device_hash: bytes,
+        client_id: str,
+        now: float,
+        tokens: Sequence[TokenRecord],
+        *,
+        family_cap: int = 0,
+    ) -> bool:
+        """The conditional UPDATE, then the token insert (with the family cap's writes) in the same
+        transaction: the row lock the UPDATE takes makes every concurrent redemption wait and then find the
+        code consumed."""
+        arrays = _token_arrays(tokens)
+        cap = _cap_params(tokens, family_cap)
+        pool = await self._get_pool()
+        async with pool.acquire() as conn, conn.transaction():
+            status = await conn.execute(_SQL_REDEEM_DEVICE, device_hash, client_id, float(now))
+            if status != "UPDATE 1":
+                return False
+            if cap:
+                await conn.execute(_SQL_ISSUE_CAP, *arrays, *cap)
+            elif tokens:
+                await conn.execute(_SQL_ISSUE, *arrays)
+            return True
+
     # -- sign-in ----------------------------------------------------------------------------------------------
     @_driver_errors
     async def set_password_hash(self, user_id: str, password_hash: str, now: float) -> None:
@@ -1568,7 +1653,7 @@ class PostgresStore:
             if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", key):
                 return 0
             n = 0
-            for (sql, age), (shared, _) in zip(_SQL_PURGE, PURGE_SQL, strict=True):
+            for (sql, age), (shared, _) in zip(_SQL_PURGE_ALL, _PURGE_ALL, strict=True):
                 status = await conn.execute(sql, *purge_params(shared, now - age, limit))
                 n += int(status.rsplit(" ", 1)[-1])
             status = await conn.execute(

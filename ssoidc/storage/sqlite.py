@@ -40,12 +40,18 @@ from ssoidc.crypto import Sealer
 from ssoidc.datadir import create_private
 from ssoidc.errors import ConfigError
 from ssoidc.model import Assignment, Configuration, Group, Membership, User
+from ssoidc.storage import public_sql as ps
 from ssoidc.storage.base import (
     CHANGE_RETENTION,
+    DEVICE_APPROVED,
+    DEVICE_DENIED,
     AlreadyExists,
     CatalogueWrite,
     Change,
+    ClientRecord,
     CodeRecord,
+    DevicePoll,
+    DeviceRecord,
     IdempotencyRecord,
     JtiReplay,
     Missing,
@@ -1129,6 +1135,75 @@ class SqliteStore:
 
         return await self._submit(op)
 
+    # -- public clients and device authorizations (RFC 8628) --------------------------------------------------
+    async def create_client(self, client: ClientRecord) -> None:
+        def op(db: sqlite3.Connection) -> None:
+            if db.execute(ps.INSERT_CLIENT_SQL, ps.client_params(client)).rowcount != 1:
+                raise AlreadyExists("client_id")
+
+        await self._submit(op)
+
+    async def get_client(self, client_id: str) -> ClientRecord | None:
+        row = self._db.execute(ps.GET_CLIENT_SQL, (client_id,)).fetchone()
+        return None if row is None else ps.client_record(row)
+
+    async def create_device(self, device: DeviceRecord) -> None:
+        def op(db: sqlite3.Connection) -> None:
+            if db.execute(ps.INSERT_DEVICE_SQL, ps.device_params(device)).rowcount != 1:
+                raise AlreadyExists("device")
+
+        await self._submit(op)
+
+    async def find_device_by_user_code(self, user_code_hash: bytes, now: float) -> DeviceRecord | None:
+        row = self._db.execute(ps.FIND_DEVICE_BY_USER_CODE_SQL, (user_code_hash, now)).fetchone()
+        return None if row is None else ps.device_record(row)
+
+    async def decide_device(
+        self, user_code_hash: bytes, now: float, *, approve: bool, user_id: str, auth_time: float
+    ) -> DeviceRecord | None:
+        status = DEVICE_APPROVED if approve else DEVICE_DENIED
+
+        def op(db: sqlite3.Connection) -> DeviceRecord | None:
+            row = db.execute(
+                ps.DECIDE_DEVICE_SQL, (status, user_id, auth_time, now, user_code_hash, now)
+            ).fetchone()
+            return None if row is None else ps.device_record(row)
+
+        return await self._submit(op)
+
+    async def poll_device(
+        self, device_hash: bytes, client_id: str, now: float, *, leeway: float, max_interval: float
+    ) -> DevicePoll | None:
+        params = ps.poll_params(device_hash, client_id, now, leeway, max_interval)
+
+        def op(db: sqlite3.Connection) -> DevicePoll | None:
+            row = db.execute(ps.POLL_DEVICE_SQL, params).fetchone()
+            return None if row is None else ps.device_poll(row)
+
+        return await self._submit(op)
+
+    async def redeem_device(
+        self,
+        device_hash: bytes,
+        client_id: str,
+        now: float,
+        tokens: Sequence[TokenRecord],
+        *,
+        family_cap: int = 0,
+    ) -> bool:
+        rows = [token_params(t) for t in tokens]
+        started = started_family(tokens) if family_cap > 0 else None
+
+        def op(db: sqlite3.Connection) -> bool:
+            if db.execute(ps.REDEEM_DEVICE_SQL, (device_hash, client_id, now)).rowcount != 1:
+                return False
+            db.executemany(_SQL_INSERT_TOKENS, rows)
+            if started is not None:
+                self._cap_families(db, started, family_cap)
+            return True
+
+        return await self._submit(op)
+
     # -- sign-in ----------------------------------------------------------------------------------------------
     async def set_password_hash(self, user_id: str, password_hash: str, now: float) -> None:
         with self._write() as db:
@@ -1197,7 +1272,10 @@ class SqliteStore:
     async def purge_expired(self, now: float, limit: int = 1000) -> int:
         """Delete up to ``limit`` expired rows of each kind; small batches keep the write lock short."""
         with self._write() as db:
-            n = sum(db.execute(sql, purge_params(sql, now - age, limit)).rowcount for sql, age in PURGE_SQL)
+            n = sum(
+                db.execute(sql, purge_params(sql, now - age, limit)).rowcount
+                for sql, age in (*PURGE_SQL, *ps.PURGE_PUBLIC_SQL)
+            )
             return (
                 n
                 + db.execute(

@@ -1,5 +1,8 @@
 """The browser side of the authorization-code flow: ``/authorize``, the sign-in and consent pages, sign-out, and
-the demo callback. Server-rendered (Jinja2, autoescaped), no JavaScript, no external assets.
+the demo callback; and the device flow's verification pages (RFC 8628 section 3.3): ``/device`` (enter or confirm
+the user code), sign in, approve or deny on a page that names the client and shows the code, a done page. Wrong
+codes are counted per browser (its CSRF cookie) and per address (``lockout_threshold`` and four times that, in
+``lockout_window``; then ``lockout_seconds`` of refusal) and answered with one generic message. Server-rendered (Jinja2, autoescaped), no JavaScript, no external assets.
 
 Security measures: a strict Content-Security-Policy on every page (``default-src 'none'``; ``form-action 'self'``,
 and on the consent page also exactly the origin of the redirect URI that request was validated with, built from
@@ -33,8 +36,10 @@ from ssoidc.crypto import derive_key
 from ssoidc.demo import demo_redirect_uri
 from ssoidc.model import ConfigSnapshot
 from ssoidc.oauth.authorize import AuthorizeError, AuthorizeRequest, parse_authorize_request
+from ssoidc.oauth.device import format_user_code, normalize_user_code
 from ssoidc.oauth.redirect_uri import APPLICATION, form_action_source, is_valid
 from ssoidc.oauth.signin import SignInFailed, SignInLocked
+from ssoidc.storage.base import DeviceRecord
 
 SESSION_COOKIE = "ssoidc_session"
 CSRF_COOKIE = "ssoidc_csrf"
@@ -42,7 +47,12 @@ SCOPE_TEXT = {
     "openid": "Confirm your identity (OpenID Connect)",
     "aws": "Use AWS on your behalf",
     "sts:identity_context": "Pass your identity to AWS services (trusted identity propagation)",
+    "sso:account:access": "Use your AWS accounts and roles (AWS access portal)",
 }
+DEVICE_BAD_CODE = "That code isn't valid or has expired. Check the code your terminal shows and try again."
+DEVICE_ADDRESS_FACTOR = 4
+"""The per-address limit on wrong user codes is this many times the per-browser one (several browsers may share
+an address)."""
 
 _env = Environment(
     loader=PackageLoader("ssoidc.web", "templates"),
@@ -115,9 +125,15 @@ class SignInPages:
     ) -> HTMLResponse:
         return self._page(request, "error.html", status, title=title, detail=detail, advice=advice)
 
-    def _parse(self, query: str, directory: ConfigSnapshot) -> AuthorizeRequest:
+    async def _parse(self, query: str, directory: ConfigSnapshot) -> AuthorizeRequest:
+        """Validate an authorization request; a ``client_id`` that names no application is looked up among the
+        live public-client registrations (RegisterClient)."""
         params = parse_qs(query, keep_blank_values=True)
-        return parse_authorize_request(params, directory, self.settings.default_scopes)
+        client = None
+        ids = params.get("client_id") or []
+        if len(ids) == 1 and ids[0] and ids[0] not in directory.applications:
+            client = await self.services.public.registry.find(ids[0], self.services.clock.now())
+        return parse_authorize_request(params, directory, self.settings.default_scopes, client)
 
     def _to_client(
         self, request: Request, redirect_uri: str, params: dict[str, str | None], status: int
@@ -228,7 +244,7 @@ class SignInPages:
         directory = await self.services.snapshot.refresh()
         query = str(form.get("request", ""))
         try:
-            return form, directory, query, self._parse(query, directory)
+            return form, directory, query, await self._parse(query, directory)
         except AuthorizeError as exc:
             return self._authorize_error(request, exc, 303)
 
@@ -237,7 +253,7 @@ class SignInPages:
         directory = await self.services.snapshot.refresh()
         query = request.url.query
         try:
-            areq = self._parse(query, directory)
+            areq = await self._parse(query, directory)
         except AuthorizeError as exc:
             return self._authorize_error(request, exc)
         session = await self._session(request, directory)
@@ -318,6 +334,7 @@ class SignInPages:
             now=self.services.clock.now(),
             auth_time=auth_time,
             nonce=areq.nonce,
+            public_client=areq.public_client,
         )
         return self._to_client(request, areq.redirect_uri, {"code": code, "state": areq.state}, 303)
 
@@ -334,6 +351,211 @@ class SignInPages:
         response = self._page(request, "signed_out.html")
         response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax", secure=self._secure)
         return response
+
+    # -- the device flow (RFC 8628 section 3.3: the user side of StartDeviceAuthorization) ----------------------
+    def _attempt_keys(self, request: Request) -> list[tuple[str, int]]:
+        """The brute-force counters of user-code entry: this browser (its CSRF cookie) and its address."""
+        cookie = request.cookies.get(CSRF_COOKIE, "")
+        browser = hashlib.sha256(cookie.encode("utf-8", "replace")).hexdigest()
+        addr = request.client.host if request.client is not None else "unknown"
+        threshold = self.settings.lockout_threshold
+        return [
+            ("device-browser:" + browser, threshold),
+            ("device-addr:" + hashlib.sha256(addr.encode()).hexdigest(), threshold * DEVICE_ADDRESS_FACTOR),
+        ]
+
+    async def _device_locked(self, request: Request) -> float | None:
+        now = self.services.clock.now()
+        ends = [await self.services.store.locked_until(k, now) for k, _ in self._attempt_keys(request)]
+        return max((e for e in ends if e is not None), default=None)
+
+    async def _device_failure(self, request: Request) -> float | None:
+        now = self.services.clock.now()
+        locked = None
+        for key, threshold in self._attempt_keys(request):
+            until = await self.services.store.record_failure(
+                key,
+                now,
+                window=self.settings.lockout_window,
+                threshold=threshold,
+                lock_seconds=self.settings.lockout_seconds,
+            )
+            locked = until if until is not None else locked
+        return locked
+
+    def _device_page(
+        self, request: Request, *, error: str = "", user_code: str = "", status: int = 200
+    ) -> HTMLResponse:
+        return self._page(request, "device.html", status, error=error, user_code=user_code)
+
+    def _device_locked_page(self, request: Request, until: float) -> HTMLResponse:
+        minutes = max(1, round((until - self.services.clock.now()) / 60))
+        return self._device_page(
+            request,
+            status=429,
+            error=f"Too many wrong codes. Code entry is paused; try again in {minutes}"
+            f" minute{'s' if minutes != 1 else ''}.",
+        )
+
+    async def _device_code(self, request: Request, form: Any) -> Response | tuple[DeviceRecord, str, str]:
+        """The pending device authorization of the posted code, under the brute-force limits: a wrong code
+        answers the code page with a generic error; too many lock entry for a while (this browser and address).
+        Returns the record, the code as shown (XXXX-XXXX) and the client's name."""
+        locked = await self._device_locked(request)
+        if locked is not None:
+            return self._device_locked_page(request, locked)
+        raw = str(form.get("user_code", ""))[:32]
+        now = self.services.clock.now()
+        device = await self.services.public.devices.pending(raw, now)
+        client = None
+        if device is not None:
+            client = await self.services.public.registry.find(device.client_id, now)
+        if device is None or client is None:
+            until = await self._device_failure(request)
+            if until is not None:
+                return self._device_locked_page(request, until)
+            return self._device_page(request, error=DEVICE_BAD_CODE, user_code=raw, status=400)
+        shown = format_user_code(normalize_user_code(raw) or "")
+        return device, shown, client.client_name
+
+    async def _device_approve_page(
+        self, request: Request, device: DeviceRecord, shown: str, client_name: str, user_id: str
+    ) -> HTMLResponse:
+        directory = await self.services.snapshot.refresh()
+        user = await directory.directory.get_user(user_id)
+        scopes = [(s, SCOPE_TEXT.get(s, f"Access {s}")) for s in device.scopes]
+        return self._page(
+            request,
+            "device_approve.html",
+            client_name=client_name,
+            user_code=shown,
+            scopes=scopes,
+            user_name=user.user_name if user is not None else user_id,
+        )
+
+    async def _device_form(self, request: Request) -> Response | Any:
+        form = await request.form()
+        if not self._csrf_ok(request, form):
+            return self._error(
+                request,
+                400,
+                "Your form expired",
+                "The form was missing its security token, or it came from another page.",
+                "Open the verification page again and re-enter the code.",
+            )
+        return form
+
+    async def device(self, request: Request) -> Response:
+        """GET /device: enter the code, or confirm the one in ``?user_code=`` (nothing is looked up yet)."""
+        return self._device_page(request, user_code=request.query_params.get("user_code", "")[:32])
+
+    async def device_submit(self, request: Request) -> Response:
+        """POST /device: check the code (limits apply), then sign in or go straight to the approval page."""
+        form = await self._device_form(request)
+        if isinstance(form, Response):
+            return form
+        found = await self._device_code(request, form)
+        if isinstance(found, Response):
+            return found
+        device, shown, client_name = found
+        directory = await self.services.snapshot.refresh()
+        session = await self._session(request, directory)
+        if session is None:
+            return self._page(request, "device_signin.html", client_name=client_name, user_code=shown)
+        return await self._device_approve_page(request, device, shown, client_name, session[0])
+
+    async def device_signin(self, request: Request) -> Response:
+        form = await self._device_form(request)
+        if isinstance(form, Response):
+            return form
+        found = await self._device_code(request, form)
+        if isinstance(found, Response):
+            return found
+        device, shown, client_name = found
+        directory = await self.services.snapshot.refresh()
+        username = str(form.get("username", ""))[:256]
+        password = str(form.get("password", ""))[:1024]
+        now = self.services.clock.now()
+
+        def again(error: str, status: int) -> HTMLResponse:
+            return self._page(
+                request,
+                "device_signin.html",
+                status,
+                client_name=client_name,
+                user_code=shown,
+                username=username,
+                error=error,
+            )
+
+        try:
+            user_id = await self.services.signin.authenticate(directory, username, password, now)
+        except SignInLocked as exc:
+            minutes = max(1, round((exc.until - now) / 60))
+            return again(
+                f"Too many failed sign-in attempts. This account is temporarily locked; try again in"
+                f" {minutes} minute{'s' if minutes != 1 else ''}.",
+                429,
+            )
+        except SignInFailed:
+            return again("Incorrect username or password.", 401)
+        sid = await self.services.signin.start_session(user_id, now)
+        response = await self._device_approve_page(request, device, shown, client_name, user_id)
+        response.set_cookie(
+            SESSION_COOKIE,
+            sid,
+            max_age=self.settings.web_session_ttl,
+            httponly=True,
+            samesite="lax",
+            secure=self._secure,
+            path="/",
+        )
+        return response
+
+    async def device_decide(self, request: Request) -> Response:
+        """POST /device/decide: the signed-in user approves or denies (always the session's user)."""
+        form = await self._device_form(request)
+        if isinstance(form, Response):
+            return form
+        found = await self._device_code(request, form)
+        if isinstance(found, Response):
+            return found
+        _, shown, client_name = found
+        directory = await self.services.snapshot.refresh()
+        session = await self._session(request, directory)
+        if session is None:
+            return self._page(
+                request,
+                "device_signin.html",
+                client_name=client_name,
+                user_code=shown,
+                error="Your session ended. Please sign in again.",
+            )
+        user_id, auth_time = session
+        approve = form.get("decision") == "allow"
+        decided = await self.services.public.devices.decide(
+            shown,
+            approve=approve,
+            user_id=user_id,
+            auth_time=auth_time,
+            now=self.services.clock.now(),
+            via="the device page (signed-in user)",
+        )
+        if decided is None:
+            return self._device_page(request, error=DEVICE_BAD_CODE, status=400)
+        if approve:
+            return self._page(
+                request,
+                "device_done.html",
+                title="Device authorized",
+                detail=f"{client_name} can now continue. Return to your terminal or application.",
+            )
+        return self._page(
+            request,
+            "device_done.html",
+            title="Request denied",
+            detail=f"{client_name} was not given access.",
+        )
 
     async def demo_callback(self, request: Request) -> Response:
         if not self.settings.demo:
@@ -364,6 +586,10 @@ class SignInPages:
             Route("/authorize/signin", self.signin, methods=["POST"]),
             Route("/authorize/consent", self.consent, methods=["POST"]),
             Route("/signout", self.signout, methods=["POST"]),
+            Route("/device", self.device, methods=["GET"]),
+            Route("/device", self.device_submit, methods=["POST"]),
+            Route("/device/signin", self.device_signin, methods=["POST"]),
+            Route("/device/decide", self.device_decide, methods=["POST"]),
             Route("/demo/callback", self.demo_callback, methods=["GET"]),
             Route("/static/ssoidc.css", self.stylesheet, methods=["GET"]),
         ]

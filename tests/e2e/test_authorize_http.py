@@ -83,7 +83,9 @@ PAGE_ERRORS: dict[str, Any] = {
     "redirect-uri-javascript": {"redirect_uri": "javascript:alert(document.domain)//"},
     "redirect-uri-other-loopback-port": {"redirect_uri": "http://127.0.0.1:8400/cb"},  # exact match only
     "redirect-uri-leading-space": {"redirect_uri": " " + REDIRECT_URI},
-    "redirect-uri-65k": {"redirect_uri": REDIRECT_URI + "?" + "a" * 65_000},
+    "redirect-uri-10k": {
+        "redirect_uri": REDIRECT_URI + "?" + "a" * 10_000
+    },  # over 2,048, under the head limit
     # a state that cannot be echoed is never reflected into a Location (RFC 6749 4.1.2.1 needs it echoed)
     "state-too-long": {"state": "s" * 2049},
     "state-control-character": {"state": "st\r\nSet-Cookie: x=1"},
@@ -101,6 +103,14 @@ def test_untrusted_client_or_redirect_shows_a_page_and_never_redirects(server: L
     assert 'id="error-title"' in r.text
     assert "default-src 'none'" in r.headers["content-security-policy"]
     assert "sssss" not in r.text and "Set-Cookie" not in r.text and "aaaaa" not in r.text
+
+
+def test_a_65k_redirect_uri_never_reaches_the_page(server: LiveServer) -> None:
+    """Past the 16 KiB request head (``SSOIDC_HTTP_MAX_HEADER_BYTES``) the server answers 414 URI Too Long
+    (RFC 9110 section 15.5.15) before any page runs."""
+    r = get(server, params(server, redirect_uri=REDIRECT_URI + "?" + "a" * 65_000))
+    assert r.status_code == 414
+    assert "location" not in r.headers and "aaaaa" not in r.text
 
 
 def test_state_at_the_limit_is_echoed_whole(server: LiveServer) -> None:

@@ -403,8 +403,13 @@ def test_plain_token_route_is_never_create_token_with_iam(
     for query in ("", "aws_iam=f", "aws_iam=T", "aws_iam"):
         resp = post_token(server, body, query=query)
         assert resp.status_code == 400
-        assert resp.headers["x-amzn-errortype"].startswith("NotImplementedException:")
-        assert resp.json()["message"].startswith("CreateToken ")  # the public-client operation, never WithIAM
+        assert resp.headers["x-amzn-errortype"].startswith("InvalidRequestException:")
+        # the public-client operation CreateToken refuses it (no clientSecret, or a query parameter it does not
+        # take), never CreateTokenWithIAM
+        described = resp.json()["error_description"]
+        assert (
+            "clientSecret is required" in described or "'aws_iam' this operation does not take" in described
+        )
     unchanged()
 
 

@@ -245,13 +245,9 @@ def test_an_unknown_or_repeated_query_parameter_is_refused(
     assertion = server.assertion()
     resp = post_token(server, json.dumps(token_body(server, assertion)).encode(), query=query)
     assert resp.status_code == 400, resp.text
-    if (
-        query == "aws_iam=t&aws_iam=t"
-    ):  # not CreateTokenWithIAM's literal: routed to /token, which ssoidc does not serve
-        assert error_code(resp) == "NotImplementedException"
-    else:
-        assert error_code(resp) == "InvalidRequestException"
-        assert "query string" in resp.json()["error_description"]
+    # "aws_iam=t&aws_iam=t" is not CreateTokenWithIAM's literal: routed to CreateToken, which takes no query
+    assert error_code(resp) == "InvalidRequestException"
+    assert "query string" in resp.json()["error_description"]
     no_store(resp)
     unchanged()
     redeem(server, assertion)

@@ -68,7 +68,9 @@ class Ledger:
     failures: list[str] = field(default_factory=list)
 
 
-cluster = cluster_fixture("fault")
+# One user starts hundreds of sessions here: the refresh-family cap (tests/storage/test_family_cap.py) would
+# revoke the oldest, and this test checks that nothing is revoked except by a replay.
+cluster = cluster_fixture("fault", extra_env={"SSOIDC_MAX_REFRESH_FAMILIES": "0"})
 
 
 def http_client() -> httpx.Client:

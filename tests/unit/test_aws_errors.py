@@ -66,7 +66,11 @@ def all_subclasses(cls: type) -> set[type]:
 
 def test_every_oauth_error_has_a_row_and_the_code_is_modelled() -> None:
     model = service_model("sso-oidc")
-    errors_of_op = {s.name for s in model.operation_model("CreateTokenWithIAM").error_shapes}
+    errors_of_op = {
+        s.name
+        for op in ("CreateTokenWithIAM", "CreateToken", "RegisterClient", "StartDeviceAuthorization")
+        for s in model.operation_model(op).error_shapes
+    }
     assert all_subclasses(e.OAuthError) == set(OIDC_ERRORS)
     for code in OIDC_ERRORS.values():
         assert code in errors_of_op

@@ -74,6 +74,14 @@ STORE_COMMANDS = {
     "credentials delete": ["credentials", "delete", AKID],
     "users set-password": ["users", "set-password", "alice", "--password-stdin"],
     "demo token": ["demo", "token", "alice"],
+    "device approve": ["device", "approve", "BCDF-GHJK", "--user", "alice"],
+    "authorize approve": [
+        "authorize",
+        "approve",
+        "http://127.0.0.1/authorize?client_id=x",
+        "--user",
+        "alice",
+    ],
 }
 
 

@@ -21,7 +21,9 @@ import pytest
 from ssoidc.errors import ConfigError
 from ssoidc.model import Assignment, Configuration, Group, Instance, Membership, User
 from ssoidc.storage.base import (
+    ClientRecord,
     CodeRecord,
+    DeviceRecord,
     JtiReplay,
     Redemption,
     StorageError,
@@ -187,6 +189,8 @@ READS: dict[str, Callable[[SqliteStore], Awaitable[object]]] = {
     "has_assignment": lambda s: s.has_assignment(Assignment("app", "USER", "u")),
     "list_assignments": lambda s: s.list_assignments(application_arn="app"),
     "changes_since": lambda s: s.changes_since(0),
+    "get_client": lambda s: s.get_client("c"),
+    "find_device_by_user_code": lambda s: s.find_device_by_user_code(b"u" * 32, 1.0),
 }
 
 
@@ -296,6 +300,15 @@ def test_every_public_method_of_a_closed_store_raises_storage_error(tmp_path: Pa
         "record_failure": lambda: s.record_failure("k", 1.0, window=1.0, threshold=1, lock_seconds=1.0),
         "clear_failures": lambda: s.clear_failures("k"),
         "purge_expired": lambda: s.purge_expired(1.0),
+        "create_client": lambda: s.create_client(
+            ClientRecord("c", "n", "public", (), None, (), None, None, 1.0, 2.0)
+        ),
+        "create_device": lambda: s.create_device(
+            DeviceRecord(b"d" * 32, b"u" * 32, "c", (), "https://s", "f", 1.0, 2.0, 1.0)
+        ),
+        "decide_device": lambda: s.decide_device(b"u" * 32, 1.0, approve=True, user_id="u", auth_time=1.0),
+        "poll_device": lambda: s.poll_device(b"d" * 32, "c", 1.0, leeway=0.0, max_interval=60.0),
+        "redeem_device": lambda: s.redeem_device(b"d" * 32, "c", 1.0, []),
         # SQLite's own
         "migrate": s.migrate,
         "schema_version": s.schema_version,
