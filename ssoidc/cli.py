@@ -199,6 +199,16 @@ def _check_tls(settings: Settings) -> None:
     for path in (settings.tls_certfile, settings.tls_keyfile):
         if not path.is_file():
             _fail(f"TLS: {path} is not a readable file")
+    import stat
+
+    mode = stat.S_IMODE(settings.tls_keyfile.stat().st_mode)
+    if mode & 0o077:
+        typer.secho(
+            f"warning: the TLS key {settings.tls_keyfile} is readable by other users (mode {mode:04o});"
+            f" chmod 600 it",
+            fg="yellow",
+            err=True,
+        )
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     try:
         context.load_cert_chain(settings.tls_certfile, settings.tls_keyfile)

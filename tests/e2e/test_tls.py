@@ -252,12 +252,22 @@ def test_serve_refuses_a_key_that_does_not_match_in_one_line(
     assert other.returncode == 0, other.stderr
     env = dict(os.environ) | {"SSOIDC_MASTER_KEY": ""}
     out = run_ssoidc(
-        "serve", "--data-dir", str(tmp_path / "data"), "--port", "1",
+        "serve", "--data-dir", str(tmp_path / "data"),
         "--tls-certfile", str(cert[0].cert), "--tls-keyfile", str(tmp_path / "other" / "key.pem"),
         env=env,
     )  # fmt: skip
     assert out.returncode == 2
     assert out.stderr.count("\n") == 1 and out.stderr.startswith("error: TLS: cannot use the certificate")
+    loose = tmp_path / "loose-key.pem"  # the right key, readable by everyone: served, with a warning
+    loose.write_bytes(cert[0].key.read_bytes())
+    loose.chmod(0o644)
+    with socket.create_server(("127.0.0.1", 0)) as busy:  # a busy port: it stops there, after the TLS checks
+        out = run_ssoidc(
+            "serve", "--data-dir", str(tmp_path / "data"), "--port", str(busy.getsockname()[1]),
+            "--tls-certfile", str(cert[0].cert), "--tls-keyfile", str(loose), env=env,
+        )  # fmt: skip
+    assert f"warning: the TLS key {loose} is readable by other users (mode 0644)" in out.stderr
+    assert "the address is already in use" in out.stderr
     alone = run_ssoidc(
         "serve", "--data-dir", str(tmp_path / "data"), "--tls-certfile", str(cert[0].cert), env=env
     )
