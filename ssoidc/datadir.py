@@ -1,7 +1,8 @@
 """The data directory is private to the user ssoidc runs as.
 
 It holds the master key, the SQLite database (password hashes, token digests, encrypted secrets) with its
-``-wal``/``-shm`` files, the bootstrap credential and the generated AWS CLI configuration. ``secure_data_dir``
+``-wal``/``-shm`` files, the bootstrap credential, the generated AWS CLI configuration and endpoint rule sets, and
+``ssoidc dev-cert``'s TLS key. ``secure_data_dir``
 runs before any of them is opened: it creates the directory ``0700`` and, at every start, tightens the directory
 and the files ssoidc keeps there (``DATA_FILES``) that group or others could read or write, logging each change;
 a file it cannot tighten (owned by someone else) stops the start with a ``ConfigError``. Files ssoidc creates are
@@ -32,6 +33,9 @@ DATA_FILES = (
     "aws-cli-config",
 )
 """The files of a data directory that ssoidc writes (relative names)."""
+DATA_DIRS = ("tls", "aws-data")
+"""The directories ssoidc makes in a data directory: ``ssoidc dev-cert``'s certificate and key, and the AWS CLI
+endpoint rule sets of demo mode / ``ssoidc cli-endpoints``."""
 
 _OPEN = stat.S_IRWXG | stat.S_IRWXO
 
@@ -54,11 +58,18 @@ def _tighten(path: Path, mode: int) -> None:
 
 
 def secure_data_dir(data_dir: Path, files: tuple[str, ...] = DATA_FILES) -> None:
-    """Create ``data_dir`` private if missing; make it and ssoidc's files in it private if they are not."""
+    """Create ``data_dir`` private if missing; make it, ssoidc's files and its own directories in it private if
+    they are not (a directory 0700, a file 0600; the files in ``DATA_DIRS`` too)."""
     data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     _tighten(data_dir, 0o700)
     for name in files:
         _tighten(data_dir / name, 0o600)
+    for name in DATA_DIRS:
+        sub = data_dir / name
+        if sub.is_dir() and not sub.is_symlink():
+            _tighten(sub, 0o700)
+            for entry in sub.rglob("*"):
+                _tighten(entry, 0o700 if entry.is_dir() else 0o600)
 
 
 def create_private(path: Path) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from ssoidc.base64url import b64u
-from ssoidc.datadir import DATA_FILES, secure_data_dir
+from ssoidc.datadir import DATA_DIRS, DATA_FILES, secure_data_dir
 from ssoidc.errors import ConfigError
 from tests.helpers.clients import make_admin_client
 from tests.helpers.servers import LiveServer, start_server
@@ -45,11 +45,18 @@ def test_a_new_data_dir_is_private(tmp_path: Path, umask_022: None) -> None:
     server = start_server(tmp_path)  # the master key comes from SSOIDC_MASTER_KEY: no key file
     try:
         write_something(server)
-        names = {p.name for p in server.data_dir.iterdir()}
+        names = {p.name for p in server.data_dir.iterdir() if p.is_file()}
         assert {"ssoidc.db", "ssoidc.db-wal", "ssoidc.db-shm", "ssoidc.db-writelock"} <= names
         assert names <= set(DATA_FILES), names - set(DATA_FILES)
+        dirs = {p.name for p in server.data_dir.iterdir() if p.is_dir()}
+        assert dirs <= set(DATA_DIRS), dirs - set(DATA_DIRS)
         assert mode(server.data_dir) == 0o700
-        assert {p.name: mode(p) for p in server.data_dir.iterdir()} == dict.fromkeys(names, 0o600)
+        assert {p.name: mode(p) for p in server.data_dir.iterdir() if p.is_file()} == dict.fromkeys(
+            names, 0o600
+        )
+        for d in dirs:  # demo mode's AWS CLI endpoint rule sets
+            assert mode(server.data_dir / d) == 0o700
+            assert all(mode(f) == 0o600 for f in (server.data_dir / d).rglob("*") if f.is_file())
         log = (tmp_path / "server.log").read_text()
         assert f"made {server.data_dir} private: mode 0755 -> 0700" in log
     finally:

@@ -92,7 +92,8 @@ def test_every_store_command_is_listed() -> None:
     for group, sub in groups.items():
         assert sub is not None
         names |= {f"{group} {c.name}" for c in sub.registered_commands}
-    assert names - {"serve"} == set(STORE_COMMANDS)
+    # serve is tested on its own; dev-cert and cli-endpoints write files and never open the store
+    assert names - {"serve", "dev-cert", "cli-endpoints"} == set(STORE_COMMANDS)
 
 
 @pytest.mark.parametrize("command", sorted(STORE_COMMANDS))
