@@ -197,6 +197,10 @@ class Server:
 
         env = {k: v for k, v in os.environ.items() if not k.startswith(("SSOIDC_", "AWS_", "GRANIAN_"))}
         env.update(base_env(self.synchronous))
+        # SSOIDC_BENCH_SET_<NAME>=v in the benchmark's environment sets SSOIDC_<NAME>=v for every server it starts
+        # (old revisions too), e.g. SSOIDC_BENCH_SET_MAX_REFRESH_FAMILIES=0 for an A/B without the family cap
+        prefix = "SSOIDC_BENCH_SET_"
+        env.update({"SSOIDC_" + k[len(prefix) :]: v for k, v in os.environ.items() if k.startswith(prefix)})
         if self.kind == "granian":
             env.update(export_env(self.settings()))
         if self.src is not None:
