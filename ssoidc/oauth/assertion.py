@@ -62,6 +62,7 @@ import jwt
 from ssoidc.base64url import b64u_decode
 from ssoidc.oauth import jose
 from ssoidc.oauth.jwks import SUPPORTED_ALGORITHMS
+from ssoidc.strict_json import reject_duplicates
 
 __all__ = [
     "AssertionInvalid",
@@ -151,15 +152,6 @@ def _show(value: object) -> str:
     return value if isinstance(value, str) and _SAFE_VALUE.fullmatch(value) else "(unprintable)"
 
 
-def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for name, value in pairs:
-        if name in result:
-            raise ValueError("duplicate member name")
-        result[name] = value
-    return result
-
-
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not allowed")
 
@@ -178,7 +170,7 @@ def _b64url_json(part: str, what: str) -> dict[str, Any]:
     except UnicodeDecodeError:
         raise AssertionInvalid(f"assertion {what} is not UTF-8") from None
     try:
-        value = json.loads(text, object_pairs_hook=_reject_duplicates, parse_constant=_reject_constant)
+        value = json.loads(text, object_pairs_hook=reject_duplicates, parse_constant=_reject_constant)
     except (ValueError, RecursionError):
         raise AssertionInvalid(f"assertion {what} is not valid JSON") from None
     if not isinstance(value, dict):
