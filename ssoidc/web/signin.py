@@ -449,8 +449,11 @@ class SignInPages:
         """GET /device: enter the code, or confirm the one in ``?user_code=`` (nothing is looked up yet)."""
         return self._device_page(request, user_code=request.query_params.get("user_code", "")[:32])
 
-    async def device_submit(self, request: Request) -> Response:
-        """POST /device: check the code (limits apply), then sign in or go straight to the approval page."""
+    async def _device_step(
+        self, request: Request
+    ) -> Response | tuple[Any, DeviceRecord, str, str, tuple[str, float] | None]:
+        """What both device POSTs start with: the form (CSRF), the code it names (limits apply) and the browser's
+        session: ``(form, device, shown code, client name, session or None)``, or the page that refuses."""
         form = await self._device_form(request)
         if isinstance(form, Response):
             return form
@@ -458,8 +461,15 @@ class SignInPages:
         if isinstance(found, Response):
             return found
         device, shown, client_name = found
-        directory = await self.services.snapshot.refresh()
-        session = await self._session(request, directory)
+        session = await self._session(request, await self.services.snapshot.refresh())
+        return form, device, shown, client_name, session
+
+    async def device_submit(self, request: Request) -> Response:
+        """POST /device: check the code (limits apply), then sign in or go straight to the approval page."""
+        step = await self._device_step(request)
+        if isinstance(step, Response):
+            return step
+        _, device, shown, client_name, session = step
         if session is None:
             return self._page(request, "device_signin.html", client_name=client_name, user_code=shown)
         return await self._device_approve_page(request, device, shown, client_name, session[0])
@@ -514,15 +524,10 @@ class SignInPages:
 
     async def device_decide(self, request: Request) -> Response:
         """POST /device/decide: the signed-in user approves or denies (always the session's user)."""
-        form = await self._device_form(request)
-        if isinstance(form, Response):
-            return form
-        found = await self._device_code(request, form)
-        if isinstance(found, Response):
-            return found
-        _, shown, client_name = found
-        directory = await self.services.snapshot.refresh()
-        session = await self._session(request, directory)
+        step = await self._device_step(request)
+        if isinstance(step, Response):
+            return step
+        form, _, shown, client_name, session = step
         if session is None:
             return self._page(
                 request,
