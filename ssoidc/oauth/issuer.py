@@ -12,6 +12,7 @@ request's ``nonce`` when it sent one (OIDC Core 3.1.2.1 and 3.1.3.6). A refreshe
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import posixpath
 import re
@@ -106,6 +107,13 @@ def is_own_issuer(url: str, base_url: str, instance_ids: Iterable[str] = ()) -> 
     return bool(_INSTANCE_ID.fullmatch(segment)) or segment in {i.lower() for i in instance_ids}
 
 
+@functools.lru_cache(maxsize=1024)
+def _is_own_cached(url: str, base_url: str, instance_id: str) -> bool:
+    """``is_own_issuer`` (16 µs: URL parsing and normalising) once per distinct URL; bounded, so assertions with
+    made-up issuers only churn it."""
+    return is_own_issuer(url, base_url, (instance_id,))
+
+
 def iso_utc(t: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
 
@@ -163,8 +171,9 @@ class TokenIssuer:
         return f"{self._base_url}/{directory.instance.instance_id}"
 
     def is_own(self, url: str, directory: ConfigSnapshot) -> bool:
-        """``is_own_issuer`` for this node's base URL and instance."""
-        return is_own_issuer(url, self._base_url, (directory.instance.instance_id,))
+        """``is_own_issuer`` for this node's base URL and instance (memoized: the JWT-bearer grant asks it for every
+        assertion, and the answer depends only on these three strings)."""
+        return _is_own_cached(url, self._base_url, directory.instance.instance_id)
 
     async def issue(
         self, spec: IssueSpec, directory: ConfigSnapshot, *, jti: tuple[str, str, float] | None = None
