@@ -1509,6 +1509,8 @@ class PostgresStore:
 
     @_driver_errors
     async def get_client(self, client_id: str) -> ClientRecord | None:
+        if "\x00" in client_id:  # text cannot hold NUL: no stored id has one
+            return None
         pool = await self._get_pool()
         row = await pool.fetchrow(_SQL_GET_CLIENT, client_id)
         return None if row is None else ps.client_record(row)

@@ -105,6 +105,18 @@ def test_untrusted_client_or_redirect_shows_a_page_and_never_redirects(server: L
     assert "sssss" not in r.text and "Set-Cookie" not in r.text and "aaaaa" not in r.text
 
 
+@pytest.mark.parametrize("client_id", ["\x00x", "pc\x00", "a" * 200])
+def test_a_client_id_no_store_can_hold_is_a_page_on_both_stores(
+    server: LiveServer, postgres_server: LiveServer, client_id: str
+) -> None:
+    """A client_id that is neither an application nor a registration id (PostgreSQL text cannot hold NUL) is the
+    unknown-client page, never a storage error (500)."""
+    for live in (server, postgres_server):
+        r = get(live, params(live, client_id=client_id))
+        assert r.status_code == 400, (live.database_url, r.text[:200])
+        assert "location" not in r.headers and 'id="error-title"' in r.text
+
+
 def test_a_65k_redirect_uri_never_reaches_the_page(server: LiveServer) -> None:
     """Past the 16 KiB request head (``SSOIDC_HTTP_MAX_HEADER_BYTES``) the server answers 414 URI Too Long
     (RFC 9110 section 15.5.15) before any page runs."""
