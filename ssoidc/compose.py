@@ -19,7 +19,7 @@ from ssoidc.admin.editor import ConfigEditor
 from ssoidc.admin.paging import PageTokens
 from ssoidc.aws import identitystore, oidc, sso_admin
 from ssoidc.aws.admin_auth import AdminAuthorizer
-from ssoidc.aws.skeleton import AwsService, Skeleton
+from ssoidc.aws.skeleton import NO_STORE, AwsService, Skeleton
 from ssoidc.bootstrap import ID_TOKEN_PURPOSE, bootstrap, demo_issuer_jwks
 from ssoidc.clock import Clock, SystemClock
 from ssoidc.crypto import load_or_create_master_key
@@ -29,7 +29,7 @@ from ssoidc.model import Configuration
 from ssoidc.oauth.authorize import CodeIssuer
 from ssoidc.oauth.clients import ClientRegistry
 from ssoidc.oauth.device import DeviceAuthorizations
-from ssoidc.oauth.grants.base import GrantDeps, ServedGrant
+from ssoidc.oauth.grants.base import GrantDeps
 from ssoidc.oauth.grants.public import PublicGrantDeps
 from ssoidc.oauth.grants.registry import GRANTS, PUBLIC_GRANTS
 from ssoidc.oauth.issuer import TokenIssuer
@@ -238,7 +238,7 @@ def build_skeleton(
                 base_url=settings.base_url,
             ),
             constraints=False,
-            response_headers=((b"cache-control", b"no-store"), (b"pragma", b"no-cache")),
+            response_headers=NO_STORE,
         ),
         AwsService("sso", object()),
         AwsService(
@@ -305,15 +305,3 @@ def grant_deps_of(
         assertion_max_age=float(settings.assertion_max_age),
         refresh_grace_seconds=settings.refresh_grace_seconds,
     )
-
-
-def build_grants(
-    settings: Settings,
-    *,
-    issuer: TokenIssuer,
-    minter: TokenMinter,
-    store: Store,
-    jwks: JwksCache,
-) -> tuple[ServedGrant[Any], ...]:
-    """Every grant type of ``GRANTS`` with its handler (fosite's ComposeAllEnabled)."""
-    return GRANTS.serve(grant_deps_of(settings, issuer=issuer, minter=minter, store=store, jwks=jwks))

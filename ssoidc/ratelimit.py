@@ -13,7 +13,7 @@ configured rate (docs/deployment.md, "Rate limits"); no request waits for the st
 
 Memory is bounded: each table holds at most ``max_keys`` keys. When it is full, the keys whose bucket is full again
 (TAT in the past: forgetting them changes nothing) are dropped; if the table is still more than half full, the keys
-closest to a full bucket are dropped down to half. That sweep is O(n) once per ``max_keys / 2`` new keys, so O(1)
+closest to a full bucket are dropped down to half. That sweep (a sort, O(n log n)) runs once per ``max_keys / 2`` new keys, so O(1)
 amortized. A flood of distinct keys can only make the limiter forget some buckets early (it gives those keys a
 fresh burst), never grow memory.
 

@@ -64,7 +64,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import ipaddress
-import json
 import logging
 import re
 import socket
@@ -76,6 +75,7 @@ from typing import Any, Final
 import httpx
 import jwt
 
+from ssoidc import strict_json
 from ssoidc.clock import Clock
 
 __all__ = [
@@ -534,8 +534,8 @@ class JwksCache:
         except TimeoutError:
             raise IssuerKeyError(f"{failed}: timed out") from None
         try:
-            document = json.loads(body.decode("utf-8"))  # strict UTF-8 (RFC 8259 section 8.1)
-        except (ValueError, RecursionError):
+            document = strict_json.loads(body)  # strict UTF-8 (RFC 8259 section 8.1), one value per name
+        except ValueError:
             raise IssuerKeyError(f"{failed}: the response is not JSON") from None
         if not isinstance(document, dict):
             raise IssuerKeyError(f"{failed}: the response is not a JSON object")

@@ -222,7 +222,8 @@ _SQL_PENDING_CHANGES = (
     " INSERT INTO config_changes (version, n, kind, key)"
     " SELECT 0, nextval('config_change_seq'), k, x FROM unnest($1::text[], $2::text[]) AS c(k, x), gate"
 )
-"""A directory write's change-feed rows, versioned at commit (migration 0011), after the write gate (shared)."""
+"""A directory write's change-feed rows, versioned at commit (migration 0009), after the write gate (shared; the
+gate is a CTE joined to the rows, so it is taken only for a write with changes: ``_dir_write`` always has some)."""
 _SQL_RECORD_FAILURE = (
     "INSERT INTO login_attempts AS la (attempt_key, failures, first_failure_at, locked_until)"
     " VALUES ($1, 1, $2::float8, CASE WHEN 1 >= $3::int THEN $2::float8 + $4::float8 END)"
@@ -938,6 +939,7 @@ class PostgresStore:
         deferred trigger of migration 0009, so concurrent directory writes hold the version row's lock only for
         their commit, not for their round trips. The version is read back after the commit (it is at least this
         write's: versions follow commit order) so this process reads its own write."""
+        assert changes, "a directory write records what it changes (and takes the write gate with it)"
         pool = await self._get_pool()
         try:
             async with pool.acquire() as conn:
