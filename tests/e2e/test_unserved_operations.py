@@ -22,18 +22,17 @@ from botocore.exceptions import ClientError
 from ssoidc.aws.identitystore import IdentityStoreApi
 from ssoidc.aws.models import service_model
 from ssoidc.aws.oidc import SsoOidcApi
-from ssoidc.aws.skeleton import handler_table
 from ssoidc.aws.sso_admin import SsoAdminApi
 from tests.helpers.cli import V2_AWS, proxy_env
 from tests.helpers.clients import make_admin_client
-from tests.helpers.handlers import HANDLERS
+from tests.helpers.handlers import served as served_operations
 from tests.helpers.servers import LiveServer
 
 SERVICES = ("sso-oidc", "sso", "sso-admin", "identitystore", "sts")
 
 
 def served(service: str) -> set[str]:
-    return set(handler_table(service_model(service), HANDLERS[service]))
+    return set(served_operations(service))
 
 
 UNSERVED = [

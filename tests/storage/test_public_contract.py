@@ -71,7 +71,9 @@ def test_a_registration_round_trips_and_its_id_is_unique(backend: Backend) -> No
         run(s.create_client(client(client_name="other")))
     assert run(s.get_client("c1")) == c  # nothing written
     assert run(s.get_client("nope")) is None
-    assert run(s.get_client("c1\x00")) is None  # PostgreSQL text cannot hold NUL: a miss, never a storage error
+    assert (
+        run(s.get_client("c1\x00")) is None
+    )  # PostgreSQL text cannot hold NUL: a miss, never a storage error
 
 
 def test_a_device_round_trips_and_a_taken_user_code_is_refused(backend: Backend) -> None:

