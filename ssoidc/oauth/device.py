@@ -95,6 +95,8 @@ class DeviceAuthorizations:
     ) -> StartedDevice:
         """StartDeviceAuthorization for an authenticated client (RFC 8628 section 3.1/3.2)."""
         inst = directory.instance
+        if inst.status != "ACTIVE":  # as RegisterClient: a deleted instance starts no new logins
+            raise InvalidRequest("The IAM Identity Center instance is not active")
         if not is_start_url(start_url, identity_store_id=inst.identity_store_id, base_url=self._base_url):
             raise InvalidRequest(
                 "startUrl is not a start URL of this IAM Identity Center instance; use "

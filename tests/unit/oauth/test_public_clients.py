@@ -5,6 +5,7 @@ authorization-code (PKCE) and refresh-token grants, and that a refused request i
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ from ssoidc.errors import (
     UnauthorizedClient,
     UnsupportedGrantType,
 )
+from ssoidc.model import ConfigSnapshot
 from ssoidc.oauth.authorize import AuthorizeError
 from ssoidc.oauth.clients import GRANT_DEVICE_CODE, REGISTRATION_TTL, Registered, RegisterRequest
 from ssoidc.oauth.device import USER_CODE_ALPHABET, normalize_user_code
@@ -475,3 +477,20 @@ async def test_a_public_client_must_send_a_pkce_challenge(world: World) -> None:
             now=NOW,
             public_client=reg.client,
         )
+
+
+async def test_an_instance_that_is_not_active_starts_no_device_authorization(world: World) -> None:
+    reg = await world.register()
+    directory = world.node.snapshot.current
+    config = directory.config
+    deleted = ConfigSnapshot(
+        dataclasses.replace(config, instance=dataclasses.replace(config.instance, status="DELETED")),
+        directory.version,
+        directory.directory,
+    )
+    before = world.counts()
+    with pytest.raises(InvalidRequest, match="not active"):
+        await world.node.public.devices.start(reg.client, world.start_url, deleted, NOW)
+    assert world.counts() == before  # nothing stored
+    started = await world.node.public.devices.start(reg.client, world.start_url, directory, NOW)
+    assert started.user_code  # the same call on the active instance goes through
