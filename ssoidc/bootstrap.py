@@ -31,7 +31,7 @@ DEMO_ISSUER_ALG = "RS256"
 async def bootstrap(store: Store, settings: Settings, clock: Clock) -> None:
     """Idempotent first-start work; safe from several processes at once."""
     await ensure_bootstrap_credential(store, settings)
-    if settings.demo:
+    if settings.demo or settings.testing:
         await ensure_key(store, DEMO_ISSUER_PURPOSE, DEMO_ISSUER_ALG, clock)
     if settings.config_file is not None:
         await apply_to_store(

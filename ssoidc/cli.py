@@ -121,6 +121,7 @@ def serve(
     workers: Annotated[int | None, _flag("workers")] = None,
     config: Annotated[Path | None, _flag("config_file")] = None,
     demo: Annotated[bool, _flag("demo")] = False,
+    testing: Annotated[bool, _flag("testing")] = False,
     public_url: Annotated[str | None, _flag("public_url")] = None,
     allow_insecure_issuers: Annotated[bool, _flag("allow_insecure_issuers")] = False,
     tls_certfile: Annotated[Path | None, _flag("tls_certfile")] = None,
@@ -141,11 +142,14 @@ def serve(
         config_file=config,
         public_url=public_url,
         demo=demo or None,
-        allow_insecure_issuers=(allow_insecure_issuers or demo) or None,
+        testing=testing or None,
+        allow_insecure_issuers=(allow_insecure_issuers or demo or testing) or None,
         tls_certfile=tls_certfile,
         tls_keyfile=tls_keyfile,
     )
     _check_tls(settings)  # a missing or mismatched file is one error line, not a traceback per worker
+    if settings.testing and settings.workers != 1:
+        _fail("--testing serves one worker: the test clock and the fault plan live in its process")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from ssoidc.bootstrap import bootstrap
 

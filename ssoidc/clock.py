@@ -30,3 +30,26 @@ class FrozenClock:
 
     def advance(self, seconds: float) -> None:
         self.t += seconds
+
+
+class AdjustableClock:
+    """The wall clock plus an offset that only grows: the clock of a server started for testing
+    (``ssoidc.testing``, ``serve --testing``). ``advance`` moves the server's time forward for everything the domain
+    times (tokens, codes, device codes, session credentials, lockouts, JWKS cache entries); ``wall`` stays the real
+    time, for what the client's clock must agree with (the SigV4 signing-time window)."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def now(self) -> float:
+        return time.time() + self.offset
+
+    def wall(self) -> float:
+        return time.time()
+
+    def advance(self, seconds: float) -> float:
+        """Move forward by ``seconds`` (> 0; time never goes back); answers the new time."""
+        if not seconds > 0:
+            raise ValueError("the clock only moves forward: seconds must be > 0")
+        self.offset += seconds
+        return self.now()

@@ -19,9 +19,10 @@ from ssoidc.admin.editor import ConfigEditor
 from ssoidc.admin.paging import PageTokens
 from ssoidc.aws import identitystore, oidc, sso_admin
 from ssoidc.aws.admin_auth import AdminAuthorizer
+from ssoidc.aws.faults import FaultPlan
 from ssoidc.aws.skeleton import NO_STORE, AwsService, Skeleton
 from ssoidc.bootstrap import ID_TOKEN_PURPOSE, bootstrap, demo_issuer_jwks
-from ssoidc.clock import Clock, SystemClock
+from ssoidc.clock import AdjustableClock, Clock, SystemClock
 from ssoidc.crypto import load_or_create_master_key
 from ssoidc.datadir import secure_data_dir
 from ssoidc.maintenance import Purger, Readiness
@@ -85,6 +86,8 @@ class Services:
     aws: Skeleton
     readiness: Readiness
     purger: Purger
+    faults: FaultPlan | None = None
+    """The fault plan of a node started for testing (``Settings.testing``); None on every other node."""
 
     def start_background(self) -> None:
         """The store's own background work and the purge loop (needs a running event loop)."""
@@ -106,7 +109,7 @@ async def build_services(
 ) -> Services:
     """Build a node's services. ``run_bootstrap=False`` in workers whose parent already did the first-start work;
     ``store`` is ``(store, master key)`` to build on a store the caller opened (tests)."""
-    clock = clock or SystemClock()
+    clock = clock or (AdjustableClock() if settings.testing else SystemClock())
     db, master_key = store if store is not None else open_store(settings)
     try:
         return await _build(settings, clock, db, master_key, run_bootstrap)
@@ -124,7 +127,9 @@ async def _build(
 ) -> Services:
     if run_bootstrap:
         await bootstrap(store, settings, clock)
-    demo_jwks = await demo_issuer_jwks(store) if settings.demo else {"keys": []}  # the key: made by bootstrap
+    demo_jwks = (
+        await demo_issuer_jwks(store) if settings.demo or settings.testing else {"keys": []}
+    )  # the key: made by bootstrap
     signer, keys = await load_signer(store, ID_TOKEN_PURPOSE, settings.id_token_alg, clock)
     sealed = settings.refresh_token_format == "sealed"  # noqa: S105 - a format name, not a secret
     minter = TokenMinter(master_key, sealed_refresh=sealed)
@@ -185,7 +190,8 @@ async def _build(
     async def create_token(req: TokenRequest, caller: Caller) -> TokenResult:
         return await token_service.create_token_with_iam(req, caller, snapshot.current, clock.now())
 
-    aws = build_skeleton(settings, store, snapshot, clock, create_token, master_key, limits, public)
+    faults = FaultPlan() if settings.testing else None
+    aws = build_skeleton(settings, store, snapshot, clock, create_token, master_key, limits, public, faults)
     await snapshot.refresh()
     return Services(
         settings=settings,
@@ -206,6 +212,7 @@ async def _build(
         aws=aws,
         readiness=Readiness(store),
         purger=Purger(store, clock),
+        faults=faults,
     )
 
 
@@ -218,6 +225,7 @@ def build_skeleton(
     master_key: bytes,
     limits: RequestLimits | None = None,
     public: PublicClients | None = None,
+    faults: FaultPlan | None = None,
 ) -> Skeleton:
     """Every AWS service this node answers, one row each; operations without a handler answer
     NotImplementedException (the access portal ``sso`` and STS have none yet)."""
@@ -269,6 +277,8 @@ def build_skeleton(
         refresh=snapshot.refresh,
         allowed_hosts=settings.signed_hosts,
         limits=limits or request_limits(settings),
+        faults=faults,
+        signing_now=clock.wall if isinstance(clock, AdjustableClock) else clock.now,
     )
 
 

@@ -193,6 +193,15 @@ class Settings:
         flag="--demo",
         flag_help="Serve demo data and the demo token issuer (dev only)",
     )
+    testing: bool = setting(
+        False,
+        env="SSOIDC_TESTING",
+        codec=BOOL,
+        doc="test mode ([testing.md](testing.md)): a clock tests can move forward, fault injection, the demo token"
+        " issuer, through `/_ssoidc/testing/*` (admin-signed); never in production",
+        flag="--testing",
+        flag_help="Serve for tests: a movable clock, fault injection, the demo token issuer (never in production)",
+    )
     public_url: str = setting(
         "",
         env="SSOIDC_PUBLIC_URL",

@@ -33,6 +33,7 @@ from xml.sax.saxutils import escape
 import orjson
 
 from ssoidc import errors as e
+from ssoidc.aws.faults import InjectedFault
 from ssoidc.aws.models import error_status, service_model
 
 OIDC_SERVICE = "sso-oidc"
@@ -152,6 +153,11 @@ def render_rest_json_error(exc: BaseException, service: str, request_id: str) ->
     shape models: sso-oidc's ``error``/``error_description`` (RFC 6749 section 5.2), the portal's ``message``."""
     namespace = REST_JSON_NAMESPACES[service]
     table = REST_JSON_ERRORS[service]
+    if isinstance(exc, InjectedFault):
+        domain = next((cls for cls, name in table.items() if name == exc.code), None)
+        error = domain.error if domain is not None and issubclass(domain, e.OAuthError) else "server_error"
+        body = _rest_json_body(service, exc.code, error, exc.message)
+        return RenderedError(exc.status, _headers(exc.code, namespace, request_id), body, exc.code)
     for cls in type(exc).__mro__:
         if cls in FRONTEND_ERRORS or cls in UNMODELLED:
             code, status = FRONTEND_ERRORS.get(cls) or UNMODELLED[cls]
@@ -193,6 +199,9 @@ def render_query_error(exc: BaseException, service: str, request_id: str) -> Ren
         f"An internal error occurred (request id {request_id})",
         "Receiver",
     )
+    if isinstance(exc, InjectedFault):
+        code, status, message = exc.code, exc.status, exc.message
+        fault = "Receiver" if status >= 500 else "Sender"
     for cls in type(exc).__mro__:
         if cls in UNMODELLED or cls in QUERY_ERRORS:
             assert isinstance(exc, e.SsoidcError)
@@ -220,6 +229,8 @@ def render_json11_error(
     code = "InternalServerException"
     message = f"An internal error occurred (request id {request_id})"
     extra: dict[str, str | int] = {}
+    if isinstance(exc, InjectedFault):
+        code, message = exc.code, exc.message
     for cls in type(exc).__mro__:
         if cls in FRONTEND_ERRORS:
             code, status = FRONTEND_ERRORS[cls]

@@ -33,6 +33,7 @@ Every error answer carries ``Cache-Control: no-store`` and ``Pragma: no-cache`` 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -44,6 +45,7 @@ from botocore import xform_name
 from botocore.model import OperationModel, ServiceModel, Shape
 
 from ssoidc.aws.errors import RenderedError
+from ssoidc.aws.faults import DropConnection, Fault, FaultPlan, error_of
 from ssoidc.aws.models import ShapeError, service_model, validate
 from ssoidc.aws.protocols import PROTOCOLS
 from ssoidc.aws.sigv4 import Credential, SignedRequest, SigV4Verifier
@@ -193,11 +195,17 @@ class Skeleton:
         refresh: Callable[[], Awaitable[object]],
         allowed_hosts: Sequence[str] | None = None,
         limits: RequestLimits | None = None,
+        faults: FaultPlan | None = None,
+        signing_now: Callable[[], float] | None = None,
     ) -> None:
         """``refresh`` (the configuration snapshot's) runs first for every request, inside the error mapping.
         ``allowed_hosts``: the signed ``Host`` values this deployment answers for (``Settings.signed_hosts``;
-        None: any); ``limits``: the node's request rate limits (none if omitted)."""
+        None: any); ``limits``: the node's request rate limits (none if omitted); ``faults``: the fault plan of a
+        node started for testing (``ssoidc.aws.faults``; None everywhere else); ``signing_now``: the time SigV4's
+        signing-time window is checked against (default ``now``; the wall clock when a test moves ``now``)."""
         self._now = now
+        self._signing_now = signing_now or now
+        self._faults = faults
         self._limits = limits or RequestLimits()
         self._refresh = refresh
         self._routes: dict[tuple[str, str], list[_Route]] = {}
@@ -253,7 +261,8 @@ class Skeleton:
         return None
 
     async def dispatch(self, req: WireRequest, found: Found) -> WireResponse:
-        """Serve one AWS request that ``find`` matched; never raises."""
+        """Serve one AWS request that ``find`` matched; never raises, except ``DropConnection`` (an injected fault:
+        the web layer closes the connection unanswered)."""
         request_id = str(uuid.uuid4())
         op = found.op
         svc = op.service if op is not None else self._root[0][0]
@@ -271,8 +280,14 @@ class Skeleton:
                         if named
                         else "The request names no operation of this service"
                     )
+            if self._faults is not None:
+                fault = self._faults.take(svc.service.name, op.name)
+                if fault is not None:
+                    await _meet(fault)
             await self._refresh()
             return await self._invoke(op, req, request_id)
+        except DropConnection:
+            raise
         except SsoidcError as exc:
             err = svc.protocol.render_error(exc, svc.service.name, op_name, request_id)
             log.info("%s %s %s %s: %s", svc.service.name, op_name, err.code, request_id, exc.message)
@@ -292,7 +307,8 @@ class Skeleton:
         self._limits.admit_address(req.client_ip, now)
         if op.verifier is not None:
             verified = op.verifier.verify(
-                SignedRequest(req.method, req.raw_path, req.query_string, req.headers, req.body), now
+                SignedRequest(req.method, req.raw_path, req.query_string, req.headers, req.body),
+                self._signing_now(),
             )
             principal, akid = verified.principal_arn, verified.access_key_id
             self._limits.admit_principal(principal, now)
@@ -325,3 +341,13 @@ class Skeleton:
                 return svc, ops.get(named), named
         target = req.header(b"x-amz-target")
         return self._root[0][0], None, target.decode("latin-1") if target is not None else ""
+
+
+async def _meet(fault: Fault) -> None:
+    """What an injected fault does to the call: wait, then drop the connection or answer the error (or go on)."""
+    if fault.latency_seconds:
+        await asyncio.sleep(fault.latency_seconds)
+    if fault.drop:
+        raise DropConnection
+    if fault.error:
+        raise error_of(fault)

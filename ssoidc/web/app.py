@@ -25,6 +25,7 @@ Starlette route:
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
@@ -38,14 +39,18 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route, Router
 
+from ssoidc.aws.faults import DropConnection
 from ssoidc.aws.skeleton import MAX_BODY, NO_STORE
 from ssoidc.aws.wire import WireRequest, WireResponse
+from ssoidc.clock import Clock
 from ssoidc.compose import Services, build_services
 from ssoidc.demo import demo_discovery
 from ssoidc.oauth import pkce
 from ssoidc.settings import Settings, settings_from_env
+from ssoidc.web.http_limits import ABORT_EXTENSION
 from ssoidc.web.signin import SignInPages
 from ssoidc.web.start import StartPage
+from ssoidc.web.testing import TestingControls
 
 log = logging.getLogger("ssoidc.web")
 
@@ -66,8 +71,16 @@ class _Gone(Exception):
     """The client disconnected before its request body was read."""
 
 
-def create_app(settings: Settings, *, bootstrap: bool = True) -> ASGIApp:
-    """The ASGI app. ``bootstrap=False`` when a parent process already ran the first-start work.
+def create_app(
+    settings: Settings,
+    *,
+    bootstrap: bool = True,
+    clock: Clock | None = None,
+    on_start: Callable[[Services], None] | None = None,
+) -> ASGIApp:
+    """The ASGI app. ``bootstrap=False`` when a parent process already ran the first-start work; ``clock`` the
+    node's clock (default: the wall clock, or an ``AdjustableClock`` in test mode); ``on_start`` is called with the
+    services once they are built (``ssoidc.testing`` holds them to move the clock and queue faults in process).
 
     Starlette's lifespan runs the startup and shutdown: a failure is reported to the server with its traceback
     (``lifespan.startup.failed`` / ``shutdown.failed``), and the services are closed on every path. Each startup
@@ -77,9 +90,11 @@ def create_app(settings: Settings, *, bootstrap: bool = True) -> ASGIApp:
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: object) -> AsyncIterator[None]:
-        services = await build_services(settings, run_bootstrap=bootstrap)
+        services = await build_services(settings, run_bootstrap=bootstrap, clock=clock)
         try:
             services.start_background()
+            if on_start is not None:
+                on_start(services)
             current.append(build_app(services))
             yield
         finally:
@@ -147,12 +162,12 @@ def build_app(services: Services) -> ASGIApp:
         return _json(services.jwks_document, cache="public, max-age=300")
 
     async def demo_disc(request: Request) -> Response:
-        if not settings.demo:
+        if not (settings.demo or settings.testing):
             raise HTTPException(404)
         return _json(demo_discovery(settings), cache="public, max-age=300")
 
     async def demo_keys(request: Request) -> Response:
-        if not settings.demo:
+        if not (settings.demo or settings.testing):
             raise HTTPException(404)
         return _json(services.demo_jwks, cache="public, max-age=300")
 
@@ -169,6 +184,7 @@ def build_app(services: Services) -> ASGIApp:
     routes = [
         *pages.routes(),
         *StartPage(services.snapshot).routes(),
+        *TestingControls(settings, services.clock, services.faults, services.snapshot).routes(),
         Route("/token", token_get, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
@@ -229,7 +245,15 @@ def build_app(services: Services) -> ASGIApp:
                 client_ip=client[0] if client else None,
                 oversized=oversized,
             )
-            resp = await aws.dispatch(wire, found)
+            try:
+                resp = await aws.dispatch(wire, found)
+            except DropConnection:  # an injected fault (test mode only): no answer at all
+                abort = scope.get("extensions", {}).get(ABORT_EXTENSION, {}).get("abort")
+                if abort is not None:
+                    abort()
+                    await asyncio.sleep(0)  # the server sees the connection lost: nothing left to answer
+                    return
+                raise
             if oversized:  # the rest of the body is never read: end the connection after the answer
                 resp.headers.append((b"connection", b"close"))
         except Exception:

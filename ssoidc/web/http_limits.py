@@ -75,6 +75,10 @@ def limits_from_env() -> HttpLimits:
     return HttpLimits.of(settings_from_env())
 
 
+ABORT_EXTENSION = "ssoidc.abort"
+"""ASGI scope extension: ``{"abort": callable}`` closes the request's connection at once, without an answer."""
+
+
 class _Refused(Exception):
     """Raised from a parser callback: httptools stops and reports it as a parse error (``send_400_response``)."""
 
@@ -173,6 +177,8 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self._disarm()
         self._in_body = True
         self._arm(self._limits.body_timeout)
+        # lets the app end the connection unanswered (an injected fault of a server started for testing)
+        self.scope.setdefault("extensions", {})[ABORT_EXTENSION] = {"abort": self.transport.abort}
         super().on_headers_complete()
 
     def on_body(self, body: bytes) -> None:

@@ -22,6 +22,7 @@ NON_DEFAULT = Settings(
     directory_cache_size=500,
     config_file=Path("/etc/ssoidc.yaml"),
     demo=True,
+    testing=True,
     public_url="https://sso.example.com",
     tls_certfile=Path("/etc/ssoidc/tls/cert.pem"),
     tls_keyfile=Path("/etc/ssoidc/tls/key.pem"),
