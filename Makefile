@@ -68,8 +68,8 @@ test-fast: $(STAMP) ## unit tests only
 	$(BIN)/pytest -q tests/unit
 
 lint: $(STAMP) ## ruff and mypy --strict
-	$(BIN)/ruff check ssoidc tests bench tools
-	$(BIN)/ruff format --check ssoidc tests bench tools
+	$(BIN)/ruff check ssoidc tests bench tools examples
+	$(BIN)/ruff format --check ssoidc tests bench tools examples
 	$(BIN)/mypy
 	$(BIN)/mypy tools/gen_shapes.py
 

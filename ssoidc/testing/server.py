@@ -19,7 +19,7 @@ import socket
 import tempfile
 import threading
 import time
-from collections.abc import Coroutine, Iterator, Mapping
+from collections.abc import Callable, Coroutine, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -68,16 +68,23 @@ class TestClock:
 
     __test__ = False  # not a pytest test class
 
-    def __init__(self, clock: AdjustableClock) -> None:
+    def __init__(self, clock: AdjustableClock, on_advance: Callable[[float], None] | None = None) -> None:
         self._clock = clock
+        self._on_advance = on_advance
 
     def now(self) -> float:
         """The server's current time (epoch seconds)."""
         return self._clock.now()
 
     def advance(self, seconds: float) -> float:
-        """Move the server's time forward by ``seconds``; everything it times expires as if they had passed."""
-        return self._clock.advance(seconds)
+        """Move the server's time forward by ``seconds``: everything it times expires as if they had passed. The
+        SSO token cache files the server's ``login`` wrote age by the same amount (their ``expiresAt`` and
+        ``registrationExpiresAt`` move back), as if the test's own time had passed too, so an SDK reading them
+        sees the token expire and refreshes it through the server."""
+        now = self._clock.advance(seconds)
+        if self._on_advance is not None:
+            self._on_advance(seconds)
+        return now
 
     @property
     def offset(self) -> float:
@@ -185,6 +192,7 @@ class TestServer:
         self._thread: threading.Thread | None = None
         self._uvicorn: Any = None
         self._failure: BaseException | None = None
+        self._sessions: set[str] = set()
         self.clock: TestClock
         self.faults: Faults
         self.issuer = TestIssuer(self)
@@ -223,7 +231,7 @@ class TestServer:
             time.sleep(0.005)
         services = self._services
         assert isinstance(services.clock, AdjustableClock) and services.faults is not None
-        self.clock = TestClock(services.clock)
+        self.clock = TestClock(services.clock, self._age_token_caches)
         self.faults = Faults(services.faults)
         creds = configparser.ConfigParser()
         creds.read(self.settings.data_dir / BOOTSTRAP_FILE)
@@ -351,6 +359,7 @@ class TestServer:
             deviceCode=dev["deviceCode"],
         )
         name = profile or session_name
+        self._sessions.add(session_name)
         self._write_sso_config(session_name, name, start_url, scopes, account_id, role_name)
         self.write_token_cache(
             session_name,
@@ -358,14 +367,26 @@ class TestServer:
                 "startUrl": start_url,
                 "region": self.region,
                 "accessToken": token["accessToken"],
-                "expiresAt": _iso(self.clock.now() + token["expiresIn"]),
+                # in the test's (wall clock) time, as the SDK would have written them at this moment
+                "expiresAt": _iso(time.time() + token["expiresIn"]),
                 "clientId": reg["clientId"],
                 "clientSecret": reg["clientSecret"],
-                "registrationExpiresAt": _iso(reg["clientSecretExpiresAt"]),
+                "registrationExpiresAt": _iso(reg["clientSecretExpiresAt"] - self.clock.offset),
                 **({"refreshToken": token["refreshToken"]} if token.get("refreshToken") else {}),
             },
         )
         return name
+
+    def _age_token_caches(self, seconds: float) -> None:
+        for session_name in sorted(self._sessions):
+            path = self.token_cache_path(session_name)
+            if not path.exists():
+                continue
+            doc = self.read_token_cache(session_name)
+            for key in ("expiresAt", "registrationExpiresAt"):
+                if isinstance(doc.get(key), str):
+                    doc[key] = _iso(_epoch(doc[key]) - seconds)
+            self.write_token_cache(session_name, doc)
 
     def token_cache_path(self, session_name: str) -> Path:
         """botocore's SSO token cache file of an ``sso-session`` (the SHA-1 of its name)."""
@@ -429,16 +450,24 @@ def _iso(epoch: float) -> str:
     return datetime.fromtimestamp(int(epoch), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _epoch(iso: str) -> float:
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+
+
 @contextlib.contextmanager
 def patched_environment(env: Mapping[str, str]) -> Iterator[None]:
     """Set ``env`` (and clear ``CLEARED``) for the block; afterwards the environment is exactly as it was. boto3's
     default session is reset on both sides, so ``boto3.client(...)`` reads the environment of the moment."""
     saved = {k: os.environ.get(k) for k in (*env, *CLEARED)}
     _reset_boto3()
+    cache_dirs = _sso_cache_dirs()
     try:
         for k in CLEARED:
             os.environ.pop(k, None)
         os.environ.update(env)
+        if "HOME" in env:  # botocore fixed its SSO token cache directory from HOME when it was imported
+            for cls, _old in cache_dirs:
+                cls._SSO_TOKEN_CACHE_DIR = str(Path(env["HOME"]) / ".aws" / "sso" / "cache")
         yield
     finally:
         for k, v in saved.items():
@@ -446,7 +475,22 @@ def patched_environment(env: Mapping[str, str]) -> Iterator[None]:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+        for cls, old in cache_dirs:
+            cls._SSO_TOKEN_CACHE_DIR = old
         _reset_boto3()
+
+
+def _sso_cache_dirs() -> list[tuple[Any, str]]:
+    """botocore's classes that read the SSO token cache, with the directory each computed at import."""
+    import botocore.credentials
+    import botocore.tokens
+
+    found: list[tuple[Any, str]] = []
+    for cls in (botocore.tokens.SSOTokenProvider, botocore.credentials.SSOProvider):
+        old = getattr(cls, "_SSO_TOKEN_CACHE_DIR", None)
+        if isinstance(old, str):
+            found.append((cls, old))
+    return found
 
 
 def _reset_boto3() -> None:

@@ -56,6 +56,7 @@ class TestingControls:
         self._clock = clock if isinstance(clock, AdjustableClock) else None
         self._faults = faults
         self._root = f"arn:aws:iam::{settings.account_id}:root"
+        self._snapshot = snapshot
         self._verifier = SigV4Verifier(
             snapshot.credential,
             region=settings.region,
@@ -76,6 +77,7 @@ class TestingControls:
         if self._clock is None or self._faults is None:
             return {}, _answer({"message": OFF}, 404)
         body = await request.body()
+        await self._snapshot.refresh()  # the credential table, caught up as the skeleton does per request
         signed = SignedRequest(
             request.method,
             request.scope.get("raw_path") or request.url.path.encode(),
