@@ -716,20 +716,13 @@ def authorize_approve(
     """Validate an authorization request as /authorize does, approve (or --deny) it as USER and print the redirect
     URL (redirect_uri?code=...&state=...): the caller delivers it to the client (an HTTP GET to its loopback
     listener). The operator's act, with the store's access; logged without the code."""
-    from urllib.parse import parse_qs, urlencode, urlsplit
-
     from ssoidc.compose import open_store
-    from ssoidc.oauth.authorize import AuthorizeError, CodeIssuer, parse_authorize_request
-    from ssoidc.oauth.clients import ClientRegistry
+    from ssoidc.oauth.approve import ApprovalRefused, approve_authorization
+    from ssoidc.oauth.authorize import CodeIssuer
     from ssoidc.snapshot import SnapshotCache
 
     settings = _settings(data_dir=data_dir, database_url=database_url)
-    log = logging.getLogger("ssoidc.authorize")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-
-    def location(redirect_uri: str, params: dict[str, str | None]) -> str:
-        clean = {k: v for k, v in params.items() if v is not None}
-        return redirect_uri + ("&" if "?" in redirect_uri else "?") + urlencode(clean)
 
     async def go() -> str:
         store, master = open_store(settings)
@@ -737,73 +730,27 @@ def authorize_approve(
             snapshot = SnapshotCache(
                 store, account_id=settings.account_id, directory_cache_size=settings.directory_cache_size
             )
-            directory = await snapshot.refresh()
-            now = SystemClock().now()
-            parts = urlsplit(url)
-            if not parts.path.endswith("/authorize"):
-                _fail("the URL is not an /authorize URL")
-            params = parse_qs(parts.query, keep_blank_values=True)
-            ids = params.get("client_id") or []
-            client = None
-            if len(ids) == 1 and ids[0] not in directory.applications:
-                client = await ClientRegistry(store, master, base_url=settings.base_url).find(ids[0], now)
-            try:
-                areq = parse_authorize_request(params, directory, settings.default_scopes, client)
-            except AuthorizeError as exc:
-                if exc.redirect and exc.request is not None:
-                    return location(
-                        exc.request.redirect_uri,
-                        {
-                            "error": exc.error,
-                            "error_description": exc.description,
-                            "state": exc.request.state,
-                        },
-                    )
-                _fail(exc.description)
-            found = await store.find_users("username", user, limit=2)
-            if len(found) != 1:
-                _fail(f"no user with UserName {user!r}")
-            user_id = found[0].user_id
-            if not await directory.may_use(areq.application, user_id):
-                _fail(f"{user} is not assigned to {areq.application.name} (AssignmentRequired)")
-            if deny:
-                log.info(
-                    "authorization request denied via ssoidc authorize approve: client %s, user %s",
-                    areq.application.name,
-                    user_id,
-                )
-                return location(
-                    areq.redirect_uri,
-                    {
-                        "error": "access_denied",
-                        "error_description": "The user declined the request",
-                        "state": areq.state,
-                    },
-                )
-            code = await CodeIssuer(
+            issuer = CodeIssuer(
                 store=store,
                 code_ttl=settings.code_ttl,
                 session_ttl=settings.session_ttl,
                 default_scopes=settings.default_scopes,
-            ).issue_code(
-                directory,
-                application_arn=areq.application.arn,
-                user_id=user_id,
-                redirect_uri=areq.redirect_uri,
-                scopes=areq.scopes,
-                code_challenge=areq.code_challenge,
-                code_challenge_method=areq.code_challenge_method,
-                now=now,
-                auth_time=now,
-                nonce=areq.nonce,
-                public_client=areq.public_client,
             )
-            log.info(
-                "authorization code issued via ssoidc authorize approve (operator, store access): client %s, user %s",
-                areq.application.name,
-                user_id,
-            )
-            return location(areq.redirect_uri, {"code": code, "state": areq.state})
+            try:
+                return await approve_authorization(
+                    store=store,
+                    master_key=master,
+                    directory=await snapshot.refresh(),
+                    code_issuer=issuer,
+                    base_url=settings.base_url,
+                    default_scopes=settings.default_scopes,
+                    url=url,
+                    user_name=user,
+                    now=SystemClock().now(),
+                    deny=deny,
+                )
+            except ApprovalRefused as exc:
+                _fail(str(exc))
         finally:
             await store.close()
 

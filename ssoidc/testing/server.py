@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Coroutine, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import orjson
 import yaml
@@ -316,48 +316,29 @@ class TestServer:
         account_id: str | None = None,
         role_name: str | None = None,
         scopes: tuple[str, ...] = ("sso:account:access",),
+        flow: Literal["device", "pkce"] = "device",
     ) -> str:
-        """Log ``user_name`` in as ``aws sso login`` does (RegisterClient, StartDeviceAuthorization, the user's
-        approval through the authenticated store path, CreateToken), then write the ``sso-session`` and the
-        profile into ``~/.aws/config`` and the token cache file into ``~/.aws/sso/cache`` of the isolated HOME.
-        Answers the profile name (``profile``, default ``session_name``)."""
-        from ssoidc.oauth.device import DeviceAuthorizations
+        """Log ``user_name`` in as ``aws sso login`` does, then write the ``sso-session`` and the profile into
+        ``~/.aws/config`` and the token cache file into ``~/.aws/sso/cache`` of the isolated HOME. Answers the
+        profile name (``profile``, default ``session_name``).
+
+        ``flow="device"`` (``--use-device-code``): RegisterClient, StartDeviceAuthorization, the user's approval,
+        CreateToken with the device code. ``flow="pkce"`` (the AWS CLI's default since 2.22): RegisterClient with a
+        loopback redirect URI, the ``/authorize`` request with an S256 challenge approved as the user, CreateToken
+        with the code and the verifier. The approval is always made through the store as the named user (the path
+        of ``ssoidc device approve`` / ``ssoidc authorize approve``), never by a caller-chosen principal on the wire.
+        """
         from ssoidc.oauth.start_url import default_start_url
 
-        services = self.services
-        snapshot = self.run(services.snapshot.refresh())
+        snapshot = self.run(self.services.snapshot.refresh())
         start_url = default_start_url(snapshot.instance.identity_store_id)
         oidc = self.client("sso-oidc")
-        reg = oidc.register_client(
-            clientName=f"ssoidc-testing-{session_name}", clientType="public", scopes=list(scopes)
-        )
-        dev = oidc.start_device_authorization(
-            clientId=reg["clientId"], clientSecret=reg["clientSecret"], startUrl=start_url
-        )
-        users = self.run(services.store.find_users("username", user_name, limit=2))
-        users = [u for u in users if u.user_name == user_name]
-        if len(users) != 1:
-            raise KeyError(f"no user with UserName {user_name!r}")
-        now = self.clock.now()
-        devices = DeviceAuthorizations(services.store, services.master_key, base_url=self.endpoint_url)
-        decided = self.run(
-            devices.decide(
-                dev["userCode"],
-                approve=True,
-                user_id=users[0].user_id,
-                auth_time=now,
-                now=now,
-                via="ssoidc.testing login (test harness, store access)",
-            )
-        )
-        if decided is None:
-            raise RuntimeError("the device authorization was not pending")
-        token = oidc.create_token(
-            clientId=reg["clientId"],
-            clientSecret=reg["clientSecret"],
-            grantType="urn:ietf:params:oauth:grant-type:device_code",
-            deviceCode=dev["deviceCode"],
-        )
+        if flow == "device":
+            reg, token = self._device_login(oidc, user_name, session_name, scopes, start_url)
+        elif flow == "pkce":
+            reg, token = self._pkce_login(oidc, user_name, session_name, scopes, start_url)
+        else:
+            raise ValueError(f"flow must be 'device' or 'pkce', not {flow!r}")
         name = profile or session_name
         self._sessions.add(session_name)
         self._write_sso_config(session_name, name, start_url, scopes, account_id, role_name)
@@ -376,6 +357,110 @@ class TestServer:
             },
         )
         return name
+
+    def _user_id(self, user_name: str) -> str:
+        users = self.run(self.services.store.find_users("username", user_name, limit=2))
+        users = [u for u in users if u.user_name == user_name]
+        if len(users) != 1:
+            raise KeyError(f"no user with UserName {user_name!r}")
+        return users[0].user_id
+
+    def _device_login(
+        self, oidc: Any, user_name: str, session_name: str, scopes: tuple[str, ...], start_url: str
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        from ssoidc.oauth.device import DeviceAuthorizations
+
+        services = self.services
+        reg = oidc.register_client(
+            clientName=f"ssoidc-testing-{session_name}", clientType="public", scopes=list(scopes)
+        )
+        dev = oidc.start_device_authorization(
+            clientId=reg["clientId"], clientSecret=reg["clientSecret"], startUrl=start_url
+        )
+        user_id = self._user_id(user_name)
+        now = self.clock.now()
+        devices = DeviceAuthorizations(services.store, services.master_key, base_url=self.endpoint_url)
+        decided = self.run(
+            devices.decide(
+                dev["userCode"],
+                approve=True,
+                user_id=user_id,
+                auth_time=now,
+                now=now,
+                via="ssoidc.testing login (test harness, store access)",
+            )
+        )
+        if decided is None:
+            raise RuntimeError("the device authorization was not pending")
+        token = oidc.create_token(
+            clientId=reg["clientId"],
+            clientSecret=reg["clientSecret"],
+            grantType="urn:ietf:params:oauth:grant-type:device_code",
+            deviceCode=dev["deviceCode"],
+        )
+        return reg, token
+
+    def _pkce_login(
+        self, oidc: Any, user_name: str, session_name: str, scopes: tuple[str, ...], start_url: str
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        import base64
+        import secrets
+        from urllib.parse import parse_qs, urlencode, urlsplit
+
+        from ssoidc.oauth.approve import approve_authorization
+
+        services = self.services
+        registered = (
+            "http://127.0.0.1/oauth/callback"  # loopback: any port may be used (RFC 8252 section 7.3)
+        )
+        callback = "http://127.0.0.1:51234/oauth/callback"
+        reg = oidc.register_client(
+            clientName=f"ssoidc-testing-{session_name}",
+            clientType="public",
+            scopes=list(scopes),
+            grantTypes=["authorization_code", "refresh_token"],
+            redirectUris=[registered],
+            issuerUrl=start_url,
+        )
+        verifier = secrets.token_urlsafe(48)
+        digest = hashlib.sha256(verifier.encode()).digest()
+        state = secrets.token_urlsafe(16)
+        query = {
+            "response_type": "code",
+            "client_id": reg["clientId"],
+            "redirect_uri": callback,
+            "state": state,
+            "code_challenge_method": "S256",
+            "code_challenge": base64.urlsafe_b64encode(digest).rstrip(b"=").decode(),
+            "scopes": " ".join(scopes),
+        }
+        self._user_id(user_name)  # a clear KeyError for an unknown user
+        location = self.run(
+            approve_authorization(
+                store=services.store,
+                master_key=services.master_key,
+                directory=services.snapshot.current,
+                code_issuer=services.code_issuer,
+                base_url=self.endpoint_url,
+                default_scopes=self.settings.default_scopes,
+                url=f"{self.endpoint_url}/authorize?{urlencode(query)}",
+                user_name=user_name,
+                now=self.clock.now(),
+                via="ssoidc.testing login (test harness, store access)",
+            )
+        )
+        answer = parse_qs(urlsplit(location).query)
+        if answer.get("state") != [state] or "code" not in answer:
+            raise RuntimeError(f"the authorization request was refused: {answer.get('error_description')}")
+        token = oidc.create_token(
+            clientId=reg["clientId"],
+            clientSecret=reg["clientSecret"],
+            grantType="authorization_code",
+            code=answer["code"][0],
+            redirectUri=callback,
+            codeVerifier=verifier,
+        )
+        return reg, token
 
     def _age_token_caches(self, seconds: float) -> None:
         for session_name in sorted(self._sessions):

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import botocore.session
 import botocore.tokens
 import httpx
 import pytest
@@ -334,3 +335,17 @@ def test_plain_script_example_runs() -> None:
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("ok: http://127.0.0.1:")
+
+
+@pytest.mark.parametrize("flow", ["device", "pkce"])
+def test_login_writes_a_token_cache_the_sdk_uses(idc: TestServer, flow: str) -> None:
+    session = f"login-{flow}"
+    with ssoidc.testing.patched_environment(idc.environment()):
+        profile = idc.login("alice", session_name=session, flow=flow)  # type: ignore[arg-type]
+        cached = idc.read_token_cache(session)
+        assert oct(idc.token_cache_path(session).stat().st_mode & 0o777) == "0o600"
+        token = botocore.tokens.SSOTokenProvider(botocore.session.Session(profile=profile)).load_token()
+        assert token.get_frozen_token().token == cached["accessToken"]
+        assert cached["refreshToken"] and cached["clientSecret"]
+    with pytest.raises(KeyError, match="nobody"):
+        idc.login("nobody", session_name="x", flow=flow)  # type: ignore[arg-type]
