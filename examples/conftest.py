@@ -1,12 +1,14 @@
 """The configuration every example test's ssoidc starts with (the ``ssoidc apply`` file shape as a dict).
 
 Nothing else is needed: installing ssoidc registers its pytest plugin, which provides ``ssoidc_server``.
-``{issuer_url}`` is the server's own local trusted token issuer (``ssoidc_server.issuer``).
+``test_issuer_config()`` is the server's own local trusted token issuer (``ssoidc_server.issuer``).
 """
 
 from typing import Any
 
 import pytest
+
+from ssoidc.testing import test_issuer_config
 
 ACCOUNT = "123456789012"  # the account of the server's admin credential (ssoidc.testing's default)
 
@@ -16,18 +18,7 @@ def ssoidc_config() -> dict[str, Any]:
     return {
         "Instance": {"Name": "example"},
         "TrustedTokenIssuers": [
-            {
-                "Name": "test-issuer",
-                "TrustedTokenIssuerType": "OIDC_JWT",
-                "TrustedTokenIssuerConfiguration": {
-                    "OidcJwtConfiguration": {
-                        "IssuerUrl": "{issuer_url}",
-                        "ClaimAttributePath": "email",
-                        "IdentityStoreAttributePath": "emails.value",
-                        "JwksRetrievalOption": "OPEN_ID_DISCOVERY",
-                    }
-                },
-            }
+            test_issuer_config(),  # the server's local issuer, "{issuer_url}"
         ],
         "Applications": [
             {

@@ -9,7 +9,15 @@ point) gives the same object as the ``ssoidc_server`` fixture.
 """
 
 from ssoidc.testing.remote import RemoteControls
-from ssoidc.testing.server import Faults, TestClock, TestIssuer, TestServer, patched_environment, server
+from ssoidc.testing.server import (
+    Faults,
+    TestClock,
+    TestIssuer,
+    TestServer,
+    patched_environment,
+    server,
+    test_issuer_config,
+)
 
 __all__ = [
     "Faults",
@@ -19,4 +27,5 @@ __all__ = [
     "TestServer",
     "patched_environment",
     "server",
+    "test_issuer_config",
 ]

@@ -155,20 +155,29 @@ class TestIssuer:
     def trusted_token_issuer(
         self, name: str = "test-issuer", attribute: str = "emails.value"
     ) -> dict[str, Any]:
-        """This issuer as a ``TrustedTokenIssuers`` entry of a configuration (claim ``email`` mapped to
-        ``attribute``)."""
-        return {
-            "Name": name,
-            "TrustedTokenIssuerType": "OIDC_JWT",
-            "TrustedTokenIssuerConfiguration": {
-                "OidcJwtConfiguration": {
-                    "IssuerUrl": self.url,
-                    "ClaimAttributePath": "email",
-                    "IdentityStoreAttributePath": attribute,
-                    "JwksRetrievalOption": "OPEN_ID_DISCOVERY",
-                }
-            },
-        }
+        """This issuer as a ``TrustedTokenIssuers`` entry of a configuration (``test_issuer_config``)."""
+        entry: dict[str, Any] = _substitute(test_issuer_config(name, attribute), {"issuer_url": self.url})
+        return entry
+
+
+def test_issuer_config(name: str = "test-issuer", attribute: str = "emails.value") -> dict[str, Any]:
+    """The test server's local issuer as a ``TrustedTokenIssuers`` entry of a configuration (the ``ssoidc apply``
+    shape): its ``email`` claim mapped to ``attribute``, the URL left as ``{issuer_url}`` (filled in at start)."""
+    return {
+        "Name": name,
+        "TrustedTokenIssuerType": "OIDC_JWT",
+        "TrustedTokenIssuerConfiguration": {
+            "OidcJwtConfiguration": {
+                "IssuerUrl": "{issuer_url}",
+                "ClaimAttributePath": "email",
+                "IdentityStoreAttributePath": attribute,
+                "JwksRetrievalOption": "OPEN_ID_DISCOVERY",
+            }
+        },
+    }
+
+
+test_issuer_config.__test__ = False  # type: ignore[attr-defined]  # not a pytest test
 
 
 class TestServer:

@@ -21,7 +21,7 @@ from botocore.exceptions import ClientError, ConnectionClosedError
 
 import ssoidc.testing
 from ssoidc.aws.faults import Fault, FaultPlan
-from ssoidc.testing import RemoteControls, TestServer
+from ssoidc.testing import RemoteControls, TestServer, test_issuer_config
 from ssoidc.testing.remote import RemoteError
 from tests.helpers.cli import V2_AWS
 from tests.helpers.config import ACCOUNT, ADMIN_KEY, ADMIN_SECRET
@@ -34,18 +34,7 @@ NO_RETRY = Config(retries={"mode": "standard", "total_max_attempts": 1})
 CONFIG: dict[str, Any] = {
     "Instance": {"Name": "toolkit"},
     "TrustedTokenIssuers": [
-        {
-            "Name": "test-issuer",
-            "TrustedTokenIssuerType": "OIDC_JWT",
-            "TrustedTokenIssuerConfiguration": {
-                "OidcJwtConfiguration": {
-                    "IssuerUrl": "{issuer_url}",
-                    "ClaimAttributePath": "email",
-                    "IdentityStoreAttributePath": "emails.value",
-                    "JwksRetrievalOption": "OPEN_ID_DISCOVERY",
-                }
-            },
-        }
+        test_issuer_config(),  # the server's local issuer, "{issuer_url}"
     ],
     "Applications": [
         {
