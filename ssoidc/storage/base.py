@@ -387,6 +387,15 @@ class AccountAccessStore(AccountAccessReader, Protocol):
         provisionings no longer match it (a change of what is provisioned, not of its tags)."""
         ...
 
+    async def edit_permission_set(
+        self, arn: str, change: Callable[[PermissionSet], tuple[PermissionSet, bool]]
+    ) -> PermissionSet:
+        """Read the stored permission set and write what ``change`` makes of it, ``(new, outdated)``, in one
+        transaction that excludes every other write of it (no lost update, no retry); returns the new one.
+        ``Missing("permission_set")`` if there is none; if ``change`` raises, nothing is written. The ARN and
+        the name stay (``change`` keeps them)."""
+        ...
+
     async def delete_permission_set(self, arn: str) -> bool:
         """Delete the permission set with its provisionings; False if there was none. ``InUse("account_assignment")``
         (nothing written) while an account assignment names it."""

@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -129,6 +129,23 @@ class MemoryAccountAccess:
                 for k in [k for k in d.access.provisioning if k[0] == p.arn]:
                     d.access.provisioning[k] = True
             d.bump_version((q.PERMISSION_SET_CHANGE, p.arn))
+
+    async def edit_permission_set(
+        self, arn: str, change: Callable[[PermissionSet], tuple[PermissionSet, bool]]
+    ) -> PermissionSet:
+        with self._tx() as d:
+            row = d.access.permission_sets.get(arn)
+            if row is None:
+                raise Missing("permission_set", arn)
+            new, outdated = change(q.permission_set_of(row[1]))
+            if d.access.names().get(q.name_key(new.name), arn) != arn:
+                raise AlreadyExists("permission_set_name")
+            d.access.permission_sets[arn] = (row[0], q.permission_set_doc(new))
+            if outdated:
+                for k in [k for k in d.access.provisioning if k[0] == arn]:
+                    d.access.provisioning[k] = True
+            d.bump_version((q.PERMISSION_SET_CHANGE, arn))
+            return new
 
     async def delete_permission_set(self, arn: str) -> bool:
         with self._tx() as d:

@@ -5,7 +5,7 @@ the directory's), and the rows it references are locked ``FOR KEY SHARE`` so a c
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any
 
@@ -156,6 +156,26 @@ class PostgresAccountAccess:
                     await conn.execute(_OUTDATE, True, p.arn)
         except asyncpg.UniqueViolationError as exc:
             raise AlreadyExists(_UNIQUE.get(exc.constraint_name or "", "permission_set")) from None
+
+    async def edit_permission_set(
+        self, arn: str, change: Callable[[PermissionSet], tuple[PermissionSet, bool]]
+    ) -> PermissionSet:
+        if _nul(arn):
+            raise Missing("permission_set", arn)
+        try:
+            async with self._dir_write((q.PERMISSION_SET_CHANGE, arn)) as conn:
+                doc = await conn.fetchval("SELECT doc FROM permission_sets WHERE arn = $1 FOR UPDATE", arn)
+                if doc is None:
+                    raise Missing("permission_set", arn)
+                new, outdated = change(q.permission_set_of(doc))
+                await conn.execute(
+                    _UPDATE_PERMISSION_SET, q.name_key(new.name), q.permission_set_doc(new), arn
+                )
+                if outdated:
+                    await conn.execute(_OUTDATE, True, arn)
+        except asyncpg.UniqueViolationError as exc:
+            raise AlreadyExists(_UNIQUE.get(exc.constraint_name or "", "permission_set")) from None
+        return new
 
     async def delete_permission_set(self, arn: str) -> bool:
         if _nul(arn):

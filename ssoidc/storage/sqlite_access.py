@@ -5,7 +5,7 @@ write is one ``_write`` transaction with the version bump and change-feed entrie
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from typing import TYPE_CHECKING
 
@@ -106,6 +106,20 @@ class SqliteAccountAccess:
             if outdated:
                 db.execute(q.OUTDATE_PROVISIONING_SQL, (True, p.arn))
             self._bump(db, (q.PERMISSION_SET_CHANGE, p.arn))
+
+    async def edit_permission_set(
+        self, arn: str, change: Callable[[PermissionSet], tuple[PermissionSet, bool]]
+    ) -> PermissionSet:
+        with self._access_write() as db:
+            row = db.execute(q.GET_PERMISSION_SET_SQL, (arn,)).fetchone()
+            if row is None:
+                raise Missing("permission_set", arn)
+            new, outdated = change(q.permission_set_of(row[0]))
+            db.execute(q.UPDATE_PERMISSION_SET_SQL, (q.name_key(new.name), q.permission_set_doc(new), arn))
+            if outdated:
+                db.execute(q.OUTDATE_PROVISIONING_SQL, (True, arn))
+            self._bump(db, (q.PERMISSION_SET_CHANGE, arn))
+            return new
 
     async def delete_permission_set(self, arn: str) -> bool:
         with self._write() as db:

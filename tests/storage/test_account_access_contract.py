@@ -290,3 +290,35 @@ def test_concurrent_assignments_of_one_permission_set_all_land(backend: Backend)
     assert results == [True] * len(accounts)
     assert run(s.list_provisioned_accounts(FULL.arn)) == accounts
     assert run(s.account_roles("u0")) == [(a, FULL.arn) for a in accounts]
+
+
+def test_an_edit_is_one_transaction_and_a_refused_one_writes_nothing(backend: Backend) -> None:
+    s, run = setup(backend), backend.run
+    run(s.create_permission_set(FULL))
+    run(s.create_account_assignment(aa(A1), req("1")))
+    version = run(s.config_version())
+
+    def refuse(p: PermissionSet) -> tuple[PermissionSet, bool]:
+        raise ValueError("no")
+
+    with pytest.raises(ValueError):
+        run(s.edit_permission_set(FULL.arn, refuse))
+    with pytest.raises(Missing):
+        run(s.edit_permission_set(ps("9").arn, lambda p: (p, True)))
+    assert run(s.config_version()) == version
+    assert run(s.get_permission_set(FULL.arn)) == FULL
+    stores = nodes(backend)
+
+    def add(arn: str) -> object:
+        return lambda p: (dataclasses.replace(p, managed_policy_arns=(*p.managed_policy_arns, arn)), True)
+
+    policies = [f"arn:aws:iam::aws:policy/P{i}" for i in range(9)]
+    run(
+        gather(
+            *(stores[i % len(stores)].edit_permission_set(FULL.arn, add(a)) for i, a in enumerate(policies))
+        )
+    )  # type: ignore[arg-type]
+    stored = run(s.get_permission_set(FULL.arn))
+    assert stored is not None
+    assert sorted(stored.managed_policy_arns) == sorted([*FULL.managed_policy_arns, *policies])  # none lost
+    assert run(s.list_provisioned_accounts(FULL.arn, outdated=True)) == [A1]

@@ -334,6 +334,7 @@ def test_every_public_method_of_a_closed_store_raises_storage_error(tmp_path: Pa
         "redeem_device": lambda: s.redeem_device(b"d" * 32, "c", 1.0, []),
         "create_permission_set": lambda: s.create_permission_set(_PS),
         "update_permission_set": lambda: s.update_permission_set(_PS),
+        "edit_permission_set": lambda: s.edit_permission_set(_PS.arn, lambda p: (p, True)),
         "delete_permission_set": lambda: s.delete_permission_set(_PS.arn),
         "create_account_assignment": lambda: s.create_account_assignment(_AA, _REQ),
         "delete_account_assignment": lambda: s.delete_account_assignment(_AA, _REQ),
