@@ -26,7 +26,7 @@ from ssoidc.model import (
     PermissionSet,
 )
 from ssoidc.storage.base import AlreadyExists, InUse, Missing, Store
-from tests.helpers.storage import Backend
+from tests.helpers.storage import Backend, put_catalogue
 from tests.storage.test_contract import configuration, gather, nodes
 
 INST = "arn:aws:sso:::instance/ssoins-1111111111111111"
@@ -322,3 +322,35 @@ def test_an_edit_is_one_transaction_and_a_refused_one_writes_nothing(backend: Ba
     assert stored is not None
     assert sorted(stored.managed_policy_arns) == sorted([*FULL.managed_policy_arns, *policies])  # none lost
     assert run(s.list_provisioned_accounts(FULL.arn, outdated=True)) == [A1]
+
+
+def test_a_deleted_instance_takes_the_permission_sets_and_catalogue_edits_keep_accounts(
+    backend: Backend,
+) -> None:
+    s, run = backend.store, backend.run
+    run(
+        s.replace_configuration(
+            dataclasses.replace(configuration(), accounts=(Account(A1, "Prod", "p@example.com"),))
+        )
+    )
+    run(s.create_permission_set(FULL))
+    run(s.create_account_assignment(aa(A1), req("1")))
+    catalogue, _ = run(s.load_catalogue())
+    assert catalogue is not None and catalogue.accounts == (Account(A1, "Prod", "p@example.com"),)
+    run(
+        put_catalogue(
+            s,
+            dataclasses.replace(catalogue, instance=dataclasses.replace(catalogue.instance, name="renamed")),
+        )
+    )
+    assert run(s.get_permission_set(FULL.arn)) == FULL  # a catalogue edit leaves them alone
+    catalogue, _ = run(s.load_catalogue())
+    assert catalogue is not None and catalogue.accounts == (Account(A1, "Prod", "p@example.com"),)
+    gone = dataclasses.replace(
+        catalogue, instance=dataclasses.replace(catalogue.instance, status="DELETED"), applications=()
+    )
+    run(put_catalogue(s, gone, now=1500.0))
+    assert run(s.get_permission_set(FULL.arn)) is None
+    assert run(s.list_permission_sets()) == []
+    assert run(s.list_provisioned_permission_sets(A1)) == []
+    assert run(s.account_roles("u0")) == []
