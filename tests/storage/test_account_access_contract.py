@@ -8,6 +8,7 @@ store's (``Missing`` / ``AlreadyExists`` / ``InUse``: nothing written), and ever
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 import pytest
 
@@ -309,7 +310,7 @@ def test_an_edit_is_one_transaction_and_a_refused_one_writes_nothing(backend: Ba
     assert run(s.get_permission_set(FULL.arn)) == FULL
     stores = nodes(backend)
 
-    def add(arn: str) -> object:
+    def add(arn: str) -> Callable[[PermissionSet], tuple[PermissionSet, bool]]:
         return lambda p: (dataclasses.replace(p, managed_policy_arns=(*p.managed_policy_arns, arn)), True)
 
     policies = [f"arn:aws:iam::aws:policy/P{i}" for i in range(9)]
@@ -317,7 +318,7 @@ def test_an_edit_is_one_transaction_and_a_refused_one_writes_nothing(backend: Ba
         gather(
             *(stores[i % len(stores)].edit_permission_set(FULL.arn, add(a)) for i, a in enumerate(policies))
         )
-    )  # type: ignore[arg-type]
+    )
     stored = run(s.get_permission_set(FULL.arn))
     assert stored is not None
     assert sorted(stored.managed_policy_arns) == sorted([*FULL.managed_policy_arns, *policies])  # none lost
