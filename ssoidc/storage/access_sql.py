@@ -169,3 +169,15 @@ def request_of(row: Any) -> AccessRequest:
         principal_id=row[7],
         failure_reason=row[8],
     )
+
+
+REQUEST_RETENTION_SECONDS = 30 * 86400.0
+"""How long the status record of an asynchronous request is kept (``purge_expired``); AWS does not say."""
+PURGE_ACCESS_SQL: tuple[tuple[str, float], ...] = (
+    (
+        "DELETE FROM access_requests WHERE request_id IN"
+        " (SELECT request_id FROM access_requests WHERE created_at < ? LIMIT ?)",
+        REQUEST_RETENTION_SECONDS,
+    ),
+)
+"""``(statement, age)`` of ``purge_expired``, as ``common.PURGE_SQL``."""

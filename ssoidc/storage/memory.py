@@ -35,6 +35,7 @@ from ssoidc.crypto import Sealer
 from ssoidc.errors import ConfigError
 from ssoidc.ids import membership_id
 from ssoidc.model import Assignment, Configuration, Group, Membership, PrincipalType, User
+from ssoidc.storage.access_sql import REQUEST_RETENTION_SECONDS
 from ssoidc.storage.base import (
     CHANGE_RETENTION,
     DEVICE_APPROVED,
@@ -917,6 +918,7 @@ class MemoryStore(MemoryAccountAccess):
             n += drop(d.idempotency, lambda r: r.created_at < now - IDEMPOTENCY_TTL_SECONDS)
             n += drop(d.clients, lambda c: c.expires_at < now)  # PURGE_PUBLIC_SQL
             n += drop(d.devices, lambda x: x.expires_at < now - 3600.0)
+            n += drop(d.access.requests, lambda r: r[3] < now - REQUEST_RETENTION_SECONDS)  # PURGE_ACCESS_SQL
             old = [c for c in d.changes if c[0] <= d.version() - CHANGE_RETENTION][:limit]
             d.changes = d.changes[len(old) :]
             n += len(old)

@@ -1297,7 +1297,7 @@ class SqliteStore(SqliteAccountAccess):
         with self._write() as db:
             n = sum(
                 db.execute(sql, purge_params(sql, now - age, limit)).rowcount
-                for sql, age in (*PURGE_SQL, *ps.PURGE_PUBLIC_SQL)
+                for sql, age in (*PURGE_SQL, *ps.PURGE_PUBLIC_SQL, *aq.PURGE_ACCESS_SQL)
             )
             return (
                 n

@@ -26,6 +26,7 @@ from ssoidc.model import (
     PermissionsBoundary,
     PermissionSet,
 )
+from ssoidc.storage.access_sql import REQUEST_RETENTION_SECONDS
 from ssoidc.storage.base import AlreadyExists, InUse, Missing, Store
 from tests.helpers.storage import Backend, put_catalogue
 from tests.storage.test_contract import configuration, gather, nodes
@@ -355,3 +356,18 @@ def test_a_deleted_instance_takes_the_permission_sets_and_catalogue_edits_keep_a
     assert run(s.list_permission_sets()) == []
     assert run(s.list_provisioned_permission_sets(A1)) == []
     assert run(s.account_roles("u0")) == []
+
+
+def test_request_records_are_purged_after_their_retention(backend: Backend) -> None:
+    s, run = setup(backend), backend.run
+    run(s.create_permission_set(FULL))
+    old = dataclasses.replace(req("1", ACCESS_PROVISION, account_id=A1), created_at=1000.0)
+    new = dataclasses.replace(
+        req("2", ACCESS_PROVISION, account_id=A1), created_at=1000.0 + REQUEST_RETENTION_SECONDS
+    )
+    run(s.provision_permission_set(old))
+    run(s.provision_permission_set(new))
+    run(s.purge_expired(1000.0 + REQUEST_RETENTION_SECONDS + 1))
+    assert run(s.get_access_request(old.request_id)) is None
+    assert run(s.get_access_request(new.request_id)) == new
+    assert run(s.list_provisioned_accounts(FULL.arn)) == [A1]  # the provisioning itself stays
