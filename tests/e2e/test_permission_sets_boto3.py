@@ -13,13 +13,14 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
 from tests.helpers.clients import make_admin_client
-from tests.helpers.servers import LiveServer, both_stores
+from tests.helpers.servers import LiveServer, both_stores, create_credential
 
 A1, A2 = "111122223333", "444455556666"
 POLICY = {
@@ -438,3 +439,45 @@ def test_managed_policy_quota_and_duplicates(w: World) -> None:
         InstanceArn=inst, PermissionSetArn=arn, PaginationConfig={"PageSize": 7}
     )
     assert len([p for page in pages for p in page["AttachedManagedPolicies"]]) == 20
+
+
+def test_the_operations_are_authorized_like_every_sso_admin_operation(
+    sqlite_server: LiveServer, tmp_path: Path
+) -> None:
+    """A credential whose identity policy allows only reads may describe and list, and is refused a write
+    (AccessDeniedException) that then changed nothing."""
+    w = World(sqlite_server)
+    try:
+        arn = w.permission_set()
+        policy = {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": ["sso:Describe*", "sso:List*"], "Resource": "*"}],
+        }
+        path = tmp_path / "reader.json"
+        path.write_text(json.dumps(policy))
+        key, secret = create_credential(
+            sqlite_server, "arn:aws:iam::123456789012:user/ps-reader", "--policy-file", str(path)
+        )
+        reader = make_admin_client(
+            sqlite_server, "sso-admin", aws_access_key_id=key, aws_secret_access_key=secret
+        )
+        described = reader.describe_permission_set(InstanceArn=w.instance, PermissionSetArn=arn)
+        assert described["PermissionSet"]["PermissionSetArn"] == arn
+        assert arn in reader.list_permission_sets(InstanceArn=w.instance)["PermissionSets"]
+        refused = [
+            lambda: reader.create_permission_set(InstanceArn=w.instance, Name=uniq("Denied")),
+            lambda: reader.delete_permission_set(InstanceArn=w.instance, PermissionSetArn=arn),
+            lambda: reader.put_inline_policy_to_permission_set(
+                InstanceArn=w.instance, PermissionSetArn=arn, InlinePolicy=json.dumps(POLICY)
+            ),
+        ]
+        for call in refused:
+            assert error(call)["Code"] == "AccessDeniedException"
+        assert "InlinePolicy" not in w.sso.get_inline_policy_for_permission_set(
+            InstanceArn=w.instance, PermissionSetArn=arn
+        )
+        assert [
+            a for a in w.sso.list_permission_sets(InstanceArn=w.instance)["PermissionSets"] if a == arn
+        ] == [arn]
+    finally:
+        w.cleanup()
