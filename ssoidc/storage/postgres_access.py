@@ -26,7 +26,12 @@ _DELETE_PERMISSION_SET = numbered(q.DELETE_PERMISSION_SET_SQL) + " RETURNING 1"
 _LIST_ASSIGNMENTS = numbered(q.LIST_ACCOUNT_ASSIGNMENTS_SQL)
 _LIST_PRINCIPAL = numbered(q.LIST_PRINCIPAL_ASSIGNMENTS_SQL)
 _LIST_PRINCIPAL_ACCOUNT = numbered(q.LIST_PRINCIPAL_ACCOUNT_ASSIGNMENTS_SQL)
-_ACCOUNT_ROLES = numbered(q.ACCOUNT_ROLES_SQL)
+_ACCOUNT_ROLES = (
+    numbered(q.ACCOUNT_ROLES_SQL)
+    .replace("p.name_key FROM", 'p.name_key COLLATE "C" AS name_order FROM')
+    .replace("ORDER BY a.account_id, p.name_key", "ORDER BY a.account_id, name_order")
+)
+"""Ordered by code point, as SQLite and the memory store order (not by the database's collation)."""
 _INSERT_ASSIGNMENT = (
     "INSERT INTO account_assignments (account_id, permission_set_arn, principal_type, principal_id, user_id,"
     " group_id, seq) VALUES ($1, $2, $3, $4, $5, $6, nextval('dir_seq')) ON CONFLICT DO NOTHING RETURNING 1"

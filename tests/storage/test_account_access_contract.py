@@ -371,3 +371,14 @@ def test_request_records_are_purged_after_their_retention(backend: Backend) -> N
     assert run(s.get_access_request(old.request_id)) is None
     assert run(s.get_access_request(new.request_id)) == new
     assert run(s.list_provisioned_accounts(FULL.arn)) == [A1]  # the provisioning itself stays
+
+
+def test_roles_are_ordered_by_code_point_on_every_store(backend: Backend) -> None:
+    s, run = setup(backend), backend.run
+    names = ["b-x", "B_y", "a.z", "A@w", "_u", "-v"]
+    sets = [ps(str(i), n) for i, n in enumerate(names, start=1)]
+    for p in sets:
+        run(s.create_permission_set(p))
+        run(s.create_account_assignment(aa(A1, arn=p.arn), req(p.arn[-4:])))
+    expected = [(A1, p.arn) for p in sorted(sets, key=lambda p: p.name.lower())]
+    assert run(s.account_roles("u0")) == expected
