@@ -429,8 +429,8 @@ async def create_account_assignment(
     for an existing assignment succeeds (a new request) and changes nothing else."""
     a = assignment
     await get_permission_set(store, config, instance_arn, a.permission_set_arn)
-    check_account_id(a.account_id)
     await check_principal(store, a.principal_type, a.principal_id)
+    check_account_id(a.account_id)
     request = _assignment_request(ACCESS_CREATE_ASSIGNMENT, a, now)
     try:
         await store.create_account_assignment(a, request)
