@@ -37,6 +37,16 @@ def new_issuer_arn(account_id: str, instance_id: str) -> str:
     return f"arn:aws:sso::{account_id}:trustedTokenIssuer/{instance_id}/tti-{uuid.uuid4()}"
 
 
+def new_permission_set_arn(instance_id: str) -> str:
+    """``arn:aws:sso:::permissionSet/<instance id>/ps-<16 hex>`` (sso-admin ``PermissionSetArn``)."""
+    return f"arn:aws:sso:::permissionSet/{instance_id}/ps-{secrets.token_hex(8)}"
+
+
+def new_request_id() -> str:
+    """The id of an asynchronous sso-admin request (a UUID: the ``UUId`` pattern)."""
+    return str(uuid.uuid4())
+
+
 def new_access_key_id() -> str:
     """An IAM-style long-term access key id: ``AKIA`` + 16 base32 characters."""
     return "AKIA" + "".join(secrets.choice(string.ascii_uppercase + "234567") for _ in range(16))

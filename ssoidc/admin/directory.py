@@ -16,9 +16,9 @@ writes to different entities never conflict.
   and a user's extensions are checked (``ssoidc.admin.rules``).
 * References: a membership needs its group and its user; a write that finds either gone is ``ResourceNotFound``,
   also when the other end is deleted concurrently (the store's foreign keys decide).
-* Cascades: deleting a user removes it from every group, removes its application assignments and revokes every
-  token issued to it, in the same transaction. Deleting a group removes its memberships and its application
-  assignments; members' tokens are not revoked: a member who thereby loses access to an application fails the
+* Cascades: deleting a user removes it from every group, removes its application and account assignments and
+  revokes every token issued to it, in the same transaction. Deleting a group removes its memberships and its
+  application and account assignments; members' tokens are not revoked: a member who thereby loses access to an application fails the
   assignment check at the next refresh or exchange, and already issued access tokens live until they expire.
 """
 

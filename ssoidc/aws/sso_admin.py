@@ -20,7 +20,10 @@ the node's current configuration snapshot; writes go through ``ConfigEditor.run`
 * assignments: CreateApplicationAssignment, DescribeApplicationAssignment, DeleteApplicationAssignment,
   ListApplicationAssignments, ListApplicationAssignmentsForPrincipal, PutApplicationAssignmentConfiguration,
   GetApplicationAssignmentConfiguration;
-* tags: TagResource, UntagResource, ListTagsForResource (the instance, applications, trusted token issuers).
+* tags: TagResource, UntagResource, ListTagsForResource (the instance, applications, trusted token issuers, and
+  permission sets);
+* permission sets, provisioning and account assignments: the ``SsoAdminAccounts`` mixin
+  (``ssoidc.aws.sso_admin_accounts``).
 
 An operation whose model has no ResourceNotFoundException (ListApplications, ListTrustedTokenIssuers,
 CreateTrustedTokenIssuer...) reports an unknown instance as ValidationException naming ``InstanceArn``.
@@ -36,9 +39,11 @@ from ssoidc.admin import instance as inst
 from ssoidc.admin import issuers as tti
 from ssoidc.admin.editor import ClientToken, ConfigEditor, Edit, empty_answer
 from ssoidc.admin.paging import PageTokens, fetch_page, next_page, page
+from ssoidc.admin.permission_sets import AccessStore, is_permission_set_arn
 from ssoidc.aws import mapping as m
 from ssoidc.aws.shapes import sso_admin as sa
 from ssoidc.aws.skeleton import Call
+from ssoidc.aws.sso_admin_accounts import SsoAdminAccounts
 from ssoidc.errors import ResourceNotFound, ValidationFailed
 from ssoidc.iam.policy import PolicyError
 from ssoidc.model import (
@@ -49,7 +54,6 @@ from ssoidc.model import (
 )
 from ssoidc.oauth.grants.base import MemberReader
 from ssoidc.oauth.grants.registry import GRANTS
-from ssoidc.storage.base import DirectoryStore
 
 SERVICE = "sso-admin"
 
@@ -88,13 +92,13 @@ def grant_in(grant_type: str, grant: Mapping[str, Any]) -> GrantConfig:
     return config
 
 
-class SsoAdminApi:
+class SsoAdminApi(SsoAdminAccounts):
     """The sso-admin handlers, bound to one node's editor."""
 
     def __init__(
         self,
         editor: ConfigEditor,
-        store: DirectoryStore,
+        store: AccessStore,
         *,
         pages: PageTokens,
         account_id: str,
@@ -525,12 +529,18 @@ class SsoAdminApi:
     # -- tags -----------------------------------------------------------------------------------------------------
     async def tag_resource(self, inp: sa.TagResourceRequest, call: Call) -> sa.TagResourceResponse:
         tags = m.tags_from_shape(inp["Tags"])
+        if is_permission_set_arn(inp["ResourceArn"]):
+            await self._tag_permission_set(inp.get("InstanceArn"), inp["ResourceArn"], tags)
+            return {}
         await self._edit(
             call, inp, lambda c: apps.tag_resource(c, inp["ResourceArn"], tags, inp.get("InstanceArn"))
         )
         return {}
 
     async def untag_resource(self, inp: sa.UntagResourceRequest, call: Call) -> sa.UntagResourceResponse:
+        if is_permission_set_arn(inp["ResourceArn"]):
+            await self._untag_permission_set(inp.get("InstanceArn"), inp["ResourceArn"], inp["TagKeys"])
+            return {}
         await self._edit(
             call,
             inp,
@@ -541,7 +551,10 @@ class SsoAdminApi:
     async def list_tags_for_resource(
         self, inp: sa.ListTagsForResourceRequest, call: Call
     ) -> sa.ListTagsForResourceResponse:
-        tags = apps.resource_tags(await self._config(), inp["ResourceArn"], inp.get("InstanceArn"))
+        if is_permission_set_arn(inp["ResourceArn"]):
+            tags = await self._permission_set_tags(inp.get("InstanceArn"), inp["ResourceArn"])
+        else:
+            tags = apps.resource_tags(await self._config(), inp["ResourceArn"], inp.get("InstanceArn"))
         chunk, nxt = page(
             m.tags_to_shape(tags), lambda t: t["Key"], self._pages.cursor(call.operation, inp), None
         )

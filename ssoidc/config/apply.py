@@ -15,10 +15,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
+import orjson
 import yaml
 from pydantic import ValidationError
 
 from ssoidc.admin.issuers import check_not_own
+from ssoidc.admin.permission_sets import (
+    MAX_MANAGED_POLICIES,
+    check_boundary,
+    check_session_duration,
+    parse_inline_policy,
+)
 from ssoidc.admin.rules import check as check_rules
 from ssoidc.aws.mapping import (
     access_scope_from_shape,
@@ -41,14 +48,20 @@ from ssoidc.ids import (
     new_identity_store_id,
     new_instance_arn,
     new_issuer_arn,
+    new_permission_set_arn,
 )
 from ssoidc.model import (
+    Account,
+    AccountAssignment,
     Application,
     Assignment,
     Configuration,
+    CustomerManagedPolicyReference,
     GrantConfig,
     Group,
     Instance,
+    PermissionsBoundary,
+    PermissionSet,
     TrustedTokenIssuer,
     User,
 )
@@ -294,6 +307,9 @@ def resolve(
                 tags=_tags(a.Tags, where, problems),
             )
         )
+    accounts = _accounts(spec, problems)
+    permission_sets = _permission_sets(spec, current, instance, now, problems)
+    account_assignments = _account_assignments(spec, current, permission_sets, user_ref, group_ref, problems)
     if problems:
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems))
     declared = dict.fromkeys(assignments)
@@ -305,7 +321,135 @@ def resolve(
         users=tuple(users),
         groups=tuple(groups),
         assignments=tuple(dict.fromkeys([*kept, *declared])),
+        accounts=accounts,
+        permission_sets=permission_sets,
+        account_assignments=account_assignments,
     )
+
+
+def _accounts(spec: ConfigFile, problems: list[str]) -> tuple[Account, ...]:
+    seen: set[str] = set()
+    for i, a in enumerate(spec.Accounts):
+        if a.AccountId in seen:
+            problems.append(f"Accounts[{i}].AccountId: duplicate account {a.AccountId!r}")
+        seen.add(a.AccountId)
+    return tuple(Account(a.AccountId, a.Name, a.Email) for a in spec.Accounts)
+
+
+def _permission_sets(
+    spec: ConfigFile, current: Configuration | None, instance: Instance, now: float, problems: list[str]
+) -> tuple[PermissionSet, ...]:
+    """The permission sets of the file, matched to the stored ones by name (case-insensitively, as their names
+    are unique), with the admin API's checks."""
+    old = {p.name.lower(): p for p in (current.permission_sets if current else ())}
+    seen: set[str] = set()
+    out: list[PermissionSet] = []
+    for i, p in enumerate(spec.PermissionSets):
+        where = f"PermissionSets[{i}]"
+        if p.Name.lower() in seen:
+            problems.append(f"{where}: duplicate name {p.Name!r}")
+        seen.add(p.Name.lower())
+        prev = old.get(p.Name.lower())
+        if prev is not None and prev.instance_arn != instance.instance_arn:
+            prev = None
+        arn = p.PermissionSetArn or (prev.arn if prev else new_permission_set_arn(instance.instance_id))
+        if f"/{instance.instance_id}/" not in arn:
+            problems.append(
+                f"{where}.PermissionSetArn: not a permission set of instance {instance.instance_arn}"
+            )
+        try:
+            check_session_duration(p.SessionDuration)
+        except ValidationFailed as exc:
+            problems.append(f"{where}.SessionDuration: {exc.message}")
+        policy: dict[str, Any] | None = None
+        if p.InlinePolicy is not None:
+            try:
+                text = (
+                    p.InlinePolicy
+                    if isinstance(p.InlinePolicy, str)
+                    else orjson.dumps(p.InlinePolicy).decode()
+                )
+                policy = parse_inline_policy(text)
+            except TypeError:  # a YAML value JSON has no form for
+                problems.append(f"{where}.InlinePolicy: not a JSON policy document")
+            except ValidationFailed as exc:
+                problems.append(f"{where}.{exc.field}: {exc.message}")
+        managed = tuple(dict.fromkeys(p.ManagedPolicyArns))
+        if len(managed) != len(p.ManagedPolicyArns):
+            problems.append(f"{where}.ManagedPolicyArns: a policy is listed twice")
+        refs = tuple(
+            CustomerManagedPolicyReference(r.Name, r.Path) for r in p.CustomerManagedPolicyReferences
+        )
+        if len(set(refs)) != len(refs):
+            problems.append(f"{where}.CustomerManagedPolicyReferences: a policy is listed twice")
+        if len(managed) + len(refs) > MAX_MANAGED_POLICIES:
+            problems.append(
+                f"{where}: at most {MAX_MANAGED_POLICIES} managed and customer managed policies together"
+            )
+        boundary = None
+        if p.PermissionsBoundary is not None:
+            b = p.PermissionsBoundary
+            cref = b.CustomerManagedPolicyReference
+            boundary = PermissionsBoundary(
+                b.ManagedPolicyArn or "",
+                None if cref is None else CustomerManagedPolicyReference(cref.Name, cref.Path),
+            )
+            try:
+                check_boundary(boundary)
+            except ValidationFailed as exc:
+                problems.append(f"{where}.PermissionsBoundary: {exc.message}")
+        out.append(
+            PermissionSet(
+                arn=arn,
+                name=p.Name,
+                instance_arn=instance.instance_arn,
+                description=p.Description,
+                session_duration=p.SessionDuration,
+                relay_state=p.RelayState,
+                inline_policy=policy,
+                managed_policy_arns=managed,
+                customer_managed_policies=refs,
+                permissions_boundary=boundary,
+                created_at=epoch(p.CreatedDate)
+                if p.CreatedDate is not None
+                else (prev.created_at if prev is not None and prev.arn == arn else now),
+                tags=_tags(p.Tags, where, problems),
+            )
+        )
+    arns = [p.arn for p in out]
+    if len(set(arns)) != len(arns):
+        problems.append("PermissionSets: two permission sets have one PermissionSetArn")
+    return tuple(out)
+
+
+def _account_assignments(
+    spec: ConfigFile,
+    current: Configuration | None,
+    permission_sets: tuple[PermissionSet, ...],
+    user_ref: dict[str, str],
+    group_ref: dict[str, str],
+    problems: list[str],
+) -> tuple[AccountAssignment, ...]:
+    """The file's account assignments (references by name or id), in the stored order, new ones after."""
+    ps_ref = {p.name: p.arn for p in permission_sets} | {p.arn: p.arn for p in permission_sets}
+    declared: list[AccountAssignment] = []
+    for i, a in enumerate(spec.AccountAssignments):
+        where = f"AccountAssignments[{i}]"
+        arn = ps_ref.get(a.PermissionSetArn)
+        if arn is None:
+            problems.append(
+                f"{where}.PermissionSetArn: no permission set {a.PermissionSetArn!r} in this file"
+            )
+        pid = (user_ref if a.PrincipalType == "USER" else group_ref).get(a.PrincipalId)
+        if pid is None:
+            problems.append(
+                f"{where}.PrincipalId: no {a.PrincipalType.lower()} {a.PrincipalId!r} in this file"
+            )
+        if arn is not None and pid is not None:
+            declared.append(AccountAssignment(a.TargetId, arn, a.PrincipalType, pid))
+    wanted = dict.fromkeys(declared)
+    kept = [x for x in (current.account_assignments if current else ()) if x in wanted]
+    return tuple(dict.fromkeys([*kept, *wanted]))
 
 
 async def apply_to_store(

@@ -53,11 +53,14 @@ from ssoidc.config.schema import (
 )
 from ssoidc.errors import ConfigError
 from ssoidc.model import (
+    Account,
+    AccountAssignment,
     Application,
     Configuration,
     Email,
     Group,
     Instance,
+    PermissionSet,
     TrustedTokenIssuer,
     User,
 )
@@ -223,6 +226,47 @@ def _group(g: Group) -> dict[str, Any]:
     return {k: shape[k] for k in _GROUP_ORDER if k in shape}
 
 
+def _account(a: Account) -> dict[str, Any]:
+    return {"AccountId": a.account_id, "Name": a.name, "Email": a.email}
+
+
+def _permission_set(p: PermissionSet) -> dict[str, Any]:
+    out: dict[str, Any] = {"Name": p.name, "PermissionSetArn": p.arn}
+    if p.description:
+        out["Description"] = p.description
+    if p.session_duration != "PT1H":
+        out["SessionDuration"] = p.session_duration
+    if p.relay_state:
+        out["RelayState"] = p.relay_state
+    out["CreatedDate"] = _timestamp(p.created_at)
+    if p.inline_policy is not None:
+        out["InlinePolicy"] = dict(p.inline_policy)
+    if p.managed_policy_arns:
+        out["ManagedPolicyArns"] = list(p.managed_policy_arns)
+    if p.customer_managed_policies:
+        out["CustomerManagedPolicyReferences"] = [
+            {"Name": r.name, "Path": r.path} for r in p.customer_managed_policies
+        ]
+    b = p.permissions_boundary
+    if b is not None:
+        ref = b.customer_managed_policy_reference
+        out["PermissionsBoundary"] = (
+            {"ManagedPolicyArn": b.managed_policy_arn}
+            if ref is None
+            else {"CustomerManagedPolicyReference": {"Name": ref.name, "Path": ref.path}}
+        )
+    return _with_tags(out, p.tags)
+
+
+def _account_assignment(a: AccountAssignment) -> dict[str, Any]:
+    return {
+        "TargetId": a.account_id,
+        "PermissionSetArn": a.permission_set_arn,
+        "PrincipalType": a.principal_type,
+        "PrincipalId": a.principal_id,
+    }
+
+
 def export_document(config: Configuration) -> dict[str, Any]:
     """The configuration file as a plain document (empty for a DELETED instance)."""
     if config.instance.status != "ACTIVE":
@@ -236,6 +280,12 @@ def export_document(config: Configuration) -> dict[str, Any]:
         doc["Users"] = [_user(u) for u in config.users]
     if config.groups:
         doc["Groups"] = [_group(g) for g in config.groups]
+    if config.accounts:
+        doc["Accounts"] = [_account(a) for a in config.accounts]
+    if config.permission_sets:
+        doc["PermissionSets"] = [_permission_set(p) for p in config.permission_sets]
+    if config.account_assignments:
+        doc["AccountAssignments"] = [_account_assignment(a) for a in config.account_assignments]
     return doc
 
 

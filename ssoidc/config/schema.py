@@ -304,6 +304,78 @@ class GroupSpec(BaseModel):
     ExternalIds: list[ExternalIdSpec] = Field(default_factory=list, max_length=10)
 
 
+PERMISSION_SET_ARN = (
+    r"^arn:aws(-[a-z]{1,5}){0,3}:sso:::permissionSet/(sso)?ins-[a-zA-Z0-9-.]{16}/ps-[a-zA-Z0-9-./]{16}$"
+)
+MANAGED_POLICY_ARN = (
+    r"^arn:aws(-[a-z]{1,5}){0,3}:iam::aws:policy((/[A-Za-z0-9\.,\+@=_-]+)*)/([A-Za-z0-9\.,\+=@_-]+)$"
+)
+POLICY_NAME = r"^[\w+=,.@-]+$"
+POLICY_PATH = r"^((/[A-Za-z0-9\.,\+@=_-]+)*)/$"
+
+
+class AccountSpec(BaseModel):
+    """An AWS account as the access portal names it (sso ``AccountInfo``): ssoidc emulates no accounts, any
+    12-digit id may be assigned; an account not declared here is shown with its id as name (docs/permission-sets.md)."""
+
+    model_config = _STRICT
+    AccountId: str = Field(pattern=r"^\d{12}$")
+    Name: str = Field(min_length=1, max_length=50)
+    Email: str = Field(min_length=1, max_length=254)
+
+
+class CustomerManagedPolicyReferenceSpec(BaseModel):
+    """sso-admin ``CustomerManagedPolicyReference``."""
+
+    model_config = _STRICT
+    Name: str = Field(min_length=1, max_length=128, pattern=POLICY_NAME)
+    Path: str = Field(default="/", min_length=1, max_length=512, pattern=POLICY_PATH)
+
+
+class PermissionsBoundarySpec(BaseModel):
+    """sso-admin ``PermissionsBoundary``: exactly one of the two members (``ssoidc apply`` checks it)."""
+
+    model_config = _STRICT
+    ManagedPolicyArn: str | None = Field(
+        default=None, min_length=20, max_length=2048, pattern=MANAGED_POLICY_ARN
+    )
+    CustomerManagedPolicyReference: CustomerManagedPolicyReferenceSpec | None = None
+
+
+class PermissionSetSpec(BaseModel):
+    """sso-admin ``PermissionSet`` with what the Put/Attach operations give it."""
+
+    model_config = _STRICT
+    Name: str = Field(min_length=1, max_length=32, pattern=r"^[\w+=,.@-]+$")
+    PermissionSetArn: str | None = Field(default=None, pattern=PERMISSION_SET_ARN)
+    Description: str = Field(default="", max_length=700)
+    SessionDuration: str = Field(default="PT1H", min_length=1, max_length=100)
+    RelayState: str = Field(default="", max_length=240)
+    CreatedDate: Timestamp | None = None
+    InlinePolicy: dict[str, Any] | str | None = None
+    """An IAM policy document: a mapping, or the JSON text PutInlinePolicyToPermissionSet takes."""
+    ManagedPolicyArns: list[str] = Field(default_factory=list, max_length=20)
+    """AWS managed policy ARNs (AttachManagedPolicyToPermissionSet)."""
+    CustomerManagedPolicyReferences: list[CustomerManagedPolicyReferenceSpec] = Field(
+        default_factory=list, max_length=20
+    )
+    PermissionsBoundary: PermissionsBoundarySpec | None = None
+    Tags: list[TagSpec] = _tags()
+
+
+class AccountAssignmentSpec(BaseModel):
+    """sso-admin CreateAccountAssignment's members."""
+
+    model_config = _STRICT
+    TargetId: str = Field(pattern=r"^\d{12}$")
+    TargetType: Literal["AWS_ACCOUNT"] = "AWS_ACCOUNT"
+    PermissionSetArn: str = Field(min_length=1)
+    """A permission set ARN or Name in this file."""
+    PrincipalType: Literal["USER", "GROUP"]
+    PrincipalId: str = Field(min_length=1)
+    """A user id or UserName (USER), a group id or DisplayName (GROUP)."""
+
+
 class ConfigFile(BaseModel):
     model_config = _STRICT
     Instance: InstanceSpec = Field(default_factory=InstanceSpec)
@@ -311,3 +383,6 @@ class ConfigFile(BaseModel):
     Applications: list[ApplicationSpec] = Field(default_factory=list)
     Users: list[UserSpec] = Field(default_factory=list)
     Groups: list[GroupSpec] = Field(default_factory=list)
+    Accounts: list[AccountSpec] = Field(default_factory=list)
+    PermissionSets: list[PermissionSetSpec] = Field(default_factory=list)
+    AccountAssignments: list[AccountAssignmentSpec] = Field(default_factory=list)

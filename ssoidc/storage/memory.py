@@ -35,6 +35,7 @@ from ssoidc.crypto import Sealer
 from ssoidc.errors import ConfigError
 from ssoidc.ids import membership_id
 from ssoidc.model import Assignment, Configuration, Group, Membership, PrincipalType, User
+from ssoidc.storage.access_sql import REQUEST_RETENTION_SECONDS
 from ssoidc.storage.base import (
     CHANGE_RETENTION,
     DEVICE_APPROVED,
@@ -102,6 +103,7 @@ from ssoidc.storage.common import (
     user_name_key,
     user_of,
 )
+from ssoidc.storage.memory_access import AccessData, MemoryAccountAccess
 
 _T_FAMILY = TOKEN_COLUMNS.index("family_id")
 _T_KIND = TOKEN_COLUMNS.index("kind")
@@ -177,6 +179,8 @@ class MemoryData:
     login_attempts: dict[str, Attempts] = field(default_factory=dict)
     clients: dict[str, ClientRecord] = field(default_factory=dict)
     devices: dict[bytes, DeviceRecord] = field(default_factory=dict)
+    access: AccessData = field(default_factory=AccessData)
+    """Permission sets, account assignments, provisioning, request records (``memory_access``)."""
 
     def version(self) -> int:
         return int(self.meta.get("config_version", "0"))
@@ -235,6 +239,7 @@ class MemoryData:
     def drop_principal(self, principal_type: str, principal_id: str) -> None:
         for k in [k for k in self.assignments if k[1] == principal_type and k[2] == principal_id]:
             del self.assignments[k]
+        self.access.drop_principal(principal_type, principal_id)
 
     def clear_directory(self, now: float) -> None:
         for uid in self.users:
@@ -243,6 +248,7 @@ class MemoryData:
         self.groups.clear()
         self.memberships.clear()
         self.assignments.clear()
+        self.access.clear()
 
     def revoke_subject(self, subject: str, now: float) -> None:
         marker = self.revoked_subjects.get(subject)
@@ -261,6 +267,7 @@ class MemoryData:
         self.assignments = {
             (a.application_arn, a.principal_type, a.principal_id): self.next_seq() for a in config.assignments
         }
+        self.access.write(self.next_seq, config.permission_sets, config.account_assignments)
 
     def subject_revocation(self, user_id: str, application_arn: str, issued_at: float) -> float | None:
         """When the user or the application was revoked, if at or after ``issued_at`` (``SUBJECT_JOINS``)."""
@@ -308,7 +315,7 @@ class MemoryData:
             self.tokens[r[0]] = _Token(r)
 
 
-class MemoryStore:
+class MemoryStore(MemoryAccountAccess):
     """All storage contracts on a ``MemoryData`` (a new, empty one by default). For tests only."""
 
     kind = "memory"
@@ -364,7 +371,12 @@ class MemoryStore:
         with self._tx() as d:
             rows, version = list(d.config), d.version()
             users, groups, assignments = d.user_docs(), d.group_docs(), d.assignment_rows()
-        return config_from_rows(rows, users, groups, assignments), version
+            permission_sets, account_assignments = (
+                d.access.ordered_permission_sets(),
+                d.access.ordered_assignments(),
+            )
+        config = config_from_rows(rows, users, groups, assignments, permission_sets, account_assignments)
+        return config, version
 
     async def load_catalogue(self) -> tuple[Configuration | None, int]:
         with self._tx() as d:
@@ -906,6 +918,7 @@ class MemoryStore:
             n += drop(d.idempotency, lambda r: r.created_at < now - IDEMPOTENCY_TTL_SECONDS)
             n += drop(d.clients, lambda c: c.expires_at < now)  # PURGE_PUBLIC_SQL
             n += drop(d.devices, lambda x: x.expires_at < now - 3600.0)
+            n += drop(d.access.requests, lambda r: r[3] < now - REQUEST_RETENTION_SECONDS)  # PURGE_ACCESS_SQL
             old = [c for c in d.changes if c[0] <= d.version() - CHANGE_RETENTION][:limit]
             d.changes = d.changes[len(old) :]
             n += len(old)

@@ -121,6 +121,7 @@ class Pool:
             issuers = [t.arn for t in config.trusted_token_issuers]
             users = [u.user_id for u in config.users]
             groups = [g.group_id for g in config.groups]
+            permission_sets = [p.arn for p in config.permission_sets]
             v = {
                 "instance": [inst.instance_arn],
                 "store": [inst.identity_store_id],
@@ -155,7 +156,9 @@ class Pool:
                         for aud in ati.authorized_audiences
                     }
                 ),
-                "arn": [inst.instance_arn, *apps, *issuers],
+                "arn": [inst.instance_arn, *apps, *issuers, *permission_sets],
+                "permissionset": permission_sets,
+                "target": sorted({a.account_id for a in config.account_assignments} | {"111111111111"}),
                 "principal": users + groups,
             }
         v["nexttoken"] = self.tokens
@@ -184,7 +187,10 @@ def kinds_for(member: str) -> list[str]:
         ("applicationarn", ["app"]),
         ("authorizedtargets", ["app", "instance"]),
         ("trustedtokenissuerarn", ["issuer"]),
-        ("resourcearn", ["instance", "app", "issuer"]),
+        ("resourcearn", ["instance", "app", "issuer", "permissionset"]),
+        ("permissionsetarn", ["permissionset"]),
+        ("targetid", ["target"]),
+        ("accountid", ["target"]),
         ("identitystoreid", ["store"]),
         ("membershipid", ["membership"]),
         ("principalid", ["principal"]),
@@ -396,6 +402,24 @@ HINTS: dict[str, st.SearchStrategy[Any]] = {
     "AuthorizedAudiences": st.sampled_from(["aud", "test-audience"]),
     "Scope": st.sampled_from(["openid", "aws", "data:read", "fuzz:scope", "sts:identity_context"]),
     "Key": st.sampled_from(["env", "team", "aws:reserved", "k"]),
+    "InlinePolicy": st.sampled_from(
+        [
+            json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}],
+                }
+            ),
+            '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow"}]}',
+            '{"Version": "2012-10-17", "Version": "2012-10-17", "Statement": []}',
+            "[1, 2]",
+            "not json",
+        ]
+    ),
+    "SessionDuration": st.sampled_from(["PT1H", "PT12H", "PT13H", "PT30M", "P1D", "PT2H30M"]),
+    "ManagedPolicyArn": st.sampled_from(
+        ["arn:aws:iam::aws:policy/ReadOnlyAccess", "arn:aws:iam::aws:policy/job-function/ViewOnlyAccess"]
+    ),
     "Value": st.sampled_from(["fuzz@example.com", "v", ""]),
     "Extensions": st.just("aws:identitystore:enterprise"),
     "NextToken": st.one_of(
@@ -939,9 +963,9 @@ def test_fuzz_operation(fuzz: Fuzz, op: str) -> None:
 
 def test_the_fuzzed_operations_are_the_documented_ones() -> None:
     """The fuzz covers what the servers' handler tables serve (by construction); this pins those tables against
-    what docs/admin-api.md promises (39 sso-admin and all 19 identitystore operations), and checks that every one
-    is a modelled operation of its service."""
-    assert len(SERVICES["sso-admin"]) == 39
+    what docs/admin-api.md and docs/permission-sets.md promise (69 sso-admin and all 19 identitystore operations),
+    and checks that every one is a modelled operation of its service."""
+    assert len(SERVICES["sso-admin"]) == 69
     assert set(SERVICES["identitystore"]) == set(service_model("identitystore").operation_names)
     for service, ops in SERVICES.items():
         assert set(ops) <= set(service_model(service).operation_names), service

@@ -23,6 +23,7 @@ from ssoidc.aws.identitystore import IdentityStoreApi
 from ssoidc.aws.models import service_model
 from ssoidc.aws.oidc import SsoOidcApi
 from ssoidc.aws.sso_admin import SsoAdminApi
+from ssoidc.aws.sso_admin_accounts import SsoAdminAccounts
 from tests.helpers.cli import V2_AWS, proxy_env
 from tests.helpers.clients import make_admin_client
 from tests.helpers.handlers import served as served_operations
@@ -44,26 +45,47 @@ UNSERVED = [
 
 
 SSO_ADMIN_SERVED = [
+    "AttachCustomerManagedPolicyReferenceToPermissionSet",
+    "AttachManagedPolicyToPermissionSet",
+    "CreateAccountAssignment",
     "CreateApplication",
     "CreateApplicationAssignment",
     "CreateInstance",
+    "CreatePermissionSet",
     "CreateTrustedTokenIssuer",
+    "DeleteAccountAssignment",
     "DeleteApplication",
     "DeleteApplicationAccessScope",
     "DeleteApplicationAssignment",
     "DeleteApplicationAuthenticationMethod",
     "DeleteApplicationGrant",
+    "DeleteInlinePolicyFromPermissionSet",
     "DeleteInstance",
+    "DeletePermissionSet",
+    "DeletePermissionsBoundaryFromPermissionSet",
     "DeleteTrustedTokenIssuer",
+    "DescribeAccountAssignmentCreationStatus",
+    "DescribeAccountAssignmentDeletionStatus",
     "DescribeApplication",
     "DescribeApplicationAssignment",
     "DescribeApplicationProvider",
     "DescribeInstance",
+    "DescribePermissionSet",
+    "DescribePermissionSetProvisioningStatus",
     "DescribeTrustedTokenIssuer",
+    "DetachCustomerManagedPolicyReferenceFromPermissionSet",
+    "DetachManagedPolicyFromPermissionSet",
     "GetApplicationAccessScope",
     "GetApplicationAssignmentConfiguration",
     "GetApplicationAuthenticationMethod",
     "GetApplicationGrant",
+    "GetInlinePolicyForPermissionSet",
+    "GetPermissionsBoundaryForPermissionSet",
+    "ListAccountAssignmentCreationStatus",
+    "ListAccountAssignmentDeletionStatus",
+    "ListAccountAssignments",
+    "ListAccountAssignmentsForPrincipal",
+    "ListAccountsForProvisionedPermissionSet",
     "ListApplicationAccessScopes",
     "ListApplicationAssignments",
     "ListApplicationAssignmentsForPrincipal",
@@ -71,20 +93,29 @@ SSO_ADMIN_SERVED = [
     "ListApplicationGrants",
     "ListApplicationProviders",
     "ListApplications",
+    "ListCustomerManagedPolicyReferencesInPermissionSet",
     "ListInstances",
+    "ListManagedPoliciesInPermissionSet",
+    "ListPermissionSetProvisioningStatus",
+    "ListPermissionSets",
+    "ListPermissionSetsProvisionedToAccount",
     "ListTagsForResource",
     "ListTrustedTokenIssuers",
+    "ProvisionPermissionSet",
     "PutApplicationAccessScope",
     "PutApplicationAssignmentConfiguration",
     "PutApplicationAuthenticationMethod",
     "PutApplicationGrant",
+    "PutInlinePolicyToPermissionSet",
+    "PutPermissionsBoundaryToPermissionSet",
     "TagResource",
     "UntagResource",
     "UpdateApplication",
     "UpdateInstance",
+    "UpdatePermissionSet",
     "UpdateTrustedTokenIssuer",
 ]
-"""The 39 sso-admin operations docs/admin-api.md documents."""
+"""The sso-admin operations docs/admin-api.md and docs/permission-sets.md document (69: 39 and 30)."""
 
 
 def test_the_served_operations_are_the_documented_ones() -> None:
@@ -95,9 +126,14 @@ def test_the_served_operations_are_the_documented_ones() -> None:
     assert served("sso") == served("sts") == set()
 
 
-@pytest.mark.parametrize("api", [SsoOidcApi, SsoAdminApi, IdentityStoreApi])
+@pytest.mark.parametrize("api", [SsoOidcApi, SsoAdminApi, SsoAdminAccounts, IdentityStoreApi])
 def test_every_public_coroutine_of_a_handler_object_is_a_modelled_operation(api: type) -> None:
-    service = {SsoOidcApi: "sso-oidc", SsoAdminApi: "sso-admin", IdentityStoreApi: "identitystore"}[api]
+    service = {
+        SsoOidcApi: "sso-oidc",
+        SsoAdminApi: "sso-admin",
+        SsoAdminAccounts: "sso-admin",
+        IdentityStoreApi: "identitystore",
+    }[api]
     modelled = {xform_name(op) for op in service_model(service).operation_names}
     coroutines = {
         name
@@ -139,8 +175,8 @@ def test_unserved_operations_through_the_aws_cli(server: LiveServer, tmp_path: P
         ("sts", "get-caller-identity", "GetCallerIdentity", []),
         (
             "sso-admin",
-            "list-permission-sets",
-            "ListPermissionSets",
+            "describe-instance-access-control-attribute-configuration",
+            "DescribeInstanceAccessControlAttributeConfiguration",
             ["--instance-arn", "arn:aws:sso:::instance/ssoins-0000000000000000"],
         ),
     ]

@@ -320,3 +320,90 @@ def test_accept_unverified_email_is_an_optional_boolean_off_by_default() -> None
     doc["TrustedTokenIssuers"][0]["AcceptUnverifiedEmail"] = "sometimes"
     with pytest.raises(ConfigError, match="AcceptUnverifiedEmail"):
         parse_file(yaml.safe_dump(doc))
+
+
+def test_the_example_declares_permission_sets_accounts_and_account_assignments() -> None:
+    config = resolve(load_file(EXAMPLE), None, "123456789012", now=T0)
+    (ps,) = config.permission_sets
+    assert ps.name == "ReadOnly" and ps.session_duration == "PT4H"
+    assert ps.arn.startswith(f"arn:aws:sso:::permissionSet/{config.instance.instance_id}/ps-")
+    assert ps.inline_policy is not None and ps.inline_policy["Statement"][0]["Effect"] == "Deny"
+    assert ps.managed_policy_arns == ("arn:aws:iam::aws:policy/ReadOnlyAccess",)
+    assert ps.permissions_boundary is not None
+    groups = {g.display_name: g.group_id for g in config.groups}
+    users = {u.user_name: u.user_id for u in config.users}
+    assert [(a.account_id, a.principal_type, a.principal_id) for a in config.account_assignments] == [
+        ("111122223333", "GROUP", groups["analysts"]),
+        ("444455556666", "USER", users["jdoe"]),
+    ]
+    assert {a.permission_set_arn for a in config.account_assignments} == {ps.arn}
+    assert [(a.account_id, a.name) for a in config.accounts] == [("111122223333", "production")]
+    again = resolve(load_file(EXAMPLE), config, "123456789012", now=T0 + 5)
+    assert again == config  # the ARN and the creation date are kept
+
+
+@pytest.mark.parametrize(
+    ("mutate", "needle"),
+    [
+        (
+            lambda d: d["PermissionSets"][0].update(SessionDuration="PT13H"),
+            "PermissionSets[0].SessionDuration",
+        ),
+        (lambda d: d["PermissionSets"][0].update(InlinePolicy="not json"), "PermissionSets[0].InlinePolicy"),
+        (
+            lambda d: d["PermissionSets"][0].update(InlinePolicy={"Statement": [{"Effect": "Maybe"}]}),
+            "PermissionSets[0].InlinePolicy",
+        ),
+        (
+            lambda d: d["PermissionSets"][0].update(
+                PermissionsBoundary={
+                    "ManagedPolicyArn": "arn:aws:iam::aws:policy/ReadOnlyAccess",
+                    "CustomerManagedPolicyReference": {"Name": "x"},
+                }
+            ),
+            "PermissionSets[0].PermissionsBoundary",
+        ),
+        (lambda d: d["PermissionSets"].append({"Name": "readonly"}), "PermissionSets[1]: duplicate name"),
+        (lambda d: d["AccountAssignments"][0].update(PermissionSetArn="Nope"), "no permission set 'Nope'"),
+        (
+            lambda d: d["AccountAssignments"][0].update(PrincipalId="ghost"),
+            "AccountAssignments[0].PrincipalId",
+        ),
+        (lambda d: d["AccountAssignments"][0].update(TargetId="12345"), "AccountAssignments[0].TargetId"),
+        (lambda d: d["Accounts"].append(dict(d["Accounts"][0])), "Accounts[1].AccountId: duplicate"),
+    ],
+)
+def test_permission_set_errors_name_the_field(mutate: object, needle: str) -> None:
+    doc = yaml.safe_load(EXAMPLE.read_text())
+    mutate(doc)  # type: ignore[operator]
+    with pytest.raises(ConfigError) as info:
+        resolve(parse_file(yaml.safe_dump(doc)), None, "123456789012", now=T0)
+    assert needle in info.value.message, info.value.message
+
+
+@pytest.mark.anyio
+async def test_apply_writes_permission_sets_all_or_nothing() -> None:
+    store = MemoryStore(master_key=bytes(32))
+    config = await apply_to_store(store, load_file(EXAMPLE), "123456789012", T0)
+    (ps,) = config.permission_sets
+    assert await store.get_permission_set(ps.arn) == ps
+    assert await store.list_provisioned_accounts(ps.arn) == ["111122223333", "444455556666"]
+    jdoe = next(u.user_id for u in config.users if u.user_name == "jdoe")
+    assert await store.account_roles(jdoe) == [("444455556666", ps.arn)]
+    version = await store.config_version()
+    doc = yaml.safe_load(EXAMPLE.read_text())
+    doc["AccountAssignments"].append(
+        {"TargetId": "1", "PermissionSetArn": "ReadOnly", "PrincipalType": "USER", "PrincipalId": "jdoe"}
+    )
+    with pytest.raises(ConfigError):
+        await apply_to_store(store, parse_file(yaml.safe_dump(doc)), "123456789012", T0)
+    assert await store.config_version() == version
+    del doc["AccountAssignments"][1:]
+    doc["PermissionSets"][0]["Description"] = "changed"
+    again = await apply_to_store(store, parse_file(yaml.safe_dump(doc)), "123456789012", T0 + 1)
+    assert again.permission_sets[0].arn == ps.arn and again.permission_sets[0].description == "changed"
+    assert await store.account_roles(jdoe) == []
+    assert await store.list_provisioned_accounts(ps.arn) == ["111122223333"]
+    unchanged = await store.config_version()
+    await apply_to_store(store, parse_file(yaml.safe_dump(doc)), "123456789012", T0 + 2)
+    assert await store.config_version() == unchanged  # an unchanged file writes nothing

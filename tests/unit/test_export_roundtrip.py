@@ -22,17 +22,22 @@ from ssoidc.model import (
     GRANT_REFRESH_TOKEN,
     GRANT_TOKEN_EXCHANGE,
     AccessScope,
+    Account,
+    AccountAssignment,
     Application,
     Assignment,
     AuthorizationCodeGrantConfig,
     AuthorizedTokenIssuer,
     Configuration,
+    CustomerManagedPolicyReference,
     Email,
     ExternalId,
     GrantConfig,
     Group,
     Instance,
     JwtBearerGrantConfig,
+    PermissionsBoundary,
+    PermissionSet,
     RefreshTokenGrantConfig,
     TokenExchangeGrantConfig,
     TrustedTokenIssuer,
@@ -353,6 +358,93 @@ def configurations(draw: st.DrawFn, *, interleave: bool = False) -> Configuratio
             assignments += [Assignment(arn, t, p) for t, p in chosen]  # type: ignore[arg-type]
     if interleave:
         assignments = draw(st.permutations(assignments))
+    accounts = [
+        Account(a, draw(name_token), f"{a}@example.com")
+        for a in draw(st.lists(st.from_regex(r"\A\d{12}\Z"), unique=True, max_size=3))
+    ]
+    ps_names = draw(
+        st.lists(
+            st.from_regex(r"\A[\w+=,.@-]{1,32}\Z", alphabet=ALNUM + "_+=,.@-"),
+            unique_by=str.lower,
+            max_size=3,
+        )
+    )
+    ps_ids = draw(st.lists(hexes(16), unique=True, min_size=len(ps_names), max_size=len(ps_names)))
+    permission_sets = [
+        PermissionSet(
+            arn=f"arn:aws:sso:::permissionSet/{inst_id}/ps-{pid}",
+            name=n,
+            instance_arn=instance.instance_arn,
+            description=draw(st.sampled_from(["", "Readers", "two words"])),
+            session_duration=draw(st.sampled_from(["PT1H", "PT12H", "PT2H30M"])),
+            relay_state=draw(st.sampled_from(["", "https://console.aws.amazon.com/"])),
+            inline_policy=draw(
+                st.sampled_from(
+                    [
+                        None,
+                        {
+                            "Version": "2012-10-17",
+                            "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}],
+                        },
+                    ]
+                )
+            ),
+            managed_policy_arns=tuple(
+                draw(
+                    st.lists(
+                        st.sampled_from(
+                            [
+                                "arn:aws:iam::aws:policy/ReadOnlyAccess",
+                                "arn:aws:iam::aws:policy/job-function/ViewOnlyAccess",
+                            ]
+                        ),
+                        unique=True,
+                    )
+                )
+            ),
+            customer_managed_policies=tuple(
+                draw(
+                    st.lists(
+                        st.builds(
+                            CustomerManagedPolicyReference, name_token, st.sampled_from(["/", "/team/"])
+                        ),
+                        unique=True,
+                        max_size=2,
+                    )
+                )
+            ),
+            permissions_boundary=draw(
+                st.sampled_from(
+                    [
+                        None,
+                        PermissionsBoundary("arn:aws:iam::aws:policy/PowerUserAccess"),
+                        PermissionsBoundary(
+                            customer_managed_policy_reference=CustomerManagedPolicyReference("B", "/")
+                        ),
+                    ]
+                )
+            ),
+            created_at=draw(timestamps),
+            tags=draw(tags),
+        )
+        for n, pid in zip(ps_names, ps_ids, strict=True)
+    ]
+    account_assignments: list[AccountAssignment] = []
+    if principals and permission_sets:
+        chosen_aa = draw(
+            st.lists(
+                st.tuples(
+                    st.sampled_from(["111111111111", "222222222222", *(a.account_id for a in accounts)]),
+                    st.sampled_from([p.arn for p in permission_sets]),
+                    st.sampled_from(principals),
+                ),
+                unique=True,
+                max_size=5,
+            )
+        )
+        account_assignments = [AccountAssignment(acct, arn, t, p) for acct, arn, (t, p) in chosen_aa]  # type: ignore[arg-type]
+    if interleave:
+        account_assignments = draw(st.permutations(account_assignments))
     config = Configuration(
         instance=instance,
         trusted_token_issuers=tuple(issuers),
@@ -360,6 +452,9 @@ def configurations(draw: st.DrawFn, *, interleave: bool = False) -> Configuratio
         users=tuple(users),
         groups=tuple(groups),
         assignments=tuple(assignments),
+        accounts=tuple(accounts),
+        permission_sets=tuple(permission_sets),
+        account_assignments=tuple(account_assignments),
     )
     check(config)  # the admin API's invariants: a valid configuration
     return config
@@ -386,6 +481,7 @@ def test_applying_the_export_to_its_own_store_is_a_no_op(config: Configuration) 
     # into a fresh store the assignments come out grouped by application: same set, same text
     fresh = resolve(parse_file(text), None, ACCOUNT, now=1.0)
     assert set(fresh.assignments) == set(config.assignments)
+    assert set(fresh.account_assignments) == set(config.account_assignments)
     assert export_configuration(fresh) == text
 
 
