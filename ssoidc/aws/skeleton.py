@@ -193,11 +193,16 @@ class Skeleton:
         refresh: Callable[[], Awaitable[object]],
         allowed_hosts: Sequence[str] | None = None,
         limits: RequestLimits | None = None,
+        lookup_session: Callable[[str], Awaitable[Credential | None]] | None = None,
     ) -> None:
         """``refresh`` (the configuration snapshot's) runs first for every request, inside the error mapping.
         ``allowed_hosts``: the signed ``Host`` values this deployment answers for (``Settings.signed_hosts``;
-        None: any); ``limits``: the node's request rate limits (none if omitted)."""
+        None: any); ``limits``: the node's request rate limits (none if omitted); ``lookup_session``: where an
+        access key id ``lookup_credential`` does not know is looked up next (session credentials, read from the
+        store by key: ``ssoidc.credentials.session``)."""
         self._now = now
+        self._lookup = lookup_credential
+        self._lookup_session = lookup_session
         self._limits = limits or RequestLimits()
         self._refresh = refresh
         self._routes: dict[tuple[str, str], list[_Route]] = {}
@@ -291,9 +296,14 @@ class Skeleton:
         principal = akid = ""
         self._limits.admit_address(req.client_ip, now)
         if op.verifier is not None:
-            verified = op.verifier.verify(
+            verifier = op.verifier
+            parsed = verifier.parse(
                 SignedRequest(req.method, req.raw_path, req.query_string, req.headers, req.body), now
             )
+            credential = self._lookup(parsed.access_key_id)
+            if credential is None and self._lookup_session is not None:
+                credential = await self._lookup_session(parsed.access_key_id)
+            verified = verifier.check(parsed, credential, now)
             principal, akid = verified.principal_arn, verified.access_key_id
             self._limits.admit_principal(principal, now)
             if service.authorize is not None:
