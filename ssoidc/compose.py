@@ -23,6 +23,7 @@ from ssoidc.aws.sigv4 import Credential
 from ssoidc.aws.skeleton import NO_STORE, AwsService, Skeleton
 from ssoidc.bootstrap import ID_TOKEN_PURPOSE, bootstrap, demo_issuer_jwks
 from ssoidc.clock import Clock, SystemClock
+from ssoidc.credentials.authority import IdentityPolicies
 from ssoidc.credentials.session import SessionCredentials
 from ssoidc.crypto import load_or_create_master_key
 from ssoidc.datadir import secure_data_dir
@@ -230,18 +231,21 @@ def build_skeleton(
     NotImplementedException by name."""
     sessions = sessions or SessionCredentials(store, now=clock.now)
     editor = ConfigEditor(store, snapshot.refresh, account_id=settings.account_id)
-    authorize = AdminAuthorizer(
-        account_id=settings.account_id,
+    identity = IdentityPolicies(
         identity_policy_of=snapshot.identity_policy_of,
         config_version=lambda: snapshot.version,
+        is_long_term=lambda akid: snapshot.credential(akid) is not None,
+        sessions=sessions,
+        permission_sets=store,
     )
+    authorize = AdminAuthorizer(account_id=settings.account_id, identity_of=identity.of)
     pages = PageTokens(master_key)
     services = [
         AwsService(
             oidc.SERVICE,
             oidc.SsoOidcApi(
                 create_token=create_token,
-                identity_policy_of=snapshot.identity_policy_of,
+                identity_of=identity.of,
                 public=public,
                 base_url=settings.base_url,
             ),

@@ -76,7 +76,7 @@ class Call:
 
 
 Handler = Callable[[Any, Call], Awaitable[Mapping[str, Any]]]
-Authorizer = Callable[[str, str, str, float], None]
+Authorizer = Callable[[str, str, str, float], Awaitable[None]]
 """``(principal_arn, access_key_id, "<signingName>:<Operation>", now)``; raises a domain error to refuse."""
 
 
@@ -307,7 +307,7 @@ class Skeleton:
             principal, akid = verified.principal_arn, verified.access_key_id
             self._limits.admit_principal(principal, now)
             if service.authorize is not None:
-                service.authorize(principal, akid, op.action, now)
+                await service.authorize(principal, akid, op.action, now)
         if op.handler is None:
             raise NotImplementedOperation(
                 f"{name} is not implemented by this ssoidc version (docs/behaviour.md lists what each service serves)"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ssoidc.iam.authority import Authority
+
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -71,7 +73,8 @@ class Caller:
     principal_arn: str
     access_key_id: str
     source_ip: str | None = None
-    identity_policy: Mapping[str, Any] | None = None
+    identity: Authority | None = None
+    """The credential's identity policies (``ssoidc.credentials.authority``); None: it carries none."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,7 @@ from tests.helpers.config import ACCOUNT
 
 _PAGES = PageTokens(bytes(32))
 HANDLERS: dict[str, object] = {
-    "sso-oidc": SsoOidcApi(create_token=None, identity_policy_of=lambda _k: None),  # type: ignore[arg-type]
+    "sso-oidc": SsoOidcApi(create_token=None, identity_of=None),  # type: ignore[arg-type]
     "sso": object(),
     "sso-admin": SsoAdminApi(
         None,  # type: ignore[arg-type]
