@@ -175,6 +175,94 @@ class Assignment:
 
 
 @dataclass(frozen=True, slots=True)
+class CustomerManagedPolicyReference:
+    """A customer managed policy a permission set names (sso-admin ``CustomerManagedPolicyReference``): the IAM
+    policy ``<path><name>`` expected in every account the permission set is provisioned to."""
+
+    name: str
+    path: str = "/"
+
+
+@dataclass(frozen=True, slots=True)
+class PermissionsBoundary:
+    """A permission set's permissions boundary (sso-admin ``PermissionsBoundary``): exactly one of an AWS managed
+    policy ARN or a customer managed policy reference."""
+
+    managed_policy_arn: str = ""
+    customer_managed_policy_reference: CustomerManagedPolicyReference | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PermissionSet:
+    """An sso-admin permission set: the role (``AWSReservedSSO_<name>_<suffix>``) provisioned to the accounts
+    it is assigned on, with its policies. One row per permission set (docs/permission-sets.md)."""
+
+    arn: str
+    name: str
+    instance_arn: str
+    description: str = ""
+    session_duration: str = "PT1H"
+    """ISO 8601 duration (sso-admin ``SessionDuration``): how long the portal's role credentials live."""
+    relay_state: str = ""
+    inline_policy: Mapping[str, Any] | None = None
+    """The inline IAM policy document, parsed (None: none)."""
+    managed_policy_arns: tuple[str, ...] = ()
+    customer_managed_policies: tuple[CustomerManagedPolicyReference, ...] = ()
+    permissions_boundary: PermissionsBoundary | None = None
+    created_at: float = 0.0
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def permission_set_id(self) -> str:
+        return self.arn.rsplit("/", 1)[1]
+
+
+@dataclass(frozen=True, slots=True)
+class AccountAssignment:
+    """A principal (user or group) assigned a permission set on an AWS account (sso-admin ``AccountAssignment``)."""
+
+    account_id: str
+    permission_set_arn: str
+    principal_type: PrincipalType
+    principal_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """An AWS account as the access portal shows it (sso ``AccountInfo``). ssoidc emulates no accounts: any 12-digit
+    id may be assigned; declared accounts only give the portal a name and an e-mail (``account_info``)."""
+
+    account_id: str
+    name: str
+    email: str
+
+
+AccessRequestKind = Literal["assignment_creation", "assignment_deletion", "provisioning"]
+ACCESS_CREATE_ASSIGNMENT: AccessRequestKind = "assignment_creation"
+ACCESS_DELETE_ASSIGNMENT: AccessRequestKind = "assignment_deletion"
+ACCESS_PROVISION: AccessRequestKind = "provisioning"
+
+
+@dataclass(frozen=True, slots=True)
+class AccessRequest:
+    """The status record of an asynchronous sso-admin request (CreateAccountAssignment, DeleteAccountAssignment,
+    ProvisionPermissionSet): ssoidc completes them at once but keeps the record, so the Describe...Status and
+    List...Status operations answer them. ``account_id`` is the target account ("" for a provisioning to all
+    provisioned accounts); the principal is "" for a provisioning."""
+
+    request_id: str
+    kind: AccessRequestKind
+    status: str
+    """IN_PROGRESS, FAILED or SUCCEEDED (sso-admin ``StatusValues``)."""
+    created_at: float
+    permission_set_arn: str
+    account_id: str = ""
+    principal_type: str = ""
+    principal_id: str = ""
+    failure_reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Configuration:
     """Everything ``ssoidc apply`` declares, in domain form. Persisted by the storage layer."""
 
@@ -184,6 +272,24 @@ class Configuration:
     users: tuple[User, ...] = ()
     groups: tuple[Group, ...] = ()
     assignments: tuple[Assignment, ...] = ()
+    accounts: tuple[Account, ...] = ()
+    """Declared AWS accounts (names and e-mails for the portal): catalogue documents."""
+    permission_sets: tuple[PermissionSet, ...] = ()
+    """Per-entity rows, like the directory: written by ``replace_configuration``, empty in ``load_catalogue``."""
+    account_assignments: tuple[AccountAssignment, ...] = ()
+    """Per-entity rows, like the directory (their permission sets are provisioned to their accounts)."""
+
+
+DEFAULT_ACCOUNT_EMAIL_DOMAIN = "example.com"
+
+
+def account_info(config: Configuration, account_id: str) -> Account:
+    """The account as the portal shows it: the declared one (``Accounts:`` in the file), else a default named by its
+    id with the non-routable e-mail ``aws+<id>@example.com`` (RFC 2606)."""
+    for account in config.accounts:
+        if account.account_id == account_id:
+            return account
+    return Account(account_id, account_id, f"aws+{account_id}@{DEFAULT_ACCOUNT_EMAIL_DOMAIN}")
 
 
 UNCONFIGURED_INSTANCE_ARN = "arn:aws:sso:::instance/ssoins-0000000000000000"

@@ -17,7 +17,18 @@ from typing import Any, Literal, Protocol
 
 import orjson
 
-from ssoidc.model import Assignment, Configuration, ExternalId, Group, Membership, User
+from ssoidc.model import (
+    AccessRequest,
+    AccessRequestKind,
+    AccountAssignment,
+    Assignment,
+    Configuration,
+    ExternalId,
+    Group,
+    Membership,
+    PermissionSet,
+    User,
+)
 
 
 class StorageError(Exception):
@@ -41,6 +52,16 @@ class Missing(Exception):
 
     Nothing was written. Like ``AlreadyExists``, an internal signal the domain maps to its own error.
     """
+
+    def __init__(self, kind: str, key: str) -> None:
+        super().__init__(kind, key)
+        self.kind = kind
+        self.key = key
+
+
+class InUse(Exception):
+    """A delete named a row that others still reference (``kind``: what references it, e.g.
+    ``account_assignment``): nothing was written. An internal signal, like ``Missing``."""
 
     def __init__(self, kind: str, key: str) -> None:
         super().__init__(kind, key)
@@ -252,8 +273,11 @@ class Change:
 
     ``kind`` is ``catalogue`` (the instance, trusted token issuers and applications: ``key`` empty),
     ``credential`` (an access key id), ``user``, ``group`` (an id), ``membership`` (``<group id>|<user id>``) or
-    ``assignment`` (``<application ARN>|<principal type>|<principal id>``); ``directory`` (empty key) means the
-    whole directory was replaced (``replace_configuration``, an instance deleted).
+    ``assignment`` (``<application ARN>|<principal type>|<principal id>``), ``permission_set`` (an ARN),
+    ``account_assignment`` (``<account id>|<permission set ARN>|<principal type>|<principal id>``) or
+    ``provisioning`` (``<permission set ARN>|<account id>``); ``directory`` (empty key) means the whole
+    directory (with the permission sets and account assignments) was replaced (``replace_configuration``, an
+    instance deleted).
     """
 
     version: int
@@ -299,7 +323,8 @@ class DirectoryStore(Protocol):
         ...
 
     async def delete_user(self, user_id: str, *, now: float) -> bool:
-        """Delete the user, its memberships and assignments, and revoke its tokens (``user:<id>`` at ``now``)."""
+        """Delete the user, its memberships, application and account assignments, and revoke its tokens
+        (``user:<id>`` at ``now``), in one transaction."""
         ...
 
     async def get_group(self, group_id: str) -> Group | None: ...
@@ -313,7 +338,8 @@ class DirectoryStore(Protocol):
     async def update_group(self, group: Group) -> None: ...
 
     async def delete_group(self, group_id: str) -> bool:
-        """Delete the group with its memberships and assignments (members' tokens are not revoked)."""
+        """Delete the group with its memberships, application and account assignments, in one transaction
+        (members' tokens are not revoked)."""
         ...
 
     async def get_membership(self, membership_id: str) -> Membership | None: ...
@@ -364,6 +390,103 @@ class DirectoryStore(Protocol):
     async def changes_since(self, version: int, *, limit: int = 1000) -> list[Change] | None:
         """The changes after ``version``, oldest first, at most ``limit``; None if the feed no longer reaches back
         to ``version`` (or holds more than ``limit``): the reader then reloads everything."""
+        ...
+
+
+class AccountAccessReader(Protocol):
+    """What the access portal and the credential issuer read of permission sets and account assignments."""
+
+    async def get_permission_set(self, arn: str) -> PermissionSet | None: ...
+
+    async def account_roles(self, user_id: str) -> list[tuple[str, str]]:
+        """(account_id, permission_set_arn) assigned to the user directly or through any group they belong
+        to: distinct, sorted by account id then permission set name."""
+        ...
+
+
+class AccountAccessStore(AccountAccessReader, Protocol):
+    """Permission sets, account assignments, provisioning state and the asynchronous request records of sso-admin,
+    one row per entity (migration 0013), like the directory.
+
+    Every write is one transaction that bumps the configuration version and records a ``Change`` per entity it
+    changes. Permission set names are unique case-insensitively (``AlreadyExists("permission_set_name")``; a
+    taken ARN is ``AlreadyExists("permission_set")``). An account assignment references its permission set and
+    its principal (deleting either deletes it); a permission set is provisioned to an account while it has an
+    assignment there, or after ``provision_permission_set`` named the account, until its last assignment there
+    is deleted. A provisioning is ``outdated`` when the permission set changed after it. Lists are ordered by
+    the key each method names, and ``after`` is that key of the previous page's last item.
+    """
+
+    async def list_permission_sets(self, *, after: str = "", limit: int = 100) -> list[PermissionSet]:
+        """Ordered by ARN."""
+        ...
+
+    async def create_permission_set(self, permission_set: PermissionSet) -> None: ...
+
+    async def update_permission_set(self, permission_set: PermissionSet, *, outdated: bool = True) -> None:
+        """Replace the stored permission set (``Missing("permission_set")`` if none); ``outdated``: its
+        provisionings no longer match it (a change of what is provisioned, not of its tags)."""
+        ...
+
+    async def delete_permission_set(self, arn: str) -> bool:
+        """Delete the permission set with its provisionings; False if there was none. ``InUse("account_assignment")``
+        (nothing written) while an account assignment names it."""
+        ...
+
+    async def list_account_assignments(
+        self, account_id: str, permission_set_arn: str, *, after: str = "", limit: int = 100
+    ) -> list[AccountAssignment]:
+        """The assignments of a permission set on an account, ordered by ``<principal type>/<principal id>``."""
+        ...
+
+    async def list_principal_account_assignments(
+        self,
+        principal_type: str,
+        principal_id: str,
+        *,
+        account_id: str | None = None,
+        after: str = "",
+        limit: int = 100,
+    ) -> list[AccountAssignment]:
+        """A principal's assignments (on one account if given), ordered by ``<account id>|<permission set ARN>``."""
+        ...
+
+    async def create_account_assignment(self, assignment: AccountAssignment, request: AccessRequest) -> bool:
+        """Store the assignment, provision its permission set to its account and store ``request``, in one
+        transaction; False if the assignment existed (the request is still stored). ``Missing("permission_set" |
+        "user" | "group")`` (nothing written) if what it names is gone."""
+        ...
+
+    async def delete_account_assignment(self, assignment: AccountAssignment, request: AccessRequest) -> bool:
+        """Delete the assignment (its account's provisioning too, if it was the last assignment of the permission
+        set there) and store ``request``; False (nothing written) if there was no such assignment."""
+        ...
+
+    async def provision_permission_set(self, request: AccessRequest) -> None:
+        """Provision ``request.permission_set_arn`` to ``request.account_id`` (to every account it is provisioned
+        to when that is ""): the provisionings are no longer outdated; store ``request``. ``Missing
+        ("permission_set")`` (nothing written) if it is gone."""
+        ...
+
+    async def list_provisioned_accounts(
+        self, permission_set_arn: str, *, outdated: bool | None = None, after: str = "", limit: int = 100
+    ) -> list[str]:
+        """Accounts the permission set is provisioned to (only outdated ones, or only current ones, if
+        ``outdated`` is given), ordered by account id."""
+        ...
+
+    async def list_provisioned_permission_sets(
+        self, account_id: str, *, outdated: bool | None = None, after: str = "", limit: int = 100
+    ) -> list[str]:
+        """ARNs of the permission sets provisioned to the account, ordered by ARN."""
+        ...
+
+    async def get_access_request(self, request_id: str) -> AccessRequest | None: ...
+
+    async def list_access_requests(
+        self, kind: AccessRequestKind, *, status: str | None = None, after: str = "", limit: int = 100
+    ) -> list[AccessRequest]:
+        """The stored requests of ``kind`` (with ``status``, if given), ordered by request id."""
         ...
 
 
@@ -597,6 +720,7 @@ class SignInStore(Protocol):
 class Store(
     ConfigStore,
     DirectoryStore,
+    AccountAccessStore,
     CredentialStore,
     SessionCredentialStore,
     KeyStore,

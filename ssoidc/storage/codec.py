@@ -6,13 +6,17 @@ from typing import Any
 
 from ssoidc.model import (
     AccessScope,
+    Account,
     Application,
     Assignment,
+    CustomerManagedPolicyReference,
     Email,
     ExternalId,
     GrantConfig,
     Group,
     Instance,
+    PermissionsBoundary,
+    PermissionSet,
     TrustedTokenIssuer,
     User,
 )
@@ -98,6 +102,36 @@ def to_doc(obj: Any) -> dict[str, Any]:
             "principal_type": obj.principal_type,
             "principal_id": obj.principal_id,
         }
+    if isinstance(obj, Account):
+        return {"account_id": obj.account_id, "name": obj.name, "email": obj.email}
+    if isinstance(obj, PermissionSet):
+        b = obj.permissions_boundary
+        return {
+            "arn": obj.arn,
+            "name": obj.name,
+            "instance_arn": obj.instance_arn,
+            "description": obj.description,
+            "session_duration": obj.session_duration,
+            "relay_state": obj.relay_state,
+            "inline_policy": None if obj.inline_policy is None else dict(obj.inline_policy),
+            "managed_policy_arns": list(obj.managed_policy_arns),
+            "customer_managed_policies": [
+                {"name": c.name, "path": c.path} for c in obj.customer_managed_policies
+            ],
+            "permissions_boundary": None
+            if b is None
+            else {
+                "managed_policy_arn": b.managed_policy_arn,
+                "customer_managed_policy_reference": None
+                if b.customer_managed_policy_reference is None
+                else {
+                    "name": b.customer_managed_policy_reference.name,
+                    "path": b.customer_managed_policy_reference.path,
+                },
+            },
+            "created_at": obj.created_at,
+            "tags": dict(obj.tags),
+        }
     raise TypeError(f"cannot encode {type(obj).__name__}")
 
 
@@ -173,3 +207,35 @@ def group_from_doc(d: dict[str, Any]) -> Group:
 
 def assignment_from_doc(d: dict[str, Any]) -> Assignment:
     return Assignment(d["application_arn"], d["principal_type"], d["principal_id"])
+
+
+def account_from_doc(d: dict[str, Any]) -> Account:
+    return Account(d["account_id"], d["name"], d["email"])
+
+
+def _policy_reference(d: dict[str, Any] | None) -> CustomerManagedPolicyReference | None:
+    return None if d is None else CustomerManagedPolicyReference(d["name"], d["path"])
+
+
+def permission_set_from_doc(d: dict[str, Any]) -> PermissionSet:
+    b = d["permissions_boundary"]
+    return PermissionSet(
+        arn=d["arn"],
+        name=d["name"],
+        instance_arn=d["instance_arn"],
+        description=d["description"],
+        session_duration=d["session_duration"],
+        relay_state=d["relay_state"],
+        inline_policy=d["inline_policy"],
+        managed_policy_arns=tuple(d["managed_policy_arns"]),
+        customer_managed_policies=tuple(
+            CustomerManagedPolicyReference(c["name"], c["path"]) for c in d["customer_managed_policies"]
+        ),
+        permissions_boundary=None
+        if b is None
+        else PermissionsBoundary(
+            b["managed_policy_arn"], _policy_reference(b["customer_managed_policy_reference"])
+        ),
+        created_at=d["created_at"],
+        tags=d["tags"],
+    )

@@ -26,7 +26,15 @@ import orjson
 from ssoidc.base64url import b64u
 from ssoidc.crypto import Sealer, derive_key
 from ssoidc.ids import membership_id
-from ssoidc.model import Assignment, Configuration, Group, Membership, User
+from ssoidc.model import (
+    AccountAssignment,
+    Assignment,
+    Configuration,
+    Group,
+    Membership,
+    PermissionSet,
+    User,
+)
 from ssoidc.storage import codec
 from ssoidc.storage.base import (
     IDEMPOTENCY_TTL_SECONDS,
@@ -536,7 +544,7 @@ def statements(sql: str) -> list[str]:
     return [s.strip() for s in body.split(";") if s.strip()]
 
 
-CATALOGUE_KINDS = ("instance", "issuer", "application")
+CATALOGUE_KINDS = ("instance", "issuer", "application", "account")
 """The ``config_resources`` kinds: the catalogue, read whole into every worker's snapshot."""
 
 
@@ -546,6 +554,7 @@ def config_rows(config: Configuration) -> list[tuple[str, str, str]]:
     rows = [("instance", config.instance.instance_arn, codec.to_doc(config.instance))]
     rows += [("issuer", t.arn, codec.to_doc(t)) for t in config.trusted_token_issuers]
     rows += [("application", a.arn, codec.to_doc(a)) for a in config.applications]
+    rows += [("account", a.account_id, codec.to_doc(a)) for a in config.accounts]
     return [(k, i, orjson.dumps(d).decode()) for k, i, d in rows]
 
 
@@ -554,6 +563,8 @@ def config_from_rows(
     users: Iterable[User] = (),
     groups: Iterable[Group] = (),
     assignments: Iterable[Assignment] = (),
+    permission_sets: Iterable[PermissionSet] = (),
+    account_assignments: Iterable[AccountAssignment] = (),
 ) -> Configuration | None:
     """The configuration of catalogue rows ``(kind, JSON document)`` (in stored order) and the directory;
     None if there is no instance."""
@@ -569,6 +580,9 @@ def config_from_rows(
         users=tuple(users),
         groups=tuple(groups),
         assignments=tuple(assignments),
+        accounts=tuple(codec.account_from_doc(d) for d in by_kind.get("account", [])),
+        permission_sets=tuple(permission_sets),
+        account_assignments=tuple(account_assignments),
     )
 
 
@@ -654,7 +668,9 @@ def legacy_directory(
 
 
 def catalogue_only(config: Configuration) -> Configuration:
-    return dataclasses.replace(config, users=(), groups=(), assignments=())
+    return dataclasses.replace(
+        config, users=(), groups=(), assignments=(), permission_sets=(), account_assignments=()
+    )
 
 
 def clears_directory(stored: Configuration | None, new: Configuration) -> bool:

@@ -105,6 +105,7 @@ from ssoidc.storage.common import (
     user_name_key,
     user_of,
 )
+from ssoidc.storage.memory_access import AccessData, MemoryAccountAccess
 
 _T_FAMILY = TOKEN_COLUMNS.index("family_id")
 _T_KIND = TOKEN_COLUMNS.index("kind")
@@ -182,6 +183,8 @@ class MemoryData:
     devices: dict[bytes, DeviceRecord] = field(default_factory=dict)
     sessions: dict[str, tuple[Any, ...]] = field(default_factory=dict)
     """``session_params`` rows by access key id (migration 0015): the secret sealed."""
+    access: AccessData = field(default_factory=AccessData)
+    """Permission sets, account assignments, provisioning, request records (``memory_access``)."""
 
     def version(self) -> int:
         return int(self.meta.get("config_version", "0"))
@@ -240,6 +243,7 @@ class MemoryData:
     def drop_principal(self, principal_type: str, principal_id: str) -> None:
         for k in [k for k in self.assignments if k[1] == principal_type and k[2] == principal_id]:
             del self.assignments[k]
+        self.access.drop_principal(principal_type, principal_id)
 
     def clear_directory(self, now: float) -> None:
         for uid in self.users:
@@ -248,6 +252,7 @@ class MemoryData:
         self.groups.clear()
         self.memberships.clear()
         self.assignments.clear()
+        self.access.clear()
 
     def revoke_subject(self, subject: str, now: float) -> None:
         marker = self.revoked_subjects.get(subject)
@@ -266,6 +271,7 @@ class MemoryData:
         self.assignments = {
             (a.application_arn, a.principal_type, a.principal_id): self.next_seq() for a in config.assignments
         }
+        self.access.write(self.next_seq, config.permission_sets, config.account_assignments)
 
     def subject_revocation(self, user_id: str, application_arn: str, issued_at: float) -> float | None:
         """When the user or the application was revoked, if at or after ``issued_at`` (``SUBJECT_JOINS``)."""
@@ -313,7 +319,7 @@ class MemoryData:
             self.tokens[r[0]] = _Token(r)
 
 
-class MemoryStore:
+class MemoryStore(MemoryAccountAccess):
     """All storage contracts on a ``MemoryData`` (a new, empty one by default). For tests only."""
 
     kind = "memory"
@@ -369,7 +375,12 @@ class MemoryStore:
         with self._tx() as d:
             rows, version = list(d.config), d.version()
             users, groups, assignments = d.user_docs(), d.group_docs(), d.assignment_rows()
-        return config_from_rows(rows, users, groups, assignments), version
+            permission_sets, account_assignments = (
+                d.access.ordered_permission_sets(),
+                d.access.ordered_assignments(),
+            )
+        config = config_from_rows(rows, users, groups, assignments, permission_sets, account_assignments)
+        return config, version
 
     async def load_catalogue(self) -> tuple[Configuration | None, int]:
         with self._tx() as d:

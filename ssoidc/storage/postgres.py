@@ -44,6 +44,7 @@ import asyncpg
 from ssoidc.crypto import Sealer
 from ssoidc.errors import ConfigError
 from ssoidc.model import Assignment, Configuration, Group, Membership, User
+from ssoidc.storage import access_sql as aq
 from ssoidc.storage import public_sql as ps
 from ssoidc.storage import session_sql as ss
 from ssoidc.storage.base import (
@@ -123,6 +124,7 @@ from ssoidc.storage.common import (
     user_of,
     web_session,
 )
+from ssoidc.storage.postgres_access import PostgresAccountAccess, delete_access, insert_access
 
 log = logging.getLogger("ssoidc.storage")
 P = ParamSpec("P")
@@ -420,6 +422,7 @@ async def _delete_directory(conn: asyncpg.Connection) -> None:
         await conn.execute(f"DELETE FROM {table}")
     await conn.execute("DELETE FROM dir_user_attributes")
     await conn.execute("DELETE FROM dir_users")
+    await delete_access(conn)
 
 
 async def _clear_directory(conn: asyncpg.Connection, now: float) -> None:
@@ -491,7 +494,12 @@ VERSION_RECHECK_SECONDS = 1.0
 """Even while notifications flow, the configuration version is re-read at least this often (a safety net)."""
 
 
-class PostgresStore:
+for _name, _member in list(vars(PostgresAccountAccess).items()):
+    if not _name.startswith("_") and callable(_member):
+        setattr(PostgresAccountAccess, _name, _driver_errors(_member))
+
+
+class PostgresStore(PostgresAccountAccess):
     """All storage contracts on one PostgreSQL schema, shared by any number of nodes and worker processes."""
 
     kind = "postgresql"
@@ -794,7 +802,19 @@ class PostgresStore:
                     "SELECT application_arn, principal_type, principal_id FROM app_assignments ORDER BY seq"
                 )
             ]
-        config = config_from_rows(((r[0], r[1]) for r in rows), users, groups, assignments)
+            permission_sets = [
+                aq.permission_set_of(r[0])
+                for r in await conn.fetch("SELECT doc FROM permission_sets ORDER BY seq")
+            ]
+            account_assignments = [
+                aq.assignment_of(r)
+                for r in await conn.fetch(
+                    f"SELECT {aq.ASSIGNMENT_COLS} FROM account_assignments ORDER BY seq"
+                )
+            ]
+        config = config_from_rows(
+            ((r[0], r[1]) for r in rows), users, groups, assignments, permission_sets, account_assignments
+        )
         return config, 0 if value is None else int(value)
 
     @_driver_errors
@@ -931,6 +951,7 @@ class PostgresStore:
             await _delete_directory(conn)
             await self._write_catalogue(conn, config)
             await _insert_directory(conn, config.users, config.groups, config.assignments)
+            await insert_access(conn, config.permission_sets, config.account_assignments)
         self._note_version(version)  # read-your-writes in this process, before the NOTIFY comes back
         return version
 

@@ -40,6 +40,7 @@ from ssoidc.crypto import Sealer
 from ssoidc.datadir import create_private
 from ssoidc.errors import ConfigError
 from ssoidc.model import Assignment, Configuration, Group, Membership, User
+from ssoidc.storage import access_sql as aq
 from ssoidc.storage import public_sql as ps
 from ssoidc.storage import session_sql as ss
 from ssoidc.storage.base import (
@@ -121,6 +122,7 @@ from ssoidc.storage.common import (
     user_of,
     web_session,
 )
+from ssoidc.storage.sqlite_access import SqliteAccountAccess, delete_access, insert_access
 
 log = logging.getLogger("ssoidc.storage")
 T = TypeVar("T")
@@ -294,8 +296,11 @@ def _driver_errors(cls: C) -> C:
     return cls
 
 
+_driver_errors(SqliteAccountAccess)
+
+
 @_driver_errors
-class SqliteStore:
+class SqliteStore(SqliteAccountAccess):
     """All storage contracts on one SQLite file."""
 
     kind = "sqlite"
@@ -588,9 +593,20 @@ class SqliteStore:
                     "SELECT application_arn, principal_type, principal_id FROM app_assignments ORDER BY seq"
                 )
             ]
+            permission_sets = [
+                aq.permission_set_of(r[0])
+                for r in self._db.execute("SELECT doc FROM permission_sets ORDER BY seq")
+            ]
+            account_assignments = [
+                aq.assignment_of(r)
+                for r in self._db.execute(
+                    f"SELECT {aq.ASSIGNMENT_COLS} FROM account_assignments ORDER BY seq"
+                )
+            ]
         finally:
             self._db.execute("COMMIT")
-        return config_from_rows(rows, users, groups, assignments), version
+        config = config_from_rows(rows, users, groups, assignments, permission_sets, account_assignments)
+        return config, version
 
     async def load_catalogue(self) -> tuple[Configuration | None, int]:
         self._db.execute("BEGIN")
@@ -658,6 +674,7 @@ class SqliteStore:
             db.execute(f"DELETE FROM {table}")
         db.execute("DELETE FROM dir_user_attributes")
         db.execute("DELETE FROM dir_users")
+        delete_access(db)
 
     async def edit_catalogue(
         self, change: Callable[[Configuration | None], CatalogueWrite], *, now: float = 0.0
@@ -689,8 +706,10 @@ class SqliteStore:
                 db.execute(f"DELETE FROM {table}")
             db.execute("DELETE FROM dir_user_attributes")
             db.execute("DELETE FROM dir_users")
+            delete_access(db)
             self._write_catalogue(db, config)
             _insert_directory(db, config.users, config.groups, config.assignments)
+            insert_access(db, config.permission_sets, config.account_assignments)
             return self._bump_catalogue(db, ("catalogue", ""), ("directory", ""))
 
     # -- the directory ----------------------------------------------------------------------------------------

@@ -19,7 +19,17 @@ from pathlib import Path
 import pytest
 
 from ssoidc.errors import ConfigError
-from ssoidc.model import Assignment, Configuration, Group, Instance, Membership, User
+from ssoidc.model import (
+    AccessRequest,
+    AccountAssignment,
+    Assignment,
+    Configuration,
+    Group,
+    Instance,
+    Membership,
+    PermissionSet,
+    User,
+)
 from ssoidc.storage.base import (
     ClientRecord,
     CodeRecord,
@@ -193,6 +203,15 @@ READS: dict[str, Callable[[SqliteStore], Awaitable[object]]] = {
     "get_client": lambda s: s.get_client("c"),
     "get_session_credential": lambda s: s.get_session_credential("ASIAEXAMPLE123456789"),
     "find_device_by_user_code": lambda s: s.find_device_by_user_code(b"u" * 32, 1.0),
+    "get_permission_set": lambda s: s.get_permission_set("p"),
+    "account_roles": lambda s: s.account_roles("u"),
+    "list_permission_sets": lambda s: s.list_permission_sets(),
+    "list_account_assignments": lambda s: s.list_account_assignments("111111111111", "p"),
+    "list_principal_account_assignments": lambda s: s.list_principal_account_assignments("USER", "u"),
+    "list_provisioned_accounts": lambda s: s.list_provisioned_accounts("p"),
+    "list_provisioned_permission_sets": lambda s: s.list_provisioned_permission_sets("111111111111"),
+    "get_access_request": lambda s: s.get_access_request("r"),
+    "list_access_requests": lambda s: s.list_access_requests("provisioning"),
 }
 
 
@@ -245,6 +264,10 @@ def test_an_unexpected_constraint_violation_in_a_write_raises_storage_error(stor
         run(store.issue([t]))  # a group-commit op
     assert isinstance(info.value.__cause__, sqlite3.IntegrityError)
 
+
+_PS = PermissionSet("p", "n", "i")
+_AA = AccountAssignment("111111111111", "p", "USER", "u")
+_REQ = AccessRequest("r", "provisioning", "SUCCEEDED", 1.0, "p")
 
 STORE_METHODS = {
     name
@@ -314,6 +337,12 @@ def test_every_public_method_of_a_closed_store_raises_storage_error(tmp_path: Pa
         "create_session_credential": lambda: s.create_session_credential(
             SessionCredentialRecord("ASIAEXAMPLE123456789", "x", b"h" * 32, "arn", "src", 1.0, 2.0)
         ),
+        "create_permission_set": lambda: s.create_permission_set(_PS),
+        "update_permission_set": lambda: s.update_permission_set(_PS),
+        "delete_permission_set": lambda: s.delete_permission_set(_PS.arn),
+        "create_account_assignment": lambda: s.create_account_assignment(_AA, _REQ),
+        "delete_account_assignment": lambda: s.delete_account_assignment(_AA, _REQ),
+        "provision_permission_set": lambda: s.provision_permission_set(_REQ),
         # SQLite's own
         "migrate": s.migrate,
         "schema_version": s.schema_version,
