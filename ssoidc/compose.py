@@ -17,13 +17,14 @@ from typing import Any
 
 from ssoidc.admin.editor import ConfigEditor
 from ssoidc.admin.paging import PageTokens
-from ssoidc.aws import identitystore, oidc, sso_admin, sts
+from ssoidc.aws import identitystore, oidc, sso, sso_admin, sts
 from ssoidc.aws.admin_auth import AdminAuthorizer
 from ssoidc.aws.sigv4 import Credential
 from ssoidc.aws.skeleton import NO_STORE, AwsService, Skeleton
 from ssoidc.bootstrap import ID_TOKEN_PURPOSE, bootstrap, demo_issuer_jwks
 from ssoidc.clock import Clock, SystemClock
 from ssoidc.credentials.authority import IdentityPolicies
+from ssoidc.credentials.portal import Portal
 from ssoidc.credentials.session import SessionCredentials
 from ssoidc.crypto import load_or_create_master_key
 from ssoidc.datadir import secure_data_dir
@@ -252,7 +253,19 @@ def build_skeleton(
             constraints=False,
             response_headers=NO_STORE,
         ),
-        AwsService("sso", object()),
+        AwsService(
+            sso.SERVICE,
+            sso.SsoPortalApi(
+                Portal(
+                    store=store,
+                    minter=TokenMinter(master_key),  # access tokens' MAC: the master key alone
+                    sessions=sessions,
+                    catalogue=lambda: snapshot.current.config,
+                    now=clock.now,
+                ),
+                pages=pages,
+            ),
+        ),
         AwsService(
             sso_admin.SERVICE,
             sso_admin.SsoAdminApi(

@@ -86,6 +86,17 @@ PERMISSION_SET_ROLE_PATH = "/aws-reserved/sso.amazonaws.com/"
 """The IAM path of the permission-set roles, as AWS provisions them."""
 
 
+def permission_set_role_arn(account_id: str, role_name: str) -> str:
+    """The IAM role of a permission set in an account: ``arn:aws:iam::<account>:role/aws-reserved/
+    sso.amazonaws.com/<role name>``."""
+    return f"arn:aws:iam::{account_id}:role{PERMISSION_SET_ROLE_PATH}{role_name}"
+
+
+def assumed_role_arn(account_id: str, role_name: str, session_name: str) -> str:
+    """An STS session of a role: ``arn:aws:sts::<account>:assumed-role/<role name>/<session name>`` (no path)."""
+    return f"arn:aws:sts::{account_id}:assumed-role/{role_name}/{session_name}"
+
+
 def new_secret_access_key() -> str:
     """A 40-character secret access key (the alphabet IAM uses)."""
     return "".join(secrets.choice(string.ascii_letters + string.digits + "+/") for _ in range(40))

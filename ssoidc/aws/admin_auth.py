@@ -19,9 +19,7 @@ from ssoidc.iam.policy import RequestContext
 class AdminAuthorizer:
     """The skeleton's authorization hook for the configuration plane."""
 
-    def __init__(
-        self, *, account_id: str, identity_of: Callable[[str], Awaitable[Authority | None]]
-    ) -> None:
+    def __init__(self, *, account_id: str, identity_of: Callable[[str], Awaitable[Authority | None]]) -> None:
         self._root = f"arn:aws:iam::{account_id}:root"
         self._identity_of = identity_of
 

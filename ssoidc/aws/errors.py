@@ -12,7 +12,8 @@
 * sso-admin and identitystore (JSON 1.1): ``x-amzn-ErrorType: <Code>`` and body ``{"__type": <Code>, "Message":
   ...}`` plus the members the service's error shape models (``Reason``, ``ResourceType``, ``ResourceId``,
   ``RequestId``), with the modelled status (``ADMIN_ERRORS``).
-* The access portal ``sso`` (rest-json): the same headers (its own namespace) and body ``{"message": ...}``.
+* The access portal ``sso`` (rest-json): the same headers (its own namespace) and body ``{"message": ...}``;
+  also the unmodelled ``ForbiddenException`` (HTTP 403, "No access") AWS answers for a role not assigned.
 * STS (AWS Query): ``text/xml`` ``<ErrorResponse><Error><Type>Sender|Receiver</Type><Code/><Message/></Error>
   <RequestId/></ErrorResponse>``.
 * ``UNMODELLED``: a modelled operation ssoidc does not serve (``NotImplementedException``) or a request naming no
@@ -114,7 +115,17 @@ REST_JSON_ERRORS: dict[str, dict[type[e.SsoidcError], str]] = {
         e.InvalidInput: "InvalidRequestException",
         e.Throttled: "SlowDownException",
     },
-    "sso": {e.InvalidInput: "InvalidRequestException", e.Throttled: "TooManyRequestsException"},
+    "sso": {
+        e.InvalidInput: "InvalidRequestException",
+        e.ValidationFailed: "InvalidRequestException",
+        e.Throttled: "TooManyRequestsException",
+        e.PortalUnauthorized: "UnauthorizedException",
+    },
+}
+#: rest-json errors a service answers but its model does not list: (code, status), body ``{"message"}``.
+REST_JSON_UNMODELLED: dict[str, dict[type[e.SsoidcError], tuple[str, int]]] = {
+    OIDC_SERVICE: {},
+    "sso": {e.PortalForbidden: ("ForbiddenException", 403)},  # GetRoleCredentials on a role not assigned
 }
 #: AWS Query services (STS): domain error -> (code, status), as the STS model names them.
 QUERY_ERRORS: dict[type[e.SsoidcError], tuple[str, int]] = {
@@ -155,7 +166,13 @@ def render_rest_json_error(exc: BaseException, service: str, request_id: str) ->
     shape models: sso-oidc's ``error``/``error_description`` (RFC 6749 section 5.2), the portal's ``message``."""
     namespace = REST_JSON_NAMESPACES[service]
     table = REST_JSON_ERRORS[service]
+    unmodelled = REST_JSON_UNMODELLED[service]
     for cls in type(exc).__mro__:
+        if cls in unmodelled:
+            code, status = unmodelled[cls]
+            assert isinstance(exc, e.SsoidcError)
+            body = orjson.dumps({"message": exc.message})
+            return RenderedError(status, _headers(code, namespace, request_id), body, code)
         if cls in FRONTEND_ERRORS or cls in UNMODELLED:
             code, status = FRONTEND_ERRORS.get(cls) or UNMODELLED[cls]
             assert isinstance(exc, e.SsoidcError)

@@ -21,7 +21,7 @@ The public-client operations, all unsigned (the model marks them ``authtype: non
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ssoidc.aws.models import operation

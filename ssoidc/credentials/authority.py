@@ -103,9 +103,7 @@ class IdentityPolicies:
     def _permission_set_layers(self, ps: PermissionSet) -> list[tuple[Policy, ...]]:
         identity: list[Policy | None] = [self._managed(arn) for arn in ps.managed_policy_arns]
         if ps.inline_policy is not None:
-            identity.append(
-                self._parse(f"ps:{ps.arn}:inline", _version(ps.inline_policy), ps.inline_policy)
-            )
+            identity.append(self._parse(f"ps:{ps.arn}:inline", _version(ps.inline_policy), ps.inline_policy))
         layers = [tuple(p for p in identity if p is not None)]
         boundary = ps.permissions_boundary
         if boundary is not None:  # an AWS managed boundary ssoidc knows limits; any other allows nothing

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from ssoidc.iam.authority import Authority
-
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+
+from ssoidc.iam.authority import Authority
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,7 @@ from ssoidc.aws.identitystore import IdentityStoreApi
 from ssoidc.aws.models import service_model
 from ssoidc.aws.oidc import SsoOidcApi
 from ssoidc.aws.skeleton import handler_table
+from ssoidc.aws.sso import SsoPortalApi
 from ssoidc.aws.sso_admin import SsoAdminApi
 from ssoidc.aws.sts import StsApi
 from tests.helpers.config import ACCOUNT
@@ -15,7 +16,7 @@ from tests.helpers.config import ACCOUNT
 _PAGES = PageTokens(bytes(32))
 HANDLERS: dict[str, object] = {
     "sso-oidc": SsoOidcApi(create_token=None, identity_of=None),  # type: ignore[arg-type]
-    "sso": object(),
+    "sso": SsoPortalApi(None, pages=_PAGES),  # type: ignore[arg-type]
     "sso-admin": SsoAdminApi(
         None,  # type: ignore[arg-type]
         None,  # type: ignore[arg-type]
