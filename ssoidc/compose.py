@@ -191,7 +191,12 @@ async def _build(
     async def create_token(req: TokenRequest, caller: Caller) -> TokenResult:
         return await token_service.create_token_with_iam(req, caller, snapshot.current, clock.now())
 
-    sessions = SessionCredentials(store, now=clock.now)
+    sessions = SessionCredentials(
+        store,
+        now=clock.now,
+        cache_size=settings.session_credentials_cache_size,
+        max_ttl=settings.session_credentials_max_ttl,
+    )
     aws = build_skeleton(settings, store, snapshot, clock, create_token, master_key, limits, public, sessions)
     await snapshot.refresh()
     return Services(

@@ -69,9 +69,13 @@ class SessionCredentials:
         *,
         now: Callable[[], float],
         cache_size: int = 10_000,
+        max_ttl: int = MAX_DURATION_SECONDS,
     ) -> None:
+        """``max_ttl``: credentials never live longer than this many seconds (``SSOIDC_SESSION_CREDENTIALS_MAX_TTL``;
+        shorter than STS's 15-minute minimum only in tests of expiry), whatever duration a caller asks."""
         self._store = store
         self._now = now
+        self._max_ttl = max_ttl
         self._cache_size = max(0, cache_size)
         self._cache: OrderedDict[str, SessionCredentialRecord] = OrderedDict()
 
@@ -105,7 +109,7 @@ class SessionCredentials:
                 principal_arn=principal_arn,
                 source=source,
                 issued_at=now,
-                expires_at=now + duration_seconds,
+                expires_at=now + min(duration_seconds, self._max_ttl),
                 role_arn=role_arn,
                 on_behalf_of_user_id=None if on_behalf_of is None else on_behalf_of.user_id,
                 on_behalf_of_identity_store_arn=None
