@@ -7,10 +7,7 @@ credentials) is the modelled error, never a 5xx, with nothing minted."""
 
 from __future__ import annotations
 
-import datetime
-import hashlib
 import json
-import os
 import subprocess
 import sys
 import time
@@ -25,9 +22,20 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from ssoidc.ids import permission_set_role_name
-from tests.helpers.config import INSTANCE_ARN
+from tests.helpers.clients import make_admin_client
+from tests.helpers.config import ACCOUNT, INSTANCE_ARN
 from tests.helpers.pg import drop_schema, new_schema, pg_base_url, require_postgres, with_query
-from tests.helpers.portal import A1, A2, ADMIN, OPERATOR, login, plant_access, start_url
+from tests.helpers.portal import (
+    A1,
+    A2,
+    ADMIN,
+    OPERATOR,
+    SESSION,
+    login,
+    plant_access,
+    profile_env,
+    sso_home,
+)
 from tests.helpers.servers import LiveServer, running_server
 
 ONE_TRY = Config(retries={"total_max_attempts": 1})
@@ -119,6 +127,12 @@ def test_login_accounts_roles_credentials_that_work(server: LiveServer) -> None:
     assert paged == [A1, A2]
     bob_creds = sso.get_role_credentials(accessToken=bob, accountId=A2, roleName="Admin")["roleCredentials"]
     assert client(server, "sso-admin", bob_creds).list_applications(InstanceArn=INSTANCE_ARN)["Applications"]
+    # long-term credentials answer GetCallerIdentity too: the bootstrap admin is the account root
+    root = make_admin_client(server, "sts").get_caller_identity()
+    assert (root["Arn"], root["UserId"]) == (f"arn:aws:iam::{ACCOUNT}:root", ACCOUNT)
+    log = (server.data_dir.parent / "server.log").read_text()
+    for secret in (alice, bob, creds["secretAccessKey"], creds["sessionToken"], bob_creds["sessionToken"]):
+        assert secret not in log
 
 
 def test_refusals_are_modelled_and_mint_nothing(server: LiveServer) -> None:
@@ -170,36 +184,9 @@ def test_botocores_sso_credential_provider_on_an_sso_session_profile(
     """botocore reads the CLI's token cache (``~/.aws/sso/cache/<sha1 of the session name>.json``), calls
     GetRoleCredentials through ``AWS_ENDPOINT_URL_SSO`` and signs with what it got."""
     tokens = login(server)
-    home = tmp_path / "home"
-    (home / ".aws" / "sso" / "cache").mkdir(parents=True)
-    session = "ssoidc-portal"
-    (home / ".aws" / "config").write_text(
-        f"[sso-session {session}]\nsso_start_url = {start_url(server)}\nsso_region = us-east-1\n"
-        "sso_registration_scopes = sso:account:access\n\n"
-        f"[profile operator]\nsso_session = {session}\nsso_account_id = {A1}\nsso_role_name = Operator\n"
-        "region = us-east-1\n"
-    )
-    expires = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=tokens["expiresIn"])
-    cache = {
-        "startUrl": start_url(server),
-        "region": "us-east-1",
-        "accessToken": tokens["accessToken"],
-        "expiresAt": expires.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "clientId": tokens["clientId"],
-        "clientSecret": tokens["clientSecret"],
-        "registrationExpiresAt": datetime.datetime.fromtimestamp(
-            tokens["registrationExpiresAt"], datetime.UTC
-        ).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "refreshToken": tokens["refreshToken"],
-    }
-    name = hashlib.sha1(session.encode()).hexdigest()  # noqa: S324 - botocore's cache key
-    (home / ".aws" / "sso" / "cache" / f"{name}.json").write_text(json.dumps(cache))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")} | {
-        "HOME": str(home),  # botocore reads its caches under the HOME it starts with: a process of its own
-        "AWS_CONFIG_FILE": str(home / ".aws" / "config"),
-        "AWS_SHARED_CREDENTIALS_FILE": str(home / ".aws" / "credentials"),
-        "AWS_EC2_METADATA_DISABLED": "true",
-        **{f"AWS_ENDPOINT_URL_{s}": server.url for s in ("SSO", "SSO_OIDC", "STS", "SSO_ADMIN")},
+    home = sso_home(server, tokens, tmp_path / "home")
+    env = profile_env(home) | {
+        f"AWS_ENDPOINT_URL_{s}": server.url for s in ("SSO", "SSO_OIDC", "STS", "SSO_ADMIN")
     }
     out = run_profile(env, "operator")
     role = permission_set_role_name("Operator", OPERATOR.arn)
@@ -212,7 +199,7 @@ def test_botocores_sso_credential_provider_on_an_sso_session_profile(
     # a role the user does not have: botocore surfaces the portal's ForbiddenException
     (home / ".aws" / "config").write_text(
         (home / ".aws" / "config").read_text()
-        + f"\n[profile admin]\nsso_session = {session}\nsso_account_id = {A1}\nsso_role_name = {ADMIN.name}\n"
+        + f"\n[profile admin]\nsso_session = {SESSION}\nsso_account_id = {A1}\nsso_role_name = {ADMIN.name}\n"
     )
     assert run_profile(env, "admin") == {"error": "ForbiddenException"}
 

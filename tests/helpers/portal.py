@@ -4,10 +4,14 @@ approved without a browser (``ssoidc device approve``)."""
 
 from __future__ import annotations
 
+import datetime
 import hashlib
+import json
+import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from botocore import UNSIGNED
@@ -131,3 +135,48 @@ def login(server: LiveServer, user: str = "alice", scopes: list[str] | None = No
                 raise
             time.sleep(dev.get("interval", 1) + (5 if code == "SlowDownException" else 0.05))
     return tokens | secret | {"registrationExpiresAt": reg["clientSecretExpiresAt"]}
+
+
+SESSION = "ssoidc-portal"
+"""The ``sso-session`` of the profiles ``sso_home`` writes."""
+
+
+def sso_home(server: LiveServer, tokens: dict[str, Any], home: Path) -> Path:
+    """A HOME as ``aws sso login`` leaves it: ``~/.aws/config`` with the ``sso-session`` and the profile
+    ``operator`` (Operator on A1), and the token cache ``~/.aws/sso/cache/<sha1 of the session name>.json``
+    (what botocore's and the CLI's SSO token providers read) holding ``tokens`` (``login``'s answer)."""
+    (home / ".aws" / "sso" / "cache").mkdir(parents=True)
+    url = start_url(server)
+    (home / ".aws" / "config").write_text(
+        f"[sso-session {SESSION}]\nsso_start_url = {url}\nsso_region = us-east-1\n"
+        "sso_registration_scopes = sso:account:access\n\n"
+        f"[profile operator]\nsso_session = {SESSION}\nsso_account_id = {A1}\nsso_role_name = Operator\n"
+        "region = us-east-1\n"
+    )
+
+    def iso(t: float) -> str:
+        return datetime.datetime.fromtimestamp(t, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    cache = {
+        "startUrl": url,
+        "region": "us-east-1",
+        "accessToken": tokens["accessToken"],
+        "expiresAt": iso(time.time() + tokens["expiresIn"]),
+        "clientId": tokens["clientId"],
+        "clientSecret": tokens["clientSecret"],
+        "registrationExpiresAt": iso(tokens["registrationExpiresAt"]),
+        "refreshToken": tokens["refreshToken"],
+    }
+    name = hashlib.sha1(SESSION.encode()).hexdigest()  # noqa: S324 - the SDKs' cache key, not a MAC
+    (home / ".aws" / "sso" / "cache" / f"{name}.json").write_text(json.dumps(cache))
+    return home
+
+
+def profile_env(home: Path) -> dict[str, str]:
+    """The environment of an AWS client run with ``home`` as HOME and no AWS_* settings of the test run's."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("AWS_")} | {
+        "HOME": str(home),  # SDKs read their caches under the HOME they start with: a process of its own
+        "AWS_CONFIG_FILE": str(home / ".aws" / "config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(home / ".aws" / "credentials"),
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
