@@ -270,6 +270,7 @@ def build_skeleton(
                 ),
                 pages=pages,
             ),
+            response_headers=NO_STORE,  # role credentials: no cache may keep them
         ),
         AwsService(
             sso_admin.SERVICE,

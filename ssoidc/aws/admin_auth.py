@@ -2,7 +2,7 @@
 
 Every sso-admin (``SWBExternalService.*``, SigV4 signing name ``sso``) and identitystore (``AWSIdentityStore.*``,
 signing name ``identitystore``) call must come from an administrator for ``<sso|identitystore>:<Operation>``: the
-account root (the bootstrap admin, as in IAM) or a credential whose identity policies allow the action
+account root (the bootstrap admin, as in IAM) or a principal of the same account whose identity policies allow the action
 (``ssoidc.credentials.authority``: a long-term credential's identity policy, or the permission set of portal role
 credentials), else ``AccessDeniedException``.
 """
@@ -16,10 +16,17 @@ from ssoidc.iam.authority import Authority
 from ssoidc.iam.policy import RequestContext
 
 
+def _account_of(arn: str) -> str:
+    """The account id of an IAM or STS ARN (``arn:aws:iam::<account>:...``), "" if it names none."""
+    parts = arn.split(":", 5)
+    return parts[4] if len(parts) == 6 and parts[0] == "arn" else ""
+
+
 class AdminAuthorizer:
     """The skeleton's authorization hook for the configuration plane."""
 
     def __init__(self, *, account_id: str, identity_of: Callable[[str], Awaitable[Authority | None]]) -> None:
+        self._account = account_id
         self._root = f"arn:aws:iam::{account_id}:root"
         self._identity_of = identity_of
 
@@ -27,6 +34,14 @@ class AdminAuthorizer:
         """The account root may do anything (as in IAM); anyone else needs identity policies that allow it."""
         if principal_arn == self._root:
             return
+        if _account_of(principal_arn) != self._account:
+            # IAM: another account's identity policies grant nothing on this account's resources, and the
+            # instance has no resource policy (a permission set's AdministratorAccess on a member account does
+            # not make its users administrators of Identity Center)
+            raise AdminAccessDenied(
+                f"User: {principal_arn} is not authorized to perform: {action} (only principals of account"
+                f" {self._account} may administer this instance)"
+            )
         identity = await self._identity_of(access_key_id)
         if identity is not None:
             ctx = RequestContext(

@@ -125,8 +125,13 @@ def test_login_accounts_roles_credentials_that_work(server: LiveServer) -> None:
         for a in page["accountList"]
     ]
     assert paged == [A1, A2]
-    bob_creds = sso.get_role_credentials(accessToken=bob, accountId=A2, roleName="Admin")["roleCredentials"]
+    bob_creds = sso.get_role_credentials(accessToken=bob, accountId=A1, roleName="Admin")["roleCredentials"]
     assert client(server, "sso-admin", bob_creds).list_applications(InstanceArn=INSTANCE_ARN)["Applications"]
+    # AdministratorAccess on another account administers nothing here
+    elsewhere = sso.get_role_credentials(accessToken=bob, accountId=A2, roleName="Admin")["roleCredentials"]
+    code, status, message = fails(client(server, "sso-admin", elsewhere).list_instances)
+    assert (code, status) == ("AccessDeniedException", 400) and f"account {ACCOUNT}" in message
+    assert client(server, "sts", elsewhere).get_caller_identity()["Account"] == A2
     # long-term credentials answer GetCallerIdentity too: the bootstrap admin is the account root
     root = make_admin_client(server, "sts").get_caller_identity()
     assert (root["Arn"], root["UserId"]) == (f"arn:aws:iam::{ACCOUNT}:root", ACCOUNT)

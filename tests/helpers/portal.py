@@ -21,12 +21,13 @@ from ssoidc.model import ACCESS_CREATE_ASSIGNMENT, AccessRequest, AccountAssignm
 from ssoidc.oauth.start_url import default_start_url
 from ssoidc.storage.base import Store
 from tests.helpers.clients import make_client
-from tests.helpers.config import INSTANCE_ARN, ROOT
+from tests.helpers.config import ACCOUNT, INSTANCE_ARN, ROOT
 from tests.helpers.servers import LiveServer
 
 DEVICE = "urn:ietf:params:oauth:grant-type:device_code"
 ADMIN_POLICY = "arn:aws:iam::aws:policy/AdministratorAccess"
-A1, A2 = "111111111111", "222222222222"
+A1, A2 = ACCOUNT, "222222222222"
+"""A1 is the account of ssoidc's instance (its principals may administer it, as their policies allow); A2 another."""
 _IID = INSTANCE_ARN.rsplit("/", 1)[1]
 OPERATOR = PermissionSet(
     f"arn:aws:sso:::permissionSet/{_IID}/ps-0000000000000001",

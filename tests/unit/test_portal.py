@@ -38,7 +38,7 @@ from tests.helpers.sigv4_calls import aws_call
 pytestmark = pytest.mark.anyio
 
 ACCOUNT = "123456789012"
-A1, A2, A3 = "111111111111", "222222222222", "333333333333"
+A1, A2, A3 = ACCOUNT, "222222222222", "333333333333"  # A1: the account of the instance
 ADMIN = "arn:aws:iam::aws:policy/AdministratorAccess"
 READ_ONLY = "arn:aws:iam::aws:policy/ReadOnlyAccess"
 CONFIG = {
@@ -213,6 +213,7 @@ async def test_role_credentials_are_an_assumed_role_session_that_works(world: Wo
     out = await world.portal("GetRoleCredentials", alice, accountId=A1, roleName="Admin")
     assert out["_status"] == 200, out
     rc = out["roleCredentials"]
+    assert out["ResponseMetadata"]["HTTPHeaders"]["cache-control"] == "no-store"
     assert rc["accessKeyId"].startswith("ASIA") and rc["secretAccessKey"] and rc["sessionToken"]
     assert rc["expiration"] == int((before + 2 * 3600) * 1000)  # PT2H, epoch milliseconds
     role = permission_set_role_name("Admin", world.sets["Admin"].arn)
@@ -258,6 +259,12 @@ async def test_the_permission_set_decides_what_the_credentials_may_do(world: Wor
     assert (await aws_call(aws, "sso-admin", "ListInstances", creds=bounded))["_status"] == 200
     refused = await aws_call(aws, "sso-admin", "CreateInstance", {"Name": "x"}, creds=bounded)
     assert refused["Error"]["Code"] == "AccessDeniedException"
+    elsewhere = await creds_of(world, alice, A2, "Reader")  # the same permission set on another account
+    refused = await aws_call(aws, "sso-admin", "ListInstances", creds=elsewhere)
+    assert (
+        refused["Error"]["Code"] == "AccessDeniedException"
+        and f"account {ACCOUNT}" in refused["Error"]["Message"]
+    )
     nothing = await creds_of(world, alice, A1, "Unknowable")  # a managed policy ssoidc cannot know
     refused = await aws_call(aws, "sso-admin", "ListInstances", creds=nothing)
     assert refused["Error"]["Code"] == "AccessDeniedException"
