@@ -240,9 +240,11 @@ def run_profile(env: dict[str, str], profile: str) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def short_lived(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """A server whose session credentials live 2 seconds (``SSOIDC_SESSION_CREDENTIALS_MAX_TTL``)."""
+    """A server whose session credentials live 2 seconds (``SSOIDC_SESSION_CREDENTIALS_MAX_TTL``) and access
+    tokens 3 (``SSOIDC_ACCESS_TOKEN_TTL``)."""
     with running_server(
-        tmp_path_factory.mktemp("portal-short"), extra_env={"SSOIDC_SESSION_CREDENTIALS_MAX_TTL": "2"}
+        tmp_path_factory.mktemp("portal-short"),
+        extra_env={"SSOIDC_SESSION_CREDENTIALS_MAX_TTL": "2", "SSOIDC_ACCESS_TOKEN_TTL": "3"},
     ) as s:
         plant_access(s)
         yield s
@@ -269,3 +271,23 @@ def test_expired_session_credentials_are_expired_token(short_lived: LiveServer) 
         "The security token included in the request is expired",
     )
     assert fails(admin.list_instances)[:2] == ("ExpiredTokenException", 403)
+
+
+def test_an_expired_bearer_is_unauthorized_and_mints_nothing(short_lived: LiveServer) -> None:
+    tokens = login(short_lived)
+    assert tokens["expiresIn"] == 3
+    sso = portal(short_lived)
+    deadline = time.monotonic() + 10
+    while True:  # poll until the 3 seconds are over
+        try:
+            sso.list_accounts(accessToken=tokens["accessToken"])
+        except ClientError:
+            break
+        assert time.monotonic() < deadline, "the access token never expired"
+        time.sleep(0.2)
+    minted = short_lived.count("session_credentials")
+    assert fails(
+        sso.get_role_credentials, accessToken=tokens["accessToken"], accountId=A1, roleName="Operator"
+    )[:2] == ("UnauthorizedException", 401)
+    assert fails(sso.list_accounts, accessToken=tokens["accessToken"])[:2] == ("UnauthorizedException", 401)
+    assert short_lived.count("session_credentials") == minted

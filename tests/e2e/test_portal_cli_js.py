@@ -109,6 +109,24 @@ def test_aws_cli_v2_get_caller_identity_with_an_sso_profile(
     who = json.loads(out.stdout)
     assert who["Arn"] == f"arn:aws:sts::{A1}:assumed-role/{ROLE}/alice" and who["Account"] == A1
     assert list((home / ".aws" / "cli" / "cache").iterdir())  # the CLI caches the role credentials it got
+    # aws sso logout calls Logout with the cached token (and empties the caches): the login is over
+    fresh_login = login(server)
+    home2 = sso_home(server, fresh_login, tmp_path / "home2")
+    out = aws(
+        V2_AWS,
+        "sso",
+        "logout",
+        "--profile",
+        "operator",
+        env=profile_env(home2) | {"AWS_DATA_PATH": str(data)},
+    )
+    assert out.returncode == 0, out.stderr
+    assert not list((home2 / ".aws" / "sso" / "cache").iterdir())
+    out = aws(
+        V2_AWS, "sso", "list-accounts", "--access-token", fresh_login["accessToken"], "--endpoint-url", server.url,
+        "--region", "us-east-1", env=profile_env(tmp_path),
+    )  # fmt: skip
+    assert out.returncode == 254 and "(UnauthorizedException)" in out.stderr, out.stderr
     # without the data path (a fresh HOME: nothing cached), 2.9's credential provider goes to AWS's portal
     fresh = sso_home(server, tokens, tmp_path / "fresh")
     out = aws(
