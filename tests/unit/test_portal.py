@@ -23,6 +23,7 @@ from ssoidc.credentials.portal import duration_seconds, session_name
 from ssoidc.ids import permission_set_role_name, unique_id
 from ssoidc.model import (
     ACCESS_CREATE_ASSIGNMENT,
+    ACCESS_DELETE_ASSIGNMENT,
     AccessRequest,
     Account,
     AccountAssignment,
@@ -414,3 +415,34 @@ def test_durations_and_session_names() -> None:
     assert session_name("alice@example.com") == "alice@example.com"
     assert session_name("a b/c") == "a-b-c"
     assert len(session_name("x" * 100)) == 64
+
+
+async def test_an_unassigned_role_keeps_its_credentials_a_deleted_permission_set_grants_nothing(
+    world: World,
+) -> None:
+    alice = await world.bearer("alice")
+    aws = world.node.aws
+    creds = await creds_of(world, alice, A1, "Bounded")
+    assert (await aws_call(aws, "sso-admin", "ListInstances", creds=creds))["_status"] == 200
+    ps = world.sets["Bounded"]
+    assignment = AccountAssignment(A1, ps.arn, "USER", world.users["alice"])
+    request = AccessRequest(
+        "00000000-0000-4000-8000-00000000dead",
+        ACCESS_DELETE_ASSIGNMENT,
+        "SUCCEEDED",
+        1.0,
+        ps.arn,
+        account_id=A1,
+    )
+    assert await world.node.store.delete_account_assignment(assignment, request)
+    # no longer her role: the portal does not list it or mint for it; issued credentials live on
+    roles = await world.portal("ListAccountRoles", alice, accountId=A1)
+    assert "Bounded" not in [r["roleName"] for r in roles["roleList"]]
+    refused = await world.portal("GetRoleCredentials", alice, accountId=A1, roleName="Bounded")
+    assert refused["Error"]["Code"] == "ForbiddenException"
+    assert (await aws_call(aws, "sso-admin", "ListInstances", creds=creds))["_status"] == 200
+    # the permission set deleted: what it granted is gone, the identity is not
+    assert await world.node.store.delete_permission_set(ps.arn)
+    denied = await aws_call(aws, "sso-admin", "ListInstances", creds=creds)
+    assert denied["Error"]["Code"] == "AccessDeniedException"
+    assert (await aws_call(aws, "sts", "GetCallerIdentity", creds=creds))["_status"] == 200
