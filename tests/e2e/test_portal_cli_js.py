@@ -5,7 +5,8 @@
   credential provider sent to ssoidc's portal by ``ssoidc cli-endpoints`` (``AWS_DATA_PATH``: 2.9 reads no
   ``AWS_ENDPOINT_URL_*``) and STS by ``--endpoint-url``;
 * the venv's AWS CLI v1 (its botocore reads ``AWS_ENDPOINT_URL_SSO`` / ``_STS``): the same profile;
-* the JS SDK v3 (``@aws-sdk/client-sso`` and ``@aws-sdk/client-sts``, tests/node/portal.mjs).
+* the JS SDK v3 (``@aws-sdk/client-sso`` and ``@aws-sdk/client-sts``, tests/node/portal.mjs), and its own SSO
+  credential provider (``@aws-sdk/credential-provider-sso``, tests/node/sso_profile.mjs) on the same profile.
 
 The server speaks plain HTTP on loopback; every HTTPS connection (all of AWS's endpoints) goes to a proxy that is
 not there (``HTTPS_PROXY`` only: a client whose endpoint comes from an ``AWS_DATA_PATH`` rule set picks its proxy
@@ -152,34 +153,54 @@ def test_aws_cli_v1_get_caller_identity_with_an_sso_profile(
     assert json.loads(out.stdout)["Arn"] == f"arn:aws:sts::{A1}:assumed-role/{ROLE}/alice"
 
 
-def test_js_sdk_client_sso_and_client_sts(server: LiveServer, tokens: dict[str, Any]) -> None:
-    node = shutil.which("node")
-    if node is None:
+@pytest.fixture(scope="module")
+def node() -> str:
+    exe = shutil.which("node")
+    if exe is None:
         pytest.fail("node is not installed (Debian package nodejs)")
-    for package in ("client-sso", "client-sts"):
+    pins = json.loads((NODE_DIR / "package.json").read_text())["dependencies"]
+    for package in ("client-sso", "client-sts", "credential-provider-sso"):
         manifest = NODE_DIR / "node_modules" / "@aws-sdk" / package / "package.json"
-        if not manifest.exists() or json.loads(manifest.read_text())["version"] != SDK_VERSION:
-            pytest.fail(f"@aws-sdk/{package} {SDK_VERSION} is not installed: run make node-deps")
-    env = {k: v for k, v in profile_env(Path("/nonexistent")).items()} | {
+        want = pins[f"@aws-sdk/{package}"]
+        if not manifest.exists() or json.loads(manifest.read_text())["version"] != want:
+            pytest.fail(f"@aws-sdk/{package} {want} is not installed: run make node-deps")
+    assert pins["@aws-sdk/client-sso"] == pins["@aws-sdk/client-sts"] == SDK_VERSION
+    return exe
+
+
+def run_node(node: str, script: str, env: dict[str, str]) -> dict[str, Any]:
+    env = env | {"AWS_REGION": "us-east-1", "AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED": "true"}
+    proc = subprocess.run(
+        [node, script], env=env | https_guard(), capture_output=True, text=True, timeout=60, cwd=NODE_DIR
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    (line,) = proc.stdout.splitlines()
+    result: dict[str, Any] = json.loads(line)
+    return result
+
+
+def test_js_sdk_credential_provider_sso_on_an_sso_session_profile(
+    server: LiveServer, tokens: dict[str, Any], node: str, tmp_path: Path
+) -> None:
+    home = sso_home(server, tokens, tmp_path / "home")
+    out = run_node(
+        node,
+        "sso_profile.mjs",
+        profile_env(home) | {"SSOIDC_ENDPOINT": server.url, "SSOIDC_PROFILE": "operator"},
+    )
+    assert out["accessKeyId"].startswith("ASIA") and out["expiration"] > time.time() * 1000
+    assert out["identity"]["Arn"] == f"arn:aws:sts::{A1}:assumed-role/{ROLE}/alice"
+
+
+def test_js_sdk_client_sso_and_client_sts(server: LiveServer, tokens: dict[str, Any], node: str) -> None:
+    env = profile_env(Path("/nonexistent")) | {
         "SSOIDC_ENDPOINT": server.url,
         "SSOIDC_ACCESS_TOKEN": tokens["accessToken"],
         "SSOIDC_ACCOUNT_ID": A1,
         "SSOIDC_ROLE_NAME": "Operator",
         "SSOIDC_OTHER_ROLE": "Admin",
-        "AWS_REGION": "us-east-1",
-        "AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED": "true",
     }
-    proc = subprocess.run(
-        [node, "portal.mjs"],
-        env=env | https_guard(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=NODE_DIR,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    (line,) = proc.stdout.splitlines()
-    out = json.loads(line)
+    out = run_node(node, "portal.mjs", env)
     assert out["accounts"] == [{"accountId": A1, "accountName": A1, "emailAddress": f"aws+{A1}@example.com"}]
     assert out["roles"] == [{"roleName": "Operator", "accountId": A1}]
     assert out["accessKeyId"].startswith("ASIA") and out["expiration"] > time.time() * 1000
