@@ -446,3 +446,25 @@ async def test_an_unassigned_role_keeps_its_credentials_a_deleted_permission_set
     denied = await aws_call(aws, "sso-admin", "ListInstances", creds=creds)
     assert denied["Error"]["Code"] == "AccessDeniedException"
     assert (await aws_call(aws, "sts", "GetCallerIdentity", creds=creds))["_status"] == 200
+
+
+async def test_a_session_policy_narrows_what_the_permission_set_grants(world: World) -> None:
+    ps = world.sets["Admin"]
+    role = permission_set_role_name(ps.name, ps.arn)
+    m = await world.node.sessions.mint(
+        principal_arn=f"arn:aws:sts::{A1}:assumed-role/{role}/alice",
+        source=ps.arn,
+        duration_seconds=900,
+        role_arn=f"arn:aws:iam::{A1}:role/aws-reserved/sso.amazonaws.com/{role}",
+        session_policy={
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": "sso:ListInstances", "Resource": "*"}],
+        },
+    )
+    creds = (m.access_key_id, m.secret_access_key, m.session_token)
+    aws = world.node.aws
+    assert (await aws_call(aws, "sso-admin", "ListInstances", creds=creds))["_status"] == 200
+    denied = await aws_call(
+        aws, "sso-admin", "ListApplications", {"InstanceArn": ps.instance_arn}, creds=creds
+    )
+    assert denied["Error"]["Code"] == "AccessDeniedException"
