@@ -17,12 +17,16 @@ from typing import Any
 
 from ssoidc.admin.editor import ConfigEditor
 from ssoidc.admin.paging import PageTokens
-from ssoidc.aws import identitystore, oidc, sso_admin
+from ssoidc.aws import identitystore, oidc, sso, sso_admin, sts
 from ssoidc.aws.admin_auth import AdminAuthorizer
 from ssoidc.aws.faults import FaultPlan
+from ssoidc.aws.sigv4 import Credential
 from ssoidc.aws.skeleton import NO_STORE, AwsService, Skeleton
 from ssoidc.bootstrap import ID_TOKEN_PURPOSE, bootstrap, demo_issuer_jwks
 from ssoidc.clock import AdjustableClock, Clock, SystemClock
+from ssoidc.credentials.authority import IdentityPolicies
+from ssoidc.credentials.portal import Portal
+from ssoidc.credentials.session import SessionCredentials
 from ssoidc.crypto import load_or_create_master_key
 from ssoidc.datadir import secure_data_dir
 from ssoidc.maintenance import Purger, Readiness
@@ -83,6 +87,8 @@ class Services:
     code_issuer: CodeIssuer
     public: PublicClients
     """RegisterClient, StartDeviceAuthorization, CreateToken, and the device page's decisions."""
+    sessions: SessionCredentials
+    """Session credentials: minted by GetRoleCredentials (and AssumeRole), found for SigV4 by access key id."""
     aws: Skeleton
     readiness: Readiness
     purger: Purger
@@ -190,8 +196,16 @@ async def _build(
     async def create_token(req: TokenRequest, caller: Caller) -> TokenResult:
         return await token_service.create_token_with_iam(req, caller, snapshot.current, clock.now())
 
+    sessions = SessionCredentials(
+        store,
+        now=clock.now,
+        cache_size=settings.session_credentials_cache_size,
+        max_ttl=settings.session_credentials_max_ttl,
+    )
     faults = FaultPlan() if settings.testing else None
-    aws = build_skeleton(settings, store, snapshot, clock, create_token, master_key, limits, public, faults)
+    aws = build_skeleton(
+        settings, store, snapshot, clock, create_token, master_key, limits, public, sessions, faults
+    )
     await snapshot.refresh()
     return Services(
         settings=settings,
@@ -209,6 +223,7 @@ async def _build(
         signin=signin,
         code_issuer=code_issuer,
         public=public,
+        sessions=sessions,
         aws=aws,
         readiness=Readiness(store),
         purger=Purger(store, clock),
@@ -225,30 +240,48 @@ def build_skeleton(
     master_key: bytes,
     limits: RequestLimits | None = None,
     public: PublicClients | None = None,
+    sessions: SessionCredentials | None = None,
     faults: FaultPlan | None = None,
 ) -> Skeleton:
     """Every AWS service this node answers, one row each; operations without a handler answer
-    NotImplementedException (the access portal ``sso`` and STS have none yet)."""
+    NotImplementedException by name."""
+    sessions = sessions or SessionCredentials(store, now=clock.now)
     editor = ConfigEditor(store, snapshot.refresh, account_id=settings.account_id)
-    authorize = AdminAuthorizer(
-        account_id=settings.account_id,
+    identity = IdentityPolicies(
         identity_policy_of=snapshot.identity_policy_of,
         config_version=lambda: snapshot.version,
+        is_long_term=lambda akid: snapshot.credential(akid) is not None,
+        sessions=sessions,
+        permission_sets=store,
     )
+    authorize = AdminAuthorizer(account_id=settings.account_id, identity_of=identity.of)
     pages = PageTokens(master_key)
     services = [
         AwsService(
             oidc.SERVICE,
             oidc.SsoOidcApi(
                 create_token=create_token,
-                identity_policy_of=snapshot.identity_policy_of,
+                identity_of=identity.of,
                 public=public,
                 base_url=settings.base_url,
             ),
             constraints=False,
             response_headers=NO_STORE,
         ),
-        AwsService("sso", object()),
+        AwsService(
+            sso.SERVICE,
+            sso.SsoPortalApi(
+                Portal(
+                    store=store,
+                    minter=TokenMinter(master_key),  # access tokens' MAC: the master key alone
+                    sessions=sessions,
+                    catalogue=lambda: snapshot.current.config,
+                    now=clock.now,
+                ),
+                pages=pages,
+            ),
+            response_headers=NO_STORE,  # role credentials: no cache may keep them
+        ),
         AwsService(
             sso_admin.SERVICE,
             sso_admin.SsoAdminApi(
@@ -266,8 +299,21 @@ def build_skeleton(
             identitystore.IdentityStoreApi(snapshot.refresh, store, pages=pages),
             authorize=authorize,
         ),
-        AwsService("sts", object()),
+        AwsService(sts.SERVICE, sts.StsApi()),
     ]
+
+    async def lookup_session(access_key_id: str) -> Credential | None:
+        record = await sessions.find(access_key_id)
+        if record is None:
+            return None
+        return Credential(
+            record.access_key_id,
+            record.secret_access_key,
+            record.principal_arn,
+            record.session_token_sha256,
+            record.expires_at,
+        )
+
     return Skeleton(
         services,
         lookup_credential=snapshot.credential,
@@ -279,6 +325,7 @@ def build_skeleton(
         limits=limits or request_limits(settings),
         faults=faults,
         signing_now=clock.wall if isinstance(clock, AdjustableClock) else clock.now,
+        lookup_session=lookup_session,
     )
 
 

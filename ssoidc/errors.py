@@ -151,6 +151,24 @@ class UnrecognizedClient(AuthError):
     """The access key id is unknown, or the session token does not belong to it."""
 
 
+class ExpiredCredentials(AuthError):
+    """The request is signed with session credentials (access key id, secret, session token) that have expired:
+    AWS's ``ExpiredToken`` / ``ExpiredTokenException`` of request authentication."""
+
+
+class PortalError(SsoidcError):
+    """A failure of the access portal (the ``sso`` service: accounts, roles and role credentials)."""
+
+
+class PortalUnauthorized(PortalError):
+    """The bearer token is not a live portal access token (unknown, expired, revoked, another kind of token, not a
+    public client's, or without the ``sso:account:access`` scope)."""
+
+
+class PortalForbidden(PortalError):
+    """The user has no such role on that account (or no such account): AWS's unmodelled ``ForbiddenException``."""
+
+
 class AdminError(SsoidcError):
     """A configuration-plane failure (sso-admin, identitystore)."""
 

@@ -341,6 +341,22 @@ class Settings:
         " every commit, also durable across power loss)",
         choices=("NORMAL", "FULL"),
     )
+    session_credentials_max_ttl: int = setting(
+        43200,
+        env="SSOIDC_SESSION_CREDENTIALS_MAX_TTL",
+        codec=INT,
+        doc="the longest session credentials live (the portal's GetRoleCredentials, STS), seconds: a longer"
+        " permission-set session duration is cut to it (AWS: 12 hours at most)",
+        minimum=1,
+    )
+    session_credentials_cache_size: int = setting(
+        10_000,
+        env="SSOIDC_SESSION_CREDENTIALS_CACHE_SIZE",
+        codec=INT,
+        doc="session credentials each worker keeps in memory by access key id (read from the store on a miss);"
+        " 0 turns caching off",
+        minimum=0,
+    )
     directory_cache_size: int = setting(
         10_000,
         env="SSOIDC_DIRECTORY_CACHE_SIZE",

@@ -2,46 +2,55 @@
 
 Every sso-admin (``SWBExternalService.*``, SigV4 signing name ``sso``) and identitystore (``AWSIdentityStore.*``,
 signing name ``identitystore``) call must come from an administrator for ``<sso|identitystore>:<Operation>``: the
-account root (the bootstrap admin, as in IAM) or a credential whose identity policy allows the action (else
-``AccessDeniedException``).
+account root (the bootstrap admin, as in IAM) or a principal of the same account whose identity policies allow the action
+(``ssoidc.credentials.authority``: a long-term credential's identity policy, or the permission set of portal role
+credentials), else ``AccessDeniedException``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Awaitable, Callable
 
 from ssoidc.errors import AdminAccessDenied
-from ssoidc.iam.policy import PolicyCache, PolicyError, RequestContext
+from ssoidc.iam.authority import Authority
+from ssoidc.iam.policy import RequestContext
+
+
+def _account_of(arn: str) -> str:
+    """The account id of an IAM or STS ARN (``arn:aws:iam::<account>:...``), "" if it names none."""
+    parts = arn.split(":", 5)
+    return parts[4] if len(parts) == 6 and parts[0] == "arn" else ""
 
 
 class AdminAuthorizer:
     """The skeleton's authorization hook for the configuration plane."""
 
-    def __init__(
-        self,
-        *,
-        account_id: str,
-        identity_policy_of: Callable[[str], Mapping[str, Any] | None],
-        config_version: Callable[[], int],
-    ) -> None:
+    def __init__(self, *, account_id: str, identity_of: Callable[[str], Awaitable[Authority | None]]) -> None:
+        self._account = account_id
         self._root = f"arn:aws:iam::{account_id}:root"
-        self._identity_policy_of = identity_policy_of
-        self._config_version = config_version
-        self._policies = PolicyCache()
+        self._identity_of = identity_of
 
-    def __call__(self, principal_arn: str, access_key_id: str, action: str, now: float) -> None:
-        """The account root may do anything (as in IAM); anyone else needs an identity policy that allows it."""
+    async def __call__(self, principal_arn: str, access_key_id: str, action: str, now: float) -> None:
+        """The account root may do anything (as in IAM); anyone else needs identity policies that allow it."""
         if principal_arn == self._root:
             return
-        doc = self._identity_policy_of(access_key_id)
-        if doc is not None:
-            # the credential table and its policies change only with the configuration version
-            try:
-                policy = self._policies.get("cred:" + access_key_id, self._config_version(), doc, "identity")
-            except PolicyError:  # validated when the credential was created; refuse rather than fail
-                policy = None
-            ctx = RequestContext(principal_arn=principal_arn, action=action, resource="*", current_time=now)
-            if policy is not None and policy.evaluate(ctx).allowed:
+        if _account_of(principal_arn) != self._account:
+            # IAM: another account's identity policies grant nothing on this account's resources, and the
+            # instance has no resource policy (a permission set's AdministratorAccess on a member account does
+            # not make its users administrators of Identity Center)
+            raise AdminAccessDenied(
+                f"User: {principal_arn} is not authorized to perform: {action} (only principals of account"
+                f" {self._account} may administer this instance)"
+            )
+        identity = await self._identity_of(access_key_id)
+        if identity is not None:
+            ctx = RequestContext(
+                principal_arn=principal_arn,
+                action=action,
+                resource="*",
+                current_time=now,
+                role_arn=identity.role_arn,
+            )
+            if identity.evaluate(ctx).allowed:
                 return
         raise AdminAccessDenied(f"User: {principal_arn} is not authorized to perform: {action}")

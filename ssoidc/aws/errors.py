@@ -6,12 +6,14 @@
   InternalServerException 500).
 * Request-authentication failures (SigV4) are answered the way AWS's front end answers them, before the service
   runs: ``x-amzn-ErrorType: <Code>:http://internal.amazon.com/coral/com.amazon.coral.service/`` and body
-  ``{"message": ...}``, HTTP 403. These four codes are not in the sso-oidc model, so SDKs raise a generic
+  ``{"message": ...}``, HTTP 403 (expired session credentials: ``ExpiredTokenException``, 403, the generic code
+  AWS's JSON front ends answer; STS: ``ExpiredToken``, 403). These codes are not in the sso-oidc model, so SDKs raise a generic
   ``ClientError`` carrying the code, exactly as they do against AWS.
 * sso-admin and identitystore (JSON 1.1): ``x-amzn-ErrorType: <Code>`` and body ``{"__type": <Code>, "Message":
   ...}`` plus the members the service's error shape models (``Reason``, ``ResourceType``, ``ResourceId``,
   ``RequestId``), with the modelled status (``ADMIN_ERRORS``).
-* The access portal ``sso`` (rest-json): the same headers (its own namespace) and body ``{"message": ...}``.
+* The access portal ``sso`` (rest-json): the same headers (its own namespace) and body ``{"message": ...}``;
+  also the unmodelled ``ForbiddenException`` (HTTP 403, "No access") AWS answers for a role not assigned.
 * STS (AWS Query): ``text/xml`` ``<ErrorResponse><Error><Type>Sender|Receiver</Type><Code/><Message/></Error>
   <RequestId/></ErrorResponse>``.
 * ``UNMODELLED``: a modelled operation ssoidc does not serve (``NotImplementedException``) or a request naming no
@@ -62,6 +64,7 @@ FRONTEND_ERRORS: dict[type[e.SsoidcError], tuple[str, int]] = {
     e.IncompleteSignature: ("IncompleteSignatureException", 403),
     e.InvalidSignature: ("InvalidSignatureException", 403),
     e.UnrecognizedClient: ("UnrecognizedClientException", 403),
+    e.ExpiredCredentials: ("ExpiredTokenException", 403),
 }
 
 
@@ -113,7 +116,17 @@ REST_JSON_ERRORS: dict[str, dict[type[e.SsoidcError], str]] = {
         e.InvalidInput: "InvalidRequestException",
         e.Throttled: "SlowDownException",
     },
-    "sso": {e.InvalidInput: "InvalidRequestException", e.Throttled: "TooManyRequestsException"},
+    "sso": {
+        e.InvalidInput: "InvalidRequestException",
+        e.ValidationFailed: "InvalidRequestException",
+        e.Throttled: "TooManyRequestsException",
+        e.PortalUnauthorized: "UnauthorizedException",
+    },
+}
+#: rest-json errors a service answers but its model does not list: (code, status), body ``{"message"}``.
+REST_JSON_UNMODELLED: dict[str, dict[type[e.SsoidcError], tuple[str, int]]] = {
+    OIDC_SERVICE: {},
+    "sso": {e.PortalForbidden: ("ForbiddenException", 403)},  # GetRoleCredentials on a role not assigned
 }
 #: AWS Query services (STS): domain error -> (code, status), as the STS model names them.
 QUERY_ERRORS: dict[type[e.SsoidcError], tuple[str, int]] = {
@@ -124,6 +137,7 @@ QUERY_ERRORS: dict[type[e.SsoidcError], tuple[str, int]] = {
     e.IncompleteSignature: ("IncompleteSignature", 403),
     e.InvalidSignature: ("SignatureDoesNotMatch", 403),
     e.UnrecognizedClient: ("InvalidClientTokenId", 403),
+    e.ExpiredCredentials: ("ExpiredToken", 403),
 }
 REST_JSON_NAMESPACES = {
     OIDC_SERVICE: OIDC_NAMESPACE,
@@ -158,7 +172,13 @@ def render_rest_json_error(exc: BaseException, service: str, request_id: str) ->
         error = domain.error if domain is not None and issubclass(domain, e.OAuthError) else "server_error"
         body = _rest_json_body(service, exc.code, error, exc.message)
         return RenderedError(exc.status, _headers(exc.code, namespace, request_id), body, exc.code)
+    unmodelled = REST_JSON_UNMODELLED[service]
     for cls in type(exc).__mro__:
+        if cls in unmodelled:
+            code, status = unmodelled[cls]
+            assert isinstance(exc, e.SsoidcError)
+            body = orjson.dumps({"message": exc.message})
+            return RenderedError(status, _headers(code, namespace, request_id), body, code)
         if cls in FRONTEND_ERRORS or cls in UNMODELLED:
             code, status = FRONTEND_ERRORS.get(cls) or UNMODELLED[cls]
             assert isinstance(exc, e.SsoidcError)

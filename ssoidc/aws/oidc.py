@@ -21,13 +21,14 @@ The public-client operations, all unsigned (the model marks them ``authtype: non
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ssoidc.aws.models import operation
 from ssoidc.aws.shapes import sso_oidc as so
 from ssoidc.aws.skeleton import Call
 from ssoidc.errors import NotImplementedOperation
+from ssoidc.iam.authority import Authority
 from ssoidc.oauth.clients import RegisterRequest
 from ssoidc.oauth.public import PublicClients
 from ssoidc.oauth.request import Caller, PublicTokenRequest, TokenRequest, TokenResult
@@ -74,12 +75,12 @@ class SsoOidcApi:
         self,
         *,
         create_token: TokenCall,
-        identity_policy_of: Callable[[str], Mapping[str, Any] | None],
+        identity_of: Callable[[str], Awaitable[Authority | None]],
         public: PublicClients | None = None,
         base_url: str = "",
     ) -> None:
         self._create_token = create_token
-        self._identity_policy_of = identity_policy_of
+        self._identity_of = identity_of
         self._public = public
         self._base_url = base_url.rstrip("/")
 
@@ -157,6 +158,6 @@ class SsoOidcApi:
             principal_arn=call.principal_arn,
             access_key_id=call.access_key_id,
             source_ip=call.source_ip,
-            identity_policy=self._identity_policy_of(call.access_key_id),
+            identity=await self._identity_of(call.access_key_id),
         )
         return token_response(await self._create_token(token_request(inp), caller))

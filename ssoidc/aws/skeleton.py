@@ -78,7 +78,7 @@ class Call:
 
 
 Handler = Callable[[Any, Call], Awaitable[Mapping[str, Any]]]
-Authorizer = Callable[[str, str, str, float], None]
+Authorizer = Callable[[str, str, str, float], Awaitable[None]]
 """``(principal_arn, access_key_id, "<signingName>:<Operation>", now)``; raises a domain error to refuse."""
 
 
@@ -197,15 +197,20 @@ class Skeleton:
         limits: RequestLimits | None = None,
         faults: FaultPlan | None = None,
         signing_now: Callable[[], float] | None = None,
+        lookup_session: Callable[[str], Awaitable[Credential | None]] | None = None,
     ) -> None:
         """``refresh`` (the configuration snapshot's) runs first for every request, inside the error mapping.
         ``allowed_hosts``: the signed ``Host`` values this deployment answers for (``Settings.signed_hosts``;
         None: any); ``limits``: the node's request rate limits (none if omitted); ``faults``: the fault plan of a
         node started for testing (``ssoidc.aws.faults``; None everywhere else); ``signing_now``: the time SigV4's
-        signing-time window is checked against (default ``now``; the wall clock when a test moves ``now``)."""
+        signing-time window is checked against (default ``now``; the wall clock when a test moves ``now``);
+        ``lookup_session``: where an access key id ``lookup_credential`` does not know is looked up next (session
+        credentials, read from the store by key: ``ssoidc.credentials.session``)."""
         self._now = now
         self._signing_now = signing_now or now
         self._faults = faults
+        self._lookup = lookup_credential
+        self._lookup_session = lookup_session
         self._limits = limits or RequestLimits()
         self._refresh = refresh
         self._routes: dict[tuple[str, str], list[_Route]] = {}
@@ -306,14 +311,19 @@ class Skeleton:
         principal = akid = ""
         self._limits.admit_address(req.client_ip, now)
         if op.verifier is not None:
-            verified = op.verifier.verify(
+            verifier = op.verifier
+            parsed = verifier.parse(
                 SignedRequest(req.method, req.raw_path, req.query_string, req.headers, req.body),
                 self._signing_now(),
             )
+            credential = self._lookup(parsed.access_key_id)
+            if credential is None and self._lookup_session is not None:
+                credential = await self._lookup_session(parsed.access_key_id)
+            verified = verifier.check(parsed, credential, now)
             principal, akid = verified.principal_arn, verified.access_key_id
             self._limits.admit_principal(principal, now)
             if service.authorize is not None:
-                service.authorize(principal, akid, op.action, now)
+                await service.authorize(principal, akid, op.action, now)
         if op.handler is None:
             raise NotImplementedOperation(
                 f"{name} is not implemented by this ssoidc version (docs/behaviour.md lists what each service serves)"

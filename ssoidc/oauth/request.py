@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+
+from ssoidc.iam.authority import Authority
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +71,8 @@ class Caller:
     principal_arn: str
     access_key_id: str
     source_ip: str | None = None
-    identity_policy: Mapping[str, Any] | None = None
+    identity: Authority | None = None
+    """The credential's identity policies (``ssoidc.credentials.authority``); None: it carries none."""
 
 
 @dataclass(frozen=True, slots=True)

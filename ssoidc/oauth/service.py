@@ -82,14 +82,12 @@ class TokenService:
             resource=app.arn,
             source_ip=caller.source_ip,
             current_time=now,
+            role_arn=None if caller.identity is None else caller.identity.role_arn,
         )
         resource = self._policies.get(app.arn, directory.version, app.actor_policy, "resource").evaluate(ctx)
         evaluations = [resource]
-        if caller.identity_policy is not None:
-            identity = self._policies.get(
-                "cred:" + caller.access_key_id, directory.version, caller.identity_policy, "identity"
-            ).evaluate(ctx)
-            evaluations.append(identity)
+        if caller.identity is not None:
+            evaluations.append(caller.identity.evaluate(ctx))
         result = combine(*evaluations)
         if result.decision is Decision.ALLOW:
             return

@@ -412,11 +412,11 @@ class TestServer:
     def _pkce_login(
         self, oidc: Any, user_name: str, session_name: str, scopes: tuple[str, ...], start_url: str
     ) -> tuple[dict[str, Any], dict[str, Any]]:
-        import base64
         import secrets
         from urllib.parse import parse_qs, urlencode, urlsplit
 
         from ssoidc.oauth.approve import approve_authorization
+        from ssoidc.oauth.pkce import s256
 
         services = self.services
         registered = (
@@ -432,7 +432,6 @@ class TestServer:
             issuerUrl=start_url,
         )
         verifier = secrets.token_urlsafe(48)
-        digest = hashlib.sha256(verifier.encode()).digest()
         state = secrets.token_urlsafe(16)
         query = {
             "response_type": "code",
@@ -440,7 +439,7 @@ class TestServer:
             "redirect_uri": callback,
             "state": state,
             "code_challenge_method": "S256",
-            "code_challenge": base64.urlsafe_b64encode(digest).rstrip(b"=").decode(),
+            "code_challenge": s256(verifier),
             "scopes": " ".join(scopes),
         }
         self._user_id(user_name)  # a clear KeyError for an unknown user

@@ -123,7 +123,8 @@ def test_the_served_operations_are_the_documented_ones() -> None:
     assert served("sso-oidc") == set(service_model("sso-oidc").operation_names)  # all four (issue 14)
     assert served("sso-admin") == set(SSO_ADMIN_SERVED)
     assert served("identitystore") == set(service_model("identitystore").operation_names)
-    assert served("sso") == served("sts") == set()
+    assert served("sso") == set(service_model("sso").operation_names)  # all four (issue 15)
+    assert served("sts") == {"GetCallerIdentity"}
 
 
 @pytest.mark.parametrize("api", [SsoOidcApi, SsoAdminApi, SsoAdminAccounts, IdentityStoreApi])
@@ -164,15 +165,14 @@ def test_a_path_no_model_binds_is_still_a_plain_404(server: LiveServer) -> None:
 
 
 def test_unserved_operations_through_the_aws_cli(server: LiveServer, tmp_path: Path) -> None:
-    """The CLI v2 prints the code by name for a portal, an STS and an sso-admin operation."""
+    """The CLI v2 prints the code by name for an STS and an sso-admin operation."""
     env = server.aws_env() | {
         "AWS_MAX_ATTEMPTS": "1",
         "AWS_PAGER": "",
         **proxy_env(),  # a CLI that ignored --endpoint-url would fail fast instead of reaching AWS
     }
     calls = [
-        ("sso", "list-accounts", "ListAccounts", ["--access-token", "not-a-token"]),
-        ("sts", "get-caller-identity", "GetCallerIdentity", []),
+        ("sts", "get-session-token", "GetSessionToken", []),
         (
             "sso-admin",
             "describe-instance-access-control-attribute-configuration",

@@ -8,13 +8,15 @@ from ssoidc.aws.identitystore import IdentityStoreApi
 from ssoidc.aws.models import service_model
 from ssoidc.aws.oidc import SsoOidcApi
 from ssoidc.aws.skeleton import handler_table
+from ssoidc.aws.sso import SsoPortalApi
 from ssoidc.aws.sso_admin import SsoAdminApi
+from ssoidc.aws.sts import StsApi
 from tests.helpers.config import ACCOUNT
 
 _PAGES = PageTokens(bytes(32))
 HANDLERS: dict[str, object] = {
-    "sso-oidc": SsoOidcApi(create_token=None, identity_policy_of=lambda _k: None),  # type: ignore[arg-type]
-    "sso": object(),
+    "sso-oidc": SsoOidcApi(create_token=None, identity_of=None),  # type: ignore[arg-type]
+    "sso": SsoPortalApi(None, pages=_PAGES),  # type: ignore[arg-type]
     "sso-admin": SsoAdminApi(
         None,  # type: ignore[arg-type]
         None,  # type: ignore[arg-type]
@@ -23,7 +25,7 @@ HANDLERS: dict[str, object] = {
         region="us-east-1",
     ),
     "identitystore": IdentityStoreApi(None, None, pages=_PAGES),  # type: ignore[arg-type]
-    "sts": object(),
+    "sts": StsApi(),
 }
 """Service name -> its handler object (``object()`` for a service with no handlers yet)."""
 

@@ -3,6 +3,7 @@ error rendering (every validation error names its member; not-found follows what
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import orjson
@@ -10,6 +11,7 @@ import pytest
 
 from ssoidc.aws.admin_auth import AdminAuthorizer
 from ssoidc.aws.errors import render_json11_error
+from ssoidc.credentials.authority import IdentityPolicies
 from ssoidc.errors import AdminAccessDenied, ResourceNotFound, ValidationFailed
 
 ACCOUNT = "123456789012"
@@ -20,12 +22,22 @@ def allow(action: str) -> dict[str, Any]:
     return {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": action, "Resource": "*"}]}
 
 
-def make_api(state: dict[str, Any]) -> AdminAuthorizer:
-    return AdminAuthorizer(
-        identity_policy_of=lambda akid: state["policies"].get(akid),
-        config_version=lambda: state["version"],
-        account_id=ACCOUNT,
-    )
+class SyncAuthorizer:
+    """The authorizer, awaited for each call (it reads session credentials and permission sets from the store)."""
+
+    def __init__(self, state: dict[str, Any]) -> None:
+        identity = IdentityPolicies(
+            identity_policy_of=lambda akid: state["policies"].get(akid),
+            config_version=lambda: state["version"],
+        )
+        self._auth = AdminAuthorizer(identity_of=identity.of, account_id=ACCOUNT)
+
+    def __call__(self, principal: str, akid: str, action: str, now: float) -> None:
+        asyncio.run(self._auth(principal, akid, action, now))
+
+
+def make_api(state: dict[str, Any]) -> SyncAuthorizer:
+    return SyncAuthorizer(state)
 
 
 def test_root_may_do_anything_and_others_need_a_policy() -> None:

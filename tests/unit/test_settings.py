@@ -20,6 +20,8 @@ NON_DEFAULT = Settings(
     database_url="postgresql://ssoidc@db:5432/ssoidc?search_path=ssoidc",
     workers=4,
     directory_cache_size=500,
+    session_credentials_max_ttl=3600,
+    session_credentials_cache_size=50,
     config_file=Path("/etc/ssoidc.yaml"),
     demo=True,
     testing=True,

@@ -36,6 +36,7 @@ from ssoidc.storage.base import (
     DeviceRecord,
     JtiReplay,
     Redemption,
+    SessionCredentialRecord,
     StorageError,
     Store,
     StoredCredential,
@@ -200,6 +201,7 @@ READS: dict[str, Callable[[SqliteStore], Awaitable[object]]] = {
     "list_assignments": lambda s: s.list_assignments(application_arn="app"),
     "changes_since": lambda s: s.changes_since(0),
     "get_client": lambda s: s.get_client("c"),
+    "get_session_credential": lambda s: s.get_session_credential("ASIAEXAMPLE123456789"),
     "find_device_by_user_code": lambda s: s.find_device_by_user_code(b"u" * 32, 1.0),
     "get_permission_set": lambda s: s.get_permission_set("p"),
     "account_roles": lambda s: s.account_roles("u"),
@@ -332,6 +334,9 @@ def test_every_public_method_of_a_closed_store_raises_storage_error(tmp_path: Pa
         "decide_device": lambda: s.decide_device(b"u" * 32, 1.0, approve=True, user_id="u", auth_time=1.0),
         "poll_device": lambda: s.poll_device(b"d" * 32, "c", 1.0, leeway=0.0, max_interval=60.0),
         "redeem_device": lambda: s.redeem_device(b"d" * 32, "c", 1.0, []),
+        "create_session_credential": lambda: s.create_session_credential(
+            SessionCredentialRecord("ASIAEXAMPLE123456789", "x", b"h" * 32, "arn", "src", 1.0, 2.0)
+        ),
         "create_permission_set": lambda: s.create_permission_set(_PS),
         "update_permission_set": lambda: s.update_permission_set(_PS),
         "edit_permission_set": lambda: s.edit_permission_set(_PS.arn, lambda p: (p, True)),
