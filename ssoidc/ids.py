@@ -37,6 +37,16 @@ def new_issuer_arn(account_id: str, instance_id: str) -> str:
     return f"arn:aws:sso::{account_id}:trustedTokenIssuer/{instance_id}/tti-{uuid.uuid4()}"
 
 
+def new_role_id() -> str:
+    """An IAM role id: ``AROA`` + 17 upper-case letters and digits (the unique id IAM gives a role)."""
+    return "AROA" + "".join(secrets.choice(string.ascii_uppercase + string.digits) for _ in range(17))
+
+
+def role_arn(account_id: str, path: str, role_name: str) -> str:
+    """``arn:aws:iam::<account>:role<path><name>`` (the path starts and ends with ``/``)."""
+    return f"arn:aws:iam::{account_id}:role{path}{role_name}"
+
+
 def new_access_key_id() -> str:
     """An IAM-style long-term access key id: ``AKIA`` + 16 base32 characters."""
     return "AKIA" + "".join(secrets.choice(string.ascii_uppercase + "234567") for _ in range(16))

@@ -175,6 +175,28 @@ class Assignment:
 
 
 @dataclass(frozen=True, slots=True)
+class Role:
+    """An IAM role declared in the configuration file (IAM ``CreateRole`` + ``PutRolePolicy``; docs/sts.md).
+
+    ssoidc has no IAM API: roles come from the file only. STS ``AssumeRole`` assumes them
+    (``ssoidc.iam.assume_role``): ``trust_policy`` (``AssumeRolePolicyDocument``) decides who may, ``policies``
+    (the inline permission policies, name -> document) what the role's sessions may call on ssoidc's own APIs.
+    """
+
+    arn: str
+    """``arn:aws:iam::<account>:role<path><name>``."""
+    role_name: str
+    role_id: str
+    """``AROA`` + 17 characters, stable across ``ssoidc export`` / ``ssoidc apply``."""
+    trust_policy: Mapping[str, Any]
+    path: str = "/"
+    max_session_duration: int = 3600
+    description: str = ""
+    policies: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    created_at: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
 class Configuration:
     """Everything ``ssoidc apply`` declares, in domain form. Persisted by the storage layer."""
 
@@ -184,6 +206,7 @@ class Configuration:
     users: tuple[User, ...] = ()
     groups: tuple[Group, ...] = ()
     assignments: tuple[Assignment, ...] = ()
+    roles: tuple[Role, ...] = ()
 
 
 UNCONFIGURED_INSTANCE_ARN = "arn:aws:sso:::instance/ssoins-0000000000000000"
@@ -269,6 +292,7 @@ class ConfigSnapshot:
         self.instance = config.instance
         self.applications: dict[str, Application] = {a.arn: a for a in config.applications}
         self.issuers: dict[str, TrustedTokenIssuer] = {t.arn: t for t in config.trusted_token_issuers}
+        self.roles: dict[str, Role] = {r.arn: r for r in config.roles}
         self.directory: DirectoryReader = directory if directory is not None else ConfigDirectory(config)
 
     async def has_user(self, user_id: str) -> bool:

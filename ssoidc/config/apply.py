@@ -31,16 +31,20 @@ from ssoidc.aws.mapping import (
 from ssoidc.aws.shapes import sso_admin as sa
 from ssoidc.config.schema import (
     ConfigFile,
+    RoleSpec,
     TagSpec,
 )
 from ssoidc.errors import AdminError, ConfigError, ValidationFailed
 from ssoidc.iam.policy import Policy, PolicyError
+from ssoidc.iam.roles import policy_document
 from ssoidc.ids import (
     new_application_arn,
     new_directory_id,
     new_identity_store_id,
     new_instance_arn,
     new_issuer_arn,
+    new_role_id,
+    role_arn,
 )
 from ssoidc.model import (
     Application,
@@ -49,6 +53,7 @@ from ssoidc.model import (
     GrantConfig,
     Group,
     Instance,
+    Role,
     TrustedTokenIssuer,
     User,
 )
@@ -294,6 +299,12 @@ def resolve(
                 tags=_tags(a.Tags, where, problems),
             )
         )
+    unique([r.RoleName for r in spec.Roles], "Roles", fold=True)  # IAM role names are case-insensitive
+    old_roles = {r.role_name.lower(): r for r in (current.roles if current else ())}
+    roles = [
+        _role(r, f"Roles[{ri}]", old_roles.get(r.RoleName.lower()), account_id, now, problems)
+        for ri, r in enumerate(spec.Roles)
+    ]
     if problems:
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems))
     declared = dict.fromkeys(assignments)
@@ -305,6 +316,43 @@ def resolve(
         users=tuple(users),
         groups=tuple(groups),
         assignments=tuple(dict.fromkeys([*kept, *declared])),
+        roles=tuple(roles),
+    )
+
+
+def _role(
+    r: RoleSpec, where: str, prev: Role | None, account_id: str, now: float, problems: list[str]
+) -> Role:
+    """A role of the file (IAM CreateRole + PutRolePolicy); its id and creation date are kept from ``prev``."""
+    trust: dict[str, Any] = {}
+    try:
+        trust = policy_document(r.AssumeRolePolicyDocument, "trust")
+    except PolicyError as exc:
+        sub = f".{exc.path}" if exc.path else ""
+        problems.append(f"{where}.AssumeRolePolicyDocument{sub}: {exc.message}")
+    policies: dict[str, dict[str, Any]] = {}
+    for pi, p in enumerate(r.Policies):
+        at = f"{where}.Policies[{pi}]"
+        if p.PolicyName in policies:
+            problems.append(f"{at}.PolicyName: duplicate policy name {p.PolicyName!r}")
+            continue
+        try:
+            policies[p.PolicyName] = policy_document(p.PolicyDocument, "identity")
+        except PolicyError as exc:
+            sub = f".{exc.path}" if exc.path else ""
+            problems.append(f"{at}.PolicyDocument{sub}: {exc.message}")
+    return Role(
+        arn=role_arn(account_id, r.Path, r.RoleName),
+        role_name=r.RoleName,
+        role_id=r.RoleId or (prev.role_id if prev is not None else new_role_id()),
+        trust_policy=trust,
+        path=r.Path,
+        max_session_duration=r.MaxSessionDuration,
+        description=r.Description,
+        policies=policies,
+        created_at=epoch(r.CreatedDate)
+        if r.CreatedDate is not None
+        else (prev.created_at if prev is not None else now),
     )
 
 

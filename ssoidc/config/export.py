@@ -58,6 +58,7 @@ from ssoidc.model import (
     Email,
     Group,
     Instance,
+    Role,
     TrustedTokenIssuer,
     User,
 )
@@ -223,6 +224,23 @@ def _group(g: Group) -> dict[str, Any]:
     return {k: shape[k] for k in _GROUP_ORDER if k in shape}
 
 
+def _role(r: Role) -> dict[str, Any]:
+    """A role as IAM CreateRole names its members (documents as mappings), less the file's defaults."""
+    out: dict[str, Any] = {"RoleName": r.role_name}
+    if r.path != "/":
+        out["Path"] = r.path
+    out["RoleId"] = r.role_id
+    out["AssumeRolePolicyDocument"] = dict(r.trust_policy)
+    if r.max_session_duration != 3600:
+        out["MaxSessionDuration"] = r.max_session_duration
+    if r.description:
+        out["Description"] = r.description
+    if r.policies:
+        out["Policies"] = [{"PolicyName": k, "PolicyDocument": dict(v)} for k, v in r.policies.items()]
+    out["CreatedDate"] = _timestamp(r.created_at)
+    return out
+
+
 def export_document(config: Configuration) -> dict[str, Any]:
     """The configuration file as a plain document (empty for a DELETED instance)."""
     if config.instance.status != "ACTIVE":
@@ -236,6 +254,8 @@ def export_document(config: Configuration) -> dict[str, Any]:
         doc["Users"] = [_user(u) for u in config.users]
     if config.groups:
         doc["Groups"] = [_group(g) for g in config.groups]
+    if config.roles:
+        doc["Roles"] = [_role(r) for r in config.roles]
     return doc
 
 

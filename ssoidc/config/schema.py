@@ -304,6 +304,37 @@ class GroupSpec(BaseModel):
     ExternalIds: list[ExternalIdSpec] = Field(default_factory=list, max_length=10)
 
 
+ROLE_NAME = r"^[\w+=,.@-]+$"
+"""IAM ``roleNameType``."""
+ROLE_PATH = r"^(/|/[\u0021-\u007E]+/)$"
+"""IAM ``pathType``: ``/`` or ``/segments/``."""
+POLICY_NAME = r"^[\w+=,.@-]+$"
+
+
+class RolePolicySpec(BaseModel):
+    """An inline permission policy of a role (IAM ``PutRolePolicy``: ``PolicyName``, ``PolicyDocument``)."""
+
+    model_config = _STRICT
+    PolicyName: str = Field(min_length=1, max_length=128, pattern=POLICY_NAME)
+    PolicyDocument: str | dict[str, Any]
+    """A JSON policy document: a JSON string as IAM takes it (a repeated member name is refused), or a mapping."""
+
+
+class RoleSpec(BaseModel):
+    """An IAM role as IAM ``CreateRole`` takes it (docs/sts.md). ssoidc has no IAM API: roles come from the file."""
+
+    model_config = _STRICT
+    RoleName: str = Field(min_length=1, max_length=64, pattern=ROLE_NAME)
+    Path: str = Field(default="/", min_length=1, max_length=512, pattern=ROLE_PATH)
+    RoleId: str | None = Field(default=None, pattern=r"^AROA[A-Z0-9]{17}$")
+    AssumeRolePolicyDocument: str | dict[str, Any]
+    """The trust policy: a JSON string as IAM takes it (a repeated member name is refused), or a mapping."""
+    MaxSessionDuration: int = Field(default=3600, ge=3600, le=43200)
+    Description: str = Field(default="", max_length=1000)
+    Policies: list[RolePolicySpec] = Field(default_factory=list, max_length=10)
+    CreatedDate: Timestamp | None = None
+
+
 class ConfigFile(BaseModel):
     model_config = _STRICT
     Instance: InstanceSpec = Field(default_factory=InstanceSpec)
@@ -311,3 +342,4 @@ class ConfigFile(BaseModel):
     Applications: list[ApplicationSpec] = Field(default_factory=list)
     Users: list[UserSpec] = Field(default_factory=list)
     Groups: list[GroupSpec] = Field(default_factory=list)
+    Roles: list[RoleSpec] = Field(default_factory=list, max_length=100)

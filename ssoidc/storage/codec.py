@@ -13,6 +13,7 @@ from ssoidc.model import (
     GrantConfig,
     Group,
     Instance,
+    Role,
     TrustedTokenIssuer,
     User,
 )
@@ -98,6 +99,18 @@ def to_doc(obj: Any) -> dict[str, Any]:
             "principal_type": obj.principal_type,
             "principal_id": obj.principal_id,
         }
+    if isinstance(obj, Role):
+        return {
+            "arn": obj.arn,
+            "role_name": obj.role_name,
+            "role_id": obj.role_id,
+            "trust_policy": obj.trust_policy,
+            "path": obj.path,
+            "max_session_duration": obj.max_session_duration,
+            "description": obj.description,
+            "policies": {k: v for k, v in obj.policies.items()},
+            "created_at": obj.created_at,
+        }
     raise TypeError(f"cannot encode {type(obj).__name__}")
 
 
@@ -173,3 +186,17 @@ def group_from_doc(d: dict[str, Any]) -> Group:
 
 def assignment_from_doc(d: dict[str, Any]) -> Assignment:
     return Assignment(d["application_arn"], d["principal_type"], d["principal_id"])
+
+
+def role_from_doc(d: dict[str, Any]) -> Role:
+    return Role(
+        arn=d["arn"],
+        role_name=d["role_name"],
+        role_id=d["role_id"],
+        trust_policy=d["trust_policy"],
+        path=d["path"],
+        max_session_duration=int(d["max_session_duration"]),
+        description=d["description"],
+        policies=d["policies"],
+        created_at=d.get("created_at", 0.0),
+    )

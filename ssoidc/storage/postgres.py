@@ -45,6 +45,7 @@ from ssoidc.crypto import Sealer
 from ssoidc.errors import ConfigError
 from ssoidc.model import Assignment, Configuration, Group, Membership, User
 from ssoidc.storage import public_sql as ps
+from ssoidc.storage.token_sql import REVOKE_TOKEN_SQL
 from ssoidc.storage.base import (
     CHANGE_RETENTION,
     DEVICE_APPROVED,
@@ -213,6 +214,7 @@ _SQL_DECIDE_DEVICE = numbered(ps.DECIDE_DEVICE_SQL)
 _SQL_POLL_DEVICE = numbered(ps.POLL_DEVICE_SQL)
 _SQL_REDEEM_DEVICE = numbered(ps.REDEEM_DEVICE_SQL)
 _SQL_REVOKE_FAMILY = numbered(REVOKE_FAMILY_SQL)
+_SQL_REVOKE_TOKEN = numbered(REVOKE_TOKEN_SQL)
 _SQL_BUMP_VERSION = (
     "INSERT INTO meta (key, value) VALUES ('config_version', '1') ON CONFLICT (key) DO UPDATE"
     " SET value = (meta.value::bigint + 1)::text RETURNING value::bigint"
@@ -1445,6 +1447,12 @@ class PostgresStore:
         pool = await self._get_pool()
         status = await pool.execute(_SQL_REVOKE_FAMILY, family_id, now, expires_at)
         return int(status.rsplit(" ", 1)[-1])
+
+    @_driver_errors
+    async def revoke_token(self, token_hash: bytes, now: float) -> bool:
+        pool = await self._get_pool()
+        status = await pool.execute(_SQL_REVOKE_TOKEN, now, token_hash)
+        return int(status.rsplit(" ", 1)[-1]) == 1
 
     @_driver_errors
     async def rotate_refresh(

@@ -41,6 +41,7 @@ from ssoidc.datadir import create_private
 from ssoidc.errors import ConfigError
 from ssoidc.model import Assignment, Configuration, Group, Membership, User
 from ssoidc.storage import public_sql as ps
+from ssoidc.storage.token_sql import REVOKE_TOKEN_SQL
 from ssoidc.storage.base import (
     CHANGE_RETENTION,
     DEVICE_APPROVED,
@@ -1071,6 +1072,10 @@ class SqliteStore:
         """Revoke every token of ``family_id`` (they all end with their session, at ``expires_at``)."""
         with self._write() as db:
             return self._revoke_family(db, family_id, now, expires_at)
+
+    async def revoke_token(self, token_hash: bytes, now: float) -> bool:
+        with self._write() as db:
+            return db.execute(REVOKE_TOKEN_SQL, (now, token_hash)).rowcount == 1
 
     async def rotate_refresh(
         self,
