@@ -45,7 +45,6 @@ from ssoidc.crypto import Sealer
 from ssoidc.errors import ConfigError
 from ssoidc.model import Assignment, Configuration, Group, Membership, User
 from ssoidc.storage import public_sql as ps
-from ssoidc.storage.token_sql import REVOKE_TOKEN_SQL
 from ssoidc.storage.base import (
     CHANGE_RETENTION,
     DEVICE_APPROVED,
@@ -122,6 +121,7 @@ from ssoidc.storage.common import (
     user_of,
     web_session,
 )
+from ssoidc.storage.token_sql import REVOKE_TOKEN_SQL
 
 log = logging.getLogger("ssoidc.storage")
 P = ParamSpec("P")

@@ -41,7 +41,6 @@ from ssoidc.datadir import create_private
 from ssoidc.errors import ConfigError
 from ssoidc.model import Assignment, Configuration, Group, Membership, User
 from ssoidc.storage import public_sql as ps
-from ssoidc.storage.token_sql import REVOKE_TOKEN_SQL
 from ssoidc.storage.base import (
     CHANGE_RETENTION,
     DEVICE_APPROVED,
@@ -120,6 +119,7 @@ from ssoidc.storage.common import (
     user_of,
     web_session,
 )
+from ssoidc.storage.token_sql import REVOKE_TOKEN_SQL
 
 log = logging.getLogger("ssoidc.storage")
 T = TypeVar("T")

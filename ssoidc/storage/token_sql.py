@@ -4,5 +4,5 @@ exists since 0001."""
 
 from __future__ import annotations
 
-REVOKE_TOKEN_SQL = "UPDATE tokens SET revoked_at = ? WHERE token_hash = ? AND revoked_at IS NULL"
+REVOKE_TOKEN_SQL = "UPDATE tokens SET revoked_at = ? WHERE token_hash = ? AND revoked_at IS NULL"  # noqa: S105 - SQL, not a secret
 """Revoke one token by hash; the first revocation stands (a second one changes nothing)."""
