@@ -32,6 +32,7 @@ from ssoidc.oauth.device import DeviceAuthorizations
 from ssoidc.oauth.grants.base import GrantDeps
 from ssoidc.oauth.grants.public import PublicGrantDeps
 from ssoidc.oauth.grants.registry import GRANTS, PUBLIC_GRANTS
+from ssoidc.oauth.introspection import TokenIntrospection
 from ssoidc.oauth.issuer import TokenIssuer
 from ssoidc.oauth.jwks import JwksCache, JwksSettings
 from ssoidc.oauth.keys import Signer, load_signer
@@ -83,6 +84,8 @@ class Services:
     public: PublicClients
     """RegisterClient, StartDeviceAuthorization, CreateToken, and the device page's decisions."""
     aws: Skeleton
+    introspection: TokenIntrospection
+    """RFC 7662 introspection and RFC 7009 revocation (``POST /introspect``, ``/revoke``)."""
     readiness: Readiness
     purger: Purger
 
@@ -186,6 +189,15 @@ async def _build(
         return await token_service.create_token_with_iam(req, caller, snapshot.current, clock.now())
 
     aws = build_skeleton(settings, store, snapshot, clock, create_token, master_key, limits, public)
+    introspection = TokenIntrospection(
+        store=store,
+        minter=minter,
+        authorize=lambda snap, app, caller, now, action: token_service.authorize_caller(
+            snap, app, caller, now, action
+        ),
+        issuer_url=issuer.issuer_url,
+        limits=limits,
+    )
     await snapshot.refresh()
     return Services(
         settings=settings,
@@ -204,6 +216,7 @@ async def _build(
         code_issuer=code_issuer,
         public=public,
         aws=aws,
+        introspection=introspection,
         readiness=Readiness(store),
         purger=Purger(store, clock),
     )

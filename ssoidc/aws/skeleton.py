@@ -46,7 +46,7 @@ from botocore.model import OperationModel, ServiceModel, Shape
 from ssoidc.aws.errors import RenderedError
 from ssoidc.aws.models import ShapeError, service_model, validate
 from ssoidc.aws.protocols import PROTOCOLS
-from ssoidc.aws.sigv4 import Credential, SignedRequest, SigV4Verifier
+from ssoidc.aws.sigv4 import Credential, SignedRequest, SigV4Verifier, VerifiedCaller
 from ssoidc.aws.wire import WireRequest, WireResponse
 from ssoidc.errors import InvalidInput, NotImplementedOperation, SsoidcError, UnknownOperation
 from ssoidc.ratelimit import RequestLimits
@@ -203,6 +203,8 @@ class Skeleton:
         self._routes: dict[tuple[str, str], list[_Route]] = {}
         self._root: list[tuple[_Service, dict[str, _Op]]] = []
         """The ``POST /`` services (JSON 1.1 first, then Query), with their operations."""
+        self._verifiers: dict[str, SigV4Verifier] = {}
+        """Each signing name's verifier (``authenticate``)."""
         for service in services:
             model = service.model
             svc = _Service(service, PROTOCOLS[model.protocol])
@@ -213,6 +215,7 @@ class Skeleton:
                 max_skew_seconds=max_skew_seconds,
                 allowed_hosts=allowed_hosts,
             )
+            self._verifiers.setdefault(model.signing_name, verifier)
             table = handler_table(model, service.handlers)
             ops: dict[str, _Op] = {}
             for name in model.operation_names:
@@ -242,6 +245,19 @@ class Skeleton:
             routes.sort(key=lambda r: -len(r.query))
         self._root.sort(key=lambda entry: entry[0].service.model.protocol != "json")
         self._found_root = Found(None) if self._root else None
+
+    def authenticate(self, signing_name: str, req: WireRequest) -> VerifiedCaller:
+        """SigV4 for a request the web layer serves beyond the AWS operations (``POST /introspect``, ``/revoke``):
+        the verifier of ``signing_name`` (its credentials, clock skew and signed hosts) and the rate limits of the
+        client address (first) and of the verified principal, exactly as ``dispatch`` runs them. Raises the domain's
+        ``AuthError`` or ``Throttled``."""
+        now = self._now()
+        self._limits.admit_address(req.client_ip, now)
+        verified = self._verifiers[signing_name].verify(
+            SignedRequest(req.method, req.raw_path, req.query_string, req.headers, req.body), now
+        )
+        self._limits.admit_principal(verified.principal_arn, now)
+        return verified
 
     def find(self, method: str, path: str, query_string: bytes) -> Found | None:
         """The AWS operation a request names, or None (the web layer serves it then: pages, discovery)."""

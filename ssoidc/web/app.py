@@ -18,6 +18,8 @@ Starlette route:
   GET  /authorize, POST /authorize/signin, /authorize/consent, /signout, GET /demo/callback, /static/ssoidc.css
                                                  the sign-in flow (ssoidc.web.signin)
   GET|HEAD /start                                one 302 to the instance's AWS-form start URL (ssoidc.web.start)
+  POST /introspect, /revoke                      RFC 7662 introspection, RFC 7009 revocation, SigV4 (sso-oauth)
+                                                 (ssoidc.web.introspection)
 
 ``create_app``'s lifespan builds the node's services (``ssoidc.compose.build_services``) and only then the routes
 (``build_app``), so no route sees a half-built node.
@@ -44,6 +46,7 @@ from ssoidc.compose import Services, build_services
 from ssoidc.demo import demo_discovery
 from ssoidc.oauth import pkce
 from ssoidc.settings import Settings, settings_from_env
+from ssoidc.web.introspection import IntrospectionEndpoints
 from ssoidc.web.signin import SignInPages
 from ssoidc.web.start import StartPage
 
@@ -169,6 +172,13 @@ def build_app(services: Services) -> ASGIApp:
     routes = [
         *pages.routes(),
         *StartPage(services.snapshot).routes(),
+        *IntrospectionEndpoints(
+            aws=aws,
+            introspection=services.introspection,
+            refresh=services.snapshot.refresh,
+            identity_policy_of=services.snapshot.identity_policy_of,
+            now=services.clock.now,
+        ).routes(),
         Route("/token", token_get, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
