@@ -17,13 +17,16 @@ from typing import Any
 
 from ssoidc.admin.editor import ConfigEditor
 from ssoidc.admin.paging import PageTokens
-from ssoidc.aws import identitystore, oidc, sso_admin
+from ssoidc.aws import identitystore, oidc, sso_admin, sts
 from ssoidc.aws.admin_auth import AdminAuthorizer
+from ssoidc.aws.sigv4 import Credential
 from ssoidc.aws.skeleton import NO_STORE, AwsService, Skeleton
 from ssoidc.bootstrap import ID_TOKEN_PURPOSE, bootstrap, demo_issuer_jwks
 from ssoidc.clock import Clock, SystemClock
+from ssoidc.credentials.session import SessionCredentials
 from ssoidc.crypto import load_or_create_master_key
 from ssoidc.datadir import secure_data_dir
+from ssoidc.iam.assume_role import RoleAssumer
 from ssoidc.maintenance import Purger, Readiness
 from ssoidc.model import Configuration
 from ssoidc.oauth.authorize import CodeIssuer
@@ -83,6 +86,8 @@ class Services:
     code_issuer: CodeIssuer
     public: PublicClients
     """RegisterClient, StartDeviceAuthorization, CreateToken, and the device page's decisions."""
+    sessions: SessionCredentials
+    """Session credentials: minted by GetRoleCredentials (and AssumeRole), found for SigV4 by access key id."""
     aws: Skeleton
     introspection: TokenIntrospection
     """RFC 7662 introspection and RFC 7009 revocation (``POST /introspect``, ``/revoke``)."""
@@ -188,7 +193,10 @@ async def _build(
     async def create_token(req: TokenRequest, caller: Caller) -> TokenResult:
         return await token_service.create_token_with_iam(req, caller, snapshot.current, clock.now())
 
-    aws = build_skeleton(settings, store, snapshot, clock, create_token, master_key, limits, public)
+    sessions = SessionCredentials(store, now=clock.now)
+    aws = build_skeleton(
+        settings, store, snapshot, clock, create_token, master_key, limits, public, sessions, minter
+    )
     introspection = TokenIntrospection(
         store=store,
         minter=minter,
@@ -215,6 +223,7 @@ async def _build(
         signin=signin,
         code_issuer=code_issuer,
         public=public,
+        sessions=sessions,
         aws=aws,
         introspection=introspection,
         readiness=Readiness(store),
@@ -231,9 +240,12 @@ def build_skeleton(
     master_key: bytes,
     limits: RequestLimits | None = None,
     public: PublicClients | None = None,
+    sessions: SessionCredentials | None = None,
+    minter: TokenMinter | None = None,
 ) -> Skeleton:
     """Every AWS service this node answers, one row each; operations without a handler answer
-    NotImplementedException (the access portal ``sso`` and STS have none yet)."""
+    NotImplementedException by name."""
+    sessions = sessions or SessionCredentials(store, now=clock.now)
     editor = ConfigEditor(store, snapshot.refresh, account_id=settings.account_id)
     authorize = AdminAuthorizer(
         account_id=settings.account_id,
@@ -271,8 +283,29 @@ def build_skeleton(
             identitystore.IdentityStoreApi(snapshot.refresh, store, pages=pages),
             authorize=authorize,
         ),
-        AwsService("sts", object()),
+        AwsService(
+            sts.SERVICE,
+            sts.StsApi(
+                assumer=RoleAssumer((minter or TokenMinter(master_key)).open_identity_context),
+                sessions=sessions,
+                current=lambda: snapshot.current,
+                identity_policy_of=snapshot.identity_policy_of,
+            ),
+        ),
     ]
+
+    async def lookup_session(access_key_id: str) -> Credential | None:
+        record = await sessions.find(access_key_id)
+        if record is None:
+            return None
+        return Credential(
+            record.access_key_id,
+            record.secret_access_key,
+            record.principal_arn,
+            record.session_token_sha256,
+            record.expires_at,
+        )
+
     return Skeleton(
         services,
         lookup_credential=snapshot.credential,
@@ -282,6 +315,7 @@ def build_skeleton(
         refresh=snapshot.refresh,
         allowed_hosts=settings.signed_hosts,
         limits=limits or request_limits(settings),
+        lookup_session=lookup_session,
     )
 
 

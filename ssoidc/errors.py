@@ -158,6 +158,11 @@ class UnrecognizedClient(AuthError):
     """The access key id is unknown, or the session token does not belong to it."""
 
 
+class ExpiredCredentials(AuthError):
+    """The request is signed with session credentials (access key id, secret, session token) that have expired:
+    AWS's ``ExpiredToken`` / ``ExpiredTokenException`` of request authentication."""
+
+
 class AdminError(SsoidcError):
     """A configuration-plane failure (sso-admin, identitystore)."""
 

@@ -9,6 +9,7 @@ issuer ARNs ``…:trustedTokenIssuer/<instance id>/tti-<uuid4>``. All random par
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import string
 import uuid
@@ -50,6 +51,49 @@ def role_arn(account_id: str, path: str, role_name: str) -> str:
 def new_access_key_id() -> str:
     """An IAM-style long-term access key id: ``AKIA`` + 16 base32 characters."""
     return "AKIA" + "".join(secrets.choice(string.ascii_uppercase + "234567") for _ in range(16))
+
+
+def new_session_access_key_id() -> str:
+    """A temporary (session) access key id, as STS and the portal's GetRoleCredentials give: ``ASIA`` + 16 base32
+    characters."""
+    return "ASIA" + "".join(secrets.choice(string.ascii_uppercase + "234567") for _ in range(16))
+
+
+def is_session_access_key_id(access_key_id: str) -> bool:
+    """The shape ``new_session_access_key_id`` gives (what the SigV4 lookup asks the session store about)."""
+    return len(access_key_id) == 20 and access_key_id.startswith("ASIA") and access_key_id.isalnum()
+
+
+def new_session_token() -> str:
+    """An opaque session token (``X-Amz-Security-Token``): 64 random bytes, base64url, stored only as SHA-256."""
+    return secrets.token_urlsafe(64)
+
+
+_B32 = string.ascii_uppercase + "234567"
+
+
+def _stable_chars(seed: str, n: int) -> str:
+    digest = hashlib.sha256(seed.encode()).digest()
+    return "".join(_B32[b % 32] for b in digest[:n])
+
+
+def unique_id(prefix: str, arn: str) -> str:
+    """A stable IAM-style unique id for an ARN: ``prefix`` (``AROA`` for a role, ``AIDA`` for a user) + 17
+    characters derived from the ARN (IAM draws them at random once; ssoidc derives them, so every node and every
+    restart agrees without storing them)."""
+    return prefix + _stable_chars(f"{prefix}:{arn}", 17)
+
+
+def permission_set_role_name(permission_set_name: str, permission_set_arn: str) -> str:
+    """``AWSReservedSSO_<PermissionSetName>_<suffix>``: the role IAM Identity Center provisions for a permission
+    set in each account; the suffix is 16 hex characters derived from the permission set ARN, so it stays the
+    same while the permission set exists (as AWS's does) and differs between permission sets of one name."""
+    suffix = hashlib.sha256(f"ssoidc:permission-set-role:{permission_set_arn}".encode()).hexdigest()[:16]
+    return f"AWSReservedSSO_{permission_set_name}_{suffix}"
+
+
+PERMISSION_SET_ROLE_PATH = "/aws-reserved/sso.amazonaws.com/"
+"""The IAM path of the permission-set roles, as AWS provisions them."""
 
 
 def new_secret_access_key() -> str:

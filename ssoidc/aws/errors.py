@@ -6,7 +6,8 @@
   InternalServerException 500).
 * Request-authentication failures (SigV4) are answered the way AWS's front end answers them, before the service
   runs: ``x-amzn-ErrorType: <Code>:http://internal.amazon.com/coral/com.amazon.coral.service/`` and body
-  ``{"message": ...}``, HTTP 403. These four codes are not in the sso-oidc model, so SDKs raise a generic
+  ``{"message": ...}``, HTTP 403 (expired session credentials: ``ExpiredTokenException``, 403, the generic code
+  AWS's JSON front ends answer; STS: ``ExpiredToken``, 403). These codes are not in the sso-oidc model, so SDKs raise a generic
   ``ClientError`` carrying the code, exactly as they do against AWS.
 * sso-admin and identitystore (JSON 1.1): ``x-amzn-ErrorType: <Code>`` and body ``{"__type": <Code>, "Message":
   ...}`` plus the members the service's error shape models (``Reason``, ``ResourceType``, ``ResourceId``,
@@ -61,6 +62,7 @@ FRONTEND_ERRORS: dict[type[e.SsoidcError], tuple[str, int]] = {
     e.IncompleteSignature: ("IncompleteSignatureException", 403),
     e.InvalidSignature: ("InvalidSignatureException", 403),
     e.UnrecognizedClient: ("UnrecognizedClientException", 403),
+    e.ExpiredCredentials: ("ExpiredTokenException", 403),
 }
 
 
@@ -129,6 +131,7 @@ QUERY_ERRORS: dict[type[e.SsoidcError], tuple[str, int]] = {
     e.IncompleteSignature: ("IncompleteSignature", 403),
     e.InvalidSignature: ("SignatureDoesNotMatch", 403),
     e.UnrecognizedClient: ("InvalidClientTokenId", 403),
+    e.ExpiredCredentials: ("ExpiredToken", 403),
 }
 REST_JSON_NAMESPACES = {
     OIDC_SERVICE: OIDC_NAMESPACE,

@@ -20,7 +20,8 @@ What this implements
     names: a request signed for another deployment sharing the key is not replayed here); the ``x-amz-date`` must fall within ``max_skew_seconds`` of now (compared at
     whole-second resolution, bounds inclusive) and match the credential-scope date; the scope must name the
     configured region and one of the configured services; session credentials must present their signed
-    ``x-amz-security-token`` and long-term credentials must not send one.
+    ``x-amz-security-token`` and long-term credentials must not send one; session credentials past their
+    ``expires_at`` are refused (``ExpiredCredentials``) once the token and signature have been verified.
 
 What this deliberately does not do
     * presigned (query-string) authentication, SigV4a (``AWS4-ECDSA-P256-SHA256``), SigV2, or the ``Date``
@@ -46,6 +47,7 @@ from typing import NamedTuple
 from urllib.parse import quote_from_bytes, unquote_to_bytes
 
 from ssoidc.errors import (
+    ExpiredCredentials,
     IncompleteSignature,
     InvalidSignature,
     MissingAuthenticationToken,
@@ -55,6 +57,7 @@ from ssoidc.errors import (
 __all__ = [
     "Credential",
     "CredentialLookup",
+    "ParsedRequest",
     "SigV4Verifier",
     "SignedRequest",
     "VerifiedCaller",
@@ -74,6 +77,9 @@ class Credential:
     secret_access_key: str
     principal_arn: str
     session_token_sha256: bytes | None = None
+    expires_at: float | None = None
+    """Session credentials: when they stop working (a request signed with them from then on is
+    ``ExpiredCredentials``); None for long-term credentials."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +124,7 @@ _COMPONENTS = ("Credential", "Signature", "SignedHeaders")  # the order AWS repo
 
 _MSG_MISSING = "Missing Authentication Token"
 _MSG_UNRECOGNIZED = "The security token included in the request is invalid."
+_MSG_EXPIRED = "The security token included in the request is expired"
 _MSG_MISMATCH = (
     "The request signature we calculated does not match the signature you provided. "
     "Check your AWS Secret Access Key and signing method."
@@ -279,6 +286,10 @@ class _Parsed(NamedTuple):
     security_token: bytes | None
 
 
+ParsedRequest = _Parsed
+"""A request's signature material, parsed (``SigV4Verifier.parse``), awaiting its credential."""
+
+
 class SigV4Verifier:
     """Verifies SigV4 Authorization headers against credentials returned by ``lookup``.
 
@@ -335,17 +346,27 @@ class SigV4Verifier:
 
     def verify(self, req: SignedRequest, now: float) -> VerifiedCaller:
         """Authenticate ``req`` at time ``now`` (seconds since the epoch)."""
+        parsed = self.parse(req, now)
+        return self.check(parsed, self._lookup(parsed.access_key_id), now)
+
+    def parse(self, req: SignedRequest, now: float) -> ParsedRequest:
+        """The first half of ``verify``: everything that can be checked without the credential. A caller whose
+        credential lookup is asynchronous (session credentials, read from the store) calls ``parse``, looks the
+        credential of ``access_key_id`` up, then ``check``."""
         try:
             parsed = self._parse(req, now)
         except (ValueError, IndexError, KeyError, OverflowError, OSError) as exc:
             # Defence in depth: parsing is written not to raise these, but a malformed request must never
             # surface as a server error. UnicodeError is a ValueError.
             raise IncompleteSignature(_MSG_MALFORMED) from exc
-
         access_key_id = parsed.access_key_id
         if len(access_key_id) > 128 or not access_key_id.isascii() or not access_key_id.isprintable():
             raise UnrecognizedClient(_MSG_UNRECOGNIZED)
-        credential = self._lookup(access_key_id)
+        return parsed
+
+    def check(self, parsed: ParsedRequest, credential: Credential | None, now: float) -> VerifiedCaller:
+        """The second half of ``verify``: the session token, the signature, then the expiry of session
+        credentials (so only the holder of the secret learns that they expired)."""
         if credential is None:
             raise UnrecognizedClient(_MSG_UNRECOGNIZED)
         expected_token = credential.session_token_sha256
@@ -361,6 +382,8 @@ class SigV4Verifier:
         expected = key.hex_signature(parsed.string_to_sign)
         if not hmac.compare_digest(expected, parsed.signature):
             raise InvalidSignature(_MSG_MISMATCH)
+        if credential.expires_at is not None and now >= credential.expires_at:
+            raise ExpiredCredentials(_MSG_EXPIRED)
         return VerifiedCaller(
             access_key_id=parsed.access_key_id,
             principal_arn=credential.principal_arn,

@@ -193,11 +193,16 @@ class Skeleton:
         refresh: Callable[[], Awaitable[object]],
         allowed_hosts: Sequence[str] | None = None,
         limits: RequestLimits | None = None,
+        lookup_session: Callable[[str], Awaitable[Credential | None]] | None = None,
     ) -> None:
         """``refresh`` (the configuration snapshot's) runs first for every request, inside the error mapping.
         ``allowed_hosts``: the signed ``Host`` values this deployment answers for (``Settings.signed_hosts``;
-        None: any); ``limits``: the node's request rate limits (none if omitted)."""
+        None: any); ``limits``: the node's request rate limits (none if omitted); ``lookup_session``: where an
+        access key id ``lookup_credential`` does not know is looked up next (session credentials, read from the
+        store by key: ``ssoidc.credentials.session``)."""
         self._now = now
+        self._lookup = lookup_credential
+        self._lookup_session = lookup_session
         self._limits = limits or RequestLimits()
         self._refresh = refresh
         self._routes: dict[tuple[str, str], list[_Route]] = {}
@@ -246,16 +251,24 @@ class Skeleton:
         self._root.sort(key=lambda entry: entry[0].service.model.protocol != "json")
         self._found_root = Found(None) if self._root else None
 
-    def authenticate(self, signing_name: str, req: WireRequest) -> VerifiedCaller:
-        """SigV4 for a request the web layer serves beyond the AWS operations (``POST /introspect``, ``/revoke``):
-        the verifier of ``signing_name`` (its credentials, clock skew and signed hosts) and the rate limits of the
-        client address (first) and of the verified principal, exactly as ``dispatch`` runs them. Raises the domain's
-        ``AuthError`` or ``Throttled``."""
-        now = self._now()
-        self._limits.admit_address(req.client_ip, now)
-        verified = self._verifiers[signing_name].verify(
+    async def _verify(self, verifier: SigV4Verifier, req: WireRequest, now: float) -> VerifiedCaller:
+        """SigV4: the long-term credential table first, then the session credentials (read from the store)."""
+        parsed = verifier.parse(
             SignedRequest(req.method, req.raw_path, req.query_string, req.headers, req.body), now
         )
+        credential = self._lookup(parsed.access_key_id)
+        if credential is None and self._lookup_session is not None:
+            credential = await self._lookup_session(parsed.access_key_id)
+        return verifier.check(parsed, credential, now)
+
+    async def authenticate(self, signing_name: str, req: WireRequest) -> VerifiedCaller:
+        """SigV4 for a request the web layer serves beyond the AWS operations (``POST /introspect``, ``/revoke``):
+        the verifier of ``signing_name`` (its credentials, session credentials, clock skew and signed hosts) and
+        the rate limits of the client address (first) and of the verified principal, exactly as ``dispatch`` runs
+        them. Raises the domain's ``AuthError`` or ``Throttled``."""
+        now = self._now()
+        self._limits.admit_address(req.client_ip, now)
+        verified = await self._verify(self._verifiers[signing_name], req, now)
         self._limits.admit_principal(verified.principal_arn, now)
         return verified
 
@@ -307,9 +320,7 @@ class Skeleton:
         principal = akid = ""
         self._limits.admit_address(req.client_ip, now)
         if op.verifier is not None:
-            verified = op.verifier.verify(
-                SignedRequest(req.method, req.raw_path, req.query_string, req.headers, req.body), now
-            )
+            verified = await self._verify(op.verifier, req, now)
             principal, akid = verified.principal_arn, verified.access_key_id
             self._limits.admit_principal(principal, now)
             if service.authorize is not None:

@@ -87,6 +87,47 @@ class StoredCredential:
 
 
 @dataclass(frozen=True, slots=True)
+class SessionCredentialRecord:
+    """Temporary SigV4 credentials (the portal's GetRoleCredentials, STS AssumeRole; migration 0015).
+
+    ``secret_access_key`` is decrypted here and sealed at rest; the session token is never stored, only its
+    SHA-256. ``source`` is the ARN of what grants the session its authority (a permission set ARN for a portal
+    role, an IAM role ARN for AssumeRole); ``role_arn`` is the role the session is of, with its path;
+    ``on_behalf_of_*`` name the Identity Center user an identity-enhanced session acts for; ``session_policy``
+    (an IAM policy document) can only narrow what ``source`` grants."""
+
+    access_key_id: str
+    secret_access_key: str
+    session_token_sha256: bytes
+    principal_arn: str
+    source: str
+    issued_at: float
+    expires_at: float
+    role_arn: str | None = None
+    on_behalf_of_user_id: str | None = None
+    on_behalf_of_identity_store_arn: str | None = None
+    session_policy: Mapping[str, Any] | None = None
+
+
+SESSION_PURGE_GRACE_SECONDS = 3600.0
+"""Session credentials are purged this long after they expire (until then a request signed with them is told
+that they expired, rather than that they are unknown)."""
+
+
+class SessionCredentialStore(Protocol):
+    """Session credentials by access key id: one indexed row each, never all loaded at once."""
+
+    async def create_session_credential(self, cred: SessionCredentialRecord) -> None:
+        """Store ``cred`` (``AlreadyExists`` if its access key id is taken: nothing written). Does not bump the
+        configuration version: session credentials are not part of the configuration."""
+        ...
+
+    async def get_session_credential(self, access_key_id: str) -> SessionCredentialRecord | None:
+        """The session credential of this access key id, expired or not (until purged)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
 class SigningKey:
     kid: str
     purpose: str
@@ -562,6 +603,7 @@ class Store(
     ConfigStore,
     DirectoryStore,
     CredentialStore,
+    SessionCredentialStore,
     KeyStore,
     TokenStore,
     CodeStore,

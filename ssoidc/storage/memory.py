@@ -35,6 +35,7 @@ from ssoidc.crypto import Sealer
 from ssoidc.errors import ConfigError
 from ssoidc.ids import membership_id
 from ssoidc.model import Assignment, Configuration, Group, Membership, PrincipalType, User
+from ssoidc.storage import session_sql as ss
 from ssoidc.storage.base import (
     CHANGE_RETENTION,
     DEVICE_APPROVED,
@@ -42,6 +43,7 @@ from ssoidc.storage.base import (
     DEVICE_DENIED,
     DEVICE_PENDING,
     IDEMPOTENCY_TTL_SECONDS,
+    SESSION_PURGE_GRACE_SECONDS,
     AlreadyExists,
     CatalogueWrite,
     Change,
@@ -53,6 +55,7 @@ from ssoidc.storage.base import (
     JtiReplay,
     Missing,
     Redemption,
+    SessionCredentialRecord,
     SigningKey,
     StorageError,
     Store,
@@ -177,6 +180,8 @@ class MemoryData:
     login_attempts: dict[str, Attempts] = field(default_factory=dict)
     clients: dict[str, ClientRecord] = field(default_factory=dict)
     devices: dict[bytes, DeviceRecord] = field(default_factory=dict)
+    sessions: dict[str, tuple[Any, ...]] = field(default_factory=dict)
+    """``session_params`` rows by access key id (migration 0015): the secret sealed."""
 
     def version(self) -> int:
         return int(self.meta.get("config_version", "0"))
@@ -814,6 +819,19 @@ class MemoryStore:
         with self._tx() as d:
             d.login_attempts.pop(key, None)
 
+    # -- session credentials (migration 0015) ----------------------------------------------------------------
+    async def create_session_credential(self, cred: SessionCredentialRecord) -> None:
+        row = ss.session_params(cred, self._secrets)
+        with self._tx() as d:
+            if cred.access_key_id in d.sessions:
+                raise AlreadyExists(cred.access_key_id)
+            d.sessions[cred.access_key_id] = row
+
+    async def get_session_credential(self, access_key_id: str) -> SessionCredentialRecord | None:
+        with self._tx() as d:
+            row = d.sessions.get(access_key_id)
+        return None if row is None else ss.session_record(row, self._secrets)
+
     # -- public clients and device authorizations (RFC 8628) --------------------------------------------------
     async def create_client(self, client: ClientRecord) -> None:
         with self._tx() as d:
@@ -914,6 +932,7 @@ class MemoryStore:
             n += drop(d.idempotency, lambda r: r.created_at < now - IDEMPOTENCY_TTL_SECONDS)
             n += drop(d.clients, lambda c: c.expires_at < now)  # PURGE_PUBLIC_SQL
             n += drop(d.devices, lambda x: x.expires_at < now - 3600.0)
+            n += drop(d.sessions, lambda r: r[6] < now - SESSION_PURGE_GRACE_SECONDS)  # PURGE_SESSION_SQL
             old = [c for c in d.changes if c[0] <= d.version() - CHANGE_RETENTION][:limit]
             d.changes = d.changes[len(old) :]
             n += len(old)

@@ -45,6 +45,7 @@ from ssoidc.crypto import Sealer
 from ssoidc.errors import ConfigError
 from ssoidc.model import Assignment, Configuration, Group, Membership, User
 from ssoidc.storage import public_sql as ps
+from ssoidc.storage import session_sql as ss
 from ssoidc.storage.base import (
     CHANGE_RETENTION,
     DEVICE_APPROVED,
@@ -60,6 +61,7 @@ from ssoidc.storage.base import (
     JtiReplay,
     Missing,
     Redemption,
+    SessionCredentialRecord,
     SigningKey,
     StorageError,
     StoredCredential,
@@ -204,7 +206,7 @@ _SQL_FIND_CODE = numbered(FIND_CODE_SQL)
 _SQL_INSERT_CODE = numbered(INSERT_CODE_SQL)
 _SQL_SIGNING_KEYS = numbered(SIGNING_KEYS_SQL)
 _SQL_INSERT_CREDENTIAL = numbered(INSERT_CREDENTIAL_SQL) + " RETURNING 1"
-_PURGE_ALL = (*PURGE_SQL, *ps.PURGE_PUBLIC_SQL)
+_PURGE_ALL = (*PURGE_SQL, *ps.PURGE_PUBLIC_SQL, *ss.PURGE_SESSION_SQL)
 _SQL_PURGE_ALL = tuple((numbered(sql), age) for sql, age in _PURGE_ALL)
 _SQL_INSERT_CLIENT = numbered(ps.INSERT_CLIENT_SQL) + " RETURNING 1"
 _SQL_GET_CLIENT = numbered(ps.GET_CLIENT_SQL)
@@ -213,6 +215,8 @@ _SQL_FIND_DEVICE = numbered(ps.FIND_DEVICE_BY_USER_CODE_SQL)
 _SQL_DECIDE_DEVICE = numbered(ps.DECIDE_DEVICE_SQL)
 _SQL_POLL_DEVICE = numbered(ps.POLL_DEVICE_SQL)
 _SQL_REDEEM_DEVICE = numbered(ps.REDEEM_DEVICE_SQL)
+_SQL_INSERT_SESSION = numbered(ss.INSERT_SESSION_SQL) + " RETURNING 1"
+_SQL_GET_SESSION = numbered(ss.GET_SESSION_SQL)
 _SQL_REVOKE_FAMILY = numbered(REVOKE_FAMILY_SQL)
 _SQL_REVOKE_TOKEN = numbered(REVOKE_TOKEN_SQL)
 _SQL_BUMP_VERSION = (
@@ -1516,6 +1520,21 @@ class PostgresStore:
         pool = await self._get_pool()
         if not await pool.fetchval(_SQL_INSERT_CLIENT, *ps.client_params(client)):
             raise AlreadyExists("client_id")
+
+    @_driver_errors
+    async def create_session_credential(self, cred: SessionCredentialRecord) -> None:
+        params = ss.session_params(cred, self._secrets)
+        pool = await self._get_pool()
+        if not await pool.fetchval(_SQL_INSERT_SESSION, *params):
+            raise AlreadyExists(cred.access_key_id)
+
+    @_driver_errors
+    async def get_session_credential(self, access_key_id: str) -> SessionCredentialRecord | None:
+        if "\x00" in access_key_id:  # text cannot hold NUL: no stored id has one
+            return None
+        pool = await self._get_pool()
+        row = await pool.fetchrow(_SQL_GET_SESSION, access_key_id)
+        return None if row is None else ss.session_record(row, self._secrets)
 
     @_driver_errors
     async def get_client(self, client_id: str) -> ClientRecord | None:

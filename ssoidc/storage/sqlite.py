@@ -41,6 +41,7 @@ from ssoidc.datadir import create_private
 from ssoidc.errors import ConfigError
 from ssoidc.model import Assignment, Configuration, Group, Membership, User
 from ssoidc.storage import public_sql as ps
+from ssoidc.storage import session_sql as ss
 from ssoidc.storage.base import (
     CHANGE_RETENTION,
     DEVICE_APPROVED,
@@ -56,6 +57,7 @@ from ssoidc.storage.base import (
     JtiReplay,
     Missing,
     Redemption,
+    SessionCredentialRecord,
     SigningKey,
     StorageError,
     StoredCredential,
@@ -1213,6 +1215,20 @@ class SqliteStore:
 
         return await self._submit(op)
 
+    # -- session credentials (migration 0015) ----------------------------------------------------------------
+    async def create_session_credential(self, cred: SessionCredentialRecord) -> None:
+        params = ss.session_params(cred, self._secrets)
+
+        def op(db: sqlite3.Connection) -> None:
+            if db.execute(ss.INSERT_SESSION_SQL, params).rowcount != 1:
+                raise AlreadyExists(cred.access_key_id)
+
+        await self._submit(op)
+
+    async def get_session_credential(self, access_key_id: str) -> SessionCredentialRecord | None:
+        row = self._db.execute(ss.GET_SESSION_SQL, (access_key_id,)).fetchone()
+        return None if row is None else ss.session_record(row, self._secrets)
+
     # -- sign-in ----------------------------------------------------------------------------------------------
     async def set_password_hash(self, user_id: str, password_hash: str, now: float) -> None:
         with self._write() as db:
@@ -1283,7 +1299,7 @@ class SqliteStore:
         with self._write() as db:
             n = sum(
                 db.execute(sql, purge_params(sql, now - age, limit)).rowcount
-                for sql, age in (*PURGE_SQL, *ps.PURGE_PUBLIC_SQL)
+                for sql, age in (*PURGE_SQL, *ps.PURGE_PUBLIC_SQL, *ss.PURGE_SESSION_SQL)
             )
             return (
                 n

@@ -112,7 +112,7 @@ class IntrospectionEndpoints:
         )
         snapshot = await self._refresh()  # the credential table is the snapshot's
         try:
-            verified = self._aws.authenticate(SIGNING_NAME, wire)
+            verified = await self._aws.authenticate(SIGNING_NAME, wire)
             content_type = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
             if content_type != FORM:
                 raise InvalidRequest(f"The request body must be {FORM}")

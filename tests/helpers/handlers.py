@@ -9,6 +9,7 @@ from ssoidc.aws.models import service_model
 from ssoidc.aws.oidc import SsoOidcApi
 from ssoidc.aws.skeleton import handler_table
 from ssoidc.aws.sso_admin import SsoAdminApi
+from ssoidc.aws.sts import StsApi
 from tests.helpers.config import ACCOUNT
 
 _PAGES = PageTokens(bytes(32))
@@ -23,7 +24,7 @@ HANDLERS: dict[str, object] = {
         region="us-east-1",
     ),
     "identitystore": IdentityStoreApi(None, None, pages=_PAGES),  # type: ignore[arg-type]
-    "sts": object(),
+    "sts": StsApi(),
 }
 """Service name -> its handler object (``object()`` for a service with no handlers yet)."""
 

@@ -26,6 +26,7 @@ from ssoidc.storage.base import (
     DeviceRecord,
     JtiReplay,
     Redemption,
+    SessionCredentialRecord,
     StorageError,
     Store,
     StoredCredential,
@@ -190,6 +191,7 @@ READS: dict[str, Callable[[SqliteStore], Awaitable[object]]] = {
     "list_assignments": lambda s: s.list_assignments(application_arn="app"),
     "changes_since": lambda s: s.changes_since(0),
     "get_client": lambda s: s.get_client("c"),
+    "get_session_credential": lambda s: s.get_session_credential("ASIAEXAMPLE123456789"),
     "find_device_by_user_code": lambda s: s.find_device_by_user_code(b"u" * 32, 1.0),
 }
 
@@ -309,6 +311,9 @@ def test_every_public_method_of_a_closed_store_raises_storage_error(tmp_path: Pa
         "decide_device": lambda: s.decide_device(b"u" * 32, 1.0, approve=True, user_id="u", auth_time=1.0),
         "poll_device": lambda: s.poll_device(b"d" * 32, "c", 1.0, leeway=0.0, max_interval=60.0),
         "redeem_device": lambda: s.redeem_device(b"d" * 32, "c", 1.0, []),
+        "create_session_credential": lambda: s.create_session_credential(
+            SessionCredentialRecord("ASIAEXAMPLE123456789", "x", b"h" * 32, "arn", "src", 1.0, 2.0)
+        ),
         # SQLite's own
         "migrate": s.migrate,
         "schema_version": s.schema_version,
