@@ -38,11 +38,6 @@ def new_issuer_arn(account_id: str, instance_id: str) -> str:
     return f"arn:aws:sso::{account_id}:trustedTokenIssuer/{instance_id}/tti-{uuid.uuid4()}"
 
 
-def new_role_id() -> str:
-    """An IAM role id: ``AROA`` + 17 upper-case letters and digits (the unique id IAM gives a role)."""
-    return "AROA" + "".join(secrets.choice(string.ascii_uppercase + string.digits) for _ in range(17))
-
-
 def role_arn(account_id: str, path: str, role_name: str) -> str:
     """``arn:aws:iam::<account>:role<path><name>`` (the path starts and ends with ``/``)."""
     return f"arn:aws:iam::{account_id}:role{path}{role_name}"

@@ -187,7 +187,7 @@ class Role:
     """``arn:aws:iam::<account>:role<path><name>``."""
     role_name: str
     role_id: str
-    """``AROA`` + 17 characters, stable across ``ssoidc export`` / ``ssoidc apply``."""
+    """``AROA`` + 17 characters derived from the account and name (``ssoidc.ids.unique_id``), stable."""
     trust_policy: Mapping[str, Any]
     path: str = "/"
     max_session_duration: int = 3600

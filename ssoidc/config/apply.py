@@ -43,8 +43,8 @@ from ssoidc.ids import (
     new_identity_store_id,
     new_instance_arn,
     new_issuer_arn,
-    new_role_id,
     role_arn,
+    unique_id,
 )
 from ssoidc.model import (
     Application,
@@ -323,7 +323,9 @@ def resolve(
 def _role(
     r: RoleSpec, where: str, prev: Role | None, account_id: str, now: float, problems: list[str]
 ) -> Role:
-    """A role of the file (IAM CreateRole + PutRolePolicy); its id and creation date are kept from ``prev``."""
+    """A role of the file (IAM CreateRole + PutRolePolicy); its creation date is kept from ``prev``. Its id is
+    derived from the account and name (``ssoidc.ids.unique_id``: the path left out, so GetCallerIdentity's
+    ``UserId`` of a session is ``AssumedRoleId`` whoever computes it)."""
     trust: dict[str, Any] = {}
     try:
         trust = policy_document(r.AssumeRolePolicyDocument, "trust")
@@ -344,7 +346,7 @@ def _role(
     return Role(
         arn=role_arn(account_id, r.Path, r.RoleName),
         role_name=r.RoleName,
-        role_id=r.RoleId or (prev.role_id if prev is not None else new_role_id()),
+        role_id=unique_id("AROA", role_arn(account_id, "/", r.RoleName)),
         trust_policy=trust,
         path=r.Path,
         max_session_duration=r.MaxSessionDuration,

@@ -229,7 +229,6 @@ def _role(r: Role) -> dict[str, Any]:
     out: dict[str, Any] = {"RoleName": r.role_name}
     if r.path != "/":
         out["Path"] = r.path
-    out["RoleId"] = r.role_id
     out["AssumeRolePolicyDocument"] = dict(r.trust_policy)
     if r.max_session_duration != 3600:
         out["MaxSessionDuration"] = r.max_session_duration

@@ -326,7 +326,6 @@ class RoleSpec(BaseModel):
     model_config = _STRICT
     RoleName: str = Field(min_length=1, max_length=64, pattern=ROLE_NAME)
     Path: str = Field(default="/", min_length=1, max_length=512, pattern=ROLE_PATH)
-    RoleId: str | None = Field(default=None, pattern=r"^AROA[A-Z0-9]{17}$")
     AssumeRolePolicyDocument: str | dict[str, Any]
     """The trust policy: a JSON string as IAM takes it (a repeated member name is refused), or a mapping."""
     MaxSessionDuration: int = Field(default=3600, ge=3600, le=43200)

@@ -36,6 +36,7 @@ from typing import Any
 import orjson
 
 from ssoidc import strict_json
+from ssoidc.credentials.session import OnBehalfOf
 from ssoidc.errors import (
     ContextExpired,
     InvalidInput,
@@ -45,7 +46,7 @@ from ssoidc.errors import (
     RoleAccessDenied,
 )
 from ssoidc.iam.policy import Evaluation, Policy, PolicyCache, PolicyError, RequestContext, combine
-from ssoidc.iam.roles import session_policy_of, trust_for_evaluation
+from ssoidc.iam.roles import trust_for_evaluation
 from ssoidc.model import ConfigSnapshot, Role
 
 IDENTITY_CENTER_PROVIDER = "arn:aws:iam::aws:contextProvider/IdentityCenter"
@@ -86,15 +87,13 @@ class RoleCaller:
     principal_arn: str
     access_key_id: str
     source_ip: str | None = None
-    identity_policy: Mapping[str, Any] | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class OnBehalfOf:
-    """The user an identity-enhanced session acts for (CloudTrail's ``userIdentity.onBehalfOf``)."""
-
-    user_id: str
-    identity_store_arn: str
+    identity_policies: tuple[Mapping[str, Any], ...] = ()
+    """The caller's identity-side policies, every one of which must allow (``combine``): a long-term
+    credential's identity policy; for a role session (role chaining) its role's permission policies and its
+    session policy (``ssoidc.iam.roles.role_session_policies``). Empty: no identity policy (the trust policy
+    decides alone)."""
+    role_arn: str | None = None
+    """A role session caller's role ARN with its path (the trust policy may name it exactly)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,9 +107,10 @@ class RoleSession:
     assumed_role_id: str
     """``<RoleId>:<RoleSessionName>``."""
     duration_seconds: int
-    policies: tuple[Mapping[str, Any], ...]
-    """The identity policies the session's requests must all satisfy: the role's permission policies joined
-    (``ssoidc.iam.roles.session_policy_of``), then the session ``Policy`` if one was sent (the intersection)."""
+    session_policy: Mapping[str, Any] | None
+    """The inline session ``Policy`` sent, if any. The session may do what its role's permission policies
+    (read from the configuration at request time, by the session's source: the role ARN) and this policy both
+    allow: ``ssoidc.iam.roles.role_session_policies``."""
     on_behalf_of: OnBehalfOf | None = None
     packed_policy_size: int | None = None
     """Percentage of the session-policy size limit used (AssumeRole ``PackedPolicySize``), when a Policy was sent."""
@@ -177,11 +177,10 @@ class RoleAssumer:
                 )
             on_behalf_of = await self._on_behalf_of(context, snapshot, now)
 
-        policies: list[Mapping[str, Any]] = [session_policy_of(role)]
+        doc: Mapping[str, Any] | None = None
         packed = None
         if session_policy is not None:
             doc, size = session_policy
-            policies.append(doc)
             packed = max(1, math.ceil(size * 100 / MAX_SESSION_POLICY_CHARS))
         name = req.role_session_name
         return RoleSession(
@@ -190,7 +189,7 @@ class RoleAssumer:
             session_arn=session_arn(role, name),
             assumed_role_id=f"{role.role_id}:{name}",
             duration_seconds=duration,
-            policies=tuple(policies),
+            session_policy=doc,
             on_behalf_of=on_behalf_of,
             packed_policy_size=packed,
         )
@@ -204,26 +203,27 @@ class RoleAssumer:
         snapshot: ConfigSnapshot,
         now: float,
     ) -> Evaluation:
-        """The trust policy, and the caller's identity policy when its credential has one, for ``action`` on the
-        role (every policy must allow: ``combine``)."""
+        """The trust policy, and each of the caller's identity policies, for ``action`` on the role (every policy
+        must allow: ``combine``)."""
         ctx = RequestContext(
             principal_arn=caller.principal_arn,
             action=action,
             resource=role.arn,
             source_ip=caller.source_ip,
             current_time=now,
+            role_arn=caller.role_arn,
             extra=extra,
         )
         trust = self._policies.get(
             "trust:" + role.arn, snapshot.version, trust_for_evaluation(role.trust_policy), "resource"
         )
         evaluations = [trust.evaluate(ctx)]
-        if caller.identity_policy is not None:
+        for i, doc in enumerate(caller.identity_policies):
             try:
                 identity = self._policies.get(
-                    "cred:" + caller.access_key_id, snapshot.version, caller.identity_policy, "identity"
+                    f"cred:{caller.access_key_id}:{i}", snapshot.version, doc, "identity"
                 )
-            except PolicyError:  # validated when the credential was made; refuse rather than fail
+            except PolicyError:  # validated when written; refuse rather than fail
                 raise RoleAccessDenied(
                     f"User: {caller.principal_arn} is not authorized to perform: {action} on resource: {role.arn}"
                 ) from None

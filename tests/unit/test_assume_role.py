@@ -103,7 +103,7 @@ async def test_the_trust_policy_allows_the_named_caller() -> None:
     assert session.duration_seconds == 3600
     assert session.on_behalf_of is None
     assert session.packed_policy_size is None
-    assert len(session.policies) == 1
+    assert session.session_policy is None
 
 
 async def test_a_caller_the_trust_policy_does_not_name_is_denied() -> None:
@@ -127,9 +127,9 @@ async def test_an_unknown_role_is_denied_alike() -> None:
 async def test_an_identity_policy_on_the_caller_must_allow_it_too() -> None:
     deny = {"Statement": [{"Effect": "Allow", "Action": "sso:*", "Resource": "*"}]}
     with pytest.raises(RoleAccessDenied):
-        await ASSUMER.decide(request(), replace(CALLER, identity_policy=deny), snapshot(), NOW)
+        await ASSUMER.decide(request(), replace(CALLER, identity_policies=(deny,)), snapshot(), NOW)
     allow = {"Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": ROLE_ARN}]}
-    await ASSUMER.decide(request(), replace(CALLER, identity_policy=allow), snapshot(), NOW)
+    await ASSUMER.decide(request(), replace(CALLER, identity_policies=(allow,)), snapshot(), NOW)
 
 
 async def test_external_id_is_a_condition_key() -> None:
@@ -231,7 +231,7 @@ async def test_session_policies() -> None:
         {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sso:List*", "Resource": "*"}]}
     )
     session = await ASSUMER.decide(request(policy=policy), CALLER, snapshot(), NOW)
-    assert len(session.policies) == 2 and session.policies[1] == json.loads(policy)
+    assert session.session_policy == json.loads(policy)
     assert session.packed_policy_size == -(-len(policy) * 100 // 2048)
     with pytest.raises(MalformedPolicy, match="duplicate"):
         await ASSUMER.decide(request(policy='{"Statement": [], "Statement": []}'), CALLER, snapshot(), NOW)
