@@ -93,7 +93,7 @@ def test_the_served_operations_are_the_documented_ones() -> None:
     assert served("sso-admin") == set(SSO_ADMIN_SERVED)
     assert served("identitystore") == set(service_model("identitystore").operation_names)
     assert served("sso") == set()
-    assert served("sts") == {"GetCallerIdentity"}
+    assert served("sts") == {"AssumeRole", "GetCallerIdentity"}
 
 
 @pytest.mark.parametrize("api", [SsoOidcApi, SsoAdminApi, IdentityStoreApi])
