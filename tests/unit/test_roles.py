@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
+import textwrap
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -152,3 +155,14 @@ def test_session_policy_joins_the_inline_policies_and_denies_all_without_any() -
         principal_arn="arn:aws:sts::1:assumed-role/r/s", action="sso-oauth:CreateTokenWithIAM", resource="*"
     )
     assert not bare.evaluate(ctx).allowed
+
+
+@pytest.mark.parametrize("page", ["docs/configuration.md", "docs/sts.md"])
+def test_the_documented_role_examples_apply(page: str) -> None:
+    text = (Path(__file__).resolve().parents[2] / page).read_text()
+    blocks = [textwrap.dedent(b) for b in re.findall(r"```yaml\n(.*?)```", text, re.S) if "Roles:" in b]
+    assert blocks
+    for block in blocks:
+        config = resolve(parse_file("Instance: {Name: x}\n" + block), None, ACCOUNT, now=T0)
+        assert config.roles[0].arn == f"arn:aws:iam::{ACCOUNT}:role/apps/report-reader"
+        assert config.roles[0].policies
