@@ -341,3 +341,22 @@ def test_the_aws_cli_with_provided_contexts(
     )
     assert who.returncode == 0, who.stderr
     assert json.loads(who.stdout)["Arn"] == doc["AssumedRoleUser"]["Arn"]
+
+
+def test_no_secret_reaches_the_log(server: LiveServer, app_creds: tuple[str, str]) -> None:
+    ctx = identity_context(server)
+    resp = sts(server, *app_creds).assume_role(
+        RoleArn=TIP_ROLE,
+        RoleSessionName="logged",
+        ProvidedContexts=[{"ProviderArn": PROVIDER, "ContextAssertion": ctx}],
+    )
+    with pytest.raises(ClientError):
+        sts(server, *app_creds).assume_role(
+            RoleArn=TIP_ROLE,
+            RoleSessionName="logged",
+            ProvidedContexts=[{"ProviderArn": PROVIDER, "ContextAssertion": _tampered(ctx)}],
+        )
+    log = (server.data_dir.parent / "server.log").read_text()
+    creds = resp["Credentials"]
+    for secret in (creds["SecretAccessKey"], creds["SessionToken"], ctx, _tampered(ctx), app_creds[1]):
+        assert secret not in log

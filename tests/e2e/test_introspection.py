@@ -17,12 +17,13 @@ from botocore.exceptions import ClientError
 from botocore.httpsession import URLLib3Session
 
 from tests.e2e.test_apply_live import apply
-from tests.helpers.clients import make_client, sign_request
+from tests.helpers.clients import make_admin_client, make_client, sign_request
 from tests.helpers.config import ACCOUNT, JWT_BEARER, e2e_config
 from tests.helpers.servers import LiveServer, create_credential, private_server
 
 live = private_server("introspection")
 RS = f"arn:aws:iam::{ACCOUNT}:user/resource-server"
+RS_ROLE = f"arn:aws:iam::{ACCOUNT}:role/resource-server"
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
 
@@ -36,11 +37,19 @@ def server(live: LiveServer, tmp_path_factory: pytest.TempPathFactory) -> LiveSe
         {
             "Sid": "ResourceServer",
             "Effect": "Allow",
-            "Principal": {"AWS": RS},
+            "Principal": {"AWS": [RS, RS_ROLE]},
             "Action": ["sso-oauth:IntrospectToken", "sso-oauth:RevokeToken"],
             "Resource": "*",
         }
     )
+    doc["Roles"] = [
+        {
+            "RoleName": "resource-server",
+            "AssumeRolePolicyDocument": {
+                "Statement": [{"Effect": "Allow", "Principal": {"AWS": RS}, "Action": "sts:AssumeRole"}]
+            },
+        }
+    ]
     out = apply(live, doc, tmp_path_factory.mktemp("introspection") / "config.yaml")
     assert out.returncode == 0, out.stderr
     return live
@@ -103,6 +112,26 @@ def test_through_botocores_own_request_pipeline(server: LiveServer, rs: tuple[st
     resp = URLLib3Session().send(req.prepare())
     assert resp.status_code == 200
     assert b'"active":true' in resp.content
+
+
+def test_session_credentials_of_an_allowed_role_may_introspect(
+    server: LiveServer, rs: tuple[str, str]
+) -> None:
+    """Any credential ssoidc knows signs: here an AssumeRole session of a role the ActorPolicy names."""
+    sts = make_admin_client(server, "sts", aws_access_key_id=rs[0], aws_secret_access_key=rs[1])
+    creds = sts.assume_role(RoleArn=RS_ROLE, RoleSessionName="introspector")["Credentials"]
+    t = tokens(server)
+    form = {"token": t["accessToken"], "client_id": server.apps["main"]}
+    resp = post(
+        server,
+        "/introspect",
+        form,
+        (creds["AccessKeyId"], creds["SecretAccessKey"]),
+        session_token=creds["SessionToken"],
+    )
+    assert resp.status_code == 200 and resp.json()["active"] is True
+    no_token = post(server, "/introspect", form, (creds["AccessKeyId"], creds["SecretAccessKey"]))
+    assert no_token.status_code == 401  # a session key without its session token
 
 
 @pytest.mark.parametrize("what", ["unknown", "garbage", "refresh", "other-app", "other-app-client"])
