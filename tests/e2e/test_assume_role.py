@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +25,30 @@ from ssoidc.storage.base import SessionCredentialRecord, Store
 from tests.e2e.test_apply_live import apply
 from tests.helpers.clients import make_client
 from tests.helpers.config import ACCOUNT, JWT_BEARER, ROOT, e2e_config
-from tests.helpers.servers import LiveServer, create_credential, private_server
+from tests.helpers.pg import drop_schema, new_schema, pg_base_url, require_postgres, with_query
+from tests.helpers.servers import LiveServer, create_credential, running_server
 
-live = private_server("assume-role")
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def live(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """A server of this module's own, on each store (the roles are catalogue rows, the sessions rows of their own)."""
+    tmp = tmp_path_factory.mktemp(f"assume-role-{request.param}")
+    if request.param == "sqlite":
+        with running_server(tmp) as s:
+            yield s
+        return
+    base = pg_base_url()
+    require_postgres(base, "The PostgreSQL leg of the AssumeRole tests")
+    schema = new_schema("ssoidc_sts")
+    try:
+        url = with_query(base, search_path=schema)
+        with running_server(tmp, database_url=url) as s:
+            s.env["SSOIDC_DATABASE_URL"] = url  # ssoidc apply / credentials create reach the same store
+            yield s
+    finally:
+        drop_schema(base, schema)
+
+
 PROVIDER = "arn:aws:iam::aws:contextProvider/IdentityCenter"
 APP_USER = f"arn:aws:iam::{ACCOUNT}:user/app-backend"
 STRANGER = f"arn:aws:iam::{ACCOUNT}:user/stranger"

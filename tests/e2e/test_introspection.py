@@ -17,18 +17,18 @@ from botocore.exceptions import ClientError
 from botocore.httpsession import URLLib3Session
 
 from tests.e2e.test_apply_live import apply
+from tests.e2e.test_assume_role import live  # noqa: F401 - the fixture: a server of this module's own, each store
 from tests.helpers.clients import make_admin_client, make_client, sign_request
 from tests.helpers.config import ACCOUNT, JWT_BEARER, e2e_config
-from tests.helpers.servers import LiveServer, create_credential, private_server
+from tests.helpers.servers import LiveServer, create_credential
 
-live = private_server("introspection")
 RS = f"arn:aws:iam::{ACCOUNT}:user/resource-server"
 RS_ROLE = f"arn:aws:iam::{ACCOUNT}:role/resource-server"
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
 
 @pytest.fixture(scope="module")
-def server(live: LiveServer, tmp_path_factory: pytest.TempPathFactory) -> LiveServer:
+def server(live: LiveServer, tmp_path_factory: pytest.TempPathFactory) -> LiveServer:  # noqa: F811
     """The e2e configuration, with ``main``'s ActorPolicy also allowing the resource server to introspect and
     revoke its tokens."""
     doc = e2e_config(live.url)
