@@ -245,3 +245,13 @@ async def test_session_policies() -> None:
         )
     with pytest.raises(InvalidParameterValue, match="Tags"):
         await ASSUMER.decide(request(unsupported=("Tags",)), CALLER, snapshot(), NOW)
+
+
+async def test_every_identity_policy_of_the_caller_must_allow() -> None:
+    """A role session's policies are its role's permission policies and its session policy: both must allow."""
+    allow = {"Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}]}
+    narrow = {"Statement": [{"Effect": "Allow", "Action": "sts:GetCallerIdentity", "Resource": "*"}]}
+    snap = snapshot()
+    await ASSUMER.decide(request(), replace(CALLER, identity_policies=(allow, allow)), snap, NOW)
+    with pytest.raises(RoleAccessDenied):
+        await ASSUMER.decide(request(), replace(CALLER, identity_policies=(allow, narrow)), snap, NOW)
