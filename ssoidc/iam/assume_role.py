@@ -28,6 +28,7 @@ Condition keys set: ``sts:RoleSessionName``, ``sts:ExternalId`` (when sent), ``s
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -119,6 +120,10 @@ class RoleSession:
 def session_arn(role: Role, session_name: str) -> str:
     account = role.arn.split(":")[4]
     return f"arn:aws:sts::{account}:assumed-role/{role.role_name}/{session_name}"
+
+
+def _fingerprint(doc: Mapping[str, Any]) -> str:
+    return "doc:" + hashlib.sha256(orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
 def _is_role_session(principal_arn: str) -> bool:
@@ -218,11 +223,9 @@ class RoleAssumer:
             "trust:" + role.arn, snapshot.version, trust_for_evaluation(role.trust_policy), "resource"
         )
         evaluations = [trust.evaluate(ctx)]
-        for i, doc in enumerate(caller.identity_policies):
-            try:
-                identity = self._policies.get(
-                    f"cred:{caller.access_key_id}:{i}", snapshot.version, doc, "identity"
-                )
+        for doc in caller.identity_policies:
+            try:  # keyed by content: a session's policies are its own, whatever the configuration version
+                identity = self._policies.get(_fingerprint(doc), 0, doc, "identity")
             except PolicyError:  # validated when written; refuse rather than fail
                 raise RoleAccessDenied(
                     f"User: {caller.principal_arn} is not authorized to perform: {action} on resource: {role.arn}"
