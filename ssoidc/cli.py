@@ -872,7 +872,8 @@ def cli_endpoints(
     ],
 ) -> None:
     """Write an AWS_DATA_PATH directory that points the sso-oidc and sso clients of AWS CLI v2 before 2.13 (which
-    reads no AWS_ENDPOINT_URL_* variable) at this server, for aws sso login and token refresh."""
+    reads no AWS_ENDPOINT_URL_* variable) at this server, for aws sso login and token refresh, and gives it the
+    newer STS model (aws sts assume-role --provided-contexts)."""
     from urllib.parse import urlsplit
 
     from ssoidc.aws.cli_endpoints import write_data_path

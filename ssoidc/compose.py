@@ -29,6 +29,7 @@ from ssoidc.credentials.portal import Portal
 from ssoidc.credentials.session import SessionCredentials
 from ssoidc.crypto import load_or_create_master_key
 from ssoidc.datadir import secure_data_dir
+from ssoidc.iam.assume_role import RoleAssumer
 from ssoidc.maintenance import Purger, Readiness
 from ssoidc.model import Configuration
 from ssoidc.oauth.authorize import CodeIssuer
@@ -37,6 +38,7 @@ from ssoidc.oauth.device import DeviceAuthorizations
 from ssoidc.oauth.grants.base import GrantDeps
 from ssoidc.oauth.grants.public import PublicGrantDeps
 from ssoidc.oauth.grants.registry import GRANTS, PUBLIC_GRANTS
+from ssoidc.oauth.introspection import TokenIntrospection
 from ssoidc.oauth.issuer import TokenIssuer
 from ssoidc.oauth.jwks import JwksCache, JwksSettings
 from ssoidc.oauth.keys import Signer, load_signer
@@ -90,6 +92,10 @@ class Services:
     sessions: SessionCredentials
     """Session credentials: minted by GetRoleCredentials (and AssumeRole), found for SigV4 by access key id."""
     aws: Skeleton
+    introspection: TokenIntrospection
+    identity: IdentityPolicies
+    """What each SigV4 credential may do (its identity-side policies): the one resolver every check uses."""
+    """RFC 7662 introspection and RFC 7009 revocation (``POST /introspect``, ``/revoke``)."""
     readiness: Readiness
     purger: Purger
     faults: FaultPlan | None = None
@@ -203,8 +209,29 @@ async def _build(
         max_ttl=settings.session_credentials_max_ttl,
     )
     faults = FaultPlan() if settings.testing else None
+    identity = identity_policies(store, snapshot, sessions)
     aws = build_skeleton(
-        settings, store, snapshot, clock, create_token, master_key, limits, public, sessions, faults
+        settings,
+        store,
+        snapshot,
+        clock,
+        create_token,
+        master_key,
+        limits,
+        public,
+        sessions,
+        minter,
+        faults,
+        identity,
+    )
+    introspection = TokenIntrospection(
+        store=store,
+        minter=minter,
+        authorize=lambda snap, app, caller, now, action: token_service.authorize_caller(
+            snap, app, caller, now, action
+        ),
+        issuer_url=issuer.issuer_url,
+        limits=limits,
     )
     await snapshot.refresh()
     return Services(
@@ -225,9 +252,25 @@ async def _build(
         public=public,
         sessions=sessions,
         aws=aws,
+        introspection=introspection,
+        identity=identity,
         readiness=Readiness(store),
         purger=Purger(store, clock),
         faults=faults,
+    )
+
+
+def identity_policies(
+    store: Store, snapshot: SnapshotCache, sessions: SessionCredentials
+) -> IdentityPolicies:
+    """The node's one resolver of what a SigV4 credential may do (``ssoidc.credentials.authority``)."""
+    return IdentityPolicies(
+        identity_policy_of=snapshot.identity_policy_of,
+        config_version=lambda: snapshot.version,
+        is_long_term=lambda akid: snapshot.credential(akid) is not None,
+        sessions=sessions,
+        permission_sets=store,
+        roles=lambda: snapshot.current.config.roles,
     )
 
 
@@ -241,19 +284,15 @@ def build_skeleton(
     limits: RequestLimits | None = None,
     public: PublicClients | None = None,
     sessions: SessionCredentials | None = None,
+    minter: TokenMinter | None = None,
     faults: FaultPlan | None = None,
+    identity: IdentityPolicies | None = None,
 ) -> Skeleton:
     """Every AWS service this node answers, one row each; operations without a handler answer
     NotImplementedException by name."""
     sessions = sessions or SessionCredentials(store, now=clock.now)
     editor = ConfigEditor(store, snapshot.refresh, account_id=settings.account_id)
-    identity = IdentityPolicies(
-        identity_policy_of=snapshot.identity_policy_of,
-        config_version=lambda: snapshot.version,
-        is_long_term=lambda akid: snapshot.credential(akid) is not None,
-        sessions=sessions,
-        permission_sets=store,
-    )
+    identity = identity or identity_policies(store, snapshot, sessions)
     authorize = AdminAuthorizer(account_id=settings.account_id, identity_of=identity.of)
     pages = PageTokens(master_key)
     services = [
@@ -299,7 +338,15 @@ def build_skeleton(
             identitystore.IdentityStoreApi(snapshot.refresh, store, pages=pages),
             authorize=authorize,
         ),
-        AwsService(sts.SERVICE, sts.StsApi()),
+        AwsService(
+            sts.SERVICE,
+            sts.StsApi(
+                assumer=RoleAssumer((minter or TokenMinter(master_key)).open_identity_context),
+                sessions=sessions,
+                current=lambda: snapshot.current,
+                identity_of=identity.of,
+            ),
+        ),
     ]
 
     async def lookup_session(access_key_id: str) -> Credential | None:

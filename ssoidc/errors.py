@@ -31,6 +31,13 @@ Hierarchy::
     │   ├── Conflict                     uniqueness, ClientToken reuse, concurrent modification
     │   ├── AdminAccessDenied            the caller's identity policy does not allow the action
     │   └── ServiceQuotaExceeded
+    ├── StsError                         STS AssumeRole refusals (docs/sts.md)
+    │   ├── RoleAccessDenied             the trust policy (or the caller's identity policy) does not allow it
+    │   ├── MalformedPolicy              a session policy that is not a valid policy document
+    │   ├── PolicyTooLarge               a session policy over the size STS packs
+    │   ├── InvalidParameterValue        a member ssoidc cannot honour (unknown context provider, tampered
+    │   │                                identity context, managed policy ARNs, tags...)
+    │   └── ContextExpired               an identity context past its expiry
     ├── InvalidInput                     the request breaks its operation's model (any service, any protocol)
     ├── Throttled                        a rate limit refused the request (any service; carries a retry hint)
     ├── OperationError                   the request names no served operation (any service, any protocol)
@@ -210,6 +217,32 @@ class AdminAccessDenied(AdminError):
 
 class ServiceQuotaExceeded(AdminError):
     """A per-resource quota (10 trusted token issuers, 25 access scopes...) would be exceeded."""
+
+
+class StsError(SsoidcError):
+    """An STS (AssumeRole) refusal, raised before anything is minted."""
+
+
+class RoleAccessDenied(StsError):
+    """The role's trust policy (or the caller's identity policy) does not allow the caller ``sts:AssumeRole`` (or
+    ``sts:SetContext``); also an unknown role, which AWS does not tell apart."""
+
+
+class MalformedPolicy(StsError):
+    """A session policy (AssumeRole ``Policy``) that is not JSON or not a valid identity policy."""
+
+
+class PolicyTooLarge(StsError):
+    """A session policy over the size STS accepts (2,048 characters)."""
+
+
+class InvalidParameterValue(StsError):
+    """A member's value ssoidc cannot honour (an unknown context provider, a context assertion that is not one
+    of ours, managed policy ARNs, session tags...)."""
+
+
+class ContextExpired(StsError):
+    """A provided context (identity context) whose expiry has passed."""
 
 
 class InvalidInput(SsoidcError):

@@ -48,6 +48,11 @@ def new_request_id() -> str:
     return str(uuid.uuid4())
 
 
+def role_arn(account_id: str, path: str, role_name: str) -> str:
+    """``arn:aws:iam::<account>:role<path><name>`` (the path starts and ends with ``/``)."""
+    return f"arn:aws:iam::{account_id}:role{path}{role_name}"
+
+
 def new_access_key_id() -> str:
     """An IAM-style long-term access key id: ``AKIA`` + 16 base32 characters."""
     return "AKIA" + "".join(secrets.choice(string.ascii_uppercase + "234567") for _ in range(16))

@@ -263,6 +263,28 @@ class AccessRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class Role:
+    """An IAM role declared in the configuration file (IAM ``CreateRole`` + ``PutRolePolicy``; docs/sts.md).
+
+    ssoidc has no IAM API: roles come from the file only. STS ``AssumeRole`` assumes them
+    (``ssoidc.iam.assume_role``): ``trust_policy`` (``AssumeRolePolicyDocument``) decides who may, ``policies``
+    (the inline permission policies, name -> document) what the role's sessions may call on ssoidc's own APIs.
+    """
+
+    arn: str
+    """``arn:aws:iam::<account>:role<path><name>``."""
+    role_name: str
+    role_id: str
+    """``AROA`` + 17 characters derived from the account and name (``ssoidc.ids.unique_id``), stable."""
+    trust_policy: Mapping[str, Any]
+    path: str = "/"
+    max_session_duration: int = 3600
+    description: str = ""
+    policies: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    created_at: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
 class Configuration:
     """Everything ``ssoidc apply`` declares, in domain form. Persisted by the storage layer."""
 
@@ -278,6 +300,7 @@ class Configuration:
     """Per-entity rows, like the directory: written by ``replace_configuration``, empty in ``load_catalogue``."""
     account_assignments: tuple[AccountAssignment, ...] = ()
     """Per-entity rows, like the directory (their permission sets are provisioned to their accounts)."""
+    roles: tuple[Role, ...] = ()
 
 
 DEFAULT_ACCOUNT_EMAIL_DOMAIN = "example.com"
@@ -375,6 +398,7 @@ class ConfigSnapshot:
         self.instance = config.instance
         self.applications: dict[str, Application] = {a.arn: a for a in config.applications}
         self.issuers: dict[str, TrustedTokenIssuer] = {t.arn: t for t in config.trusted_token_issuers}
+        self.roles: dict[str, Role] = {r.arn: r for r in config.roles}
         self.directory: DirectoryReader = directory if directory is not None else ConfigDirectory(config)
 
     async def has_user(self, user_id: str) -> bool:

@@ -7,7 +7,11 @@ come from each service's rule set, ``<service>/<api version>/endpoint-rule-set-1
 rules language), which botocore's loader looks up in the ``AWS_DATA_PATH`` directories before its own. So a
 directory holding, for ``sso-oidc`` and ``sso``, the rule set of the pinned botocore model with its rules replaced
 by two (an explicit ``--endpoint-url`` first, else ``endpoint_url``) points every such client at ssoidc, and
-nothing else changes: the service models themselves still come from the CLI.
+nothing else changes: the service models themselves still come from the CLI, except ``MODELS``.
+
+``MODELS``: service models the old CLI's own are too old for, written whole from the pinned botocore
+(``<service>/<api version>/service-2.json``, found before the CLI's bundled one): STS, whose 2.9.19 model has no
+``ProvidedContexts``, so ``aws sts assume-role --provided-contexts ...`` (trusted identity propagation) works.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ from botocore.loaders import Loader
 
 SERVICES = ("sso-oidc", "sso")
 """The clients ``aws sso login``, token refresh and SSO credentials use."""
+MODELS = ("sts",)
+"""Services whose whole model is written (AssumeRole's ``ProvidedContexts``; docs/sts.md)."""
 
 
 def rule_set(service: str, endpoint_url: str) -> tuple[str, dict[str, Any]]:
@@ -44,11 +50,22 @@ def rule_set(service: str, endpoint_url: str) -> tuple[str, dict[str, Any]]:
 
 
 def write_data_path(root: Path, endpoint_url: str) -> Path:
-    """Write the rule sets of :data:`SERVICES` for ``endpoint_url`` under ``root`` (an ``AWS_DATA_PATH``
-    directory); files already holding the same text are left alone. Returns ``root``."""
+    """Write the rule sets of :data:`SERVICES` for ``endpoint_url`` and the models of :data:`MODELS` under ``root``
+    (an ``AWS_DATA_PATH`` directory); files already holding the same text are left alone. Returns ``root``."""
+    files: list[tuple[Path, dict[str, Any]]] = []
     for service in SERVICES:
         version, doc = rule_set(service, endpoint_url.rstrip("/"))
-        path = root / service / version / "endpoint-rule-set-1.json"
+        files.append((root / service / version / "endpoint-rule-set-1.json", doc))
+    loader = Loader()
+    for service in MODELS:
+        version = loader.determine_latest_version(service, "service-2")
+        files.append(
+            (
+                root / service / version / "service-2.json",
+                loader.load_service_model(service, "service-2", version),
+            )
+        )
+    for path, doc in files:
         text = json.dumps(doc, indent=1) + "\n"
         if not path.exists() or path.read_text(encoding="utf-8") != text:
             path.parent.mkdir(parents=True, exist_ok=True)

@@ -131,6 +131,12 @@ REST_JSON_UNMODELLED: dict[str, dict[type[e.SsoidcError], tuple[str, int]]] = {
 #: AWS Query services (STS): domain error -> (code, status), as the STS model names them.
 QUERY_ERRORS: dict[type[e.SsoidcError], tuple[str, int]] = {
     e.InvalidInput: ("ValidationError", 400),
+    # AssumeRole (docs/sts.md): AccessDenied and InvalidParameterValue are AWS's common codes, the others modelled
+    e.RoleAccessDenied: ("AccessDenied", 403),
+    e.MalformedPolicy: ("MalformedPolicyDocument", 400),
+    e.PolicyTooLarge: ("PackedPolicyTooLarge", 400),
+    e.InvalidParameterValue: ("InvalidParameterValue", 400),
+    e.ContextExpired: ("ExpiredTokenException", 400),
     e.Throttled: ("Throttling", 400),
     # request authentication, with the codes STS's front end answers (not the JSON services' names)
     e.MissingAuthenticationToken: ("MissingAuthenticationToken", 403),

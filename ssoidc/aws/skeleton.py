@@ -48,7 +48,7 @@ from ssoidc.aws.errors import RenderedError
 from ssoidc.aws.faults import DropConnection, Fault, FaultPlan, error_of
 from ssoidc.aws.models import ShapeError, service_model, validate
 from ssoidc.aws.protocols import PROTOCOLS
-from ssoidc.aws.sigv4 import Credential, SignedRequest, SigV4Verifier
+from ssoidc.aws.sigv4 import Credential, SignedRequest, SigV4Verifier, VerifiedCaller
 from ssoidc.aws.wire import WireRequest, WireResponse
 from ssoidc.errors import InvalidInput, NotImplementedOperation, SsoidcError, UnknownOperation
 from ssoidc.ratelimit import RequestLimits
@@ -216,6 +216,8 @@ class Skeleton:
         self._routes: dict[tuple[str, str], list[_Route]] = {}
         self._root: list[tuple[_Service, dict[str, _Op]]] = []
         """The ``POST /`` services (JSON 1.1 first, then Query), with their operations."""
+        self._verifiers: dict[str, SigV4Verifier] = {}
+        """Each signing name's verifier (``authenticate``)."""
         for service in services:
             model = service.model
             svc = _Service(service, PROTOCOLS[model.protocol])
@@ -226,6 +228,7 @@ class Skeleton:
                 max_skew_seconds=max_skew_seconds,
                 allowed_hosts=allowed_hosts,
             )
+            self._verifiers.setdefault(model.signing_name, verifier)
             table = handler_table(model, service.handlers)
             ops: dict[str, _Op] = {}
             for name in model.operation_names:
@@ -255,6 +258,28 @@ class Skeleton:
             routes.sort(key=lambda r: -len(r.query))
         self._root.sort(key=lambda entry: entry[0].service.model.protocol != "json")
         self._found_root = Found(None) if self._root else None
+
+    async def _verify(self, verifier: SigV4Verifier, req: WireRequest, now: float) -> VerifiedCaller:
+        """SigV4: the long-term credential table first, then the session credentials (read from the store)."""
+        parsed = verifier.parse(  # the signing-time window: the wall clock even when a test moves ``now``
+            SignedRequest(req.method, req.raw_path, req.query_string, req.headers, req.body),
+            self._signing_now(),
+        )
+        credential = self._lookup(parsed.access_key_id)
+        if credential is None and self._lookup_session is not None:
+            credential = await self._lookup_session(parsed.access_key_id)
+        return verifier.check(parsed, credential, now)
+
+    async def authenticate(self, signing_name: str, req: WireRequest) -> VerifiedCaller:
+        """SigV4 for a request the web layer serves beyond the AWS operations (``POST /introspect``, ``/revoke``):
+        the verifier of ``signing_name`` (its credentials, session credentials, clock skew and signed hosts) and
+        the rate limits of the client address (first) and of the verified principal, exactly as ``dispatch`` runs
+        them. Raises the domain's ``AuthError`` or ``Throttled``."""
+        now = self._now()
+        self._limits.admit_address(req.client_ip, now)
+        verified = await self._verify(self._verifiers[signing_name], req, now)
+        self._limits.admit_principal(verified.principal_arn, now)
+        return verified
 
     def find(self, method: str, path: str, query_string: bytes) -> Found | None:
         """The AWS operation a request names, or None (the web layer serves it then: pages, discovery)."""
@@ -311,15 +336,7 @@ class Skeleton:
         principal = akid = ""
         self._limits.admit_address(req.client_ip, now)
         if op.verifier is not None:
-            verifier = op.verifier
-            parsed = verifier.parse(
-                SignedRequest(req.method, req.raw_path, req.query_string, req.headers, req.body),
-                self._signing_now(),
-            )
-            credential = self._lookup(parsed.access_key_id)
-            if credential is None and self._lookup_session is not None:
-                credential = await self._lookup_session(parsed.access_key_id)
-            verified = verifier.check(parsed, credential, now)
+            verified = await self._verify(op.verifier, req, now)
             principal, akid = verified.principal_arn, verified.access_key_id
             self._limits.admit_principal(principal, now)
             if service.authorize is not None:

@@ -38,10 +38,12 @@ from ssoidc.aws.mapping import (
 from ssoidc.aws.shapes import sso_admin as sa
 from ssoidc.config.schema import (
     ConfigFile,
+    RoleSpec,
     TagSpec,
 )
 from ssoidc.errors import AdminError, ConfigError, ValidationFailed
 from ssoidc.iam.policy import Policy, PolicyError
+from ssoidc.iam.roles import policy_document
 from ssoidc.ids import (
     new_application_arn,
     new_directory_id,
@@ -49,6 +51,8 @@ from ssoidc.ids import (
     new_instance_arn,
     new_issuer_arn,
     new_permission_set_arn,
+    role_arn,
+    unique_id,
 )
 from ssoidc.model import (
     Account,
@@ -62,6 +66,7 @@ from ssoidc.model import (
     Instance,
     PermissionsBoundary,
     PermissionSet,
+    Role,
     TrustedTokenIssuer,
     User,
 )
@@ -310,6 +315,12 @@ def resolve(
     accounts = _accounts(spec, problems)
     permission_sets = _permission_sets(spec, current, instance, now, problems)
     account_assignments = _account_assignments(spec, current, permission_sets, user_ref, group_ref, problems)
+    unique([r.RoleName for r in spec.Roles], "Roles", fold=True)  # IAM role names are case-insensitive
+    old_roles = {r.role_name.lower(): r for r in (current.roles if current else ())}
+    roles = [
+        _role(r, f"Roles[{ri}]", old_roles.get(r.RoleName.lower()), account_id, now, problems)
+        for ri, r in enumerate(spec.Roles)
+    ]
     if problems:
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems))
     declared = dict.fromkeys(assignments)
@@ -324,6 +335,45 @@ def resolve(
         accounts=accounts,
         permission_sets=permission_sets,
         account_assignments=account_assignments,
+        roles=tuple(roles),
+    )
+
+
+def _role(
+    r: RoleSpec, where: str, prev: Role | None, account_id: str, now: float, problems: list[str]
+) -> Role:
+    """A role of the file (IAM CreateRole + PutRolePolicy); its creation date is kept from ``prev``. Its id is
+    derived from the account and name (``ssoidc.ids.unique_id``: the path left out, so GetCallerIdentity's
+    ``UserId`` of a session is ``AssumedRoleId`` whoever computes it)."""
+    trust: dict[str, Any] = {}
+    try:
+        trust = policy_document(r.AssumeRolePolicyDocument, "trust")
+    except PolicyError as exc:
+        sub = f".{exc.path}" if exc.path else ""
+        problems.append(f"{where}.AssumeRolePolicyDocument{sub}: {exc.message}")
+    policies: dict[str, dict[str, Any]] = {}
+    for pi, p in enumerate(r.Policies):
+        at = f"{where}.Policies[{pi}]"
+        if p.PolicyName in policies:
+            problems.append(f"{at}.PolicyName: duplicate policy name {p.PolicyName!r}")
+            continue
+        try:
+            policies[p.PolicyName] = policy_document(p.PolicyDocument, "identity")
+        except PolicyError as exc:
+            sub = f".{exc.path}" if exc.path else ""
+            problems.append(f"{at}.PolicyDocument{sub}: {exc.message}")
+    return Role(
+        arn=role_arn(account_id, r.Path, r.RoleName),
+        role_name=r.RoleName,
+        role_id=unique_id("AROA", role_arn(account_id, "/", r.RoleName)),
+        trust_policy=trust,
+        path=r.Path,
+        max_session_duration=r.MaxSessionDuration,
+        description=r.Description,
+        policies=policies,
+        created_at=epoch(r.CreatedDate)
+        if r.CreatedDate is not None
+        else (prev.created_at if prev is not None else now),
     )
 
 

@@ -61,6 +61,7 @@ from ssoidc.model import (
     Group,
     Instance,
     PermissionSet,
+    Role,
     TrustedTokenIssuer,
     User,
 )
@@ -267,6 +268,22 @@ def _account_assignment(a: AccountAssignment) -> dict[str, Any]:
     }
 
 
+def _role(r: Role) -> dict[str, Any]:
+    """A role as IAM CreateRole names its members (documents as mappings), less the file's defaults."""
+    out: dict[str, Any] = {"RoleName": r.role_name}
+    if r.path != "/":
+        out["Path"] = r.path
+    out["AssumeRolePolicyDocument"] = dict(r.trust_policy)
+    if r.max_session_duration != 3600:
+        out["MaxSessionDuration"] = r.max_session_duration
+    if r.description:
+        out["Description"] = r.description
+    if r.policies:
+        out["Policies"] = [{"PolicyName": k, "PolicyDocument": dict(v)} for k, v in r.policies.items()]
+    out["CreatedDate"] = _timestamp(r.created_at)
+    return out
+
+
 def export_document(config: Configuration) -> dict[str, Any]:
     """The configuration file as a plain document (empty for a DELETED instance)."""
     if config.instance.status != "ACTIVE":
@@ -286,6 +303,8 @@ def export_document(config: Configuration) -> dict[str, Any]:
         doc["PermissionSets"] = [_permission_set(p) for p in config.permission_sets]
     if config.account_assignments:
         doc["AccountAssignments"] = [_account_assignment(a) for a in config.account_assignments]
+    if config.roles:
+        doc["Roles"] = [_role(r) for r in config.roles]
     return doc
 
 

@@ -376,6 +376,35 @@ class AccountAssignmentSpec(BaseModel):
     """A user id or UserName (USER), a group id or DisplayName (GROUP)."""
 
 
+ROLE_NAME = r"^[\w+=,.@-]+$"
+"""IAM ``roleNameType``."""
+ROLE_PATH = r"^(/|/[\u0021-\u007E]+/)$"
+"""IAM ``pathType``: ``/`` or ``/segments/``."""
+
+
+class RolePolicySpec(BaseModel):
+    """An inline permission policy of a role (IAM ``PutRolePolicy``: ``PolicyName``, ``PolicyDocument``)."""
+
+    model_config = _STRICT
+    PolicyName: str = Field(min_length=1, max_length=128, pattern=POLICY_NAME)
+    PolicyDocument: str | dict[str, Any]
+    """A JSON policy document: a JSON string as IAM takes it (a repeated member name is refused), or a mapping."""
+
+
+class RoleSpec(BaseModel):
+    """An IAM role as IAM ``CreateRole`` takes it (docs/sts.md). ssoidc has no IAM API: roles come from the file."""
+
+    model_config = _STRICT
+    RoleName: str = Field(min_length=1, max_length=64, pattern=ROLE_NAME)
+    Path: str = Field(default="/", min_length=1, max_length=512, pattern=ROLE_PATH)
+    AssumeRolePolicyDocument: str | dict[str, Any]
+    """The trust policy: a JSON string as IAM takes it (a repeated member name is refused), or a mapping."""
+    MaxSessionDuration: int = Field(default=3600, ge=3600, le=43200)
+    Description: str = Field(default="", max_length=1000)
+    Policies: list[RolePolicySpec] = Field(default_factory=list, max_length=10)
+    CreatedDate: Timestamp | None = None
+
+
 class ConfigFile(BaseModel):
     model_config = _STRICT
     Instance: InstanceSpec = Field(default_factory=InstanceSpec)
@@ -386,3 +415,4 @@ class ConfigFile(BaseModel):
     Accounts: list[AccountSpec] = Field(default_factory=list)
     PermissionSets: list[PermissionSetSpec] = Field(default_factory=list)
     AccountAssignments: list[AccountAssignmentSpec] = Field(default_factory=list)
+    Roles: list[RoleSpec] = Field(default_factory=list, max_length=100)

@@ -9,13 +9,15 @@ request time, for every authorization decision that involves the caller's own po
   by content): for a permission set, its inline policy and the AWS managed policies ssoidc knows
   (``ssoidc.iam.managed``) as one layer, its permissions boundary as a second, the session policy as a third. A
   deleted permission set, an unknown source, an unknown managed policy or a customer managed boundary grant
-  nothing (fail closed). STS roles (AssumeRole) add their source here.
+  nothing (fail closed). For a session AssumeRole minted (source: the role's ARN), the role's inline permission
+  policies joined (``ssoidc.iam.roles.session_policy_of``) as of now: a role removed from the configuration
+  grants nothing.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal, Protocol
 
 import orjson
@@ -24,7 +26,8 @@ from ssoidc.credentials.session import SessionCredentials
 from ssoidc.iam.authority import Authority
 from ssoidc.iam.managed import AWS_MANAGED_POLICIES
 from ssoidc.iam.policy import Policy, PolicyCache, PolicyError
-from ssoidc.model import PermissionSet
+from ssoidc.iam.roles import session_policy_of
+from ssoidc.model import PermissionSet, Role
 from ssoidc.storage.base import SessionCredentialRecord
 
 PERMISSION_SET_PREFIX = "arn:aws:sso:::permissionSet/"
@@ -52,12 +55,15 @@ class IdentityPolicies:
         is_long_term: Callable[[str], bool] = lambda _akid: True,
         sessions: SessionCredentials | None = None,
         permission_sets: PermissionSetReader | None = None,
+        roles: Callable[[], Sequence[Role]] = tuple,
     ) -> None:
+        """``roles``: the configuration's IAM roles now (the snapshot's), for sessions AssumeRole minted."""
         self._identity_policy_of = identity_policy_of
         self._config_version = config_version
         self._is_long_term = is_long_term
         self._sessions = sessions
         self._permission_sets = permission_sets
+        self._roles = roles
         self._policies = PolicyCache()
 
     def _parse(
@@ -94,6 +100,12 @@ class IdentityPolicies:
             ps = await self._permission_sets.get_permission_set(record.source)
             if ps is not None:
                 return self._permission_set_layers(ps)
+        elif record.source.startswith("arn:aws:iam::"):  # an AssumeRole session: the role's policies, now
+            role = next((r for r in self._roles() if r.arn == record.source), None)
+            if role is not None:
+                doc = session_policy_of(role)
+                policy = self._parse("role:" + role.arn, _version(doc), doc)
+                return [(policy,) if policy is not None else ()]
         return [()]
 
     def _managed(self, arn: str) -> Policy | None:

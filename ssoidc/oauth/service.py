@@ -69,16 +69,18 @@ class TokenService:
         return tuple(self._grants)
 
     def authorize_caller(
-        self, directory: ConfigSnapshot, app: Application, caller: Caller, now: float
+        self, directory: ConfigSnapshot, app: Application, caller: Caller, now: float, action: str = ACTION
     ) -> None:
+        """The application's ActorPolicy (and the caller's identity policy, if any) allow ``action`` on it
+        (CreateTokenWithIAM; also ``sso-oauth:IntrospectToken`` / ``RevokeToken``, ``ssoidc.oauth.introspection``)."""
         if app.actor_policy is None:
             raise AccessDenied(
                 "The application has no IAM authentication method, so no IAM principal may call"
-                " CreateTokenWithIAM for it; add an ActorPolicy with PutApplicationAuthenticationMethod"
+                f" {action.split(':', 1)[1]} for it; add an ActorPolicy with PutApplicationAuthenticationMethod"
             )
         ctx = RequestContext(
             principal_arn=caller.principal_arn,
-            action=ACTION,
+            action=action,
             resource=app.arn,
             source_ip=caller.source_ip,
             current_time=now,
@@ -95,7 +97,7 @@ class TokenService:
         if resource.decision is Decision.ALLOW:
             where = "the identity policy attached to your credential"
         raise AccessDenied(
-            f"{caller.principal_arn} is not authorized to perform {ACTION} on this application: "
+            f"{caller.principal_arn} is not authorized to perform {action} on this application: "
             f"{where} does not allow it ({result.explanation})"
         )
 

@@ -573,6 +573,11 @@ class TokenStore(Protocol):
 
     async def revoke_family(self, family_id: str, now: float, expires_at: float) -> int: ...
 
+    async def revoke_token(self, token_hash: bytes, now: float) -> bool:
+        """Revoke one token (RFC 7009 section 2.1: an access token ends alone); True if this call revoked it (False:
+        no such token, or already revoked: the first revocation stands)."""
+        ...
+
 
 class CodeStore(Protocol):
     async def create_code(self, code: CodeRecord) -> None: ...

@@ -17,6 +17,7 @@ from ssoidc.model import (
     Instance,
     PermissionsBoundary,
     PermissionSet,
+    Role,
     TrustedTokenIssuer,
     User,
 )
@@ -132,6 +133,18 @@ def to_doc(obj: Any) -> dict[str, Any]:
             "created_at": obj.created_at,
             "tags": dict(obj.tags),
         }
+    if isinstance(obj, Role):
+        return {
+            "arn": obj.arn,
+            "role_name": obj.role_name,
+            "role_id": obj.role_id,
+            "trust_policy": obj.trust_policy,
+            "path": obj.path,
+            "max_session_duration": obj.max_session_duration,
+            "description": obj.description,
+            "policies": {k: v for k, v in obj.policies.items()},
+            "created_at": obj.created_at,
+        }
     raise TypeError(f"cannot encode {type(obj).__name__}")
 
 
@@ -238,4 +251,18 @@ def permission_set_from_doc(d: dict[str, Any]) -> PermissionSet:
         ),
         created_at=d["created_at"],
         tags=d["tags"],
+    )
+
+
+def role_from_doc(d: dict[str, Any]) -> Role:
+    return Role(
+        arn=d["arn"],
+        role_name=d["role_name"],
+        role_id=d["role_id"],
+        trust_policy=d["trust_policy"],
+        path=d["path"],
+        max_session_duration=int(d["max_session_duration"]),
+        description=d["description"],
+        policies=d["policies"],
+        created_at=d.get("created_at", 0.0),
     )

@@ -544,17 +544,18 @@ def statements(sql: str) -> list[str]:
     return [s.strip() for s in body.split(";") if s.strip()]
 
 
-CATALOGUE_KINDS = ("instance", "issuer", "application", "account")
+CATALOGUE_KINDS = ("instance", "issuer", "application", "account", "role")
 """The ``config_resources`` kinds: the catalogue, read whole into every worker's snapshot."""
 
 
 def config_rows(config: Configuration) -> list[tuple[str, str, str]]:
     """``config_resources`` rows ``(kind, id, JSON document)`` of the catalogue of ``config`` (the instance,
-    issuers and applications), in the order they are stored. The directory has tables of its own."""
+    issuers, applications and IAM roles), in the order they are stored. The directory has tables of its own."""
     rows = [("instance", config.instance.instance_arn, codec.to_doc(config.instance))]
     rows += [("issuer", t.arn, codec.to_doc(t)) for t in config.trusted_token_issuers]
     rows += [("application", a.arn, codec.to_doc(a)) for a in config.applications]
     rows += [("account", a.account_id, codec.to_doc(a)) for a in config.accounts]
+    rows += [("role", r.arn, codec.to_doc(r)) for r in config.roles]
     return [(k, i, orjson.dumps(d).decode()) for k, i, d in rows]
 
 
@@ -583,6 +584,7 @@ def config_from_rows(
         accounts=tuple(codec.account_from_doc(d) for d in by_kind.get("account", [])),
         permission_sets=tuple(permission_sets),
         account_assignments=tuple(account_assignments),
+        roles=tuple(codec.role_from_doc(d) for d in by_kind.get("role", [])),
     )
 
 

@@ -714,6 +714,14 @@ class MemoryStore(MemoryAccountAccess):
         with self._tx() as d:
             return d.revoke_family(family_id, now, expires_at)
 
+    async def revoke_token(self, token_hash: bytes, now: float) -> bool:
+        with self._tx() as d:
+            t = d.tokens.get(token_hash)
+            if t is None or t.row[_T_REVOKED] is not None:
+                return False
+            t.row = (*t.row[:_T_REVOKED], now, *t.row[_T_REVOKED + 1 :])
+            return True
+
     async def rotate_refresh(
         self,
         old_hash: bytes,

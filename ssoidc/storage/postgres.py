@@ -125,6 +125,7 @@ from ssoidc.storage.common import (
     web_session,
 )
 from ssoidc.storage.postgres_access import PostgresAccountAccess, delete_access, insert_access
+from ssoidc.storage.token_sql import REVOKE_TOKEN_SQL
 
 log = logging.getLogger("ssoidc.storage")
 P = ParamSpec("P")
@@ -219,6 +220,7 @@ _SQL_REDEEM_DEVICE = numbered(ps.REDEEM_DEVICE_SQL)
 _SQL_INSERT_SESSION = numbered(ss.INSERT_SESSION_SQL) + " RETURNING 1"
 _SQL_GET_SESSION = numbered(ss.GET_SESSION_SQL)
 _SQL_REVOKE_FAMILY = numbered(REVOKE_FAMILY_SQL)
+_SQL_REVOKE_TOKEN = numbered(REVOKE_TOKEN_SQL)
 _SQL_BUMP_VERSION = (
     "INSERT INTO meta (key, value) VALUES ('config_version', '1') ON CONFLICT (key) DO UPDATE"
     " SET value = (meta.value::bigint + 1)::text RETURNING value::bigint"
@@ -1470,6 +1472,12 @@ class PostgresStore(PostgresAccountAccess):
         pool = await self._get_pool()
         status = await pool.execute(_SQL_REVOKE_FAMILY, family_id, now, expires_at)
         return int(status.rsplit(" ", 1)[-1])
+
+    @_driver_errors
+    async def revoke_token(self, token_hash: bytes, now: float) -> bool:
+        pool = await self._get_pool()
+        status = await pool.execute(_SQL_REVOKE_TOKEN, now, token_hash)
+        return int(status.rsplit(" ", 1)[-1]) == 1
 
     @_driver_errors
     async def rotate_refresh(

@@ -123,6 +123,7 @@ from ssoidc.storage.common import (
     web_session,
 )
 from ssoidc.storage.sqlite_access import SqliteAccountAccess, delete_access, insert_access
+from ssoidc.storage.token_sql import REVOKE_TOKEN_SQL
 
 log = logging.getLogger("ssoidc.storage")
 T = TypeVar("T")
@@ -1092,6 +1093,10 @@ class SqliteStore(SqliteAccountAccess):
         """Revoke every token of ``family_id`` (they all end with their session, at ``expires_at``)."""
         with self._write() as db:
             return self._revoke_family(db, family_id, now, expires_at)
+
+    async def revoke_token(self, token_hash: bytes, now: float) -> bool:
+        with self._write() as db:
+            return db.execute(REVOKE_TOKEN_SQL, (now, token_hash)).rowcount == 1
 
     async def rotate_refresh(
         self,

@@ -18,6 +18,8 @@ Starlette route:
   GET  /authorize, POST /authorize/signin, /authorize/consent, /signout, GET /demo/callback, /static/ssoidc.css
                                                  the sign-in flow (ssoidc.web.signin)
   GET|HEAD /start                                one 302 to the instance's AWS-form start URL (ssoidc.web.start)
+  POST /introspect, /revoke                      RFC 7662 introspection, RFC 7009 revocation, SigV4 (sso-oauth)
+                                                 (ssoidc.web.introspection)
 
 ``create_app``'s lifespan builds the node's services (``ssoidc.compose.build_services``) and only then the routes
 (``build_app``), so no route sees a half-built node.
@@ -48,6 +50,7 @@ from ssoidc.demo import demo_discovery
 from ssoidc.oauth import pkce
 from ssoidc.settings import Settings, settings_from_env
 from ssoidc.web.http_limits import ABORT_EXTENSION
+from ssoidc.web.introspection import IntrospectionEndpoints
 from ssoidc.web.signin import SignInPages
 from ssoidc.web.start import StartPage
 from ssoidc.web.testing import TestingControls
@@ -185,6 +188,13 @@ def build_app(services: Services) -> ASGIApp:
         *pages.routes(),
         *StartPage(services.snapshot).routes(),
         *TestingControls(settings, services.clock, services.faults, services.snapshot).routes(),
+        *IntrospectionEndpoints(
+            aws=aws,
+            introspection=services.introspection,
+            refresh=services.snapshot.refresh,
+            identity_of=services.identity.of,
+            now=services.clock.now,
+        ).routes(),
         Route("/token", token_get, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),

@@ -124,7 +124,7 @@ def test_the_served_operations_are_the_documented_ones() -> None:
     assert served("sso-admin") == set(SSO_ADMIN_SERVED)
     assert served("identitystore") == set(service_model("identitystore").operation_names)
     assert served("sso") == set(service_model("sso").operation_names)  # all four (issue 15)
-    assert served("sts") == {"GetCallerIdentity"}
+    assert served("sts") == {"AssumeRole", "GetCallerIdentity"}
 
 
 @pytest.mark.parametrize("api", [SsoOidcApi, SsoAdminApi, SsoAdminAccounts, IdentityStoreApi])

@@ -317,6 +317,7 @@ def test_every_public_method_of_a_closed_store_raises_storage_error(tmp_path: Pa
         "issue": lambda: s.issue([t]),
         "rotate_refresh": lambda: s.rotate_refresh(t.token_hash, "app", 1.0, 1.0, []),
         "revoke_family": lambda: s.revoke_family("f", 1.0, 2.0),
+        "revoke_token": lambda: s.revoke_token(b"t" * 32, 1.0),
         "create_code": lambda: s.create_code(code),
         "redeem_code": lambda: s.redeem_code(c, "app", 1.0, []),
         "set_password_hash": lambda: s.set_password_hash("u", "h", 1.0),

@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from starlette.applications import Starlette
 
-from ssoidc.aws.cli_endpoints import SERVICES, write_data_path
+from ssoidc.aws.cli_endpoints import MODELS, SERVICES, write_data_path
 from ssoidc.devcert import DevCert, make_dev_cert, usable
 from ssoidc.errors import ConfigError
 from ssoidc.model import Instance
@@ -227,7 +227,7 @@ def test_the_rule_sets_send_sso_oidc_and_sso_to_the_endpoint(tmp_path: Path) -> 
     every region, and an explicit ``endpoint_url`` still wins."""
     root = write_data_path(tmp_path / "aws-data", "https://localhost:8443/")
     before = {p: p.stat().st_mtime_ns for p in root.rglob("*.json")}
-    assert len(before) == len(SERVICES)
+    assert len(before) == len(SERVICES) + len(MODELS)
     write_data_path(root, "https://localhost:8443")  # the same text: nothing rewritten
     assert {p: p.stat().st_mtime_ns for p in root.rglob("*.json")} == before
     session = botocore.session.Session()
