@@ -54,6 +54,47 @@ def _tags() -> Any:
     return Field(default_factory=list, max_length=MAX_TAGS)
 
 
+REGION_NAME = r"^([a-z]+-){2,3}\d$"
+"""sso-admin ``RegionName``."""
+ACCESS_CONTROL_TEXT = r"^[\p{L}\p{Z}\p{N}_.:/=+\-@]+$"
+
+
+class RegionSpec(BaseModel):
+    """sso-admin ``RegionMetadata`` of an additional region (AddRegion): recorded and listed only."""
+
+    model_config = _STRICT
+    RegionName: str = Field(max_length=32, pattern=REGION_NAME)
+    AddedDate: Timestamp | None = None
+
+
+class AccessControlAttributeValueSpec(BaseModel):
+    model_config = _STRICT
+    Source: list[Annotated[str, Field(max_length=256)]] = Field(min_length=1, max_length=1)
+
+
+class AccessControlAttributeSpec(BaseModel):
+    """sso-admin ``AccessControlAttribute``."""
+
+    model_config = _STRICT
+    Key: str = Field(min_length=1, max_length=128, pattern=ACCESS_CONTROL_TEXT)
+    Value: AccessControlAttributeValueSpec
+
+
+class InstanceAccessControlAttributeConfigurationSpec(BaseModel):
+    model_config = _STRICT
+    AccessControlAttributes: list[AccessControlAttributeSpec] = Field(max_length=50)
+
+
+class IdentityStoreNetworkConfigurationSpec(BaseModel):
+    """identitystore UpdateIdentityStore ``NetworkConfiguration``: ssoidc has no VPC endpoints, so
+    ``VpceAccessRequired`` is false and there is no ``ApiRestrictSourceVpcs``; the exemption lists are kept."""
+
+    model_config = _STRICT
+    VpceAccessRequired: Literal[False] = False
+    ApiAllowSourceIps: list[str] = Field(default_factory=list, max_length=50)
+    ScimAllowSourceIps: list[str] = Field(default_factory=list, max_length=50)
+
+
 class InstanceSpec(BaseModel):
     model_config = _STRICT
     Name: str = Field(default="ssoidc", min_length=1, max_length=255)
@@ -61,6 +102,10 @@ class InstanceSpec(BaseModel):
     IdentityStoreId: str | None = Field(default=None, pattern=r"^d-[0-9a-f]{10}$")
     CreatedDate: Timestamp | None = None
     Tags: list[TagSpec] = _tags()
+    Regions: list[RegionSpec] = Field(default_factory=list, max_length=16)
+    """The additional regions (AddRegion); the primary one is the server's region, not listed."""
+    InstanceAccessControlAttributeConfiguration: InstanceAccessControlAttributeConfigurationSpec | None = None
+    IdentityStoreNetworkConfiguration: IdentityStoreNetworkConfigurationSpec | None = None
 
 
 class OidcJwtConfiguration(BaseModel):
@@ -181,6 +226,8 @@ class ApplicationSpec(BaseModel):
     Assignments: list[AssignmentSpec] = Field(default_factory=list)
     CreatedDate: Timestamp | None = None
     PortalOptions: PortalOptionsSpec = Field(default_factory=PortalOptionsSpec)
+    UserBackgroundSessionApplicationStatus: Literal["ENABLED", "DISABLED"] = "DISABLED"
+    """sso-admin PutApplicationSessionConfiguration (recorded; ssoidc starts no background sessions)."""
     Tags: list[TagSpec] = _tags()
 
 

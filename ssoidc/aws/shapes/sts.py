@@ -7,7 +7,7 @@ optional), a Literal alias per enum; timestamps are epoch seconds, blobs base64 
 
 from typing import Literal, NotRequired, TypedDict
 
-webIdentityTokenSubjectModeType = Literal["AWSIdentity", "OriginIdentity"]
+webIdentityTokenSubjectModeType = Literal["AWSIdentity", "OriginIdentity"]  # noqa: N816
 
 
 class AssumeRoleRequest(TypedDict):
