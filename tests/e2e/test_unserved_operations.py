@@ -44,9 +44,11 @@ UNSERVED = [
 
 
 SSO_ADMIN_SERVED = [
+    "AddRegion",
     "CreateApplication",
     "CreateApplicationAssignment",
     "CreateInstance",
+    "CreateInstanceAccessControlAttributeConfiguration",
     "CreateTrustedTokenIssuer",
     "DeleteApplication",
     "DeleteApplicationAccessScope",
@@ -54,16 +56,20 @@ SSO_ADMIN_SERVED = [
     "DeleteApplicationAuthenticationMethod",
     "DeleteApplicationGrant",
     "DeleteInstance",
+    "DeleteInstanceAccessControlAttributeConfiguration",
     "DeleteTrustedTokenIssuer",
     "DescribeApplication",
     "DescribeApplicationAssignment",
     "DescribeApplicationProvider",
     "DescribeInstance",
+    "DescribeInstanceAccessControlAttributeConfiguration",
+    "DescribeRegion",
     "DescribeTrustedTokenIssuer",
     "GetApplicationAccessScope",
     "GetApplicationAssignmentConfiguration",
     "GetApplicationAuthenticationMethod",
     "GetApplicationGrant",
+    "GetApplicationSessionConfiguration",
     "ListApplicationAccessScopes",
     "ListApplicationAssignments",
     "ListApplicationAssignmentsForPrincipal",
@@ -72,19 +78,23 @@ SSO_ADMIN_SERVED = [
     "ListApplicationProviders",
     "ListApplications",
     "ListInstances",
+    "ListRegions",
     "ListTagsForResource",
     "ListTrustedTokenIssuers",
     "PutApplicationAccessScope",
     "PutApplicationAssignmentConfiguration",
     "PutApplicationAuthenticationMethod",
     "PutApplicationGrant",
+    "PutApplicationSessionConfiguration",
+    "RemoveRegion",
     "TagResource",
     "UntagResource",
     "UpdateApplication",
     "UpdateInstance",
+    "UpdateInstanceAccessControlAttributeConfiguration",
     "UpdateTrustedTokenIssuer",
 ]
-"""The 39 sso-admin operations docs/admin-api.md documents."""
+"""The 49 sso-admin operations docs/admin-api.md documents."""
 
 
 def test_the_served_operations_are_the_documented_ones() -> None:
