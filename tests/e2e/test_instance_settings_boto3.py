@@ -74,8 +74,10 @@ def test_the_identity_store_is_described_listed_and_updated(live: LiveServer, sa
         ),
     ):
         err = error(
-            lambda bad=bad: ids.update_identity_store(IdentityStoreId=store, NetworkConfiguration=bad)
-        )  # type: ignore[misc]
+            lambda bad=bad: ids.update_identity_store(  # type: ignore[misc]
+                IdentityStoreId=store, NetworkConfiguration=bad
+            )
+        )
         assert err["Code"] == "ValidationException" and member in err["Message"], err
         assert ids.describe_identity_store(IdentityStoreId=store)["NetworkConfiguration"] == network
     # a full replacement: omitted lists are cleared
