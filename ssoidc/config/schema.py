@@ -23,6 +23,7 @@ from pydantic import (
 )
 
 from ssoidc.admin.rules import MAX_TAGS
+from ssoidc.aws.models import service_model
 from ssoidc.oauth.grants.registry import GRANTS
 
 _STRICT = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
@@ -54,9 +55,15 @@ def _tags() -> Any:
     return Field(default_factory=list, max_length=MAX_TAGS)
 
 
-REGION_NAME = r"^([a-z]+-){2,3}\d$"
-"""sso-admin ``RegionName``."""
-ACCESS_CONTROL_TEXT = r"^[\p{L}\p{Z}\p{N}_.:/=+\-@]+$"
+def _model_pattern(service: str, shape: str) -> str:
+    """The whole-value pattern of a string shape of the pinned model (AWS's validators match whole values)."""
+    return f"^(?:{service_model(service).shape_for(shape).metadata['pattern']})$"
+
+
+REGION_NAME = _model_pattern("sso-admin", "RegionName")
+ACCESS_CONTROL_TEXT = _model_pattern("sso-admin", "AccessControlAttributeKey")
+ACCESS_CONTROL_SOURCE = _model_pattern("sso-admin", "AccessControlAttributeValueSource")
+IP_CIDR = _model_pattern("identitystore", "IpCidrType")
 
 
 class RegionSpec(BaseModel):
@@ -69,7 +76,9 @@ class RegionSpec(BaseModel):
 
 class AccessControlAttributeValueSpec(BaseModel):
     model_config = _STRICT
-    Source: list[Annotated[str, Field(max_length=256)]] = Field(min_length=1, max_length=1)
+    Source: list[Annotated[str, Field(max_length=256, pattern=ACCESS_CONTROL_SOURCE)]] = Field(
+        min_length=1, max_length=1
+    )
 
 
 class AccessControlAttributeSpec(BaseModel):
@@ -91,8 +100,12 @@ class IdentityStoreNetworkConfigurationSpec(BaseModel):
 
     model_config = _STRICT
     VpceAccessRequired: Literal[False] = False
-    ApiAllowSourceIps: list[str] = Field(default_factory=list, max_length=50)
-    ScimAllowSourceIps: list[str] = Field(default_factory=list, max_length=50)
+    ApiAllowSourceIps: list[Annotated[str, Field(min_length=2, max_length=43, pattern=IP_CIDR)]] = Field(
+        default_factory=list, max_length=50
+    )
+    ScimAllowSourceIps: list[Annotated[str, Field(min_length=2, max_length=43, pattern=IP_CIDR)]] = Field(
+        default_factory=list, max_length=50
+    )
 
 
 class InstanceSpec(BaseModel):
