@@ -335,7 +335,7 @@ def build_skeleton(
         ),
         AwsService(
             identitystore.SERVICE,
-            identitystore.IdentityStoreApi(snapshot.refresh, store, pages=pages),
+            identitystore.IdentityStoreApi(snapshot.refresh, store, pages=pages, editor=editor),
             authorize=authorize,
         ),
         AwsService(

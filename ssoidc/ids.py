@@ -5,6 +5,11 @@ One place for every generated id, used by both front doors (``ssoidc.config.appl
 instance ARNs ``arn:aws:sso:::instance/ssoins-<16 hex>``, identity store ids ``d-<10 hex>``, user and group ids
 ``<10 hex>-<uuid4>``, application ARNs ``…:application/<instance id>/apl-<16 alphanumerics>`` and trusted token
 issuer ARNs ``…:trustedTokenIssuer/<instance id>/tti-<uuid4>``. All random parts come from ``secrets``.
+
+identitystore ARNs (the model's ``ResourceArn`` and ``IdentityStoreArn`` patterns and documented examples): a user
+``arn:aws:identitystore:::user/<user id>`` (no region, no account), likewise ``group/`` and ``membership/``, and
+the identity store ``arn:aws:identitystore::<account>:identitystore/<identity store id>``
+(``Instance.identity_store_arn``).
 """
 
 from __future__ import annotations
@@ -51,6 +56,15 @@ def new_request_id() -> str:
 def role_arn(account_id: str, path: str, role_name: str) -> str:
     """``arn:aws:iam::<account>:role<path><name>`` (the path starts and ends with ``/``)."""
     return f"arn:aws:iam::{account_id}:role{path}{role_name}"
+
+
+IDENTITYSTORE_RESOURCE_ARN = "arn:aws:identitystore:::"
+"""The prefix of a user, group or membership ARN (then ``user/<id>``, ``group/<id>``, ``membership/<id>``)."""
+
+
+def identitystore_arn(kind: str, resource_id: str) -> str:
+    """The ARN of the identity-store ``kind`` (``user``, ``group``, ``membership``) ``resource_id``."""
+    return f"{IDENTITYSTORE_RESOURCE_ARN}{kind}/{resource_id}"
 
 
 def new_access_key_id() -> str:

@@ -23,6 +23,24 @@ PrincipalType = Literal["USER", "GROUP"]
 
 
 @dataclass(frozen=True, slots=True)
+class Region:
+    """An additional region of the instance (sso-admin AddRegion): recorded and listed, never served (ssoidc
+    serves one region, ``Settings.region``, the primary one; docs/admin-api.md)."""
+
+    name: str
+    added_at: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class AccessControlAttribute:
+    """One attribute of the instance's attribute-based access control (sso-admin ``AccessControlAttribute``): a
+    key and its one value source (an identity-store attribute path such as ``${path:name.givenName}``)."""
+
+    key: str
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
 class Instance:
     instance_arn: str
     identity_store_id: str
@@ -32,6 +50,16 @@ class Instance:
     """ACTIVE, or DELETED after sso-admin DeleteInstance (ssoidc serves one account instance; see docs/admin-api.md)."""
     created_at: float = 0.0
     tags: Mapping[str, str] = field(default_factory=dict)
+    regions: tuple[Region, ...] = ()
+    """The additional regions (AddRegion), in the order added; the primary region is not among them."""
+    access_control_attributes: tuple[AccessControlAttribute, ...] | None = None
+    """The attribute-based access control configuration (CreateInstanceAccessControlAttributeConfiguration);
+    None while there is none (``()``: enabled with no attributes)."""
+    identity_store_api_allow_ips: tuple[str, ...] = ()
+    """identitystore UpdateIdentityStore ``NetworkConfiguration.ApiAllowSourceIps`` (CIDR ranges exempt from
+    network controls; ssoidc has none to exempt them from, so they restrict nothing)."""
+    identity_store_scim_allow_ips: tuple[str, ...] = ()
+    """``NetworkConfiguration.ScimAllowSourceIps``, as ``identity_store_api_allow_ips``."""
 
     @property
     def instance_id(self) -> str:
@@ -120,6 +148,9 @@ class Application:
     portal_visibility: str = "ENABLED"
     sign_in_origin: str = "IDENTITY_CENTER"
     application_url: str = ""
+    user_background_sessions: bool = False
+    """sso-admin PutApplicationSessionConfiguration ``UserBackgroundSessionApplicationStatus`` (ENABLED / DISABLED,
+    the default): recorded and returned; ssoidc starts no background sessions (docs/admin-api.md)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +178,11 @@ class User:
     profile: Mapping[str, Any] = field(default_factory=dict)
     """Further identity-store profile attributes (NickName, Addresses, PhoneNumbers, Name.MiddleName...), kept
     verbatim in identitystore's shape: ssoidc stores and returns them but never decides anything on them."""
+    revision: int = field(default=0, compare=False)
+    """The stored row's revision (identitystore ``Revision``), set by the store on every read; 0 for a user not
+    read from a store. Every write of the row gives it a new one, drawn from a store-wide counter, so a revision
+    is never repeated for a row, even across ``ssoidc apply``. Bookkeeping, not data: not in the file, not in the
+    row's document, and left out of equality."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +192,8 @@ class Group:
     description: str = ""
     member_user_ids: tuple[str, ...] = ()
     external_ids: tuple[ExternalId, ...] = ()
+    revision: int = field(default=0, compare=False)
+    """As ``User.revision``: the stored row's revision (identitystore ``Revision``); memberships do not change it."""
 
 
 @dataclass(frozen=True, slots=True)

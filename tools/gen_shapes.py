@@ -97,7 +97,9 @@ def render(service: str) -> str:
         shape = shapes[name]
         if shape["type"] == "string" and shape.get("enum"):
             values = ", ".join(_literal(v) for v in shape["enum"])
-            aliases.append(f"{name} = Literal[{values}]")
+            # the model's own name, even when it is camelCase (sts webIdentityTokenSubjectModeType)
+            keep = "  # noqa: N816" if name[0].islower() else ""
+            aliases.append(f"{name} = Literal[{values}]{keep}")
     if aliases:
         lines += ["", *aliases]
     for name in names:

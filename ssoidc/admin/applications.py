@@ -318,6 +318,13 @@ def set_assignment_required(config: Configuration, arn: str, required: bool) -> 
     return _change(config, arn, assignment_required=required)
 
 
+def set_background_sessions(config: Configuration, arn: str, enabled: bool) -> Edit[Application]:
+    """PutApplicationSessionConfiguration: whether user background sessions are enabled for the application
+    (recorded and returned; ssoidc starts no background sessions)."""
+    get_application(config, arn)
+    return _change(config, arn, user_background_sessions=enabled)
+
+
 # -- tags (instance, applications, trusted token issuers) -----------------------------------------------------
 
 

@@ -16,6 +16,13 @@ writes to different entities never conflict.
   and a user's extensions are checked (``ssoidc.admin.rules``).
 * References: a membership needs its group and its user; a write that finds either gone is ``ResourceNotFound``,
   also when the other end is deleted concurrently (the store's foreign keys decide).
+* Revisions (identitystore ``Revision``): every user and group has one (``User.revision``), new at each write of
+  it. A write given a revision (``expected``) happens only if the stored one is still that, else ``Conflict``
+  with reason CONCURRENT_MODIFICATION and nothing written. UpdateUser/UpdateGroup read, apply their operations
+  and write back conditionally on the revision they read, also without a given revision, so a concurrent write
+  in between is never overwritten: it is the same CONCURRENT_MODIFICATION (retry), not a lost update. A revision
+  is compared as the opaque string the store gave (``"01"`` is not ``"1"``). Memberships have no revision and do
+  not change their group's.
 * Cascades: deleting a user removes it from every group, removes its application and account assignments and
   revokes every token issued to it, in the same transaction. Deleting a group removes its memberships and its
   application and account assignments; members' tokens are not revoked: a member who thereby loses access to an application fails the
@@ -31,17 +38,38 @@ from ssoidc.admin.rules import check_extensions, check_name
 from ssoidc.errors import Conflict, ResourceNotFound, ValidationFailed
 from ssoidc.ids import membership_id, new_directory_id
 from ssoidc.model import Configuration, ExternalId, Group, Instance, Membership, User
-from ssoidc.storage.base import AlreadyExists, DirectoryStore, Missing, external_key
+from ssoidc.storage.base import AlreadyExists, DirectoryStore, Missing, StaleRevision, external_key
+
+MAX_REVISION = 2**63 - 1
+"""The largest revision a store can hold (a signed 64-bit column)."""
 
 MAX_MATCHES = 2
 """Lookups by attribute read at most this many matches: callers need to know only "none, one or several"."""
 
 
+# -- revisions ----------------------------------------------------------------------------------------------------
+def expected_revision(given: str | None) -> int | None:
+    """The revision a write is conditional on: None without one; a given string that no store ever hands out (not
+    the canonical decimal of a revision, e.g. ``"01"``, or too large) is -1, which no row has."""
+    if given is None:
+        return None
+    if given.isascii() and given.isdigit() and given == str(int(given)) and 0 < int(given) <= MAX_REVISION:
+        return int(given)
+    return -1
+
+
+def _stale(kind: str, resource_id: str) -> Conflict:
+    return Conflict(
+        f"The {kind} {resource_id} was modified concurrently: its current revision is not the expected one",
+        "CONCURRENT_MODIFICATION",
+    )
+
+
 # -- lookups ------------------------------------------------------------------------------------------------------
 def identity_store(config: Configuration, identity_store_id: str) -> Instance:
-    """The instance whose (ACTIVE) identity store is ``identity_store_id``."""
+    """The instance whose (ACTIVE) identity store is ``identity_store_id`` (its id, or its ARN)."""
     inst = config.instance
-    if inst.status != "ACTIVE" or inst.identity_store_id != identity_store_id:
+    if inst.status != "ACTIVE" or identity_store_id not in (inst.identity_store_id, inst.identity_store_arn):
         raise ResourceNotFound(
             f"Identity store {identity_store_id} does not exist", "IDENTITY_STORE", identity_store_id
         )
@@ -143,30 +171,48 @@ def _duplicate(exc: AlreadyExists) -> Conflict:
 
 # -- users --------------------------------------------------------------------------------------------------------
 async def create_user(store: DirectoryStore, user: User) -> User:
-    """Add ``user`` under a new id (``user.user_id`` is ignored)."""
+    """Add ``user`` under a new id (``user.user_id`` is ignored); returned with its first revision."""
     new = replace(user, user_id=new_directory_id())
     check_user(new)
     try:
-        await store.create_user(new)
+        revision = await store.create_user(new)
     except AlreadyExists as exc:
         raise _duplicate(exc) from None
-    return new
+    return replace(new, revision=revision)
 
 
-async def replace_user(store: DirectoryStore, user: User) -> User:
-    """Replace the stored user of the same id with ``user`` (UpdateUser)."""
+def check_revision(current: User | Group, given: str | None) -> None:
+    """``Conflict`` (CONCURRENT_MODIFICATION) if a revision is given and ``current`` is not at it."""
+    if given is not None and str(current.revision) != given:
+        if isinstance(current, User):
+            raise _stale("user", current.user_id)
+        raise _stale("group", current.group_id)
+
+
+async def replace_user(store: DirectoryStore, user: User, *, read: User) -> User:
+    """Replace the stored user ``read`` (as read, at its revision) with ``user`` (UpdateUser): written only if
+    the row is still at ``read.revision``. Returned with its new revision."""
     check_user(user)
     try:
-        await store.update_user(user)
+        revision = await store.update_user(user, expected_revision=read.revision)
     except AlreadyExists as exc:
         raise _duplicate(exc) from None
     except Missing:
         raise _no_user(user.user_id) from None
-    return user
+    except StaleRevision:
+        raise _stale("user", user.user_id) from None
+    return replace(user, revision=revision)
 
 
-async def delete_user(store: DirectoryStore, user_id: str, *, now: float) -> None:
-    if not await store.delete_user(user_id, now=now):
+async def delete_user(
+    store: DirectoryStore, user_id: str, *, now: float, revision: str | None = None
+) -> None:
+    """DeleteUser; with ``revision``, only if the user is still at it."""
+    try:
+        deleted = await store.delete_user(user_id, now=now, expected_revision=expected_revision(revision))
+    except StaleRevision:
+        raise _stale("user", user_id) from None
+    if not deleted:
         raise _no_user(user_id)
 
 
@@ -175,26 +221,34 @@ async def create_group(store: DirectoryStore, *, display_name: str, description:
     group = Group(group_id=new_directory_id(), display_name=display_name, description=description)
     check_group(group)
     try:
-        await store.create_group(group)
+        revision = await store.create_group(group)
     except AlreadyExists as exc:
         raise _duplicate(exc) from None
-    return group
+    return replace(group, revision=revision)
 
 
-async def replace_group(store: DirectoryStore, group: Group) -> Group:
-    """Replace the stored group of the same id with ``group`` (UpdateGroup)."""
+async def replace_group(store: DirectoryStore, group: Group, *, read: Group) -> Group:
+    """Replace the stored group ``read`` (as read, at its revision) with ``group`` (UpdateGroup), as
+    ``replace_user`` does."""
     check_group(group)
     try:
-        await store.update_group(group)
+        revision = await store.update_group(group, expected_revision=read.revision)
     except AlreadyExists as exc:
         raise _duplicate(exc) from None
     except Missing:
         raise _no_group(group.group_id) from None
-    return group
+    except StaleRevision:
+        raise _stale("group", group.group_id) from None
+    return replace(group, revision=revision)
 
 
-async def delete_group(store: DirectoryStore, group_id: str) -> None:
-    if not await store.delete_group(group_id):
+async def delete_group(store: DirectoryStore, group_id: str, *, revision: str | None = None) -> None:
+    """DeleteGroup; with ``revision``, only if the group is still at it."""
+    try:
+        deleted = await store.delete_group(group_id, expected_revision=expected_revision(revision))
+    except StaleRevision:
+        raise _stale("group", group_id) from None
+    if not deleted:
         raise _no_group(group_id)
 
 

@@ -1,14 +1,23 @@
 """identitystore (JSON 1.1, ``AWSIdentityStore.<Op>``, SigV4 ``identitystore``): wire shapes <-> ``ssoidc.admin``.
 
-Operations served (all of the model): CreateUser, DescribeUser, UpdateUser, DeleteUser, ListUsers, GetUserId,
+Operations served (all 22 of the model): CreateUser, DescribeUser, UpdateUser, DeleteUser, ListUsers, GetUserId,
 CreateGroup, DescribeGroup, UpdateGroup, DeleteGroup, ListGroups, GetGroupId, CreateGroupMembership,
 DescribeGroupMembership, DeleteGroupMembership, GetGroupMembershipId, ListGroupMemberships,
-ListGroupMembershipsForMember, IsMemberInGroups.
+ListGroupMembershipsForMember, IsMemberInGroups; DescribeIdentityStore, ListIdentityStores, UpdateIdentityStore
+(the instance's one identity store; its network configuration is a catalogue write, ``ssoidc.admin.instance``).
 
-Every call names the instance's identity store (``IdentityStoreId``), else ResourceNotFoundException with
-ResourceType IDENTITY_STORE (checked against the node's snapshot of the catalogue). Users, groups and memberships
-are rows of the store's directory: each call reads or writes the rows it names (identitystore has no
-ClientToken). The domain functions and the cascades are in ``ssoidc.admin.directory``.
+Every call names the instance's identity store (``IdentityStoreId``, its id or its ARN), else
+ResourceNotFoundException with ResourceType IDENTITY_STORE (checked against the node's snapshot of the
+catalogue); answers name it by id. Users, groups and memberships are rows of the store's directory: each call
+reads or writes the rows it names (identitystore has no ClientToken). The domain functions, revisions and the
+cascades are in ``ssoidc.admin.directory``.
+
+ARNs: every user, group and membership is returned with its ARN (``UserArn`` ``arn:aws:identitystore:::user/<id>``,
+``GroupArn``, ``MembershipArn``: ``ssoidc.ids``), and every id member the model lets name one by ARN
+(``UserId``, ``GroupId``, ``MembershipId``, ``MemberId.UserId``, ``GroupIds``) takes either; an ARN of another
+kind (a group ARN as ``UserId``) is a ValidationException naming the member, an ARN of another partition is not
+found. ``Revision``: users and groups answer their current revision; UpdateUser/UpdateGroup/DeleteUser/
+DeleteGroup given a stale one are ConflictException with Reason CONCURRENT_MODIFICATION and change nothing.
 
 Handlers take and return the operations' input and output shapes (``ssoidc.aws.shapes.identitystore``, generated
 from the botocore ``identitystore`` model); users, groups and memberships are converted by ``ssoidc.aws.mapping``.
@@ -31,20 +40,25 @@ replaced whole. A null or absent ``AttributeValue`` removes the attribute, excep
 
 from __future__ import annotations
 
+import dataclasses
+import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from botocore.model import Shape, StructureShape
 
 from ssoidc.admin import directory as d
-from ssoidc.admin.paging import PageTokens, fetch_page, next_page
+from ssoidc.admin import instance as inst
+from ssoidc.admin.editor import ConfigEditor, empty_answer
+from ssoidc.admin.paging import PageTokens, fetch_page, next_page, page
 from ssoidc.admin.rules import ENTERPRISE, ENTERPRISE_ATTRIBUTES, check_enterprise_value, check_extension
 from ssoidc.aws import mapping as m
 from ssoidc.aws.models import ShapeError, service_model, validate
 from ssoidc.aws.shapes import identitystore as ids
 from ssoidc.aws.skeleton import Call
-from ssoidc.errors import ValidationFailed
-from ssoidc.model import ConfigSnapshot, Group, Membership, User
+from ssoidc.errors import ResourceNotFound, ValidationFailed
+from ssoidc.ids import identitystore_arn
+from ssoidc.model import ConfigSnapshot, Group, Instance, Membership, User
 from ssoidc.storage.base import DirectoryStore
 
 SERVICE = "identitystore"
@@ -210,16 +224,10 @@ def apply_group_operations(group: Group, operations: Sequence[ids.AttributeOpera
         if key == "displayname":
             if value is None:
                 raise ValidationFailed(f"The attribute {path} is required and cannot be removed", at)
-            group = Group(
-                group.group_id,
-                _check(request.members["DisplayName"], value, at),
-                group.description,
-                group.member_user_ids,
-                group.external_ids,
-            )
+            group = dataclasses.replace(group, display_name=_check(request.members["DisplayName"], value, at))
         elif key == "description":
             desc = "" if value is None else _check(request.members["Description"], value, at)
-            group = Group(group.group_id, group.display_name, desc, group.member_user_ids, group.external_ids)
+            group = dataclasses.replace(group, description=desc)
         else:
             raise _unsupported(path, "group", i)
     return group
@@ -251,19 +259,108 @@ def _one_filter(inp: ids.ListUsersRequest | ids.ListGroupsRequest, supported: st
     return str(f["AttributeValue"])
 
 
+_RESOURCE_ARN = re.compile(r"arn:(aws[a-z-]*):identitystore:::(user|group|membership)/(.+)", re.ASCII)
+_RESOURCE_NAMES = {"user": "USER", "group": "GROUP", "membership": "GROUP_MEMBERSHIP"}
+
+
+def resource_id(value: str, kind: str, member: str) -> str:
+    """The id a ``ResourceId`` member names: itself, or the id of the ``kind`` ARN it is (the model's pattern
+    admits ``arn:aws[a-z-]*:identitystore:::(user|group|membership)/<id>``). An ARN of another kind is a
+    ValidationException naming ``member``; one of another partition names nothing here (ResourceNotFound)."""
+    found = _RESOURCE_ARN.fullmatch(value)
+    if found is None:
+        return value
+    partition, named, rid = found.groups()
+    if named != kind:
+        raise ValidationFailed(f"{member} must name a {kind}, not a {named}", member)
+    if partition != "aws":
+        raise ResourceNotFound(f"The {kind} {value} does not exist", _RESOURCE_NAMES[kind], value)
+    return rid
+
+
 class IdentityStoreApi:
-    """The identitystore handlers, bound to one node's snapshot (the instance) and store (the directory)."""
+    """The identitystore handlers, bound to one node's snapshot (the instance), store (the directory) and editor
+    (the instance's identity-store settings, a catalogue write)."""
 
     def __init__(
-        self, snapshot: Callable[[], Awaitable[ConfigSnapshot]], store: DirectoryStore, *, pages: PageTokens
+        self,
+        snapshot: Callable[[], Awaitable[ConfigSnapshot]],
+        store: DirectoryStore,
+        *,
+        pages: PageTokens,
+        editor: ConfigEditor,
     ) -> None:
         self._snapshot = snapshot
         self._store = store
         self._pages = pages
+        self._editor = editor
 
-    async def _check_store(self, inp: Mapping[str, Any]) -> None:
-        """The request's ``IdentityStoreId`` is the ACTIVE instance's identity store."""
-        d.identity_store((await self._snapshot()).config, inp["IdentityStoreId"])
+    async def _check_store(self, inp: Mapping[str, Any]) -> str:
+        """The request's ``IdentityStoreId`` (an id or an ARN) is the ACTIVE instance's identity store; its id."""
+        return d.identity_store((await self._snapshot()).config, inp["IdentityStoreId"]).identity_store_id
+
+    # -- the identity store ---------------------------------------------------------------------------------------
+    @staticmethod
+    def _identity_store_out(i: Instance) -> ids.DescribeIdentityStoreResponse:
+        network: ids.NetworkConfigurationDetails = {"VpceAccessRequired": False}
+        if i.identity_store_api_allow_ips:
+            network["ApiAllowSourceIps"] = list(i.identity_store_api_allow_ips)
+        if i.identity_store_scim_allow_ips:
+            network["ScimAllowSourceIps"] = list(i.identity_store_scim_allow_ips)
+        return {
+            "IdentityStoreId": i.identity_store_id,
+            "IdentityStoreArn": i.identity_store_arn,
+            "NetworkConfiguration": network,
+        }
+
+    async def describe_identity_store(
+        self, inp: ids.DescribeIdentityStoreRequest, call: Call
+    ) -> ids.DescribeIdentityStoreResponse:
+        config = (await self._snapshot()).config
+        return self._identity_store_out(d.identity_store(config, inp["IdentityStoreId"]))
+
+    async def list_identity_stores(
+        self, inp: ids.ListIdentityStoresRequest, call: Call
+    ) -> ids.ListIdentityStoresResponse:
+        i = (await self._snapshot()).config.instance
+        items = [i] if i.status == "ACTIVE" else []
+        chunk, nxt = page(
+            items,
+            lambda x: x.identity_store_id,
+            self._pages.cursor(call.operation, inp),
+            inp.get("MaxResults"),
+        )
+        stores: list[ids.IdentityStore] = [
+            {"IdentityStoreId": x.identity_store_id, "IdentityStoreArn": x.identity_store_arn} for x in chunk
+        ]
+        return {"IdentityStores": stores, **next_page(nxt)}
+
+    async def update_identity_store(
+        self, inp: ids.UpdateIdentityStoreRequest, call: Call
+    ) -> ids.UpdateIdentityStoreResponse:
+        network = inp.get("NetworkConfiguration")
+        if network is not None:
+            if network["VpceAccessRequired"]:
+                raise ValidationFailed(
+                    "ssoidc has no VPC endpoints: VpceAccessRequired must be false",
+                    "NetworkConfiguration.VpceAccessRequired",
+                )
+            if "ApiRestrictSourceVpcs" in network:
+                raise ValidationFailed(
+                    "ssoidc has no VPC endpoints: a request never originates from a VPC it could allow",
+                    "NetworkConfiguration.ApiRestrictSourceVpcs",
+                )
+        store_id = inp["IdentityStoreId"]
+        if network is not None:  # a full replacement: omitted lists are cleared
+            api_ips = tuple(dict.fromkeys(network.get("ApiAllowSourceIps", [])))
+            scim_ips = tuple(dict.fromkeys(network.get("ScimAllowSourceIps", [])))
+            await self._editor.run(
+                empty_answer(lambda c: inst.set_identity_store_network(c, store_id, api_ips, scim_ips)),
+                now=call.now,
+            )
+        config = (await self._editor.current()).config
+        out = self._identity_store_out(d.identity_store(config, store_id))
+        return {"IdentityStoreId": out["IdentityStoreId"], "IdentityStoreArn": out["IdentityStoreArn"]}
 
     # -- users ----------------------------------------------------------------------------------------------------
     async def create_user(self, inp: ids.CreateUserRequest, call: Call) -> ids.CreateUserResponse:
@@ -275,30 +372,43 @@ class IdentityStoreApi:
                 raise ValidationFailed(
                     f"Name.{member} is required when used in IAM Identity Center", f"Name.{member}"
                 )
-        await self._check_store(inp)
+        store_id = await self._check_store(inp)
         # the extensions are checked by d.check_user (the same member paths: Extensions.<name>[.<attribute>])
-        user = await d.create_user(self._store, m.user_from_shape(inp))
-        return {"IdentityStoreId": inp["IdentityStoreId"], "UserId": user.user_id}
+        user = await d.create_user(self._store, m.user_from_shape({**inp, "IdentityStoreId": store_id}))
+        return {
+            "IdentityStoreId": store_id,
+            "UserId": user.user_id,
+            "UserArn": identitystore_arn("user", user.user_id),
+            "Revision": str(user.revision),
+        }
 
     async def describe_user(self, inp: ids.DescribeUserRequest, call: Call) -> ids.DescribeUserResponse:
         extensions = _requested_extensions(inp)
-        await self._check_store(inp)
-        return user_out(await d.get_user(self._store, inp["UserId"]), inp["IdentityStoreId"], extensions)
+        store_id = await self._check_store(inp)
+        user = await d.get_user(self._store, resource_id(inp["UserId"], "user", "UserId"))
+        return user_out(user, store_id, extensions)
 
     async def update_user(self, inp: ids.UpdateUserRequest, call: Call) -> ids.UpdateUserResponse:
-        await self._check_store(inp)
-        user = await d.get_user(self._store, inp["UserId"])
-        await d.replace_user(self._store, apply_user_operations(user, inp["Operations"]))
-        return {}
+        store_id = await self._check_store(inp)
+        user = await d.get_user(self._store, resource_id(inp["UserId"], "user", "UserId"))
+        d.check_revision(user, inp.get("Revision"))
+        saved = await d.replace_user(self._store, apply_user_operations(user, inp["Operations"]), read=user)
+        return {
+            "IdentityStoreId": store_id,
+            "UserId": saved.user_id,
+            "UserArn": identitystore_arn("user", saved.user_id),
+            "Revision": str(saved.revision),
+        }
 
     async def delete_user(self, inp: ids.DeleteUserRequest, call: Call) -> ids.DeleteUserResponse:
         await self._check_store(inp)
-        await d.delete_user(self._store, inp["UserId"], now=call.now)
+        user_id = resource_id(inp["UserId"], "user", "UserId")
+        await d.delete_user(self._store, user_id, now=call.now, revision=inp.get("Revision"))
         return {}
 
     async def list_users(self, inp: ids.ListUsersRequest, call: Call) -> ids.ListUsersResponse:
         extensions = _requested_extensions(inp)
-        await self._check_store(inp)
+        store_id = await self._check_store(inp)
         wanted = _one_filter(inp, "UserName")
         if wanted is None:
 
@@ -314,10 +424,10 @@ class IdentityStoreApi:
         chunk, nxt = await fetch_page(
             fetch, lambda u: u.user_id, self._pages.cursor(call.operation, inp), inp.get("MaxResults")
         )
-        return {"Users": [user_out(u, inp["IdentityStoreId"], extensions) for u in chunk], **next_page(nxt)}
+        return {"Users": [user_out(u, store_id, extensions) for u in chunk], **next_page(nxt)}
 
     async def get_user_id(self, inp: ids.GetUserIdRequest, call: Call) -> ids.GetUserIdResponse:
-        await self._check_store(inp)
+        store_id = await self._check_store(inp)
         alt = inp["AlternateIdentifier"]
         if "ExternalId" in alt:
             found = await d.users_with_external_id(self._store, m.external_id_from_shape(alt["ExternalId"]))
@@ -332,36 +442,52 @@ class IdentityStoreApi:
                     "Unsupported unique attribute path for a user; use userName or emails.value",
                     "AlternateIdentifier.UniqueAttribute.AttributePath",
                 )
-        return {"IdentityStoreId": inp["IdentityStoreId"], "UserId": d.only(found, "USER")}
+        user_id = d.only(found, "USER")
+        return {"IdentityStoreId": store_id, "UserId": user_id, "UserArn": identitystore_arn("user", user_id)}
 
     # -- groups ---------------------------------------------------------------------------------------------------
     async def create_group(self, inp: ids.CreateGroupRequest, call: Call) -> ids.CreateGroupResponse:
         if "DisplayName" not in inp:
             raise ValidationFailed("DisplayName is required", "DisplayName")
-        await self._check_store(inp)
+        store_id = await self._check_store(inp)
         shape = m.group_from_shape(inp)
         group = await d.create_group(
             self._store, display_name=shape.display_name, description=shape.description
         )
-        return {"GroupId": group.group_id, "IdentityStoreId": inp["IdentityStoreId"]}
+        return {
+            "IdentityStoreId": store_id,
+            "GroupId": group.group_id,
+            "GroupArn": identitystore_arn("group", group.group_id),
+            "Revision": str(group.revision),
+        }
 
     async def describe_group(self, inp: ids.DescribeGroupRequest, call: Call) -> ids.DescribeGroupResponse:
-        await self._check_store(inp)
-        return m.group_to_shape(await d.get_group(self._store, inp["GroupId"]), inp["IdentityStoreId"])
+        store_id = await self._check_store(inp)
+        group = await d.get_group(self._store, resource_id(inp["GroupId"], "group", "GroupId"))
+        return m.group_to_shape(group, store_id)
 
     async def update_group(self, inp: ids.UpdateGroupRequest, call: Call) -> ids.UpdateGroupResponse:
-        await self._check_store(inp)
-        group = await d.get_group(self._store, inp["GroupId"])
-        await d.replace_group(self._store, apply_group_operations(group, inp["Operations"]))
-        return {}
+        store_id = await self._check_store(inp)
+        group = await d.get_group(self._store, resource_id(inp["GroupId"], "group", "GroupId"))
+        d.check_revision(group, inp.get("Revision"))
+        saved = await d.replace_group(
+            self._store, apply_group_operations(group, inp["Operations"]), read=group
+        )
+        return {
+            "IdentityStoreId": store_id,
+            "GroupId": saved.group_id,
+            "GroupArn": identitystore_arn("group", saved.group_id),
+            "Revision": str(saved.revision),
+        }
 
     async def delete_group(self, inp: ids.DeleteGroupRequest, call: Call) -> ids.DeleteGroupResponse:
         await self._check_store(inp)
-        await d.delete_group(self._store, inp["GroupId"])
+        group_id = resource_id(inp["GroupId"], "group", "GroupId")
+        await d.delete_group(self._store, group_id, revision=inp.get("Revision"))
         return {}
 
     async def list_groups(self, inp: ids.ListGroupsRequest, call: Call) -> ids.ListGroupsResponse:
-        await self._check_store(inp)
+        store_id = await self._check_store(inp)
         wanted = _one_filter(inp, "DisplayName")
         if wanted is None:
 
@@ -377,10 +503,10 @@ class IdentityStoreApi:
         chunk, nxt = await fetch_page(
             fetch, lambda g: g.group_id, self._pages.cursor(call.operation, inp), inp.get("MaxResults")
         )
-        return {"Groups": [m.group_to_shape(g, inp["IdentityStoreId"]) for g in chunk], **next_page(nxt)}
+        return {"Groups": [m.group_to_shape(g, store_id) for g in chunk], **next_page(nxt)}
 
     async def get_group_id(self, inp: ids.GetGroupIdRequest, call: Call) -> ids.GetGroupIdResponse:
-        await self._check_store(inp)
+        store_id = await self._check_store(inp)
         alt = inp["AlternateIdentifier"]
         if "ExternalId" in alt:
             found = await d.groups_with_external_id(self._store, m.external_id_from_shape(alt["ExternalId"]))
@@ -392,70 +518,90 @@ class IdentityStoreApi:
                     "AlternateIdentifier.UniqueAttribute.AttributePath",
                 )
             found = await d.groups_named(self._store, value)
-        return {"GroupId": d.only(found, "GROUP"), "IdentityStoreId": inp["IdentityStoreId"]}
+        group_id = d.only(found, "GROUP")
+        return {
+            "IdentityStoreId": store_id,
+            "GroupId": group_id,
+            "GroupArn": identitystore_arn("group", group_id),
+        }
 
     # -- memberships ----------------------------------------------------------------------------------------------
     async def create_group_membership(
         self, inp: ids.CreateGroupMembershipRequest, call: Call
     ) -> ids.CreateGroupMembershipResponse:
-        await self._check_store(inp)
-        ms = await d.create_membership(self._store, inp["GroupId"], inp["MemberId"]["UserId"])
-        return {"MembershipId": ms.membership_id, "IdentityStoreId": inp["IdentityStoreId"]}
+        store_id = await self._check_store(inp)
+        group_id = resource_id(inp["GroupId"], "group", "GroupId")
+        user_id = resource_id(inp["MemberId"]["UserId"], "user", "MemberId.UserId")
+        ms = await d.create_membership(self._store, group_id, user_id)
+        return {
+            "IdentityStoreId": store_id,
+            "MembershipId": ms.membership_id,
+            "MembershipArn": identitystore_arn("membership", ms.membership_id),
+        }
 
     async def describe_group_membership(
         self, inp: ids.DescribeGroupMembershipRequest, call: Call
     ) -> ids.DescribeGroupMembershipResponse:
-        await self._check_store(inp)
-        ms = await d.get_membership(self._store, inp["MembershipId"])
-        return m.membership_to_shape(ms, inp["IdentityStoreId"])
+        store_id = await self._check_store(inp)
+        mid = resource_id(inp["MembershipId"], "membership", "MembershipId")
+        return m.membership_to_shape(await d.get_membership(self._store, mid), store_id)
 
     async def delete_group_membership(
         self, inp: ids.DeleteGroupMembershipRequest, call: Call
     ) -> ids.DeleteGroupMembershipResponse:
         await self._check_store(inp)
-        await d.delete_membership(self._store, inp["MembershipId"])
+        mid = resource_id(inp["MembershipId"], "membership", "MembershipId")
+        await d.delete_membership(self._store, mid)
         return {}
 
     async def get_group_membership_id(
         self, inp: ids.GetGroupMembershipIdRequest, call: Call
     ) -> ids.GetGroupMembershipIdResponse:
-        await self._check_store(inp)
-        ms = await d.find_membership(self._store, inp["GroupId"], inp["MemberId"]["UserId"])
-        return {"MembershipId": ms.membership_id, "IdentityStoreId": inp["IdentityStoreId"]}
+        store_id = await self._check_store(inp)
+        group_id = resource_id(inp["GroupId"], "group", "GroupId")
+        user_id = resource_id(inp["MemberId"]["UserId"], "user", "MemberId.UserId")
+        ms = await d.find_membership(self._store, group_id, user_id)
+        return {
+            "IdentityStoreId": store_id,
+            "MembershipId": ms.membership_id,
+            "MembershipArn": identitystore_arn("membership", ms.membership_id),
+        }
 
     async def list_group_memberships(
         self, inp: ids.ListGroupMembershipsRequest, call: Call
     ) -> ids.ListGroupMembershipsResponse:
-        await self._check_store(inp)
-        group = await d.get_group(self._store, inp["GroupId"])
+        store_id = await self._check_store(inp)
+        group = await d.get_group(self._store, resource_id(inp["GroupId"], "group", "GroupId"))
 
         async def fetch(after: str, limit: int) -> list[Membership]:
             return await self._store.list_memberships(group_id=group.group_id, after=after, limit=limit)
 
-        return await self._memberships_page(fetch, inp, call)
+        return await self._memberships_page(fetch, inp, call, store_id)
 
     async def list_group_memberships_for_member(
         self, inp: ids.ListGroupMembershipsForMemberRequest, call: Call
     ) -> ids.ListGroupMembershipsForMemberResponse:
-        await self._check_store(inp)
-        user = await d.get_user(self._store, inp["MemberId"]["UserId"])
+        store_id = await self._check_store(inp)
+        user_id = resource_id(inp["MemberId"]["UserId"], "user", "MemberId.UserId")
+        user = await d.get_user(self._store, user_id)
 
         async def fetch(after: str, limit: int) -> list[Membership]:
             return await self._store.list_memberships(user_id=user.user_id, after=after, limit=limit)
 
-        return await self._memberships_page(fetch, inp, call)
+        return await self._memberships_page(fetch, inp, call, store_id)
 
     async def _memberships_page(
         self,
         fetch: Callable[[str, int], Awaitable[list[Membership]]],
         inp: ids.ListGroupMembershipsRequest | ids.ListGroupMembershipsForMemberRequest,
         call: Call,
+        store_id: str,
     ) -> ids.ListGroupMembershipsResponse:
         chunk, nxt = await fetch_page(
             fetch, lambda ms: ms.membership_id, self._pages.cursor(call.operation, inp), inp.get("MaxResults")
         )
         return {
-            "GroupMemberships": [{**m.membership_to_shape(ms, inp["IdentityStoreId"])} for ms in chunk],
+            "GroupMemberships": [{**m.membership_to_shape(ms, store_id)} for ms in chunk],
             **next_page(nxt),
         }
 
@@ -463,11 +609,13 @@ class IdentityStoreApi:
         self, inp: ids.IsMemberInGroupsRequest, call: Call
     ) -> ids.IsMemberInGroupsResponse:
         await self._check_store(inp)
-        user = await d.get_user(self._store, inp["MemberId"]["UserId"])
-        member_of = await self._store.member_groups(user.user_id, inp["GroupIds"])
+        user_id = resource_id(inp["MemberId"]["UserId"], "user", "MemberId.UserId")
+        user = await d.get_user(self._store, user_id)
+        group_ids = [resource_id(g, "group", f"GroupIds[{i}]") for i, g in enumerate(inp["GroupIds"])]
+        member_of = await self._store.member_groups(user.user_id, group_ids)
         return {
             "Results": [
                 {"GroupId": gid, "MemberId": {"UserId": user.user_id}, "MembershipExists": gid in member_of}
-                for gid in inp["GroupIds"]
+                for gid in group_ids
             ]
         }

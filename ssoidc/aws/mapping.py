@@ -17,14 +17,16 @@ false, so ``Primary`` is written only when true.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, cast
 
 from ssoidc.aws.models import service_model
 from ssoidc.aws.shapes import identitystore as ids
 from ssoidc.aws.shapes import sso_admin as sa
 from ssoidc.errors import ValidationFailed
+from ssoidc.ids import identitystore_arn
 from ssoidc.model import (
+    AccessControlAttribute,
     AccessScope,
     Application,
     Assignment,
@@ -34,6 +36,7 @@ from ssoidc.model import (
     Group,
     Instance,
     Membership,
+    Region,
     TrustedTokenIssuer,
     User,
 )
@@ -63,16 +66,48 @@ def tags_from_shape(tags: Iterable[sa.Tag] | None) -> dict[str, str]:
 
 
 # -- instance -----------------------------------------------------------------------------------------------------
-def instance_to_shape(i: Instance) -> sa.DescribeInstanceResponse:
-    """DescribeInstance's answer; also an ``InstanceMetadata`` (ListInstances), whose members are a subset."""
+def region_to_shape(r: Region, is_primary: bool) -> sa.RegionMetadata:
+    """A region of the instance (ListRegions, DescribeRegion, ``Regions``): always ACTIVE (nothing to replicate)."""
+    return {"RegionName": r.name, "Status": "ACTIVE", "AddedDate": r.added_at, "IsPrimaryRegion": is_primary}
+
+
+def instance_metadata_to_shape(i: Instance, regions: Sequence[tuple[Region, bool]]) -> sa.InstanceMetadata:
+    """ListInstances' item; ``regions``: the instance's regions, the primary first (``admin.instance.regions``)."""
     return {
         "InstanceArn": i.instance_arn,
         "IdentityStoreId": i.identity_store_id,
+        "IdentityStoreArn": i.identity_store_arn,
         "OwnerAccountId": i.owner_account_id,
         "Name": i.name,
         "CreatedDate": i.created_at,
         "Status": cast(sa.InstanceStatus, i.status),  # the domain keeps the modelled values (CreateInstance)
+        "PrimaryRegion": regions[0][0].name,
+        "Regions": [region_to_shape(r, p) for r, p in regions],
     }
+
+
+def instance_to_shape(i: Instance, regions: Sequence[tuple[Region, bool]]) -> sa.DescribeInstanceResponse:
+    """DescribeInstance's answer: the ``InstanceMetadata`` members, no VPC endpoint requirement (ssoidc has no
+    VPC endpoints; UpdateInstance refuses one) and permission sets enabled (they cannot be disabled)."""
+    out = cast(sa.DescribeInstanceResponse, dict(instance_metadata_to_shape(i, regions)))  # its members, and:
+    out["NetworkConfigurationDetails"] = {"VpceAccessRequired": False}
+    out["PermissionSetsEnabled"] = True
+    return out
+
+
+def access_control_attributes_to_shape(
+    attributes: Iterable[AccessControlAttribute],
+) -> sa.InstanceAccessControlAttributeConfiguration:
+    return {"AccessControlAttributes": [{"Key": a.key, "Value": {"Source": [a.source]}} for a in attributes]}
+
+
+def access_control_attributes_from_shape(
+    shape: sa.InstanceAccessControlAttributeConfiguration,
+) -> tuple[AccessControlAttribute, ...]:
+    """The attributes (the model allows exactly one ``Source`` per attribute)."""
+    return tuple(
+        AccessControlAttribute(a["Key"], a["Value"]["Source"][0]) for a in shape["AccessControlAttributes"]
+    )
 
 
 # -- applications -------------------------------------------------------------------------------------------------
@@ -237,7 +272,13 @@ def email_from_shape(e: ids.Email) -> Email:
 
 def user_to_shape(user: User, store_id: str) -> ids.User:
     """The user with all its attributes (every stored extension) in identitystore's ``User`` shape."""
-    out: ids.User = {"IdentityStoreId": store_id, "UserId": user.user_id, "UserName": user.user_name}
+    out: ids.User = {
+        "IdentityStoreId": store_id,
+        "UserId": user.user_id,
+        "UserArn": identitystore_arn("user", user.user_id),
+        "Revision": str(user.revision),
+        "UserName": user.user_name,
+    }
     name: ids.Name = {}
     if user.given_name:
         name["GivenName"] = user.given_name
@@ -286,7 +327,13 @@ def user_from_shape(shape: Mapping[str, Any]) -> User:
 
 
 def group_to_shape(g: Group, store_id: str) -> ids.Group:
-    out: ids.Group = {"GroupId": g.group_id, "DisplayName": g.display_name, "IdentityStoreId": store_id}
+    out: ids.Group = {
+        "GroupId": g.group_id,
+        "GroupArn": identitystore_arn("group", g.group_id),
+        "Revision": str(g.revision),
+        "DisplayName": g.display_name,
+        "IdentityStoreId": store_id,
+    }
     if g.external_ids:
         out["ExternalIds"] = external_ids_to_shape(g.external_ids)
     if g.description:
@@ -309,6 +356,7 @@ def membership_to_shape(m: Membership, store_id: str) -> ids.DescribeGroupMember
     return {
         "IdentityStoreId": store_id,
         "MembershipId": m.membership_id,
+        "MembershipArn": identitystore_arn("membership", m.membership_id),
         "GroupId": m.group_id,
         "MemberId": {"UserId": m.user_id},
     }

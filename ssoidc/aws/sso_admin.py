@@ -6,7 +6,10 @@ converted by ``ssoidc.aws.mapping``. Reads use
 the node's current configuration snapshot; writes go through ``ConfigEditor.run`` (compare-and-swap, optional
 ``ClientToken`` idempotency). Operations served (the methods of ``SsoAdminApi``, dispatched by ``ssoidc.aws.skeleton``):
 
-* instances: ListInstances, DescribeInstance, CreateInstance, UpdateInstance, DeleteInstance;
+* instances: ListInstances, DescribeInstance, CreateInstance, UpdateInstance, DeleteInstance; the instance's
+  regions: AddRegion, DescribeRegion, ListRegions, RemoveRegion (the primary region is ``Settings.region``, the
+  others are recorded and listed only); its attribute-based access control:
+  Create/Describe/Update/DeleteInstanceAccessControlAttributeConfiguration (status ENABLED at once);
 * applications: CreateApplication, DescribeApplication, ListApplications, UpdateApplication, DeleteApplication;
   ListApplicationProviders, DescribeApplicationProvider (the one custom OAuth provider);
 * grants: PutApplicationGrant, GetApplicationGrant, ListApplicationGrants, DeleteApplicationGrant;
@@ -20,6 +23,8 @@ the node's current configuration snapshot; writes go through ``ConfigEditor.run`
 * assignments: CreateApplicationAssignment, DescribeApplicationAssignment, DeleteApplicationAssignment,
   ListApplicationAssignments, ListApplicationAssignmentsForPrincipal, PutApplicationAssignmentConfiguration,
   GetApplicationAssignmentConfiguration;
+* session configuration: PutApplicationSessionConfiguration, GetApplicationSessionConfiguration (user background
+  sessions: recorded, DISABLED by default);
 * tags: TagResource, UntagResource, ListTagsForResource (the instance, applications, trusted token issuers, and
   permission sets);
 * permission sets, provisioning and account assignments: the ``SsoAdminAccounts`` mixin
@@ -139,12 +144,17 @@ class SsoAdminApi(SsoAdminAccounts):
         chunk, nxt = page(
             items, lambda i: i.instance_arn, self._pages.cursor(call.operation, inp), inp.get("MaxResults")
         )
-        return {"Instances": [m.instance_to_shape(i) for i in chunk], **next_page(nxt)}
+        # RegionScope CURRENT_REGION or ALL_REGIONS: the same one instance (ssoidc serves one region)
+        return {
+            "Instances": [m.instance_metadata_to_shape(i, inst.regions(i, self.region)) for i in chunk],
+            **next_page(nxt),
+        }
 
     async def describe_instance(
         self, inp: sa.DescribeInstanceRequest, call: Call
     ) -> sa.DescribeInstanceResponse:
-        return m.instance_to_shape(inst.active_instance(await self._config(), inp["InstanceArn"]))
+        i = inst.active_instance(await self._config(), inp["InstanceArn"])
+        return m.instance_to_shape(i, inst.regions(i, self.region))
 
     async def create_instance(self, inp: sa.CreateInstanceRequest, call: Call) -> sa.CreateInstanceResponse:
         tags = m.tags_from_shape(inp.get("Tags"))
@@ -162,9 +172,92 @@ class SsoAdminApi(SsoAdminAccounts):
         return await self._write(call, inp, change)
 
     async def update_instance(self, inp: sa.UpdateInstanceRequest, call: Call) -> sa.UpdateInstanceResponse:
+        network = inp.get("NetworkConfiguration")
+        inst.check_update(
+            permission_sets_enabled=inp.get("PermissionSetsEnabled"),
+            vpce_access_required=None if network is None else network["VpceAccessRequired"],
+            encryption="EncryptionConfiguration" in inp,
+        )
         await self._edit(
             call, inp, lambda c: inst.update_instance(c, inp["InstanceArn"], name=inp.get("Name"))
         )
+        return {}
+
+    # -- the instance's regions -------------------------------------------------------------------------------
+    async def add_region(self, inp: sa.AddRegionRequest, call: Call) -> sa.AddRegionResponse:
+        await self._edit(
+            call,
+            inp,
+            lambda c: inst.add_region(
+                c, inp["InstanceArn"], inp["RegionName"], primary=self.region, now=call.now
+            ),
+        )
+        return {"Status": "ACTIVE"}  # nothing to replicate: the region is recorded at once
+
+    async def describe_region(self, inp: sa.DescribeRegionRequest, call: Call) -> sa.DescribeRegionResponse:
+        r, primary = inst.get_region(
+            await self._config(), inp["InstanceArn"], inp["RegionName"], primary=self.region
+        )
+        return {**m.region_to_shape(r, primary)}
+
+    async def list_regions(self, inp: sa.ListRegionsRequest, call: Call) -> sa.ListRegionsResponse:
+        i = inst.active_instance(await self._config(), inp["InstanceArn"])
+        chunk, nxt = page(
+            inst.regions(i, self.region),
+            lambda rp: rp[0].name,
+            self._pages.cursor(call.operation, inp),
+            inp.get("MaxResults"),
+        )
+        return {"Regions": [m.region_to_shape(r, p) for r, p in chunk], **next_page(nxt)}
+
+    async def remove_region(self, inp: sa.RemoveRegionRequest, call: Call) -> sa.RemoveRegionResponse:
+        await self._edit(
+            call,
+            inp,
+            lambda c: inst.remove_region(c, inp["InstanceArn"], inp["RegionName"], primary=self.region),
+        )
+        return {"Status": "REMOVING"}  # AWS's answer; the record is already gone (DescribeRegion: not found)
+
+    # -- the instance's attribute-based access control --------------------------------------------------------
+    async def create_instance_access_control_attribute_configuration(
+        self, inp: sa.CreateInstanceAccessControlAttributeConfigurationRequest, call: Call
+    ) -> sa.CreateInstanceAccessControlAttributeConfigurationResponse:
+        attributes = m.access_control_attributes_from_shape(
+            inp["InstanceAccessControlAttributeConfiguration"]
+        )
+        await self._edit(
+            call,
+            inp,
+            lambda c: inst.put_access_control_attributes(c, inp["InstanceArn"], attributes, create=True),
+        )
+        return {}
+
+    async def describe_instance_access_control_attribute_configuration(
+        self, inp: sa.DescribeInstanceAccessControlAttributeConfigurationRequest, call: Call
+    ) -> sa.DescribeInstanceAccessControlAttributeConfigurationResponse:
+        attributes = inst.access_control_attributes(await self._config(), inp["InstanceArn"])
+        return {
+            "Status": "ENABLED",
+            "InstanceAccessControlAttributeConfiguration": m.access_control_attributes_to_shape(attributes),
+        }
+
+    async def update_instance_access_control_attribute_configuration(
+        self, inp: sa.UpdateInstanceAccessControlAttributeConfigurationRequest, call: Call
+    ) -> sa.UpdateInstanceAccessControlAttributeConfigurationResponse:
+        attributes = m.access_control_attributes_from_shape(
+            inp["InstanceAccessControlAttributeConfiguration"]
+        )
+        await self._edit(
+            call,
+            inp,
+            lambda c: inst.put_access_control_attributes(c, inp["InstanceArn"], attributes, create=False),
+        )
+        return {}
+
+    async def delete_instance_access_control_attribute_configuration(
+        self, inp: sa.DeleteInstanceAccessControlAttributeConfigurationRequest, call: Call
+    ) -> sa.DeleteInstanceAccessControlAttributeConfigurationResponse:
+        await self._edit(call, inp, lambda c: inst.delete_access_control_attributes(c, inp["InstanceArn"]))
         return {}
 
     async def delete_instance(self, inp: sa.DeleteInstanceRequest, call: Call) -> sa.DeleteInstanceResponse:
@@ -525,6 +618,31 @@ class SsoAdminApi(SsoAdminAccounts):
     ) -> sa.GetApplicationAssignmentConfigurationResponse:
         app = apps.get_application(await self._config(), inp["ApplicationArn"])
         return {"AssignmentRequired": app.assignment_required}
+
+    # -- session configuration --------------------------------------------------------------------------------
+    async def put_application_session_configuration(
+        self, inp: sa.PutApplicationSessionConfigurationRequest, call: Call
+    ) -> sa.PutApplicationSessionConfigurationResponse:
+        status = inp.get("UserBackgroundSessionApplicationStatus")
+        if status is None:  # nothing to change (the member is optional); the application must exist
+            apps.get_application(await self._config(), inp["ApplicationArn"])
+            return {}
+        await self._edit(
+            call,
+            inp,
+            lambda c: apps.set_background_sessions(c, inp["ApplicationArn"], status == "ENABLED"),
+        )
+        return {}
+
+    async def get_application_session_configuration(
+        self, inp: sa.GetApplicationSessionConfigurationRequest, call: Call
+    ) -> sa.GetApplicationSessionConfigurationResponse:
+        app = apps.get_application(await self._config(), inp["ApplicationArn"])
+        return {
+            "UserBackgroundSessionApplicationStatus": "ENABLED"
+            if app.user_background_sessions
+            else "DISABLED"
+        }
 
     # -- tags -----------------------------------------------------------------------------------------------------
     async def tag_resource(self, inp: sa.TagResourceRequest, call: Call) -> sa.TagResourceResponse:

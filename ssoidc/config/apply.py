@@ -55,6 +55,7 @@ from ssoidc.ids import (
     unique_id,
 )
 from ssoidc.model import (
+    AccessControlAttribute,
     Account,
     AccountAssignment,
     Application,
@@ -66,6 +67,7 @@ from ssoidc.model import (
     Instance,
     PermissionsBoundary,
     PermissionSet,
+    Region,
     Role,
     TrustedTokenIssuer,
     User,
@@ -127,6 +129,41 @@ def _tags(tags: list[TagSpec], where: str, problems: list[str]) -> dict[str, str
     return out
 
 
+def _instance_settings(
+    spec: ConfigFile, current: Instance | None, now: float, problems: list[str]
+) -> dict[str, Any]:
+    """The instance's regions, access control attributes and identity-store network lists of the file (a region
+    already recorded keeps its AddedDate unless the file pins one)."""
+    added = {r.name: r.added_at for r in (current.regions if current else ())}
+    regions: list[Region] = []
+    for i, r in enumerate(spec.Instance.Regions):
+        if any(x.name == r.RegionName for x in regions):
+            problems.append(f"Instance.Regions[{i}].RegionName: duplicate region {r.RegionName!r}")
+            continue
+        at = epoch(r.AddedDate) if r.AddedDate is not None else added.get(r.RegionName, now)
+        regions.append(Region(r.RegionName, at))
+    abac = spec.Instance.InstanceAccessControlAttributeConfiguration
+    attributes = None
+    if abac is not None:
+        attributes = tuple(
+            AccessControlAttribute(a.Key, a.Value.Source[0]) for a in abac.AccessControlAttributes
+        )
+        keys = [a.key for a in attributes]
+        for i, k in enumerate(keys):
+            if k in keys[:i]:
+                problems.append(
+                    f"Instance.InstanceAccessControlAttributeConfiguration.AccessControlAttributes[{i}].Key:"
+                    f" duplicate key {k!r}"
+                )
+    network = spec.Instance.IdentityStoreNetworkConfiguration
+    return {
+        "regions": tuple(regions),
+        "access_control_attributes": attributes,
+        "identity_store_api_allow_ips": tuple(network.ApiAllowSourceIps) if network else (),
+        "identity_store_scim_allow_ips": tuple(network.ScimAllowSourceIps) if network else (),
+    }
+
+
 def resolve(
     spec: ConfigFile,
     current: Configuration | None,
@@ -158,6 +195,9 @@ def resolve(
         if created is not None
         else (cur_inst.created_at if cur_inst is not None and same_instance else now),
         tags=_tags(spec.Instance.Tags, "Instance", problems),
+    )
+    instance = replace(
+        instance, **_instance_settings(spec, cur_inst if same_instance else None, now, problems)
     )
     inst_id = instance.instance_id
 
@@ -309,6 +349,7 @@ def resolve(
                 actor_policy=actor_policy,
                 access_scopes=tuple(scopes),
                 assignment_required=a.AssignmentRequired,
+                user_background_sessions=a.UserBackgroundSessionApplicationStatus == "ENABLED",
                 tags=_tags(a.Tags, where, problems),
             )
         )

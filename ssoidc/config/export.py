@@ -34,6 +34,7 @@ from pydantic import BaseModel
 
 from ssoidc.admin.applications import CUSTOM_PROVIDER
 from ssoidc.aws.mapping import (
+    access_control_attributes_to_shape,
     access_scope_to_shape,
     application_to_shape,
     assignment_to_shape,
@@ -116,7 +117,21 @@ def _instance(i: Instance) -> dict[str, Any]:
         "IdentityStoreId": i.identity_store_id,
         "CreatedDate": _timestamp(i.created_at),
     }
-    return _with_tags(out, i.tags)
+    _with_tags(out, i.tags)
+    if i.regions:
+        out["Regions"] = [{"RegionName": r.name, "AddedDate": _timestamp(r.added_at)} for r in i.regions]
+    if i.access_control_attributes is not None:
+        out["InstanceAccessControlAttributeConfiguration"] = access_control_attributes_to_shape(
+            i.access_control_attributes
+        )
+    if i.identity_store_api_allow_ips or i.identity_store_scim_allow_ips:
+        network: dict[str, Any] = {}
+        if i.identity_store_api_allow_ips:
+            network["ApiAllowSourceIps"] = list(i.identity_store_api_allow_ips)
+        if i.identity_store_scim_allow_ips:
+            network["ScimAllowSourceIps"] = list(i.identity_store_scim_allow_ips)
+        out["IdentityStoreNetworkConfiguration"] = network
+    return out
 
 
 def _issuer(t: TrustedTokenIssuer) -> dict[str, Any]:
@@ -154,6 +169,8 @@ def _application(a: Application, config: Configuration) -> dict[str, Any]:
         portal["Visibility"] = shape["PortalOptions"]["Visibility"]
     if portal:
         out["PortalOptions"] = portal
+    if a.user_background_sessions:
+        out["UserBackgroundSessionApplicationStatus"] = "ENABLED"
     out["AssignmentRequired"] = a.assignment_required
     if a.grants:
         order = {gt: i for i, gt in enumerate(GRANTS.uris)}

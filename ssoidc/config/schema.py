@@ -23,6 +23,7 @@ from pydantic import (
 )
 
 from ssoidc.admin.rules import MAX_TAGS
+from ssoidc.aws.models import service_model
 from ssoidc.oauth.grants.registry import GRANTS
 
 _STRICT = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
@@ -54,6 +55,59 @@ def _tags() -> Any:
     return Field(default_factory=list, max_length=MAX_TAGS)
 
 
+def _model_pattern(service: str, shape: str) -> str:
+    """The whole-value pattern of a string shape of the pinned model (AWS's validators match whole values)."""
+    return f"^(?:{service_model(service).shape_for(shape).metadata['pattern']})$"
+
+
+REGION_NAME = _model_pattern("sso-admin", "RegionName")
+ACCESS_CONTROL_TEXT = _model_pattern("sso-admin", "AccessControlAttributeKey")
+ACCESS_CONTROL_SOURCE = _model_pattern("sso-admin", "AccessControlAttributeValueSource")
+IP_CIDR = _model_pattern("identitystore", "IpCidrType")
+
+
+class RegionSpec(BaseModel):
+    """sso-admin ``RegionMetadata`` of an additional region (AddRegion): recorded and listed only."""
+
+    model_config = _STRICT
+    RegionName: str = Field(max_length=32, pattern=REGION_NAME)
+    AddedDate: Timestamp | None = None
+
+
+class AccessControlAttributeValueSpec(BaseModel):
+    model_config = _STRICT
+    Source: list[Annotated[str, Field(max_length=256, pattern=ACCESS_CONTROL_SOURCE)]] = Field(
+        min_length=1, max_length=1
+    )
+
+
+class AccessControlAttributeSpec(BaseModel):
+    """sso-admin ``AccessControlAttribute``."""
+
+    model_config = _STRICT
+    Key: str = Field(min_length=1, max_length=128, pattern=ACCESS_CONTROL_TEXT)
+    Value: AccessControlAttributeValueSpec
+
+
+class InstanceAccessControlAttributeConfigurationSpec(BaseModel):
+    model_config = _STRICT
+    AccessControlAttributes: list[AccessControlAttributeSpec] = Field(max_length=50)
+
+
+class IdentityStoreNetworkConfigurationSpec(BaseModel):
+    """identitystore UpdateIdentityStore ``NetworkConfiguration``: ssoidc has no VPC endpoints, so
+    ``VpceAccessRequired`` is false and there is no ``ApiRestrictSourceVpcs``; the exemption lists are kept."""
+
+    model_config = _STRICT
+    VpceAccessRequired: Literal[False] = False
+    ApiAllowSourceIps: list[Annotated[str, Field(min_length=2, max_length=43, pattern=IP_CIDR)]] = Field(
+        default_factory=list, max_length=50
+    )
+    ScimAllowSourceIps: list[Annotated[str, Field(min_length=2, max_length=43, pattern=IP_CIDR)]] = Field(
+        default_factory=list, max_length=50
+    )
+
+
 class InstanceSpec(BaseModel):
     model_config = _STRICT
     Name: str = Field(default="ssoidc", min_length=1, max_length=255)
@@ -61,6 +115,10 @@ class InstanceSpec(BaseModel):
     IdentityStoreId: str | None = Field(default=None, pattern=r"^d-[0-9a-f]{10}$")
     CreatedDate: Timestamp | None = None
     Tags: list[TagSpec] = _tags()
+    Regions: list[RegionSpec] = Field(default_factory=list, max_length=16)
+    """The additional regions (AddRegion); the primary one is the server's region, not listed."""
+    InstanceAccessControlAttributeConfiguration: InstanceAccessControlAttributeConfigurationSpec | None = None
+    IdentityStoreNetworkConfiguration: IdentityStoreNetworkConfigurationSpec | None = None
 
 
 class OidcJwtConfiguration(BaseModel):
@@ -181,6 +239,8 @@ class ApplicationSpec(BaseModel):
     Assignments: list[AssignmentSpec] = Field(default_factory=list)
     CreatedDate: Timestamp | None = None
     PortalOptions: PortalOptionsSpec = Field(default_factory=PortalOptionsSpec)
+    UserBackgroundSessionApplicationStatus: Literal["ENABLED", "DISABLED"] = "DISABLED"
+    """sso-admin PutApplicationSessionConfiguration (recorded; ssoidc starts no background sessions)."""
     Tags: list[TagSpec] = _tags()
 
 

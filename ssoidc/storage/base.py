@@ -69,6 +69,12 @@ class InUse(Exception):
         self.key = key
 
 
+class StaleRevision(Exception):
+    """A conditional directory write (``expected_revision``) found the row at another revision: nothing was
+    written. Like ``Missing``, an internal signal the domain maps to its own error (identitystore
+    ``ConflictException`` with reason CONCURRENT_MODIFICATION)."""
+
+
 class VersionConflict(Exception):
     """A conditional configuration write lost a race: the stored version moved, or the idempotency key exists.
 
@@ -308,6 +314,11 @@ class DirectoryStore(Protocol):
     any issuer), ``externalids.<issuer in lower case>`` (the Id under that issuer) and ``externalid`` (the exact
     pair, as ``external_key`` writes it: a JSON array). Lists are ordered by id, and ``after`` is
     the last id of the previous page. Groups are returned without their members (``member_user_ids`` is empty): memberships have their own rows.
+
+    Revisions (identitystore ``Revision``, migration 0014): every user and group row has one, returned in
+    ``User.revision`` / ``Group.revision`` by every read. Each write of a row (create, update, ``ssoidc apply``)
+    gives it the next value of one store-wide counter, so a row never sees the same revision twice; rows that
+    predate migration 0014 start at 1.
     """
 
     async def get_user(self, user_id: str) -> User | None: ...
@@ -316,15 +327,20 @@ class DirectoryStore(Protocol):
 
     async def list_users(self, *, after: str = "", limit: int = 100) -> list[User]: ...
 
-    async def create_user(self, user: User) -> None: ...
-
-    async def update_user(self, user: User) -> None:
-        """Replace the stored user of ``user.user_id`` (``Missing`` if none; ``AlreadyExists`` for a taken name)."""
+    async def create_user(self, user: User) -> int:
+        """Store the user; returns its first revision (``AlreadyExists`` for a taken id or name)."""
         ...
 
-    async def delete_user(self, user_id: str, *, now: float) -> bool:
+    async def update_user(self, user: User, *, expected_revision: int | None = None) -> int:
+        """Replace the stored user of ``user.user_id``; returns the row's new revision. ``Missing`` if none;
+        ``AlreadyExists`` for a taken name; with ``expected_revision``, ``StaleRevision`` (nothing written) unless
+        the row is still at that revision, checked by the write's own statement."""
+        ...
+
+    async def delete_user(self, user_id: str, *, now: float, expected_revision: int | None = None) -> bool:
         """Delete the user, its memberships, application and account assignments, and revoke its tokens
-        (``user:<id>`` at ``now``), in one transaction."""
+        (``user:<id>`` at ``now``), in one transaction; False if there is none. With ``expected_revision``, ``StaleRevision`` (nothing written) unless the row is
+        still at that revision."""
         ...
 
     async def get_group(self, group_id: str) -> Group | None: ...
@@ -333,13 +349,17 @@ class DirectoryStore(Protocol):
 
     async def list_groups(self, *, after: str = "", limit: int = 100) -> list[Group]: ...
 
-    async def create_group(self, group: Group) -> None: ...
+    async def create_group(self, group: Group) -> int:
+        """Store the group; returns its first revision."""
+        ...
 
-    async def update_group(self, group: Group) -> None: ...
+    async def update_group(self, group: Group, *, expected_revision: int | None = None) -> int:
+        """As ``update_user``, for a group (memberships are not touched)."""
+        ...
 
-    async def delete_group(self, group_id: str) -> bool:
-        """Delete the group with its memberships, application and account assignments, in one transaction
-        (members' tokens are not revoked)."""
+    async def delete_group(self, group_id: str, *, expected_revision: int | None = None) -> bool:
+        """Delete the group with its memberships, application and account assignments, in one transaction (members' tokens are not revoked); as
+        ``delete_user`` for ``expected_revision``."""
         ...
 
     async def get_membership(self, membership_id: str) -> Membership | None: ...

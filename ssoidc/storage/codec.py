@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ssoidc.model import (
+    AccessControlAttribute,
     AccessScope,
     Account,
     Application,
@@ -17,6 +18,7 @@ from ssoidc.model import (
     Instance,
     PermissionsBoundary,
     PermissionSet,
+    Region,
     Role,
     TrustedTokenIssuer,
     User,
@@ -45,6 +47,12 @@ def to_doc(obj: Any) -> dict[str, Any]:
             "status": obj.status,
             "created_at": obj.created_at,
             "tags": dict(obj.tags),
+            "regions": [{"name": r.name, "added_at": r.added_at} for r in obj.regions],
+            "access_control_attributes": None
+            if obj.access_control_attributes is None
+            else [{"key": a.key, "source": a.source} for a in obj.access_control_attributes],
+            "identity_store_api_allow_ips": list(obj.identity_store_api_allow_ips),
+            "identity_store_scim_allow_ips": list(obj.identity_store_scim_allow_ips),
         }
     if isinstance(obj, TrustedTokenIssuer):
         return {
@@ -77,6 +85,7 @@ def to_doc(obj: Any) -> dict[str, Any]:
             "portal_visibility": obj.portal_visibility,
             "sign_in_origin": obj.sign_in_origin,
             "application_url": obj.application_url,
+            "user_background_sessions": obj.user_background_sessions,
         }
     if isinstance(obj, User):
         return {
@@ -157,6 +166,13 @@ def instance_from_doc(d: dict[str, Any]) -> Instance:
         status=d.get("status", "ACTIVE"),
         created_at=d.get("created_at", 0.0),
         tags=d.get("tags", {}),
+        # absent: stored before these fields existed (nothing configured)
+        regions=tuple(Region(r["name"], r["added_at"]) for r in d.get("regions", [])),
+        access_control_attributes=None
+        if d.get("access_control_attributes") is None
+        else tuple(AccessControlAttribute(a["key"], a["source"]) for a in d["access_control_attributes"]),
+        identity_store_api_allow_ips=tuple(d.get("identity_store_api_allow_ips", [])),
+        identity_store_scim_allow_ips=tuple(d.get("identity_store_scim_allow_ips", [])),
     )
 
 
@@ -192,6 +208,7 @@ def application_from_doc(d: dict[str, Any]) -> Application:
         portal_visibility=d.get("portal_visibility", "ENABLED"),
         sign_in_origin=d.get("sign_in_origin", "IDENTITY_CENTER"),
         application_url=d.get("application_url", ""),
+        user_background_sessions=bool(d.get("user_background_sessions", False)),
     )
 
 

@@ -58,6 +58,7 @@ from ssoidc.storage.base import (
     Redemption,
     SessionCredentialRecord,
     SigningKey,
+    StaleRevision,
     StorageError,
     Store,
     StoredCredential,
@@ -107,6 +108,7 @@ from ssoidc.storage.common import (
     user_of,
 )
 from ssoidc.storage.memory_access import AccessData, MemoryAccountAccess
+from ssoidc.storage.revisions import group_at, user_at
 
 _T_FAMILY = TOKEN_COLUMNS.index("family_id")
 _T_KIND = TOKEN_COLUMNS.index("kind")
@@ -161,6 +163,10 @@ class MemoryData:
     """``(application ARN, principal type, principal id) -> seq``."""
     changes: list[tuple[int, str, str]] = field(default_factory=list)
     """The change feed: ``(version, kind, key)``, oldest first."""
+    revision: int = 0
+    """The store-wide revision counter (the SQL stores' migration 0014): the last revision handed out."""
+    revisions: dict[str, int] = field(default_factory=dict)
+    """``user or group id -> revision`` (user and group ids never collide: both are fresh random ids)."""
     idempotency: dict[str, IdempotencyRecord] = field(default_factory=dict)
     revoked_subjects: dict[str, _Subject] = field(default_factory=dict)
     credentials: dict[str, tuple[Any, ...]] = field(default_factory=dict)
@@ -208,6 +214,16 @@ class MemoryData:
         self.seq += 1
         return self.seq
 
+    def next_revision(self, key: str) -> int:
+        self.revision += 1
+        self.revisions[key] = self.revision
+        return self.revision
+
+    def check_revision(self, kind: str, key: str, expected: int | None) -> None:
+        """``StaleRevision`` unless the row ``key`` (which exists) is at ``expected`` (when given)."""
+        if expected is not None and self.revisions.get(key, 1) != expected:
+            raise StaleRevision(kind, key)
+
     # -- the directory (the SQL stores' constraints and cascades, as checks) ----------------------------------
     def user_docs(self) -> list[User]:
         return [user_of(doc) for _, doc in sorted(self.users.values())]
@@ -249,6 +265,7 @@ class MemoryData:
     def clear_directory(self, now: float) -> None:
         for uid in self.users:
             self.revoke_subject(f"user:{uid}", now)
+        self.revisions.clear()
         self.users.clear()
         self.groups.clear()
         self.memberships.clear()
@@ -266,6 +283,9 @@ class MemoryData:
         """Replace the directory with the one of ``config`` (``replace_configuration``)."""
         self.users = {u.user_id: (self.next_seq(), user_doc(u)) for u in config.users}
         self.groups = {g.group_id: (self.next_seq(), group_doc(g)) for g in config.groups}
+        self.revisions = {}
+        for key in [*self.users, *self.groups]:
+            self.next_revision(key)
         self.memberships = {
             m.membership_id: (self.next_seq(), m.group_id, m.user_id) for m in memberships_of(config.groups)
         }
@@ -445,11 +465,14 @@ class MemoryStore(MemoryAccountAccess):
     async def get_user(self, user_id: str) -> User | None:
         with self._tx() as d:
             row = d.users.get(user_id)
-        return None if row is None else user_of(row[1])
+            return None if row is None else user_at(row[1], d.revisions.get(user_id, 1))
 
     async def find_users(self, attribute: str, value: str, *, limit: int = 2) -> list[User]:
         with self._tx() as d:
-            users = sorted(d.user_docs(), key=lambda u: u.user_id)
+            users = sorted(
+                (user_at(doc, d.revisions.get(uid, 1)) for uid, (_, doc) in d.users.items()),
+                key=lambda u: u.user_id,
+            )
         if attribute == "username":
             key = user_name_key(value)
             return [u for u in users if user_name_key(u.user_name) == key][:limit]
@@ -458,29 +481,35 @@ class MemoryStore(MemoryAccountAccess):
     async def list_users(self, *, after: str = "", limit: int = 100) -> list[User]:
         with self._tx() as d:
             ids = sorted(uid for uid in d.users if uid > after)[:limit]
-            return [user_of(d.users[uid][1]) for uid in ids]
+            return [user_at(d.users[uid][1], d.revisions.get(uid, 1)) for uid in ids]
 
-    async def create_user(self, user: User) -> None:
+    async def create_user(self, user: User) -> int:
         with self._tx() as d:
             if user.user_id in d.users:
                 raise AlreadyExists("user_id")
             d.check_user(user)
             d.users[user.user_id] = (d.next_seq(), user_doc(user))
             d.bump_version(("user", user.user_id))
+            return d.next_revision(user.user_id)
 
-    async def update_user(self, user: User) -> None:
+    async def update_user(self, user: User, *, expected_revision: int | None = None) -> int:
         with self._tx() as d:
             row = d.users.get(user.user_id)
             if row is None:
                 raise Missing("user", user.user_id)
+            d.check_revision("user", user.user_id, expected_revision)
             d.check_user(user)
             d.users[user.user_id] = (row[0], user_doc(user))
             d.bump_version(("user", user.user_id))
+            return d.next_revision(user.user_id)
 
-    async def delete_user(self, user_id: str, *, now: float) -> bool:
+    async def delete_user(self, user_id: str, *, now: float, expected_revision: int | None = None) -> bool:
         with self._tx() as d:
-            if d.users.pop(user_id, None) is None:
+            if user_id not in d.users:
                 return False
+            d.check_revision("user", user_id, expected_revision)
+            del d.users[user_id]
+            d.revisions.pop(user_id, None)
             for mid in [mid for mid, (_, _g, uid) in d.memberships.items() if uid == user_id]:
                 del d.memberships[mid]
             d.drop_principal("USER", user_id)
@@ -491,11 +520,14 @@ class MemoryStore(MemoryAccountAccess):
     async def get_group(self, group_id: str) -> Group | None:
         with self._tx() as d:
             row = d.groups.get(group_id)
-        return None if row is None else group_of(row[1])
+            return None if row is None else group_at(row[1], d.revisions.get(group_id, 1))
 
     async def find_groups(self, attribute: str, value: str, *, limit: int = 2) -> list[Group]:
         with self._tx() as d:
-            groups = sorted((group_of(doc) for _, doc in d.groups.values()), key=lambda g: g.group_id)
+            groups = sorted(
+                (group_at(doc, d.revisions.get(gid, 1)) for gid, (_, doc) in d.groups.items()),
+                key=lambda g: g.group_id,
+            )
         if attribute == "displayname":
             return [g for g in groups if g.display_name == value][:limit]
         return [g for g in groups if (attribute, value) in group_attributes(g)][:limit]
@@ -503,29 +535,35 @@ class MemoryStore(MemoryAccountAccess):
     async def list_groups(self, *, after: str = "", limit: int = 100) -> list[Group]:
         with self._tx() as d:
             ids = sorted(gid for gid in d.groups if gid > after)[:limit]
-            return [group_of(d.groups[gid][1]) for gid in ids]
+            return [group_at(d.groups[gid][1], d.revisions.get(gid, 1)) for gid in ids]
 
-    async def create_group(self, group: Group) -> None:
+    async def create_group(self, group: Group) -> int:
         with self._tx() as d:
             if group.group_id in d.groups:
                 raise AlreadyExists("group_id")
             d.check_group(group)
             d.groups[group.group_id] = (d.next_seq(), group_doc(group))
             d.bump_version(("group", group.group_id))
+            return d.next_revision(group.group_id)
 
-    async def update_group(self, group: Group) -> None:
+    async def update_group(self, group: Group, *, expected_revision: int | None = None) -> int:
         with self._tx() as d:
             row = d.groups.get(group.group_id)
             if row is None:
                 raise Missing("group", group.group_id)
+            d.check_revision("group", group.group_id, expected_revision)
             d.check_group(group)
             d.groups[group.group_id] = (row[0], group_doc(group))
             d.bump_version(("group", group.group_id))
+            return d.next_revision(group.group_id)
 
-    async def delete_group(self, group_id: str) -> bool:
+    async def delete_group(self, group_id: str, *, expected_revision: int | None = None) -> bool:
         with self._tx() as d:
-            if d.groups.pop(group_id, None) is None:
+            if group_id not in d.groups:
                 return False
+            d.check_revision("group", group_id, expected_revision)
+            del d.groups[group_id]
+            d.revisions.pop(group_id, None)
             for mid in [mid for mid, (_, gid, _u) in d.memberships.items() if gid == group_id]:
                 del d.memberships[mid]
             d.drop_principal("GROUP", group_id)

@@ -64,6 +64,7 @@ from ssoidc.storage.base import (
     Redemption,
     SessionCredentialRecord,
     SigningKey,
+    StaleRevision,
     StorageError,
     StoredCredential,
     TokenRecord,
@@ -125,6 +126,7 @@ from ssoidc.storage.common import (
     web_session,
 )
 from ssoidc.storage.postgres_access import PostgresAccountAccess, delete_access, insert_access
+from ssoidc.storage.revisions import group_at, user_at
 from ssoidc.storage.token_sql import REVOKE_TOKEN_SQL
 
 log = logging.getLogger("ssoidc.storage")
@@ -486,6 +488,18 @@ def _token_arrays(tokens: Sequence[TokenRecord]) -> list[list[Any]]:
     cols = [list(col) for col in zip(*map(token_params, tokens), strict=True)]
     cols[TOKEN_CONTEXT] = [c.decode() for c in cols[TOKEN_CONTEXT]]
     return cols
+
+
+async def _conditional(
+    conn: asyncpg.Connection, table: str, column: str, key: str, kind: str, expected: int | None
+) -> None:
+    """A conditional write of ``table`` matched no row: ``Missing``, or ``StaleRevision`` if the row is there
+    (read in the write's transaction; raising rolls it back)."""
+    found = await conn.fetchval(f"SELECT revision FROM {table} WHERE {column} = $1", key)
+    if found is None:
+        raise Missing(kind, key)
+    assert expected is not None and found != expected
+    raise StaleRevision(kind, key)
 
 
 class _Unchanged(Exception):
@@ -954,6 +968,9 @@ class PostgresStore(PostgresAccountAccess):
             await self._write_catalogue(conn, config)
             await _insert_directory(conn, config.users, config.groups, config.assignments)
             await insert_access(conn, config.permission_sets, config.account_assignments)
+            # every row a new revision (migration 0014): a rewritten row never repeats one it had
+            await conn.execute("UPDATE dir_users SET revision = nextval('dir_revision')")
+            await conn.execute("UPDATE dir_groups SET revision = nextval('dir_revision')")
         self._note_version(version)  # read-your-writes in this process, before the NOTIFY comes back
         return version
 
@@ -988,8 +1005,8 @@ class PostgresStore(PostgresAccountAccess):
         if "\x00" in user_id:  # text cannot hold NUL: no stored value has one
             return None
         pool = await self._get_pool()
-        doc = await pool.fetchval("SELECT doc FROM dir_users WHERE user_id = $1", user_id)
-        return None if doc is None else user_of(doc)
+        row = await pool.fetchrow("SELECT doc, revision FROM dir_users WHERE user_id = $1", user_id)
+        return None if row is None else user_at(row[0], row[1])
 
     @_driver_errors
     async def find_users(self, attribute: str, value: str, *, limit: int = 2) -> list[User]:
@@ -998,25 +1015,27 @@ class PostgresStore(PostgresAccountAccess):
         pool = await self._get_pool()
         if attribute == "username":
             rows = await pool.fetch(
-                "SELECT doc FROM dir_users WHERE user_name_key = $1 LIMIT $2", user_name_key(value), limit
+                "SELECT doc, revision FROM dir_users WHERE user_name_key = $1 LIMIT $2",
+                user_name_key(value),
+                limit,
             )
         else:
             rows = await pool.fetch(
-                "SELECT u.doc FROM dir_user_attributes a JOIN dir_users u ON u.user_id = a.user_id"
+                "SELECT u.doc, u.revision FROM dir_user_attributes a JOIN dir_users u ON u.user_id = a.user_id"
                 " WHERE a.attribute = $1 AND a.value = $2 ORDER BY a.user_id LIMIT $3",
                 attribute,
                 value,
                 limit,
             )
-        return [user_of(r[0]) for r in rows]
+        return [user_at(r[0], r[1]) for r in rows]
 
     @_driver_errors
     async def list_users(self, *, after: str = "", limit: int = 100) -> list[User]:
         pool = await self._get_pool()
         rows = await pool.fetch(
-            "SELECT doc FROM dir_users WHERE user_id > $1 ORDER BY user_id LIMIT $2", after, limit
+            "SELECT doc, revision FROM dir_users WHERE user_id > $1 ORDER BY user_id LIMIT $2", after, limit
         )
-        return [user_of(r[0]) for r in rows]
+        return [user_at(r[0], r[1]) for r in rows]
 
     async def _set_user_attributes(self, conn: asyncpg.Connection, user: User) -> None:
         attrs = user_attributes(user)
@@ -1029,42 +1048,52 @@ class PostgresStore(PostgresAccountAccess):
         )
 
     @_driver_errors
-    async def create_user(self, user: User) -> None:
+    async def create_user(self, user: User) -> int:
         async with self._dir_write(("user", user.user_id)) as conn:
-            await conn.execute(
-                "INSERT INTO dir_users (user_id, user_name_key, seq, doc) VALUES ($1, $2, nextval('dir_seq'), $3)",
+            revision: int = await conn.fetchval(
+                "INSERT INTO dir_users (user_id, user_name_key, seq, doc, revision)"
+                " VALUES ($1, $2, nextval('dir_seq'), $3, nextval('dir_revision')) RETURNING revision",
                 user.user_id,
                 user_name_key(user.user_name),
                 user_doc(user),
             )
             await self._set_user_attributes(conn, user)
+        return revision
 
     @_driver_errors
-    async def update_user(self, user: User) -> None:
+    async def update_user(self, user: User, *, expected_revision: int | None = None) -> int:
         async with self._dir_write(("user", user.user_id)) as conn:
-            found = await conn.fetchval(
-                "UPDATE dir_users SET user_name_key = $2, doc = $3 WHERE user_id = $1 RETURNING 1",
+            revision = await conn.fetchval(
+                "UPDATE dir_users SET user_name_key = $2, doc = $3, revision = nextval('dir_revision')"
+                " WHERE user_id = $1 AND ($4::bigint IS NULL OR revision = $4) RETURNING revision",
                 user.user_id,
                 user_name_key(user.user_name),
                 user_doc(user),
+                expected_revision,
             )
-            if found is None:
-                raise Missing("user", user.user_id)
+            if revision is None:
+                await _conditional(conn, "dir_users", "user_id", user.user_id, "user", expected_revision)
             await conn.execute("DELETE FROM dir_user_attributes WHERE user_id = $1", user.user_id)
             await self._set_user_attributes(conn, user)
+        return int(revision)
 
     @_driver_errors
-    async def delete_user(self, user_id: str, *, now: float) -> bool:
+    async def delete_user(self, user_id: str, *, now: float, expected_revision: int | None = None) -> bool:
         try:
             async with self._dir_write(("user", user_id)) as conn:
                 # memberships, attributes and assignments go with it (ON DELETE CASCADE)
                 if (
-                    await conn.fetchval("DELETE FROM dir_users WHERE user_id = $1 RETURNING 1", user_id)
+                    await conn.fetchval(
+                        "DELETE FROM dir_users WHERE user_id = $1 AND ($2::bigint IS NULL OR revision = $2)"
+                        " RETURNING 1",
+                        user_id,
+                        expected_revision,
+                    )
                     is None
                 ):
-                    raise _Unchanged
+                    await _conditional(conn, "dir_users", "user_id", user_id, "user", expected_revision)
                 await conn.execute(_REVOKE_SUBJECTS, [f"user:{user_id}"], now)
-        except _Unchanged:
+        except Missing:
             return False
         return True
 
@@ -1073,8 +1102,8 @@ class PostgresStore(PostgresAccountAccess):
         if "\x00" in group_id:  # text cannot hold NUL: no stored value has one
             return None
         pool = await self._get_pool()
-        doc = await pool.fetchval("SELECT doc FROM dir_groups WHERE group_id = $1", group_id)
-        return None if doc is None else group_of(doc)
+        row = await pool.fetchrow("SELECT doc, revision FROM dir_groups WHERE group_id = $1", group_id)
+        return None if row is None else group_at(row[0], row[1])
 
     @_driver_errors
     async def find_groups(self, attribute: str, value: str, *, limit: int = 2) -> list[Group]:
@@ -1083,25 +1112,27 @@ class PostgresStore(PostgresAccountAccess):
         pool = await self._get_pool()
         if attribute == "displayname":
             rows = await pool.fetch(
-                "SELECT doc FROM dir_groups WHERE display_name = $1 LIMIT $2", value, limit
+                "SELECT doc, revision FROM dir_groups WHERE display_name = $1 LIMIT $2", value, limit
             )
         else:
             rows = await pool.fetch(
-                "SELECT g.doc FROM dir_group_attributes a JOIN dir_groups g ON g.group_id = a.group_id"
-                " WHERE a.attribute = $1 AND a.value = $2 ORDER BY a.group_id LIMIT $3",
+                "SELECT g.doc, g.revision FROM dir_group_attributes a JOIN dir_groups g"
+                " ON g.group_id = a.group_id WHERE a.attribute = $1 AND a.value = $2 ORDER BY a.group_id LIMIT $3",
                 attribute,
                 value,
                 limit,
             )
-        return [group_of(r[0]) for r in rows]
+        return [group_at(r[0], r[1]) for r in rows]
 
     @_driver_errors
     async def list_groups(self, *, after: str = "", limit: int = 100) -> list[Group]:
         pool = await self._get_pool()
         rows = await pool.fetch(
-            "SELECT doc FROM dir_groups WHERE group_id > $1 ORDER BY group_id LIMIT $2", after, limit
+            "SELECT doc, revision FROM dir_groups WHERE group_id > $1 ORDER BY group_id LIMIT $2",
+            after,
+            limit,
         )
-        return [group_of(r[0]) for r in rows]
+        return [group_at(r[0], r[1]) for r in rows]
 
     async def _set_group_attributes(self, conn: asyncpg.Connection, group: Group) -> None:
         attrs = group_attributes(group)
@@ -1114,40 +1145,50 @@ class PostgresStore(PostgresAccountAccess):
         )
 
     @_driver_errors
-    async def create_group(self, group: Group) -> None:
+    async def create_group(self, group: Group) -> int:
         async with self._dir_write(("group", group.group_id)) as conn:
-            await conn.execute(
-                "INSERT INTO dir_groups (group_id, display_name, seq, doc) VALUES ($1, $2, nextval('dir_seq'), $3)",
+            revision: int = await conn.fetchval(
+                "INSERT INTO dir_groups (group_id, display_name, seq, doc, revision)"
+                " VALUES ($1, $2, nextval('dir_seq'), $3, nextval('dir_revision')) RETURNING revision",
                 group.group_id,
                 group.display_name,
                 group_doc(group),
             )
             await self._set_group_attributes(conn, group)
+        return revision
 
     @_driver_errors
-    async def update_group(self, group: Group) -> None:
+    async def update_group(self, group: Group, *, expected_revision: int | None = None) -> int:
         async with self._dir_write(("group", group.group_id)) as conn:
-            found = await conn.fetchval(
-                "UPDATE dir_groups SET display_name = $2, doc = $3 WHERE group_id = $1 RETURNING 1",
+            revision = await conn.fetchval(
+                "UPDATE dir_groups SET display_name = $2, doc = $3, revision = nextval('dir_revision')"
+                " WHERE group_id = $1 AND ($4::bigint IS NULL OR revision = $4) RETURNING revision",
                 group.group_id,
                 group.display_name,
                 group_doc(group),
+                expected_revision,
             )
-            if found is None:
-                raise Missing("group", group.group_id)
+            if revision is None:
+                await _conditional(conn, "dir_groups", "group_id", group.group_id, "group", expected_revision)
             await conn.execute("DELETE FROM dir_group_attributes WHERE group_id = $1", group.group_id)
             await self._set_group_attributes(conn, group)
+        return int(revision)
 
     @_driver_errors
-    async def delete_group(self, group_id: str) -> bool:
+    async def delete_group(self, group_id: str, *, expected_revision: int | None = None) -> bool:
         try:
             async with self._dir_write(("group", group_id)) as conn:
                 if (
-                    await conn.fetchval("DELETE FROM dir_groups WHERE group_id = $1 RETURNING 1", group_id)
+                    await conn.fetchval(
+                        "DELETE FROM dir_groups WHERE group_id = $1 AND ($2::bigint IS NULL OR revision = $2)"
+                        " RETURNING 1",
+                        group_id,
+                        expected_revision,
+                    )
                     is None
                 ):
-                    raise _Unchanged
-        except _Unchanged:
+                    await _conditional(conn, "dir_groups", "group_id", group_id, "group", expected_revision)
+        except Missing:
             return False
         return True
 

@@ -60,6 +60,7 @@ from ssoidc.storage.base import (
     Redemption,
     SessionCredentialRecord,
     SigningKey,
+    StaleRevision,
     StorageError,
     StoredCredential,
     TokenRecord,
@@ -122,6 +123,7 @@ from ssoidc.storage.common import (
     user_of,
     web_session,
 )
+from ssoidc.storage.revisions import REVISION_META, group_at, user_at
 from ssoidc.storage.sqlite_access import SqliteAccountAccess, delete_access, insert_access
 from ssoidc.storage.token_sql import REVOKE_TOKEN_SQL
 
@@ -228,6 +230,35 @@ def _assignment_params(a: Assignment) -> tuple[str, str, str, str | None, str | 
     user = a.principal_id if a.principal_type == "USER" else None
     group = a.principal_id if a.principal_type == "GROUP" else None
     return (a.application_arn, a.principal_type, a.principal_id, user, group)
+
+
+def _next_revisions(db: sqlite3.Connection, n: int) -> int:
+    """Take ``n`` revisions from the store-wide counter (migration 0014); returns the first."""
+    row = db.execute(
+        "UPDATE meta SET value = CAST(CAST(value AS INTEGER) + ? AS TEXT) WHERE key = ? RETURNING value",
+        (n, REVISION_META),
+    ).fetchone()
+    return int(row[0]) - n + 1
+
+
+def _renew_revisions(db: sqlite3.Connection) -> None:
+    """Give every user and group row (just inserted by ``_insert_directory``: seq 0..n-1) a new revision."""
+    users = db.execute("SELECT COUNT(*) FROM dir_users").fetchone()[0]
+    groups = db.execute("SELECT COUNT(*) FROM dir_groups").fetchone()[0]
+    first = _next_revisions(db, users + groups)
+    db.execute("UPDATE dir_users SET revision = ? + seq", (first,))
+    db.execute("UPDATE dir_groups SET revision = ? + seq", (first + users,))
+
+
+def _conditional(
+    db: sqlite3.Connection, table: str, column: str, key: str, kind: str, expected: int | None
+) -> None:
+    """A conditional write of ``table`` matched no row: ``Missing``, or ``StaleRevision`` if the row is there."""
+    row = db.execute(f"SELECT revision FROM {table} WHERE {column} = ?", (key,)).fetchone()
+    if row is None:
+        raise Missing(kind, key)
+    assert expected is not None and row[0] != expected
+    raise StaleRevision(kind, key)
 
 
 def _unique_violation(exc: sqlite3.IntegrityError) -> str | None:
@@ -711,6 +742,7 @@ class SqliteStore(SqliteAccountAccess):
             self._write_catalogue(db, config)
             _insert_directory(db, config.users, config.groups, config.assignments)
             insert_access(db, config.permission_sets, config.account_assignments)
+            _renew_revisions(db)
             return self._bump_catalogue(db, ("catalogue", ""), ("directory", ""))
 
     # -- the directory ----------------------------------------------------------------------------------------
@@ -727,122 +759,164 @@ class SqliteStore(SqliteAccountAccess):
             raise AlreadyExists(which) from None
 
     async def get_user(self, user_id: str) -> User | None:
-        row = self._db.execute("SELECT doc FROM dir_users WHERE user_id = ?", (user_id,)).fetchone()
-        return None if row is None else user_of(row[0])
+        row = self._db.execute("SELECT doc, revision FROM dir_users WHERE user_id = ?", (user_id,)).fetchone()
+        return None if row is None else user_at(*row)
 
     async def find_users(self, attribute: str, value: str, *, limit: int = 2) -> list[User]:
         if attribute == "username":
             rows = self._db.execute(
-                "SELECT doc FROM dir_users WHERE user_name_key = ? LIMIT ?", (user_name_key(value), limit)
+                "SELECT doc, revision FROM dir_users WHERE user_name_key = ? LIMIT ?",
+                (user_name_key(value), limit),
             )
         else:
             rows = self._db.execute(
-                "SELECT u.doc FROM dir_user_attributes a JOIN dir_users u ON u.user_id = a.user_id"
+                "SELECT u.doc, u.revision FROM dir_user_attributes a JOIN dir_users u ON u.user_id = a.user_id"
                 " WHERE a.attribute = ? AND a.value = ? ORDER BY a.user_id LIMIT ?",
                 (attribute, value, limit),
             )
-        return [user_of(r[0]) for r in rows]
+        return [user_at(*r) for r in rows]
 
     async def list_users(self, *, after: str = "", limit: int = 100) -> list[User]:
         rows = self._db.execute(
-            "SELECT doc FROM dir_users WHERE user_id > ? ORDER BY user_id LIMIT ?", (after, limit)
+            "SELECT doc, revision FROM dir_users WHERE user_id > ? ORDER BY user_id LIMIT ?", (after, limit)
         )
-        return [user_of(r[0]) for r in rows]
+        return [user_at(*r) for r in rows]
 
-    async def create_user(self, user: User) -> None:
+    async def create_user(self, user: User) -> int:
         with self._dir_write() as db:
             seq = db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM dir_users").fetchone()[0]
+            revision = _next_revisions(db, 1)
             db.execute(
-                "INSERT INTO dir_users (user_id, user_name_key, seq, doc) VALUES (?, ?, ?, ?)",
-                (user.user_id, user_name_key(user.user_name), seq, user_doc(user)),
+                "INSERT INTO dir_users (user_id, user_name_key, seq, doc, revision) VALUES (?, ?, ?, ?, ?)",
+                (user.user_id, user_name_key(user.user_name), seq, user_doc(user), revision),
             )
             db.executemany(
                 "INSERT INTO dir_user_attributes (attribute, value, user_id) VALUES (?, ?, ?)",
                 [(a, v, user.user_id) for a, v in user_attributes(user)],
             )
             self._bump(db, ("user", user.user_id))
+            return revision
 
-    async def update_user(self, user: User) -> None:
+    async def update_user(self, user: User, *, expected_revision: int | None = None) -> int:
         with self._dir_write() as db:
+            revision = _next_revisions(db, 1)
             n = db.execute(
-                "UPDATE dir_users SET user_name_key = ?, doc = ? WHERE user_id = ?",
-                (user_name_key(user.user_name), user_doc(user), user.user_id),
+                "UPDATE dir_users SET user_name_key = ?, doc = ?, revision = ?"
+                " WHERE user_id = ? AND (? IS NULL OR revision = ?)",
+                (
+                    user_name_key(user.user_name),
+                    user_doc(user),
+                    revision,
+                    user.user_id,
+                    expected_revision,
+                    expected_revision,
+                ),
             ).rowcount
             if n != 1:
-                raise Missing("user", user.user_id)
+                _conditional(db, "dir_users", "user_id", user.user_id, "user", expected_revision)
             db.execute("DELETE FROM dir_user_attributes WHERE user_id = ?", (user.user_id,))
             db.executemany(
                 "INSERT INTO dir_user_attributes (attribute, value, user_id) VALUES (?, ?, ?)",
                 [(a, v, user.user_id) for a, v in user_attributes(user)],
             )
             self._bump(db, ("user", user.user_id))
+            return revision
 
-    async def delete_user(self, user_id: str, *, now: float) -> bool:
-        with self._write() as db:
-            # memberships, attributes and assignments go with it (ON DELETE CASCADE)
-            if db.execute("DELETE FROM dir_users WHERE user_id = ?", (user_id,)).rowcount != 1:
-                return False
-            db.execute(_REVOKE_SUBJECT, (f"user:{user_id}", now))
-            self._bump(db, ("user", user_id))
-            return True
+    async def delete_user(self, user_id: str, *, now: float, expected_revision: int | None = None) -> bool:
+        try:
+            with self._write() as db:
+                # memberships, attributes and assignments go with it (ON DELETE CASCADE)
+                n = db.execute(
+                    "DELETE FROM dir_users WHERE user_id = ? AND (? IS NULL OR revision = ?)",
+                    (user_id, expected_revision, expected_revision),
+                ).rowcount
+                if n != 1:
+                    _conditional(db, "dir_users", "user_id", user_id, "user", expected_revision)
+                db.execute(_REVOKE_SUBJECT, (f"user:{user_id}", now))
+                self._bump(db, ("user", user_id))
+                return True
+        except Missing:
+            return False
 
     async def get_group(self, group_id: str) -> Group | None:
-        row = self._db.execute("SELECT doc FROM dir_groups WHERE group_id = ?", (group_id,)).fetchone()
-        return None if row is None else group_of(row[0])
+        row = self._db.execute(
+            "SELECT doc, revision FROM dir_groups WHERE group_id = ?", (group_id,)
+        ).fetchone()
+        return None if row is None else group_at(*row)
 
     async def find_groups(self, attribute: str, value: str, *, limit: int = 2) -> list[Group]:
         if attribute == "displayname":
             rows = self._db.execute(
-                "SELECT doc FROM dir_groups WHERE display_name = ? LIMIT ?", (value, limit)
+                "SELECT doc, revision FROM dir_groups WHERE display_name = ? LIMIT ?", (value, limit)
             )
         else:
             rows = self._db.execute(
-                "SELECT g.doc FROM dir_group_attributes a JOIN dir_groups g ON g.group_id = a.group_id"
-                " WHERE a.attribute = ? AND a.value = ? ORDER BY a.group_id LIMIT ?",
+                "SELECT g.doc, g.revision FROM dir_group_attributes a JOIN dir_groups g"
+                " ON g.group_id = a.group_id WHERE a.attribute = ? AND a.value = ? ORDER BY a.group_id LIMIT ?",
                 (attribute, value, limit),
             )
-        return [group_of(r[0]) for r in rows]
+        return [group_at(*r) for r in rows]
 
     async def list_groups(self, *, after: str = "", limit: int = 100) -> list[Group]:
         rows = self._db.execute(
-            "SELECT doc FROM dir_groups WHERE group_id > ? ORDER BY group_id LIMIT ?", (after, limit)
+            "SELECT doc, revision FROM dir_groups WHERE group_id > ? ORDER BY group_id LIMIT ?",
+            (after, limit),
         )
-        return [group_of(r[0]) for r in rows]
+        return [group_at(*r) for r in rows]
 
-    async def create_group(self, group: Group) -> None:
+    async def create_group(self, group: Group) -> int:
         with self._dir_write() as db:
             seq = db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM dir_groups").fetchone()[0]
+            revision = _next_revisions(db, 1)
             db.execute(
-                "INSERT INTO dir_groups (group_id, display_name, seq, doc) VALUES (?, ?, ?, ?)",
-                (group.group_id, group.display_name, seq, group_doc(group)),
+                "INSERT INTO dir_groups (group_id, display_name, seq, doc, revision) VALUES (?, ?, ?, ?, ?)",
+                (group.group_id, group.display_name, seq, group_doc(group), revision),
             )
             db.executemany(
                 "INSERT INTO dir_group_attributes (attribute, value, group_id) VALUES (?, ?, ?)",
                 [(a, v, group.group_id) for a, v in group_attributes(group)],
             )
             self._bump(db, ("group", group.group_id))
+            return revision
 
-    async def update_group(self, group: Group) -> None:
+    async def update_group(self, group: Group, *, expected_revision: int | None = None) -> int:
         with self._dir_write() as db:
+            revision = _next_revisions(db, 1)
             n = db.execute(
-                "UPDATE dir_groups SET display_name = ?, doc = ? WHERE group_id = ?",
-                (group.display_name, group_doc(group), group.group_id),
+                "UPDATE dir_groups SET display_name = ?, doc = ?, revision = ?"
+                " WHERE group_id = ? AND (? IS NULL OR revision = ?)",
+                (
+                    group.display_name,
+                    group_doc(group),
+                    revision,
+                    group.group_id,
+                    expected_revision,
+                    expected_revision,
+                ),
             ).rowcount
             if n != 1:
-                raise Missing("group", group.group_id)
+                _conditional(db, "dir_groups", "group_id", group.group_id, "group", expected_revision)
             db.execute("DELETE FROM dir_group_attributes WHERE group_id = ?", (group.group_id,))
             db.executemany(
                 "INSERT INTO dir_group_attributes (attribute, value, group_id) VALUES (?, ?, ?)",
                 [(a, v, group.group_id) for a, v in group_attributes(group)],
             )
             self._bump(db, ("group", group.group_id))
+            return revision
 
-    async def delete_group(self, group_id: str) -> bool:
-        with self._write() as db:
-            if db.execute("DELETE FROM dir_groups WHERE group_id = ?", (group_id,)).rowcount != 1:
-                return False
-            self._bump(db, ("group", group_id))
-            return True
+    async def delete_group(self, group_id: str, *, expected_revision: int | None = None) -> bool:
+        try:
+            with self._write() as db:
+                n = db.execute(
+                    "DELETE FROM dir_groups WHERE group_id = ? AND (? IS NULL OR revision = ?)",
+                    (group_id, expected_revision, expected_revision),
+                ).rowcount
+                if n != 1:
+                    _conditional(db, "dir_groups", "group_id", group_id, "group", expected_revision)
+                self._bump(db, ("group", group_id))
+                return True
+        except Missing:
+            return False
 
     async def get_membership(self, membership_id: str) -> Membership | None:
         row = self._db.execute(

@@ -149,6 +149,20 @@ def unique_attribute(path: str, value: str) -> str:
 # -- instances ----------------------------------------------------------------------------------------------------
 
 
+def instance_members(store: str, created: Any) -> dict[str, Any]:
+    """DescribeInstance's members of the newer models: the identity store's ARN, the one (primary) region, no
+    VPC endpoint requirement, permission sets enabled."""
+    return {
+        "IdentityStoreArn": f"arn:aws:identitystore::{ACCOUNT}:identitystore/{store}",
+        "PrimaryRegion": "us-east-1",
+        "Regions": [
+            {"RegionName": "us-east-1", "Status": "ACTIVE", "AddedDate": created, "IsPrimaryRegion": True}
+        ],
+        "NetworkConfigurationDetails": {"VpceAccessRequired": False},
+        "PermissionSetsEnabled": True,
+    }
+
+
 def test_instance_lifecycle(own: LiveServer, models: Path) -> None:
     """Rename, describe, delete (everything in it goes too), create afresh: on a server of its own."""
     cli = Cli(own, models)
@@ -165,6 +179,7 @@ def test_instance_lifecycle(own: LiveServer, models: Path) -> None:
         "Name": "renamed-by-cli",
         "CreatedDate": described["CreatedDate"],
         "Status": "ACTIVE",
+        **instance_members(old_store, described["CreatedDate"]),
     }
 
     cli.sso("delete-instance", "--instance-arn", old_arn)
@@ -193,6 +208,7 @@ def test_instance_lifecycle(own: LiveServer, models: Path) -> None:
         "Name": "cli-instance",
         "CreatedDate": described["CreatedDate"],
         "Status": "ACTIVE",
+        **instance_members(new_store, described["CreatedDate"]),
     }
     assert new_store.startswith("d-") and new_store != old_store
     assert tags["Tags"] == [{"Key": "team", "Value": "identity"}]
@@ -419,12 +435,27 @@ def test_users(cli: Cli, live: LiveServer) -> None:
         "Title": "Operator",
         "Emails": [{"Value": "cli-user@example.org", "Type": "work", "Primary": True}],
     }
-    user = cli.ids(
+    created = cli.ids(
         "create-user", "--identity-store-id", store, "--user-name", "Cli-User",
         "--display-name", profile["DisplayName"], "--name", "GivenName=Cli,FamilyName=User",
         "--nick-name", "clu", "--title", "Operator", "--emails", json.dumps(profile["Emails"]),
-    )["UserId"]  # fmt: skip
-    expected = {"IdentityStoreId": store, "UserId": user, "UserName": "Cli-User", **profile}
+    )  # fmt: skip
+    user = created["UserId"]
+    arn = f"arn:aws:identitystore:::user/{user}"
+    assert created == {
+        "IdentityStoreId": store,
+        "UserId": user,
+        "UserArn": arn,
+        "Revision": created["Revision"],
+    }
+    expected = {
+        "IdentityStoreId": store,
+        "UserId": user,
+        "UserArn": arn,
+        "Revision": created["Revision"],
+        "UserName": "Cli-User",
+        **profile,
+    }
 
     def get_user_id(path: str, value: str) -> str:
         out = cli.ids("get-user-id", "--identity-store-id", store, "--alternate-identifier", unique_attribute(path, value))  # fmt: skip
@@ -452,7 +483,8 @@ def test_users(cli: Cli, live: LiveServer) -> None:
         {"AttributePath": "nickName"},  # no value: removed
         {"AttributePath": "emails", "AttributeValue": [{"Value": "renamed@example.org", "Type": "home"}]},
     ]
-    cli.ids("update-user", "--identity-store-id", store, "--user-id", user, "--operations", json.dumps(operations))  # fmt: skip
+    updated = cli.ids("update-user", "--identity-store-id", store, "--user-id", user, "--operations", json.dumps(operations))  # fmt: skip
+    assert updated["UserArn"] == arn and updated["Revision"] != created["Revision"]
     described, by_email = together(
         lambda: cli.ids("describe-user", "--identity-store-id", store, "--user-id", user),
         lambda: get_user_id("emails.value", "renamed@example.org"),
@@ -460,6 +492,8 @@ def test_users(cli: Cli, live: LiveServer) -> None:
     assert described == {
         "IdentityStoreId": store,
         "UserId": user,
+        "UserArn": arn,
+        "Revision": updated["Revision"],
         "UserName": "Cli-User",
         "DisplayName": "Renamed User",
         "Name": {"GivenName": "Renamed", "FamilyName": "User"},
@@ -504,6 +538,8 @@ def test_groups_and_memberships(cli: Cli, live: LiveServer) -> None:
     )  # fmt: skip
     assert described == {
         "GroupId": g1,
+        "GroupArn": f"arn:aws:identitystore:::group/{g1}",
+        "Revision": described["Revision"],
         "DisplayName": "cli-g1",
         "Description": "first group",
         "IdentityStoreId": store,
@@ -513,7 +549,13 @@ def test_groups_and_memberships(cli: Cli, live: LiveServer) -> None:
     assert by_id[g1] == described and g2 in by_id
     assert by_name == g1
 
-    membership_1 = {"IdentityStoreId": store, "MembershipId": m1, "GroupId": g1, "MemberId": {"UserId": user}}
+    membership_1 = {
+        "IdentityStoreId": store,
+        "MembershipId": m1,
+        "MembershipArn": f"arn:aws:identitystore:::membership/{m1}",
+        "GroupId": g1,
+        "MemberId": {"UserId": user},
+    }
     renamed = [
         {"AttributePath": "displayName", "AttributeValue": "cli-g1-renamed"},
         {"AttributePath": "description"},  # no value: removed
@@ -532,7 +574,11 @@ def test_groups_and_memberships(cli: Cli, live: LiveServer) -> None:
     )  # fmt: skip
     assert d_m1 == membership_1
     assert in_g1["GroupMemberships"] == [membership_1]
-    assert got_m2 == {"MembershipId": m2, "IdentityStoreId": store}
+    assert got_m2 == {
+        "MembershipId": m2,
+        "MembershipArn": f"arn:aws:identitystore:::membership/{m2}",
+        "IdentityStoreId": store,
+    }
     assert [(r["GroupId"], r["MembershipExists"], r["MemberId"]) for r in checked["Results"]] == [
         (g1, True, {"UserId": user}),
         (team, False, {"UserId": user}),
@@ -547,7 +593,13 @@ def test_groups_and_memberships(cli: Cli, live: LiveServer) -> None:
         lambda: get_group_id("cli-g1-renamed"),
         lambda: cli.ids("delete-group-membership", "--identity-store-id", store, "--membership-id", m1),
     )
-    assert described == {"GroupId": g1, "DisplayName": "cli-g1-renamed", "IdentityStoreId": store}
+    assert described == {
+        "GroupId": g1,
+        "GroupArn": f"arn:aws:identitystore:::group/{g1}",
+        "Revision": described["Revision"],
+        "DisplayName": "cli-g1-renamed",
+        "IdentityStoreId": store,
+    }
     assert by_name == g1
 
     together(

@@ -1,6 +1,7 @@
 """``aws sso-oidc create-token-with-iam`` run as a subprocess against a live server, with both real CLIs.
 
-- AWS CLI v1 from PyPI in the venv (``awscli`` pinned in pyproject, sharing the pinned botocore).
+- AWS CLI v1 from PyPI in the venv (``awscli`` pinned in pyproject; 1.46 vendors its own botocore, 1.43.62,
+  whose sso-oidc model already has CreateTokenWithIAM).
 - AWS CLI v2 from Debian (``/usr/bin/aws``, installed by ``make system-deps``). Its bundled models predate
   CreateTokenWithIAM, so it is pointed at the pinned botocore model with ``AWS_DATA_PATH``.
 

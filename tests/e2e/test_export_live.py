@@ -119,6 +119,25 @@ def change_through_the_admin_api(server: LiveServer) -> None:
         ApplicationArn=server.apps["main"], PrincipalId=group, PrincipalType="GROUP"
     )
     sa.create_application_assignment(ApplicationArn=app, PrincipalId=group, PrincipalType="GROUP")
+    # the instance's settings of the newer models: a region, ABAC attributes, the session configuration, the
+    # identity store's network exemption lists
+    sa.add_region(InstanceArn=server.instance_arn, RegionName="eu-west-1")
+    sa.create_instance_access_control_attribute_configuration(
+        InstanceArn=server.instance_arn,
+        InstanceAccessControlAttributeConfiguration={
+            "AccessControlAttributes": [
+                {"Key": "CostCenter", "Value": {"Source": ["${path:enterprise.costCenter}"]}},
+                {"Key": "Team", "Value": {"Source": ["${path:name.familyName}"]}},
+            ]
+        },
+    )
+    sa.put_application_session_configuration(
+        ApplicationArn=app, UserBackgroundSessionApplicationStatus="ENABLED"
+    )
+    ids.update_identity_store(
+        IdentityStoreId=store_id,
+        NetworkConfiguration={"VpceAccessRequired": False, "ApiAllowSourceIps": ["10.0.0.0/8"]},
+    )
 
 
 def test_export_round_trips_through_apply(own_server: LiveServer, tmp_path: Path) -> None:
@@ -137,6 +156,15 @@ def test_export_round_trips_through_apply(own_server: LiveServer, tmp_path: Path
     }
     assert app["Tags"] == [{"Key": "team", "Value": "data"}]
     assert doc["Instance"]["Tags"] == [{"Key": "env", "Value": "test"}]
+    assert [r["RegionName"] for r in doc["Instance"]["Regions"]] == ["eu-west-1"]
+    assert doc["Instance"]["InstanceAccessControlAttributeConfiguration"] == {
+        "AccessControlAttributes": [
+            {"Key": "CostCenter", "Value": {"Source": ["${path:enterprise.costCenter}"]}},
+            {"Key": "Team", "Value": {"Source": ["${path:name.familyName}"]}},
+        ]
+    }
+    assert doc["Instance"]["IdentityStoreNetworkConfiguration"] == {"ApiAllowSourceIps": ["10.0.0.0/8"]}
+    assert app["UserBackgroundSessionApplicationStatus"] == "ENABLED"
     user = next(u for u in doc["Users"] if u["UserName"] == "mmajor")
     assert user["Name"] == {
         "GivenName": "Mary",
@@ -172,6 +200,14 @@ def test_export_round_trips_through_apply(own_server: LiveServer, tmp_path: Path
     sa = make_admin_client(server, "sso-admin")
     described = sa.describe_application(ApplicationArn=app["ApplicationArn"])
     assert described["PortalOptions"]["Visibility"] == "DISABLED"
+    session = sa.get_application_session_configuration(ApplicationArn=app["ApplicationArn"])
+    assert session["UserBackgroundSessionApplicationStatus"] == "ENABLED"
+    regions = sa.list_regions(InstanceArn=server.instance_arn)["Regions"]
+    # ListRegions pages by region name
+    assert [(r["RegionName"], r["IsPrimaryRegion"]) for r in regions] == [
+        ("eu-west-1", False),
+        ("us-east-1", True),
+    ]
 
 
 def test_export_of_nothing_and_of_a_deleted_instance(own_server: LiveServer, tmp_path: Path) -> None:

@@ -125,13 +125,29 @@ ENTERPRISE = {
 # -- users --------------------------------------------------------------------------------------------------------
 def test_user_round_trip_describe_list_get_delete(ids: Any, store_id: str) -> None:
     name = uniq("ada")
-    user_id = ids.create_user(IdentityStoreId=store_id, UserName=name, Extensions=ENTERPRISE, **FULL_USER)[
-        "UserId"
-    ]
+    created = body(
+        ids.create_user(IdentityStoreId=store_id, UserName=name, Extensions=ENTERPRISE, **FULL_USER)
+    )
+    user_id = created["UserId"]
     assert len(user_id) == 47 and user_id[10] == "-"
+    arn = f"arn:aws:identitystore:::user/{user_id}"
+    assert created == {
+        "IdentityStoreId": store_id,
+        "UserId": user_id,
+        "UserArn": arn,
+        "Revision": created["Revision"],
+    }
+    assert created["Revision"].isdigit()
 
     described = body(ids.describe_user(IdentityStoreId=store_id, UserId=user_id))
-    assert described == {"IdentityStoreId": store_id, "UserId": user_id, "UserName": name, **FULL_USER}
+    assert described == {
+        "IdentityStoreId": store_id,
+        "UserId": user_id,
+        "UserArn": arn,
+        "Revision": created["Revision"],
+        "UserName": name,
+        **FULL_USER,
+    }
     with_ext = body(
         ids.describe_user(
             IdentityStoreId=store_id, UserId=user_id, Extensions=["aws:identitystore:enterprise"]
@@ -149,7 +165,7 @@ def test_user_round_trip_describe_list_get_delete(ids: Any, store_id: str) -> No
             IdentityStoreId=store_id,
             AlternateIdentifier={"UniqueAttribute": {"AttributePath": path, "AttributeValue": value}},
         )
-        assert got["UserId"] == user_id and got["IdentityStoreId"] == store_id
+        assert body(got) == {"IdentityStoreId": store_id, "UserId": user_id, "UserArn": arn}
 
     ids.delete_user(IdentityStoreId=store_id, UserId=user_id)
     err = error(lambda: ids.describe_user(IdentityStoreId=store_id, UserId=user_id))
@@ -166,9 +182,12 @@ def test_user_round_trip_describe_list_get_delete(ids: Any, store_id: str) -> No
 
 def test_configured_user_is_described_as_applied(live: LiveServer, ids: Any, store_id: str) -> None:
     alice = live.users["alice"]
-    assert body(ids.describe_user(IdentityStoreId=store_id, UserId=alice)) == {
+    described = body(ids.describe_user(IdentityStoreId=store_id, UserId=alice))
+    assert described == {
         "IdentityStoreId": store_id,
         "UserId": alice,
+        "UserArn": f"arn:aws:identitystore:::user/{alice}",
+        "Revision": described["Revision"],
         "UserName": "alice",
         "Name": {"GivenName": "Alice"},
         "Emails": [{"Value": "alice@example.com", "Type": "work", "Primary": True}],
@@ -372,8 +391,20 @@ def test_group_lifecycle_and_uniqueness(live: LiveServer, ids: Any, store_id: st
     name = uniq("grp")
     resp = ids.create_group(IdentityStoreId=store_id, DisplayName=name, Description="first")
     gid = resp["GroupId"]
-    assert resp["IdentityStoreId"] == store_id
-    expected = {"GroupId": gid, "DisplayName": name, "Description": "first", "IdentityStoreId": store_id}
+    assert body(resp) == {
+        "IdentityStoreId": store_id,
+        "GroupId": gid,
+        "GroupArn": f"arn:aws:identitystore:::group/{gid}",
+        "Revision": resp["Revision"],
+    }
+    expected = {
+        "GroupId": gid,
+        "GroupArn": f"arn:aws:identitystore:::group/{gid}",
+        "Revision": resp["Revision"],
+        "DisplayName": name,
+        "Description": "first",
+        "IdentityStoreId": store_id,
+    }
     assert body(ids.describe_group(IdentityStoreId=store_id, GroupId=gid)) == expected
 
     err = error(lambda: ids.create_group(IdentityStoreId=store_id, DisplayName=name))
@@ -411,7 +442,7 @@ def test_group_lifecycle_and_uniqueness(live: LiveServer, ids: Any, store_id: st
     assert err["Code"] == "ValidationException"
 
     renamed = uniq("grp")
-    ids.update_group(
+    updated = ids.update_group(
         IdentityStoreId=store_id,
         GroupId=gid,
         Operations=[
@@ -419,7 +450,14 @@ def test_group_lifecycle_and_uniqueness(live: LiveServer, ids: Any, store_id: st
             {"AttributePath": "description"},
         ],
     )
-    expected = {"GroupId": gid, "DisplayName": renamed, "IdentityStoreId": store_id}
+    assert updated["Revision"] != resp["Revision"]
+    expected = {
+        "GroupId": gid,
+        "GroupArn": f"arn:aws:identitystore:::group/{gid}",
+        "Revision": updated["Revision"],
+        "DisplayName": renamed,
+        "IdentityStoreId": store_id,
+    }
     assert body(ids.describe_group(IdentityStoreId=store_id, GroupId=gid)) == expected
 
     other = new_group(ids, store_id)
@@ -484,6 +522,7 @@ def test_memberships(ids: Any, store_id: str) -> None:
     assert desc == {
         "IdentityStoreId": store_id,
         "MembershipId": m1,
+        "MembershipArn": f"arn:aws:identitystore:::membership/{m1}",
         "GroupId": g1,
         "MemberId": {"UserId": user},
     }

@@ -1,5 +1,6 @@
 """The AWS CLIs the tests drive as subprocesses: v2 from Debian (``/usr/bin/aws``), v1 from the venv (the
-``awscli`` dev dependency), and what keeps them honest (a dead proxy, the pinned botocore models)."""
+``awscli`` dev dependency, which vendors its own botocore), and what keeps them honest (a dead proxy, the
+pinned botocore models for either CLI through ``AWS_DATA_PATH``)."""
 
 from __future__ import annotations
 

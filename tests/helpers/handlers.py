@@ -24,7 +24,7 @@ HANDLERS: dict[str, object] = {
         account_id=ACCOUNT,
         region="us-east-1",
     ),
-    "identitystore": IdentityStoreApi(None, None, pages=_PAGES),  # type: ignore[arg-type]
+    "identitystore": IdentityStoreApi(None, None, pages=_PAGES, editor=None),  # type: ignore[arg-type]
     "sts": StsApi(),
 }
 """Service name -> its handler object (``object()`` for a service with no handlers yet)."""

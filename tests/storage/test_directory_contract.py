@@ -22,6 +22,7 @@ from ssoidc.storage.base import (
     Change,
     IdempotencyRecord,
     Missing,
+    StaleRevision,
     Store,
     VersionConflict,
     external_key,
@@ -320,7 +321,8 @@ def test_independent_creates_through_many_nodes_never_conflict(backend: Backend)
     outcomes = backend.run(
         gather(*[s.create_user(user(f"r{i}")) for i, s in enumerate(spread(stores, RACERS))])
     )
-    assert outcomes == [None] * RACERS
+    assert all(isinstance(o, int) for o in outcomes), outcomes  # each its first revision, all different
+    assert len(set(outcomes)) == RACERS
     outcomes = backend.run(
         gather(
             *[
@@ -352,10 +354,14 @@ def test_conflicting_creates_through_many_nodes_have_exactly_one_winner(backend:
             *[s.create_user(user(f"c{i}", user_name="Same")) for i, s in enumerate(spread(stores, RACERS))]
         )
     )
-    assert outcomes.count(None) == 1, outcomes
-    assert all(isinstance(o, AlreadyExists) and o.args[0] == "user_name" for o in outcomes if o is not None)
+    won = [i for i, o in enumerate(outcomes) if isinstance(o, int)]
+    assert len(won) == 1, outcomes
+    assert all(
+        isinstance(o, AlreadyExists) and o.args[0] == "user_name" for o in outcomes if not isinstance(o, int)
+    )
     winners = backend.run(backend.store.find_users("username", "same", limit=10))
-    assert len(winners) == 1 and winners[0].user_id == f"c{outcomes.index(None)}"
+    assert len(winners) == 1 and winners[0].user_id == f"c{won[0]}"
+    assert winners[0].revision == outcomes[won[0]]
     backend.run(backend.store.create_user(user("a1")))
     outcomes = backend.run(
         gather(*[s.create_assignment(Assignment(APP, "USER", "a1")) for s in spread(stores, RACERS)])
@@ -482,3 +488,116 @@ def test_a_catalogue_edit_that_raises_or_reuses_an_idempotency_key_writes_nothin
     with pytest.raises(VersionConflict):
         run(s.edit_catalogue(with_record(2)))
     assert run(s.load_configuration()) == middle != before
+
+
+# -- revisions (identitystore Revision, migration 0014) ---------------------------------------------------------
+def test_every_read_returns_the_revision_the_last_write_gave(backend: Backend) -> None:
+    s, run = setup(backend), backend.run
+    first = run(s.create_user(user("u1")))
+    assert isinstance(first, int) and first > 0
+    for found in (
+        run(s.get_user("u1")),
+        *run(s.find_users("username", "name-u1")),
+        *run(s.find_users("emails.value", "u1@example.com")),
+        *run(s.list_users()),
+    ):
+        assert found is not None and found.revision == first
+    second = run(s.update_user(user("u1", display_name="changed")))
+    assert second != first
+    got = run(s.get_user("u1"))
+    assert got is not None and got.revision == second and got.display_name == "changed"
+    g1 = run(s.create_group(Group("g1", "one")))
+    assert g1 not in (first, second)  # one counter for every row
+    g2 = run(s.update_group(Group("g1", "one", "described")))
+    for found_g in (run(s.get_group("g1")), *run(s.find_groups("displayname", "one")), *run(s.list_groups())):
+        assert found_g is not None and found_g.revision == g2
+
+
+def test_a_stale_revision_refuses_the_update_and_changes_nothing(backend: Backend) -> None:
+    s, run = setup(backend), backend.run
+    first = run(s.create_user(user("u1", display_name="before")))
+    second = run(s.update_user(user("u1", display_name="second"), expected_revision=first))
+    version = run(s.config_version())
+    with pytest.raises(StaleRevision):
+        run(s.update_user(user("u1", display_name="lost", user_name="renamed"), expected_revision=first))
+    got = run(s.get_user("u1"))
+    assert got is not None and got.display_name == "second" and got.revision == second
+    assert run(s.find_users("username", "renamed")) == []  # the lookup rows are untouched too
+    assert run(s.config_version()) == version and run(s.changes_since(version)) == []
+    with pytest.raises(Missing):
+        run(s.update_user(user("nobody"), expected_revision=second))
+    third = run(s.update_user(user("u1", display_name="third"), expected_revision=second))
+    assert third not in (first, second)
+    # groups alike
+    g1 = run(s.create_group(Group("g1", "one")))
+    g2 = run(s.update_group(Group("g1", "one", "two"), expected_revision=g1))
+    with pytest.raises(StaleRevision):
+        run(s.update_group(Group("g1", "renamed", "lost"), expected_revision=g1))
+    got_g = run(s.get_group("g1"))
+    assert got_g is not None and (got_g.display_name, got_g.description, got_g.revision) == ("one", "two", g2)
+    with pytest.raises(Missing):
+        run(s.update_group(Group("g9", "nine"), expected_revision=g2))
+
+
+def test_a_stale_revision_refuses_the_delete_and_changes_nothing(backend: Backend) -> None:
+    s, run = setup(backend), backend.run
+    first = run(s.create_user(user("u1")))
+    second = run(s.update_user(user("u1", display_name="x")))
+    g = run(s.create_group(Group("g1", "one")))
+    run(s.create_membership(Membership(membership_id("g1", "u1"), "g1", "u1")))
+    run(s.create_assignment(Assignment(APP, "USER", "u1")))
+    version = run(s.config_version())
+    with pytest.raises(StaleRevision):
+        run(s.delete_user("u1", now=5.0, expected_revision=first))
+    with pytest.raises(StaleRevision):
+        run(s.delete_group("g1", expected_revision=g + 1000))
+    assert run(s.config_version()) == version
+    assert run(s.get_user("u1")) is not None and run(s.get_group("g1")) is not None
+    assert run(s.find_membership("g1", "u1")) is not None  # no cascade ran
+    assert run(s.has_assignment(Assignment(APP, "USER", "u1")))
+    assert run(s.delete_user("nobody", now=5.0, expected_revision=second)) is False
+    assert run(s.delete_group("nobody", expected_revision=g)) is False
+    assert run(s.delete_group("g1", expected_revision=g)) is True
+    assert run(s.delete_user("u1", now=5.0, expected_revision=second)) is True
+    assert run(s.get_user("u1")) is None and run(s.get_group("g1")) is None
+
+
+def test_a_rewritten_directory_never_repeats_a_revision(backend: Backend) -> None:
+    """``ssoidc apply`` (replace_configuration) rewrites every row: each gets a new revision, so a revision read
+    before cannot make a later conditional write succeed."""
+    s, run = setup(backend), backend.run
+    before = run(s.create_user(user("u1")))
+    group_before = run(s.create_group(Group("g1", "one")))
+    c = configuration()
+    run(
+        s.replace_configuration(
+            dataclasses.replace(c, users=(user("u1"),), groups=(Group("g1", "one"),), assignments=())
+        )
+    )
+    got, got_g = run(s.get_user("u1")), run(s.get_group("g1"))
+    assert got is not None and got_g is not None
+    assert got.revision not in (before, group_before) and got_g.revision not in (before, group_before)
+    assert got.revision != got_g.revision
+    with pytest.raises(StaleRevision):
+        run(s.update_user(user("u1", display_name="stale"), expected_revision=before))
+    with pytest.raises(StaleRevision):
+        run(s.delete_group("g1", expected_revision=group_before))
+
+
+def test_conditional_updates_racing_through_many_nodes_have_exactly_one_winner(backend: Backend) -> None:
+    setup(backend)
+    stores = nodes(backend)
+    first = backend.run(backend.store.create_user(user("u1")))
+    outcomes = backend.run(
+        gather(
+            *[
+                s.update_user(user("u1", display_name=f"writer {i}"), expected_revision=first)
+                for i, s in enumerate(spread(stores, RACERS))
+            ]
+        )
+    )
+    won = [i for i, o in enumerate(outcomes) if isinstance(o, int)]
+    assert len(won) == 1, outcomes
+    assert all(isinstance(o, StaleRevision) for o in outcomes if not isinstance(o, int)), outcomes
+    got = backend.run(backend.store.get_user("u1"))
+    assert got is not None and got.display_name == f"writer {won[0]}" and got.revision == outcomes[won[0]]

@@ -90,9 +90,14 @@ def check_migrated(store: Store, config: Configuration, tokens: list[Any]) -> No
         for t in tokens:
             stored = await store.find_token(t.token_hash)
             assert stored is not None and stored.revoked_at is None
+        # rows that predate migration 0014 start at revision 1; the counter goes on after them
+        assert {u.revision for u in await store.list_users(limit=100)} == {1}
+        assert {g.revision for g in await store.list_groups(limit=100)} == {1}
         # and the migrated directory takes per-entity writes at once
-        await store.create_user(User("u-new", "new"))
+        revision = await store.create_user(User("u-new", "new"))
+        assert revision > 1
         assert (await store.get_user("u-new")) == User("u-new", "new")
+        assert (got := await store.get_user("u-new")) is not None and got.revision == revision
 
     asyncio.run(go())
 

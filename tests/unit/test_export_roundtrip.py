@@ -21,6 +21,7 @@ from ssoidc.model import (
     GRANT_JWT_BEARER,
     GRANT_REFRESH_TOKEN,
     GRANT_TOKEN_EXCHANGE,
+    AccessControlAttribute,
     AccessScope,
     Account,
     AccountAssignment,
@@ -39,6 +40,7 @@ from ssoidc.model import (
     PermissionsBoundary,
     PermissionSet,
     RefreshTokenGrantConfig,
+    Region,
     TokenExchangeGrantConfig,
     TrustedTokenIssuer,
     User,
@@ -170,6 +172,28 @@ def configurations(draw: st.DrawFn, *, interleave: bool = False) -> Configuratio
         name=draw(st.text(string.ascii_letters + "_+=,.@-", min_size=1, max_size=20)),
         created_at=draw(timestamps),
         tags=draw(tags),
+        regions=tuple(
+            Region(n, draw(timestamps))
+            for n in draw(
+                st.lists(st.sampled_from(["eu-west-1", "ap-south-2", "us-gov-west-1"]), unique=True)
+            )
+        ),
+        access_control_attributes=draw(
+            st.none()
+            | st.lists(
+                st.builds(
+                    AccessControlAttribute,
+                    st.sampled_from(["Department", "cost:center", "Team A"]),
+                    st.sampled_from(["${path:enterprise.department}", "${path:name.givenName}", ""]),
+                ),
+                unique_by=lambda a: a.key,
+                max_size=3,
+            ).map(tuple)
+        ),
+        identity_store_api_allow_ips=tuple(
+            draw(st.lists(st.sampled_from(["10.0.0.0/8", "::1/128"]), unique=True))
+        ),
+        identity_store_scim_allow_ips=tuple(draw(st.lists(st.sampled_from(["192.0.2.1"]), unique=True))),
     )
     tti_names = draw(st.lists(name_token, unique=True, max_size=3))
     tti_ids = draw(
@@ -351,6 +375,7 @@ def configurations(draw: st.DrawFn, *, interleave: bool = False) -> Configuratio
                 application_url=draw(
                     st.sampled_from(["", "https://app.example.com/start?x=1", "http://h:8/"])
                 ),
+                user_background_sessions=draw(st.booleans()),
             )
         )
         if principals:
