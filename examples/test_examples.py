@@ -4,6 +4,8 @@ Each test gets a fresh, real ssoidc (``ssoidc_server``); plain ``boto3.client(..
 endpoint or credentials in the test, and can never reach AWS or read the developer's own profile.
 """
 
+import json
+
 import boto3
 import botocore.session
 import pytest
@@ -14,6 +16,7 @@ from botocore.tokens import SSOTokenProvider
 from ssoidc.testing import TestServer
 
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+ACCOUNT = "123456789012"  # the instance's account (ssoidc.testing's default)
 
 
 def test_create_token_with_iam(ssoidc_server: TestServer) -> None:
@@ -43,6 +46,45 @@ def test_unassigned_user_is_refused(ssoidc_server: TestServer) -> None:
             assertion=ssoidc_server.issuer.assertion("mallory@example.com"),
         )
     assert err.value.response["Error"]["Code"] == "InvalidGrantException"
+
+
+def test_sso_profile_gets_credentials_that_work(ssoidc_server: TestServer) -> None:
+    """IAM Identity Center end to end: a permission set assigned with sso-admin, `aws sso login`, then a plain
+    ``boto3.Session(profile_name=...)`` gets role credentials through botocore's own SSO provider."""
+    admin = boto3.client("sso-admin")
+    instance = admin.list_instances()["Instances"][0]
+    arn, store_id = instance["InstanceArn"], instance["IdentityStoreId"]
+    ps = admin.create_permission_set(InstanceArn=arn, Name="Reader", SessionDuration="PT2H")["PermissionSet"]
+    reads = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "sso:ListInstances", "Resource": "*"}],
+    }
+    admin.put_inline_policy_to_permission_set(
+        InstanceArn=arn, PermissionSetArn=ps["PermissionSetArn"], InlinePolicy=json.dumps(reads)
+    )
+    alice = boto3.client("identitystore").get_user_id(
+        IdentityStoreId=store_id,
+        AlternateIdentifier={"UniqueAttribute": {"AttributePath": "userName", "AttributeValue": "alice"}},
+    )["UserId"]
+    admin.create_account_assignment(
+        InstanceArn=arn,
+        TargetId=ACCOUNT,
+        TargetType="AWS_ACCOUNT",
+        PermissionSetArn=ps["PermissionSetArn"],
+        PrincipalType="USER",
+        PrincipalId=alice,
+    )
+
+    profile = ssoidc_server.login("alice", account_id=ACCOUNT, role_name="Reader")
+    session = boto3.Session(profile_name=profile)
+    who = session.client("sts").get_caller_identity()
+    assert who["Arn"].startswith(f"arn:aws:sts::{ACCOUNT}:assumed-role/AWSReservedSSO_Reader_")
+    assert who["Arn"].endswith("/alice")
+    reader = session.client("sso-admin")
+    assert reader.list_instances()["Instances"][0]["InstanceArn"] == arn  # the permission set allows it
+    with pytest.raises(ClientError) as err:  # and nothing else
+        reader.list_permission_sets(InstanceArn=arn)
+    assert err.value.response["Error"]["Code"] == "AccessDeniedException"
 
 
 def test_expired_cached_sso_token_is_refreshed(ssoidc_server: TestServer) -> None:
