@@ -47,9 +47,12 @@ def sign_in(tab: Tab, user: str = "alice") -> None:
     tab.submit("#signin-submit")
 
 
-def poll(c: Any, reg: dict[str, Any], device_code: str) -> dict[str, Any]:
-    """CreateToken with the device code, as the AWS CLI polls: wait the interval after a slow-down."""
+def poll(c: Any, reg: dict[str, Any], device_code: str, interval: float = 1.0) -> dict[str, Any]:
+    """CreateToken with the device code as RFC 8628 section 3.5 says a client polls (and the AWS CLI does): wait
+    ``interval`` seconds since the last poll, and 5 s more after each slow-down. (Sleeping a fixed 1.5 s was not:
+    after one too-early poll the server's interval is 6 s, and each further early poll adds 5.)"""
     for _ in range(10):
+        time.sleep(interval)
         try:
             return dict(
                 c.create_token(
@@ -62,7 +65,7 @@ def poll(c: Any, reg: dict[str, Any], device_code: str) -> dict[str, Any]:
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "SlowDownException":
                 raise
-            time.sleep(1.5)
+            interval += 5
     raise AssertionError("still slowed down")
 
 
@@ -104,12 +107,12 @@ def test_device_flow_approved_in_chromium_then_refreshed(
     tab.submit("button#allow")
     expect(page.locator("#done-title")).to_have_text("Device authorized")
 
-    tokens = poll(c, reg, dev["deviceCode"])
+    tokens = poll(c, reg, dev["deviceCode"], dev["interval"])
     assert tokens["accessToken"].startswith("aoa") and tokens["tokenType"] == "Bearer"
     assert tokens["expiresIn"] > 0
     assert "idToken" not in tokens and "awsAdditionalDetails" not in tokens
     with pytest.raises(ClientError) as used:  # single use
-        poll(c, reg, dev["deviceCode"])
+        poll(c, reg, dev["deviceCode"], dev["interval"])
     assert error_code(used) == "InvalidGrantException"
     refreshed = c.create_token(
         clientId=reg["clientId"],
@@ -134,7 +137,7 @@ def test_device_flow_denied_in_chromium(tab: Tab, server: LiveServer, start_url:
     expect(tab.page.locator("#done-title")).to_have_text("Request denied")
     time.sleep(1.1)  # the interval, so the poll below is not a slow-down
     with pytest.raises(ClientError) as denied:
-        poll(c, reg, dev["deviceCode"])
+        poll(c, reg, dev["deviceCode"], dev["interval"])
     assert error_code(denied) == "AccessDeniedException"
 
 
