@@ -17,6 +17,7 @@ nothing else changes: the service models themselves still come from the CLI, exc
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +69,21 @@ def write_data_path(root: Path, endpoint_url: str) -> Path:
     for path, doc in files:
         text = json.dumps(doc, indent=1) + "\n"
         if not path.exists() or path.read_text(encoding="utf-8") != text:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text, encoding="utf-8")
+            _private_dirs(path.parent)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(text)
     return root
+
+
+def _private_dirs(leaf: Path) -> None:
+    """Create ``leaf`` and its missing ancestors with mode 0700: the directory may be the data dir's ``aws-data``,
+    which ssoidc keeps private (``ssoidc.datadir``), so nothing is created readable by others (and then tightened,
+    with a warning, at the next start)."""
+    missing: list[Path] = []
+    d = leaf
+    while not d.exists():
+        missing.append(d)
+        d = d.parent
+    for d in reversed(missing):
+        d.mkdir(mode=0o700, exist_ok=True)

@@ -228,6 +228,10 @@ def test_the_rule_sets_send_sso_oidc_and_sso_to_the_endpoint(tmp_path: Path) -> 
     root = write_data_path(tmp_path / "aws-data", "https://localhost:8443/")
     before = {p: p.stat().st_mtime_ns for p in root.rglob("*.json")}
     assert len(before) == len(SERVICES) + len(MODELS)
+    # created private, as the data dir keeps its aws-data (nothing for the next start to tighten)
+    modes = {p.relative_to(root): stat.S_IMODE(p.stat().st_mode) for p in [root, *root.rglob("*")]}
+    assert {m for p, m in modes.items() if (root / p).is_dir()} == {0o700}
+    assert {m for p, m in modes.items() if (root / p).is_file()} == {0o600}
     write_data_path(root, "https://localhost:8443")  # the same text: nothing rewritten
     assert {p: p.stat().st_mtime_ns for p in root.rglob("*.json")} == before
     session = botocore.session.Session()
