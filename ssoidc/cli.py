@@ -260,9 +260,11 @@ SSO_SESSION = "ssoidc"
 SSO_PROFILE = "ssoidc-sso"
 
 
-def sso_config(start_url: str, region: str) -> str:
+def sso_config(start_url: str, region: str, account_id: str = "", role_name: str = "") -> str:
     """The ``~/.aws/config`` sections ``aws sso login --profile ssoidc-sso`` needs (the ``sso-session`` form:
-    refreshable tokens; the registration asks for ``sso:account:access``, what the CLI asks by default)."""
+    refreshable tokens; the registration asks for ``sso:account:access``, what the CLI asks by default); with
+    ``account_id`` and ``role_name`` the profile also gets role credentials through the portal."""
+    role = f"sso_account_id = {account_id}\nsso_role_name = {role_name}\n" if account_id and role_name else ""
     return (
         f"[sso-session {SSO_SESSION}]\n"
         f"sso_start_url = {start_url}\n"
@@ -271,11 +273,23 @@ def sso_config(start_url: str, region: str) -> str:
         "\n"
         f"[profile {SSO_PROFILE}]\n"
         f"sso_session = {SSO_SESSION}\n"
+        f"{role}"
         f"region = {region}\n"
     )
 
 
-def _aws_cli_config(data_dir: Path, region: str, start_url: str | None = None) -> Path:
+def _demo_role(settings: Settings) -> tuple[str, str]:
+    """The demo profile's ``(sso_account_id, sso_role_name)`` (demo mode only; else empty)."""
+    if not settings.demo:
+        return "", ""
+    from ssoidc.demo import DEMO_PERMISSION_SET
+
+    return settings.account_id, DEMO_PERMISSION_SET
+
+
+def _aws_cli_config(
+    data_dir: Path, region: str, start_url: str | None = None, role: tuple[str, str] = ("", "")
+) -> Path:
     """An AWS CLI config file for the banner's commands: profile ``ssoidc`` with the server's region and
     ``cli_follow_urlparam = false`` (AWS CLI v1 otherwise fetches an ``http://`` parameter value, such as a
     ``--redirect-uri``, and sends the page it got), and with ``start_url`` the ``aws sso login`` sections
@@ -283,7 +297,7 @@ def _aws_cli_config(data_dir: Path, region: str, start_url: str | None = None) -
     path = data_dir / "aws-cli-config"
     text = f"[profile ssoidc]\nregion = {region}\ncli_follow_urlparam = false\n"
     if start_url is not None:
-        text += "\n" + sso_config(start_url, region)
+        text += "\n" + sso_config(start_url, region, *role)
     with contextlib.suppress(OSError):
         if not path.exists() or path.read_text() != text:
             create_private(path)
@@ -325,7 +339,10 @@ def _sso_login_lines(settings: Settings, start_url: str, data_path: Path | None)
     out = [
         "",
         "Sign in with the AWS CLI v2 (aws sso login; docs/sso-login.md): this ~/.aws/config (or AWS_CONFIG_FILE)",
-        *(f"  {line}" if line else "" for line in sso_config(start_url, settings.region).splitlines()),
+        *(
+            f"  {line}" if line else ""
+            for line in sso_config(start_url, settings.region, *_demo_role(settings)).splitlines()
+        ),
         "",
         f"  export AWS_ENDPOINT_URL_SSO_OIDC={url} AWS_ENDPOINT_URL_SSO={url}{ca_env}   # AWS CLI 2.13 or later",
     ]
@@ -344,6 +361,11 @@ def _sso_login_lines(settings: Settings, start_url: str, data_path: Path | None)
         f"  aws sso login --profile {SSO_PROFILE} --use-device-code  # device code: 2.22 or later (before 2.22: the"
         " only flow, without the flag)",
     ]
+    if settings.demo:
+        out.append(
+            f"  aws sts get-caller-identity --profile {SSO_PROFILE}       # then: the {_demo_role(settings)[1]} role's"
+            " credentials, through the portal (docs/portal.md)"
+        )
     if url.startswith("https://"):
         out.append(f"  # sso_start_url = {url}/start works too: one redirect to {start_url}")
     else:
@@ -402,7 +424,7 @@ def _banner(settings: Settings) -> None:
         exe = " ".join(cmd)
         exe_list = "','".join(cmd)
         dd = settings.data_dir.resolve()
-        cli_config = _aws_cli_config(dd, settings.region, start_url)
+        cli_config = _aws_cli_config(dd, settings.region, start_url, _demo_role(settings))
         py = _client_python()
         aws_v1 = Path(sys.executable).parent / "aws"
         v1_hint = f" (such as {aws_v1})" if aws_v1.exists() else ""

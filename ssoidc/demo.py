@@ -20,6 +20,7 @@ DEMO_AUDIENCE = "ssoidc-demo"
 DEMO_APP = "demo-app"
 DEMO_TARGET_APP = "demo-target"
 DEMO_WEB_APP = "demo-web"
+DEMO_PERMISSION_SET = "DemoReadOnly"
 DEMO_USERS = {
     "alice": ("Alice", "Liddell", "alice@example.com"),
     "bob": ("Bob", "Builder", "bob@example.com"),
@@ -139,6 +140,23 @@ def demo_config_dict(settings: Settings) -> dict[str, Any]:
             for name, (given, family, email) in DEMO_USERS.items()
         ],
         "Groups": [{"DisplayName": "demo-users", "Members": list(DEMO_USERS)}],
+        # the portal's role for the demo users on the instance's own account (aws sso get-role-credentials, an
+        # sso-session profile's credentials): read-only on ssoidc's configuration plane (docs/portal.md)
+        "PermissionSets": [
+            {
+                "Name": DEMO_PERMISSION_SET,
+                "Description": "Demo role: read the configuration (ssoidc's ReadOnlyAccess approximation)",
+                "ManagedPolicyArns": ["arn:aws:iam::aws:policy/ReadOnlyAccess"],
+            }
+        ],
+        "AccountAssignments": [
+            {
+                "TargetId": account,
+                "PermissionSetArn": DEMO_PERMISSION_SET,
+                "PrincipalType": "GROUP",
+                "PrincipalId": "demo-users",
+            }
+        ],
     }
 
 

@@ -338,3 +338,27 @@ def test_login_writes_a_token_cache_the_sdk_uses(idc: TestServer, flow: str) -> 
         assert cached["refreshToken"] and cached["clientSecret"]
     with pytest.raises(KeyError, match="nobody"):
         idc.login("nobody", session_name="x", flow=flow)  # type: ignore[arg-type]
+
+
+def test_the_demo_profile_gets_the_demo_role_through_the_portal() -> None:
+    """What `make run` prints (the ssoidc-sso profile with the demo account and role) ends in credentials that work:
+    the demo data assigns DemoReadOnly to the demo users (ssoidc's ReadOnlyAccess approximation)."""
+    from ssoidc.demo import DEMO_PERMISSION_SET, demo_config_dict
+    from ssoidc.settings import Settings
+
+    with ssoidc.testing.server(config=demo_config_dict(Settings())) as srv:
+        profile = srv.login("alice", account_id=srv.account_id, role_name=DEMO_PERMISSION_SET)
+        session = boto3.Session(profile_name=profile)
+        who = session.client("sts").get_caller_identity()
+        assert f":assumed-role/AWSReservedSSO_{DEMO_PERMISSION_SET}_" in who["Arn"] and who["Arn"].endswith(
+            "/alice"
+        )
+        admin = session.client("sso-admin")
+        arn = admin.list_instances()["Instances"][0]["InstanceArn"]
+        assert {a["Name"] for a in admin.list_applications(InstanceArn=arn)["Applications"]} >= {"demo-app"}
+        with pytest.raises(ClientError) as err:  # read-only
+            admin.create_permission_set(InstanceArn=arn, Name="Escalate")
+        assert err.value.response["Error"]["Code"] == "AccessDeniedException"
+        assert (
+            len(srv.client("sso-admin").list_permission_sets(InstanceArn=arn)["PermissionSets"]) == 1
+        )  # no Escalate
