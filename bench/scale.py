@@ -354,11 +354,14 @@ class Measurer:
 
 
 # ---------------------------------------------------------------------------------------------------- processes
-def rss_mb(pid: int) -> float | None:
+def rss_mb(pid: int, field: str = "VmRSS") -> float | None:
+    """A memory figure of ``/proc/<pid>/status`` in MB: ``VmRSS`` (all resident pages, including the file pages
+    SQLite's memory map of the database brings in, which are the kernel's shared page cache) or ``RssAnon`` (the
+    process's private memory: what would grow if a worker held the directory)."""
     try:
         with open(f"/proc/{pid}/status") as f:
             for line in f:
-                if line.startswith("VmRSS:"):
+                if line.startswith(f"{field}:"):
                     return int(line.split()[1]) / 1024.0
     except OSError:
         return None
@@ -378,11 +381,11 @@ def role(pid: int, pgid: int) -> str:
     return "worker" if b"spawn_main" in cmd else "helper"
 
 
-def node_rss(server: h.Server) -> dict[str, list[float]]:
-    """RSS (MB) of the node's processes by role (``role``)."""
+def node_rss(server: h.Server, field: str = "VmRSS") -> dict[str, list[float]]:
+    """RSS (MB; ``field`` of ``rss_mb``) of the node's processes by role (``role``)."""
     out: dict[str, list[float]] = {}
     for pid in sorted(server.worker_pids()):
-        r = rss_mb(pid)
+        r = rss_mb(pid, field)
         if r is not None:
             out.setdefault(role(pid, server.pgid), []).append(round(r, 2))
     return out
@@ -529,7 +532,8 @@ def run_series(store: str, n_clients: int, a: argparse.Namespace, share_s: float
                     f"  {cp['users']:,} users: bulk {cp['rate']:,.1f}/s (end {cp['rate_end']:,.1f}/s), errors"
                     f" {sp.errors_text(cp['errors'])}; CreateUser p50 {sp.fmt(cp['create_p50_ms'])} ms,"
                     f" ListUsers {sp.fmt(cp['list_p50_ms'])} ms, CreateTokenWithIAM {sp.fmt(cp['token_p50_ms'])} ms,"
-                    f" visible on B {sp.fmt(cp['visible_p50_ms'])} ms, worker RSS {sp.fmt(cp['worker_rss_mb'], 0)} MB;"
+                    f" visible on B {sp.fmt(cp['visible_p50_ms'])} ms, worker RSS {sp.fmt(cp['worker_rss_mb'], 0)} MB"
+                    f" (private {sp.fmt(cp.get('worker_anon_mb'), 0)} MB);"
                     f" cores: server {cpu['server']:.2f}, pg {cpu['postgres']:.2f}, client {cpu['client']:.2f},"
                     f" foreign {cpu['foreign']:.2f}"
                 )
@@ -565,6 +569,8 @@ def measure(m: Measurer, node_a: h.Server, node_b: h.Server, directory: Director
     m.errors.clear()
     ra, rb = node_rss(node_a), node_rss(node_b)
     rss = {f"{node}-{r}": v for node, by_role in (("a", ra), ("b", rb)) for r, v in by_role.items()}
+    anon = node_rss(node_a, "RssAnon")
+    anon_workers = anon.get("worker") or anon.get("serve") or []
     create = m.create(a.samples)
     listed = m.list_users(a.samples)
     tokens = m.tokens(a.samples)
@@ -593,6 +599,7 @@ def measure(m: Measurer, node_a: h.Server, node_b: h.Server, directory: Director
         "visible_polls": sp.percentile([float(p) for p in polls], 50),
         "rss_mb": rss,
         "worker_rss_mb": max(workers) if workers else None,
+        "worker_anon_mb": max(anon_workers) if anon_workers else None,
         "store_mb": store_mb(node_a.data_dir, url, schema),
         "cpu": cpu,
     }
