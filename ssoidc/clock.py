@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Protocol
 
@@ -32,6 +33,10 @@ class FrozenClock:
         self.t += seconds
 
 
+MAX_ADVANCE_SECONDS = 1e9
+"""One move of an ``AdjustableClock`` at most (about 31 years: every timed value stays a finite epoch)."""
+
+
 class AdjustableClock:
     """The wall clock plus an offset that only grows: the clock of a server started for testing
     (``ssoidc.testing``, ``serve --testing``). ``advance`` moves the server's time forward for everything the domain
@@ -49,7 +54,9 @@ class AdjustableClock:
 
     def advance(self, seconds: float) -> float:
         """Move forward by ``seconds`` (> 0; time never goes back); answers the new time."""
-        if not seconds > 0:
-            raise ValueError("the clock only moves forward: seconds must be > 0")
+        if not (math.isfinite(seconds) and 0 < seconds <= MAX_ADVANCE_SECONDS):
+            raise ValueError(
+                f"the clock only moves forward: seconds must be > 0 and at most {MAX_ADVANCE_SECONDS:g}"
+            )
         self.offset += seconds
         return self.now()

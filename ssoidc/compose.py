@@ -93,9 +93,9 @@ class Services:
     """Session credentials: minted by GetRoleCredentials (and AssumeRole), found for SigV4 by access key id."""
     aws: Skeleton
     introspection: TokenIntrospection
+    """RFC 7662 introspection and RFC 7009 revocation (``POST /introspect``, ``/revoke``)."""
     identity: IdentityPolicies
     """What each SigV4 credential may do (its identity-side policies): the one resolver every check uses."""
-    """RFC 7662 introspection and RFC 7009 revocation (``POST /introspect``, ``/revoke``)."""
     readiness: Readiness
     purger: Purger
     faults: FaultPlan | None = None
@@ -147,7 +147,8 @@ async def _build(
     minter = TokenMinter(master_key, sealed_refresh=sealed)
     jwks = JwksCache(
         JwksSettings(
-            allow_insecure=settings.allow_insecure_issuers,
+            # test and demo mode imply it, however they were turned on (flag or SSOIDC_TESTING / SSOIDC_DEMO)
+            allow_insecure=settings.allow_insecure_issuers or settings.testing or settings.demo,
             ttl_seconds=float(settings.jwks_ttl),
             min_refetch_interval_seconds=float(settings.jwks_min_refetch_interval),
         ),
@@ -227,9 +228,7 @@ async def _build(
     introspection = TokenIntrospection(
         store=store,
         minter=minter,
-        authorize=lambda snap, app, caller, now, action: token_service.authorize_caller(
-            snap, app, caller, now, action
-        ),
+        authorize=token_service.authorize_caller,
         issuer_url=issuer.issuer_url,
         limits=limits,
     )
@@ -270,7 +269,7 @@ def identity_policies(
         is_long_term=lambda akid: snapshot.credential(akid) is not None,
         sessions=sessions,
         permission_sets=store,
-        roles=lambda: snapshot.current.config.roles,
+        roles=lambda: snapshot.current.roles,
     )
 
 
@@ -293,6 +292,7 @@ def build_skeleton(
     sessions = sessions or SessionCredentials(store, now=clock.now)
     editor = ConfigEditor(store, snapshot.refresh, account_id=settings.account_id)
     identity = identity or identity_policies(store, snapshot, sessions)
+    minter = minter or TokenMinter(master_key)
     authorize = AdminAuthorizer(account_id=settings.account_id, identity_of=identity.of)
     pages = PageTokens(master_key)
     services = [
@@ -312,7 +312,7 @@ def build_skeleton(
             sso.SsoPortalApi(
                 Portal(
                     store=store,
-                    minter=TokenMinter(master_key),  # access tokens' MAC: the master key alone
+                    minter=minter,  # access tokens' MAC: the master key alone
                     sessions=sessions,
                     catalogue=lambda: snapshot.current.config,
                     now=clock.now,
@@ -341,7 +341,7 @@ def build_skeleton(
         AwsService(
             sts.SERVICE,
             sts.StsApi(
-                assumer=RoleAssumer((minter or TokenMinter(master_key)).open_identity_context),
+                assumer=RoleAssumer(minter.open_identity_context),
                 sessions=sessions,
                 current=lambda: snapshot.current,
                 identity_of=identity.of,

@@ -438,7 +438,8 @@ async def create_account_assignment(
         if exc.kind == "permission_set":
             raise _no_permission_set(a.permission_set_arn) from None
         await check_principal(store, a.principal_type, a.principal_id)
-        raise
+        # the principal is back (ids are never reused): the write raced its deletion; a conflict to retry
+        raise Conflict("The principal changed while the assignment was made; retry the request") from exc
     return request
 
 

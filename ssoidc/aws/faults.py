@@ -130,22 +130,34 @@ def _has(service: str, operation: str) -> bool:
     return operation in service_model(service).operation_names
 
 
-def allowed_errors(service: str, operation: str) -> list[str]:
-    """The error codes a fault of ``operation`` may answer: the operation's modelled errors and the generic ones."""
+def _wire_codes(service: str, operation: str) -> dict[str, tuple[str, int]]:
+    """The operation's modelled errors by the names a test may use (the shape's name, and the code the shape
+    declares on the wire, e.g. STS's ``MalformedPolicyDocumentException`` is sent as ``MalformedPolicyDocument``)
+    -> (wire code, HTTP status)."""
     model = service_model(service)
-    codes = [s.name for s in model.operation_model(operation).error_shapes]
-    return sorted({*codes, *GENERIC_CODES[service]})
+    out: dict[str, tuple[str, int]] = {}
+    for shape in model.operation_model(operation).error_shapes:
+        meta = shape.metadata.get("error", {})
+        default = 500 if shape.name.startswith("InternalServer") else 400
+        entry = (str(meta.get("code", shape.name)), int(meta.get("httpStatusCode", default)))
+        out[shape.name] = out[entry[0]] = entry
+    for code in GENERIC_CODES[service]:
+        if code in UNMODELLED_STATUS and code not in model.shape_names:
+            out.setdefault(code, (code, UNMODELLED_STATUS[code]))
+        else:
+            meta = model.shape_for(code).metadata.get("error", {})
+            default = 500 if code.startswith("InternalServer") else 400
+            out.setdefault(code, (str(meta.get("code", code)), int(meta.get("httpStatusCode", default))))
+    return out
+
+
+def allowed_errors(service: str, operation: str) -> list[str]:
+    """The error codes a fault of ``operation`` may answer: the operation's modelled errors (by shape name or wire
+    code) and the generic ones."""
+    return sorted(_wire_codes(service, operation))
 
 
 def error_of(fault: Fault) -> InjectedFault:
-    """The error answer of ``fault``, with the status its model gives the code."""
-    model = service_model(fault.service)
-    if fault.error in UNMODELLED_STATUS and fault.error not in model.shape_names:
-        status = UNMODELLED_STATUS[fault.error]
-    else:
-        shape = model.shape_for(fault.error)
-        default = 500 if fault.error.startswith("InternalServer") else 400
-        status = int(shape.metadata.get("error", {}).get("httpStatusCode", default))
-    return InjectedFault(
-        fault.error, status, fault.message or f"{fault.error} (injected by ssoidc test mode)"
-    )
+    """The error answer of ``fault``: the code the model puts on the wire, with the status it gives it."""
+    code, status = _wire_codes(fault.service, fault.operation)[fault.error]
+    return InjectedFault(code, status, fault.message or f"{code} (injected by ssoidc test mode)")

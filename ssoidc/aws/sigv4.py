@@ -42,7 +42,7 @@ import hashlib
 import hmac
 import math
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NamedTuple
 from urllib.parse import quote_from_bytes, unquote_to_bytes
 
@@ -74,7 +74,7 @@ class Credential:
     """
 
     access_key_id: str
-    secret_access_key: str
+    secret_access_key: str = field(repr=False)  # never in a log line or a traceback's repr
     principal_arn: str
     session_token_sha256: bytes | None = None
     expires_at: float | None = None

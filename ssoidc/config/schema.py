@@ -414,7 +414,9 @@ class PermissionSetSpec(BaseModel):
     CreatedDate: Timestamp | None = None
     InlinePolicy: dict[str, Any] | str | None = None
     """An IAM policy document: a mapping, or the JSON text PutInlinePolicyToPermissionSet takes."""
-    ManagedPolicyArns: list[str] = Field(default_factory=list, max_length=20)
+    ManagedPolicyArns: list[
+        Annotated[str, Field(min_length=20, max_length=2048, pattern=MANAGED_POLICY_ARN)]
+    ] = Field(default_factory=list, max_length=20)
     """AWS managed policy ARNs (AttachManagedPolicyToPermissionSet)."""
     CustomerManagedPolicyReferences: list[CustomerManagedPolicyReferenceSpec] = Field(
         default_factory=list, max_length=20
@@ -473,6 +475,8 @@ class ConfigFile(BaseModel):
     Users: list[UserSpec] = Field(default_factory=list)
     Groups: list[GroupSpec] = Field(default_factory=list)
     Accounts: list[AccountSpec] = Field(default_factory=list)
-    PermissionSets: list[PermissionSetSpec] = Field(default_factory=list)
+    PermissionSets: list[PermissionSetSpec] = Field(
+        default_factory=list, max_length=2000
+    )  # CreatePermissionSet's quota
     AccountAssignments: list[AccountAssignmentSpec] = Field(default_factory=list)
     Roles: list[RoleSpec] = Field(default_factory=list, max_length=100)

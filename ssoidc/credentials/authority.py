@@ -17,7 +17,7 @@ request time, for every authorization decision that involves the caller's own po
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from typing import Any, Literal, Protocol
 
 import orjson
@@ -55,9 +55,9 @@ class IdentityPolicies:
         is_long_term: Callable[[str], bool] = lambda _akid: True,
         sessions: SessionCredentials | None = None,
         permission_sets: PermissionSetReader | None = None,
-        roles: Callable[[], Sequence[Role]] = tuple,
+        roles: Callable[[], Mapping[str, Role]] = dict,
     ) -> None:
-        """``roles``: the configuration's IAM roles now (the snapshot's), for sessions AssumeRole minted."""
+        """``roles``: the configuration's IAM roles now by ARN (the snapshot's), for sessions AssumeRole minted."""
         self._identity_policy_of = identity_policy_of
         self._config_version = config_version
         self._is_long_term = is_long_term
@@ -88,9 +88,8 @@ class IdentityPolicies:
             return Authority(())  # not a credential ssoidc knows: nothing (the verifier refused it already)
         layers = await self._source_layers(record)
         if record.session_policy is not None:
-            session = self._parse(
-                "session:" + record.access_key_id, _version(record.session_policy), record.session_policy
-            )
+            # keyed by content (a record never changes): sessions sharing a policy share its parse
+            session = self._parse("session:" + str(_version(record.session_policy)), 0, record.session_policy)
             layers.append((session,) if session is not None else ())
         return Authority(tuple(layers), role_arn=record.role_arn)
 
@@ -101,10 +100,9 @@ class IdentityPolicies:
             if ps is not None:
                 return self._permission_set_layers(ps)
         elif record.source.startswith("arn:aws:iam::"):  # an AssumeRole session: the role's policies, now
-            role = next((r for r in self._roles() if r.arn == record.source), None)
-            if role is not None:
-                doc = session_policy_of(role)
-                policy = self._parse("role:" + role.arn, _version(doc), doc)
+            role = self._roles().get(record.source)
+            if role is not None:  # roles change only with the configuration version
+                policy = self._parse("role:" + role.arn, self._config_version(), session_policy_of(role))
                 return [(policy,) if policy is not None else ()]
         return [()]
 

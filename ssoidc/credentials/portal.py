@@ -24,13 +24,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from ssoidc.admin.permission_sets import session_seconds
 from ssoidc.credentials.session import (
     MAX_DURATION_SECONDS,
     MIN_DURATION_SECONDS,
     MintedCredentials,
     SessionCredentials,
 )
-from ssoidc.errors import PortalForbidden, PortalUnauthorized
+from ssoidc.errors import PortalForbidden, PortalUnauthorized, ValidationFailed
 from ssoidc.ids import assumed_role_arn, permission_set_role_arn, permission_set_role_name
 from ssoidc.model import Account, Configuration, PermissionSet, User, account_info
 from ssoidc.oauth.request import is_public_client_owner
@@ -43,18 +44,18 @@ UNAUTHORIZED = "Session token not found or invalid"
 """AWS's message (spec section 7)."""
 NO_ACCESS = "No access"
 
-_DURATION = re.compile(r"^PT(?:(\d{1,3})H)?(?:(\d{1,4})M)?(?:(\d{1,6})S)?$")
 _SESSION_UNSAFE = re.compile(r"[^\w+=,.@-]", re.ASCII)
 
 
 def duration_seconds(iso: str) -> int:
-    """A permission set's ``SessionDuration`` (ISO 8601 ``PT…H…M…S``) in seconds, within what STS allows (sso-admin
-    validates it to 1 to 12 hours when it is written; anything unreadable is the default hour)."""
-    m = _DURATION.match(iso)
-    if m is None or not any(m.groups()):
+    """A permission set's ``SessionDuration`` in seconds (``ssoidc.admin.permission_sets.session_seconds``, the
+    parser sso-admin validates it with, so ``P0DT8H`` means what it meant when written), within what STS allows;
+    anything unreadable is the default hour."""
+    try:
+        seconds = session_seconds(iso)
+    except ValidationFailed:
         return 3600
-    h, mi, s = (int(g or 0) for g in m.groups())
-    return min(MAX_DURATION_SECONDS, max(MIN_DURATION_SECONDS, h * 3600 + mi * 60 + s))
+    return min(MAX_DURATION_SECONDS, max(MIN_DURATION_SECONDS, int(seconds)))
 
 
 def session_name(user_name: str) -> str:

@@ -28,7 +28,6 @@ Condition keys set: ``sts:RoleSessionName``, ``sts:ExternalId`` (when sent), ``s
 
 from __future__ import annotations
 
-import hashlib
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -115,7 +114,7 @@ class RoleSession:
     session_policy: Mapping[str, Any] | None
     """The inline session ``Policy`` sent, if any. The session may do what its role's permission policies
     (read from the configuration at request time, by the session's source: the role ARN) and this policy both
-    allow: ``ssoidc.iam.roles.role_session_policies``."""
+    allow: ``ssoidc.credentials.authority.IdentityPolicies``."""
     on_behalf_of: OnBehalfOf | None = None
     packed_policy_size: int | None = None
     """Percentage of the session-policy size limit used (AssumeRole ``PackedPolicySize``), when a Policy was sent."""
@@ -124,10 +123,6 @@ class RoleSession:
 def session_arn(role: Role, session_name: str) -> str:
     account = role.arn.split(":")[4]
     return f"arn:aws:sts::{account}:assumed-role/{role.role_name}/{session_name}"
-
-
-def _fingerprint(doc: Mapping[str, Any]) -> str:
-    return "doc:" + hashlib.sha256(orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
 def _is_role_session(principal_arn: str) -> bool:

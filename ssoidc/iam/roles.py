@@ -96,13 +96,3 @@ def session_policy_of(role: Role) -> dict[str, Any]:
     if not statements:
         return {"Version": "2012-10-17", "Statement": list(DENY_ALL["Statement"])}
     return {"Version": "2012-10-17", "Statement": statements}
-
-
-def role_session_policies(
-    role: Role, session_policy: Mapping[str, Any] | None
-) -> tuple[Mapping[str, Any], ...]:
-    """The identity-side policies of a session of ``role`` (AssumeRole), every one of which must allow: the role's
-    permission policies joined (``session_policy_of``), then the session policy the caller sent, if any (AWS:
-    the session's permissions are the intersection of both)."""
-    joined = session_policy_of(role)
-    return (joined,) if session_policy is None else (joined, session_policy)

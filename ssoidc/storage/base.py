@@ -105,7 +105,7 @@ class StoredCredential:
     """A SigV4 credential in the registry. ``secret_access_key`` is decrypted; it is encrypted at rest."""
 
     access_key_id: str
-    secret_access_key: str
+    secret_access_key: str = field(repr=False)  # never in a log line or a traceback's repr
     principal_arn: str
     session_token_sha256: bytes | None = None
     policy: Mapping[str, Any] | None = None
@@ -124,7 +124,7 @@ class SessionCredentialRecord:
     (an IAM policy document) can only narrow what ``source`` grants."""
 
     access_key_id: str
-    secret_access_key: str
+    secret_access_key: str = field(repr=False)  # never in a log line or a traceback's repr
     session_token_sha256: bytes
     principal_arn: str
     source: str

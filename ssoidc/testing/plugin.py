@@ -14,6 +14,7 @@ default, one instance). The function fixture also clears the clock's faults afte
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
 from typing import Any
 
@@ -25,17 +26,17 @@ from ssoidc.testing.server import DEFAULT_CONFIG, TestServer, patched_environmen
 @pytest.fixture
 def ssoidc_config() -> dict[str, Any]:
     """The configuration each ``ssoidc_server`` starts with (override it in a module or conftest.py)."""
-    return dict(DEFAULT_CONFIG)
+    return copy.deepcopy(DEFAULT_CONFIG)
 
 
 @pytest.fixture(scope="module")
 def ssoidc_module_config() -> dict[str, Any]:
-    return dict(DEFAULT_CONFIG)
+    return copy.deepcopy(DEFAULT_CONFIG)
 
 
 @pytest.fixture(scope="session")
 def ssoidc_session_config() -> dict[str, Any]:
-    return dict(DEFAULT_CONFIG)
+    return copy.deepcopy(DEFAULT_CONFIG)
 
 
 @pytest.fixture

@@ -38,9 +38,12 @@ class RemoteControls:
         request = AWSRequest(method=method, url=url, data=body, headers=headers)
         SigV4Auth(self._credentials, "ssoidc", self._region).add_auth(request)
         response = httpx.request(method, url, content=body, headers=dict(request.headers.items()), timeout=30)
-        answer: dict[str, Any] = response.json()
+        json_answer = response.headers.get("content-type", "").startswith("application/json")
         if response.status_code != 200:
-            raise RemoteError(f"{response.status_code}: {answer.get('message', response.text)}")
+            message = response.json().get("message", response.text) if json_answer else response.text[:200]
+            hint = f" (signed for region {self._region})" if response.status_code == 401 else ""
+            raise RemoteError(f"{response.status_code}: {message}{hint}")
+        answer: dict[str, Any] = response.json()
         return answer
 
 

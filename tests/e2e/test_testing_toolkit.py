@@ -147,12 +147,11 @@ def test_clock_expires_what_the_server_times_and_signatures_still_verify(idc: Te
 
 
 def test_clock_only_moves_forward(idc: TestServer) -> None:
-    now = idc.clock.now()
-    with pytest.raises(ValueError, match="forward"):
-        idc.clock.advance(-5)
-    with pytest.raises(ValueError, match="forward"):
-        idc.clock.advance(0)
-    assert idc.clock.now() >= now
+    offset = idc.clock.offset
+    for bad in (-5, 0, float("inf"), float("nan"), 2e9):
+        with pytest.raises(ValueError, match="forward"):
+            idc.clock.advance(bad)
+    assert idc.clock.offset == offset  # a refused move changed nothing
 
 
 # -- fault injection -------------------------------------------------------------------------------------------------
@@ -185,6 +184,24 @@ def test_injected_errors_are_the_modelled_answers(
     assert idc.faults.pending() == []
     if call != "get_caller_identity":  # served normally once the fault is spent
         getattr(client, call)(**(token_request(idc) if call == "create_token_with_iam" else kwargs))
+
+
+def test_injected_errors_carry_the_code_the_model_puts_on_the_wire(idc: TestServer) -> None:
+    """STS's shape MalformedPolicyDocumentException is sent as code MalformedPolicyDocument: the SDK's modelled
+    exception class must catch it, named either way. The portal's throttling answer is its modelled 429."""
+    sts = idc.client("sts", config=NO_RETRY)
+    role = f"arn:aws:iam::{ACCOUNT}:role/none"
+    for name in ("MalformedPolicyDocumentException", "MalformedPolicyDocument"):
+        idc.faults.fail("AssumeRole", name)
+        with pytest.raises(sts.exceptions.MalformedPolicyDocumentException) as err:
+            sts.assume_role(RoleArn=role, RoleSessionName="session")
+        assert err.value.response["Error"]["Code"] == "MalformedPolicyDocument"
+        assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    sso = idc.client("sso", config=NO_RETRY)
+    idc.faults.fail("GetRoleCredentials", "TooManyRequestsException")
+    with pytest.raises(sso.exceptions.TooManyRequestsException) as err:
+        sso.get_role_credentials(accessToken="x", accountId=ACCOUNT, roleName="r")
+    assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 429
 
 
 def test_fault_counts_down_and_sdk_retries_get_through(idc: TestServer) -> None:

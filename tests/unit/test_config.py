@@ -407,3 +407,23 @@ async def test_apply_writes_permission_sets_all_or_nothing() -> None:
     unchanged = await store.config_version()
     await apply_to_store(store, parse_file(yaml.safe_dump(doc)), "123456789012", T0 + 2)
     assert await store.config_version() == unchanged  # an unchanged file writes nothing
+
+
+@pytest.mark.parametrize("arn", ["AdministratorAccess", "", "arn:aws:iam::123456789012:policy/Mine"])
+def test_a_managed_policy_arn_the_api_would_refuse_is_refused_in_the_file(arn: str) -> None:
+    """The file front door checks ManagedPolicyArns as the sso-admin model does (an AWS managed policy ARN); a bare
+    name once stored made ListManagedPoliciesInPermissionSet fail."""
+    text = yaml.safe_dump(
+        {"Instance": {"Name": "x"}, "PermissionSets": [{"Name": "P", "ManagedPolicyArns": [arn]}]}
+    )
+    with pytest.raises(ConfigError, match="ManagedPolicyArns"):
+        parse_file(text)
+    ok = yaml.safe_dump(
+        {
+            "Instance": {"Name": "x"},
+            "PermissionSets": [
+                {"Name": "P", "ManagedPolicyArns": ["arn:aws:iam::aws:policy/ReadOnlyAccess"]}
+            ],
+        }
+    )
+    assert parse_file(ok).PermissionSets[0].ManagedPolicyArns == ["arn:aws:iam::aws:policy/ReadOnlyAccess"]

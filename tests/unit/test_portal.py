@@ -403,6 +403,8 @@ async def test_create_token_with_iam_is_authorized_by_an_actor_policy_naming_the
 
 
 def test_durations_and_session_names() -> None:
+    # P0DT8H: sso-admin accepts it when written, so the portal must read it the same way (not as the default hour)
+    assert duration_seconds("P0DT8H") == 8 * 3600
     assert [duration_seconds(d) for d in ("PT1H", "PT12H", "PT30M", "PT1H30M", "bogus", "PT13H", "PT1M")] == [
         3600,
         43200,

@@ -174,3 +174,13 @@ def test_caller_identity_forms() -> None:
     role = caller_identity(f"arn:aws:iam::{ACCOUNT}:role/x/y/R")["UserId"]
     session = caller_identity(f"arn:aws:sts::{ACCOUNT}:assumed-role/R/s")["UserId"]
     assert session == f"{role}:s"  # a role's sessions share the role's id, whatever its path
+
+
+def test_secrets_never_reach_a_repr() -> None:
+    """A record or credential logged with %r, or shown in a traceback, never shows the secret."""
+    from ssoidc.aws.sigv4 import Credential
+    from ssoidc.storage.base import StoredCredential
+
+    secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+    for obj in (Credential("ASIAX", secret, "arn"), StoredCredential("AKIAX", secret, "arn")):
+        assert secret not in repr(obj)
