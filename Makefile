@@ -6,11 +6,14 @@ PYPROJECT_SHA := $(shell cat pyproject.toml | sha1sum | cut -c1-12)
 RUN_STAMP := $(VENV)/.runtime-$(PYPROJECT_SHA)
 STAMP := $(VENV)/.installed-$(PYPROJECT_SHA)
 NODE_STAMP := tests/node/node_modules/.installed
+# AWS CLI v2 releases newer than Debian bookworm's 2.9 (tools/awscli-v2/): the oldest with the PKCE login, the newest
+CLI_V2_VERSIONS := 2.23.6 2.38.1
+CLI_V2_DIR := .tools/awscli-v2
 PORT ?= 8000
 DATA ?= .data/demo
 
 .DEFAULT_GOAL := help
-.PHONY: help install install-runtime system-deps node-deps run run-tls test test-fast lint fmt typecheck shapes settings-doc bench bench-scale clean
+.PHONY: help install install-runtime system-deps node-deps cli-v2 run run-tls test test-fast lint fmt typecheck shapes settings-doc bench bench-scale clean
 
 help: ## show this help
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-16s %s\n", $$1, $$2}'
@@ -31,7 +34,7 @@ $(STAMP): $(RUN_STAMP)
 
 install-runtime: $(RUN_STAMP) ## install only what serving needs (the venv with the runtime dependencies and boto3)
 
-install: $(STAMP) system-deps node-deps ## install everything the tests need (venv, Debian and npm packages)
+install: $(STAMP) system-deps node-deps cli-v2 ## install everything the tests need (venv, Debian and npm packages)
 
 system-deps: ## Debian packages used by tests and benchmarks: AWS CLI v2, wrk, chromium, pgbouncer
 	@missing=""; \
@@ -50,6 +53,9 @@ $(NODE_STAMP): tests/node/package.json tests/node/package-lock.json
 	@touch $(NODE_STAMP)
 
 node-deps: $(NODE_STAMP) ## npm packages for the JavaScript SDK tests
+
+cli-v2: system-deps ## AWS CLI v2 $(CLI_V2_VERSIONS) from Debian's archive into $(CLI_V2_DIR) (aws sso login PKCE tests)
+	PY=$(PY) tools/awscli-v2/install.sh $(CLI_V2_DIR) $(CLI_V2_VERSIONS)
 
 run: $(RUN_STAMP) ## serve on http://127.0.0.1:$(PORT) with demo data (SQLite in $(DATA))
 	$(BIN)/ssoidc serve --demo --port $(PORT) --data-dir $(DATA)
@@ -93,4 +99,4 @@ bench-scale: $(STAMP) ## scale benchmark (issue 12): provision users to 100k on 
 	$(BIN)/python bench/scale.py $(ARGS)
 
 clean: ## remove the venv, caches and demo data
-	rm -rf $(VENV) .data .pytest_cache .mypy_cache .ruff_cache tests/node/node_modules
+	rm -rf $(VENV) .tools .data .pytest_cache .mypy_cache .ruff_cache tests/node/node_modules

@@ -4,6 +4,9 @@
   --no-browser`` against an ``sso-session`` profile, pointed at ssoidc by ``ssoidc cli-endpoints``
   (``AWS_DATA_PATH``: 2.9 reads no ``AWS_ENDPOINT_URL_*``) and trusting the ``ssoidc dev-cert`` CA; real Chromium
   (Playwright) opens the URL it prints, signs in and approves; the CLI leaves a token in its cache;
+* AWS CLI 2.23.6 and 2.38.1 (Debian 13's and unstable's, ``make cli-v2``) run the PKCE login (their default; Chromium
+  approves on the ``/authorize`` URL they print and lands on their loopback listener) and ``--use-device-code``,
+  found through ``AWS_ENDPOINT_URL_*`` alone, then get role credentials through the portal;
 * botocore's own SSO token provider, in a temporary HOME with that cache, refreshes the expiring token through
   ssoidc's CreateToken (``AWS_ENDPOINT_URL_SSO_OIDC``, then a ``services`` section), and the rotated-out refresh
   token no longer works;
@@ -14,6 +17,8 @@ Every connection goes through a proxy that reaches nothing but this server: noth
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import datetime
 import hashlib
 import json
@@ -25,21 +30,24 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from botocore import UNSIGNED
 from botocore.exceptions import ClientError
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import Page, expect, sync_playwright
 
 from ssoidc.cli import SSO_PROFILE, SSO_SESSION, sso_config
 from ssoidc.devcert import DevCert
+from ssoidc.ids import permission_set_role_name
 from ssoidc.oauth.start_url import default_start_url
 from tests.helpers.browser import CHROMIUM, LAUNCH_ARGS, PASSWORDS, set_password
-from tests.helpers.cli import V2_AWS, proxy_env
+from tests.helpers.cli import NEWER_V2, V2_AWS, proxy_env
 from tests.helpers.clients import make_client
 from tests.helpers.config import ROOT
 from tests.helpers.guard_proxy import guard_proxy
 from tests.helpers.pg import drop_schema, new_schema, pg_base_url, require_postgres, with_query
+from tests.helpers.portal import A1, OPERATOR, plant_access
 from tests.helpers.servers import LiveServer, running_server
 
 NODE_DIR = ROOT / "tests" / "node"
@@ -65,6 +73,7 @@ def cert(tmp_path_factory: pytest.TempPathFactory) -> DevCert:
 def tls_server(tmp_path_factory: pytest.TempPathFactory, cert: DevCert) -> Iterator[LiveServer]:
     with running_server(tmp_path_factory.mktemp("sso-login"), tls=cert) as server:
         set_password(server, "alice", PASSWORDS["alice"])
+        plant_access(server)
         yield server
 
 
@@ -86,6 +95,7 @@ def pg_tls_server(tmp_path_factory: pytest.TempPathFactory, cert: DevCert) -> It
                 input=f"{PASSWORDS['alice']}\n", env=server.env, cwd=ROOT, text=True, capture_output=True,
             )  # fmt: skip
             assert done.returncode == 0, done.stderr
+            plant_access(server)
             yield server
     finally:
         drop_schema(base, schema)
@@ -104,9 +114,9 @@ def data_path(tmp_path_factory: pytest.TempPathFactory, tls_server: LiveServer) 
     return root
 
 
-def home_with_profile(home: Path, start_url: str, extra: str = "") -> Path:
+def home_with_profile(home: Path, start_url: str, extra: str = "", role: tuple[str, str] = ("", "")) -> Path:
     (home / ".aws").mkdir(parents=True, exist_ok=True)
-    (home / ".aws" / "config").write_text(sso_config(start_url, "us-east-1") + extra)
+    (home / ".aws" / "config").write_text(sso_config(start_url, "us-east-1", *role) + extra)
     return home
 
 
@@ -121,9 +131,10 @@ def cli_env(home: Path, cert: DevCert) -> dict[str, str]:
     }
 
 
-def approve_in_chromium(url: str, cert: DevCert, user: str = "alice") -> None:
-    """Open ``url`` (the CLI's ``verificationUriComplete``) in Chromium, confirm the code, sign in, allow. The
-    browser trusts the server's own key only (SPKI pin) and may reach nothing but localhost."""
+@contextlib.contextmanager
+def chromium(cert: DevCert, *allowed: str) -> Iterator[tuple[Page, list[str]]]:
+    """A Chromium page that trusts the server's own key only (SPKI pin) and may reach nothing but URLs starting
+    with one of ``allowed``; yields it and the list of refused URLs (which the caller asserts empty)."""
     from cryptography import x509
     from cryptography.hazmat.primitives import serialization
 
@@ -131,8 +142,6 @@ def approve_in_chromium(url: str, cert: DevCert, user: str = "alice") -> None:
     spki = leaf.public_key().public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
-    import base64
-
     pin = base64.b64encode(hashlib.sha256(spki).digest()).decode()
     external: list[str] = []
     with sync_playwright() as p:
@@ -146,37 +155,69 @@ def approve_in_chromium(url: str, cert: DevCert, user: str = "alice") -> None:
             context.set_default_timeout(10_000)
 
             def guard(route: Any) -> None:
-                if route.request.url.startswith("https://localhost:"):
+                if route.request.url.startswith(allowed):
                     route.continue_()
                 else:
                     external.append(route.request.url)
                     route.abort("blockedbyclient")
 
             context.route("**/*", guard)
-            page = context.new_page()
-            page.goto(url)
-            with page.expect_navigation():
-                page.click("#device-submit")
-            page.fill("#signin-form input[name=username]", user)
-            page.fill("#signin-form input[name=password]", PASSWORDS[user])
-            with page.expect_navigation():
-                page.click("#signin-submit")
-            expect(page.locator("#signed-in-as")).to_have_text(user)
-            with page.expect_navigation():
-                page.click("button#allow")
-            expect(page.locator("#done-title")).to_have_text("Device authorized")
+            yield context.new_page(), external
         finally:
             browser.close()
+
+
+def sign_in(page: Page, user: str) -> None:
+    page.fill("#signin-form input[name=username]", user)
+    page.fill("#signin-form input[name=password]", PASSWORDS[user])
+    with page.expect_navigation():
+        page.click("#signin-submit")
+    expect(page.locator("#signed-in-as")).to_have_text(user)
+
+
+def approve_in_chromium(url: str, cert: DevCert, user: str = "alice") -> None:
+    """Open ``url`` (the CLI's ``verificationUriComplete``) in Chromium, confirm the code, sign in, allow."""
+    with chromium(cert, "https://localhost:") as (page, external):
+        page.goto(url)
+        with page.expect_navigation():
+            page.click("#device-submit")
+        sign_in(page, user)
+        with page.expect_navigation():
+            page.click("button#allow")
+        expect(page.locator("#done-title")).to_have_text("Device authorized")
     assert external == []
 
 
-def sso_login(home: Path, cert: DevCert, data_path: Path, server: LiveServer) -> tuple[str, list[str]]:
-    """``aws sso login --profile ssoidc-sso --no-browser`` (Debian's CLI 2.9), approved in Chromium on the URL it
-    prints; returns its output and what the guard proxy tunnelled."""
-    env = cli_env(home, cert) | {"AWS_DATA_PATH": str(data_path)}
+def authorize_in_chromium(url: str, cert: DevCert, user: str = "alice") -> str:
+    """Open ``url`` (the authorize URL the CLI prints for its PKCE login) in Chromium, sign in, allow; the browser
+    follows the redirect to the CLI's loopback listener. Returns the client name the consent page showed."""
+    redirect = parse_qs(urlsplit(url).query)["redirect_uri"][0]
+    assert re.fullmatch(r"http://127\.0\.0\.1:\d+/oauth/callback", redirect), redirect
+    with chromium(cert, "https://localhost:", redirect) as (page, external):
+        page.goto(url)
+        shown = page.locator("#app-name").inner_text()
+        sign_in(page, user)
+        expect(page.locator("#scopes")).to_contain_text("sso:account:access")
+        with page.expect_navigation(url=f"{redirect}?**"):
+            page.click("button#allow")
+    assert external == []
+    return shown
+
+
+def sso_login(
+    home: Path, cert: DevCert, data_path: Path | None, server: LiveServer, aws: Path = V2_AWS, *flags: str
+) -> tuple[str, list[str]]:
+    """``aws sso login --profile ssoidc-sso --no-browser [flags]``, approved in Chromium on the URL it prints (the
+    device page, or the authorize URL of the PKCE login); returns its output and what the guard proxy tunnelled.
+    With ``data_path`` the CLI finds ssoidc through ``AWS_DATA_PATH`` (2.9), else ``AWS_ENDPOINT_URL_*``."""
+    env = cli_env(home, cert)
+    if data_path is not None:
+        env["AWS_DATA_PATH"] = str(data_path)
+    else:
+        env |= {f"AWS_ENDPOINT_URL_{s}": server.url for s in ("SSO_OIDC", "SSO", "STS")}
     with guard_proxy(f"localhost:{server.port}") as proxy:
         with subprocess.Popen(
-            [str(V2_AWS), "sso", "login", "--profile", SSO_PROFILE, "--no-browser"],
+            [str(aws), "sso", "login", "--profile", SSO_PROFILE, "--no-browser", *flags],
             env=env | proxy.env(),
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -189,12 +230,33 @@ def sso_login(home: Path, cert: DevCert, data_path: Path, server: LiveServer) ->
                     out += line
                     if line.startswith(f"{server.url}/device?user_code="):
                         approve_in_chromium(line.strip(), cert)
+                    elif line.startswith(f"{server.url}/authorize?"):
+                        authorize_in_chromium(line.strip(), cert)
                 assert proc.wait(60) == 0, out
             finally:
                 if proc.poll() is None:
                     proc.kill()
         assert proxy.refused == [], proxy.refused
         return out, proxy.tunnelled
+
+
+def assert_live_cached_login(home: Path, url: str, server: LiveServer, cert: DevCert) -> dict[str, Any]:
+    """The CLI's token cache holds an hour-long token for ``url`` and a refresh token that redeems once."""
+    cached = dict(json.loads((home / ".aws" / "sso" / "cache" / CACHE_NAME).read_text()))
+    assert cached["startUrl"] == url and cached["region"] == "us-east-1"
+    assert cached["accessToken"].startswith("aoa") and cached["refreshToken"].startswith("aor")
+    expires = datetime.datetime.fromisoformat(cached["expiresAt"].replace("Z", "+00:00"))
+    now = datetime.datetime.now(datetime.UTC)
+    assert datetime.timedelta(minutes=55) < expires - now <= datetime.timedelta(hours=1)
+    oidc = make_client(server, verify=str(cert.ca), config={"signature_version": UNSIGNED})
+    refreshed = oidc.create_token(
+        clientId=cached["clientId"],
+        clientSecret=cached["clientSecret"],
+        grantType="refresh_token",
+        refreshToken=cached["refreshToken"],
+    )
+    assert refreshed["accessToken"].startswith("aoa") and refreshed["refreshToken"] != cached["refreshToken"]
+    return cached
 
 
 @pytest.mark.parametrize(("store", "form"), [("sqlite", "aws"), ("sqlite", "ssoidc"), ("postgres", "aws")])
@@ -216,21 +278,58 @@ def test_aws_cli_2_9_sso_login_device_flow_over_tls(
     out, tunnelled = sso_login(home, cert, data_path, tls_server)
     assert f"Successfully logged into Start URL: {url}" in out
     assert tunnelled and set(tunnelled) == {f"localhost:{tls_server.port}"}
-    cached = json.loads((home / ".aws" / "sso" / "cache" / CACHE_NAME).read_text())
-    assert cached["startUrl"] == url and cached["region"] == "us-east-1"
-    assert cached["accessToken"].startswith("aoa") and cached["refreshToken"].startswith("aor")
-    expires = datetime.datetime.fromisoformat(cached["expiresAt"].replace("Z", "+00:00"))
-    now = datetime.datetime.now(datetime.UTC)
-    assert datetime.timedelta(minutes=55) < expires - now <= datetime.timedelta(hours=1)
-    # the cached pair is live: its refresh token redeems once at ssoidc
-    oidc = make_client(tls_server, verify=str(cert.ca), config={"signature_version": UNSIGNED})
-    refreshed = oidc.create_token(
-        clientId=cached["clientId"],
-        clientSecret=cached["clientSecret"],
-        grantType="refresh_token",
-        refreshToken=cached["refreshToken"],
-    )
-    assert refreshed["accessToken"].startswith("aoa") and refreshed["refreshToken"] != cached["refreshToken"]
+    assert_live_cached_login(home, url, tls_server, cert)
+
+
+ROLE = permission_set_role_name("Operator", OPERATOR.arn)
+NEWER_CASES = [  # (CLI version, flow, store, start URL form)
+    *[(v, flow, "sqlite", "aws") for v in NEWER_V2 for flow in ("pkce", "device")],
+    ("2.38.1", "pkce", "postgres", "aws"),
+    ("2.38.1", "pkce", "sqlite", "ssoidc"),
+    ("2.38.1", "device", "sqlite", "ssoidc"),
+    ("2.23.6", "device", "sqlite", "ssoidc"),  # before 2.35.13 the CLI sends the start URL as is
+]
+
+
+@pytest.mark.parametrize(("version", "flow", "store", "form"), NEWER_CASES)
+def test_newer_aws_cli_v2_logs_in_over_tls_and_gets_role_credentials(
+    request: pytest.FixtureRequest,
+    cert: DevCert,
+    tmp_path: Path,
+    version: str,
+    flow: str,
+    store: str,
+    form: str,
+) -> None:
+    """AWS CLI 2.22 and later: ``aws sso login`` (PKCE in Chromium by default, or ``--use-device-code``), found
+    through ``AWS_ENDPOINT_URL_SSO_OIDC``/``_SSO``/``_STS`` alone; then ``aws sts get-caller-identity`` on the
+    profile: the CLI's SSO credential provider gets the Operator role's credentials from ssoidc's portal. With
+    ``sso_start_url = <ssoidc>/start``, 2.38 logs in only because it resolved that URL (one redirect) to an
+    AWS-owned host: it refuses any other start URL ("Could not resolve start URL ... to an AWS-owned endpoint")."""
+    aws = NEWER_V2[version]
+    if not aws.exists():
+        pytest.fail(f"{aws} (AWS CLI {version}) is missing: run make cli-v2")
+    server: LiveServer = request.getfixturevalue("tls_server" if store == "sqlite" else "pg_tls_server")
+    identity_store = server.configuration().instance.identity_store_id
+    url = default_start_url(identity_store) if form == "aws" else f"{server.url}/start"
+    home = home_with_profile(tmp_path / "home", url, role=(A1, "Operator"))
+    flags = ("--use-device-code",) if flow == "device" else ()
+    out, tunnelled = sso_login(home, cert, None, server, aws, *flags)
+    shown = f"{server.url}/device?user_code=" if flow == "device" else f"{server.url}/authorize?"
+    assert shown in out, out
+    assert f"Successfully logged into Start URL: {url}" in out, out
+    assert tunnelled and set(tunnelled) == {f"localhost:{server.port}"}
+    assert_live_cached_login(home, url, server, cert)
+
+    env = cli_env(home, cert) | {f"AWS_ENDPOINT_URL_{s}": server.url for s in ("SSO_OIDC", "SSO", "STS")}
+    with guard_proxy(f"localhost:{server.port}") as proxy:
+        who = subprocess.run(
+            [str(aws), "sts", "get-caller-identity", "--profile", SSO_PROFILE, "--output", "json"],
+            env=env | proxy.env(), capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+    assert who.returncode == 0, who.stderr
+    assert json.loads(who.stdout)["Arn"] == f"arn:aws:sts::{A1}:assumed-role/{ROLE}/alice"
+    assert proxy.refused == []
 
 
 def test_a_start_url_of_another_portal_gets_no_login(
