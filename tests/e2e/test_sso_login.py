@@ -27,7 +27,8 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+import urllib.request
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -204,12 +205,26 @@ def authorize_in_chromium(url: str, cert: DevCert, user: str = "alice") -> str:
     return shown
 
 
+def in_chromium(url: str, cert: DevCert) -> None:
+    """Approve the URL ``aws sso login`` printed as alice, in Chromium."""
+    if "/device?" in url:
+        approve_in_chromium(url, cert)
+    else:
+        authorize_in_chromium(url, cert)
+
+
 def sso_login(
-    home: Path, cert: DevCert, data_path: Path | None, server: LiveServer, aws: Path = V2_AWS, *flags: str
+    home: Path,
+    cert: DevCert,
+    data_path: Path | None,
+    server: LiveServer,
+    aws: Path = V2_AWS,
+    *flags: str,
+    approve: Callable[[str, DevCert], None] = in_chromium,
 ) -> tuple[str, list[str]]:
-    """``aws sso login --profile ssoidc-sso --no-browser [flags]``, approved in Chromium on the URL it prints (the
-    device page, or the authorize URL of the PKCE login); returns its output and what the guard proxy tunnelled.
-    With ``data_path`` the CLI finds ssoidc through ``AWS_DATA_PATH`` (2.9), else ``AWS_ENDPOINT_URL_*``."""
+    """``aws sso login --profile ssoidc-sso --no-browser [flags]``, ``approve``-d on the URL it prints (the device
+    page, or the authorize URL of the PKCE login); returns its output and what the guard proxy tunnelled. With
+    ``data_path`` the CLI finds ssoidc through ``AWS_DATA_PATH`` (2.9), else ``AWS_ENDPOINT_URL_*``."""
     env = cli_env(home, cert)
     if data_path is not None:
         env["AWS_DATA_PATH"] = str(data_path)
@@ -228,10 +243,8 @@ def sso_login(
             try:
                 for line in proc.stdout:
                     out += line
-                    if line.startswith(f"{server.url}/device?user_code="):
-                        approve_in_chromium(line.strip(), cert)
-                    elif line.startswith(f"{server.url}/authorize?"):
-                        authorize_in_chromium(line.strip(), cert)
+                    if line.startswith((f"{server.url}/device?user_code=", f"{server.url}/authorize?")):
+                        approve(line.strip(), cert)
                 assert proc.wait(60) == 0, out
             finally:
                 if proc.poll() is None:
@@ -330,6 +343,42 @@ def test_newer_aws_cli_v2_logs_in_over_tls_and_gets_role_credentials(
     assert who.returncode == 0, who.stderr
     assert json.loads(who.stdout)["Arn"] == f"arn:aws:sts::{A1}:assumed-role/{ROLE}/alice"
     assert proxy.refused == []
+
+
+@pytest.mark.parametrize("flow", ["pkce", "device"])
+def test_newest_aws_cli_logs_in_in_ci_without_a_browser(
+    tls_server: LiveServer, cert: DevCert, start_url: str, tmp_path: Path, flow: str
+) -> None:
+    """docs/public-clients.md's CI recipe with the real CLI: ``aws sso login --no-browser``, and the operator (store
+    access, never the unauthenticated pages) approves as alice: ``ssoidc device approve`` on the user code, or
+    ``ssoidc authorize approve`` on the printed authorize URL, whose redirect a plain GET delivers to the CLI."""
+    aws = NEWER_V2["2.38.1"]
+    if not aws.exists():
+        pytest.fail(f"{aws} is missing: run make cli-v2")
+    store = ["--data-dir", str(tls_server.data_dir)]
+    approved: list[str] = []
+
+    def operator(url: str, _cert: DevCert) -> None:
+        if flow == "device":
+            code = parse_qs(urlsplit(url).query)["user_code"][0]
+            done = ssoidc("device", "approve", code, "--user", "alice", *store, env=tls_server.env)
+            assert done.returncode == 0, done.stderr
+            approved.append(done.stdout)
+            return
+        done = ssoidc("authorize", "approve", url, "--user", "alice", *store, env=tls_server.env)
+        assert done.returncode == 0, done.stderr
+        redirect = done.stdout.strip()
+        assert redirect.startswith("http://127.0.0.1:") and "code=" in redirect, redirect
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # the CLI's loopback listener
+        with opener.open(redirect, timeout=10) as answer:
+            assert answer.status == 200
+        approved.append(redirect)
+
+    home = home_with_profile(tmp_path / "home", start_url)
+    flags = ("--use-device-code",) if flow == "device" else ()
+    out, _ = sso_login(home, cert, None, tls_server, aws, *flags, approve=operator)
+    assert len(approved) == 1 and f"Successfully logged into Start URL: {start_url}" in out, out
+    assert_live_cached_login(home, start_url, tls_server, cert)
 
 
 def test_a_start_url_of_another_portal_gets_no_login(
