@@ -72,8 +72,18 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def bench_config(base_url: str) -> dict[str, Any]:
-    """Minimal configuration: the demo issuer (served by ``--demo``) trusted by one application."""
+def user_email(i: int) -> str:
+    """The e-mail of bench user ``i`` (0 is the one user of the default configuration)."""
+    return USER_EMAIL if i == 0 else f"bench{i}@example.com"
+
+
+def user_id(i: int) -> str:
+    return USER_ID if i == 0 else f"0000000001-00000000-0000-4000-8000-{i:012d}"
+
+
+def bench_config(base_url: str, users: int = 1) -> dict[str, Any]:
+    """Minimal configuration: the demo issuer (served by ``--demo``) trusted by one application; ``users`` users
+    (``--users``: JWT-bearer assertions go round them, so that each holds fewer sessions than the family cap)."""
     return {
         "Instance": {"Name": "bench", "InstanceArn": INSTANCE_ARN, "IdentityStoreId": "d-00000000b0"},
         "TrustedTokenIssuers": [
@@ -123,7 +133,14 @@ def bench_config(base_url: str) -> dict[str, Any]:
                 "AssignmentRequired": False,
             }
         ],
-        "Users": [{"UserName": "bench", "UserId": USER_ID, "Emails": [{"Value": USER_EMAIL}]}],
+        "Users": [
+            {
+                "UserName": "bench" if i == 0 else f"bench{i}",
+                "UserId": user_id(i),
+                "Emails": [{"Value": user_email(i)}],
+            }
+            for i in range(users)
+        ],
     }
 
 
@@ -154,6 +171,10 @@ class Server:
     """A directory holding another revision's ``ssoidc/`` package to serve instead of this tree's (uvicorn only)."""
     database_url: str = ""
     """Store in PostgreSQL at this URL (``ssoidc serve --database-url``); "" = SQLite in ``data_dir``."""
+    users: int = 1
+    """Users in the configuration file (``bench_config``)."""
+    extra_env: tuple[tuple[str, str], ...] = ()
+    """``SSOIDC_*`` settings of this server only (``bench/run.py --ab-set``)."""
     config_base_url: str = ""
     """Base URL of the demo issuer in the configuration file ("" = this server's own URL). Nodes sharing one
     database must apply the same file, or each start would change the configuration."""
@@ -201,6 +222,7 @@ class Server:
         # (old revisions too), e.g. SSOIDC_BENCH_SET_MAX_REFRESH_FAMILIES=0 for an A/B without the family cap
         prefix = "SSOIDC_BENCH_SET_"
         env.update({"SSOIDC_" + k[len(prefix) :]: v for k, v in os.environ.items() if k.startswith(prefix)})
+        env.update(self.extra_env)
         if self.kind == "granian":
             env.update(export_env(self.settings()))
         if self.src is not None:
@@ -210,7 +232,9 @@ class Server:
     def prepare(self) -> None:
         """Data dir and configuration file (``start`` does this too; call it first to seed the store)."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.config_path.write_text(yaml.safe_dump(bench_config(self.config_base_url or self.url)))
+        self.config_path.write_text(
+            yaml.safe_dump(bench_config(self.config_base_url or self.url, self.users))
+        )
 
     def start(self, timeout: float = 60.0) -> None:
         self.prepare()
@@ -523,6 +547,7 @@ class SignSpec:
     pem: bytes = b""
     client_id: str = APP_ARN
     lifetime: int = 600
+    users: int = 1  # assertions go round users 0 .. users-1 (``bench_config``)
 
 
 _signer_state: dict[str, Any] = {}
@@ -558,12 +583,13 @@ def signed_request(refresh_token: str | None = None) -> tuple[list[tuple[str, st
         return _sigv4(spec, body)
     now = int(time.time())
     issuer = f"http://127.0.0.1:{spec.port}/demo-issuer"
+    email = user_email(secrets.randbelow(spec.users))
     assertion = _signer_state["jwt"].sign(
         {
             "iss": issuer,
-            "sub": USER_EMAIL,
+            "sub": email,
             "aud": AUDIENCE,
-            "email": USER_EMAIL,
+            "email": email,
             "email_verified": True,
             "iat": now,
             "nbf": now,

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import datetime
 import functools
 import importlib.metadata
@@ -87,6 +88,7 @@ class Variant:
     # CHECKPOINT after seeding: each page's first change in the run writes a full-page image to the WAL
     pg_checkpoint: bool = False
     pg_pool: int = 10  # pool_max_size of each server process's PostgreSQL pool
+    settings: tuple[tuple[str, str], ...] = ()  # SSOIDC_* of this variant's servers only (--ab-set)
 
 
 # ---------------------------------------------------------------------------------------------------- helpers
@@ -260,7 +262,9 @@ class Bench:
         a = self.args
         src = self.sources.get(v.rev)
         if v.store != "postgres":
-            return [h.Server(v.server, h.free_port(), workdir, a.workers, v.synchronous, src=src)], "", ""
+            server = h.Server(v.server, h.free_port(), workdir, a.workers, v.synchronous, src=src, users=a.users,
+                              extra_env=v.settings)  # fmt: skip
+            return [server], "", ""
         schema = f"ssoidc_bench_{os.getpid()}_{secrets.token_hex(4)}"
         url = pgstats.pg_url(a.pg_url, schema, pool_max_size=str(v.pg_pool), synchronous_commit=v.pg_sync)
         ports: list[int] = []
@@ -277,6 +281,8 @@ class Bench:
                 src=src,
                 database_url=url,
                 config_base_url=first,
+                users=a.users,
+                extra_env=v.settings,
             )
             for i, port in enumerate(ports)
         ]
@@ -333,7 +339,7 @@ class Bench:
                 spec = h.SignSpec(server.port)
             else:
                 kid, pem = h.read_demo_issuer_key(server.data_dir)
-                spec = h.SignSpec(server.port, kid, pem)
+                spec = h.SignSpec(server.port, kid, pem, users=self.args.users)
             specs.append(spec)
             smoke(server, self.pool, spec, smoke_tokens[i])
         warm_files = [workdir / f"warmup-{i}.req" for i in range(nodes)]
@@ -568,6 +574,7 @@ def markdown(
         store = v.synchronous if v.store == "sqlite" else f"PostgreSQL synchronous_commit={v.pg_sync}"
         store += ", CHECKPOINT first" if v.pg_checkpoint else ""
         store += f", pool {v.pg_pool}" if v.store == "postgres" and v.pg_pool != 10 else ""
+        store += "".join(f", {k}={val}" for k, val in v.settings)
         lines.append(
             f"| {v.grant} | {v.group}{' ' + v.rev if v.rev else ''} | {server} | {store} | {v.conns} | **{s['rps']:,.0f}**{spread}"
             f" | {s['p50']:.2f} | {s['p99']:.2f} | {s['cpu_us']:,.0f} ({s['sys_us']:,.0f}) | {s['server_cores']:.2f}"
@@ -625,6 +632,7 @@ def postgres_markdown(
         store = "SQLite NORMAL" if v.store == "sqlite" else f"PostgreSQL sc={v.pg_sync}"
         store += ", CHECKPOINT first" if v.pg_checkpoint else ""
         store += f", pool {v.pg_pool}" if v.store == "postgres" and v.pg_pool != 10 else ""
+        store += "".join(f", {k}={val}" for k, val in v.settings)
         lines.append(
             f"| {store} | {v.nodes} x {args.workers} | {v.conns} | **{s['rps']:,.0f}** | {s['rps'] / v.nodes:,.0f}"
             f" | {ratio} | {s['p99']:.2f} | {s['cpu_us']:,.0f} | {pg_cols} |"
@@ -669,6 +677,11 @@ def main() -> int:
                    " this %% of one core during it (default 10)")  # fmt: skip
     p.add_argument("--refresh-seed-min", type=int, default=50000, help="seed at least this many refresh tokens per"
                    " run (the unused ones pad the table to the same size in every run; default 50000)")  # fmt: skip
+    p.add_argument("--users", type=int, default=1, help="users in the configuration; JWT-bearer assertions go"
+                   " round them at random (default 1: every request starts a session of the same user, so from"
+                   " the 101st on each also evicts one under the default family cap)")  # fmt: skip
+    p.add_argument("--ab-set", default="", help="NAME=VALUE: also run each variant with SSOIDC_NAME=VALUE on its"
+                   " servers only, interleaved (e.g. MAX_REFRESH_FAMILIES=0)")  # fmt: skip
     p.add_argument("--history", default="", help="comma-separated git revisions: also --history-grant at 64"
                    " connections served by each revision's ssoidc/ (exported with git archive to a temp dir),"
                    " interleaved with this working tree's")  # fmt: skip
@@ -780,6 +793,16 @@ def main() -> int:
             variants.append(
                 Variant(f"{name}-uvicorn-NORMAL-c{cmp_c}", g, "uvicorn", "NORMAL", cmp_c, "baseline")
             )
+
+    if a.ab_set:
+        name, _, value = a.ab_set.partition("=")
+        twins = [
+            dataclasses.replace(
+                v, name=f"{v.name}-{name.lower()}={value}", settings=(("SSOIDC_" + name, value),)
+            )
+            for v in variants
+        ]
+        variants = [x for pair in zip(variants, twins, strict=True) for x in pair]
 
     OUT.mkdir(exist_ok=True)
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
