@@ -78,7 +78,7 @@ def user_email(i: int) -> str:
 
 
 def user_id(i: int) -> str:
-    return USER_ID if i == 0 else f"0000000001-00000000-0000-4000-8000-{i:012d}"
+    return USER_ID if i == 0 else f"0000000002-00000000-0000-4000-8000-{i:012d}"
 
 
 def bench_config(base_url: str, users: int = 1) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import hmac
+import struct
 import time
 from collections.abc import Iterable, Sequence
 from importlib import resources
@@ -120,19 +121,47 @@ REVOKE_FAMILY_SQL = (
     "INSERT INTO revoked_families (family_id, revoked_at, expires_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING"
 )
 """Revoke a family (family_id, now, expires_at); a family revoked already keeps its first revocation."""
-FAMILY_START_SQL = (
-    "INSERT INTO family_starts (user_id, application_arn, started) VALUES (?, ?, 1)"
-    " ON CONFLICT (user_id, application_arn) DO UPDATE SET started = family_starts.started + 1 RETURNING started"
-)
-"""Count one more family started by (user_id, application_arn); RETURNs the count (migration 0011)."""
 FAMILY_SLOT_SQL = (
     "INSERT INTO family_slots (user_id, application_arn, slot, family_id, expires_at) VALUES (?, ?, ?, ?, ?)"
     " ON CONFLICT (user_id, application_arn, slot) DO UPDATE SET prev_family_id = family_slots.family_id,"
     " prev_expires_at = family_slots.expires_at, family_id = excluded.family_id,"
     " expires_at = excluded.expires_at RETURNING prev_family_id, prev_expires_at"
 )
-"""Put a new family in its ring slot (user_id, application_arn, slot, family_id, session end); RETURNs the family
-the slot held (NULLs for a slot used for the first time), which the caller revokes if it is still live."""
+"""PostgreSQL: put a new family in its ring slot (user_id, application_arn, slot, family_id, session end); RETURNs
+the family the slot held (NULLs for a slot used for the first time), which the caller revokes if still live."""
+
+RING_RECORD = struct.Struct("<dH")
+"""SQLite's ring (migration 0016): each family is (session end, length of its id) then the id's UTF-8 bytes."""
+FAMILY_RING_SQL = "SELECT ring, ring_n FROM family_starts WHERE user_id = ? AND application_arn = ?"
+"""The ring of (user_id, application_arn), oldest family first, and how many families it holds."""
+FAMILY_RING_PUT_SQL = (
+    "INSERT INTO family_starts (user_id, application_arn, started, ring, ring_n, expires_at) VALUES (?, ?, 1, ?, ?, ?)"
+    " ON CONFLICT (user_id, application_arn) DO UPDATE SET started = family_starts.started + 1,"
+    " ring = excluded.ring, ring_n = excluded.ring_n, expires_at = max(family_starts.expires_at, excluded.expires_at)"
+)
+"""Store the ring of (user_id, application_arn): (user_id, application_arn, ring, ring_n, session end)."""
+
+
+def ring_push(
+    ring: bytes, n: int, family_id: str, expires_at: float, cap: int, now: float
+) -> tuple[bytes, int, list[tuple[str, float]]]:
+    """Append a new family to a ring of ``n`` families (oldest first): the new ring, its length, and the families it
+    dropped, which the caller revokes if they are other families still live. Families at the front whose session
+    has ended at ``now`` are dropped (they count no longer; this keeps a ring short), then the oldest until at
+    most ``cap`` remain: with a constant cap, the family dropped live is the one started ``cap`` families earlier
+    (``FAMILY_SLOT_SQL``'s slot ring); after the cap is lowered, the oldest go first."""
+    dropped: list[tuple[str, float]] = []
+    off = 0
+    while off < len(ring):
+        end, size = RING_RECORD.unpack_from(ring, off)
+        if end > now and n < cap:
+            break
+        start = off + RING_RECORD.size
+        dropped.append((ring[start : start + size].decode(), end))
+        off = start + size
+        n -= 1
+    fid = family_id.encode()
+    return ring[off:] + RING_RECORD.pack(expires_at, len(fid)) + fid, n + 1, dropped
 
 
 def started_family(tokens: Sequence[TokenRecord]) -> TokenRecord | None:
@@ -289,6 +318,23 @@ REVOCATION_SETTLE_SECONDS = 600.0
 choosing its ``issued_at`` to committing, so every token or code it covers is in the tables when the latest expiry
 is read (see migration 0007)."""
 
+PURGE_FAMILY_SLOTS_SQL = (
+    "DELETE FROM family_slots WHERE (user_id, application_arn, slot) IN"
+    " (SELECT user_id, application_arn, slot FROM family_slots WHERE expires_at < ? LIMIT ?)",
+    0.0,
+)
+"""PostgreSQL's ring slots whose family has ended (SQLite sweeps its rings instead: ``RING_SWEEP_SQL``)."""
+RING_SWEEP_SQL = (
+    "SELECT user_id, application_arn FROM family_starts WHERE (user_id, application_arn) > (?, ?)"
+    " ORDER BY user_id, application_arn LIMIT ?"
+)
+"""SQLite: the next (user_id, application_arn) keys after a cursor, for the purge's rolling sweep of rings."""
+RING_PURGE_SQL = (
+    "DELETE FROM family_starts WHERE (user_id, application_arn) > (?, ?) AND (user_id, application_arn) <= (?, ?)"
+    " AND expires_at < ?"
+)
+"""SQLite: delete the rings of one sweep step whose every family has ended."""
+
 PURGE_SQL: tuple[tuple[str, float], ...] = (
     (
         "DELETE FROM tokens WHERE token_hash IN (SELECT token_hash FROM tokens WHERE expires_at < ? LIMIT ?)",
@@ -301,11 +347,6 @@ PURGE_SQL: tuple[tuple[str, float], ...] = (
     (
         "DELETE FROM revoked_families WHERE family_id IN"
         " (SELECT family_id FROM revoked_families WHERE expires_at < ? LIMIT ?)",
-        0.0,
-    ),
-    (
-        "DELETE FROM family_slots WHERE (user_id, application_arn, slot) IN"
-        " (SELECT user_id, application_arn, slot FROM family_slots WHERE expires_at < ? LIMIT ?)",
         0.0,
     ),
     (

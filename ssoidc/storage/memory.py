@@ -87,7 +87,6 @@ from ssoidc.storage.common import (
     config_rows,
     credential,
     credential_params,
-    evicted_family,
     group_attributes,
     group_doc,
     group_of,
@@ -179,10 +178,9 @@ class MemoryData:
     used_jtis: dict[tuple[str, str], float] = field(default_factory=dict)
     revoked_families: dict[str, tuple[float, float]] = field(default_factory=dict)
     """``family_id -> (revoked_at, expires_at)``."""
-    family_starts: dict[tuple[str, str], int] = field(default_factory=dict)
-    """``(user_id, application_arn) -> families started`` (migration 0011)."""
-    family_slots: dict[tuple[str, str, int], tuple[str, float]] = field(default_factory=dict)
-    """``(user_id, application_arn, slot) -> (family_id, session end)``: the ring of the last ``cap`` families."""
+    family_rings: dict[tuple[str, str], tuple[tuple[str, float], ...]] = field(default_factory=dict)
+    """``(user_id, application_arn) -> ((family_id, session end), ...)``: the last ``cap`` families started, oldest
+    first (SQLite's ``family_starts.ring``, migration 0016)."""
     passwords: dict[str, tuple[str, float]] = field(default_factory=dict)
     web_sessions: dict[bytes, WebSession] = field(default_factory=dict)
     login_attempts: dict[str, Attempts] = field(default_factory=dict)
@@ -316,19 +314,21 @@ class MemoryData:
         return 1
 
     def cap_families(self, tokens: Sequence[TokenRecord], cap: int) -> None:
-        """``FAMILY_START_SQL`` + ``FAMILY_SLOT_SQL``: a new family takes its ring slot and revokes the evicted one."""
+        """As SQLite's ``_cap_families``: a new family joins its ring; the ones the ring drops are revoked."""
         started = started_family(tokens) if cap > 0 else None
         if started is None:
             return
         pair = (started.user_id, started.application_arn)
-        count = self.family_starts.get(pair, 0) + 1
-        self.family_starts[pair] = count
-        key = (*pair, (count - 1) % cap)
-        prev = self.family_slots.get(key)
-        self.family_slots[key] = (started.family_id, started.expires_at)
-        revoke = evicted_family(started, prev, started.issued_at)
-        if revoke is not None:
-            self.revoke_family(revoke.family_id, started.issued_at, revoke.expires_at)
+        now = started.issued_at
+        ring = self.family_rings.get(pair, ())
+        cut = 0  # as ring_push: the ended ones at the front, then the oldest until cap - 1 remain
+        while cut < len(ring) and (ring[cut][1] <= now or len(ring) - cut >= cap):
+            cut += 1
+        dropped = ring[:cut]
+        self.family_rings[pair] = (*ring[cut:], (started.family_id, started.expires_at))
+        for family_id, expires_at in dropped:
+            if family_id != started.family_id and expires_at > now:
+                self.revoke_family(family_id, now, expires_at)
 
     def insert_tokens(self, tokens: Sequence[TokenRecord]) -> None:
         """Insert new token rows, all or none: a hash already stored (or twice in ``tokens``) is a key clash."""
@@ -976,7 +976,7 @@ class MemoryStore(MemoryAccountAccess):
             n = drop(d.tokens, lambda t: t.row[_T_EXPIRES] < now)
             n += drop(d.web_sessions, lambda s: s.expires_at < now)
             n += drop(d.revoked_families, lambda f: f[1] < now)
-            n += drop(d.family_slots, lambda f: f[1] < now)
+            n += drop(d.family_rings, lambda ring: max(e for _, e in ring) < now)
             n += drop(d.codes, lambda c: c[_C_EXPIRES] < now - CODE_PURGE_GRACE_SECONDS)
             n += drop(d.used_jtis, lambda expires_at: expires_at < now)
             n += drop(d.idempotency, lambda r: r.created_at < now - IDEMPOTENCY_TTL_SECONDS)

@@ -68,8 +68,8 @@ from ssoidc.storage.base import (
     WebSession,
 )
 from ssoidc.storage.common import (
-    FAMILY_SLOT_SQL,
-    FAMILY_START_SQL,
+    FAMILY_RING_PUT_SQL,
+    FAMILY_RING_SQL,
     FIND_CODE_SQL,
     FIND_TOKEN_SQL,
     INSERT_CODE_SQL,
@@ -81,6 +81,8 @@ from ssoidc.storage.common import (
     REDEEM_LOSER_SQL,
     REDEEMABLE_CODE,
     REVOKE_FAMILY_SQL,
+    RING_PURGE_SQL,
+    RING_SWEEP_SQL,
     ROTATE_LOSER_SQL,
     SECRET_PURPOSE,
     SIGNING_KEY_PURPOSE,
@@ -98,7 +100,6 @@ from ssoidc.storage.common import (
     config_rows,
     credential,
     credential_params,
-    evicted_family,
     group_attributes,
     group_doc,
     group_of,
@@ -111,6 +112,7 @@ from ssoidc.storage.common import (
     migrations,
     next_failure,
     purge_params,
+    ring_push,
     same_check,
     signing_key,
     started_family,
@@ -181,6 +183,33 @@ _IS_ASSIGNED = (
     " AND a.principal_type = 'GROUP' AND a.principal_id = m.group_id WHERE m.user_id = ? LIMIT 1"
 )
 DIRECTORY_MIGRATION = 8
+FAMILY_RING_MIGRATION = 16
+
+
+def _move_family_slots(db: sqlite3.Connection) -> None:
+    """Migration 0016's Python step: each (user, application)'s ring from its live ``family_slots`` rows, in the
+    order their sessions end (the slots do not record the order they were taken in; sessions of one application
+    last alike, so this is the order they started in), then drop ``family_slots``."""
+    now = time.time()
+    rings: dict[tuple[str, str], list[tuple[str, float]]] = {}
+    for user, app, family_id, expires_at in db.execute(
+        "SELECT user_id, application_arn, family_id, expires_at FROM family_slots WHERE expires_at > ?"
+        " ORDER BY user_id, application_arn, expires_at, slot",
+        (now,),
+    ):
+        rings.setdefault((str(user), str(app)), []).append((str(family_id), float(expires_at)))
+    for (user, app), families in rings.items():
+        ring, n = b"", 0
+        for family_id, expires_at in families:
+            ring, n, _ = ring_push(ring, n, family_id, expires_at, len(families), now)
+        db.execute(
+            "UPDATE family_starts SET ring = ?, ring_n = ?, expires_at = ? WHERE user_id = ? AND application_arn = ?",
+            (ring, n, max(e for _, e in families), user, app),
+        )
+    db.execute("DELETE FROM family_starts WHERE ring_n = 0")
+    db.execute("DROP TABLE family_slots")
+
+
 """The migration that moves users, groups and assignments out of ``config_resources`` (``_move_directory``)."""
 
 
@@ -350,6 +379,7 @@ class SqliteStore(SqliteAccountAccess):
         self.group_commit_ops = 0
         self._lock_fd = -1
         self._checkpointer: tuple[threading.Thread, threading.Event] | None = None
+        self._ring_cursor: tuple[str, str] = ("", "")  # purge_expired's sweep of the family rings
         self._secrets = Sealer(master_key, SECRET_PURPOSE)
         self._keys = Sealer(master_key, SIGNING_KEY_PURPOSE)
         try:
@@ -500,6 +530,8 @@ class SqliteStore(SqliteAccountAccess):
                     db.execute(stmt)
                 if version == DIRECTORY_MIGRATION:
                     _move_directory(db)
+                if version == FAMILY_RING_MIGRATION:
+                    _move_family_slots(db)
                 db.execute(
                     "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
                     (version, name, time.time()),
@@ -1140,16 +1172,18 @@ class SqliteStore(SqliteAccountAccess):
         await self._submit(op)
 
     def _cap_families(self, db: sqlite3.Connection, started: TokenRecord, cap: int) -> None:
-        """The new family ``started`` takes its ring slot; the family it evicts is revoked (migration 0011).
-        Runs in the caller's savepoint, so all of it or nothing is written; SQLite has one writer at a time."""
+        """The new family ``started`` joins its (user, application)'s ring; the families the ring drops (the one
+        started ``cap`` families earlier) are revoked if still live (migration 0016: one row per pair, so one page
+        per commit). Runs in the caller's savepoint, so all of it or nothing is written; SQLite has one writer."""
         user, app = started.user_id, started.application_arn
-        (count,) = db.execute(FAMILY_START_SQL, (user, app)).fetchone()
-        prev = db.execute(
-            FAMILY_SLOT_SQL, (user, app, (int(count) - 1) % cap, started.family_id, started.expires_at)
-        ).fetchone()
-        revoke = evicted_family(started, prev, started.issued_at)
-        if revoke is not None:
-            self._revoke_family(db, revoke.family_id, started.issued_at, revoke.expires_at)
+        row = db.execute(FAMILY_RING_SQL, (user, app)).fetchone()
+        ring, n = (bytes(row[0]), int(row[1])) if row is not None else (b"", 0)
+        ring, n, dropped = ring_push(ring, n, started.family_id, started.expires_at, cap, started.issued_at)
+        db.execute(FAMILY_RING_PUT_SQL, (user, app, ring, n, started.expires_at))
+        now = started.issued_at
+        for family_id, expires_at in dropped:
+            if family_id != started.family_id and expires_at > now:
+                self._revoke_family(db, family_id, now, expires_at)
 
     async def find_token(self, token_hash: bytes) -> TokenRecord | None:
         row = self._db.execute(FIND_TOKEN_SQL, (token_hash,)).fetchone()
@@ -1387,6 +1421,19 @@ class SqliteStore(SqliteAccountAccess):
         with self._write() as db:
             db.execute("DELETE FROM login_attempts WHERE attempt_key = ?", (key,))
 
+    def _sweep_rings(self, db: sqlite3.Connection, now: float, limit: int) -> int:
+        """One step of the rolling sweep over the family rings (migration 0016; they have no expiry index, which
+        would cost every new family two more pages): the next ``limit`` rings after this process's cursor, those
+        whose every session has ended deleted; the cursor wraps at the end."""
+        after = self._ring_cursor
+        keys = db.execute(RING_SWEEP_SQL, (*after, limit)).fetchall()
+        if not keys:
+            self._ring_cursor = ("", "")
+            return 0
+        last = (str(keys[-1][0]), str(keys[-1][1]))
+        self._ring_cursor = last if len(keys) == limit else ("", "")
+        return int(db.execute(RING_PURGE_SQL, (*after, *last, now)).rowcount)
+
     async def purge_expired(self, now: float, limit: int = 1000) -> int:
         """Delete up to ``limit`` expired rows of each kind; small batches keep the write lock short."""
         with self._write() as db:
@@ -1399,6 +1446,7 @@ class SqliteStore(SqliteAccountAccess):
                     *ss.PURGE_SESSION_SQL,
                 )
             )
+            n += self._sweep_rings(db, now, limit)
             return (
                 n
                 + db.execute(

@@ -121,3 +121,19 @@ def test_families_started_at_once_on_many_nodes_leave_exactly_the_cap(backend: B
     alive = [live(backend, t) for t in sets]
     assert sum(alive) == cap, alive
     assert all(backend.run(backend.store.find_token(t.token_hash)) is not None for s in sets for t in s)
+
+
+def test_a_family_whose_session_ended_frees_its_place(backend: Backend) -> None:
+    """Cap 2: a family that ended is not revoked by the next start (nothing to end), and the live ones keep
+    counting: the start after that revokes the oldest live family."""
+    s, run = backend.store, backend.run
+    ended = [dataclasses.replace(t, expires_at=1500.0) for t in start("ended", issued=1000.0)]
+    first, second, third = (start(f"live{i}", issued=2000.0 + i) for i in range(3))
+    run(s.issue(ended, jti=jti(), family_cap=2))
+    run(s.issue(first, jti=jti(), family_cap=2))
+    run(s.issue(second, jti=jti(), family_cap=2))
+    assert live(backend, first) and live(backend, second)
+    gone = run(s.find_token(ended[1].token_hash))
+    assert gone is None or gone.revoked_at is None  # expired, never revoked
+    run(s.issue(third, jti=jti(), family_cap=2))
+    assert [live(backend, t) for t in (first, second, third)] == [False, True, True]
