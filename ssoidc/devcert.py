@@ -94,10 +94,13 @@ def usable(files: DevCert, now: datetime.datetime) -> bool:
 
 
 def make_dev_cert(directory: Path, *, now: datetime.datetime, days: int = 365) -> DevCert:
-    """Write a new CA and server certificate to ``directory`` (created ``0700``), replacing any there."""
+    """Write a new CA and server certificate to ``directory`` (created ``0700``, with any missing parents), replacing
+    any there. Every file is ``0600``: ``make run-tls`` puts them inside the data directory, which the server keeps
+    private (ssoidc/datadir.py) and would otherwise tighten, with a warning, at its first start."""
     if not 1 <= days <= MAX_DAYS:
         raise ValueError(f"days must be between 1 and {MAX_DAYS}")
-    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for missing in reversed([d for d in (directory, *directory.parents) if not d.exists()]):
+        missing.mkdir(mode=0o700, exist_ok=True)
     files = DevCert(directory)
     start = now - datetime.timedelta(minutes=5)  # a client whose clock is a little behind
     end = now + datetime.timedelta(days=days)
@@ -178,9 +181,12 @@ def make_dev_cert(directory: Path, *, now: datetime.datetime, days: int = 365) -
     key_pem = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
-    files.key.unlink(missing_ok=True)  # a fresh 0600 file, whatever mode an old one had
-    create_private(files.key)
-    files.key.write_bytes(key_pem)
-    files.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM) + ca_pem)
-    files.ca.write_bytes(ca_pem)
+    for path, data in (
+        (files.key, key_pem),
+        (files.cert, cert.public_bytes(serialization.Encoding.PEM) + ca_pem),
+        (files.ca, ca_pem),
+    ):
+        path.unlink(missing_ok=True)  # a fresh 0600 file, whatever mode an old one had
+        create_private(path)
+        path.write_bytes(data)
     return files

@@ -67,6 +67,16 @@ def test_a_certificate_without_its_key_is_refused(
 # -- dev-cert ----------------------------------------------------------------------------------------------------
 
 
+def test_dev_cert_inside_a_new_data_dir_leaves_it_private(tmp_path: Path) -> None:
+    """``make run-tls`` makes the certificate in ``<data dir>/tls`` before the server first starts: every directory
+    it creates is 0700 and every file 0600, so the server's private-data-dir check has nothing to tighten."""
+    root = tmp_path / "data"
+    make_dev_cert(root / "tls", now=NOW, days=1)
+    modes = {p: stat.S_IMODE(p.stat().st_mode) for p in [root, *root.rglob("*")]}
+    assert {m for p, m in modes.items() if p.is_dir()} == {0o700}
+    assert {m for p, m in modes.items() if p.is_file()} == {0o600}
+
+
 @pytest.fixture(scope="module")
 def dev(tmp_path_factory: pytest.TempPathFactory) -> DevCert:
     return make_dev_cert(tmp_path_factory.mktemp("tls") / "tls", now=NOW, days=60)
@@ -74,7 +84,7 @@ def dev(tmp_path_factory: pytest.TempPathFactory) -> DevCert:
 
 def test_the_dev_certificate_is_for_loopback_only(dev: DevCert) -> None:
     assert sorted(p.name for p in dev.directory.iterdir()) == ["ca.pem", "cert.pem", "key.pem"]  # no CA key
-    assert stat.S_IMODE(dev.key.stat().st_mode) == 0o600
+    assert {stat.S_IMODE(p.stat().st_mode) for p in (dev.key, dev.cert, dev.ca)} == {0o600}
     assert stat.S_IMODE(dev.directory.stat().st_mode) == 0o700
     ca = x509.load_pem_x509_certificate(dev.ca.read_bytes())
     leaf, chained_ca = x509.load_pem_x509_certificates(dev.cert.read_bytes())
