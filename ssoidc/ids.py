@@ -121,6 +121,13 @@ def permission_set_role_arn(account_id: str, role_name: str) -> str:
     return f"arn:aws:iam::{account_id}:role{PERMISSION_SET_ROLE_PATH}{role_name}"
 
 
+def account_of(arn: str) -> str:
+    """The account id field of an ARN (``arn:aws:iam::<account>:...``, ``arn:aws:sts::<account>:...``); "" if
+    ``arn`` is not an ARN or names no account."""
+    parts = arn.split(":", 5)
+    return parts[4] if len(parts) == 6 and parts[0] == "arn" else ""
+
+
 def assumed_role_arn(account_id: str, role_name: str, session_name: str) -> str:
     """An STS session of a role: ``arn:aws:sts::<account>:assumed-role/<role name>/<session name>`` (no path)."""
     return f"arn:aws:sts::{account_id}:assumed-role/{role_name}/{session_name}"

@@ -14,12 +14,7 @@ from collections.abc import Awaitable, Callable
 from ssoidc.errors import AdminAccessDenied
 from ssoidc.iam.authority import Authority
 from ssoidc.iam.policy import RequestContext
-
-
-def _account_of(arn: str) -> str:
-    """The account id of an IAM or STS ARN (``arn:aws:iam::<account>:...``), "" if it names none."""
-    parts = arn.split(":", 5)
-    return parts[4] if len(parts) == 6 and parts[0] == "arn" else ""
+from ssoidc.ids import account_of
 
 
 class AdminAuthorizer:
@@ -34,7 +29,7 @@ class AdminAuthorizer:
         """The account root may do anything (as in IAM); anyone else needs identity policies that allow it."""
         if principal_arn == self._root:
             return
-        if _account_of(principal_arn) != self._account:
+        if account_of(principal_arn) != self._account:
             # IAM: another account's identity policies grant nothing on this account's resources, and the
             # instance has no resource policy (a permission set's AdministratorAccess on a member account does
             # not make its users administrators of Identity Center)

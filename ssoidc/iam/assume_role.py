@@ -48,6 +48,7 @@ from ssoidc.errors import (
 from ssoidc.iam.authority import Authority
 from ssoidc.iam.policy import Evaluation, Policy, PolicyCache, PolicyError, RequestContext, combine
 from ssoidc.iam.roles import trust_for_evaluation
+from ssoidc.ids import account_of, assumed_role_arn
 from ssoidc.model import ConfigSnapshot, Role
 
 IDENTITY_CENTER_PROVIDER = "arn:aws:iam::aws:contextProvider/IdentityCenter"
@@ -121,8 +122,7 @@ class RoleSession:
 
 
 def session_arn(role: Role, session_name: str) -> str:
-    account = role.arn.split(":")[4]
-    return f"arn:aws:sts::{account}:assumed-role/{role.role_name}/{session_name}"
+    return assumed_role_arn(account_of(role.arn), role.role_name, session_name)
 
 
 def _is_role_session(principal_arn: str) -> bool:

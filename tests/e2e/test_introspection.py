@@ -21,6 +21,7 @@ from tests.e2e.test_assume_role import live  # noqa: F401 - the fixture: a serve
 from tests.helpers.clients import make_admin_client, make_client, sign_request
 from tests.helpers.config import ACCOUNT, JWT_BEARER, e2e_config
 from tests.helpers.servers import LiveServer, create_credential
+from tests.helpers.text import altered
 
 RS = f"arn:aws:iam::{ACCOUNT}:user/resource-server"
 RS_ROLE = f"arn:aws:iam::{ACCOUNT}:role/resource-server"
@@ -196,7 +197,10 @@ def test_callers_must_be_authenticated_and_allowed(server: LiveServer, rs: tuple
             server, path, form, ("AKIASSOIDCTESTADMIN1", server.env["SSOIDC_BOOTSTRAP_SECRET_ACCESS_KEY"])
         )
         assert admin.status_code == 403  # the root of the account: allowed CreateTokenWithIAM only
-        unknown_app = post(server, path, {**form, "client_id": server.apps["main"][:-1] + "X"}, rs)
+        other = altered(
+            server.apps["main"]
+        )  # one character off (appending a fixed one could give the same ARN)
+        unknown_app = post(server, path, {**form, "client_id": other}, rs)
         assert unknown_app.status_code == 401
         no_token = post(server, path, {"client_id": server.apps["main"]}, rs)
         assert no_token.status_code == 400 and no_token.json()["error"] == "invalid_request"
@@ -248,7 +252,7 @@ def test_revoking_what_is_not_ours_answers_200_and_changes_nothing(
         "aoa-unknown:zz",
         "aor-unknown:zz",
         "junk",
-        mine["accessToken"][:-2] + "zz",
+        altered(mine["accessToken"], 2),
     ):
         resp = post(server, "/revoke", {"token": token, "client_id": server.apps["main"]}, rs)
         assert resp.status_code == 200 and resp.json() == {}

@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from tests.helpers.clients import make_client, post_token
 from tests.helpers.config import ACCOUNT, JWT_BEARER, OTHER_ACCOUNT
 from tests.helpers.servers import LiveServer, create_credential
+from tests.helpers.text import altered
 
 OIDC_NS = "http://internal.amazon.com/coral/com.amazonaws.sso.oidc/"
 
@@ -166,7 +167,7 @@ def test_missing_assertion_is_invalid_request(
 def test_unknown_client_is_invalid_client_401(
     server: LiveServer, oidc: Any, unchanged: Callable[[], None]
 ) -> None:
-    bogus = server.apps["main"][:-4] + "ZZZZ"
+    bogus = altered(server.apps["main"], 4)
     expect_jwt(oidc, server, "InvalidClientException", 401, client_id=bogus)
     expect_jwt(oidc, server, "InvalidClientException", 401, client_id="not-an-arn")
     unchanged()

@@ -1,5 +1,6 @@
-"""identitystore ids given as ARNs (``ssoidc.aws.identitystore.resource_id``) and the revisions a write may be
-conditional on (``ssoidc.admin.directory.expected_revision``)."""
+"""identitystore ids given as ARNs (``ssoidc.aws.identitystore.resource_id``), the account of an ARN
+(``ssoidc.ids.account_of``) and the revisions a write may be conditional on
+(``ssoidc.admin.directory.expected_revision``)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import pytest
 from ssoidc.admin.directory import MAX_REVISION, expected_revision, identity_store
 from ssoidc.aws.identitystore import resource_id
 from ssoidc.errors import ResourceNotFound, ValidationFailed
-from ssoidc.ids import identitystore_arn
+from ssoidc.ids import account_of, identitystore_arn
 from ssoidc.model import Configuration, Instance
 
 UID = "0123456789-01234567-89ab-cdef-0123-456789abcdef"
@@ -61,3 +62,19 @@ def test_a_store_is_named_by_its_id_or_its_arn_only() -> None:
 )
 def test_expected_revision(given: str | None, expected: int | None) -> None:
     assert expected_revision(given) == expected
+
+
+@pytest.mark.parametrize(
+    ("arn", "account"),
+    [
+        ("arn:aws:iam::123456789012:root", "123456789012"),
+        ("arn:aws:sts::210987654321:assumed-role/R/s", "210987654321"),
+        ("arn:aws:iam::123456789012:role/a:b", "123456789012"),  # a colon in the resource is not a field
+        ("arn:aws:sso:::instance/ssoins-1", ""),  # no account
+        ("not-an-arn", ""),
+        ("arn:aws:iam:123456789012", ""),  # too few fields
+        ("urn:aws:iam::123456789012:root", ""),
+    ],
+)
+def test_account_of(arn: str, account: str) -> None:
+    assert account_of(arn) == account

@@ -44,6 +44,7 @@ from ssoidc.oauth.start_url import default_start_url, is_start_url
 from ssoidc.settings import Settings
 from ssoidc.storage.memory import MemoryData
 from tests.helpers.inprocess import memory_services
+from tests.helpers.text import altered
 
 pytestmark = pytest.mark.anyio
 
@@ -202,7 +203,7 @@ async def test_a_wrong_forged_foreign_or_expired_secret_is_invalid_client(world:
     b = await world.register()
     registry = world.node.public.registry
     cid = a.client.client_id
-    for secret in ("", "x", b.client_secret, a.client_secret[:-2] + "AA", "é" * 10, "A" * 5000):
+    for secret in ("", "x", b.client_secret, altered(a.client_secret, 2), "é" * 10, "A" * 5000):
         with pytest.raises(InvalidClient):
             await registry.authenticate(cid, secret, NOW)
     with pytest.raises(InvalidClient):
