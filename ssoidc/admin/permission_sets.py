@@ -51,7 +51,14 @@ from ssoidc.model import (
     PermissionSet,
     PrincipalType,
 )
-from ssoidc.storage.base import AccountAccessStore, AlreadyExists, DirectoryStore, InUse, Missing
+from ssoidc.storage.base import (
+    AccountAccessStore,
+    AlreadyExists,
+    DirectoryStore,
+    InUse,
+    Missing,
+    QuotaReached,
+)
 
 MAX_PERMISSION_SETS = 2000
 MAX_MANAGED_POLICIES = 20
@@ -156,8 +163,6 @@ async def create_permission_set(
     inst = active_instance(config, instance_arn)
     check_session_duration(session_duration)
     check_tags(tags or {})
-    if len(await store.list_permission_sets(limit=MAX_PERMISSION_SETS)) >= MAX_PERMISSION_SETS:
-        raise ServiceQuotaExceeded(f"An instance can have at most {MAX_PERMISSION_SETS} permission sets")
     ps = PermissionSet(
         new_permission_set_arn(inst.instance_id),
         name,
@@ -169,7 +174,11 @@ async def create_permission_set(
         tags=dict(tags or {}),
     )
     try:
-        await store.create_permission_set(ps)
+        await store.create_permission_set(ps, limit=MAX_PERMISSION_SETS)
+    except QuotaReached:
+        raise ServiceQuotaExceeded(
+            f"An instance can have at most {MAX_PERMISSION_SETS} permission sets"
+        ) from None
     except AlreadyExists as exc:
         if exc.args[0] == "permission_set_name":
             raise Conflict(

@@ -59,6 +59,12 @@ class Missing(Exception):
         self.key = key
 
 
+class QuotaReached(Exception):
+    """A create found as many rows of its kind as the limit its caller passed: nothing was written. Counted in the
+    write's own transaction, so concurrent creates cannot pass the limit together. An internal signal, like
+    ``Missing``."""
+
+
 class InUse(Exception):
     """A delete named a row that others still reference (``kind``: what references it, e.g.
     ``account_assignment``): nothing was written. An internal signal, like ``Missing``."""
@@ -441,7 +447,11 @@ class AccountAccessStore(AccountAccessReader, Protocol):
         """Ordered by ARN."""
         ...
 
-    async def create_permission_set(self, permission_set: PermissionSet) -> None: ...
+    async def create_permission_set(self, permission_set: PermissionSet, *, limit: int = 0) -> None:
+        """Store a new permission set: ``AlreadyExists("permission_set" | "permission_set_name")`` if its ARN or
+        name is taken; with ``limit``, ``QuotaReached`` if that many permission sets exist already (counted in the
+        write's transaction, concurrent creates queued). Nothing is written either way."""
+        ...
 
     async def update_permission_set(self, permission_set: PermissionSet, *, outdated: bool = True) -> None:
         """Replace the stored permission set (``Missing("permission_set")`` if none); ``outdated``: its

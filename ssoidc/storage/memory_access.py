@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from ssoidc.model import AccessRequest, AccessRequestKind, AccountAssignment, PermissionSet
 from ssoidc.storage import access_sql as q
-from ssoidc.storage.base import AlreadyExists, InUse, Missing, StorageError
+from ssoidc.storage.base import AlreadyExists, InUse, Missing, QuotaReached, StorageError
 
 if TYPE_CHECKING:
     from ssoidc.storage.memory import MemoryData
@@ -106,9 +106,11 @@ class MemoryAccountAccess:
             arns = sorted(a for a in d.access.permission_sets if a > after)[:limit]
             return [q.permission_set_of(d.access.permission_sets[a][1]) for a in arns]
 
-    async def create_permission_set(self, permission_set: PermissionSet) -> None:
+    async def create_permission_set(self, permission_set: PermissionSet, *, limit: int = 0) -> None:
         p = permission_set
         with self._tx() as d:
+            if limit and len(d.access.permission_sets) >= limit:
+                raise QuotaReached("permission_set")
             if p.arn in d.access.permission_sets:
                 raise AlreadyExists("permission_set")
             if q.name_key(p.name) in d.access.names():

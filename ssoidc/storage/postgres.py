@@ -533,6 +533,7 @@ class PostgresStore(PostgresAccountAccess):
         # The configuration write gate: directory writes hold it shared, catalogue writes (which may delete the
         # rows directory writes refer to, and bump the version first) exclusive, so the two never deadlock.
         self._gate = _lock_key("ssoidc-config-write", self.url.schema or "")
+        self._permission_set_gate = _lock_key("ssoidc-permission-set-create", self.url.schema or "")
         self._secrets = Sealer(master_key, SECRET_PURPOSE)
         self._keys = Sealer(master_key, SIGNING_KEY_PURPOSE)
         self._pool: asyncpg.Pool | None = None

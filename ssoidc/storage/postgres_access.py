@@ -13,7 +13,7 @@ import asyncpg
 
 from ssoidc.model import AccessRequest, AccessRequestKind, AccountAssignment, PermissionSet
 from ssoidc.storage import access_sql as q
-from ssoidc.storage.base import AlreadyExists, InUse, Missing
+from ssoidc.storage.base import AlreadyExists, InUse, Missing, QuotaReached
 from ssoidc.storage.common import numbered
 
 _GET_PERMISSION_SET = numbered(q.GET_PERMISSION_SET_SQL)
@@ -108,6 +108,7 @@ class PostgresAccountAccess:
 
     if TYPE_CHECKING:
         _gate: int
+        _permission_set_gate: int  # the advisory lock CreatePermissionSet's quota count queues on
 
         async def _get_pool(self) -> asyncpg.Pool: ...
 
@@ -135,10 +136,14 @@ class PostgresAccountAccess:
             return []
         return [q.permission_set_of(r[0]) for r in await self._fetch(_LIST_PERMISSION_SETS, after, limit)]
 
-    async def create_permission_set(self, permission_set: PermissionSet) -> None:
+    async def create_permission_set(self, permission_set: PermissionSet, *, limit: int = 0) -> None:
         p = permission_set
         try:
             async with self._dir_write((q.PERMISSION_SET_CHANGE, p.arn)) as conn:
+                if limit:  # creates queue on this lock until the one before commits, so the count is exact
+                    await conn.execute("SELECT pg_advisory_xact_lock($1)", self._permission_set_gate)
+                    if await conn.fetchval("SELECT count(*) FROM permission_sets") >= limit:
+                        raise QuotaReached("permission_set")
                 await conn.execute(
                     "INSERT INTO permission_sets (arn, name_key, seq, doc) VALUES ($1, $2, nextval('dir_seq'), $3)",
                     p.arn,

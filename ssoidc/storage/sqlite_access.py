@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from ssoidc.model import AccessRequest, AccessRequestKind, AccountAssignment, PermissionSet
 from ssoidc.storage import access_sql as q
-from ssoidc.storage.base import AlreadyExists, InUse, Missing
+from ssoidc.storage.base import AlreadyExists, InUse, Missing, QuotaReached
 
 
 def _unique(exc: sqlite3.IntegrityError) -> str | None:
@@ -85,9 +85,11 @@ class SqliteAccountAccess:
         rows = self._db.execute(q.LIST_PERMISSION_SETS_SQL, (after, limit)).fetchall()
         return [q.permission_set_of(r[0]) for r in rows]
 
-    async def create_permission_set(self, permission_set: PermissionSet) -> None:
+    async def create_permission_set(self, permission_set: PermissionSet, *, limit: int = 0) -> None:
         p = permission_set
-        with self._access_write() as db:
+        with self._access_write() as db:  # SQLite has one writer: the count and the insert cannot interleave
+            if limit and db.execute("SELECT count(*) FROM permission_sets").fetchone()[0] >= limit:
+                raise QuotaReached("permission_set")
             seq = db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM permission_sets").fetchone()[0]
             db.execute(
                 "INSERT INTO permission_sets (arn, name_key, seq, doc) VALUES (?, ?, ?, ?)",

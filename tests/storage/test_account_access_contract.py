@@ -27,7 +27,7 @@ from ssoidc.model import (
     PermissionSet,
 )
 from ssoidc.storage.access_sql import REQUEST_RETENTION_SECONDS
-from ssoidc.storage.base import AlreadyExists, InUse, Missing, Store
+from ssoidc.storage.base import AlreadyExists, InUse, Missing, QuotaReached, Store
 from tests.helpers.storage import Backend, put_catalogue
 from tests.storage.test_contract import configuration, gather, nodes
 
@@ -382,3 +382,32 @@ def test_roles_are_ordered_by_code_point_on_every_store(backend: Backend) -> Non
         run(s.create_account_assignment(aa(A1, arn=p.arn), req(p.arn[-4:])))
     expected = [(A1, p.arn) for p in sorted(sets, key=lambda p: p.name.lower())]
     assert run(s.account_roles("u0")) == expected
+
+
+def test_concurrent_creates_never_pass_the_permission_set_quota(backend: Backend) -> None:
+    """CreatePermissionSet's quota (``limit``) is counted in the write's transaction: twelve creates at once, from
+    several nodes, with room for five leave exactly five; the others are ``QuotaReached`` and write nothing."""
+    s, run = setup(backend), backend.run
+    for n in range(3):
+        run(s.create_permission_set(ps(f"{n + 100}")))
+    stores = nodes(backend)
+    sets = [ps(f"{n + 200}") for n in range(12)]
+
+    async def create(i: int) -> str:
+        try:
+            await stores[i % len(stores)].create_permission_set(sets[i], limit=8)
+        except QuotaReached:
+            return "quota"
+        return "created"
+
+    results = run(gather(*(create(i) for i in range(len(sets)))))
+    assert sorted(results) == ["created"] * 5 + ["quota"] * 7, results
+    stored = run(s.list_permission_sets(limit=100))
+    assert len(stored) == 8
+    assert {p.arn for p in stored} - {p.arn for p in sets} == {ps(f"{n + 100}").arn for n in range(3)}
+    with pytest.raises(QuotaReached):
+        run(s.create_permission_set(ps("300"), limit=8))
+    run(
+        s.create_permission_set(ps("300"), limit=9)
+    )  # room again under a higher limit; no limit counts nothing
+    run(s.create_permission_set(ps("301")))
