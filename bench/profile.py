@@ -279,7 +279,7 @@ async def profile(args: argparse.Namespace, workdir: Path, pool: Any) -> dict[st
 
     port = h.free_port()
     base = f"http://127.0.0.1:{port}"
-    (workdir / "config.yaml").write_text(yaml.safe_dump(h.bench_config(base)))
+    (workdir / "config.yaml").write_text(yaml.safe_dump(h.bench_config(base, args.users)))
     os.environ.update(h.base_env(args.synchronous))
     settings = Settings(
         data_dir=workdir / "data",
@@ -321,7 +321,7 @@ async def profile(args: argparse.Namespace, workdir: Path, pool: Any) -> dict[st
     try:
         demo_key = next(k for k in await node.store.signing_keys("demo-issuer") if k.active)
         kid, pem = demo_key.kid, demo_key.private_pem
-        spec = h.SignSpec(port, kid, pem)
+        spec = h.SignSpec(port, kid, pem, users=args.users)
         total = n_warm + 3 * n + n_domain
         print(f"signing {total} requests ...", file=sys.stderr)
         if refresh:
@@ -751,6 +751,7 @@ def main() -> int:
     p.add_argument("--synchronous", default="NORMAL", choices=["NORMAL", "FULL"])
     p.add_argument("--postgres", action="store_true", help="store in PostgreSQL (a fresh schema on --pg-url, dropped"
                    " afterwards) instead of SQLite; not with --live")  # fmt: skip
+    p.add_argument("--users", type=int, default=1, help="users the assertions go round (bench/run.py --users)")
     p.add_argument(
         "--family-cap",
         type=int,
