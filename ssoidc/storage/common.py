@@ -173,14 +173,6 @@ def started_family(tokens: Sequence[TokenRecord]) -> TokenRecord | None:
     return None
 
 
-def evicted_family(started: TokenRecord, prev: tuple[Any, Any] | None, now: float) -> FamilyRevocation | None:
-    """The family a new family's ring slot held (``FAMILY_SLOT_SQL``'s answer), if it must be revoked now: it is
-    another family and its session has not ended (revoking an ended one would change nothing)."""
-    if prev is None or prev[0] is None or prev[0] == started.family_id or float(prev[1]) <= now:
-        return None
-    return FamilyRevocation(str(prev[0]), float(prev[1]))
-
-
 FIND_TOKEN_SQL = (
     "SELECT " + ", ".join("t." + c for c in TOKEN_COLUMNS) + ", t.retired_at,"
     " COALESCE(f.revoked_at, su.revoked_at, sa.revoked_at) FROM tokens t"

@@ -183,7 +183,9 @@ _IS_ASSIGNED = (
     " AND a.principal_type = 'GROUP' AND a.principal_id = m.group_id WHERE m.user_id = ? LIMIT 1"
 )
 DIRECTORY_MIGRATION = 8
+"""The migration that moves users, groups and assignments out of ``config_resources`` (``_move_directory``)."""
 FAMILY_RING_MIGRATION = 16
+"""The migration that keeps the refresh-family ring in ``family_starts`` (``_move_family_slots``)."""
 
 
 def _move_family_slots(db: sqlite3.Connection) -> None:
@@ -208,9 +210,6 @@ def _move_family_slots(db: sqlite3.Connection) -> None:
         )
     db.execute("DELETE FROM family_starts WHERE ring_n = 0")
     db.execute("DROP TABLE family_slots")
-
-
-"""The migration that moves users, groups and assignments out of ``config_resources`` (``_move_directory``)."""
 
 
 def _move_directory(db: sqlite3.Connection) -> None:
