@@ -751,7 +751,9 @@ def main() -> int:
     p.add_argument("--synchronous", default="NORMAL", choices=["NORMAL", "FULL"])
     p.add_argument("--postgres", action="store_true", help="store in PostgreSQL (a fresh schema on --pg-url, dropped"
                    " afterwards) instead of SQLite; not with --live")  # fmt: skip
-    p.add_argument("--users", type=int, default=1, help="users the assertions go round (bench/run.py --users)")
+    p.add_argument(
+        "--users", type=int, default=1, help="users the assertions go round (bench/run.py --users)"
+    )
     p.add_argument(
         "--family-cap",
         type=int,
