@@ -132,14 +132,16 @@ the family the slot held (NULLs for a slot used for the first time), which the c
 
 RING_RECORD = struct.Struct("<dH")
 """SQLite's ring (migration 0016): each family is (session end, length of its id) then the id's UTF-8 bytes."""
-FAMILY_RING_SQL = "SELECT ring, ring_n FROM family_starts WHERE user_id = ? AND application_arn = ?"
-"""The ring of (user_id, application_arn), oldest family first, and how many families it holds."""
-FAMILY_RING_PUT_SQL = (
-    "INSERT INTO family_starts (user_id, application_arn, started, ring, ring_n, expires_at) VALUES (?, ?, 1, ?, ?, ?)"
-    " ON CONFLICT (user_id, application_arn) DO UPDATE SET started = family_starts.started + 1,"
-    " ring = excluded.ring, ring_n = excluded.ring_n, expires_at = max(family_starts.expires_at, excluded.expires_at)"
+FAMILY_RING_SQL = "SELECT rowid, ring, ring_n FROM family_rings WHERE user_id = ? AND application_arn = ?"
+"""SQLite: the ring of (user_id, application_arn), oldest family first, and how many families it holds."""
+FAMILY_RING_INSERT_SQL = (
+    "INSERT INTO family_rings (user_id, application_arn, ring, ring_n, expires_at) VALUES (?, ?, ?, ?, ?)"
 )
-"""Store the ring of (user_id, application_arn): (user_id, application_arn, ring, ring_n, session end)."""
+"""SQLite: a (user_id, application_arn)'s first ring."""
+FAMILY_RING_UPDATE_SQL = (
+    "UPDATE family_rings SET ring = ?, ring_n = ?, expires_at = max(expires_at, ?) WHERE rowid = ?"
+)
+"""SQLite: write a ring back (ring, ring_n, the new family's session end, rowid)."""
 
 
 def ring_push(
@@ -317,14 +319,10 @@ PURGE_FAMILY_SLOTS_SQL = (
 )
 """PostgreSQL's ring slots whose family has ended (SQLite sweeps its rings instead: ``RING_SWEEP_SQL``)."""
 RING_SWEEP_SQL = (
-    "SELECT user_id, application_arn FROM family_starts WHERE (user_id, application_arn) > (?, ?)"
-    " ORDER BY user_id, application_arn LIMIT ?"
+    "SELECT count(*), max(r) FROM (SELECT rowid AS r FROM family_rings WHERE rowid > ? ORDER BY rowid LIMIT ?)"
 )
-"""SQLite: the next (user_id, application_arn) keys after a cursor, for the purge's rolling sweep of rings."""
-RING_PURGE_SQL = (
-    "DELETE FROM family_starts WHERE (user_id, application_arn) > (?, ?) AND (user_id, application_arn) <= (?, ?)"
-    " AND expires_at < ?"
-)
+"""SQLite: how many rings the next sweep step holds (the ones after a cursor) and its last rowid."""
+RING_PURGE_SQL = "DELETE FROM family_rings WHERE rowid > ? AND rowid <= ? AND expires_at < ?"
 """SQLite: delete the rings of one sweep step whose every family has ended."""
 
 PURGE_SQL: tuple[tuple[str, float], ...] = (

@@ -68,8 +68,9 @@ from ssoidc.storage.base import (
     WebSession,
 )
 from ssoidc.storage.common import (
-    FAMILY_RING_PUT_SQL,
+    FAMILY_RING_INSERT_SQL,
     FAMILY_RING_SQL,
+    FAMILY_RING_UPDATE_SQL,
     FIND_CODE_SQL,
     FIND_TOKEN_SQL,
     INSERT_CODE_SQL,
@@ -191,7 +192,8 @@ FAMILY_RING_MIGRATION = 16
 def _move_family_slots(db: sqlite3.Connection) -> None:
     """Migration 0016's Python step: each (user, application)'s ring from its live ``family_slots`` rows, in the
     order their sessions end (the slots do not record the order they were taken in; sessions of one application
-    last alike, so this is the order they started in), then drop ``family_slots``."""
+    last alike, so this is the order they started in), then drop migration 0011's ``family_slots`` and
+    ``family_starts``."""
     now = time.time()
     rings: dict[tuple[str, str], list[tuple[str, float]]] = {}
     for user, app, family_id, expires_at in db.execute(
@@ -204,12 +206,9 @@ def _move_family_slots(db: sqlite3.Connection) -> None:
         ring, n = b"", 0
         for family_id, expires_at in families:
             ring, n, _ = ring_push(ring, n, family_id, expires_at, len(families), now)
-        db.execute(
-            "UPDATE family_starts SET ring = ?, ring_n = ?, expires_at = ? WHERE user_id = ? AND application_arn = ?",
-            (ring, n, max(e for _, e in families), user, app),
-        )
-    db.execute("DELETE FROM family_starts WHERE ring_n = 0")
+        db.execute(FAMILY_RING_INSERT_SQL, (user, app, ring, n, max(e for _, e in families)))
     db.execute("DROP TABLE family_slots")
+    db.execute("DROP TABLE family_starts")
 
 
 def _move_directory(db: sqlite3.Connection) -> None:
@@ -378,7 +377,7 @@ class SqliteStore(SqliteAccountAccess):
         self.group_commit_ops = 0
         self._lock_fd = -1
         self._checkpointer: tuple[threading.Thread, threading.Event] | None = None
-        self._ring_cursor: tuple[str, str] = ("", "")  # purge_expired's sweep of the family rings
+        self._ring_cursor = 0  # the rowid after which purge_expired's sweep of the family rings goes on
         self._secrets = Sealer(master_key, SECRET_PURPOSE)
         self._keys = Sealer(master_key, SIGNING_KEY_PURPOSE)
         try:
@@ -1176,9 +1175,12 @@ class SqliteStore(SqliteAccountAccess):
         per commit). Runs in the caller's savepoint, so all of it or nothing is written; SQLite has one writer."""
         user, app = started.user_id, started.application_arn
         row = db.execute(FAMILY_RING_SQL, (user, app)).fetchone()
-        ring, n = (bytes(row[0]), int(row[1])) if row is not None else (b"", 0)
+        ring, n = (bytes(row[1]), int(row[2])) if row is not None else (b"", 0)
         ring, n, dropped = ring_push(ring, n, started.family_id, started.expires_at, cap, started.issued_at)
-        db.execute(FAMILY_RING_PUT_SQL, (user, app, ring, n, started.expires_at))
+        if row is None:
+            db.execute(FAMILY_RING_INSERT_SQL, (user, app, ring, n, started.expires_at))
+        else:
+            db.execute(FAMILY_RING_UPDATE_SQL, (ring, n, started.expires_at, row[0]))
         now = started.issued_at
         for family_id, expires_at in dropped:
             if family_id != started.family_id and expires_at > now:
@@ -1422,16 +1424,14 @@ class SqliteStore(SqliteAccountAccess):
 
     def _sweep_rings(self, db: sqlite3.Connection, now: float, limit: int) -> int:
         """One step of the rolling sweep over the family rings (migration 0016; they have no expiry index, which
-        would cost every new family two more pages): the next ``limit`` rings after this process's cursor, those
-        whose every session has ended deleted; the cursor wraps at the end."""
+        would cost every new family two more pages): of the next ``limit`` rings by rowid after this process's
+        cursor, those whose every session has ended are deleted; the cursor wraps at the end."""
         after = self._ring_cursor
-        keys = db.execute(RING_SWEEP_SQL, (*after, limit)).fetchall()
-        if not keys:
-            self._ring_cursor = ("", "")
+        count, last = db.execute(RING_SWEEP_SQL, (after, limit)).fetchone()
+        self._ring_cursor = int(last) if count == limit else 0
+        if not count:
             return 0
-        last = (str(keys[-1][0]), str(keys[-1][1]))
-        self._ring_cursor = last if len(keys) == limit else ("", "")
-        return int(db.execute(RING_PURGE_SQL, (*after, *last, now)).rowcount)
+        return int(db.execute(RING_PURGE_SQL, (after, last, now)).rowcount)
 
     async def purge_expired(self, now: float, limit: int = 1000) -> int:
         """Delete up to ``limit`` expired rows of each kind; small batches keep the write lock short."""

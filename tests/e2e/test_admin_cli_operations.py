@@ -26,7 +26,6 @@ The module has its own server (the scenarios delete and tag things), the instanc
 from __future__ import annotations
 
 import json
-import subprocess
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -34,51 +33,22 @@ from typing import Any
 
 import pytest
 
-from tests.helpers.cli import V2_AWS, data_path, proxy_env
+from tests.helpers.cli import V2_AWS, AwsCli, data_path
 from tests.helpers.config import ACCOUNT, TOKEN_EXCHANGE, allow_account
 from tests.helpers.servers import LiveServer, private_server
 
 CUSTOM = "arn:aws:sso::aws:applicationProvider/custom"
-SERVICE_ERROR_RC = 254  # CLI v2's exit status for an error response from the service
 NOT_FOUND = "ResourceNotFoundException"
 
 live = private_server("admin-cli")
 own = private_server("admin-cli-instance", scope="function")
 
 
-class Cli:
-    """AWS CLI v2 against one server, with the bootstrap admin credential and a single attempt per call."""
+class Cli(AwsCli):
+    """Debian's AWS CLI v2 against one server, with the bootstrap admin credential and a single attempt per call."""
 
     def __init__(self, server: LiveServer, models: Path) -> None:
-        self.server = server
-        self.env = server.aws_env() | {
-            "AWS_MAX_ATTEMPTS": "1",
-            "AWS_PAGER": "",
-            "AWS_DATA_PATH": str(models),
-            **proxy_env(),  # a CLI that ignored --endpoint-url would fail fast instead of reaching AWS
-        }
-
-    def run(self, service: str, op: str, *args: str) -> subprocess.CompletedProcess[str]:
-        argv = [str(V2_AWS), service, op, *args, "--endpoint-url", self.server.url, "--output", "json"]
-        return subprocess.run(argv, env=self.env, capture_output=True, text=True, timeout=60)
-
-    def ok(self, service: str, op: str, *args: str) -> dict[str, Any]:
-        proc = self.run(service, op, *args)
-        assert proc.returncode == 0, f"aws {service} {op} exited {proc.returncode}: {proc.stderr}"
-        assert proc.stderr == "", proc.stderr
-        out: dict[str, Any] = json.loads(proc.stdout) if proc.stdout.strip() else {}
-        return out
-
-    def fails(self, code: str, service: str, op: str, *args: str) -> str:
-        """Run a call that must fail with the modelled error ``code``; return the CLI's stderr."""
-        proc = self.run(service, op, *args)
-        operation = "".join(part.capitalize() for part in op.split("-"))
-        assert proc.returncode == SERVICE_ERROR_RC, (op, proc.returncode, proc.stderr)
-        assert proc.stdout == ""
-        assert f"An error occurred ({code}) when calling the {operation} operation" in proc.stderr, (
-            proc.stderr
-        )
-        return proc.stderr
+        super().__init__(V2_AWS, server, models, quiet=True)
 
     def sso(self, op: str, *args: str) -> dict[str, Any]:
         return self.ok("sso-admin", op, *args)

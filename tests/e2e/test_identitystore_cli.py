@@ -10,60 +10,25 @@ AddRegion / ListRegions / RemoveRegion.
 from __future__ import annotations
 
 import json
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from tests.helpers.cli import V1_AWS, V2_AWS, data_path, proxy_env
+from tests.helpers.cli import V1_AWS, V2_AWS, AwsCli, data_path
 from tests.helpers.config import ACCOUNT
 from tests.helpers.servers import LiveServer, private_server
 
 live = private_server("identitystore-cli")
 
 
-class Aws:
-    def __init__(self, exe: Path, server: LiveServer, models: Path) -> None:
-        self.exe = exe
-        self.server = server
-        self.env = server.aws_env() | {
-            "AWS_MAX_ATTEMPTS": "1",
-            "AWS_PAGER": "",
-            "AWS_DATA_PATH": str(models),
-            **proxy_env(),  # a CLI that ignored --endpoint-url would fail fast instead of reaching AWS
-        }
-
-    def run(self, service: str, op: str, *args: str) -> subprocess.CompletedProcess[str]:
-        argv = [str(self.exe), service, op, *args, "--endpoint-url", self.server.url, "--output", "json"]
-        return subprocess.run(argv, env=self.env, capture_output=True, text=True, timeout=60)
-
-    def ok(self, service: str, op: str, *args: str) -> dict[str, Any]:
-        proc = self.run(service, op, *args)
-        assert proc.returncode == 0, f"aws {service} {op} exited {proc.returncode}: {proc.stderr}"
-        out: dict[str, Any] = json.loads(proc.stdout) if proc.stdout.strip() else {}
-        return out
-
-    def fails(self, code: str, service: str, op: str, *args: str) -> str:
-        proc = self.run(service, op, *args)
-        operation = "".join(part.capitalize() for part in op.split("-"))
-        assert proc.returncode != 0 and proc.stdout == "", (op, proc.returncode, proc.stdout)
-        assert f"An error occurred ({code}) when calling the {operation} operation" in proc.stderr, (
-            proc.stderr
-        )
-        return proc.stderr
-
-
 @pytest.fixture(params=["v1", "v2"])
-def aws(request: pytest.FixtureRequest, live: LiveServer, tmp_path: Path) -> Iterator[Aws]:
+def aws(request: pytest.FixtureRequest, live: LiveServer, tmp_path: Path) -> Iterator[AwsCli]:
     exe = V1_AWS if request.param == "v1" else V2_AWS
-    if not exe.exists():
-        pytest.fail(f"{exe} is missing: run make install")
-    yield Aws(exe, live, data_path(tmp_path / "aws-data"))
+    yield AwsCli(exe, live, data_path(tmp_path / "aws-data"))
 
 
-def test_the_identity_store_operations(aws: Aws, live: LiveServer) -> None:
+def test_the_identity_store_operations(aws: AwsCli, live: LiveServer) -> None:
     store = live.configuration().instance.identity_store_id
     arn = f"arn:aws:identitystore::{ACCOUNT}:identitystore/{store}"
     assert aws.ok("identitystore", "list-identity-stores")["IdentityStores"] == [
@@ -84,7 +49,7 @@ def test_the_identity_store_operations(aws: Aws, live: LiveServer) -> None:
     assert aws.ok("identitystore", "describe-identity-store", "--identity-store-id", store) == described
 
 
-def test_update_user_with_a_stale_revision(aws: Aws, live: LiveServer) -> None:
+def test_update_user_with_a_stale_revision(aws: AwsCli, live: LiveServer) -> None:
     store = live.configuration().instance.identity_store_id
     name = f"cli-rev-{aws.exe.parent.name}-{aws.exe.name}"
     created = aws.ok(
@@ -125,7 +90,7 @@ def test_update_user_with_a_stale_revision(aws: Aws, live: LiveServer) -> None:
     )
 
 
-def test_regions(aws: Aws, live: LiveServer) -> None:
+def test_regions(aws: AwsCli, live: LiveServer) -> None:
     arn = live.instance_arn
     region = "ap-southeast-2" if aws.exe == V1_AWS else "eu-central-1"
     assert aws.ok("sso-admin", "add-region", "--instance-arn", arn, "--region-name", region) == {

@@ -14,47 +14,16 @@ from __future__ import annotations
 
 import json
 import secrets
-import subprocess
-from typing import Any
 
-import pytest
-
-from tests.helpers.cli import V2_AWS, proxy_env
+from tests.helpers.cli import V2_AWS, AwsCli
 from tests.helpers.clients import make_admin_client
 from tests.helpers.servers import LiveServer
 
-SERVICE_ERROR_RC = 254
 ACCOUNT = "777788889999"
 
 
-class Cli:
-    def __init__(self, server: LiveServer) -> None:
-        if not V2_AWS.exists():
-            pytest.fail(f"{V2_AWS} (AWS CLI v2) is missing: run make system-deps")
-        self.server = server
-        self.env = server.aws_env() | {"AWS_MAX_ATTEMPTS": "1", "AWS_PAGER": "", **proxy_env()}
-
-    def run(self, op: str, *args: str) -> subprocess.CompletedProcess[str]:
-        argv = [str(V2_AWS), "sso-admin", op, *args, "--endpoint-url", self.server.url, "--output", "json"]
-        return subprocess.run(argv, env=self.env, capture_output=True, text=True, timeout=60)
-
-    def ok(self, op: str, *args: str) -> dict[str, Any]:
-        proc = self.run(op, *args)
-        assert proc.returncode == 0, f"aws sso-admin {op} exited {proc.returncode}: {proc.stderr}"
-        out: dict[str, Any] = json.loads(proc.stdout) if proc.stdout.strip() else {}
-        return out
-
-    def fails(self, code: str, op: str, *args: str) -> None:
-        proc = self.run(op, *args)
-        operation = "".join(part.capitalize() for part in op.split("-"))
-        assert proc.returncode == SERVICE_ERROR_RC, (op, proc.returncode, proc.stderr)
-        assert f"An error occurred ({code}) when calling the {operation} operation" in proc.stderr, (
-            proc.stderr
-        )
-
-
 def test_permission_sets_through_the_aws_cli(server: LiveServer) -> None:
-    cli = Cli(server)
+    cli = AwsCli(V2_AWS, server)
     ids = make_admin_client(server, "identitystore")
     inst = make_admin_client(server, "sso-admin").list_instances()["Instances"][0]
     instance, store = inst["InstanceArn"], inst["IdentityStoreId"]
@@ -69,41 +38,64 @@ def test_permission_sets_through_the_aws_cli(server: LiveServer) -> None:
     ]
     name = f"Cli{secrets.token_hex(4)}"
     arn = cli.ok(
-        "create-permission-set", "--instance-arn", instance, "--name", name, "--session-duration", "PT2H"
+        "sso-admin",
+        "create-permission-set",
+        "--instance-arn",
+        instance,
+        "--name",
+        name,
+        "--session-duration",
+        "PT2H",
     )["PermissionSet"]["PermissionSetArn"]
     base = ["--instance-arn", instance, "--permission-set-arn", arn]
     policy = {
         "Version": "2012-10-17",
         "Statement": [{"Effect": "Allow", "Action": "ec2:Describe*", "Resource": "*"}],
     }
-    cli.ok("put-inline-policy-to-permission-set", *base, "--inline-policy", json.dumps(policy))
-    assert json.loads(cli.ok("get-inline-policy-for-permission-set", *base)["InlinePolicy"]) == policy
+    cli.ok("sso-admin", "put-inline-policy-to-permission-set", *base, "--inline-policy", json.dumps(policy))
+    assert (
+        json.loads(cli.ok("sso-admin", "get-inline-policy-for-permission-set", *base)["InlinePolicy"])
+        == policy
+    )
     cli.fails(
         "ValidationException",
+        "sso-admin",
         "put-inline-policy-to-permission-set",
         *base,
         "--inline-policy",
         '{"Statement": 1}',
     )
     assert (
-        json.loads(cli.ok("get-inline-policy-for-permission-set", *base)["InlinePolicy"]) == policy
+        json.loads(cli.ok("sso-admin", "get-inline-policy-for-permission-set", *base)["InlinePolicy"])
+        == policy
     )  # unchanged
     cli.ok(
+        "sso-admin",
         "attach-managed-policy-to-permission-set",
         *base,
         "--managed-policy-arn",
         "arn:aws:iam::aws:policy/ReadOnlyAccess",
     )
-    attached = cli.ok("list-managed-policies-in-permission-set", *base)["AttachedManagedPolicies"]
+    attached = cli.ok("sso-admin", "list-managed-policies-in-permission-set", *base)[
+        "AttachedManagedPolicies"
+    ]
     assert attached == [{"Name": "ReadOnlyAccess", "Arn": "arn:aws:iam::aws:policy/ReadOnlyAccess"}]
 
     target = ["--target-id", ACCOUNT, "--target-type", "AWS_ACCOUNT"]
     for uid in users:
         status = cli.ok(
-            "create-account-assignment", *base, *target, "--principal-type", "USER", "--principal-id", uid
+            "sso-admin",
+            "create-account-assignment",
+            *base,
+            *target,
+            "--principal-type",
+            "USER",
+            "--principal-id",
+            uid,
         )["AccountAssignmentCreationStatus"]
         assert status["Status"] == "SUCCEEDED"
     described = cli.ok(
+        "sso-admin",
         "describe-account-assignment-creation-status",
         "--instance-arn",
         instance,
@@ -113,6 +105,7 @@ def test_permission_sets_through_the_aws_cli(server: LiveServer) -> None:
     assert described["PrincipalId"] == users[-1] and described["TargetId"] == ACCOUNT
     cli.fails(
         "ResourceNotFoundException",
+        "sso-admin",
         "create-account-assignment",
         *base,
         *target,
@@ -122,6 +115,7 @@ def test_permission_sets_through_the_aws_cli(server: LiveServer) -> None:
         "0000000000-00000000-0000-4000-8000-000000000000",
     )
     listed = cli.ok(
+        "sso-admin",
         "list-account-assignments",
         "--instance-arn",
         instance,
@@ -134,15 +128,30 @@ def test_permission_sets_through_the_aws_cli(server: LiveServer) -> None:
     )
     assert sorted(a["PrincipalId"] for a in listed["AccountAssignments"]) == sorted(users)
     provisioned = cli.ok(
-        "list-permission-sets-provisioned-to-account", "--instance-arn", instance, "--account-id", ACCOUNT
+        "sso-admin",
+        "list-permission-sets-provisioned-to-account",
+        "--instance-arn",
+        instance,
+        "--account-id",
+        ACCOUNT,
     )
     assert arn in provisioned["PermissionSets"]
-    cli.fails("ConflictException", "delete-permission-set", *base)
+    cli.fails("ConflictException", "sso-admin", "delete-permission-set", *base)
 
     for uid in users:
-        cli.ok("delete-account-assignment", *base, *target, "--principal-type", "USER", "--principal-id", uid)
+        cli.ok(
+            "sso-admin",
+            "delete-account-assignment",
+            *base,
+            *target,
+            "--principal-type",
+            "USER",
+            "--principal-id",
+            uid,
+        )
     assert (
         cli.ok(
+            "sso-admin",
             "list-account-assignments",
             "--instance-arn",
             instance,
@@ -153,7 +162,7 @@ def test_permission_sets_through_the_aws_cli(server: LiveServer) -> None:
         )["AccountAssignments"]
         == []
     )
-    cli.ok("delete-permission-set", *base)
-    cli.fails("ResourceNotFoundException", "describe-permission-set", *base)
+    cli.ok("sso-admin", "delete-permission-set", *base)
+    cli.fails("ResourceNotFoundException", "sso-admin", "describe-permission-set", *base)
     for uid in users:
         ids.delete_user(IdentityStoreId=store, UserId=uid)

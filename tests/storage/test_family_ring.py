@@ -84,8 +84,9 @@ def test_migration_16_moves_live_slots_into_rings(tmp_path: Path, monkeypatch: p
     try:
         assert store.schema_version() >= FAMILY_RING_MIGRATION
         with sqlite3.connect(path) as db:
-            assert db.execute("SELECT name FROM sqlite_master WHERE name = 'family_slots'").fetchone() is None
-            ring, n = db.execute("SELECT ring, ring_n FROM family_starts").fetchone()
+            gone = "SELECT name FROM sqlite_master WHERE name IN ('family_slots', 'family_starts')"
+            assert db.execute(gone).fetchall() == []
+            ring, n = db.execute("SELECT ring, ring_n FROM family_rings").fetchone()
         assert (families(ring), n) == (["fam0", "fam1", "fam2"], 3)
         newest = start("fam3", issued=now)
         asyncio.run(store.issue(newest, jti=jti(), family_cap=3))
@@ -110,12 +111,33 @@ def test_the_purge_sweeps_rings_whose_sessions_all_ended(tmp_path: Path) -> None
         for _ in range(4):
             asyncio.run(store.purge_expired(2000.0, limit=2))
         with sqlite3.connect(tmp_path / "s.db") as db:
-            left = db.execute("SELECT user_id FROM family_starts").fetchall()
+            left = db.execute("SELECT user_id FROM family_rings").fetchall()
         assert left == [("zz",)]
         later = [start(f"more{i}", user="zz", issued=1001.0 + i) for i in range(2)]
         for tokens in later:
             asyncio.run(store.issue(tokens, jti=jti(), family_cap=2))
         kept = asyncio.run(store.find_token(keeper[1].token_hash))
         assert kept is not None and kept.revoked_at == 1002.0  # the third family of "zz" evicted it
+    finally:
+        asyncio.run(store.close())
+
+
+def test_a_full_ring_at_the_default_cap_stays_on_its_page(tmp_path: Path) -> None:
+    """One user at the default cap of 100: the ring (about 3.3 KB) is one cell of a rowid table, which SQLite keeps
+    on its page up to about 4 KB (a WITHOUT ROWID table would move it to an overflow page past about 1 KB)."""
+    store = SqliteStore(tmp_path / "s.db", master_key=KEY)
+    try:
+        for i in range(120):
+            asyncio.run(
+                store.issue(start(f"family-{i:04d}-{'x' * 10}", issued=1000.0 + i), jti=jti(), family_cap=100)
+            )
+        with sqlite3.connect(tmp_path / "s.db") as db:
+            size, n = db.execute("SELECT length(ring), ring_n FROM family_rings").fetchone()
+            pages = db.execute("SELECT count(*) FROM dbstat WHERE name = 'family_rings'").fetchone()[0]
+            overflow = db.execute(
+                "SELECT count(*) FROM dbstat WHERE name = 'family_rings' AND pagetype = 'overflow'"
+            ).fetchone()[0]
+        assert n == 100 and size > 3000
+        assert (pages, overflow) == (1, 0)
     finally:
         asyncio.run(store.close())

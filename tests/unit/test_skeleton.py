@@ -12,20 +12,17 @@ import asyncio
 import time
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 import pytest
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import create_request_object, prepare_request_dict
-from botocore.credentials import Credentials
-from botocore.parsers import create_parser
 from botocore.serialize import create_serializer
 
-from ssoidc.aws.models import operation, service_model
+from ssoidc.aws.models import operation
 from ssoidc.aws.protocols import Query, RestJson
 from ssoidc.aws.sigv4 import Credential
 from ssoidc.aws.skeleton import AwsService, Call, Skeleton, is_unsigned
 from ssoidc.aws.wire import WireRequest
+from tests.helpers.sigv4_calls import aws_call
 
 AKID, SECRET = "AKIAEXAMPLEEXAMPLE00", "s" * 40
 PRINCIPAL = "arn:aws:iam::123456789012:user/tester"
@@ -71,37 +68,7 @@ def skeleton(services: list[AwsService]) -> Skeleton:
 
 def call(sk: Skeleton, service: str, op: str, params: dict[str, Any], *, sign: bool = True) -> dict[str, Any]:
     """Serialize, sign and parse with botocore, as a boto3 client would; the skeleton answers in between."""
-    model = service_model(service)
-    opm = model.operation_model(op)
-    req = create_serializer(model.protocol).serialize_to_request(params, opm)
-    prepare_request_dict(req, endpoint_url="http://127.0.0.1:8000")
-    aws_req = create_request_object(req)
-    aws_req.headers["Host"] = "127.0.0.1:8000"
-    if sign:
-        SigV4Auth(Credentials(AKID, SECRET), model.signing_name, "us-east-1").add_auth(aws_req)
-    prepared = aws_req.prepare()
-    url = urlsplit(prepared.url)
-    body = prepared.body or b""
-    wire = WireRequest(
-        prepared.method,
-        (url.path or "/").encode(),
-        url.query.encode(),
-        [(k.lower().encode(), v.encode() if isinstance(v, str) else v) for k, v in prepared.headers.items()],
-        body if isinstance(body, bytes) else body.encode(),
-    )
-    found = sk.find(wire.method, url.path or "/", wire.query_string)
-    assert found is not None
-    resp = asyncio.run(sk.dispatch(wire, found))
-    parsed: dict[str, Any] = create_parser(model.protocol).parse(
-        {
-            "status_code": resp.status,
-            "headers": {k.decode(): v.decode() for k, v in resp.headers},
-            "body": resp.body,
-        },
-        opm.output_shape,
-    )
-    parsed["_status"] = resp.status
-    return parsed
+    return asyncio.run(aws_call(sk, service, op, params, creds=(AKID, SECRET, None) if sign else None))
 
 
 def test_unsigned_operations_come_from_the_model() -> None:
