@@ -6,8 +6,9 @@ PYPROJECT_SHA := $(shell cat pyproject.toml | sha1sum | cut -c1-12)
 RUN_STAMP := $(VENV)/.runtime-$(PYPROJECT_SHA)
 STAMP := $(VENV)/.installed-$(PYPROJECT_SHA)
 NODE_STAMP := tests/node/node_modules/.installed
-# AWS CLI v2 releases newer than Debian bookworm's 2.9 (tools/awscli-v2/): the oldest with the PKCE login, the newest
-CLI_V2_VERSIONS := 2.23.6 2.38.1
+# AWS CLI v2 releases newer than Debian bookworm's 2.9 (tools/awscli-v2/): NAME=Debian version; 2.23.6 (Debian 13) is
+# the oldest tested with the PKCE login, "newest" follows Debian unstable (pinned; its current one when the pin is gone)
+CLI_V2 := 2.23.6=2.23.6-1 newest=2.38.1-1
 CLI_V2_DIR := .tools/awscli-v2
 PORT ?= 8000
 DATA ?= .data/demo
@@ -54,8 +55,8 @@ $(NODE_STAMP): tests/node/package.json tests/node/package-lock.json
 
 node-deps: $(NODE_STAMP) ## npm packages for the JavaScript SDK tests
 
-cli-v2: system-deps ## AWS CLI v2 $(CLI_V2_VERSIONS) from Debian's archive into $(CLI_V2_DIR) (aws sso login PKCE tests)
-	PY=$(PY) tools/awscli-v2/install.sh $(CLI_V2_DIR) $(CLI_V2_VERSIONS)
+cli-v2: system-deps ## AWS CLI v2 $(CLI_V2) from Debian's archive into $(CLI_V2_DIR) (aws sso login PKCE tests)
+	PY=$(PY) tools/awscli-v2/install.sh $(CLI_V2_DIR) $(CLI_V2)
 
 run: $(RUN_STAMP) ## serve on http://127.0.0.1:$(PORT) with demo data (SQLite in $(DATA))
 	$(BIN)/ssoidc serve --demo --port $(PORT) --data-dir $(DATA)

@@ -56,8 +56,9 @@ async def measure(args: argparse.Namespace, workdir: Path) -> dict[int, list[flo
         store.start_background()  # as a server: WAL checkpoints once a second in a thread of their own
     out: dict[int, list[float]] = {cap: [] for cap in caps}
     try:
-        for _ in range(args.rounds):
-            for cap, store in stores.items():
+        for r in range(args.rounds):
+            order = list(stores.items())
+            for cap, store in order if r % 2 == 0 else order[::-1]:  # neither always goes first
                 now = time.time()
                 batch = [
                     records(TokenRecord, users[secrets.randbelow(len(users))], now)
@@ -85,6 +86,8 @@ def main() -> int:
     p.add_argument("--concurrency", type=int, default=16)
     p.add_argument("--src", default="", help="import ssoidc from this directory (another revision's tree)")
     args = p.parse_args()
+    if args.users < 1:
+        p.error("--users must be at least 1")
     sys.path.insert(0, args.src or str(Path(__file__).resolve().parents[1]))
     with tempfile.TemporaryDirectory(prefix="ssoidc-family-cap-") as tmp:
         out = asyncio.run(measure(args, Path(tmp)))

@@ -221,10 +221,10 @@ class Server:
         # SSOIDC_BENCH_SET_<NAME>=v in the benchmark's environment sets SSOIDC_<NAME>=v for every server it starts
         # (old revisions too), e.g. SSOIDC_BENCH_SET_MAX_REFRESH_FAMILIES=0 for an A/B without the family cap
         prefix = "SSOIDC_BENCH_SET_"
+        if self.kind == "granian":  # every setting's value, so the overrides below must come after it
+            env.update(export_env(self.settings()))
         env.update({"SSOIDC_" + k[len(prefix) :]: v for k, v in os.environ.items() if k.startswith(prefix)})
         env.update(self.extra_env)
-        if self.kind == "granian":
-            env.update(export_env(self.settings()))
         if self.src is not None:
             env["PYTHONPATH"] = str(self.src)
         return env

@@ -770,6 +770,8 @@ def main() -> int:
     p.add_argument("--live-seconds", type=int, default=8, help="profiled wrk run in --live mode (default 8)")
     p.add_argument("--live-rate", type=float, default=800, help="tokens/s guess that sizes the --live file")
     a = p.parse_args()
+    if a.users < 1:
+        p.error("--users must be at least 1")
     a.database_url = ""
     schema = ""
     if a.postgres:

@@ -602,7 +602,7 @@ def postgres_markdown(
     def baseline(v: Variant) -> Variant | None:
         return next(
             (b for b in variants if b.store == "sqlite" and b.grant == v.grant and b.conns == v.conns
-             and b.synchronous == "NORMAL" and not b.rev and b.server == v.server),
+             and b.synchronous == "NORMAL" and not b.rev and b.server == v.server and b.settings == v.settings),
             None,
         )  # fmt: skip
 
@@ -710,6 +710,8 @@ def main() -> int:
         "--report", default="", help="only print the table of a saved bench/out/bench-*.json again"
     )
     a = p.parse_args()
+    if a.users < 1:
+        p.error("--users must be at least 1")
     if a.report:
         return report(Path(a.report), a)
     if a.quick:
@@ -795,7 +797,14 @@ def main() -> int:
             )
 
     if a.ab_set:
-        name, _, value = a.ab_set.partition("=")
+        from ssoidc.settings import OPTIONS
+
+        name, eq, value = a.ab_set.partition("=")
+        name = name.upper().removeprefix("SSOIDC_")
+        if not eq or f"SSOIDC_{name}" not in {o.env for o in OPTIONS.values()}:
+            raise SystemExit(
+                f"--ab-set {a.ab_set!r}: want NAME=VALUE with NAME an SSOIDC_ setting (docs/settings.md)"
+            )
         twins = [
             dataclasses.replace(
                 v, name=f"{v.name}-{name.lower()}={value}", settings=(("SSOIDC_" + name, value),)

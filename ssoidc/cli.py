@@ -143,7 +143,7 @@ def serve(
         public_url=public_url,
         demo=demo or None,
         testing=testing or None,
-        allow_insecure_issuers=(allow_insecure_issuers or demo or testing) or None,
+        allow_insecure_issuers=allow_insecure_issuers or None,  # demo and test mode imply it (Settings)
         tls_certfile=tls_certfile,
         tls_keyfile=tls_keyfile,
     )

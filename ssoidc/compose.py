@@ -147,8 +147,7 @@ async def _build(
     minter = TokenMinter(master_key, sealed_refresh=sealed)
     jwks = JwksCache(
         JwksSettings(
-            # test and demo mode imply it, however they were turned on (flag or SSOIDC_TESTING / SSOIDC_DEMO)
-            allow_insecure=settings.allow_insecure_issuers or settings.testing or settings.demo,
+            allow_insecure=settings.insecure_issuers_allowed,
             ttl_seconds=float(settings.jwks_ttl),
             min_refetch_interval_seconds=float(settings.jwks_min_refetch_interval),
         ),
@@ -280,19 +279,16 @@ def build_skeleton(
     clock: Clock,
     create_token: oidc.TokenCall,
     master_key: bytes,
-    limits: RequestLimits | None = None,
-    public: PublicClients | None = None,
-    sessions: SessionCredentials | None = None,
-    minter: TokenMinter | None = None,
-    faults: FaultPlan | None = None,
-    identity: IdentityPolicies | None = None,
+    limits: RequestLimits | None,
+    public: PublicClients | None,
+    sessions: SessionCredentials,
+    minter: TokenMinter,
+    faults: FaultPlan | None,
+    identity: IdentityPolicies,
 ) -> Skeleton:
     """Every AWS service this node answers, one row each; operations without a handler answer
     NotImplementedException by name."""
-    sessions = sessions or SessionCredentials(store, now=clock.now)
     editor = ConfigEditor(store, snapshot.refresh, account_id=settings.account_id)
-    identity = identity or identity_policies(store, snapshot, sessions)
-    minter = minter or TokenMinter(master_key)
     authorize = AdminAuthorizer(account_id=settings.account_id, identity_of=identity.of)
     pages = PageTokens(master_key)
     services = [

@@ -67,15 +67,19 @@ def identitystore_arn(kind: str, resource_id: str) -> str:
     return f"{IDENTITYSTORE_RESOURCE_ARN}{kind}/{resource_id}"
 
 
+def _access_key_id(prefix: str) -> str:
+    return prefix + "".join(secrets.choice(_B32) for _ in range(16))
+
+
 def new_access_key_id() -> str:
     """An IAM-style long-term access key id: ``AKIA`` + 16 base32 characters."""
-    return "AKIA" + "".join(secrets.choice(string.ascii_uppercase + "234567") for _ in range(16))
+    return _access_key_id("AKIA")
 
 
 def new_session_access_key_id() -> str:
     """A temporary (session) access key id, as STS and the portal's GetRoleCredentials give: ``ASIA`` + 16 base32
     characters."""
-    return "ASIA" + "".join(secrets.choice(string.ascii_uppercase + "234567") for _ in range(16))
+    return _access_key_id("ASIA")
 
 
 def is_session_access_key_id(access_key_id: str) -> bool:
@@ -118,7 +122,7 @@ PERMISSION_SET_ROLE_PATH = "/aws-reserved/sso.amazonaws.com/"
 def permission_set_role_arn(account_id: str, role_name: str) -> str:
     """The IAM role of a permission set in an account: ``arn:aws:iam::<account>:role/aws-reserved/
     sso.amazonaws.com/<role name>``."""
-    return f"arn:aws:iam::{account_id}:role{PERMISSION_SET_ROLE_PATH}{role_name}"
+    return role_arn(account_id, PERMISSION_SET_ROLE_PATH, role_name)
 
 
 def account_of(arn: str) -> str:

@@ -518,6 +518,12 @@ class Settings:
         return (self.public_url or f"{scheme}://{host}:{self.port}").rstrip("/")
 
     @property
+    def insecure_issuers_allowed(self) -> bool:
+        """Loopback and http:// trusted token issuers: ``SSOIDC_ALLOW_INSECURE_ISSUERS``, implied by demo and test
+        mode however they were turned on (flag or ``SSOIDC_DEMO`` / ``SSOIDC_TESTING``)."""
+        return bool(self.allow_insecure_issuers or self.testing or self.demo)
+
+    @property
     def signed_hosts(self) -> tuple[str, ...] | None:
         """The ``Host`` values a SigV4 signature may name (``SSOIDC_ALLOWED_HOSTS``, else derived: see its
         help), lower-cased, the public URL's first; None if the check is off (``*``)."""

@@ -49,7 +49,6 @@ from ssoidc.model import (
     CustomerManagedPolicyReference,
     PermissionsBoundary,
     PermissionSet,
-    PrincipalType,
 )
 from ssoidc.storage.base import (
     AccountAccessStore,
@@ -497,9 +496,3 @@ async def get_request(
     if found is None or found.kind != kind:
         raise ResourceNotFound(f"Request {request_id} does not exist", "REQUEST", request_id)
     return found
-
-
-async def check_principal_exists(
-    store: AccessStore, principal_type: PrincipalType, principal_id: str
-) -> None:
-    await check_principal(store, principal_type, principal_id)

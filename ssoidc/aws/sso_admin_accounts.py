@@ -29,6 +29,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from ssoidc.admin import permission_sets as ps
+from ssoidc.admin.applications import check_principal
 from ssoidc.admin.instance import active_instance
 from ssoidc.admin.paging import PageTokens, fetch_page, next_page, page
 from ssoidc.aws.mapping import tags_from_shape
@@ -522,7 +523,7 @@ class SsoAdminAccounts:
     ) -> sa.ListAccountAssignmentsForPrincipalResponse:
         active_instance(await self._config(), inp["InstanceArn"])
         principal_type, principal_id = inp["PrincipalType"], inp["PrincipalId"]
-        await ps.check_principal_exists(self._store, principal_type, principal_id)
+        await check_principal(self._store, principal_type, principal_id)
         account = inp.get("Filter", {}).get("AccountId")
         if account is not None:
             ps.check_account_id(account, "Filter.AccountId")

@@ -35,7 +35,6 @@ from ssoidc.storage.base import TokenStore
 
 INTROSPECT_ACTION = "sso-oauth:IntrospectToken"
 REVOKE_ACTION = "sso-oauth:RevokeToken"
-"""Hints RFC 7009 section 2.1 registers; any other value is ignored (the search extends to every type)."""
 INACTIVE: dict[str, Any] = {"active": False}
 
 Authorize = Callable[[ConfigSnapshot, Application, Caller, float, str], None]

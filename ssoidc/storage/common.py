@@ -318,9 +318,7 @@ PURGE_FAMILY_SLOTS_SQL = (
     0.0,
 )
 """PostgreSQL's ring slots whose family has ended (SQLite sweeps its rings instead: ``RING_SWEEP_SQL``)."""
-RING_SWEEP_SQL = (
-    "SELECT count(*), max(r) FROM (SELECT rowid AS r FROM family_rings WHERE rowid > ? ORDER BY rowid LIMIT ?)"
-)
+RING_SWEEP_SQL = "SELECT count(*), max(r) FROM (SELECT rowid AS r FROM family_rings WHERE rowid > ? ORDER BY rowid LIMIT ?)"
 """SQLite: how many rings the next sweep step holds (the ones after a cursor) and its last rowid."""
 RING_PURGE_SQL = "DELETE FROM family_rings WHERE rowid > ? AND rowid <= ? AND expires_at < ?"
 """SQLite: delete the rings of one sweep step whose every family has ended."""

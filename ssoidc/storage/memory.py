@@ -96,6 +96,7 @@ from ssoidc.storage.common import (
     memberships_of,
     next_failure,
     principal_order,
+    ring_push,
     same_check,
     signing_key,
     started_family,
@@ -178,9 +179,9 @@ class MemoryData:
     used_jtis: dict[tuple[str, str], float] = field(default_factory=dict)
     revoked_families: dict[str, tuple[float, float]] = field(default_factory=dict)
     """``family_id -> (revoked_at, expires_at)``."""
-    family_rings: dict[tuple[str, str], tuple[tuple[str, float], ...]] = field(default_factory=dict)
-    """``(user_id, application_arn) -> ((family_id, session end), ...)``: the last ``cap`` families started, oldest
-    first (SQLite's ``family_starts.ring``, migration 0016)."""
+    family_rings: dict[tuple[str, str], tuple[bytes, int, float]] = field(default_factory=dict)
+    """``(user_id, application_arn) -> (ring, families in it, latest session end)``: SQLite's ``family_rings`` row
+    (migration 0016), moved by the same ``ring_push``."""
     passwords: dict[str, tuple[str, float]] = field(default_factory=dict)
     web_sessions: dict[bytes, WebSession] = field(default_factory=dict)
     login_attempts: dict[str, Attempts] = field(default_factory=dict)
@@ -320,12 +321,9 @@ class MemoryData:
             return
         pair = (started.user_id, started.application_arn)
         now = started.issued_at
-        ring = self.family_rings.get(pair, ())
-        cut = 0  # as ring_push: the ended ones at the front, then the oldest until cap - 1 remain
-        while cut < len(ring) and (ring[cut][1] <= now or len(ring) - cut >= cap):
-            cut += 1
-        dropped = ring[:cut]
-        self.family_rings[pair] = (*ring[cut:], (started.family_id, started.expires_at))
+        ring, n, latest = self.family_rings.get(pair, (b"", 0, 0.0))
+        ring, n, dropped = ring_push(ring, n, started.family_id, started.expires_at, cap, now)
+        self.family_rings[pair] = (ring, n, max(latest, started.expires_at))
         for family_id, expires_at in dropped:
             if family_id != started.family_id and expires_at > now:
                 self.revoke_family(family_id, now, expires_at)
@@ -976,7 +974,7 @@ class MemoryStore(MemoryAccountAccess):
             n = drop(d.tokens, lambda t: t.row[_T_EXPIRES] < now)
             n += drop(d.web_sessions, lambda s: s.expires_at < now)
             n += drop(d.revoked_families, lambda f: f[1] < now)
-            n += drop(d.family_rings, lambda ring: max(e for _, e in ring) < now)
+            n += drop(d.family_rings, lambda ring: ring[2] < now)
             n += drop(d.codes, lambda c: c[_C_EXPIRES] < now - CODE_PURGE_GRACE_SECONDS)
             n += drop(d.used_jtis, lambda expires_at: expires_at < now)
             n += drop(d.idempotency, lambda r: r.created_at < now - IDEMPOTENCY_TTL_SECONDS)

@@ -350,8 +350,10 @@ _UNIQUE = {
     "dir_groups_pkey": "group_id",
     "dir_memberships_pkey": "membership",
     "dir_memberships_pair": "membership",
+    "permission_sets_name": "permission_set_name",
+    "permission_sets_pkey": "permission_set",
 }
-"""``AlreadyExists`` of each unique constraint of the directory tables."""
+"""``AlreadyExists`` of each unique constraint of the directory and permission-set tables (``_dir_write``)."""
 
 
 async def _move_directory(conn: asyncpg.Connection) -> None:

@@ -13,7 +13,7 @@ import asyncpg
 
 from ssoidc.model import AccessRequest, AccessRequestKind, AccountAssignment, PermissionSet
 from ssoidc.storage import access_sql as q
-from ssoidc.storage.base import AlreadyExists, InUse, Missing, QuotaReached
+from ssoidc.storage.base import InUse, Missing, QuotaReached
 from ssoidc.storage.common import numbered
 
 _GET_PERMISSION_SET = numbered(q.GET_PERMISSION_SET_SQL)
@@ -54,7 +54,6 @@ _MORE_CHANGES = (
     " SELECT 0, nextval('config_change_seq'), k, x FROM unnest($1::text[], $2::text[]) AS c(k, x)"
 )
 """Further change-feed rows of a ``_dir_write`` found inside it (versioned at COMMIT like the first ones)."""
-_UNIQUE = {"permission_sets_name": "permission_set_name", "permission_sets_pkey": "permission_set"}
 
 
 class _NoChange(Exception):
@@ -138,53 +137,42 @@ class PostgresAccountAccess:
 
     async def create_permission_set(self, permission_set: PermissionSet, *, limit: int = 0) -> None:
         p = permission_set
-        try:
-            async with self._dir_write((q.PERMISSION_SET_CHANGE, p.arn)) as conn:
-                if limit:  # creates queue on this lock until the one before commits, so the count is exact
-                    await conn.execute("SELECT pg_advisory_xact_lock($1)", self._permission_set_gate)
-                    if await conn.fetchval("SELECT count(*) FROM permission_sets") >= limit:
-                        raise QuotaReached("permission_set")
-                await conn.execute(
-                    "INSERT INTO permission_sets (arn, name_key, seq, doc) VALUES ($1, $2, nextval('dir_seq'), $3)",
-                    p.arn,
-                    q.name_key(p.name),
-                    q.permission_set_doc(p),
-                )
-        except asyncpg.UniqueViolationError as exc:
-            raise AlreadyExists(_UNIQUE.get(exc.constraint_name or "", "permission_set")) from None
+        async with self._dir_write((q.PERMISSION_SET_CHANGE, p.arn)) as conn:
+            if limit:  # creates queue on this lock until the one before commits, so the count is exact
+                await conn.execute("SELECT pg_advisory_xact_lock($1)", self._permission_set_gate)
+                if await conn.fetchval("SELECT count(*) FROM permission_sets") >= limit:
+                    raise QuotaReached("permission_set")
+            await conn.execute(
+                "INSERT INTO permission_sets (arn, name_key, seq, doc) VALUES ($1, $2, nextval('dir_seq'), $3)",
+                p.arn,
+                q.name_key(p.name),
+                q.permission_set_doc(p),
+            )
 
     async def update_permission_set(self, permission_set: PermissionSet, *, outdated: bool = True) -> None:
         p = permission_set
-        try:
-            async with self._dir_write((q.PERMISSION_SET_CHANGE, p.arn)) as conn:
-                found = await conn.fetchval(
-                    _UPDATE_PERMISSION_SET, q.name_key(p.name), q.permission_set_doc(p), p.arn
-                )
-                if found is None:
-                    raise Missing("permission_set", p.arn)
-                if outdated:
-                    await conn.execute(_OUTDATE, True, p.arn)
-        except asyncpg.UniqueViolationError as exc:
-            raise AlreadyExists(_UNIQUE.get(exc.constraint_name or "", "permission_set")) from None
+        async with self._dir_write((q.PERMISSION_SET_CHANGE, p.arn)) as conn:
+            found = await conn.fetchval(
+                _UPDATE_PERMISSION_SET, q.name_key(p.name), q.permission_set_doc(p), p.arn
+            )
+            if found is None:
+                raise Missing("permission_set", p.arn)
+            if outdated:
+                await conn.execute(_OUTDATE, True, p.arn)
 
     async def edit_permission_set(
         self, arn: str, change: Callable[[PermissionSet], tuple[PermissionSet, bool]]
     ) -> PermissionSet:
         if _nul(arn):
             raise Missing("permission_set", arn)
-        try:
-            async with self._dir_write((q.PERMISSION_SET_CHANGE, arn)) as conn:
-                doc = await conn.fetchval("SELECT doc FROM permission_sets WHERE arn = $1 FOR UPDATE", arn)
-                if doc is None:
-                    raise Missing("permission_set", arn)
-                new, outdated = change(q.permission_set_of(doc))
-                await conn.execute(
-                    _UPDATE_PERMISSION_SET, q.name_key(new.name), q.permission_set_doc(new), arn
-                )
-                if outdated:
-                    await conn.execute(_OUTDATE, True, arn)
-        except asyncpg.UniqueViolationError as exc:
-            raise AlreadyExists(_UNIQUE.get(exc.constraint_name or "", "permission_set")) from None
+        async with self._dir_write((q.PERMISSION_SET_CHANGE, arn)) as conn:
+            doc = await conn.fetchval("SELECT doc FROM permission_sets WHERE arn = $1 FOR UPDATE", arn)
+            if doc is None:
+                raise Missing("permission_set", arn)
+            new, outdated = change(q.permission_set_of(doc))
+            await conn.execute(_UPDATE_PERMISSION_SET, q.name_key(new.name), q.permission_set_doc(new), arn)
+            if outdated:
+                await conn.execute(_OUTDATE, True, arn)
         return new
 
     async def delete_permission_set(self, arn: str) -> bool:

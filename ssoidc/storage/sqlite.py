@@ -289,7 +289,8 @@ def _conditional(
 
 
 def _unique_violation(exc: sqlite3.IntegrityError) -> str | None:
-    """Which ``AlreadyExists`` a UNIQUE/PRIMARY KEY violation of a directory table is (None: another error)."""
+    """Which ``AlreadyExists`` a UNIQUE/PRIMARY KEY violation of a directory or permission-set table is (None:
+    another error)."""
     text = str(exc)
     for column, name in (
         ("dir_users.user_name_key", "user_name"),
@@ -297,6 +298,8 @@ def _unique_violation(exc: sqlite3.IntegrityError) -> str | None:
         ("dir_groups.display_name", "group_name"),
         ("dir_groups.group_id", "group_id"),
         ("dir_memberships.", "membership"),
+        ("permission_sets.name_key", "permission_set_name"),
+        ("permission_sets.arn", "permission_set"),
     ):
         if "UNIQUE constraint failed" in text and column in text:
             return name

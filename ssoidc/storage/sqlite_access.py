@@ -5,24 +5,13 @@ write is one ``_write`` transaction with the version bump and change-feed entrie
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING
 
 from ssoidc.model import AccessRequest, AccessRequestKind, AccountAssignment, PermissionSet
 from ssoidc.storage import access_sql as q
-from ssoidc.storage.base import AlreadyExists, InUse, Missing, QuotaReached
-
-
-def _unique(exc: sqlite3.IntegrityError) -> str | None:
-    text = str(exc)
-    if "UNIQUE constraint failed" not in text:
-        return None
-    if "permission_sets.name_key" in text:
-        return "permission_set_name"
-    if "permission_sets.arn" in text:
-        return "permission_set"
-    return None
+from ssoidc.storage.base import InUse, Missing, QuotaReached
 
 
 def insert_access(
@@ -60,18 +49,9 @@ class SqliteAccountAccess:
 
         def _write(self) -> AbstractContextManager[sqlite3.Connection]: ...
 
-        def _bump(self, db: sqlite3.Connection, *changes: tuple[str, str]) -> int: ...
+        def _dir_write(self) -> AbstractContextManager[sqlite3.Connection]: ...
 
-    @contextmanager
-    def _access_write(self) -> Iterator[sqlite3.Connection]:
-        try:
-            with self._write() as db:
-                yield db
-        except sqlite3.IntegrityError as exc:
-            which = _unique(exc)
-            if which is None:
-                raise
-            raise AlreadyExists(which) from None
+        def _bump(self, db: sqlite3.Connection, *changes: tuple[str, str]) -> int: ...
 
     async def get_permission_set(self, arn: str) -> PermissionSet | None:
         row = self._db.execute(q.GET_PERMISSION_SET_SQL, (arn,)).fetchone()
@@ -87,7 +67,7 @@ class SqliteAccountAccess:
 
     async def create_permission_set(self, permission_set: PermissionSet, *, limit: int = 0) -> None:
         p = permission_set
-        with self._access_write() as db:  # SQLite has one writer: the count and the insert cannot interleave
+        with self._dir_write() as db:  # SQLite has one writer: the count and the insert cannot interleave
             if limit and db.execute("SELECT count(*) FROM permission_sets").fetchone()[0] >= limit:
                 raise QuotaReached("permission_set")
             seq = db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM permission_sets").fetchone()[0]
@@ -99,7 +79,7 @@ class SqliteAccountAccess:
 
     async def update_permission_set(self, permission_set: PermissionSet, *, outdated: bool = True) -> None:
         p = permission_set
-        with self._access_write() as db:
+        with self._dir_write() as db:
             n = db.execute(
                 q.UPDATE_PERMISSION_SET_SQL, (q.name_key(p.name), q.permission_set_doc(p), p.arn)
             ).rowcount
@@ -112,7 +92,7 @@ class SqliteAccountAccess:
     async def edit_permission_set(
         self, arn: str, change: Callable[[PermissionSet], tuple[PermissionSet, bool]]
     ) -> PermissionSet:
-        with self._access_write() as db:
+        with self._dir_write() as db:
             row = db.execute(q.GET_PERMISSION_SET_SQL, (arn,)).fetchone()
             if row is None:
                 raise Missing("permission_set", arn)

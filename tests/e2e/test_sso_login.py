@@ -4,7 +4,7 @@
   --no-browser`` against an ``sso-session`` profile, pointed at ssoidc by ``ssoidc cli-endpoints``
   (``AWS_DATA_PATH``: 2.9 reads no ``AWS_ENDPOINT_URL_*``) and trusting the ``ssoidc dev-cert`` CA; real Chromium
   (Playwright) opens the URL it prints, signs in and approves; the CLI leaves a token in its cache;
-* AWS CLI 2.23.6 and 2.38.1 (Debian 13's and unstable's, ``make cli-v2``) run the PKCE login (their default; Chromium
+* AWS CLI 2.23.6 and the newest (Debian 13's and unstable's, 2.38.1 when written; ``make cli-v2``) run the PKCE login (their default; Chromium
   approves on the ``/authorize`` URL they print and lands on their loopback listener) and ``--use-device-code``,
   found through ``AWS_ENDPOINT_URL_*`` alone, then get role credentials through the portal;
 * botocore's own SSO token provider, in a temporary HOME with that cache, refreshes the expiring token through
@@ -297,9 +297,9 @@ def test_aws_cli_2_9_sso_login_device_flow_over_tls(
 ROLE = permission_set_role_name("Operator", OPERATOR.arn)
 NEWER_CASES = [  # (CLI version, flow, store, start URL form)
     *[(v, flow, "sqlite", "aws") for v in NEWER_V2 for flow in ("pkce", "device")],
-    ("2.38.1", "pkce", "postgres", "aws"),
-    ("2.38.1", "pkce", "sqlite", "ssoidc"),
-    ("2.38.1", "device", "sqlite", "ssoidc"),
+    ("newest", "pkce", "postgres", "aws"),
+    ("newest", "pkce", "sqlite", "ssoidc"),
+    ("newest", "device", "sqlite", "ssoidc"),
     ("2.23.6", "device", "sqlite", "ssoidc"),  # before 2.35.13 the CLI sends the start URL as is
 ]
 
@@ -317,7 +317,7 @@ def test_newer_aws_cli_v2_logs_in_over_tls_and_gets_role_credentials(
     """AWS CLI 2.22 and later: ``aws sso login`` (PKCE in Chromium by default, or ``--use-device-code``), found
     through ``AWS_ENDPOINT_URL_SSO_OIDC``/``_SSO``/``_STS`` alone; then ``aws sts get-caller-identity`` on the
     profile: the CLI's SSO credential provider gets the Operator role's credentials from ssoidc's portal. With
-    ``sso_start_url = <ssoidc>/start``, 2.38 logs in only because it resolved that URL (one redirect) to an
+    ``sso_start_url = <ssoidc>/start``, the newest logs in only because it resolved that URL (one redirect) to an
     AWS-owned host: it refuses any other start URL ("Could not resolve start URL ... to an AWS-owned endpoint")."""
     aws = NEWER_V2[version]
     if not aws.exists():
@@ -352,7 +352,7 @@ def test_newest_aws_cli_logs_in_in_ci_without_a_browser(
     """docs/public-clients.md's CI recipe with the real CLI: ``aws sso login --no-browser``, and the operator (store
     access, never the unauthenticated pages) approves as alice: ``ssoidc device approve`` on the user code, or
     ``ssoidc authorize approve`` on the printed authorize URL, whose redirect a plain GET delivers to the CLI."""
-    aws = NEWER_V2["2.38.1"]
+    aws = NEWER_V2["newest"]
     if not aws.exists():
         pytest.fail(f"{aws} is missing: run make cli-v2")
     store = ["--data-dir", str(tls_server.data_dir)]

@@ -18,9 +18,10 @@ import botocore
 V1_AWS = Path(sys.executable).parent / "aws"
 V2_AWS = Path("/usr/bin/aws")
 # AWS CLI v2 releases from Debian's archive (``make cli-v2``, tools/awscli-v2/): 2.23.6, the oldest tested with
-# the PKCE login that is ``aws sso login``'s default since 2.22, and 2.38.1, the newest packaged
+# the PKCE login that is ``aws sso login``'s default since 2.22, and "newest", Debian unstable's (2.38.1 as pinned
+# in the Makefile; .tools/awscli-v2/newest/VERSION says which)
 CLI_V2_DIR = Path(__file__).resolve().parents[2] / ".tools" / "awscli-v2"
-NEWER_V2 = {version: CLI_V2_DIR / version / "bin" / "aws" for version in ("2.23.6", "2.38.1")}
+NEWER_V2 = {name: CLI_V2_DIR / name / "bin" / "aws" for name in ("2.23.6", "newest")}
 DEAD_PROXY = "http://127.0.0.1:9"
 MODELS = ("sso-admin", "identitystore", "sso-oidc")
 

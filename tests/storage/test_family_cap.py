@@ -134,6 +134,6 @@ def test_a_family_whose_session_ended_frees_its_place(backend: Backend) -> None:
     run(s.issue(second, jti=jti(), family_cap=2))
     assert live(backend, first) and live(backend, second)
     gone = run(s.find_token(ended[1].token_hash))
-    assert gone is None or gone.revoked_at is None  # expired, never revoked
+    assert gone is not None and gone.revoked_at is None  # expired, never revoked
     run(s.issue(third, jti=jti(), family_cap=2))
     assert [live(backend, t) for t in (first, second, third)] == [False, True, True]
