@@ -235,7 +235,7 @@ def test_cli_v2_2_9_reaches_ssoidc_through_cli_endpoints_without_endpoint_url(
     code = tls_server.mint_code()
     argv = [
         str(V2_AWS), "sso-oidc", "create-token-with-iam", "--client-id", tls_server.apps["web"],
-        "--grant-type", "authorization_code", "--code", code, "--redirect-uri", REDIRECT_URI, "--output", "json",
+        "--grant-type", "authorization_code", f"--code={code}", "--redirect-uri", REDIRECT_URI, "--output", "json",
     ]  # fmt: skip
     with guard_proxy(f"localhost:{tls_server.port}") as proxy:
         proc = subprocess.run(argv, env=env | proxy.env(), capture_output=True, text=True, timeout=60)
